@@ -1,0 +1,272 @@
+"""Tally's money rules. This is the one module that decides them; nothing else rounds money.
+
+Invariants kept here:
+
+- Amounts are ``decimal.Decimal``, never ``float``. ``parse_decimal`` refuses floats outright
+  (even ``0.5``, which is exact in binary) so a float cannot slip in through a JSON body.
+- Arithmetic on amounts runs in ``exact_context()``: 100 significant digits, which is enough
+  for every product and sum of inputs ``parse_decimal`` accepts to be computed without rounding.
+  Only a division (proration, a quantity's ``divide_by``) can be inexact, and then it is carried
+  to 100 significant digits, far below a minor unit.
+- Unit prices keep at most ``UNIT_PRICE_PLACES`` (12) decimal places. More is an error, never a
+  silent rounding: a price is what finance typed, and changing it behind their back would make
+  an invoice impossible to explain.
+- A line amount is computed exactly and then rounded ONCE, by ``round_line``, to the currency's
+  ISO 4217 exponent (JPY 0, USD 2, KWD 3) with ``ROUND_HALF_UP``. Decimal's half-up is "half
+  away from zero", so a credit line of -0.125 USD rounds to -0.13, the mirror of +0.13.
+- A total of several lines is the sum of the rounded lines (``sum_lines``), so an invoice total
+  equals the sum of its lines by construction and never by a second rounding.
+
+This module must stay free of Django imports so that anything (the rating engine, scripts,
+tests without a database) can use it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from decimal import (
+    ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
+from typing import Any, NoReturn
+
+UNIT_PRICE_PLACES = 12
+"""Decimal places a unit price (or any price-spec amount) may carry."""
+
+MAX_INPUT_PLACES = 28
+"""Decimal places ``parse_decimal`` accepts by default (quantities from meters, event values)."""
+
+MAX_ABS_VALUE = Decimal(10) ** 24
+"""Magnitude bound for every accepted decimal; keeps exact arithmetic within 100 digits."""
+
+_MAX_TEXT_LENGTH = 80
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+EXACT_CONTEXT = Context(
+    prec=100,
+    rounding=ROUND_HALF_EVEN,
+    Emin=-999_999,
+    Emax=999_999,
+    traps=[InvalidOperation, DivisionByZero, Overflow],
+)
+
+# ISO 4217 minor-unit exponents of the active currency codes (ISO 4217 list one).
+# Two decimals is the common case; the exceptions are spelled out.
+_ZERO_DECIMAL = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
+_THREE_DECIMAL = "BHD IQD JOD KWD LYD OMR TND"
+_FOUR_DECIMAL = "CLF UYW"
+_TWO_DECIMAL = (
+    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN BWP "
+    "BYN BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD "
+    "FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD "
+    "KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD "
+    "NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP "
+    "SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UYU UZS VED "
+    "VES WST XCD XCG YER ZAR ZMW ZWG"
+)
+
+CURRENCY_EXPONENTS: Mapping[str, int] = {
+    **{code: 2 for code in _TWO_DECIMAL.split()},
+    **{code: 0 for code in _ZERO_DECIMAL.split()},
+    **{code: 3 for code in _THREE_DECIMAL.split()},
+    **{code: 4 for code in _FOUR_DECIMAL.split()},
+}
+
+
+class MoneyError(ValueError):
+    """A money value or currency the caller must fix.
+
+    ``code`` is stable and machine-readable, ``message`` is for a person, ``details`` maps the
+    offending field to what is wrong with it. The API layer maps this to its error response.
+    """
+
+    def __init__(self, code: str, message: str, details: Mapping[str, str] | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details: dict[str, str] = dict(details or {})
+
+
+@contextmanager
+def exact_context() -> Iterator[Context]:
+    """Run the enclosed Decimal arithmetic at 100 digits with errors trapped (see module doc)."""
+    with localcontext(EXACT_CONTEXT) as ctx:
+        yield ctx
+
+
+def normalize_currency(currency: str) -> str:
+    """Return the upper-case ISO 4217 code, or raise ``MoneyError`` for an unknown currency."""
+    if not isinstance(currency, str) or currency.upper() not in CURRENCY_EXPONENTS:
+        raise MoneyError(
+            "unknown_currency",
+            f"{currency!r} is not a supported ISO 4217 currency code.",
+            {"currency": "Use a three-letter ISO 4217 code such as USD, EUR or JPY."},
+        )
+    return currency.upper()
+
+
+def currency_exponent(currency: str) -> int:
+    """Number of decimal places of the currency's minor unit (USD 2, JPY 0, KWD 3)."""
+    return CURRENCY_EXPONENTS[normalize_currency(currency)]
+
+
+def decimal_places(value: Decimal) -> int:
+    """Significant decimal places of a finite Decimal: trailing zeros do not count.
+
+    ``Decimal("1.50")`` has 1, ``Decimal("100")`` and ``Decimal("1E+2")`` have 0. Computed from
+    the digit tuple, so it never rounds (unlike ``normalize()``, which uses the context).
+    """
+    _sign, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int):
+        raise MoneyError("invalid_decimal", f"{value!r} is not a finite number.")
+    if exponent >= 0:
+        return 0
+    trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return max(0, -exponent - trailing_zeros)
+
+
+def parse_decimal(value: Any, field: str, *, max_places: int = MAX_INPUT_PLACES) -> Decimal:
+    """Turn a JSON-ish value into a finite Decimal, or raise ``MoneyError`` naming ``field``.
+
+    Accepts ``Decimal``, ``int`` (not ``bool``) and decimal strings such as ``"12.50"``,
+    ``"-3"``, ``".5"`` or ``"1e3"``. Rejects floats, NaN, infinities, empty or padded strings,
+    underscores, magnitudes of 10**24 or more, and more than ``max_places`` decimal places.
+    The value is returned exactly as given (``"7.00"`` stays ``Decimal("7.00")``).
+    """
+    if isinstance(value, (bool, float)):
+        kind = "a boolean" if isinstance(value, bool) else "a JSON float"
+        _invalid(field, f'must be a decimal string such as "12.50", not {kind}.')
+    if isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, str):
+        if len(value) > _MAX_TEXT_LENGTH or not _DECIMAL_TEXT.fullmatch(value):
+            _invalid(field, f'must be a decimal string such as "12.50", got {value[:40]!r}.')
+        result = Decimal(value)
+    else:
+        _invalid(field, f"must be a decimal string, not {type(value).__name__}.")
+    if not result.is_finite():
+        _invalid(field, "must be a finite number (no NaN or Infinity).")
+    if result.adjusted() >= MAX_ABS_VALUE.adjusted():
+        _invalid(field, "is too large (the limit is 10^24).")
+    if decimal_places(result) > max_places:
+        _invalid(field, f"has more than {max_places} decimal places.")
+    return result
+
+
+def _invalid(field: str, problem: str) -> NoReturn:
+    raise MoneyError("invalid_decimal", f"{field} {problem}", {field: problem})
+
+
+def quantize_unit_price(value: Decimal, field: str = "unit_amount") -> Decimal:
+    """Check that a unit price has at most 12 decimal places and return it unchanged.
+
+    Chosen behaviour: REJECT rather than round. A price with more places than we keep is a
+    typo or a conversion bug upstream; rounding it silently would bill a number nobody typed.
+    The value is returned as given (no zero padding), so ``"0.05"`` stays ``"0.05"``.
+    """
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise MoneyError("invalid_decimal", f"{field} must be a finite Decimal.", {field: "bad"})
+    if decimal_places(value) > UNIT_PRICE_PLACES:
+        problem = f"has more than {UNIT_PRICE_PLACES} decimal places."
+        raise MoneyError("too_many_decimal_places", f"{field} {problem}", {field: problem})
+    return value
+
+
+def _minor_unit(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-currency_exponent(currency))
+
+
+def round_line(amount: Decimal, currency: str) -> Decimal:
+    """Round a line's exact amount once to the currency's minor unit, ROUND_HALF_UP.
+
+    Idempotent: ``round_line(round_line(x, c), c) == round_line(x, c)``. The result always
+    carries exactly the exponent's places (``Decimal("12.50")``) and is never ``-0``.
+    """
+    _require_decimal(amount, "amount")
+    with exact_context():
+        rounded = amount.quantize(_minor_unit(currency), rounding=ROUND_HALF_UP)
+    return rounded.copy_abs() if rounded.is_zero() else rounded
+
+
+def is_rounded(amount: Decimal, currency: str) -> bool:
+    """True when ``amount`` has no more places than the currency's minor unit."""
+    _require_decimal(amount, "amount")
+    return decimal_places(amount) <= currency_exponent(currency)
+
+
+def to_minor_units(amount: Decimal, currency: str) -> int:
+    """Express a rounded amount as an integer count of minor units (10.00 USD -> 1000).
+
+    Raises ``MoneyError`` when the amount is not already rounded: converting is not the place
+    to round, ``round_line`` is.
+    """
+    _require_rounded(amount, currency, "amount")
+    with exact_context():
+        return int(amount.scaleb(currency_exponent(currency)))
+
+
+def from_minor_units(minor: int, currency: str) -> Decimal:
+    """Inverse of ``to_minor_units``: 1000 USD cents -> ``Decimal("10.00")``."""
+    if isinstance(minor, bool) or not isinstance(minor, int):
+        raise MoneyError("invalid_minor_units", "Minor units must be an int.", {"minor": "int"})
+    with exact_context():
+        return Decimal(minor).scaleb(-currency_exponent(currency))
+
+
+def format_amount(amount: Decimal, currency: str) -> str:
+    """Major-unit string with exactly the exponent's places: "12.50", "1000" (JPY), "1.250" (KWD).
+
+    The amount must already be rounded (see ``to_minor_units`` for why); zero is never "-0.00".
+    """
+    _require_rounded(amount, currency, "amount")
+    with exact_context():
+        fixed = amount.quantize(_minor_unit(currency))
+    if fixed.is_zero():
+        fixed = fixed.copy_abs()
+    return format(fixed, "f")
+
+
+def format_decimal(value: Decimal) -> str:
+    """Plain (never scientific) string of a Decimal, keeping its places: 1E+2 -> "100"."""
+    _require_decimal(value, "value")
+    if value.is_zero():
+        value = value.copy_abs()
+    return format(value, "f")
+
+
+def sum_lines(amounts: Iterable[Decimal], currency: str) -> Decimal:
+    """Total of already-rounded line amounts; the result has the currency's exact places.
+
+    Because every line is rounded before it is added, ``total == sum(lines)`` holds exactly and
+    no second rounding ever happens. An unrounded amount raises ``MoneyError``.
+    """
+    total = from_minor_units(0, currency)
+    with exact_context():
+        for index, amount in enumerate(amounts):
+            _require_rounded(amount, currency, f"lines[{index}]")
+            total += amount
+    return total
+
+
+def _require_decimal(value: object, field: str) -> None:
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise MoneyError(
+            "invalid_decimal", f"{field} must be a finite Decimal.", {field: "not a Decimal"}
+        )
+
+
+def _require_rounded(amount: Decimal, currency: str, field: str) -> None:
+    if not is_rounded(amount, currency):
+        places = currency_exponent(currency)
+        problem = f"has more than {places} decimal places for {normalize_currency(currency)}."
+        raise MoneyError("unrounded_amount", f"{field} {problem} Round it first.", {field: problem})

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest
+from simple_history.admin import SimpleHistoryAdmin
+
+from accounts import services
+from accounts.models import ApiKey, Contact, Customer, CustomerAlias, CustomerUser
+from billingsite.errors import AppError
+
+BILLING_TERMS_FIELDS = ("currency", "tax_id")
+
+
+class AliasInline(admin.TabularInline):
+    model = CustomerAlias
+    extra = 0
+    fields = ("alias", "created_at")
+    readonly_fields = ("created_at",)
+
+
+class ContactInline(admin.TabularInline):
+    model = Contact
+    extra = 0
+    fields = ("name", "email", "phone", "role", "notes")
+
+
+@admin.register(Customer)
+class CustomerAdmin(SimpleHistoryAdmin):
+    list_display = ("name", "external_id", "email", "currency", "timezone", "status",
+                    "created_at")
+    list_filter = ("status", "currency", "timezone")
+    search_fields = ("name", "external_id", "email", "aliases__alias", "stripe_customer_id",
+                     "contacts__email", "tax_id")
+    readonly_fields = ("stripe_customer_id", "created_at", "updated_at")
+    inlines = [AliasInline, ContactInline]
+    fieldsets = (
+        (None, {"fields": ("external_id", "name", "email", "status")}),
+        ("Billing", {"fields": ("currency", "timezone", "tax_id", "invoice_grace_hours",
+                                "stripe_customer_id")}),
+        ("Address", {"fields": ("address_line1", "address_line2", "city", "state",
+                                "postal_code", "country")}),
+        ("Audit", {"fields": ("created_at", "updated_at")}),
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields += ("external_id",)
+        if not request.user.has_perm("accounts.change_customer_billing_terms"):
+            fields += BILLING_TERMS_FIELDS
+        return fields
+
+
+@admin.register(CustomerAlias)
+class CustomerAliasAdmin(SimpleHistoryAdmin):
+    list_display = ("alias", "customer", "created_at")
+    search_fields = ("alias", "customer__external_id", "customer__name")
+    autocomplete_fields = ("customer",)
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ("name", "email", "role", "customer")
+    list_filter = ("role",)
+    search_fields = ("name", "email", "customer__name", "customer__external_id")
+    autocomplete_fields = ("customer",)
+
+
+@admin.register(CustomerUser)
+class CustomerUserAdmin(admin.ModelAdmin):
+    list_display = ("user", "customer", "created_at")
+    search_fields = ("user__username", "user__email", "customer__external_id", "customer__name")
+    autocomplete_fields = ("customer",)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(SimpleHistoryAdmin):
+    list_display = ("name", "prefix", "scope", "customer", "created_at", "last_used_at",
+                    "revoked_at")
+    list_filter = ("scope", ("revoked_at", admin.EmptyFieldListFilter))
+    search_fields = ("name", "prefix", "customer__external_id")
+    fields = ("name", "scope", "customer", "prefix", "created_by", "created_at",
+              "last_used_at", "revoked_at")
+    readonly_fields = ("prefix", "created_by", "created_at", "last_used_at", "revoked_at")
+    autocomplete_fields = ("customer",)
+    actions = ["revoke_keys"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return fields + ("name", "scope", "customer") if obj is not None else fields
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        if change:
+            return  # keys are immutable once issued; revoke and issue a new one instead
+        issued = services.api_key_create(name=obj.name, scope=obj.scope, customer=obj.customer,
+                                         created_by=request.user)  # type: ignore[arg-type]
+        obj.pk = issued.api_key.pk
+        obj.refresh_from_db()
+        messages.warning(
+            request,
+            f"Copy this key now; it will not be shown again: {issued.plaintext}",
+        )
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke_keys(self, request: HttpRequest, queryset: Any) -> None:
+        for key in queryset:
+            try:
+                if key.revoked_at is not None:
+                    raise AppError("already_revoked", "was already revoked")
+                services.api_key_revoke(api_key=key)
+                messages.success(request, f"{key}: revoked.")
+            except AppError as exc:
+                messages.error(request, f"{key}: {exc.message}")

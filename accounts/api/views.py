@@ -1,0 +1,73 @@
+"""Customers API: thin views that validate input, call one service, present the result."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts import services
+from accounts.api.serializers import (
+    AliasInput,
+    AliasOutput,
+    CustomerCreateInput,
+    CustomerOutput,
+    CustomerUpdateInput,
+)
+from accounts.selectors import customer_for_key, customers_visible_to
+
+
+class CustomerListCreate(GenericAPIView):
+    serializer_class = CustomerOutput
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return customers_visible_to(self.request.auth)
+
+    @extend_schema(responses=CustomerOutput(many=True), summary="List customers")
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(CustomerOutput(page, many=True).data)
+
+    @extend_schema(request=CustomerCreateInput, responses={201: CustomerOutput},
+                   summary="Create a customer")
+    def post(self, request: Request) -> Response:
+        if request.auth.customer_id is not None:
+            raise PermissionDenied("A customer-bound API key cannot create customers.")
+        data = CustomerCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        customer = services.customer_create(**data.validated_data)
+        customer = customer_for_key(request.auth, customer.external_id)
+        return Response(CustomerOutput(customer).data, status=status.HTTP_201_CREATED)
+
+
+class CustomerDetail(GenericAPIView):
+    serializer_class = CustomerOutput
+
+    @extend_schema(responses=CustomerOutput, summary="Get a customer by external id")
+    def get(self, request: Request, external_id: str) -> Response:
+        return Response(CustomerOutput(customer_for_key(request.auth, external_id)).data)
+
+    @extend_schema(request=CustomerUpdateInput, responses=CustomerOutput,
+                   summary="Update a customer")
+    def patch(self, request: Request, external_id: str) -> Response:
+        customer = customer_for_key(request.auth, external_id)
+        data = CustomerUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        services.customer_update(customer=customer, **data.validated_data)
+        return Response(CustomerOutput(customer_for_key(request.auth, external_id)).data)
+
+
+class CustomerAliasCreate(GenericAPIView):
+    serializer_class = AliasOutput
+
+    @extend_schema(request=AliasInput, responses={201: AliasOutput},
+                   summary="Add an alias to a customer")
+    def post(self, request: Request, external_id: str) -> Response:
+        customer = customer_for_key(request.auth, external_id)
+        data = AliasInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        alias = services.customer_alias_add(customer=customer, alias=data.validated_data["alias"])
+        return Response(AliasOutput(alias).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,25 @@
+"""Reads for accounts, always through the caller's visibility (a bound key sees one customer)."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+
+from accounts.models import ApiKey, Customer, CustomerAlias
+from billingsite.errors import NotFound
+
+
+def customers_visible_to(api_key: ApiKey | None) -> QuerySet[Customer]:
+    qs = Customer.objects.prefetch_related(
+        Prefetch("aliases", queryset=CustomerAlias.objects.order_by("alias"))
+    )
+    if api_key is not None and api_key.customer_id is not None:
+        qs = qs.filter(pk=api_key.customer_id)
+    return qs
+
+
+def customer_for_key(api_key: ApiKey | None, external_id: str) -> Customer:
+    """The customer named ``external_id`` if this key may see it; 404 otherwise (no leak)."""
+    customer = customers_visible_to(api_key).filter(external_id=external_id).first()
+    if customer is None:
+        raise NotFound(f"No customer with external id {external_id!r}.")
+    return customer

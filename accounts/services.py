@@ -1,0 +1,207 @@
+"""Writes for accounts. Each service is atomic; history rows record who changed what."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import ApiKey, ApiKeyScope, Customer, CustomerAlias, CustomerUser
+from accounts.roles import ROLE_BY_SLUG
+from billingsite.errors import AppError, Conflict
+
+API_KEY_PREFIX = "tly"
+
+CUSTOMER_FIELDS = (
+    "name", "email", "currency", "timezone", "address_line1", "address_line2", "city",
+    "state", "postal_code", "country", "tax_id", "status", "invoice_grace_hours",
+)
+
+
+def _validation_details(exc: ValidationError) -> Any:
+    return exc.message_dict if hasattr(exc, "error_dict") else {"non_field": exc.messages}
+
+
+def _full_clean(obj: Any, *, exclude: list[str] | None = None) -> None:
+    try:
+        obj.full_clean(exclude=exclude)
+    except ValidationError as exc:
+        raise AppError("validation_error", "The request is not valid.",
+                       details=_validation_details(exc)) from exc
+
+
+def _ensure_identifier_free(identifier: str, *, ignore_customer: Customer | None = None) -> None:
+    """External ids and aliases share one namespace: an event's `customer` must be unambiguous."""
+    taken_by_customer = Customer.objects.filter(external_id=identifier)
+    taken_by_alias = CustomerAlias.objects.filter(alias=identifier)
+    if ignore_customer is not None:
+        taken_by_customer = taken_by_customer.exclude(pk=ignore_customer.pk)
+        taken_by_alias = taken_by_alias.exclude(customer=ignore_customer)
+    if taken_by_customer.exists() or taken_by_alias.exists():
+        raise Conflict("identifier_taken",
+                       f"{identifier!r} is already a customer id or alias.",
+                       details={"identifier": identifier})
+
+
+@transaction.atomic
+def customer_create(*, external_id: str, name: str, aliases: list[str] | None = None,
+                    **fields: Any) -> Customer:
+    unknown = set(fields) - set(CUSTOMER_FIELDS) - {"stripe_customer_id"}
+    if unknown:
+        raise AppError("validation_error", "Unknown customer fields.",
+                       details={f: "Unknown field." for f in sorted(unknown)})
+    _ensure_identifier_free(external_id)
+    customer = Customer(external_id=external_id, name=name, **fields)
+    _full_clean(customer)
+    try:
+        with transaction.atomic():
+            customer.save()
+    except IntegrityError as exc:
+        raise Conflict("identifier_taken", f"{external_id!r} already exists.") from exc
+    for alias in aliases or []:
+        customer_alias_add(customer=customer, alias=alias)
+    return customer
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, **changes: Any) -> Customer:
+    """Update profile fields under a row lock, so concurrent edits don't lose each other."""
+    unknown = set(changes) - set(CUSTOMER_FIELDS)
+    if unknown:
+        raise AppError("validation_error", "These fields cannot be changed.",
+                       details={f: "Not an editable field." for f in sorted(unknown)})
+    locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    for name, value in changes.items():
+        setattr(locked, name, value)
+    _full_clean(locked)
+    locked.save()
+    return locked
+
+
+@transaction.atomic
+def customer_alias_add(*, customer: Customer, alias: str) -> CustomerAlias:
+    """Attach an alias. Events already stored under it are attributed by the metering app."""
+    _ensure_identifier_free(alias)
+    obj = CustomerAlias(customer=customer, alias=alias)
+    _full_clean(obj, exclude=["customer"])
+    try:
+        with transaction.atomic():
+            obj.save()
+    except IntegrityError as exc:
+        raise Conflict("identifier_taken", f"{alias!r} is already an alias.") from exc
+    return obj
+
+
+def customer_by_identifier(identifier: str) -> Customer | None:
+    return (
+        Customer.objects.filter(Q(external_id=identifier) | Q(aliases__alias=identifier))
+        .distinct()
+        .first()
+    )
+
+
+# --- API keys --------------------------------------------------------------------------------
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    api_key: ApiKey
+    plaintext: str  # shown once, never stored
+
+
+@transaction.atomic
+def api_key_create(*, name: str, scope: str, customer: Customer | None = None,
+                   created_by: User | None = None) -> IssuedKey:
+    if scope not in ApiKeyScope.values:
+        raise AppError("validation_error", f"Unknown scope {scope!r}.",
+                       details={"scope": f"Choose one of {', '.join(ApiKeyScope.values)}."})
+    prefix = secrets.token_hex(6)
+    plaintext = f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey.objects.create(name=name, prefix=prefix, digest=_digest(plaintext),
+                                scope=scope, customer=customer, created_by=created_by)
+    return IssuedKey(api_key=key, plaintext=plaintext)
+
+
+def api_key_authenticate(plaintext: str) -> ApiKey | None:
+    """The active key matching ``plaintext``, or None. Compares digests in constant time."""
+    parts = plaintext.split("_", 2)
+    if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
+        return None
+    key = (
+        ApiKey.objects.select_related("customer")
+        .filter(prefix=parts[1], revoked_at__isnull=True)
+        .first()
+    )
+    if key is None or not hmac.compare_digest(key.digest, _digest(plaintext)):
+        return None
+    _api_key_touch(key)
+    return key
+
+
+def _api_key_touch(key: ApiKey) -> None:
+    """Record last use at most once a minute per key: one conditional UPDATE, no lock."""
+    now = timezone.now()
+    resolution = timedelta(seconds=settings.API_KEY_LAST_USED_RESOLUTION_SECONDS)
+    if key.last_used_at is not None and now - key.last_used_at < resolution:
+        return
+    ApiKey.objects.filter(pk=key.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - resolution)
+    ).update(last_used_at=now)
+
+
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    api_key.refresh_from_db()
+    return api_key
+
+
+# --- people ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def staff_user_create(*, username: str, role: str, password: str, email: str = "") -> User:
+    """Create (or re-role) a staff user in exactly one role group."""
+    group_name = ROLE_BY_SLUG.get(role.lower())
+    if group_name is None:
+        raise AppError("validation_error", f"Unknown role {role!r}.",
+                       details={"role": f"Choose one of {', '.join(ROLE_BY_SLUG)}."})
+    group = Group.objects.filter(name=group_name).first()
+    if group is None:
+        raise AppError("roles_missing", "Role groups are missing: run `manage.py migrate`.")
+    user, _ = User.objects.get_or_create(username=username)
+    user.email = email or user.email
+    user.is_staff = True
+    user.is_superuser = False
+    user.set_password(password)
+    user.save()
+    user.groups.set([group])
+    return user
+
+
+@transaction.atomic
+def customer_user_create(*, customer: Customer, username: str, email: str,
+                         password: str | None = None) -> CustomerUser:
+    if User.objects.filter(username=username).exists():
+        raise Conflict("username_taken", f"User {username!r} already exists.")
+    user = User(username=username, email=email, is_staff=False)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.save()
+    return CustomerUser.objects.create(user=user, customer=customer)

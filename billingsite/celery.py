@@ -1,0 +1,36 @@
+"""The Celery application. The beat schedule lives in settings (CELERY_BEAT_SCHEDULE), in code."""
+
+import os
+
+from celery import Celery
+from celery.signals import setup_logging, task_postrun, task_prerun
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billingsite.settings")
+
+app = Celery("billingsite")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@setup_logging.connect
+def _use_django_logging(**_kwargs: object) -> None:
+    """Keep Django's JSON logging config in workers instead of Celery's own handlers."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+
+
+@task_prerun.connect
+def _bind_task_id(task_id: str | None = None, task: object = None, **_kwargs: object) -> None:
+    from billingsite.observability import task_id_var
+
+    task_id_var.set(task_id)
+
+
+@task_postrun.connect
+def _unbind_task_id(**_kwargs: object) -> None:
+    from billingsite.observability import task_id_var
+
+    task_id_var.set(None)

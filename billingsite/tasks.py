@@ -9,7 +9,7 @@ from django.core.cache import cache
 HEARTBEAT_KEY = "ops:worker-heartbeat"
 
 
-@shared_task(name="billingsite.heartbeat", time_limit=30)
+@shared_task(name="billingsite.heartbeat", time_limit=30, soft_time_limit=20)
 def heartbeat() -> dict[str, int]:
     beat = {"pid": os.getpid(), "at": int(time.time())}
     cache.set(HEARTBEAT_KEY, beat, timeout=600)

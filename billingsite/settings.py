@@ -223,6 +223,8 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "heartbeat": {"task": "billingsite.heartbeat", "schedule": 30.0},
+    "metering-rollup": {"task": "metering.rollup_run", "schedule": 2.0},
+    "metering-attribute": {"task": "metering.events_attribute_sweep", "schedule": 60.0},
 }
 
 # --- Product settings -----------------------------------------------------------------------
@@ -231,6 +233,17 @@ REFUND_APPROVAL_THRESHOLD = Decimal(os.environ.get("REFUND_APPROVAL_THRESHOLD", 
 STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
 STRIPE_WEBHOOK_SECRETS = env_list("STRIPE_WEBHOOK_SECRETS")
+
+# Ingest limits (POST /api/v1/events), stated in the API docs and enforced per request/event.
+METERING_MAX_EVENTS_PER_REQUEST = int(os.environ.get("METERING_MAX_EVENTS_PER_REQUEST", 5000))
+METERING_MAX_REQUEST_BYTES = int(os.environ.get("METERING_MAX_REQUEST_BYTES", 5 * 1024 * 1024))
+METERING_MAX_DECOMPRESSED_BYTES = int(
+    os.environ.get("METERING_MAX_DECOMPRESSED_BYTES", 20 * 1024 * 1024)
+)
+METERING_MAX_FUTURE_SECONDS = int(os.environ.get("METERING_MAX_FUTURE_SECONDS", 300))
+METERING_MAX_EVENT_AGE_DAYS = int(os.environ.get("METERING_MAX_EVENT_AGE_DAYS", 35))
+METERING_MAX_PROPERTIES_BYTES = int(os.environ.get("METERING_MAX_PROPERTIES_BYTES", 16 * 1024))
+METERING_ROLLUP_BATCH_EVENTS = int(os.environ.get("METERING_ROLLUP_BATCH_EVENTS", 50_000))
 # Pinned in code (not the environment): an SDK upgrade must not silently move the API version
 # our payloads and webhook handlers assume. Change it deliberately, with the SDK.
 STRIPE_API_VERSION = "2026-10-28.endive"

@@ -153,7 +153,9 @@ def _local_secret_key(data_dir: Path) -> str:
 
 
 def _manage(*args: str, env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, check=True)
+    result = subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env)
+    if result.returncode != 0:
+        raise SystemExit(f"[tally] `manage.py {' '.join(args)}` failed (exit {result.returncode})")
 
 
 def _stop_all(procs: dict[str, subprocess.Popen[bytes]]) -> None:

@@ -229,12 +229,13 @@ def _package(reader: _Reader, data: Mapping[str, Any]) -> PricingModel:
 
 
 def _percentage(reader: _Reader, data: Mapping[str, Any]) -> PricingModel:
+    free_units = None  # None: the allowance is not limited by a number of events
+    if data.get("free_units") is not None:
+        free_units = reader.integer(data, "free_units", "", 0, 10**12)
     price = PercentagePrice(
         rate=reader.decimal(data, "rate", "", at_most=HUNDRED),
         fixed_amount=reader.decimal(data, "fixed_amount", "", default=ZERO),
-        free_units=reader.integer(data, "free_units", "", 0, 10**12)
-        if data.get("free_units") is not None
-        else None,
+        free_units=free_units,
         free_amount=reader.optional_decimal(data, "free_amount", ""),
         min_per_event=reader.optional_decimal(data, "min_per_event", ""),
         max_per_event=reader.optional_decimal(data, "max_per_event", ""),

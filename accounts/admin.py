@@ -89,7 +89,7 @@ class ApiKeyAdmin(SimpleHistoryAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         fields = tuple(super().get_readonly_fields(request, obj))
-        return fields + ("name", "scope", "customer") if obj is not None else fields
+        return (*fields, "name", "scope", "customer") if obj is not None else fields
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if change:

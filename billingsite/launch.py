@@ -56,7 +56,7 @@ def embedded_postgres(data_dir: Path, *, tuned_for_tests: bool) -> Iterator[str]
             "ALTER SYSTEM SET fsync = off; ALTER SYSTEM SET synchronous_commit = off;"
             " ALTER SYSTEM SET full_page_writes = off; SELECT pg_reload_conf();"
         )
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}';")
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}';")  # noqa: S608
     if "(1 row)" not in exists:
         server.psql(f"CREATE DATABASE {DB_NAME};")
     try:

@@ -5,7 +5,10 @@ from accounts.services import api_key_create
 
 
 class Command(BaseCommand):
-    help = "Issue an API key. The key is printed once, alone on the last line; only its hash is kept."
+    help = (
+        "Issue an API key. The key is printed once, alone on the last line; "
+        "only its hash is kept."
+    )
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
         parser.add_argument("--name", required=True)

@@ -223,6 +223,8 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "heartbeat": {"task": "billingsite.heartbeat", "schedule": 30.0},
+    # Drafts invoices when periods end, refreshes them in the grace period, then finalizes.
+    "invoicing-billing-run": {"task": "invoicing.billing.run", "schedule": 900.0},
     "metering-rollup": {"task": "metering.rollup_run", "schedule": 2.0},
     "metering-attribute": {"task": "metering.events_attribute_sweep", "schedule": 60.0},
 }

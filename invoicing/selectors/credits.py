@@ -1,0 +1,65 @@
+"""Reads of the credit ledger. A balance is always ``SUM(entries.amount)`` (invariant 9)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import DecimalField, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+
+from accounts.models import Customer
+from invoicing.models import CreditEntry, CreditGrant
+from invoicing.periods import Period
+from invoicing.selectors.computation import GrantBalance
+
+ZERO = Decimal(0)
+_BALANCE = Coalesce(Sum("entries__amount"), Value(ZERO),
+                    output_field=DecimalField(max_digits=24, decimal_places=4))
+
+
+def grants_with_balance(customer: Customer) -> QuerySet[CreditGrant]:
+    return CreditGrant.objects.filter(customer=customer).annotate(balance=_BALANCE)
+
+
+def grant_balance(grant_id: int) -> Decimal:
+    total = CreditEntry.objects.filter(grant_id=grant_id).aggregate(s=Sum("amount"))["s"]
+    return total if total is not None else ZERO
+
+
+def usable_grants_q(currency: str, period: Period) -> Q:
+    """Grants that may pay an invoice of this period: same currency, effective before the
+    period ends, not expired before it starts."""
+    return (Q(currency=currency) & Q(effective_at__lt=period.end)
+            & (Q(expires_at__isnull=True) | Q(expires_at__gt=period.start)))
+
+
+def usable_grant_balances(customer: Customer, currency: str, period: Period,
+                          *, lock: bool = False) -> list[GrantBalance]:
+    """Grants with a positive balance for this period, ordered for drawing.
+
+    With ``lock=True`` the grant rows are locked (in primary key order, to avoid deadlocks)
+    before their balances are summed, so the balances cannot change until the transaction ends.
+    """
+    ids = list(CreditGrant.objects.filter(usable_grants_q(currency, period), customer=customer)
+               .order_by("pk").values_list("pk", flat=True))
+    if not ids:
+        return []
+    if lock:
+        list(CreditGrant.objects.filter(pk__in=ids).order_by("pk").select_for_update()
+             .values_list("pk", flat=True))
+    rows = CreditGrant.objects.filter(pk__in=ids).annotate(balance=_BALANCE)
+    return [
+        GrantBalance(g.pk, g.kind, g.balance, g.expires_at, g.priority, g.created_at)
+        for g in rows if g.balance > 0
+    ]
+
+
+def customer_credit_summary(customer: Customer, *, at: datetime) -> dict[str, Decimal]:
+    """Balance per currency of the grants in effect and not expired at ``at``."""
+    summary: dict[str, Decimal] = {}
+    live = grants_with_balance(customer).filter(
+        Q(effective_at__lte=at) & (Q(expires_at__isnull=True) | Q(expires_at__gt=at)))
+    for grant in live:
+        summary[grant.currency] = summary.get(grant.currency, ZERO) + grant.balance
+    return summary

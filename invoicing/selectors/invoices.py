@@ -1,0 +1,125 @@
+"""Reads for invoices and the inputs of ``invoice_compute`` (terms, credits, billed usage)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Prefetch, Q, QuerySet
+
+from accounts.models import ApiKey, Customer
+from billingsite.errors import NotFound
+from invoicing.models import Contract, Invoice, InvoiceLine, LineKind, PlanVersion
+from invoicing.models.catalog import Cadence
+from invoicing.periods import Period, local_date, period_containing
+from invoicing.selectors.computation import BilledUsage, InvoiceComputation, invoice_compute
+from invoicing.selectors.credits import usable_grant_balances
+from invoicing.selectors.terms import ContractTerms
+from invoicing.states import InvoiceStatus
+from invoicing.usage import UsageSource
+
+ISSUED = (InvoiceStatus.FINALIZED, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE)
+ZERO = Decimal(0)
+
+
+def contracts_with_terms() -> QuerySet[Contract]:
+    """Contracts with everything ``ContractTerms.load`` and the computation read, prefetched."""
+    versions = PlanVersion.objects.select_related("plan").prefetch_related("charges")
+    return Contract.objects.select_related(
+        "customer", "plan_version__plan"
+    ).prefetch_related(
+        "plan_version__charges", "overrides", "commits", "discounts",
+        Prefetch("amendments__plan_version", queryset=versions),
+    )
+
+
+def contract_period(contract: Contract, day: datetime | None = None, *,
+                    local_day: object = None) -> Period:
+    """The billing period of ``contract`` containing an instant (or a local date)."""
+    if local_day is None:
+        assert day is not None
+        local_day = local_date(day, contract.timezone)
+    cadence = Cadence(contract.plan_version.cadence)
+    return period_containing(local_day, origin=contract.start_date,  # type: ignore[arg-type]
+                             anchor_day=contract.billing_anchor_day,
+                             cadence_months=cadence.months, timezone=contract.timezone)
+
+
+def billed_usage(contract: Contract, before: Period, *, exclude_invoice_id: int | None = None,
+                 ) -> list[BilledUsage]:
+    """Usage billed per charge for the last few issued periods before ``before``.
+
+    Counts usage lines of the issued (not void) invoices of each period plus adjustment lines
+    on other issued invoices that point at them. Periods whose invoices are all void are
+    skipped: re-billing them is a re-issue, not an adjustment.
+    """
+    lookback = getattr(settings, "INVOICING_LATE_USAGE_LOOKBACK_PERIODS", 2)
+    issued = list(Invoice.objects.filter(contract=contract, status__in=ISSUED,
+                                         period_end__lte=before.start)
+                  .order_by("-period_end", "pk")[: lookback * 2])
+    by_period: dict[tuple[datetime, datetime], list[Invoice]] = {}
+    for invoice in issued:
+        by_period.setdefault((invoice.period_start, invoice.period_end), []).append(invoice)
+    result = []
+    for (start, _end), invoices in list(by_period.items())[:lookback]:
+        ids = [inv.pk for inv in invoices]
+        lines = InvoiceLine.objects.filter(
+            Q(invoice_id__in=ids, kind=LineKind.USAGE)
+            | Q(adjusts_invoice_id__in=ids, kind=LineKind.ADJUSTMENT,
+                invoice__status__in=ISSUED)
+        ).exclude(invoice_id=exclude_invoice_id).values_list("charge_key", "amount")
+        amounts: dict[str, Decimal] = {}
+        for key, amount in lines:
+            amounts[key] = amounts.get(key, ZERO) + amount
+        period = contract_period(contract, start)
+        result.append(BilledUsage(min(ids), period, amounts))
+    return result
+
+
+def compute_for_period(contract: Contract, period: Period, *, usage: UsageSource,
+                       lock_credits: bool = False,
+                       exclude_invoice_id: int | None = None) -> InvoiceComputation:
+    """The one entry point that drafts, refreshes, finalizes and previews all go through."""
+    terms = ContractTerms.load(contract)
+    grants = usable_grant_balances(contract.customer, contract.currency, period,
+                                   lock=lock_credits)
+    billed = billed_usage(contract, period, exclude_invoice_id=exclude_invoice_id)
+    return invoice_compute(terms, period, usage=usage, grants=grants, billed=billed)
+
+
+def current_contract(customer: Customer, at: datetime) -> Contract | None:
+    """The customer's contract in effect at ``at`` (the latest started, if several)."""
+    candidates = contracts_with_terms().filter(customer=customer).order_by("-start_date", "-pk")
+    for contract in candidates:
+        day = local_date(at, contract.timezone)
+        if contract.start_date <= day and (contract.end_date is None or day < contract.end_date):
+            return contract
+    return None
+
+
+def upcoming_invoice(customer: Customer, *, at: datetime,
+                     usage: UsageSource) -> tuple[Contract, InvoiceComputation]:
+    contract = current_contract(customer, at)
+    if contract is None:
+        raise NotFound(f"Customer {customer.external_id!r} has no contract in effect.")
+    period = contract_period(contract, at)
+    return contract, compute_for_period(contract, period, usage=usage)
+
+
+def invoices_visible_to(api_key: ApiKey | None) -> QuerySet[Invoice]:
+    qs = Invoice.objects.exclude(status=InvoiceStatus.DRAFT).select_related("customer")
+    if api_key is not None and api_key.customer_id is not None:
+        qs = qs.filter(customer_id=api_key.customer_id)
+    return qs.prefetch_related(Prefetch("lines", InvoiceLine.objects.order_by("position")))
+
+
+def invoices_for_customer(api_key: ApiKey | None, customer: Customer) -> QuerySet[Invoice]:
+    return invoices_visible_to(api_key).filter(customer=customer).order_by("-period_start", "-pk")
+
+
+def invoice_by_number(api_key: ApiKey | None, number: str) -> Invoice:
+    invoice = invoices_visible_to(api_key).filter(number=number).first()
+    if invoice is None:
+        raise NotFound(f"No invoice numbered {number!r}.")
+    return invoice

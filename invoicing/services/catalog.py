@@ -1,0 +1,114 @@
+"""Catalog writes: plans, plan versions and charges with validated price specs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from billingsite.errors import AppError, Conflict
+from invoicing.models import Cadence, Charge, ChargeKind, Plan, PlanVersion
+from invoicing.pricing import PriceSpec, PriceSpecError, parse_price_spec
+
+# Usage charges are rated from a meter's aggregate (rollups), not from individual events.
+EVENT_ONLY_MODELS = frozenset({"percentage"})
+
+
+def price_spec_or_error(price: Any, *, field: str = "price") -> PriceSpec:
+    """Parse a spec; a bad one becomes ``AppError("invalid_price")`` naming every problem."""
+    try:
+        return parse_price_spec(price)
+    except PriceSpecError as exc:
+        details = {f"{field}.{path}" if path else field: problem
+                   for path, problem in exc.details.items()}
+        raise AppError("invalid_price", exc.message, details=details) from exc
+
+
+def charge_validation_errors(*, kind: str, meter_key: str, price: Any) -> dict[str, str]:
+    """Problems with a charge definition, by field (empty when it is valid)."""
+    errors: dict[str, str] = {}
+    try:
+        spec = parse_price_spec(price)
+    except PriceSpecError as exc:
+        return {"price": "; ".join(f"{path}: {problem}" for path, problem in exc.details.items())}
+    if kind == ChargeKind.FIXED:
+        if spec.model != "flat":
+            errors["price"] = f"A fixed fee needs a flat price, not {spec.model!r}."
+        if meter_key:
+            errors["meter_key"] = "A fixed fee is not bound to a meter."
+    elif kind == ChargeKind.USAGE:
+        if not meter_key:
+            errors["meter_key"] = "A usage charge needs the key of the meter it bills."
+        if spec.model == "flat":
+            errors["price"] = "A flat price is a fixed fee; use kind 'fixed'."
+        if spec.model in EVENT_ONLY_MODELS:
+            errors["price"] = ("A percentage price is rated per event; a usage charge bills a "
+                               "meter's total, so use graduated_percentage instead.")
+    else:
+        errors["kind"] = "Use 'fixed' or 'usage'."
+    return errors
+
+
+@transaction.atomic
+def plan_create(*, key: str, name: str, currency: str = "USD", description: str = "") -> Plan:
+    plan = Plan(key=key, name=name, currency=currency.upper(), description=description)
+    _clean(plan)
+    try:
+        with transaction.atomic():
+            plan.save()
+    except IntegrityError as exc:
+        raise Conflict("plan_exists", f"A plan with key {key!r} already exists.") from exc
+    return plan
+
+
+@transaction.atomic
+def plan_version_create(*, plan: Plan, cadence: str = Cadence.MONTHLY,
+                        charges: list[dict[str, Any]], notes: str = "") -> PlanVersion:
+    """A new version numbered after the latest, with its charges (validated all at once)."""
+    Plan.objects.select_for_update().filter(pk=plan.pk).first()  # serializes version numbers
+    latest = plan.versions.aggregate(v=Max("version"))["v"] or 0
+    version = PlanVersion(plan=plan, version=latest + 1, cadence=cadence, notes=notes)
+    _clean(version, exclude=["plan"])
+    version.save()
+    problems: dict[str, Any] = {}
+    seen: set[str] = set()
+    for index, data in enumerate(charges):
+        try:
+            charge_create(plan_version=version, position=index, **data)
+        except AppError as exc:
+            problems[f"charges[{index}]"] = exc.details or exc.message
+        if data.get("key") in seen:
+            problems[f"charges[{index}].key"] = "Repeats an earlier charge's key."
+        seen.add(data.get("key", ""))
+    if problems:
+        raise AppError("invalid_plan_version", "Some charges are not valid.", details=problems)
+    return version
+
+
+@transaction.atomic
+def charge_create(*, plan_version: PlanVersion, key: str, name: str, kind: str, price: Any,
+                  meter_key: str = "", position: int = 0) -> Charge:
+    errors = charge_validation_errors(kind=kind, meter_key=meter_key, price=price)
+    if errors:
+        raise AppError("invalid_price" if "price" in errors else "invalid_charge",
+                       "; ".join(errors.values()), details=errors)
+    canonical = parse_price_spec(price).as_dict()
+    charge = Charge(plan_version=plan_version, key=key, name=name, kind=kind,
+                    meter_key=meter_key, price=canonical, position=position)
+    _clean(charge, exclude=["plan_version"])
+    try:
+        with transaction.atomic():
+            charge.save()
+    except IntegrityError as exc:
+        raise Conflict("charge_exists", f"This version already has a charge {key!r}.") from exc
+    return charge
+
+
+def _clean(obj: Any, *, exclude: list[str] | None = None) -> None:
+    try:
+        obj.full_clean(exclude=exclude, validate_unique=False)
+    except ValidationError as exc:
+        details = exc.message_dict if hasattr(exc, "error_dict") else {"non_field": exc.messages}
+        raise AppError("validation_error", "The request is not valid.", details=details) from exc

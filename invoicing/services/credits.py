@@ -1,0 +1,115 @@
+"""Credit ledger writes. Entries are append-only; a grant's balance is the sum of its entries.
+
+Draw-downs and reversals run under a row lock on the grant (taken in primary-key order), and a
+draw never exceeds the balance summed under that lock, so credits never go below zero.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models import Sum
+
+from accounts.models import Customer
+from billingsite.errors import AppError, Conflict
+from invoicing.models import (
+    Commit,
+    Contract,
+    CreditEntry,
+    CreditEntryKind,
+    CreditGrant,
+    GrantKind,
+    Invoice,
+)
+from invoicing.selectors.credits import grant_balance
+
+
+@transaction.atomic
+def credit_grant_create(*, customer: Customer, kind: str, amount: Any, currency: str,
+                        effective_at: datetime, expires_at: datetime | None = None,
+                        priority: int = 100, contract: Contract | None = None,
+                        commit: Commit | None = None, note: str = "",
+                        actor: User | None = None) -> CreditGrant:
+    """A grant and its first ledger entry (+amount), in one transaction."""
+    from invoicing.services.contracts import check_amount
+
+    if kind not in GrantKind.values:
+        raise AppError("invalid_grant", "kind must be 'promotional' or 'paid'.",
+                       details={"kind": kind})
+    currency = currency.upper()
+    amount = check_amount(amount, currency, "amount")
+    if expires_at is not None and expires_at <= effective_at:
+        raise AppError("invalid_grant", "expires_at must be after effective_at.",
+                       details={"expires_at": expires_at.isoformat()})
+    grant = CreditGrant.objects.create(
+        customer=customer, kind=kind, amount=amount, currency=currency,
+        effective_at=effective_at, expires_at=expires_at, priority=priority, contract=contract,
+        commit=commit, note=note, created_by=actor,
+    )
+    CreditEntry.objects.create(grant=grant, kind=CreditEntryKind.GRANT, amount=amount,
+                               note=note, created_by=actor)
+    return grant
+
+
+def _lock(grant_ids: list[int]) -> None:
+    list(CreditGrant.objects.filter(pk__in=sorted(grant_ids)).order_by("pk")
+         .select_for_update().values_list("pk", flat=True))
+
+
+@transaction.atomic
+def credit_draw(*, invoice: Invoice, draws: list[tuple[int, Decimal]]) -> list[CreditEntry]:
+    """Write one draw-down entry per (grant id, amount) for ``invoice``.
+
+    Refuses to overdraw: each amount is checked against the balance summed under the lock.
+    The caller computed the draws under the same locks, so this check is a last line of defence.
+    """
+    _lock([grant_id for grant_id, _amount in draws])
+    entries = []
+    for grant_id, amount in draws:
+        balance = grant_balance(grant_id)
+        if amount <= 0 or amount > balance:
+            raise Conflict("credit_overdrawn", f"Grant #{grant_id} has {balance} left, "
+                           f"cannot draw {amount}.", details={"grant_id": grant_id})
+        entries.append(CreditEntry.objects.create(
+            grant_id=grant_id, kind=CreditEntryKind.DRAWDOWN, amount=-amount, invoice=invoice,
+            note=f"Invoice {invoice.number or invoice.pk}"))
+    return entries
+
+
+@transaction.atomic
+def credit_reverse_for_invoice(*, invoice: Invoice, actor: User | None = None) -> int:
+    """Give back what a voided invoice drew (once per grant: a unique constraint)."""
+    drawn = (CreditEntry.objects.filter(invoice=invoice, kind=CreditEntryKind.DRAWDOWN)
+             .values("grant_id").annotate(total=Sum("amount")))
+    _lock([row["grant_id"] for row in drawn])
+    done = set(CreditEntry.objects.filter(invoice=invoice, kind=CreditEntryKind.REVERSAL)
+               .values_list("grant_id", flat=True))
+    count = 0
+    for row in drawn:
+        if row["grant_id"] in done:
+            continue
+        CreditEntry.objects.create(grant_id=row["grant_id"], kind=CreditEntryKind.REVERSAL,
+                                   amount=-row["total"], invoice=invoice, created_by=actor,
+                                   note=f"Void of invoice {invoice.number}")
+        count += 1
+    return count
+
+
+@transaction.atomic
+def credit_expire(*, now: datetime) -> int:
+    """Post an expiry entry for the remaining balance of every grant expired by ``now``."""
+    expired = list(CreditGrant.objects.filter(expires_at__lte=now).exclude(
+        entries__kind=CreditEntryKind.EXPIRY).order_by("pk").values_list("pk", flat=True))
+    _lock(expired)
+    count = 0
+    for grant_id in expired:
+        balance = grant_balance(grant_id)
+        if balance > 0:
+            CreditEntry.objects.create(grant_id=grant_id, kind=CreditEntryKind.EXPIRY,
+                                       amount=-balance, note="Expired")
+            count += 1
+    return count

@@ -1,0 +1,228 @@
+"""Invoice lifecycle: draft, refresh, finalize (number, frozen lines, PDF), pay, void, re-issue.
+
+Invariants:
+- one draft per (contract, period, kind): the INSERT relies on the unique constraint, and a
+  conflicting concurrent insert just means the other run created it;
+- a draft's lines are rewritten only when the computation changed, so re-running changes
+  nothing; the total is always the sum of the rounded lines;
+- finalization locks the invoice, then the credit grants (pk order), recomputes with exactly
+  the code the previews use, writes the credit draw-downs, takes the next number of its series
+  with ``UPDATE ... RETURNING`` (rolled back with the transaction, so numbers are gapless),
+  renders the PDF and flips the status with a conditional UPDATE;
+- status changes follow ``invoicing.states.TRANSITIONS`` and write an ``InvoiceTransition``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, connection, transaction
+
+from billingsite.errors import AppError, Conflict
+from invoicing.models import Contract, Invoice, InvoiceKind, InvoiceLine, InvoiceTransition
+from invoicing.periods import Period
+from invoicing.selectors.computation import InvoiceComputation, LineDraft
+from invoicing.selectors.invoices import compute_for_period, contract_period
+from invoicing.states import InvoiceStatus, can_transition, sources_of
+from invoicing.usage import UsageSource
+
+DEFAULT_GRACE_HOURS = 24
+
+
+def grace_hours(contract: Contract) -> int:
+    custom = contract.customer.invoice_grace_hours
+    default = getattr(settings, "INVOICE_GRACE_HOURS", DEFAULT_GRACE_HOURS)
+    return default if custom is None else custom
+
+
+def number_allocate(series: str) -> str:
+    """Next number of ``series``: a counter row advanced under its row lock; never max()+1."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO invoicing_invoicenumbercounter (series, last_value) VALUES (%s, 0) "
+            "ON CONFLICT (series) DO NOTHING", [series])
+        cursor.execute(
+            "UPDATE invoicing_invoicenumbercounter SET last_value = last_value + 1 "
+            "WHERE series = %s RETURNING last_value", [series])
+        value = cursor.fetchone()[0]
+    return f"{series}-{value:06d}"
+
+
+def invoice_draft_ensure(*, contract: Contract, period: Period) -> tuple[Invoice, bool]:
+    """The period's billing-run invoice, created as an empty draft if missing."""
+    existing = Invoice.objects.filter(contract=contract, period_start=period.start,
+                                      period_end=period.end, kind=InvoiceKind.PERIOD,
+                                      replaces__isnull=True).first()
+    if existing is not None:
+        return existing, False
+    invoice = Invoice(
+        customer=contract.customer, contract=contract, kind=InvoiceKind.PERIOD,
+        series=contract.invoice_series, currency=contract.currency,
+        period_start=period.start, period_end=period.end,
+        finalize_after=period.end + timedelta(hours=grace_hours(contract)),
+    )
+    try:
+        with transaction.atomic():
+            invoice.save()
+    except IntegrityError:
+        # Another billing run inserted it between our read and our insert.
+        return Invoice.objects.get(contract=contract, period_start=period.start,
+                                   period_end=period.end, kind=InvoiceKind.PERIOD,
+                                   replaces__isnull=True), False
+    return invoice, True
+
+
+def _line_signature(line: LineDraft | InvoiceLine) -> tuple[Any, ...]:
+    quantity = None if line.quantity is None else Decimal(line.quantity).normalize()
+    return (line.kind, line.description, line.period_start, line.period_end,
+            Decimal(line.amount).normalize(), line.charge_key, line.meter_key, quantity,
+            line.price, line.breakdown, line.overrides, line.details, line.credit_grant_id,
+            line.adjusts_invoice_id)
+
+
+def _store_lines(invoice: Invoice, computation: InvoiceComputation, now: datetime) -> bool:
+    """Replace the draft's lines when they differ from ``computation``; True if written."""
+    stored = list(invoice.lines.order_by("position"))
+    wanted = computation.lines
+    if [_line_signature(s) for s in stored] == [_line_signature(w) for w in wanted] \
+            and invoice.total == computation.total:
+        return False
+    invoice.lines.all().delete()
+    InvoiceLine.objects.bulk_create([
+        InvoiceLine(invoice=invoice, position=index, kind=line.kind,
+                    description=line.description[:300], charge_key=line.charge_key,
+                    meter_key=line.meter_key, period_start=line.period_start,
+                    period_end=line.period_end, quantity=line.quantity, amount=line.amount,
+                    price=line.price, breakdown=line.breakdown, overrides=line.overrides,
+                    details=line.details, credit_grant_id=line.credit_grant_id,
+                    adjusts_invoice_id=line.adjusts_invoice_id)
+        for index, line in enumerate(wanted)
+    ])
+    Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.DRAFT).update(
+        total=computation.total, refreshed_at=now)
+    invoice.total = computation.total
+    return True
+
+
+def _invoice_period(invoice: Invoice) -> Period:
+    return contract_period(invoice.contract, invoice.period_start)
+
+
+def _lock_draft(invoice_id: int, *, wait: bool) -> Invoice | None:
+    qs = Invoice.objects.select_for_update(skip_locked=not wait, of=("self",)).select_related(
+        "contract__customer", "contract__plan_version__plan")
+    return qs.filter(pk=invoice_id, status=InvoiceStatus.DRAFT).first()
+
+
+@transaction.atomic
+def invoice_refresh(*, invoice_id: int, usage: UsageSource, now: datetime,
+                    wait: bool = False) -> bool:
+    """Recompute a draft with the latest usage. No-op (False) for a non-draft or a draft
+    another worker holds, or when nothing changed."""
+    invoice = _lock_draft(invoice_id, wait=wait)
+    if invoice is None:
+        return False
+    computation = compute_for_period(invoice.contract, _invoice_period(invoice), usage=usage,
+                                     exclude_invoice_id=invoice.pk)
+    return _store_lines(invoice, computation, now)
+
+
+@transaction.atomic
+def invoice_finalize(*, invoice_id: int, usage: UsageSource, now: datetime,
+                     actor: User | None = None, wait: bool = False) -> Invoice | None:
+    """Freeze a draft: final lines, credit draw-downs, gapless number, PDF. Idempotent: a
+    non-draft (or a draft locked by a concurrent finalizer) is left alone and None returned."""
+    from invoicing.services.credits import credit_draw
+    from invoicing.services.pdf import invoice_pdf_render
+
+    invoice = _lock_draft(invoice_id, wait=wait)
+    if invoice is None:
+        return None
+    computation = compute_for_period(invoice.contract, _invoice_period(invoice), usage=usage,
+                                     lock_credits=True, exclude_invoice_id=invoice.pk)
+    _store_lines(invoice, computation, now)
+    draws = [(line.credit_grant_id, -line.amount) for line in computation.lines
+             if line.credit_grant_id is not None]
+    number = number_allocate(invoice.series)
+    invoice.number = number
+    if draws:
+        credit_draw(invoice=invoice, draws=draws)
+    invoice.issued_at = now
+    invoice.due_at = now + timedelta(days=invoice.contract.net_days)
+    invoice.status = InvoiceStatus.FINALIZED
+    pdf_name = f"{number}.pdf"
+    invoice.pdf.save(pdf_name, ContentFile(invoice_pdf_render(invoice)), save=False)
+    updated = Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.DRAFT).update(
+        status=InvoiceStatus.FINALIZED, number=number, issued_at=invoice.issued_at,
+        due_at=invoice.due_at, pdf=invoice.pdf.name, total=computation.total, updated_at=now)
+    if updated != 1:  # impossible while we hold the row lock; refuse loudly if it happens
+        raise Conflict("invoice_not_draft", f"Invoice {invoice.pk} changed while finalizing.")
+    InvoiceTransition.objects.create(invoice=invoice, from_status=InvoiceStatus.DRAFT,
+                                     to_status=InvoiceStatus.FINALIZED, actor=actor,
+                                     reason="finalized")
+    return invoice
+
+
+@transaction.atomic
+def invoice_transition(*, invoice: Invoice, to: str, actor: User | None = None,
+                       reason: str = "", **fields: Any) -> Invoice:
+    """Move ``invoice`` to status ``to`` if the map allows it from its current status.
+
+    One conditional UPDATE decides; a concurrent change makes it fail with ``Conflict``."""
+    current = Invoice.objects.filter(pk=invoice.pk).values_list("status", flat=True).first()
+    if current is None or not can_transition(current, to):
+        raise Conflict("invalid_transition",
+                       f"Invoice {invoice} cannot go from {current} to {to}.",
+                       details={"status": current, "to": to})
+    updated = Invoice.objects.filter(pk=invoice.pk, status=current,
+                                     status__in=sources_of(to)).update(status=to, **fields)
+    if updated != 1:
+        raise Conflict("invalid_transition", f"Invoice {invoice} changed status meanwhile.")
+    InvoiceTransition.objects.create(invoice=invoice, from_status=current, to_status=to,
+                                     actor=actor, reason=reason)
+    invoice.refresh_from_db()
+    return invoice
+
+
+@transaction.atomic
+def invoice_void(*, invoice: Invoice, reason: str, now: datetime,
+                 actor: User | None = None) -> Invoice:
+    """Void a draft or an unpaid issued invoice (reason required); its credits come back."""
+    from invoicing.services.credits import credit_reverse_for_invoice
+
+    if not reason.strip():
+        raise AppError("reason_required", "Say why the invoice is voided.",
+                       details={"reason": "required"})
+    invoice = invoice_transition(invoice=invoice, to=InvoiceStatus.VOID, actor=actor,
+                                 reason=reason, voided_at=now, void_reason=reason)
+    credit_reverse_for_invoice(invoice=invoice, actor=actor)
+    return invoice
+
+
+@transaction.atomic
+def invoice_mark_paid(*, invoice: Invoice, now: datetime, actor: User | None = None) -> Invoice:
+    return invoice_transition(invoice=invoice, to=InvoiceStatus.PAID, actor=actor,
+                              reason="paid", paid_at=now)
+
+
+@transaction.atomic
+def invoice_reissue(*, invoice: Invoice, now: datetime, actor: User | None = None) -> Invoice:
+    """A new draft for the period of a voided invoice, ready to finalize at once."""
+    if invoice.status != InvoiceStatus.VOID:
+        raise Conflict("not_void", "Only a voided invoice can be re-issued.")
+    if Invoice.objects.filter(replaces=invoice).exists():
+        raise Conflict("already_reissued", f"Invoice {invoice} was re-issued already.")
+    try:
+        with transaction.atomic():
+            return Invoice.objects.create(
+                customer=invoice.customer, contract=invoice.contract, kind=InvoiceKind.REISSUE,
+                replaces=invoice, series=invoice.series, currency=invoice.currency,
+                period_start=invoice.period_start, period_end=invoice.period_end,
+                finalize_after=now)
+    except IntegrityError as exc:
+        raise Conflict("already_reissued", f"Invoice {invoice} was re-issued already.") from exc

@@ -1,0 +1,38 @@
+"""Invoice statuses and the transitions allowed between them.
+
+A transition is applied by ``invoicing.services.invoices.invoice_transition``: one conditional
+UPDATE (``WHERE status IN allowed sources``) plus an ``InvoiceTransition`` audit row, so two
+callers racing on the same invoice cannot both succeed.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class InvoiceStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    FINALIZED = "finalized", "Finalized (open)"
+    PAID = "paid", "Paid"
+    VOID = "void", "Void"
+    UNCOLLECTIBLE = "uncollectible", "Uncollectible"
+
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    InvoiceStatus.DRAFT: frozenset({InvoiceStatus.FINALIZED, InvoiceStatus.VOID}),
+    InvoiceStatus.FINALIZED: frozenset(
+        {InvoiceStatus.PAID, InvoiceStatus.VOID, InvoiceStatus.UNCOLLECTIBLE}
+    ),
+    InvoiceStatus.UNCOLLECTIBLE: frozenset({InvoiceStatus.PAID, InvoiceStatus.VOID}),
+    InvoiceStatus.PAID: frozenset(),
+    InvoiceStatus.VOID: frozenset(),
+}
+
+
+def sources_of(target: str) -> frozenset[str]:
+    """Statuses from which ``target`` may be reached."""
+    return frozenset(src for src, targets in TRANSITIONS.items() if target in targets)
+
+
+def can_transition(current: str, target: str) -> bool:
+    return target in TRANSITIONS.get(current, frozenset())

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from accounts.models import Customer
+from billingsite.errors import AppError
 
 ZERO = Decimal(0)
 
@@ -48,9 +49,15 @@ def metering_usage(
     group_by: Sequence[str] | None = None,
 ) -> UsageReading:
     """Usage from ``metering.selectors.usage_for_period`` (issue 3's shared selector)."""
-    from metering.selectors import usage_for_period  # metering may land after invoicing
+    # Imported here: metering is a lower layer, but it landed after this module was written.
+    from metering.models import Meter
+    from metering.selectors.usage import usage_for_period
 
-    result = usage_for_period(customer=customer, meter=meter_key, start=start, end=end,
+    meter = Meter.objects.prefetch_related("versions").filter(key=meter_key).first()
+    if meter is None:
+        raise AppError("unknown_meter", f"No meter with key {meter_key!r}: a usage charge bills "
+                       "a meter that does not exist.", details={"meter_key": meter_key})
+    result = usage_for_period(customer=customer, meter=meter, start=start, end=end,
                               group_by=list(group_by) if group_by else None)
     return reading_from(result)
 

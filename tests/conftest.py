@@ -47,3 +47,14 @@ def admin_api(api_client_for: Callable[..., APIClient]) -> APIClient:
 @pytest.fixture
 def read_api(api_client_for: Callable[..., APIClient]) -> APIClient:
     return api_client_for("read")
+
+
+# Stripe harness fixtures (localstripe, recording client, the never-real-Stripe guard).
+from tests.stripe_support import (  # noqa: E402, F401
+    _stripe_never_real,
+    localstripe,
+    localstripe_gateway,
+    localstripe_settings,
+    recording_client,
+    recording_gateway,
+)

@@ -1,0 +1,106 @@
+"""Run localstripe for the tests: loopback only, private state file, Stripe-like idempotency.
+
+    python -m tests.stripe.localstripe_server --state-dir DIR [--port 0]
+
+Prints ``PORT <n>`` on stdout once listening. Three differences from ``localstripe --port N``:
+
+- it binds 127.0.0.1 (localstripe binds every interface, ``::``);
+- localstripe pickles its whole store to the fixed path ``/tmp/localstripe.pickle`` after every
+  write, shared by every process on the machine; here the store lives in ``DIR`` instead, and
+  starts empty (``--from-scratch`` semantics);
+- localstripe ignores ``Idempotency-Key``. A middleware adds Stripe's documented behaviour
+  (https://docs.stripe.com/api/idempotent_requests): the first answer to a POST with a key
+  (2xx, or a 402 card error) is saved and replayed, with ``Idempotent-Replayed: true``, for a
+  repeat with the same path and body; the same key with other parameters gets 400
+  ``idempotency_error``; a repeat while the first is still running gets 409. Other errors are not
+  saved (Stripe does not save validation failures either), so a retry re-executes.
+
+This file only needs aiohttp and localstripe: it runs in its own process without Django.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import pickle
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+from localstripe import resources, server
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def use_state_file(path: Path) -> None:
+    """Point localstripe's store persistence at ``path`` (its own code hard-codes /tmp)."""
+
+    def dump_to_disk(store: resources.Store) -> None:
+        with open(path, "wb") as handle:
+            pickle.dump(dict(store), handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+    resources.Store.dump_to_disk = dump_to_disk  # type: ignore[method-assign]
+    resources.Store.try_load_from_disk = lambda store: None  # type: ignore[method-assign]
+
+
+def idempotency_middleware() -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    saved: dict[tuple[str, str], tuple[str, int, bytes]] = {}
+    running: set[tuple[str, str]] = set()
+
+    def error(status: int, message: str, code: str | None = None) -> web.Response:
+        body: dict[str, object] = {"type": "idempotency_error", "message": message}
+        if code:
+            body["code"] = code
+        return web.json_response({"error": body}, status=status)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        key = request.headers.get("Idempotency-Key")
+        if request.method != "POST" or not key or request.path.startswith("/_config/"):
+            return await handler(request)
+        scope = (request.headers.get("Authorization", ""), key)
+        body = await request.read()
+        fingerprint = hashlib.sha256(request.path.encode() + b"\n" + body).hexdigest()
+        if scope in saved:
+            first_fingerprint, status, body = saved[scope]
+            if first_fingerprint != fingerprint:
+                return error(400, "Keys for idempotent requests can only be used with the same "
+                                  "parameters they were first used with.")
+            replay = web.Response(body=body, status=status, content_type="application/json")
+            replay.headers["Idempotent-Replayed"] = "true"
+            return replay
+        if scope in running:
+            return error(409, "There is currently another in-progress request using this "
+                              "idempotency key.", code="idempotency_key_in_use")
+        running.add(scope)
+        try:
+            response = await handler(request)
+        finally:
+            running.discard(scope)
+        answer = getattr(response, "body", None)
+        if isinstance(answer, bytes) and (200 <= response.status < 300 or response.status == 402):
+            saved[scope] = (fingerprint, response.status, answer)
+        return response
+
+    return middleware
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--state-dir", required=True, type=Path)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    use_state_file(args.state_dir / "localstripe.pickle")
+    server.app.middlewares.insert(0, idempotency_middleware())
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", args.port))
+    sys.stdout.write(f"PORT {sock.getsockname()[1]}\n")
+    sys.stdout.flush()
+    web.run_app(server.app, sock=sock, print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,243 @@
+"""Test harness for Stripe: localstripe on loopback, a recording HTTP client, signed webhooks.
+
+Fixtures (registered for the whole suite by tests/conftest.py):
+
+- ``localstripe`` (session): a localstripe server on 127.0.0.1, state in a per-session tmp dir,
+  with Stripe-like idempotency (see tests/stripe/localstripe_server.py). Yields ``LocalStripe``.
+- ``localstripe_gateway``: a ``StripeGateway`` pointed at it.
+- ``localstripe_settings``: settings (``STRIPE_API_BASE``/``STRIPE_API_KEY``) pointed at it, so
+  code that calls ``default_gateway()`` (tasks, services) reaches localstripe.
+- ``recording_client`` / ``recording_gateway``: the SDK talks to ``RecordingHTTPClient``.
+- ``_stripe_never_real`` (autouse): a test that configures nothing reaches a dead loopback port,
+  never the real Stripe.
+
+Helpers: ``sign_webhook(payload, secret)``, ``stripe_event(type, obj)``, ``fixture_object(name)``.
+See docs/stripe-testing.md for what localstripe supports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from django.conf import settings
+
+from invoicing.stripe.config import GatewayConfig
+from invoicing.stripe.gateway import StripeGateway
+from tests.stripe.canned import fixture_object
+from tests.stripe.recording import RecordingHTTPClient
+
+__all__ = [
+    "LOCALSTRIPE_API_KEY", "LocalStripe", "RecordingHTTPClient", "assert_loopback",
+    "fixture_object", "localstripe", "localstripe_gateway", "localstripe_settings",
+    "recording_client", "recording_gateway", "sign_webhook", "stripe_event",
+]
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCALSTRIPE_API_KEY = "sk_test_tally_localstripe"
+DEAD_LOOPBACK = "http://127.0.0.1:9"  # the discard port: connection refused, fast
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def assert_loopback(url: str) -> None:
+    host = urlsplit(url).hostname
+    assert host in LOOPBACK_HOSTS, f"tests may only talk to loopback, not {url!r}"
+
+
+# --- localstripe -----------------------------------------------------------------------------
+
+
+@dataclass
+class LocalStripe:
+    """A running localstripe. ``base_url`` has no trailing slash."""
+
+    base_url: str
+    state_dir: Path
+    process: subprocess.Popen[bytes] = field(repr=False)
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        response = requests.request(method, self.base_url + path, auth=(LOCALSTRIPE_API_KEY, ""),
+                                    timeout=10, **kwargs)
+        response.raise_for_status()
+        return response
+
+    def card_payment_method(self, number: str = "4242424242424242") -> str:
+        """Create a card payment method (raw test card numbers: localstripe only; the gateway
+        never sends card data). 4000000000000341 attaches but declines when charged."""
+        data = {"type": "card", "card[number]": number, "card[exp_month]": "12",
+                "card[exp_year]": "2034", "card[cvc]": "123"}
+        return str(self._request("POST", "/v1/payment_methods", data=data).json()["id"])
+
+    def register_webhook(self, name: str, url: str, secret: str,
+                         events: list[str] | None = None) -> None:
+        """localstripe POSTs each event (1 s after it happens, once) to ``url``, signed."""
+        assert_loopback(url)
+        data: dict[str, Any] = {"url": url, "secret": secret}
+        if events is not None:
+            data["events[]"] = events
+        self._request("POST", f"/_config/webhooks/{name}", data=data)
+
+    def flush(self) -> None:
+        """Forget every object (webhook registrations stay)."""
+        self._request("DELETE", "/_config/data")
+
+
+def _read_port(process: subprocess.Popen[bytes], deadline: float) -> int:
+    assert process.stdout is not None
+    os.set_blocking(process.stdout.fileno(), False)
+    buffer = b""
+    while time.monotonic() < deadline and process.poll() is None:
+        buffer += process.stdout.read() or b""
+        if b"\n" in buffer:
+            return int(buffer.split(b"\n", 1)[0].split()[1])
+        time.sleep(0.02)
+    raise RuntimeError("localstripe did not report its port")
+
+
+def _wait_until_answering(base_url: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            response = requests.get(base_url + "/v1/customers", params={"limit": 1},
+                                    auth=(LOCALSTRIPE_API_KEY, ""), timeout=1)
+            if response.status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("localstripe did not answer in time")
+
+
+def start_localstripe(state_dir: Path, *, timeout: float = 20.0) -> LocalStripe:
+    stderr = open(state_dir / "stderr.log", "wb")  # the child keeps its own copy
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.stripe.localstripe_server", "--state-dir", str(state_dir)],
+        cwd=state_dir, env=env, stdout=subprocess.PIPE, stderr=stderr, start_new_session=True,
+    )
+    stderr.close()
+    try:
+        deadline = time.monotonic() + timeout
+        base_url = f"http://127.0.0.1:{_read_port(process, deadline)}"
+        assert_loopback(base_url)
+        _wait_until_answering(base_url, deadline)
+    except Exception as exc:
+        stop_process(process)
+        log = (state_dir / "stderr.log").read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"localstripe failed to start: {exc}\n{log}") from exc
+    return LocalStripe(base_url=base_url, state_dir=state_dir, process=process)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
+@pytest.fixture(scope="session")
+def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStripe]:
+    server = start_localstripe(tmp_path_factory.mktemp("localstripe"))
+    try:
+        yield server
+    finally:
+        stop_process(server.process)
+
+
+def gateway_for(base_url: str, *, http_client: Any = None) -> StripeGateway:
+    assert_loopback(base_url)
+    config = GatewayConfig(api_key=LOCALSTRIPE_API_KEY, api_base=base_url,
+                           api_version=settings.STRIPE_API_VERSION,
+                           connect_timeout=2.0, read_timeout=10.0)
+    return StripeGateway(config, http_client=http_client)
+
+
+@pytest.fixture
+def localstripe_gateway(localstripe: LocalStripe) -> StripeGateway:
+    return gateway_for(localstripe.base_url)
+
+
+@pytest.fixture
+def localstripe_settings(localstripe: LocalStripe, settings: Any) -> LocalStripe:
+    settings.STRIPE_API_BASE = localstripe.base_url
+    settings.STRIPE_API_KEY = LOCALSTRIPE_API_KEY
+    return localstripe
+
+
+@pytest.fixture(autouse=True)
+def _stripe_never_real(settings: Any) -> None:
+    """Unless a test points Stripe somewhere on loopback itself, it points at a dead port."""
+    base = settings.STRIPE_API_BASE
+    if not base or urlsplit(base).hostname not in LOOPBACK_HOSTS:
+        settings.STRIPE_API_BASE = DEAD_LOOPBACK
+        settings.STRIPE_API_KEY = "sk_test_tally_unused"
+
+
+# --- recording client ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def recording_client() -> RecordingHTTPClient:
+    return RecordingHTTPClient()
+
+
+@pytest.fixture
+def recording_gateway(recording_client: RecordingHTTPClient) -> StripeGateway:
+    return gateway_for("http://127.0.0.1:1", http_client=recording_client)
+
+
+# --- fixtures3.json objects, events and signatures -------------------------------------------
+
+
+def stripe_event(event_type: str, obj: dict[str, Any] | str, *,
+                 previous_attributes: dict[str, Any] | None = None,
+                 **overrides: Any) -> bytes:
+    """The exact bytes of an event delivery wrapping ``obj`` (a dict, or a fixtures3 name).
+
+    ``overrides`` replace envelope fields (``id``, ``created``, ``api_version``, ...)."""
+    data_object = fixture_object(obj) if isinstance(obj, str) else obj
+    created = int(time.time())
+    envelope: dict[str, Any] = {
+        "id": "evt_" + hashlib.sha256(f"{event_type}{created}{time.perf_counter_ns()}".encode())
+        .hexdigest()[:24],
+        "object": "event",
+        "api_version": settings.STRIPE_API_VERSION,
+        "created": created,
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": event_type,
+        "data": {"object": data_object},
+    }
+    if previous_attributes is not None:
+        envelope["data"]["previous_attributes"] = previous_attributes
+    envelope.update(overrides)
+    return json.dumps(envelope, separators=(",", ":")).encode("utf-8")
+
+
+def sign_webhook(payload: bytes, secret: str, timestamp: int | None = None, *,
+                 extra_secrets: tuple[str, ...] = ()) -> str:
+    """A ``Stripe-Signature`` header for ``payload``: ``t=<ts>,v1=<hmac>[,v1=<hmac>...]``.
+
+    Written independently of invoicing.stripe.signatures (straight from Stripe's documented
+    scheme) so the tests do not check the verifier against itself. ``extra_secrets`` add more
+    ``v1`` entries, as Stripe does while an endpoint secret is being rolled."""
+    ts = int(time.time()) if timestamp is None else timestamp
+    parts = [f"t={ts}"]
+    for key in (secret, *extra_secrets):
+        mac = hmac.new(key.encode(), f"{ts}.".encode() + payload, hashlib.sha256)
+        parts.append(f"v1={mac.hexdigest()}")
+    return ",".join(parts)

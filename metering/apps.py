@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class MeteringConfig(AppConfig):
     name = "metering"
     verbose_name = "Metering"
+
+    def ready(self) -> None:
+        from billingsite.observability import register_db_gauges
+        from metering import signals  # noqa: F401  (connects receivers)
+        from metering.metrics import metering_gauges
+
+        register_db_gauges(metering_gauges)

@@ -1,0 +1,173 @@
+"""API shapes for metering. Decimals are strings; times are RFC 3339."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from rest_framework import serializers
+
+from metering.models import Aggregation, Meter, MeterVersion, UsageEvent
+
+
+def decimal_text(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+
+
+class EventOutcome(serializers.Serializer):
+    index = serializers.IntegerField()
+    id = serializers.CharField()
+    status = serializers.CharField(
+        help_text="accepted | duplicate | conflict | unattributed | rejected")
+    reason = serializers.CharField(required=False, help_text="Only for rejected events.")
+    message = serializers.CharField(required=False)
+
+
+class IngestResponse(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    duplicate = serializers.IntegerField()
+    conflict = serializers.IntegerField()
+    unattributed = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    events = EventOutcome(many=True)
+
+
+class EventInput(serializers.Serializer):
+    """Documentation of one event (the view reads the body itself, for speed and gzip)."""
+
+    id = serializers.CharField(max_length=256, help_text="Idempotency key, unique forever.")
+    customer = serializers.CharField(max_length=128, help_text="External id or alias.")
+    type = serializers.CharField(max_length=128)
+    timestamp = serializers.DateTimeField(required=False,
+                                          help_text="RFC 3339; defaults to the time received.")
+    properties = serializers.DictField(required=False)
+
+
+class IngestRequest(serializers.Serializer):
+    events = EventInput(many=True)
+
+
+class EventOutput(serializers.ModelSerializer):
+    id = serializers.CharField(source="event_id")
+    customer = serializers.SerializerMethodField()
+
+    class Meta:
+        model = UsageEvent
+        fields = ["id", "namespace", "customer", "customer_ref", "type", "timestamp",
+                  "properties", "received_at", "is_late"]
+        read_only_fields = fields
+
+    def get_customer(self, obj: UsageEvent) -> str | None:
+        return obj.customer.external_id if obj.customer_id else None
+
+
+class EventQuery(serializers.Serializer):
+    customer = serializers.CharField(required=False)
+    type = serializers.CharField(required=False)
+    start = serializers.DateTimeField(required=False)
+    end = serializers.DateTimeField(required=False)
+
+
+class FilterRule(serializers.Serializer):
+    property = serializers.CharField()
+    equals = serializers.JSONField(required=False)
+    # "in" is a Python keyword; documented in the meter's `filters` help text instead.
+    exists = serializers.BooleanField(required=False)
+
+
+class _Definition(serializers.Serializer):
+    event_type = serializers.CharField(max_length=128)
+    aggregation = serializers.ChoiceField(choices=Aggregation.choices)
+    value_property = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    filters = serializers.JSONField(
+        required=False,
+        help_text='List of {"property", and one of "equals" | "in" (list) | "exists" (bool)}.')
+    group_by = serializers.ListField(child=serializers.CharField(max_length=200),
+                                     required=False, max_length=5)
+
+
+class MeterCreateInput(_Definition):
+    key = serializers.CharField(max_length=64)
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True)
+
+
+class MeterUpdateInput(_Definition):
+    event_type = serializers.CharField(max_length=128, required=False)
+    aggregation = serializers.ChoiceField(choices=Aggregation.choices, required=False)
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    effective_from = serializers.DateTimeField(
+        required=False, help_text="An hour boundary, not before the current hour (default).")
+
+
+class MeterVersionOutput(serializers.ModelSerializer):
+    class Meta:
+        model = MeterVersion
+        fields = ["version", "effective_from", "event_type", "aggregation", "value_property",
+                  "filters", "group_by", "created_at"]
+        read_only_fields = fields
+
+
+class MeterOutput(serializers.ModelSerializer):
+    versions = serializers.SerializerMethodField()
+    current = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Meter
+        fields = ["key", "name", "description", "current", "versions", "created_at",
+                  "updated_at"]
+        read_only_fields = fields
+
+    def _ordered(self, obj: Meter) -> list[MeterVersion]:
+        return sorted(obj.versions.all(), key=lambda v: v.effective_from)
+
+    def get_versions(self, obj: Meter) -> list[dict[str, Any]]:
+        return MeterVersionOutput(self._ordered(obj), many=True).data  # type: ignore[return-value]
+
+    def get_current(self, obj: Meter) -> dict[str, Any] | None:
+        """The latest version (the one new events will use)."""
+        versions = self._ordered(obj)
+        return MeterVersionOutput(versions[-1]).data if versions else None  # type: ignore[return-value]
+
+    def to_representation(self, instance: Meter) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        current = data.get("current") or {}
+        for field in ("event_type", "aggregation", "value_property", "filters", "group_by"):
+            data[field] = current.get(field)
+        return data
+
+
+class UsageQuery(serializers.Serializer):
+    meter = serializers.CharField()
+    start = serializers.DateTimeField(required=False,
+                                      help_text="Default: start of the current month (tz).")
+    end = serializers.DateTimeField(required=False, help_text="Exclusive. Default: start+1 month.")
+    window = serializers.ChoiceField(choices=["hour", "day", "month"], required=False,
+                                     default="day")
+    group_by = serializers.CharField(required=False, help_text="Comma-separated dimensions.")
+    tz = serializers.CharField(required=False, help_text="Default: the customer's time zone.")
+
+
+class UsagePointOutput(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    value = serializers.CharField(allow_null=True)
+    group = serializers.DictField(allow_null=True)
+
+
+class UsageGroupOutput(serializers.Serializer):
+    group = serializers.DictField()
+    value = serializers.CharField(allow_null=True)
+
+
+class UsageOutput(serializers.Serializer):
+    meter = serializers.CharField()
+    customer = serializers.CharField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    window = serializers.CharField()
+    tz = serializers.CharField()
+    total = serializers.CharField(allow_null=True)
+    groups = UsageGroupOutput(many=True)
+    series = UsagePointOutput(many=True)

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from metering.api import views
+
+urlpatterns = [
+    path("events", views.Events.as_view(), name="events"),
+    path("meters", views.MeterListCreate.as_view(), name="meter-list"),
+    path("meters/<str:key>", views.MeterDetail.as_view(), name="meter-detail"),
+    path("customers/<str:external_id>/usage", views.CustomerUsage.as_view(),
+         name="customer-usage"),
+]

@@ -1,0 +1,1 @@
+"""Event ingestion: validate the wire format, dedupe in the database, attribute, enqueue."""

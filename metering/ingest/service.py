@@ -1,0 +1,217 @@
+"""``events_ingest``: store a batch of wire-format events exactly once.
+
+Invariant 1: an event id (within its namespace) is stored once, forever. The unique constraint
+on ``(namespace, event_id)`` decides; the batch is inserted with one multi-row
+``INSERT ... ON CONFLICT DO NOTHING RETURNING`` sorted by id (so concurrent batches lock ids in
+the same order and cannot deadlock), and ids that were not inserted are classified by comparing
+content hashes with the stored row. The same transaction enqueues the newly countable events for
+the rollup worker, so a committed event is always either queued or already rolled up.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import OperationalError, connection, transaction
+from django.utils import timezone
+
+from accounts.models import ApiKey
+from metering import metrics
+from metering.ingest.limits import IngestLimits, ingest_limits
+from metering.ingest.wire import EventValidator, Rejection, ValidEvent
+from metering.models import EventConflict, RejectedEvent
+
+ACCEPTED, DUPLICATE, CONFLICT = "accepted", "duplicate", "conflict"
+UNATTRIBUTED, REJECTED = "unattributed", "rejected"
+OUTCOMES = (ACCEPTED, DUPLICATE, CONFLICT, UNATTRIBUTED, REJECTED)
+
+
+@dataclass
+class IngestResult:
+    """Per-event outcomes in input order, and counts per outcome."""
+
+    events: list[dict[str, Any]]
+    counts: dict[str, int] = field(default_factory=dict)
+    inserted_pks: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**{k: self.counts.get(k, 0) for k in OUTCOMES}, "events": self.events}
+
+
+_INSERT_SQL = """
+INSERT INTO metering_usageevent
+    (namespace, event_id, customer_id, customer_ref, type, timestamp, timestamp_given,
+     properties, content_hash, received_at, attributed_at, is_late)
+SELECT %s, u.event_id, u.customer_id, u.customer_ref, u.type, u.ts, u.given,
+       u.props::jsonb, u.hash, %s, CASE WHEN u.customer_id IS NULL THEN NULL ELSE %s END, false
+FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::text[], %s::timestamptz[],
+            %s::boolean[], %s::text[], %s::bytea[])
+     AS u(event_id, customer_id, customer_ref, type, ts, given, props, hash)
+ORDER BY u.event_id
+ON CONFLICT (namespace, event_id) DO NOTHING
+RETURNING id, event_id
+"""
+
+
+def resolve_customers(refs: Iterable[str]) -> dict[str, int]:
+    """Map external ids and aliases to customer pks with one query."""
+    wanted = list(set(refs))
+    if not wanted:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT external_id, id FROM accounts_customer WHERE external_id = ANY(%s)"
+            " UNION ALL SELECT alias, customer_id FROM accounts_customeralias"
+            " WHERE alias = ANY(%s)",
+            [wanted, wanted],
+        )
+        return dict(cursor.fetchall())
+
+
+def events_ingest(*, api_key: ApiKey | None, events: Sequence[Any],
+                  received_at: datetime | None = None, id_namespace: str = "",
+                  limits: IngestLimits | None = None,
+                  check_imprecise: bool = True, store_rejections: bool = True) -> IngestResult:
+    """Validate, dedupe, attribute and store ``events``; one outcome per event, input order.
+
+    ``api_key`` bound to a customer may only send that customer's events (others are rejected
+    with ``customer_not_allowed``). ``id_namespace`` separates ids of other entry points
+    (vendor adapters) from native ids. Retries the whole batch on a deadlock, which is safe
+    because nothing was committed. ``store_rejections=False`` is for replays of rows already
+    kept in the rejected queue.
+    """
+    received_at = received_at or timezone.now()
+    limits = limits or ingest_limits()
+    validator = EventValidator(limits, received_at, check_imprecise=check_imprecise)
+    checked = [validator.validate(i, raw) for i, raw in enumerate(events)]
+    attempts = 1 if connection.in_atomic_block else 3
+    for attempt in range(attempts):
+        try:
+            with transaction.atomic():
+                result = _store(api_key, checked, received_at, id_namespace,
+                                store_rejections=store_rejections)
+            break
+        except OperationalError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    metrics.count_outcomes(result.counts)
+    if result.inserted_pks:
+        from metering.tasks import rollup_kick
+
+        transaction.on_commit(rollup_kick)
+    return result
+
+
+def _store(api_key: ApiKey | None, checked: list[ValidEvent | Rejection],
+           received_at: datetime, namespace: str, *, store_rejections: bool) -> IngestResult:
+    outcomes: list[dict[str, Any]] = [{} for _ in checked]
+    rejections = [c for c in checked if isinstance(c, Rejection)]
+    valid = [c for c in checked if isinstance(c, ValidEvent)]
+    customer_ids = resolve_customers(v.customer_ref for v in valid)
+    bound = api_key.customer_id if api_key is not None else None
+    first: dict[str, ValidEvent] = {}
+    repeats: list[ValidEvent] = []
+    for event in valid:
+        if bound is not None and customer_ids.get(event.customer_ref) != bound:
+            rejections.append(Rejection(event.index, event.event_id, "customer_not_allowed",
+                                        "This API key may only send events for its own "
+                                        "customer.", event.raw))
+        elif event.event_id in first:
+            repeats.append(event)
+        else:
+            first[event.event_id] = event
+    inserted = _insert(list(first.values()), customer_ids, received_at, namespace)
+    stored = _stored_hashes(namespace, [eid for eid in first if eid not in inserted])
+    reference = {eid: (pk, first[eid].content_hash) for eid, pk in inserted.items()}
+    reference.update(stored)
+    conflicts: list[tuple[ValidEvent, int | None]] = []
+    for event in [*first.values(), *repeats]:
+        if event is first[event.event_id] and event.event_id in inserted:
+            status = ACCEPTED if event.customer_ref in customer_ids else UNATTRIBUTED
+        else:
+            existing_pk, existing_hash = reference.get(event.event_id, (None, b""))
+            status = DUPLICATE if existing_hash == event.content_hash else CONFLICT
+            if status == CONFLICT:
+                conflicts.append((event, existing_pk))
+        outcomes[event.index] = {"index": event.index, "id": event.event_id, "status": status}
+    for rej in rejections:
+        outcomes[rej.index] = {"index": rej.index, "id": rej.event_id, "status": REJECTED,
+                               "reason": rej.reason, "message": rej.message}
+    _save_reviews(api_key, namespace, received_at, conflicts,
+                  rejections if store_rejections else [])
+    countable = [inserted[e.event_id] for e in first.values()
+                 if e.event_id in inserted and e.customer_ref in customer_ids]
+    if countable:
+        enqueue_for_rollup(countable, received_at)
+    counts = dict.fromkeys(OUTCOMES, 0)
+    for outcome in outcomes:
+        counts[outcome["status"]] += 1
+    return IngestResult(events=outcomes, counts=counts, inserted_pks=sorted(inserted.values()))
+
+
+def _insert(events: list[ValidEvent], customer_ids: dict[str, int], received_at: datetime,
+            namespace: str) -> dict[str, int]:
+    if not events:
+        return {}
+    params = [
+        namespace, received_at, received_at,
+        [e.event_id for e in events],
+        [customer_ids.get(e.customer_ref) for e in events],
+        [e.customer_ref for e in events],
+        [e.type for e in events],
+        [e.timestamp for e in events],
+        [e.timestamp_given for e in events],
+        [e.properties_json for e in events],
+        [e.content_hash for e in events],
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_SQL, params)
+        return {event_id: pk for pk, event_id in cursor.fetchall()}
+
+
+def _stored_hashes(namespace: str, event_ids: list[str]) -> dict[str, tuple[int, bytes]]:
+    if not event_ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT event_id, id, content_hash FROM metering_usageevent"
+            " WHERE namespace = %s AND event_id = ANY(%s)",
+            [namespace, event_ids],
+        )
+        return {eid: (pk, bytes(digest)) for eid, pk, digest in cursor.fetchall()}
+
+
+def enqueue_for_rollup(event_pks: list[int], now: datetime) -> None:
+    """Queue events for the rollup worker; call inside the transaction that made them countable."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO metering_rollupqueue (event_pks, created_at) VALUES (%s, %s)",
+            [event_pks, now],
+        )
+
+
+def _save_reviews(api_key: ApiKey | None, namespace: str, received_at: datetime,
+                  conflicts: list[tuple[ValidEvent, int | None]],
+                  rejections: list[Rejection]) -> None:
+    if conflicts:
+        EventConflict.objects.bulk_create(
+            EventConflict(namespace=namespace, event_id=e.event_id, existing_id=pk,
+                          payload=e.raw, received_at=received_at)
+            for e, pk in conflicts
+        )
+    if rejections:
+        RejectedEvent.objects.bulk_create(
+            RejectedEvent(namespace=namespace, event_id=r.event_id, payload=_jsonable(r.raw),
+                          reason=r.reason, message=r.message, received_at=received_at,
+                          api_key=api_key)
+            for r in rejections
+        )
+
+
+def _jsonable(raw: Any) -> Any:
+    return raw if isinstance(raw, (dict, list, str, int, float, bool)) or raw is None else str(raw)

@@ -1,0 +1,216 @@
+"""Tally's event wire format: parse a request body and validate each event on its own.
+
+An event is ``{"id", "customer", "type", "timestamp"?, "properties"?}``. Validation never
+raises for one bad event: it returns a ``Rejection`` so the rest of the batch is still stored.
+The content hash covers what the sender said (customer as sent, type, timestamp or its absence,
+properties), so a re-send of an event without timestamp is a duplicate, not a conflict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from billingsite.errors import AppError
+from metering.ingest.limits import IngestLimits
+
+ALLOWED_FIELDS = frozenset({"id", "customer", "type", "timestamp", "properties"})
+
+
+class ImpreciseNumber(float):
+    """A JSON number a float cannot hold exactly; events carrying one are rejected."""
+
+
+class _NumberParser:
+    def __init__(self) -> None:
+        self.saw_imprecise = False
+
+    def __call__(self, text: str) -> float:
+        value = float(text)
+        if Decimal(repr(value)) != Decimal(text):
+            self.saw_imprecise = True
+            return ImpreciseNumber(value)
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class ValidEvent:
+    index: int
+    event_id: str
+    customer_ref: str
+    type: str
+    timestamp: datetime
+    timestamp_given: bool
+    properties_json: str
+    content_hash: bytes
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int
+    event_id: str
+    reason: str
+    message: str
+    raw: Any
+
+
+def decode_body(body: bytes, *, content_encoding: str, limits: IngestLimits) -> tuple[Any, bool]:
+    """Decompress (gzip, capped) and parse JSON; returns (document, saw_imprecise_numbers)."""
+    encoding = content_encoding.strip().lower()
+    if encoding == "gzip":
+        body = gunzip_capped(body, limits.max_decompressed_bytes)
+    elif encoding not in ("", "identity"):
+        raise AppError("unsupported_encoding", f"Content-Encoding {encoding!r} is not supported;"
+                       " send gzip or an uncompressed body.", status_code=415)
+    parse_number = _NumberParser()
+    try:
+        document = json.loads(body, parse_float=parse_number, parse_constant=_no_constants)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise AppError("parse_error", "The request body is not valid JSON.",
+                       details={"reason": str(exc)[:200]}) from exc
+    return document, parse_number.saw_imprecise
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def gunzip_capped(body: bytes, cap: int) -> bytes:
+    """Inflate at most ``cap`` bytes: a small body that inflates to gigabytes is refused."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(body, cap + 1)
+    except zlib.error as exc:
+        raise AppError("bad_gzip", "The gzip body could not be decompressed.") from exc
+    if len(out) > cap or inflater.unconsumed_tail:
+        raise AppError("payload_too_large",
+                       f"The decompressed body is larger than {cap} bytes.",
+                       details={"max_decompressed_bytes": cap}, status_code=413)
+    return out
+
+
+def events_from_document(document: Any, limits: IngestLimits) -> list[Any]:
+    if not isinstance(document, dict) or not isinstance(document.get("events"), list):
+        raise AppError("validation_error", 'The body must be {"events": [...]}.',
+                       details={"events": "A list of events is required."})
+    events = document["events"]
+    if not events:
+        raise AppError("validation_error", "Send at least one event.",
+                       details={"events": "The list is empty."})
+    if len(events) > limits.max_events:
+        raise AppError("too_many_events",
+                       f"At most {limits.max_events} events per request; split the batch.",
+                       details={"max_events_per_request": limits.max_events,
+                                "received": len(events)}, status_code=413)
+    return events
+
+
+def content_hash(customer: str, type_: str, ts_micros: int | None, properties_json: str) -> bytes:
+    canonical = json.dumps([customer, type_, ts_micros], separators=(",", ":"))
+    return hashlib.blake2b(f"{canonical}\n{properties_json}".encode(),
+                           digest_size=16).digest()
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """An RFC 3339 date-time with an offset, or None when it is not one."""
+    if not isinstance(value, str) or len(value) < 20 or value[10] not in "Tt ":
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def _has_imprecise(value: Any) -> bool:
+    if isinstance(value, ImpreciseNumber):
+        return True
+    if isinstance(value, dict):
+        return any(_has_imprecise(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_imprecise(v) for v in value)
+    return False
+
+
+def _text_field(raw: dict[str, Any], name: str, max_len: int) -> str | None:
+    value = raw.get(name)
+    if isinstance(value, str) and 0 < len(value) <= max_len:
+        return value
+    return None
+
+
+class EventValidator:
+    """Validates events of one request against the limits, relative to ``received_at``."""
+
+    def __init__(self, limits: IngestLimits, received_at: datetime, *, check_imprecise: bool):
+        self.limits = limits
+        self.received_at = received_at
+        self.earliest = received_at - limits.max_age
+        self.latest = received_at + limits.max_future
+        self.check_imprecise = check_imprecise
+
+    def validate(self, index: int, raw: Any) -> ValidEvent | Rejection:
+        if not isinstance(raw, dict):
+            return Rejection(index, "", "invalid_event", "An event must be a JSON object.", raw)
+        event_id = raw.get("id")
+        shown_id = event_id if isinstance(event_id, str) else ""
+        problem = self._problem(raw)
+        if problem is not None:
+            return Rejection(index, shown_id[: self.limits.max_id_length], *problem, raw)
+        ts_raw = raw.get("timestamp")
+        given = ts_raw is not None
+        timestamp = parse_timestamp(ts_raw) if given else self.received_at
+        if timestamp is None:
+            return Rejection(index, shown_id, "invalid_timestamp",
+                             "timestamp must be RFC 3339 with an offset, e.g. "
+                             "2026-11-02T10:15:00Z.", raw)
+        if timestamp > self.latest:
+            return Rejection(index, shown_id, "timestamp_in_future",
+                             f"timestamp is more than {int(self.limits.max_future.total_seconds())}"
+                             " seconds in the future.", raw)
+        if timestamp < self.earliest:
+            return Rejection(index, shown_id, "timestamp_too_old",
+                             f"timestamp is older than {self.limits.max_age.days} days.", raw)
+        properties = raw.get("properties")
+        properties_json = json.dumps(properties if properties is not None else {},
+                                     sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        if len(properties_json) > self.limits.max_properties_bytes:
+            return Rejection(index, shown_id, "properties_too_large",
+                             f"properties exceed {self.limits.max_properties_bytes} bytes.", raw)
+        micros = _micros(timestamp) if given else None
+        digest = content_hash(raw["customer"], raw["type"], micros, properties_json)
+        return ValidEvent(index, shown_id, raw["customer"], raw["type"], timestamp, given,
+                          properties_json, digest, raw)
+
+    def _problem(self, raw: dict[str, Any]) -> tuple[str, str] | None:
+        unknown = raw.keys() - ALLOWED_FIELDS
+        if unknown:
+            return "unknown_field", f"Unknown field(s): {', '.join(sorted(unknown))}."
+        limits = self.limits
+        for name, max_len in (("id", limits.max_id_length), ("customer",
+                              limits.max_customer_length), ("type", limits.max_type_length)):
+            if _text_field(raw, name, max_len) is None:
+                if name not in raw:
+                    return f"missing_{name}", f"{name} is required."
+                return f"invalid_{name}", f"{name} must be a string of 1-{max_len} characters."
+        properties = raw.get("properties")
+        if properties is not None and not isinstance(properties, dict):
+            return "invalid_properties", "properties must be a JSON object."
+        if self.check_imprecise and _has_imprecise(properties):
+            return "imprecise_number", ("A number in properties has more significant digits "
+                                        "than can be stored exactly; send it as a string.")
+        return None
+
+
+def _micros(ts: datetime) -> int:
+    delta = ts - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+_EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")

@@ -1,0 +1,23 @@
+"""Metering models: meters (versioned), usage events and their review queues, rollups."""
+
+from metering.models.events import (
+    EventConflict,
+    RejectedEvent,
+    ReviewStatus,
+    UsageEvent,
+)
+from metering.models.meters import Aggregation, Meter, MeterVersion
+from metering.models.rollups import HourlyRollup, RollupQueue, UniqueValue
+
+__all__ = [
+    "Aggregation",
+    "EventConflict",
+    "HourlyRollup",
+    "Meter",
+    "MeterVersion",
+    "RejectedEvent",
+    "ReviewStatus",
+    "RollupQueue",
+    "UniqueValue",
+    "UsageEvent",
+]

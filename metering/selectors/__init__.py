@@ -1,0 +1,29 @@
+"""Metering reads. ``usage_for_period``/``usage_series`` are the one way to read usage."""
+
+from metering.selectors.events import (
+    events_filtered,
+    events_visible_to,
+    late_events,
+    meter_by_key,
+)
+from metering.selectors.usage import (
+    Usage,
+    UsageGroup,
+    UsagePoint,
+    UsageSeries,
+    usage_for_period,
+    usage_series,
+)
+
+__all__ = [
+    "Usage",
+    "UsageGroup",
+    "UsagePoint",
+    "UsageSeries",
+    "events_filtered",
+    "events_visible_to",
+    "late_events",
+    "meter_by_key",
+    "usage_for_period",
+    "usage_series",
+]

@@ -1,0 +1,129 @@
+"""SQL for the usage selector: rollups for whole hours, raw events for the hours a boundary
+cuts. Each query returns window numbers from ``width_bucket`` over the boundary array (1 =
+first window)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from metering.meter_sql import VersionSpan, filter_sql, path, project_group_sql, value_sql
+from metering.models import Aggregation, MeterVersion
+from metering.selectors.windows import floor_hour
+
+_ROLLUP_AGG = {
+    Aggregation.COUNT: "sum(r.value)",
+    Aggregation.SUM: "sum(r.value)",
+    Aggregation.MAX: "max(r.value)",
+    Aggregation.LATEST: "(array_agg(r.value ORDER BY r.latest_at DESC, r.latest_pk DESC))[1]",
+}
+_RAW_AGG = {
+    Aggregation.COUNT: "count(*)::numeric",
+    Aggregation.SUM: "sum({v})",
+    Aggregation.MAX: "max({v})",
+    Aggregation.LATEST: "(array_agg({v} ORDER BY e.timestamp DESC, e.id DESC))[1]",
+}
+
+
+def raw_group_sql(version: MeterVersion, dims: list[str]) -> tuple[str, list[Any]]:
+    """The requested dims read straight from an event (null when the version lacks one)."""
+    if not dims:
+        return "'[]'::jsonb", []
+    own = version.group_by or []
+    parts: list[str] = []
+    params: list[Any] = []
+    for dim in dims:
+        if dim in own:
+            parts.append("coalesce(e.properties #> %s, 'null'::jsonb)")
+            params.append(path(dim))
+        else:
+            parts.append("'null'::jsonb")
+    return f"jsonb_build_array({', '.join(parts)})", params
+
+
+def _clip(span: VersionSpan, bounds: list[datetime]) -> tuple[datetime, datetime]:
+    return max(bounds[0], span.start), min(bounds[-1], span.end)
+
+
+def raw_source(customer_id: int, span: VersionSpan, bounds: list[datetime],
+               edges: list[datetime]) -> tuple[str, list[Any]]:
+    """``FROM … WHERE …`` for this span's events inside the edge hours."""
+    lo, hi = _clip(span, bounds)
+    where, params = filter_sql(span.version)
+    return (
+        " FROM metering_usageevent e WHERE e.customer_id = %s AND e.timestamp >= %s"
+        " AND e.timestamp < %s AND date_trunc('hour', e.timestamp, 'UTC') = ANY(%s::timestamptz[])"
+        f" AND {where}",
+        [customer_id, lo, hi, edges, *params],
+    )
+
+
+def _rollup_where(customer_id: int, span: VersionSpan, bounds: list[datetime],
+                  edges: list[datetime], table: str) -> tuple[str, list[Any]]:
+    lo, hi = _clip(span, bounds)
+    sql = (f" FROM {table} r WHERE r.customer_id = %s AND r.meter_version_id = %s"
+           " AND r.hour >= %s AND r.hour < %s")
+    params: list[Any] = [customer_id, span.version.pk, floor_hour(lo), hi]
+    if edges:
+        sql += " AND NOT (r.hour = ANY(%s::timestamptz[]))"
+        params.append(edges)
+    return sql, params
+
+
+def partials(customer_id: int, span: VersionSpan, bounds: list[datetime],
+             edges: list[datetime], dims: list[str]) -> tuple[str, list[Any]]:
+    """Rows ``(window, group, value, latest_at, latest_pk)`` for a count/sum/max/latest span."""
+    version = span.version
+    agg = version.aggregation
+    group = project_group_sql(version, dims, "r.group_values")
+    where, where_params = _rollup_where(customer_id, span, bounds, edges, "metering_hourlyrollup")
+    sql = (f"SELECT width_bucket(r.hour, %s::timestamptz[]), {group}, {_ROLLUP_AGG[agg]},"
+           " max(r.latest_at),"
+           " (array_agg(r.latest_pk ORDER BY r.latest_at DESC, r.latest_pk DESC))[1]"
+           f"{where} GROUP BY 1, 2")
+    params: list[Any] = [bounds, *where_params]
+    if edges:
+        value, value_params = value_sql(version)
+        raw_group, group_params = raw_group_sql(version, dims)
+        source, source_params = raw_source(customer_id, span, bounds, edges)
+        uses_value = "{v}" in _RAW_AGG[agg]
+        sql += (f" UNION ALL SELECT width_bucket(e.timestamp, %s::timestamptz[]), {raw_group},"
+                f" {_RAW_AGG[agg].format(v=value)}, max(e.timestamp),"
+                " (array_agg(e.id ORDER BY e.timestamp DESC, e.id DESC))[1]"
+                f"{source} GROUP BY 1, 2")
+        params += [bounds, *group_params, *(value_params if uses_value else []), *source_params]
+    return sql, params
+
+
+def unique_counts(customer_id: int, spans: list[VersionSpan], bounds: list[datetime],
+                  edges: list[datetime], dims: list[str]) -> tuple[str, list[Any]]:
+    """Rows ``(window, group, kind, count)``; kind 0 = per window and group, 1 = per group over
+    the period, 2 = overall. Distinct values are unioned across versions and hours."""
+    parts: list[str] = []
+    params: list[Any] = []
+    for span in spans:
+        if span.aggregation != Aggregation.UNIQUE_COUNT:
+            continue
+        group = project_group_sql(span.version, dims, "r.group_values")
+        where, where_params = _rollup_where(customer_id, span, bounds, edges,
+                                            "metering_uniquevalue")
+        parts.append(f"SELECT r.hour AS t, {group} AS g, r.value AS v{where}")
+        params += where_params
+        if edges:
+            value, value_params = value_sql(span.version)
+            raw_group, group_params = raw_group_sql(span.version, dims)
+            source, source_params = raw_source(customer_id, span, bounds, edges)
+            parts.append(f"SELECT e.timestamp, {raw_group}, {value}{source}")
+            params += [*group_params, *value_params, *source_params]
+    if not parts:
+        return "SELECT NULL::int, NULL::jsonb, 2, 0", []
+    inner = " UNION ALL ".join(parts)
+    # Fragments are fixed SQL from meter_sql; every value is a parameter.
+    sql = (
+        "SELECT w, CASE WHEN GROUPING(g) = 0 THEN g END,"  # noqa: S608
+        " CASE WHEN GROUPING(w) = 0 THEN 0 WHEN GROUPING(g) = 0 THEN 1 ELSE 2 END,"
+        " count(DISTINCT v)"
+        f" FROM (SELECT width_bucket(t, %s::timestamptz[]) AS w, g, v FROM ({inner}) AS u) AS x"
+        " GROUP BY GROUPING SETS ((w, g), (g), ())"
+    )
+    return sql, [bounds, *params]

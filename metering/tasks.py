@@ -1,0 +1,37 @@
+"""Celery tasks for metering: short, named, time-limited; each calls one service."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+
+KICK_KEY = "metering:rollup-kick"
+
+
+@shared_task(name="metering.rollup_run", time_limit=120, soft_time_limit=100)
+def rollup_run_task(max_rounds: int = 20) -> int:
+    """Apply queued events to rollups until the queue is empty or ``max_rounds`` batches ran."""
+    from metering.services import rollup_drain
+
+    return rollup_drain(max_rounds=max_rounds)
+
+
+@shared_task(name="metering.events_attribute_sweep", time_limit=300, soft_time_limit=240)
+def events_attribute_sweep() -> int:
+    from metering.services import events_attribute
+
+    return events_attribute()
+
+
+def rollup_kick() -> None:
+    """Ask a worker to roll up soon; at most one request per second across all web processes
+    (the beat entry runs the task every few seconds anyway)."""
+    try:
+        if cache.add(KICK_KEY, 1, timeout=1):
+            rollup_run_task.delay()
+    except Exception:  # the beat schedule is the fallback; never fail an ingest over this
+        logger.warning("could not enqueue a rollup run", exc_info=True)

@@ -1,0 +1,67 @@
+"""Two billing runs at once (threads with their own database connections): exactly one
+invoice per contract and period, gapless numbers, credits never overdrawn."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.db.models import Sum
+
+from invoicing.models import CreditEntry, Invoice
+from invoicing.services.billing import BillingRunResult, billing_run
+from invoicing.services.credits import credit_grant_create
+from invoicing.usage import fixed_usage
+from tests.factories import CustomerFactory
+from tests.invoicing.factories import make_contract, make_version
+
+CONTRACTS = 12
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_billing_runs_make_one_invoice_per_contract_and_period():
+    version = make_version()
+    shared = CustomerFactory()
+    grant = credit_grant_create(customer=shared, kind="promotional", amount="150.00",
+                                currency="USD", effective_at=datetime(2025, 1, 1, tzinfo=UTC))
+    make_contract(shared, version=version)
+    make_contract(shared, version=version)  # two contracts competing for one grant
+    for _ in range(CONTRACTS - 2):
+        make_contract(version=version)
+
+    now = datetime(2026, 3, 5, tzinfo=UTC)  # January and February: drafted and finalized
+    barrier = threading.Barrier(2)
+    results: list[BillingRunResult] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            results.append(billing_run(now=now, usage=fixed_usage({"api_calls": 1000})))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors
+    assert all(not result.failed for result in results)
+
+    invoices = list(Invoice.objects.all())
+    assert len(invoices) == CONTRACTS * 2
+    assert len({(i.contract_id, i.period_start) for i in invoices}) == CONTRACTS * 2
+    assert sum(r.drafted for r in results) == CONTRACTS * 2
+    assert sum(r.finalized for r in results) == CONTRACTS * 2
+    numbers = sorted(int(i.number.split("-")[1]) for i in invoices)
+    assert numbers == list(range(1, CONTRACTS * 2 + 1))
+    drawn = CreditEntry.objects.filter(grant=grant).aggregate(s=Sum("amount"))["s"]
+    assert drawn == Decimal("0.00")  # 150 granted, exactly 150 drawn, never more
+    assert -CreditEntry.objects.filter(grant=grant, kind="drawdown").aggregate(
+        s=Sum("amount"))["s"] == Decimal("150.00")

@@ -2,7 +2,7 @@
 
     python -m tests.stripe.localstripe_server --state-dir DIR [--port 0]
 
-Prints ``PORT <n>`` on stdout once listening. Three differences from ``localstripe --port N``:
+Prints ``PORT <n>`` on stdout once listening. Four differences from ``localstripe --port N``:
 
 - it binds 127.0.0.1 (localstripe binds every interface, ``::``);
 - localstripe pickles its whole store to the fixed path ``/tmp/localstripe.pickle`` after every
@@ -13,7 +13,9 @@ Prints ``PORT <n>`` on stdout once listening. Three differences from ``localstri
   (2xx, or a 402 card error) is saved and replayed, with ``Idempotent-Replayed: true``, for a
   repeat with the same path and body; the same key with other parameters gets 400
   ``idempotency_error``; a repeat while the first is still running gets 409. Other errors are not
-  saved (Stripe does not save validation failures either), so a retry re-executes.
+  saved (Stripe does not save validation failures either), so a retry re-executes;
+- Tally's invoice flow (no subscriptions; finalize, send, ``invoice.paid``) is added by
+  tests/stripe/localstripe_invoices.py.
 
 This file only needs aiohttp and localstripe: it runs in its own process without Django.
 """
@@ -30,6 +32,8 @@ from pathlib import Path
 
 from aiohttp import web
 from localstripe import resources, server
+
+from tests.stripe import localstripe_invoices
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -93,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
     use_state_file(args.state_dir / "localstripe.pickle")
+    localstripe_invoices.install()
     server.app.middlewares.insert(0, idempotency_middleware())
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

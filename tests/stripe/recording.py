@@ -93,6 +93,7 @@ class RecordingHTTPClient(stripe.HTTPClient):
         super().__init__()
         self.requests: list[RecordedRequest] = []
         self.executed: list[RecordedRequest] = []  # reached a route: "Stripe did the work"
+        self.answers: list[dict[str, Any]] = []  # what each executed request answered
         self._routes: list[_Route] = []
         self._failures: list[_Failure] = []
         self._saved: dict[str, tuple[str, int, dict[str, Any]]] = {}
@@ -208,8 +209,10 @@ class RecordingHTTPClient(stripe.HTTPClient):
         for route in self._routes:
             match = route.pattern.match(record.path)
             if route.method == record.method and match:
+                status, body = route.respond(record, match.groupdict())
                 self.executed.append(record)
-                return route.respond(record, match.groupdict())
+                self.answers.append(body)
+                return status, body
         return 404, {"error": {"type": "invalid_request_error",
                                "message": f"Unrecognized request URL ({record.method}: "
                                           f"{record.path}) in RecordingHTTPClient"}}

@@ -1,0 +1,100 @@
+"""Credit grants and their ledger. Grants are created through ``credit_grant_create`` (which
+writes the first entry); ledger entries are read-only here as everywhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+from simple_history.admin import SimpleHistoryAdmin
+
+from billingsite.errors import AppError
+from invoicing.models import CreditEntry, CreditGrant
+from invoicing.selectors.credits import grant_balance
+from invoicing.services.contracts import check_amount
+from invoicing.services.credits import credit_grant_create
+
+
+class CreditEntryInline(admin.TabularInline):
+    model = CreditEntry
+    extra = 0
+    fields = ("created_at", "kind", "amount", "invoice", "note", "created_by")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class CreditGrantForm(forms.ModelForm):
+    class Meta:
+        model = CreditGrant
+        fields = ("customer", "contract", "kind", "amount", "currency", "effective_at",
+                  "expires_at", "priority", "note")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("amount") is not None and data.get("currency"):
+            try:
+                check_amount(data["amount"], data["currency"].upper(), "amount")
+            except AppError as exc:
+                self.add_error("amount", exc.message)
+        return data
+
+
+@admin.register(CreditGrant)
+class CreditGrantAdmin(SimpleHistoryAdmin):
+    form = CreditGrantForm
+    list_display = ("__str__", "customer", "kind", "amount", "balance", "currency",
+                    "effective_at", "expires_at", "priority")
+    list_filter = ("kind", "currency")
+    search_fields = ("customer__external_id", "customer__name", "note")
+    autocomplete_fields = ("customer",)
+    inlines = [CreditEntryInline]
+
+    @admin.display(description="Balance (sum of entries)")
+    def balance(self, obj: CreditGrant) -> Any:
+        return grant_balance(obj.pk)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None:  # a grant is changed by ledger entries, never by editing it
+            return [*CreditGrantForm.Meta.fields, "commit", "created_by", "created_at"]
+        return []
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: CreditGrant, form: Any, change: bool) -> None:
+        if change:
+            return
+        data = form.cleaned_data
+        grant = credit_grant_create(
+            customer=data["customer"], contract=data.get("contract"), kind=data["kind"],
+            amount=data["amount"], currency=data["currency"],
+            effective_at=data["effective_at"], expires_at=data.get("expires_at"),
+            priority=data["priority"], note=data.get("note", ""), actor=request.user)
+        obj.pk = grant.pk
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
+        return self.inlines if obj is not None else []
+
+
+@admin.register(CreditEntry)
+class CreditEntryAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "grant", "kind", "amount", "invoice", "note")
+    list_filter = ("kind",)
+    search_fields = ("grant__customer__external_id", "invoice__number", "note")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

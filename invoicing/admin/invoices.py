@@ -1,0 +1,118 @@
+"""Invoices: read-only records with their lines, status history and PDF; bulk "finalize now"
+and "void" actions go through a confirmation page and report a result per invoice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+
+from billingsite.errors import AppError
+from invoicing.models import Invoice, InvoiceLine, InvoiceTransition
+from invoicing.services.invoices import invoice_finalize, invoice_void
+from invoicing.usage import metering_usage
+
+
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class LineInline(_ReadOnlyInline):
+    model = InvoiceLine
+    fk_name = "invoice"
+    fields = ("position", "kind", "description", "meter_key", "quantity", "amount",
+              "period_start", "period_end", "price", "breakdown", "overrides", "credit_grant",
+              "adjusts_invoice", "details")
+    readonly_fields = fields
+
+
+class TransitionInline(_ReadOnlyInline):
+    model = InvoiceTransition
+    fields = ("created_at", "from_status", "to_status", "reason", "actor")
+    readonly_fields = fields
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(SimpleHistoryAdmin):
+    list_display = ("__str__", "customer", "status", "total", "currency", "period_start",
+                    "period_end", "issued_at", "due_at")
+    list_filter = ("status", "kind", "currency")
+    search_fields = ("number", "customer__external_id", "customer__name")
+    date_hierarchy = "period_start"
+    inlines = [LineInline, TransitionInline]
+    actions = ["finalize_now", "void_invoices"]
+    fields = ("number", "status", "kind", "customer", "contract", "replaces", "currency",
+              "period_start", "period_end", "total", "finalize_after", "issued_at", "due_at",
+              "paid_at", "voided_at", "void_reason", "pdf_link", "refreshed_at")
+    readonly_fields = fields
+
+    @admin.display(description="PDF")
+    def pdf_link(self, obj: Invoice) -> str:
+        return format_html('<a href="{}">{}</a>', obj.pdf.url, obj.pdf.name) if obj.pdf else "-"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # drafts are the billing run's; issued invoices are voided, not deleted
+
+    def _confirm(self, request: HttpRequest, queryset: QuerySet[Invoice], *, action: str,
+                 title: str, needs_reason: bool) -> HttpResponse:
+        return TemplateResponse(request, "invoicing/admin/invoice_action_confirm.html", {
+            **self.admin_site.each_context(request), "opts": self.opts, "title": title,
+            "invoices": queryset, "action": action, "needs_reason": needs_reason,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        })
+
+    def _results(self, request: HttpRequest, title: str,
+                 results: list[tuple[Invoice, str, bool]]) -> HttpResponse:
+        return TemplateResponse(request, "invoicing/admin/invoice_action_results.html", {
+            **self.admin_site.each_context(request), "opts": self.opts, "title": title,
+            "results": results,
+        })
+
+    @admin.action(description="Finalize now (skip the rest of the grace period)",
+                  permissions=["change"])
+    def finalize_now(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> HttpResponse:
+        if "confirm" not in request.POST:
+            return self._confirm(request, queryset, action="finalize_now",
+                                 title="Finalize these invoices now?", needs_reason=False)
+        results = []
+        for invoice in queryset.order_by("pk"):
+            try:
+                done = invoice_finalize(invoice_id=invoice.pk, usage=metering_usage,
+                                        now=timezone.now(), actor=request.user, wait=True)
+                results.append((invoice, f"finalized as {done.number}" if done
+                                else f"skipped: it is {invoice.status}", done is not None))
+            except AppError as exc:
+                results.append((invoice, f"failed: {exc.message}", False))
+        return self._results(request, "Finalize now: results", results)
+
+    @admin.action(description="Void (with a reason)", permissions=["change"])
+    def void_invoices(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> HttpResponse:
+        reason = request.POST.get("reason", "").strip()
+        if "confirm" not in request.POST or not reason:
+            return self._confirm(request, queryset, action="void_invoices",
+                                 title="Void these invoices?", needs_reason=True)
+        results = []
+        for invoice in queryset.order_by("pk"):
+            try:
+                invoice_void(invoice=invoice, reason=reason, now=timezone.now(),
+                             actor=request.user)
+                results.append((invoice, "voided; credits drawn were returned", True))
+            except AppError as exc:
+                results.append((invoice, f"not voided: {exc.message}", False))
+        return self._results(request, "Void: results", results)

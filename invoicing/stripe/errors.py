@@ -38,8 +38,6 @@ class StripeGatewayError(AppError):
     ``status_code`` is 502 because, seen from Tally, it is an upstream failure.
     """
 
-    status_code = 502
-
     def __init__(
         self,
         code: str,
@@ -56,7 +54,7 @@ class StripeGatewayError(AppError):
         self.stripe_code = stripe_code
         self.decline_code = decline_code
         self.request_id = request_id
-        super().__init__(code, message, details=self.as_details())
+        super().__init__(code, message, details=self.as_details(), status_code=502)
 
     def as_details(self) -> dict[str, Any]:
         """What the outbox row, the admin and the logs record (never headers or the API key)."""

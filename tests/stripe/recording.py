@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -132,8 +132,9 @@ class RecordingHTTPClient(stripe.HTTPClient):
 
     # --- the SDK's HTTPClient interface --------------------------------------------------------
 
-    def request(self, method: str, url: str, headers: Any, post_data: Any = None,
-                ) -> tuple[str, int, CaseInsensitiveDict[str]]:
+    def request(self, method: str, url: str, headers: Mapping[str, str] | None,
+                post_data: Any = None, *, _usage: list[str] | None = None,
+                ) -> tuple[str, int, Mapping[str, str]]:
         record = self._record(method, url, headers, post_data)
         failure = self._take_failure(record)
         if failure is not None and failure.kind != "timeout_after_success":
@@ -147,7 +148,9 @@ class RecordingHTTPClient(stripe.HTTPClient):
             response_headers["Idempotent-Replayed"] = "true"
         return json.dumps(body), status, response_headers
 
-    def request_stream(self, method: str, url: str, headers: Any, post_data: Any = None) -> Any:
+    def request_stream(self, method: str, url: str, headers: Mapping[str, str] | None,
+                       post_data: Any = None, *, _usage: list[str] | None = None,
+                       ) -> tuple[Any, int, Mapping[str, str]]:
         raise NotImplementedError("the gateway makes no streaming calls")
 
     def close(self) -> None:

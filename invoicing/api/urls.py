@@ -1,9 +1,11 @@
 from django.urls import path
 
-from invoicing.api import views
+from invoicing.api import catalog_views, views
 
 urlpatterns = [
     path("pricing/preview", views.PricingPreview.as_view(), name="pricing-preview"),
+    path("plans", catalog_views.PlanListCreate.as_view(), name="plan-list"),
+    path("contracts", catalog_views.ContractListCreate.as_view(), name="contract-list"),
     path("customers/<str:external_id>/invoices", views.CustomerInvoiceList.as_view(),
          name="customer-invoices"),
     path("customers/<str:external_id>/invoices/upcoming", views.UpcomingInvoice.as_view(),

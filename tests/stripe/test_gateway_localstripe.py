@@ -261,6 +261,22 @@ def webhook_sink() -> Iterator[tuple[str, list[tuple[bytes, str | None]]]]:
         server.server_close()
 
 
+def deliveries_for(received: list[tuple[bytes, str | None]], object_id: str,
+                   types: set[str], timeout: float = 10.0) -> dict[str, tuple[bytes, str | None]]:
+    """Wait until an event of each of ``types`` about ``object_id`` arrived; {type: delivery}."""
+    deadline = time.monotonic() + timeout
+    found: dict[str, tuple[bytes, str | None]] = {}
+    while time.monotonic() < deadline:
+        for body, header in list(received):
+            event = json.loads(body)
+            if event["data"]["object"].get("id") == object_id and event["type"] in types:
+                found[event["type"]] = (body, header)
+        if types <= set(found):
+            break
+        time.sleep(0.1)
+    return found
+
+
 def test_localstripe_webhooks_verify_with_our_signatures(
         localstripe: LocalStripe, localstripe_gateway: StripeGateway,
         webhook_sink: tuple[str, list[tuple[bytes, str | None]]]) -> None:
@@ -270,15 +286,48 @@ def test_localstripe_webhooks_verify_with_our_signatures(
     localstripe.register_webhook(name, url, secret, events=["customer.created"])
     created = localstripe_gateway.customer_create(idempotency_key=unique("customer"),
                                                   email="hook@acme.test")
-    deadline = time.monotonic() + 10
-    mine: list[tuple[bytes, str | None]] = []
-    while time.monotonic() < deadline and not mine:
-        mine = [(b, h) for b, h in received if json.loads(b)["data"]["object"]["id"] == created.id]
-        time.sleep(0.1)
-    assert mine, "localstripe did not deliver customer.created"
-    body, header = mine[0]
-    event = json.loads(body)
-    assert event["type"] == "customer.created"
+    found = deliveries_for(received, created.id, {"customer.created"})
+    assert set(found) == {"customer.created"}, "localstripe did not deliver customer.created"
+    body, header = found["customer.created"]
     assert verify_signature(body, header, ["whsec_old_secret", secret]).secret_index == 1
     # Webhooks stay registered for the session: point this one at nothing we listen on.
     localstripe.register_webhook(name, "http://127.0.0.1:9/", secret, events=["none"])
+
+
+def test_invoice_flow_emits_the_events_tally_listens_to(
+        localstripe: LocalStripe, localstripe_gateway: StripeGateway, customer: Any,
+        webhook_sink: tuple[str, list[tuple[bytes, str | None]]]) -> None:
+    url, received = webhook_sink
+    secret, name = "whsec_" + uuid.uuid4().hex, uuid.uuid4().hex[:8]
+    wanted = {"invoice.finalized", "invoice.paid", "invoice.payment_succeeded",
+              "invoice.payment_failed"}
+    localstripe.register_webhook(name, url, secret, events=sorted(wanted))
+    good = localstripe.card_payment_method("4242424242424242")
+    localstripe_gateway.payment_method_attach(good, customer.id, idempotency_key=unique("pm"))
+    localstripe_gateway.customer_default_payment_method_set(
+        customer.id, good, idempotency_key=unique("customer_default_pm"))
+    paid = draft_invoice(localstripe_gateway, customer, lines=[{"description": "Fee",
+                                                                "amount": 1500}])
+    localstripe_gateway.invoice_finalize(paid.id, idempotency_key=unique("invoice_finalize"))
+    localstripe_gateway.invoice_pay(paid.id, idempotency_key=unique("invoice_pay"))
+
+    bad = localstripe.card_payment_method("4000000000000341")
+    localstripe_gateway.payment_method_attach(bad, customer.id, idempotency_key=unique("pm"))
+    localstripe_gateway.customer_default_payment_method_set(
+        customer.id, bad, idempotency_key=unique("customer_default_pm"))
+    failed = draft_invoice(localstripe_gateway, customer, lines=[{"description": "Fee",
+                                                                  "amount": 800}])
+    localstripe_gateway.invoice_finalize(failed.id, idempotency_key=unique("invoice_finalize"))
+    with pytest.raises(StripeGatewayError):
+        localstripe_gateway.invoice_pay(failed.id, idempotency_key=unique("invoice_pay"))
+
+    paid_events = deliveries_for(received, paid.id, {"invoice.finalized", "invoice.paid",
+                                                     "invoice.payment_succeeded"})
+    failed_events = deliveries_for(received, failed.id, {"invoice.payment_failed"})
+    localstripe.register_webhook(name, "http://127.0.0.1:9/", secret, events=["none"])
+    assert set(paid_events) == {"invoice.finalized", "invoice.paid", "invoice.payment_succeeded"}
+    assert set(failed_events) == {"invoice.payment_failed"}
+    for body, header in [*paid_events.values(), *failed_events.values()]:
+        assert verify_signature(body, header, [secret]).secret_index == 0
+    paid_object = json.loads(paid_events["invoice.paid"][0])["data"]["object"]
+    assert (paid_object["status"], paid_object["amount_paid"]) == ("paid", 1500)

@@ -152,3 +152,26 @@ def test_finalized_invoice_cannot_change():
             amount=Decimal(1))])  # bulk_create skips the model guard: the trigger still refuses
     invoice.refresh_from_db()
     assert invoice.total == Decimal("110.00")
+
+
+def test_new_york_period_ends_at_local_midnight_across_dst():
+    make_contract(start=date(2026, 3, 1), tz="America/New_York")
+    assert billing_run(now=at(2026, 4, 1, 3, 59), usage=USAGE).drafted == 0  # 23:59 EDT
+    assert billing_run(now=at(2026, 4, 1, 4, 0), usage=USAGE).drafted == 1  # midnight EDT
+    invoice = Invoice.objects.get()
+    assert (invoice.period_start, invoice.period_end) == (at(2026, 3, 1, 5), at(2026, 4, 1, 4))
+    assert invoice.lines.get(kind="fixed").amount == Decimal("100.00")  # whole local month
+
+
+def test_berlin_anchor_31_month_end_periods():
+    make_contract(start=date(2026, 1, 31), anchor=31, tz="Europe/Berlin")
+    billing_run(now=at(2026, 4, 5), usage=USAGE)
+    periods = list(Invoice.objects.order_by("period_start").values_list("period_start",
+                                                                         "period_end"))
+    assert periods == [
+        (at(2026, 1, 30, 23), at(2026, 2, 27, 23)),  # Jan 31 - Feb 28, CET
+        (at(2026, 2, 27, 23), at(2026, 3, 30, 22)),  # Feb 28 - Mar 31, into CEST
+    ]
+    fees = InvoiceLine.objects.filter(kind="fixed").values_list("amount", "details")
+    assert [(amount, details["days_in_period"]) for amount, details in fees] == [
+        (Decimal("100.00"), 28), (Decimal("100.00"), 31)]

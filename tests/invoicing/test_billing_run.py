@@ -172,6 +172,7 @@ def test_berlin_anchor_31_month_end_periods():
         (at(2026, 1, 30, 23), at(2026, 2, 27, 23)),  # Jan 31 - Feb 28, CET
         (at(2026, 2, 27, 23), at(2026, 3, 30, 22)),  # Feb 28 - Mar 31, into CEST
     ]
-    fees = InvoiceLine.objects.filter(kind="fixed").values_list("amount", "details")
+    fees = InvoiceLine.objects.filter(kind="fixed").order_by("invoice__period_start").values_list(
+        "amount", "details")
     assert [(amount, details["days_in_period"]) for amount, details in fees] == [
         (Decimal("100.00"), 28), (Decimal("100.00"), 31)]

@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class InvoicingConfig(AppConfig):
     name = "invoicing"
     verbose_name = "Invoicing"
+
+    def ready(self) -> None:
+        # Metering marks events that arrive after their period was invoiced as late; it asks
+        # invoicing (the layer above it) through this resolver rather than importing it.
+        from invoicing.selectors.invoices import closed_through
+        from metering.late import register_closed_period_resolver
+
+        register_closed_period_resolver(closed_through)

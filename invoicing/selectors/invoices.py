@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Max, Prefetch, Q, QuerySet
 
 from accounts.models import ApiKey, Customer
 from billingsite.errors import NotFound
@@ -123,3 +124,13 @@ def invoice_by_number(api_key: ApiKey | None, number: str) -> Invoice:
     if invoice is None:
         raise NotFound(f"No invoice numbered {number!r}.")
     return invoice
+
+
+def closed_through(customer_ids: Collection[int]) -> dict[int, datetime]:
+    """For metering's late-event hook: per customer, the end of the latest issued period.
+
+    Events before that instant that reach the rollups now are "late": invoicing bills them as
+    adjustment lines (``billed_usage`` + re-rating) on the customer's next invoice."""
+    rows = (Invoice.objects.filter(customer_id__in=list(customer_ids), status__in=ISSUED)
+            .values("customer_id").annotate(end=Max("period_end")))
+    return {row["customer_id"]: row["end"] for row in rows}

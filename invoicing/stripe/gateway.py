@@ -18,6 +18,7 @@ Invariants this module keeps:
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -34,6 +35,8 @@ from invoicing.stripe import errors
 from invoicing.stripe.config import GatewayConfig
 from invoicing.stripe.errors import StripeGatewayError
 from invoicing.stripe.keys import checked_key
+from invoicing.stripe.metrics import record_call
+from invoicing.stripe.params import decimal_string, timestamp, without_none
 
 logger = logging.getLogger(__name__)
 
@@ -115,23 +118,6 @@ def _classify(exc: stripe.StripeError, status: int | None) -> tuple[str, bool]:
     return errors.UNKNOWN_ERROR, False
 
 
-def _timestamp(moment: datetime) -> int:
-    if moment.tzinfo is None:
-        raise ValueError("Stripe timestamps need aware datetimes")
-    return int(moment.timestamp())
-
-
-def _decimal_string(value: Decimal) -> str:
-    """Plain notation (``str(Decimal("1E-7"))`` would send ``1E-7``, which Stripe rejects)."""
-    if not isinstance(value, Decimal):
-        raise TypeError("money amounts must be Decimal")
-    return format(value.normalize(), "f")
-
-
-def _without_none(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in params.items() if value is not None}
-
-
 _END = object()
 
 
@@ -172,13 +158,16 @@ class StripeGateway:
         if write:
             options["idempotency_key"] = checked_key(key)
         started = time.monotonic()
-        with _mapped_errors(operation, key):
-            result = send(options)
-        logger.info(
-            "stripe call",
-            extra={"stripe_operation": operation, "idempotency_key": key,
-                   "duration_ms": round((time.monotonic() - started) * 1000)},
-        )
+        try:
+            with _mapped_errors(operation, key):
+                result = send(options)
+        except StripeGatewayError as error:
+            record_call(operation, error.code, time.monotonic() - started)
+            raise
+        elapsed = time.monotonic() - started
+        record_call(operation, "ok", elapsed)
+        logger.info("stripe call", extra={"stripe_operation": operation, "idempotency_key": key,
+                                          "duration_ms": round(elapsed * 1000)})
         return result
 
     def _paginate(self, operation: str, send: Callable[[dict[str, Any]], Any]) -> Iterator[Any]:
@@ -195,14 +184,14 @@ class StripeGateway:
 
     def customer_create(self, *, idempotency_key: str, email: str, name: str = "",
                         metadata: Metadata | None = None) -> stripe.Customer:
-        params = _without_none({"email": email, "name": name or None, "metadata": metadata})
+        params = without_none({"email": email, "name": name or None, "metadata": metadata})
         return self._call("customer_create", lambda o: self.v1.customers.create(params, o),
                           key=idempotency_key, write=True)
 
     def customer_update(self, customer_id: str, *, idempotency_key: str,
                         email: str | None = None, name: str | None = None,
                         metadata: Metadata | None = None) -> stripe.Customer:
-        params = _without_none({"email": email, "name": name, "metadata": metadata})
+        params = without_none({"email": email, "name": name, "metadata": metadata})
         return self._call("customer_update",
                           lambda o: self.v1.customers.update(customer_id, params, o),
                           key=idempotency_key, write=True)
@@ -270,7 +259,7 @@ class StripeGateway:
         """A draft invoice that picks up only the items created for it (never pending ones)."""
         if (collection_method == "send_invoice") != (days_until_due is not None):
             raise ValueError("days_until_due is required for, and only for, send_invoice")
-        params = _without_none({
+        params = without_none({
             "customer": customer_id, "currency": currency.lower(),
             "collection_method": collection_method, "days_until_due": days_until_due,
             "auto_advance": False, "pending_invoice_items_behavior": "exclude",
@@ -291,13 +280,13 @@ class StripeGateway:
             raise ValueError("give either amount or unit_amount_decimal")
         if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool)):
             raise TypeError("amount is an int in the currency's minor unit")
-        params = _without_none({
+        params = without_none({
             "customer": customer_id, "invoice": invoice_id, "currency": currency.lower(),
             "description": description, "amount": amount, "quantity": quantity,
             "unit_amount_decimal": (None if unit_amount_decimal is None
-                                    else _decimal_string(unit_amount_decimal)),
+                                    else decimal_string(unit_amount_decimal)),
             "period": (None if period is None
-                       else {"start": _timestamp(period[0]), "end": _timestamp(period[1])}),
+                       else {"start": timestamp(period[0]), "end": timestamp(period[1])}),
             "metadata": metadata,
         })
         return self._call("invoice_item_create", lambda o: self.v1.invoice_items.create(params, o),
@@ -333,7 +322,7 @@ class StripeGateway:
                               payment_method_id: str, idempotency_key: str,
                               metadata: Metadata | None = None) -> stripe.PaymentIntent:
         """Charge a saved payment method now (off-session, confirmed in the same call)."""
-        params = _without_none({
+        params = without_none({
             "customer": customer_id, "amount": amount, "currency": currency.lower(),
             "payment_method": payment_method_id, "confirm": True, "off_session": True,
             "metadata": metadata,
@@ -357,7 +346,7 @@ class StripeGateway:
         """Refund ``amount`` (minor units; None = whatever is left) of one payment."""
         if (payment_intent_id is None) == (charge_id is None):
             raise ValueError("give exactly one of payment_intent_id and charge_id")
-        params = _without_none({
+        params = without_none({
             "payment_intent": payment_intent_id, "charge": charge_id, "amount": amount,
             "reason": reason, "metadata": metadata,
         })
@@ -378,10 +367,19 @@ class StripeGateway:
         unknown = set(evidence) - EVIDENCE_FIELDS
         if unknown:
             raise ValueError(f"unknown dispute evidence fields: {sorted(unknown)}")
-        params = _without_none({"evidence": dict(evidence), "submit": submit,
+        params = without_none({"evidence": dict(evidence), "submit": submit,
                                 "metadata": metadata})
         return self._call("dispute_update",
                           lambda o: self.v1.disputes.update(dispute_id, params, o),
+                          key=idempotency_key, write=True)
+
+    def file_create(self, content: bytes, *, filename: str, idempotency_key: str,
+                    purpose: Literal["dispute_evidence"] = "dispute_evidence") -> stripe.File:
+        """Upload a document (an invoice PDF, a usage summary) to cite as dispute evidence."""
+        upload = io.BytesIO(content)
+        upload.name = filename
+        params = {"file": upload, "purpose": purpose}
+        return self._call("file_create", lambda o: self.v1.files.create(params, o),
                           key=idempotency_key, write=True)
 
     # --- reconciliation ------------------------------------------------------------------------
@@ -389,7 +387,7 @@ class StripeGateway:
     def _list_created(self, operation: str, service: Any, start: datetime, end: datetime,
                       ) -> Iterator[Any]:
         """Every object created in ``[start, end)``, following Stripe's pagination."""
-        params = {"created": {"gte": _timestamp(start), "lt": _timestamp(end)},
+        params = {"created": {"gte": timestamp(start), "lt": timestamp(end)},
                   "limit": LIST_PAGE_SIZE}
         return self._paginate(operation, lambda o: service.list(params, o))
 

@@ -107,6 +107,7 @@ def default_routes() -> list[tuple[str, str, Callable[[RecordedRequest, dict[str
         ("GET", "/v1/refunds/{id}", _existing("refund")),
         ("GET", "/v1/disputes/{id}", _existing("dispute")),
         ("POST", "/v1/disputes/{id}", _dispute_update),
+        ("POST", "/v1/files", _created("file", "file", purpose="dispute_evidence")),
         ("GET", "/v1/invoices", _listed("invoice", "/v1/invoices")),
         ("GET", "/v1/charges", _listed("charge", "/v1/charges")),
         ("GET", "/v1/refunds", _listed("refund", "/v1/refunds")),

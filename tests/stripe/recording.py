@@ -45,7 +45,8 @@ class RecordedRequest:
     path: str
     query: dict[str, str]
     headers: dict[str, str]
-    body: str
+    body: str  # decoded as UTF-8 (undecodable bytes replaced); ``raw_body`` is exact
+    raw_body: bytes = b""
 
     @property
     def form(self) -> dict[str, str]:
@@ -84,6 +85,14 @@ def _compile(path: str) -> re.Pattern[str]:
     regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", re.escape(path).replace(r"\{", "{")
                    .replace(r"\}", "}"))
     return re.compile(f"^{regex}$")
+
+
+def _stable(record: RecordedRequest) -> bytes:
+    """The body without the multipart boundary (random per request), to compare resends."""
+    content_type = record.headers.get("Content-Type", "")
+    if "boundary=" in content_type:
+        return record.raw_body.replace(content_type.split("boundary=", 1)[1].encode(), b"")
+    return record.raw_body
 
 
 class RecordingHTTPClient(stripe.HTTPClient):
@@ -160,11 +169,12 @@ class RecordingHTTPClient(stripe.HTTPClient):
 
     def _record(self, method: str, url: str, headers: Any, post_data: Any) -> RecordedRequest:
         parts = urlsplit(url)
-        body = post_data.decode() if isinstance(post_data, bytes) else (post_data or "")
+        raw = post_data if isinstance(post_data, bytes) else (post_data or "").encode()
         record = RecordedRequest(
             method=method.upper(), url=url, path=parts.path,
             query=dict(parse_qsl(parts.query, keep_blank_values=True)),
-            headers=dict(headers or {}), body=body,
+            headers=dict(headers or {}), body=raw.decode("utf-8", errors="replace"),
+            raw_body=raw,
         )
         self.requests.append(record)
         return record
@@ -195,7 +205,7 @@ class RecordingHTTPClient(stripe.HTTPClient):
 
     def _answer(self, record: RecordedRequest) -> tuple[int, dict[str, Any], bool]:
         key = record.idempotency_key if record.method == "POST" else None
-        fingerprint = hashlib.sha256(f"{record.path}\n{record.body}".encode()).hexdigest()
+        fingerprint = hashlib.sha256(record.path.encode() + b"\n" + _stable(record)).hexdigest()
         if key is not None and key in self._saved:
             first, status, body = self._saved[key]
             if first != fingerprint:

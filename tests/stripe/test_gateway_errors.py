@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from prometheus_client import REGISTRY
 
 from invoicing.stripe import errors
 from invoicing.stripe.config import GatewayConfig
@@ -203,3 +204,18 @@ def test_api_key_never_appears_in_logs_or_reprs(caplog: pytest.LogCaptureFixture
 def test_gateway_for_refuses_non_loopback_bases() -> None:
     with pytest.raises(AssertionError):
         gateway_for("https://api.stripe.com")
+
+
+def test_calls_are_counted_by_operation_and_outcome(recording_gateway: StripeGateway,
+                                                    recording_client: RecordingHTTPClient) -> None:
+    def count(outcome: str) -> float:
+        value = REGISTRY.get_sample_value("tally_stripe_requests_total",
+                                          {"operation": "refund_create", "outcome": outcome})
+        return value or 0.0
+
+    before_ok, before_failed = count("ok"), count(errors.SERVER_ERROR)
+    recording_client.fail("POST", "/v1/refunds", kind="server_error")
+    with pytest.raises(StripeGatewayError):
+        recording_gateway.refund_create(charge_id="ch_1", idempotency_key="refund:1")
+    recording_gateway.refund_create(charge_id="ch_1", idempotency_key="refund:1")
+    assert (count("ok") - before_ok, count(errors.SERVER_ERROR) - before_failed) == (1, 1)

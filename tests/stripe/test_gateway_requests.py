@@ -119,6 +119,25 @@ def test_unknown_evidence_field_is_refused_before_sending(
     assert recording_client.requests == []
 
 
+def test_file_upload_for_evidence_goes_to_the_configured_base_as_multipart(
+        recording_gateway: StripeGateway, recording_client: RecordingHTTPClient) -> None:
+    pdf = b"%PDF-1.7\n\xff\xfe binary invoice"
+    uploaded = recording_gateway.file_create(pdf, filename="INV-0007.pdf",
+                                             idempotency_key="dispute:3:file:invoice_pdf")
+    request = only(recording_client, "POST", "/v1/files")
+    assert request.url == "http://127.0.0.1:1/v1/files"  # not files.stripe.com
+    assert request.headers["Content-Type"].startswith("multipart/form-data; boundary=")
+    assert request.idempotency_key == "dispute:3:file:invoice_pdf"
+    assert pdf in request.raw_body
+    assert b'filename="INV-0007.pdf"' in request.raw_body
+    assert b'name="purpose"\r\n\r\ndispute_evidence' in request.raw_body
+    assert uploaded.purpose == "dispute_evidence"
+    again = recording_gateway.file_create(pdf, filename="INV-0007.pdf",
+                                          idempotency_key="dispute:3:file:invoice_pdf")
+    assert again.id == uploaded.id
+    assert len(recording_client.executed) == 1
+
+
 def test_invoice_create_never_sweeps_pending_items_and_never_advances_itself(
         recording_gateway: StripeGateway, recording_client: RecordingHTTPClient) -> None:
     recording_gateway.invoice_create("cus_1", currency="USD", collection_method="send_invoice",
@@ -269,6 +288,7 @@ WRITES: list[tuple[str, Callable[[StripeGateway, Any], object]]] = [
     ("refund", lambda g, k: g.refund_create(charge_id="ch_1", idempotency_key=k)),
     ("dispute", lambda g, k: g.dispute_update("dp_1", evidence={}, submit=False,
                                               idempotency_key=k)),
+    ("file", lambda g, k: g.file_create(b"pdf", filename="a.pdf", idempotency_key=k)),
 ]
 
 

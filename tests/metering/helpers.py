@@ -131,3 +131,28 @@ def assert_rollups_exact(version: MeterVersion) -> None:
 
 def hours(n: int) -> timedelta:
     return timedelta(hours=n)
+
+
+METER_SPECS: list[dict[str, Any]] = [
+    {"key": "calls", "event_type": "api_request", "aggregation": "count"},
+    {"key": "eu-calls", "event_type": "api_request", "aggregation": "count",
+     "filters": [{"property": "region", "equals": "eu"}]},
+    {"key": "bytes", "event_type": "api_request", "aggregation": "sum",
+     "value_property": "n", "group_by": ["region"]},
+    {"key": "peak", "event_type": "api_request", "aggregation": "max", "value_property": "n",
+     "filters": [{"property": "region", "in": ["eu", "us"]}]},
+    {"key": "last", "event_type": "api_request", "aggregation": "latest",
+     "value_property": "n"},
+    {"key": "users", "event_type": "api_request", "aggregation": "unique_count",
+     "value_property": "user", "filters": [{"property": "user", "exists": True}]},
+]
+
+
+def create_meters() -> list[MeterVersion]:
+    from metering.services import meter_create
+
+    versions = []
+    for spec in METER_SPECS:
+        meter = meter_create(name=spec["key"], **spec)
+        versions.append(meter.versions.get())
+    return versions

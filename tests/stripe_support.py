@@ -40,9 +40,10 @@ from tests.stripe.canned import fixture_object
 from tests.stripe.recording import RecordingHTTPClient
 
 __all__ = [
-    "LOCALSTRIPE_API_KEY", "LocalStripe", "RecordingHTTPClient", "assert_loopback",
-    "fixture_object", "localstripe", "localstripe_gateway", "localstripe_settings",
-    "recording_client", "recording_gateway", "sign_webhook", "stripe_event",
+    "DEAD_LOOPBACK", "LOCALSTRIPE_API_KEY", "LocalStripe", "RecordingHTTPClient",
+    "assert_loopback", "fixture_object", "gateway_for", "localstripe", "localstripe_gateway",
+    "localstripe_settings", "recording_client", "recording_gateway", "sign_webhook",
+    "start_localstripe", "stop_process", "stripe_event",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,10 @@ class InvoicingConfig(AppConfig):
     def ready(self) -> None:
         # Metering marks events that arrive after their period was invoiced as late; it asks
         # invoicing (the layer above it) through this resolver rather than importing it.
+        from billingsite.observability import register_db_gauges
+        from invoicing.metrics import invoicing_gauges
         from invoicing.selectors.invoices import closed_through
         from metering.late import register_closed_period_resolver
 
         register_closed_period_resolver(closed_through)
+        register_db_gauges(invoicing_gauges)

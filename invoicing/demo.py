@@ -22,7 +22,6 @@ from invoicing.services.billing import billing_run
 from invoicing.services.catalog import plan_create, plan_version_create
 from invoicing.services.contracts import AmendmentInput, contract_amend, contract_create
 from invoicing.services.credits import credit_grant_create
-from invoicing.usage import metering_usage
 
 MONTHS_OF_HISTORY = 4
 METERS = [
@@ -78,7 +77,7 @@ def seed(out: Any) -> None:
         customer = Customer.objects.filter(external_id=external_id).first()
         if customer is not None:
             _send_usage(customer, _history_start(now, customer.timezone), now)
-    result = billing_run(now=now, usage=metering_usage)
+    result = billing_run(now=now)
     out.write(f"  {len(PLANS)} plans, {created} new contracts, {result.finalized} invoices "
               f"finalized, {result.drafted} drafted")
 

@@ -40,26 +40,41 @@ class UsageSource(Protocol):
     ) -> UsageReading: ...
 
 
-def metering_usage(
-    *,
-    customer: Customer,
-    meter_key: str,
-    start: datetime,
-    end: datetime,
-    group_by: Sequence[str] | None = None,
-) -> UsageReading:
-    """Usage from ``metering.selectors.usage_for_period`` (issue 3's shared selector)."""
-    # Imported here: metering is a lower layer, but it landed after this module was written.
-    from metering.models import Meter
-    from metering.selectors.usage import usage_for_period
+class MeteringUsage:
+    """Usage from ``metering.selectors.usage.usage_for_period`` (the selector the usage pages
+    share, so pages and invoices agree). Meters are looked up by key once per instance: make
+    one per billing run so a run sees one definition of each meter."""
 
-    meter = Meter.objects.prefetch_related("versions").filter(key=meter_key).first()
-    if meter is None:
-        raise AppError("unknown_meter", f"No meter with key {meter_key!r}: a usage charge bills "
-                       "a meter that does not exist.", details={"meter_key": meter_key})
-    result = usage_for_period(customer=customer, meter=meter, start=start, end=end,
-                              group_by=list(group_by) if group_by else None)
-    return reading_from(result)
+    def __init__(self) -> None:
+        self._meters: dict[str, Any] = {}
+
+    def meter(self, meter_key: str) -> Any:
+        # Imported here: metering is a lower layer, but it landed after this module was written.
+        from metering.models import Meter
+
+        if meter_key not in self._meters:
+            meter = Meter.objects.prefetch_related("versions").filter(key=meter_key).first()
+            if meter is None:
+                raise AppError("unknown_meter", f"No meter with key {meter_key!r}: a usage "
+                               "charge bills a meter that does not exist.",
+                               details={"meter_key": meter_key})
+            self._meters[meter_key] = meter
+        return self._meters[meter_key]
+
+    def __call__(self, *, customer: Customer, meter_key: str, start: datetime, end: datetime,
+                 group_by: Sequence[str] | None = None) -> UsageReading:
+        from metering.selectors.usage import usage_for_period
+
+        result = usage_for_period(customer=customer, meter=self.meter(meter_key), start=start,
+                                  end=end, group_by=list(group_by) if group_by else None)
+        return reading_from(result)
+
+
+def metering_usage(*, customer: Customer, meter_key: str, start: datetime, end: datetime,
+                   group_by: Sequence[str] | None = None) -> UsageReading:
+    """One-off usage read (previews, the API): a fresh ``MeteringUsage`` each call."""
+    return MeteringUsage()(customer=customer, meter_key=meter_key, start=start, end=end,
+                           group_by=group_by)
 
 
 def reading_from(result: Any) -> UsageReading:

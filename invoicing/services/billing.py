@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Q
 
+from invoicing.metrics import BILLING_RUN_SECONDS
 from invoicing.models import Contract, Invoice, InvoiceKind
 from invoicing.models.catalog import Cadence
 from invoicing.periods import Period, period_after
@@ -21,7 +22,7 @@ from invoicing.selectors.invoices import contract_period, contracts_with_terms
 from invoicing.services.credits import credit_expire
 from invoicing.services.invoices import invoice_draft_ensure, invoice_finalize, invoice_refresh
 from invoicing.states import InvoiceStatus
-from invoicing.usage import UsageSource, metering_usage
+from invoicing.usage import MeteringUsage, UsageSource
 
 logger = logging.getLogger(__name__)
 MAX_PERIODS_PER_RUN = 120  # a contract more than 10 years behind is a data problem, not a run
@@ -36,9 +37,15 @@ class BillingRunResult:
     failed: list[int] = dataclasses.field(default_factory=list)
 
 
-def billing_run(*, now: datetime, usage: UsageSource = metering_usage,
+def billing_run(*, now: datetime, usage: UsageSource | None = None,
                 contract_ids: list[int] | None = None) -> BillingRunResult:
     """Bill every contract with a period ended by ``now`` or an open draft."""
+    with BILLING_RUN_SECONDS.time():
+        return _billing_run(now=now, usage=usage or MeteringUsage(), contract_ids=contract_ids)
+
+
+def _billing_run(*, now: datetime, usage: UsageSource,
+                 contract_ids: list[int] | None) -> BillingRunResult:
     result = BillingRunResult()
     contracts = contracts_with_terms().order_by("pk")
     if contract_ids is not None:

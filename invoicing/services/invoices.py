@@ -24,6 +24,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
 
 from billingsite.errors import AppError, Conflict
+from invoicing.metrics import INVOICES_FINALIZED
 from invoicing.models import Contract, Invoice, InvoiceKind, InvoiceLine, InvoiceTransition
 from invoicing.periods import Period
 from invoicing.selectors.computation import InvoiceComputation, LineDraft
@@ -165,6 +166,7 @@ def invoice_finalize(*, invoice_id: int, usage: UsageSource, now: datetime,
     InvoiceTransition.objects.create(invoice=invoice, from_status=InvoiceStatus.DRAFT,
                                      to_status=InvoiceStatus.FINALIZED, actor=actor,
                                      reason="finalized")
+    transaction.on_commit(INVOICES_FINALIZED.inc)
     return invoice
 
 

@@ -176,3 +176,18 @@ def test_berlin_anchor_31_month_end_periods():
         "amount", "details")
     assert [(amount, details["days_in_period"]) for amount, details in fees] == [
         (Decimal("100.00"), 28), (Decimal("100.00"), 31)]
+
+
+def test_metrics_count_finalizations_and_report_drafts(django_capture_on_commit_callbacks):
+    from invoicing.metrics import INVOICES_FINALIZED, invoicing_gauges
+
+    make_contract()
+    billing_run(now=at(2026, 2, 1, 1), usage=USAGE)
+    gauge = {s.labels["state"]: s.value for s in next(iter(invoicing_gauges())).samples}
+    assert gauge == {"in_grace": 0, "overdue": 1}  # finalize_after (Feb 2) is past by now
+    before = INVOICES_FINALIZED._value.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        billing_run(now=at(2026, 2, 3), usage=USAGE)
+    assert INVOICES_FINALIZED._value.get() == before + 1
+    gauge = {s.labels["state"]: s.value for s in next(iter(invoicing_gauges())).samples}
+    assert gauge == {"in_grace": 0, "overdue": 0}

@@ -10,6 +10,7 @@ handler500 = "billingsite.errors.handler500"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("billingsite.api.urls")),
+    path("compat/", include("metering.compat.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,6 +107,7 @@ class RecordingHTTPClient(stripe.HTTPClient):
         self._routes: list[_Route] = []
         self._failures: list[_Failure] = []
         self._saved: dict[str, tuple[str, int, dict[str, Any]]] = {}
+        self._lock = threading.Lock()  # worker threads may share one client: one request at a time
         if default_routes:
             for method, path, respond in canned.default_routes():
                 self._routes.append(_Route(method, _compile(path), respond))
@@ -144,6 +146,11 @@ class RecordingHTTPClient(stripe.HTTPClient):
     def request(self, method: str, url: str, headers: Mapping[str, str] | None,
                 post_data: Any = None, *, _usage: list[str] | None = None,
                 ) -> tuple[str, int, Mapping[str, str]]:
+        with self._lock:
+            return self._handle(method, url, headers, post_data)
+
+    def _handle(self, method: str, url: str, headers: Mapping[str, str] | None,
+                post_data: Any) -> tuple[str, int, Mapping[str, str]]:
         record = self._record(method, url, headers, post_data)
         failure = self._take_failure(record)
         if failure is not None and failure.kind != "timeout_after_success":

@@ -7,6 +7,7 @@ import logging
 import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -219,3 +220,14 @@ def test_calls_are_counted_by_operation_and_outcome(recording_gateway: StripeGat
         recording_gateway.refund_create(charge_id="ch_1", idempotency_key="refund:1")
     recording_gateway.refund_create(charge_id="ch_1", idempotency_key="refund:1")
     assert (count("ok") - before_ok, count(errors.SERVER_ERROR) - before_failed) == (1, 1)
+
+
+def test_concurrent_senders_of_one_row_create_one_object(
+        recording_gateway: StripeGateway, recording_client: RecordingHTTPClient) -> None:
+    """Two workers racing on the same outbox row send the same key: one object, one answer."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        ids = list(pool.map(
+            lambda _: create_customer(recording_gateway, key="customer:9:create").id, range(8)))
+    assert len(set(ids)) == 1
+    assert len(recording_client.requests) == 8
+    assert len(recording_client.executed) == 1

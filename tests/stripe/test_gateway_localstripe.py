@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -73,6 +74,23 @@ def test_customer_create_is_idempotent(localstripe: LocalStripe,
         localstripe_gateway.customer_create(idempotency_key=key, email="other@acme.test")
     assert (caught.value.code, caught.value.retryable) == (errors.IDEMPOTENCY_ERROR, False)
     assert count_customers(localstripe, "other@acme.test") == 0
+
+
+def test_concurrent_creates_with_one_key_make_one_customer(
+        localstripe: LocalStripe, localstripe_gateway: StripeGateway) -> None:
+    key, email = unique("customer"), f"{uuid.uuid4().hex[:8]}@acme.test"
+
+    def create(_: int) -> str:
+        try:
+            return str(localstripe_gateway.customer_create(idempotency_key=key, email=email).id)
+        except StripeGatewayError as exc:  # 409 while the first is in flight: retryable
+            assert (exc.code, exc.retryable) == (errors.CONFLICT, True)
+            return "conflict"
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = list(pool.map(create, range(8)))
+    assert len({o for o in outcomes if o != "conflict"}) == 1
+    assert count_customers(localstripe, email) == 1
 
 
 def test_customer_update_and_retrieve(localstripe_gateway: StripeGateway, customer: Any) -> None:

@@ -88,3 +88,21 @@ def test_read_scope_key_is_refused(
             events=[_event("x", ago(minutes=1), external_customer_id="acme")])
     assert raised.value.status_code == 403
     assert raised.value.body["detail"] == "This endpoint needs an API key with scope 'ingest'."
+
+
+def test_unknown_customer_is_accepted_and_counted_once_the_alias_exists(
+        client_for: Callable[..., orb.Orb],
+        tenant: Tenant, ago: Callable[..., datetime]) -> None:
+    from accounts.services import customer_alias_add
+    from metering.services import events_attribute
+
+    sent = client_for().events.ingest(
+        events=[_event("orb-early", ago(minutes=5), external_customer_id="orb_cus_9")],
+        extra_query={"debug": "true"})
+    assert sent.validation_failed == []
+    assert sent.to_dict()["debug"]["ingested"] == ["orb-early"]
+    assert tenant.usage("calls") == 0
+
+    customer_alias_add(customer=tenant.customer, alias="orb_cus_9")
+    events_attribute()
+    assert tenant.usage("calls") == Decimal(1)

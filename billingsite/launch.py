@@ -234,7 +234,33 @@ def command_run(args: argparse.Namespace) -> int:
         return exit_code
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium() -> None:
+    """Install Debian's chromium for the browser tests (tests/browser) when it is missing.
+
+    Runs apt-get only as root; otherwise it says what to do and the browser tests fail with
+    the same advice. ``TALLY_SKIP_BROWSER=1`` skips both the install and those tests.
+    """
+    if os.environ.get("TALLY_SKIP_BROWSER") == "1" or CHROMIUM.exists():
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        _log(f"{CHROMIUM} is missing: the browser tests will fail. Install it with "
+             "`apt-get install -y chromium`, or set TALLY_SKIP_BROWSER=1 to skip them.")
+        return
+    _log("installing Debian's chromium for the browser tests (apt-get update + install)")
+    apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        result = subprocess.run(cmd, env=apt_env, stdout=subprocess.DEVNULL)
+        if result.returncode != 0:
+            _log(f"`{' '.join(cmd)}` failed (exit {result.returncode}); browser tests will fail")
+            return
+    _log(f"chromium installed at {CHROMIUM}")
+
+
 def command_test(args: argparse.Namespace) -> int:
+    ensure_chromium()
     data_dir = Path(args.data_dir) / "test"
     with services(data_dir, tuned_for_tests=True) as extra:
         env = {**os.environ, **extra, "TALLY_TESTING": "1"}

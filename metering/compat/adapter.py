@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from http import HTTPStatus
 from typing import Any
 
 from django.utils import timezone
@@ -123,6 +124,14 @@ def timestamp_from_unix(value: Any) -> Any:
         return format_timestamp(_EPOCH + timedelta(microseconds=micros))
     except OverflowError:
         return value
+
+
+def status_phrase(status: int) -> str:
+    """``Unprocessable Entity`` for 422; empty for a code HTTP does not name."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def drop_nulls(event: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,6 @@ failed batch are stored; re-sending the whole batch is safe (they are then dupli
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from typing import Any
 
 from rest_framework.request import Request
@@ -37,6 +36,7 @@ from metering.compat.adapter import (
     event_list,
     format_timestamp,
     ingest,
+    status_phrase,
     timestamp_from_unix,
 )
 
@@ -111,9 +111,8 @@ def _event_body(raw: dict[str, Any], translated: dict[str, Any],
 
 class LagoView(CompatIngestView):
     def error_response(self, status: int, code: str, message: str, details: Any) -> Response:
-        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
-        return Response({"status": status, "error": phrase, "code": code, "message": message,
-                         "error_details": details}, status=status)
+        return Response({"status": status, "error": status_phrase(status), "code": code,
+                         "message": message, "error_details": details}, status=status)
 
 
 class LagoEventCreate(LagoView):

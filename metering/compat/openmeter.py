@@ -22,7 +22,6 @@ events are stored. 401 raises ``ClientAuthenticationError``.
 from __future__ import annotations
 
 import hashlib
-from http import HTTPStatus
 from typing import Any
 
 from rest_framework.request import Request
@@ -36,6 +35,7 @@ from metering.compat.adapter import (
     drop_nulls,
     event_list,
     ingest,
+    status_phrase,
     timestamp_from_iso,
 )
 
@@ -85,8 +85,8 @@ def _events_in(document: Any, media_type: str) -> Any:
 
 class OpenMeterEvents(CompatIngestView):
     def error_response(self, status: int, code: str, message: str, details: Any) -> Response:
-        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else code
-        body = {"type": "about:blank", "title": phrase, "status": status, "detail": message,
+        body = {"type": "about:blank", "title": status_phrase(status) or code, "status": status,
+                "detail": message,
                 "instance": self.request.path if self.request else "",
                 "extensions": {"code": code, **(details if isinstance(details, dict) else {})}}
         return Response(body, status=status, content_type="application/problem+json")

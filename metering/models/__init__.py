@@ -4,6 +4,7 @@ from metering.models.events import (
     EventConflict,
     RejectedEvent,
     ReviewStatus,
+    UnattributedEvent,
     UsageEvent,
 )
 from metering.models.meters import Aggregation, Meter, MeterVersion
@@ -18,6 +19,7 @@ __all__ = [
     "RejectedEvent",
     "ReviewStatus",
     "RollupQueue",
+    "UnattributedEvent",
     "UniqueValue",
     "UsageEvent",
 ]

@@ -98,3 +98,11 @@ class RejectedEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id or '?'}: {self.reason}"
+
+
+class UnattributedEvent(UsageEvent):
+    """Admin queue: stored events whose customer does not exist (yet)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "unattributed event"

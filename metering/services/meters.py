@@ -130,7 +130,7 @@ def meter_update(*, meter: Meter, effective_from: datetime | None = None,
     clean = validate_definition(proposed)
     if clean == {f: getattr(current, f) for f in DEFINITION_FIELDS}:
         return None
-    start = _version_start(effective_from)
+    start = version_start(effective_from)
     if start < current.effective_from:
         raise _invalid({"effective_from": "Must not be before the latest version's start."})
     if start == current.effective_from:
@@ -144,7 +144,7 @@ def meter_update(*, meter: Meter, effective_from: datetime | None = None,
     return version
 
 
-def _version_start(requested: datetime | None) -> datetime:
+def version_start(requested: datetime | None) -> datetime:
     current_hour = timezone.now().astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     if requested is None:
         return current_hour

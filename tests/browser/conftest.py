@@ -57,6 +57,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Remember each phase's report on the item, so ``page`` can screenshot failures."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
 @pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
@@ -109,7 +117,8 @@ def browser_context_options() -> dict[str, object]:
 
 @pytest.fixture
 def page(browser: Browser, live_server: LiveServer, offsite_requests: list[str],
-         browser_context_options: dict[str, object]) -> Iterator[Page]:
+         browser_context_options: dict[str, object],
+         request: pytest.FixtureRequest) -> Iterator[Page]:
     port = urlsplit(live_server.url).port
     local = {("localhost", port), ("127.0.0.1", port), (PROD_HOST, port)}
 
@@ -126,6 +135,11 @@ def page(browser: Browser, live_server: LiveServer, offsite_requests: list[str],
     context.route("**/*", guard)
     tab = context.new_page()
     yield tab
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        tab.screenshot(path=str(SCREENSHOTS / f"{_safe(request.node.name)}-FAILED.png"),
+                       full_page=True)
     context.close()
     assert not offsite_requests, f"requests left the machine: {offsite_requests}"
 
@@ -134,14 +148,18 @@ def page(browser: Browser, live_server: LiveServer, offsite_requests: list[str],
 def screenshot(page: Page, request: pytest.FixtureRequest) -> Callable[..., Path]:
     """``screenshot("step")`` saves the whole page as ``<test name>-<step>.png``."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    test_name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+    test_name = _safe(request.node.name)
 
     def take(step: str, *, full_page: bool = True) -> Path:
-        path = SCREENSHOTS / f"{test_name}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', step)}.png"
+        path = SCREENSHOTS / f"{test_name}-{_safe(step)}.png"
         page.screenshot(path=str(path), full_page=full_page)
         return path
 
     return take
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
 def sign_in(page: Page, username: str, password: str = STAFF_PASSWORD) -> None:

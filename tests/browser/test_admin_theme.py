@@ -27,7 +27,7 @@ CONTRAST_JS = (Path(__file__).parent / "contrast.js").read_text()
 HEADER_BG = "rgb(30, 27, 75)"  # --tally-header-bg in light mode
 TEXT_ON_DASHBOARD = [
     "#user-tools", ".tally-subtitle", ".tally-home-head h1", ".tally-quiet", ".tally-chip-admin",
-    ".tally-role-title", ".tally-panel-head h3", ".tally-count", ".tally-search button",
+    ".tally-role-title", ".tally-panel-head h3", ".tally-search button",
     ".tally-row-main a", ".tally-row-detail", ".tally-badge-ok", ".tally-badge-danger",
     ".tally-panel-foot a", "#content-main caption a.section",
     "#content-main th a", "#recent-actions-module h2",

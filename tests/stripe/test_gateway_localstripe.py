@@ -17,6 +17,7 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import psutil
 import pytest
 import requests
 
@@ -57,6 +58,10 @@ def test_localstripe_runs_on_loopback_with_private_state(localstripe: LocalStrip
     assert_loopback(localstripe.base_url)
     assert localstripe.process.poll() is None
     assert "/pytest-" in str(localstripe.state_dir)
+    listening = [c.laddr for c in psutil.Process(localstripe.process.pid).net_connections()
+                 if c.status == psutil.CONN_LISTEN]
+    assert [(addr.ip, addr.port) for addr in listening] == [
+        ("127.0.0.1", int(localstripe.base_url.rsplit(":", 1)[1]))]
 
 
 def test_customer_create_is_idempotent(localstripe: LocalStripe,

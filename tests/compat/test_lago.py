@@ -91,3 +91,15 @@ def test_unknown_key_is_a_lago_401(tenant: Tenant, ago: Callable[..., datetime])
         _client(tenant, key="tly_nope_nope").events.create(_event("x", 1, ago(minutes=1)))
     assert raised.value.status_code == 401
     assert raised.value.response["error"] == "Unauthorized"
+
+
+def test_body_over_the_ingest_limit_is_a_lago_413(
+        tenant: Tenant, ago: Callable[..., datetime], settings: object) -> None:
+    settings.METERING_MAX_REQUEST_BYTES = 300  # type: ignore[attr-defined]
+    events = [_event(f"big-{i}", 1, ago(minutes=1)) for i in range(5)]
+    with pytest.raises(LagoApiError) as raised:
+        _client(tenant).events.batch_create(BatchEvent(events=events))
+    assert raised.value.status_code == 413
+    assert raised.value.response["code"] == "payload_too_large"
+    assert raised.value.response["error_details"] == {"max_request_bytes": 300}
+    assert tenant.usage("tokens") == 0

@@ -56,5 +56,6 @@ from tests.stripe_support import (  # noqa: E402, F401
     localstripe_gateway,
     localstripe_settings,
     recording_client,
+    recording_default_gateway,
     recording_gateway,
 )

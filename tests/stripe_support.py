@@ -7,7 +7,8 @@ Fixtures (registered for the whole suite by tests/conftest.py):
 - ``localstripe_gateway``: a ``StripeGateway`` pointed at it.
 - ``localstripe_settings``: settings (``STRIPE_API_BASE``/``STRIPE_API_KEY``) pointed at it, so
   code that calls ``default_gateway()`` (tasks, services) reaches localstripe.
-- ``recording_client`` / ``recording_gateway``: the SDK talks to ``RecordingHTTPClient``.
+- ``recording_client`` / ``recording_gateway``: the SDK talks to ``RecordingHTTPClient``;
+  ``recording_default_gateway`` makes ``default_gateway()`` return that gateway.
 - ``_stripe_never_real`` (autouse): a test that configures nothing reaches a dead loopback port,
   never the real Stripe.
 
@@ -42,8 +43,8 @@ from tests.stripe.recording import RecordingHTTPClient
 __all__ = [
     "DEAD_LOOPBACK", "LOCALSTRIPE_API_KEY", "LocalStripe", "RecordingHTTPClient",
     "assert_loopback", "fixture_object", "gateway_for", "localstripe", "localstripe_gateway",
-    "localstripe_settings", "recording_client", "recording_gateway", "sign_webhook",
-    "start_localstripe", "stop_process", "stripe_event",
+    "localstripe_settings", "recording_client", "recording_default_gateway",
+    "recording_gateway", "sign_webhook", "start_localstripe", "stop_process", "stripe_event",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -198,6 +199,18 @@ def recording_client() -> RecordingHTTPClient:
 @pytest.fixture
 def recording_gateway(recording_client: RecordingHTTPClient) -> StripeGateway:
     return gateway_for("http://127.0.0.1:1", http_client=recording_client)
+
+
+@pytest.fixture
+def recording_default_gateway(recording_gateway: StripeGateway, settings: Any,
+                              monkeypatch: pytest.MonkeyPatch) -> StripeGateway:
+    """Make ``default_gateway()`` (what tasks and services call) return ``recording_gateway``."""
+    import invoicing.stripe.gateway as gateway_module
+
+    settings.STRIPE_API_BASE = recording_gateway.config.api_base
+    settings.STRIPE_API_KEY = recording_gateway.config.api_key
+    monkeypatch.setattr(gateway_module, "_gateway_for", lambda config: recording_gateway)
+    return recording_gateway
 
 
 # --- fixtures3.json objects, events and signatures -------------------------------------------

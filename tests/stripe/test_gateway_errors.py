@@ -231,3 +231,10 @@ def test_concurrent_senders_of_one_row_create_one_object(
     assert len(set(ids)) == 1
     assert len(recording_client.requests) == 8
     assert len(recording_client.executed) == 1
+
+
+def test_recording_default_gateway_is_what_tasks_get(
+        recording_default_gateway: StripeGateway, recording_client: RecordingHTTPClient) -> None:
+    assert default_gateway() is recording_default_gateway
+    default_gateway().refund_create(charge_id="ch_1", idempotency_key="refund:5")
+    assert [r.idempotency_key for r in recording_client.requests] == ["refund:5"]

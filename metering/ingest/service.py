@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.models import ApiKey
 from metering import metrics
 from metering.ingest.limits import IngestLimits, ingest_limits
+from metering.ingest.store import insert_events
 from metering.ingest.wire import EventValidator, Rejection, ValidEvent
 from metering.models import EventConflict, RejectedEvent
 
@@ -40,21 +41,6 @@ class IngestResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {**{k: self.counts.get(k, 0) for k in OUTCOMES}, "events": self.events}
-
-
-_INSERT_SQL = """
-INSERT INTO metering_usageevent
-    (namespace, event_id, customer_id, customer_ref, type, timestamp, timestamp_given,
-     properties, content_hash, received_at, attributed_at, is_late)
-SELECT %s, u.event_id, u.customer_id, u.customer_ref, u.type, u.ts, u.given,
-       u.props::jsonb, u.hash, %s, CASE WHEN u.customer_id IS NULL THEN NULL ELSE %s END, false
-FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::text[], %s::timestamptz[],
-            %s::boolean[], %s::text[], %s::bytea[])
-     AS u(event_id, customer_id, customer_ref, type, ts, given, props, hash)
-ORDER BY u.event_id
-ON CONFLICT (namespace, event_id) DO NOTHING
-RETURNING id, event_id
-"""
 
 
 def resolve_customers(refs: Iterable[str]) -> dict[str, int]:
@@ -125,8 +111,7 @@ def _store(api_key: ApiKey | None, checked: list[ValidEvent | Rejection],
             repeats.append(event)
         else:
             first[event.event_id] = event
-    inserted = _insert(list(first.values()), customer_ids, received_at, namespace)
-    stored = _stored_hashes(namespace, [eid for eid in first if eid not in inserted])
+    inserted, stored = insert_events(list(first.values()), customer_ids, received_at, namespace)
     reference = {eid: (pk, first[eid].content_hash) for eid, pk in inserted.items()}
     reference.update(stored)
     conflicts: list[tuple[ValidEvent, int | None]] = []
@@ -144,46 +129,10 @@ def _store(api_key: ApiKey | None, checked: list[ValidEvent | Rejection],
                                "reason": rej.reason, "message": rej.message}
     _save_reviews(api_key, namespace, received_at, conflicts,
                   rejections if store_rejections else [])
-    countable = [inserted[e.event_id] for e in first.values()
-                 if e.event_id in inserted and e.customer_ref in customer_ids]
-    if countable:
-        enqueue_for_rollup(countable, received_at)
     counts = dict.fromkeys(OUTCOMES, 0)
     for outcome in outcomes:
         counts[outcome["status"]] += 1
     return IngestResult(events=outcomes, counts=counts, inserted_pks=sorted(inserted.values()))
-
-
-def _insert(events: list[ValidEvent], customer_ids: dict[str, int], received_at: datetime,
-            namespace: str) -> dict[str, int]:
-    if not events:
-        return {}
-    params = [
-        namespace, received_at, received_at,
-        [e.event_id for e in events],
-        [customer_ids.get(e.customer_ref) for e in events],
-        [e.customer_ref for e in events],
-        [e.type for e in events],
-        [e.timestamp for e in events],
-        [e.timestamp_given for e in events],
-        [e.properties_json for e in events],
-        [e.content_hash for e in events],
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT_SQL, params)
-        return {event_id: pk for pk, event_id in cursor.fetchall()}
-
-
-def _stored_hashes(namespace: str, event_ids: list[str]) -> dict[str, tuple[int, bytes]]:
-    if not event_ids:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT event_id, id, content_hash FROM metering_usageevent"
-            " WHERE namespace = %s AND event_id = ANY(%s)",
-            [namespace, event_ids],
-        )
-        return {eid: (pk, bytes(digest)) for eid, pk, digest in cursor.fetchall()}
 
 
 def enqueue_for_rollup(event_pks: list[int], now: datetime) -> None:

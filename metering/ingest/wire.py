@@ -111,10 +111,13 @@ def events_from_document(document: Any, limits: IngestLimits) -> list[Any]:
     return events
 
 
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
 def content_hash(customer: str, type_: str, ts_micros: int | None, properties_json: str) -> bytes:
-    canonical = json.dumps([customer, type_, ts_micros], separators=(",", ":"))
-    return hashlib.blake2b(f"{canonical}\n{properties_json}".encode(),
-                           digest_size=16).digest()
+    """What the sender said, unambiguously: the fields cannot contain NUL (validated)."""
+    text = f"{customer}\x00{type_}\x00{ts_micros}\x00{properties_json}"
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
 def parse_timestamp(value: Any) -> datetime | None:
@@ -138,13 +141,6 @@ def _has_imprecise(value: Any) -> bool:
     return False
 
 
-def _text_field(raw: dict[str, Any], name: str, max_len: int) -> str | None:
-    value = raw.get(name)
-    if isinstance(value, str) and 0 < len(value) <= max_len:
-        return value
-    return None
-
-
 class EventValidator:
     """Validates events of one request against the limits, relative to ``received_at``."""
 
@@ -156,51 +152,60 @@ class EventValidator:
         self.check_imprecise = check_imprecise
 
     def validate(self, index: int, raw: Any) -> ValidEvent | Rejection:
+        """Check one event; the common (valid) path does as little work as possible."""
         if not isinstance(raw, dict):
             return Rejection(index, "", "invalid_event", "An event must be a JSON object.", raw)
         event_id = raw.get("id")
-        shown_id = event_id if isinstance(event_id, str) else ""
+        shown_id = event_id[: self.limits.max_id_length] if isinstance(event_id, str) else ""
         problem = self._problem(raw)
         if problem is not None:
-            return Rejection(index, shown_id[: self.limits.max_id_length], *problem, raw)
+            return Rejection(index, shown_id, *problem, raw)
         ts_raw = raw.get("timestamp")
         given = ts_raw is not None
         timestamp = parse_timestamp(ts_raw) if given else self.received_at
-        if timestamp is None:
-            return Rejection(index, shown_id, "invalid_timestamp",
-                             "timestamp must be RFC 3339 with an offset, e.g. "
-                             "2026-11-02T10:15:00Z.", raw)
-        if timestamp > self.latest:
-            return Rejection(index, shown_id, "timestamp_in_future",
-                             f"timestamp is more than {int(self.limits.max_future.total_seconds())}"
-                             " seconds in the future.", raw)
-        if timestamp < self.earliest:
-            return Rejection(index, shown_id, "timestamp_too_old",
-                             f"timestamp is older than {self.limits.max_age.days} days.", raw)
+        problem = self._time_problem(timestamp)
+        if problem is not None:
+            return Rejection(index, shown_id, *problem, raw)
         properties = raw.get("properties")
-        properties_json = json.dumps(properties if properties is not None else {},
-                                     sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        properties_json = _canonical(properties if properties is not None else {})
         if len(properties_json) > self.limits.max_properties_bytes:
             return Rejection(index, shown_id, "properties_too_large",
                              f"properties exceed {self.limits.max_properties_bytes} bytes.", raw)
-        micros = _micros(timestamp) if given else None
-        digest = content_hash(raw["customer"], raw["type"], micros, properties_json)
-        return ValidEvent(index, shown_id, raw["customer"], raw["type"], timestamp, given,
-                          properties_json, digest, raw)
+        if "\\u0000" in properties_json:
+            return Rejection(index, shown_id, "invalid_properties",
+                             "properties may not contain NUL (\\u0000) characters.", raw)
+        customer, type_ = raw["customer"], raw["type"]
+        micros = _micros(timestamp) if given else None  # type: ignore[arg-type]
+        digest = content_hash(customer, type_, micros, properties_json)
+        return ValidEvent(index, shown_id, customer, type_, timestamp,  # type: ignore[arg-type]
+                          given, properties_json, digest, raw)
+
+    def _time_problem(self, timestamp: datetime | None) -> tuple[str, str] | None:
+        if timestamp is None:
+            return ("invalid_timestamp",
+                    "timestamp must be RFC 3339 with an offset, e.g. 2026-11-02T10:15:00Z.")
+        if timestamp > self.latest:
+            return ("timestamp_in_future", f"timestamp is more than "
+                    f"{int(self.limits.max_future.total_seconds())} seconds in the future.")
+        if timestamp < self.earliest:
+            return "timestamp_too_old", f"timestamp is older than {self.limits.max_age.days} days."
+        return None
 
     def _problem(self, raw: dict[str, Any]) -> tuple[str, str] | None:
-        unknown = raw.keys() - ALLOWED_FIELDS
-        if unknown:
-            return "unknown_field", f"Unknown field(s): {', '.join(sorted(unknown))}."
+        if not raw.keys() <= ALLOWED_FIELDS:
+            unknown = ", ".join(sorted(raw.keys() - ALLOWED_FIELDS))
+            return "unknown_field", f"Unknown field(s): {unknown}."
         limits = self.limits
         for name, max_len in (("id", limits.max_id_length), ("customer",
                               limits.max_customer_length), ("type", limits.max_type_length)):
-            if _text_field(raw, name, max_len) is None:
-                if name not in raw:
+            value = raw.get(name)
+            if type(value) is not str or not 0 < len(value) <= max_len or "\x00" in value:
+                if value is None:
                     return f"missing_{name}", f"{name} is required."
-                return f"invalid_{name}", f"{name} must be a string of 1-{max_len} characters."
+                return f"invalid_{name}", (f"{name} must be a string of 1-{max_len} characters"
+                                           " without NUL.")
         properties = raw.get("properties")
-        if properties is not None and not isinstance(properties, dict):
+        if properties is not None and type(properties) is not dict:
             return "invalid_properties", "properties must be a JSON object."
         if self.check_imprecise and _has_imprecise(properties):
             return "imprecise_number", ("A number in properties has more significant digits "

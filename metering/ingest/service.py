@@ -10,6 +10,7 @@ the rollup worker, so a committed event is always either queued or already rolle
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -155,7 +156,8 @@ def _save_reviews(api_key: ApiKey | None, namespace: str, received_at: datetime,
         )
     if rejections:
         RejectedEvent.objects.bulk_create(
-            RejectedEvent(namespace=namespace, event_id=r.event_id, payload=_jsonable(r.raw),
+            RejectedEvent(namespace=namespace, event_id=r.event_id.replace("\x00", "\ufffd"),
+                          payload=_jsonable(r.raw),
                           reason=r.reason, message=r.message, received_at=received_at,
                           api_key=api_key)
             for r in rejections
@@ -163,4 +165,8 @@ def _save_reviews(api_key: ApiKey | None, namespace: str, received_at: datetime,
 
 
 def _jsonable(raw: Any) -> Any:
-    return raw if isinstance(raw, (dict, list, str, int, float, bool)) or raw is None else str(raw)
+    """The payload as PostgreSQL can store it: NUL characters become U+FFFD."""
+    text = json.dumps(raw, default=str)
+    if "\\u0000" in text:
+        text = text.replace("\\u0000", "\\ufffd")
+    return json.loads(text)

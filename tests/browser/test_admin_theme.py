@@ -157,3 +157,48 @@ def _contrast_border(page: Page, selector: str) -> float:
     """Contrast between an element's border colour and the background behind it."""
     js = CONTRAST_JS.replace("getComputedStyle(el).color", "getComputedStyle(el).borderTopColor")
     return float(dict(page.evaluate(js, [selector]))[selector])
+
+
+def test_admin_widgets_still_work_under_the_theme(
+    page: Page, screenshot: Callable[..., Path]
+) -> None:
+    """Django's own admin JavaScript keeps working: inline rows, autocomplete, the selector
+    widget, delete confirmation; and no page raises a JavaScript error."""
+    acme = customer_create(external_id="acme", name="Acme Rockets")
+    customer_create(external_id="globex", name="Globex Corporation")
+    admin = staff_user_create(username="ada-admin", role="admin", password=STAFF_PASSWORD)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    sign_in(page, "ada-admin")
+
+    page.goto(f"/admin/accounts/customer/{acme.pk}/change/")
+    aliases = page.locator("#aliases-group")
+    aliases.locator(".add-row a").click()
+    expect(aliases.locator("tr.form-row.dynamic-aliases")).to_have_count(1)
+    aliases.locator("input[name='aliases-0-alias']").fill("acme-eu")
+    page.locator("input[name='_continue']").click()
+    expect(page.locator("ul.messagelist li.success")).to_be_visible()
+    assert list(acme.aliases.values_list("alias", flat=True)) == ["acme-eu"]
+    screenshot("1-inline-saved")
+
+    page.goto("/admin/accounts/apikey/add/")
+    page.locator(".field-customer .select2-selection").click()
+    page.locator(".select2-search__field").fill("Globex")
+    expect(page.locator(".select2-results__option").first).to_have_text(
+        "Globex Corporation (globex)"
+    )
+    screenshot("2-autocomplete")
+    page.keyboard.press("Escape")
+
+    page.goto(f"/admin/auth/user/{admin.pk}/change/")
+    expect(page.locator("#id_groups_from")).to_be_visible()  # the two-list selector widget
+    widget = _contrast(page, [".selector-chosen-title label", ".selector-available-title label"])
+    assert None not in widget.values() and min(widget.values()) >= AA_TEXT, widget
+    screenshot("3-selector-widget")
+
+    page.goto(f"/admin/accounts/customer/{acme.pk}/delete/")
+    expect(page.get_by_role("button", name="Yes, I’m sure")).to_be_visible()
+    chrome = _contrast(page, ["#logout-form button", "#user-tools", ".delete-confirmation h1"])
+    assert min(chrome.values()) >= AA_TEXT, chrome  # page-specific CSS leaves the header alone
+    screenshot("4-delete-confirmation")
+    assert errors == []

@@ -32,6 +32,11 @@ TEXT_ON_DASHBOARD = [
     ".tally-panel-foot a", "#content-main caption a.section",
     "#content-main th a", "#recent-actions-module h2",
 ]
+FORM_TEXT = [
+    "div.breadcrumbs", "div.breadcrumbs a", ".fieldset-heading", ".aligned label", "div.help",
+    ".submit-row input[name=_save]", ".submit-row input[name=_continue]", "#nav-sidebar a",
+    ".object-tools a", ".readonly",
+]
 AA_TEXT = 4.5
 
 
@@ -70,6 +75,9 @@ def test_dashboard_theme_contrast_focus_dark_and_mobile(
     expect(page.locator("#header")).to_have_css("background-color", HEADER_BG)
     expect(page.locator(".tally-wordmark")).to_have_text("Tally")
     expect(page).to_have_title("Site administration | Tally")
+    user_links = page.locator("#user-tools")
+    expect(user_links.get_by_role("link", name="API docs")).to_have_attribute("href", "/api/docs/")
+    expect(user_links.get_by_role("link", name="View site")).to_have_count(0)  # "/" is no page
 
     # Empty state first: no key has been used yet.
     keys_panel = page.locator("[data-panel='accounts.api_keys_recent']")
@@ -138,16 +146,17 @@ def test_change_form_and_login_are_themed(page: Page, screenshot: Callable[..., 
 
     sign_in(page, "fran-finance")
     page.goto(f"/admin/accounts/customer/{acme.pk}/change/")
-    form_ratios = _contrast(page, [
-        "div.breadcrumbs", "div.breadcrumbs a", ".fieldset-heading", ".aligned label",
-        "div.help", ".submit-row input[name=_save]", "#nav-sidebar a",
-    ])
-    assert None not in form_ratios.values(), form_ratios
-    assert min(form_ratios.values()) >= AA_TEXT, form_ratios
-    # Inputs are outlined at >= 3:1 against the card (WCAG 1.4.11, non-text contrast).
-    border = _contrast_border(page, "#id_name")
-    assert border >= 3, border
-    screenshot("2-change-form")
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        page.reload()
+        form_ratios = _contrast(page, FORM_TEXT)
+        assert None not in form_ratios.values(), (scheme, form_ratios)
+        assert min(form_ratios.values()) >= AA_TEXT, (scheme, form_ratios)
+        # Inputs are outlined at >= 3:1 against the card (WCAG 1.4.11, non-text contrast).
+        border = _contrast_border(page, "#id_name")
+        assert border >= 3, (scheme, border)
+        screenshot(f"2-change-form-{scheme}")
+    page.emulate_media(color_scheme="light")
     page.goto("/admin/accounts/customer/")
     expect(page.locator("#result_list tbody tr")).to_have_count(1)
     screenshot("3-changelist")

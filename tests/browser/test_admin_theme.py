@@ -160,6 +160,11 @@ def test_change_form_and_login_are_themed(page: Page, screenshot: Callable[..., 
     page.goto("/admin/accounts/customer/")
     expect(page.locator("#result_list tbody tr")).to_have_count(1)
     screenshot("3-changelist")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the customer list scrolls sideways on a phone by {overflow}px"
+    screenshot("4-changelist-phone")
 
 
 def _contrast_border(page: Page, selector: str) -> float:

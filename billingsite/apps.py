@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class BillingsiteConfig(AppConfig):
     name = "billingsite"
     verbose_name = "Tally"
+
+    def ready(self) -> None:
+        from billingsite.observability import register_db_gauges
+        from billingsite.outbox.metrics import outbox_gauges
+
+        register_db_gauges(outbox_gauges)

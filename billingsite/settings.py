@@ -219,6 +219,7 @@ CELERY_TASK_ROUTES = {
     "metering.*": {"queue": "rollups"},
     "invoicing.billing.*": {"queue": "billing"},
     "invoicing.stripe.*": {"queue": "stripe"},
+    "billingsite.outbox_*": {"queue": "stripe"},
     "*.notify_*": {"queue": "notifications"},
 }
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
@@ -227,6 +228,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "invoicing-billing-run": {"task": "invoicing.billing.run", "schedule": 900.0},
     "metering-rollup": {"task": "metering.rollup_run", "schedule": 2.0},
     "metering-attribute": {"task": "metering.events_attribute_sweep", "schedule": 60.0},
+    # Safety net for the outbox: each commit kicks the dispatcher; this catches lost kicks,
+    # backoff retries coming due and leases of workers that died mid-send.
+    "outbox-dispatch": {"task": "billingsite.outbox_dispatch", "schedule": 5.0},
 }
 
 # --- Product settings -----------------------------------------------------------------------

@@ -6,6 +6,8 @@ import time
 from celery import shared_task
 from django.core.cache import cache
 
+from billingsite.outbox.tasks import outbox_dispatch_task  # noqa: F401  (registers the task)
+
 HEARTBEAT_KEY = "ops:worker-heartbeat"
 
 

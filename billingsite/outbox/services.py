@@ -1,0 +1,248 @@
+"""Outbox writes: enqueue inside the business transaction, claim, send, record, retry.
+
+Invariants:
+
+- a row is written in the caller's transaction (``outbox_enqueue`` refuses to run outside one),
+  so it exists if and only if the business change committed; its ``key`` is unique, so the same
+  business fact enqueued twice is one row;
+- rows are claimed with ``SELECT ... FOR UPDATE SKIP LOCKED`` and flipped to ``sending`` with a
+  lease in the same short transaction: two dispatchers never hold the same row;
+- the handler runs outside any transaction (``assert_no_transaction``); its outcome is recorded
+  with a conditional UPDATE on (state=sending, attempts=claimed attempt), so a worker whose lease
+  ran out cannot overwrite the outcome of the attempt that replaced it;
+- failures back off exponentially with jitter; a final error (``retryable = False``) or the
+  retry cap moves the row to ``dead``, which only a person moves back (``outbox_retry_now``).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from billingsite.outbox import metrics
+from billingsite.outbox.guard import assert_no_transaction
+from billingsite.outbox.models import OutboxMessage, OutboxState
+from billingsite.outbox.registry import handler_for
+
+logger = logging.getLogger(__name__)
+
+DUE_STATES = (OutboxState.PENDING, OutboxState.FAILED)
+
+
+def _setting(name: str, default: Any) -> Any:
+    return getattr(settings, name, default)
+
+
+def max_attempts() -> int:
+    return int(_setting("OUTBOX_MAX_ATTEMPTS", 8))
+
+
+def lease_seconds() -> int:
+    return int(_setting("OUTBOX_LEASE_SECONDS", 300))
+
+
+def backoff_delay(attempts: int, *, rng: random.Random | None = None) -> timedelta:
+    """Delay before the next try after ``attempts`` failed claims: base * 2^(n-1), capped, with
+    +/-20% jitter so rows that failed together (a Stripe outage) do not retry in lockstep. With
+    the defaults (5 s base, 8 attempts) the last retry happens well within Stripe's 24 h key
+    lifetime, so every retry of a row is deduplicated by Stripe."""
+    base = float(_setting("OUTBOX_BACKOFF_BASE_SECONDS", 5))
+    cap = float(_setting("OUTBOX_BACKOFF_MAX_SECONDS", 1800))
+    delay = min(cap, base * (2 ** max(0, attempts - 1)))
+    jitter = (rng or random).uniform(0.8, 1.2)
+    return timedelta(seconds=delay * jitter)
+
+
+def outbox_enqueue(topic: str, key: str, payload: dict[str, Any] | None = None, *,
+                   now: datetime | None = None) -> tuple[OutboxMessage, bool]:
+    """Write the message in the caller's transaction; (row, created). A row with the same key
+    is left as it is (the fact was already enqueued). The dispatcher is kicked after commit."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("outbox_enqueue must run inside the business transaction")
+    now = now or timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO billingsite_outboxmessage (topic, key, payload, state, attempts,"
+            " next_attempt_at, last_error, last_error_code, created_at, updated_at)"
+            " VALUES (%s, %s, %s::jsonb, 'pending', 0, %s, '', '', %s, %s)"
+            " ON CONFLICT (key) DO NOTHING RETURNING id",
+            [topic, key, _json(payload or {}), now, now, now])
+        row = cursor.fetchone()
+    message = OutboxMessage.objects.get(key=key)
+    if row is not None:
+        transaction.on_commit(kick_dispatcher)
+    return message, row is not None
+
+
+def _json(value: Any) -> str:
+    import json
+
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    return json.dumps(value, cls=DjangoJSONEncoder)
+
+
+def kick_dispatcher() -> None:
+    """Ask a worker to dispatch now; if the broker is down, beat's periodic run catches up."""
+    from billingsite.outbox.tasks import outbox_dispatch_task
+
+    try:
+        outbox_dispatch_task.delay()
+    except Exception:  # never fail a committed business change over a notification
+        logger.warning("could not kick the outbox dispatcher", exc_info=True)
+
+
+def _due(now: datetime) -> Q:
+    return (Q(state__in=DUE_STATES, next_attempt_at__lte=now)
+            | Q(state=OutboxState.SENDING, lease_expires_at__lte=now))
+
+
+def outbox_claim(*, now: datetime, limit: int = 20,
+                 topics: list[str] | None = None) -> list[tuple[int, int]]:
+    """Claim up to ``limit`` due rows for this worker: [(id, attempt number)]. Rows another
+    transaction holds are skipped, not waited for."""
+    with transaction.atomic():
+        due = OutboxMessage.objects.select_for_update(skip_locked=True).filter(_due(now))
+        if topics is not None:
+            due = due.filter(topic__in=topics)
+        ids = list(due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit])
+        if not ids:
+            return []
+        OutboxMessage.objects.filter(pk__in=ids).update(
+            state=OutboxState.SENDING, lease_expires_at=now + timedelta(seconds=lease_seconds()),
+            attempts=F("attempts") + 1, updated_at=now)
+        return list(OutboxMessage.objects.filter(pk__in=ids).order_by("next_attempt_at", "pk")
+                    .values_list("pk", "attempts"))
+
+
+@dataclass
+class SendOutcome:
+    message_id: int
+    outcome: str  # sent | retry | dead | skipped
+    error: str = ""
+
+
+def outbox_send(message_id: int, attempt: int, *, now: datetime | None = None) -> SendOutcome:
+    """Run the handler of a claimed row (outside any transaction) and record what happened."""
+    assert_no_transaction("An outbox handler")
+    message = OutboxMessage.objects.filter(pk=message_id).first()
+    if message is None or message.state != OutboxState.SENDING or message.attempts != attempt:
+        return SendOutcome(message_id, "skipped")
+    try:
+        result = handler_for(message.topic)(message)
+    except Exception as exc:  # recorded on the row; the dispatcher carries on with other rows
+        return _record_failure(message, exc, now or timezone.now())
+    return _record_success(message, result, timezone.now())
+
+
+def _claimed(message: OutboxMessage) -> Any:
+    return OutboxMessage.objects.filter(pk=message.pk, state=OutboxState.SENDING,
+                                        attempts=message.attempts)
+
+
+def _record_success(message: OutboxMessage, result: Any, now: datetime) -> SendOutcome:
+    updated = _claimed(message).update(
+        state=OutboxState.SENT, sent_at=now, result=result if result is not None else {},
+        lease_expires_at=None, last_error="", last_error_code="", updated_at=now)
+    if not updated:
+        return SendOutcome(message.pk, "skipped")
+    metrics.record_send(message.topic, "sent", now - message.created_at)
+    return SendOutcome(message.pk, "sent")
+
+
+def error_text(exc: BaseException) -> tuple[str, str]:
+    """(code, message) for the row and the admin: our error type's code, else the class name."""
+    code = getattr(exc, "code", "") or type(exc).__name__
+    text = getattr(exc, "message", "") or str(exc) or type(exc).__name__
+    details = getattr(exc, "details", None)
+    if details:
+        text = f"{text} {details}"
+    return str(code)[:100], text[:2000]
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Errors say so themselves (``StripeGatewayError.retryable``); our other application
+    errors are final (retrying cannot fix bad data); anything else (a database hiccup, a bug
+    being fixed) is retried until the cap."""
+    from billingsite.errors import AppError
+
+    flag = getattr(exc, "retryable", None)
+    if flag is not None:
+        return bool(flag)
+    return not isinstance(exc, AppError)
+
+
+def _record_failure(message: OutboxMessage, exc: Exception, now: datetime) -> SendOutcome:
+    code, text = error_text(exc)
+    dead = not is_retryable(exc) or message.attempts >= max_attempts()
+    state = OutboxState.DEAD if dead else OutboxState.FAILED
+    next_at = now if dead else now + backoff_delay(message.attempts)
+    updated = _claimed(message).update(
+        state=state, next_attempt_at=next_at, lease_expires_at=None, last_error=text,
+        last_error_code=code, updated_at=now)
+    outcome = "dead" if dead else "retry"
+    log = logger.error if dead else logger.warning
+    log("outbox send failed", extra={"outbox_id": message.pk, "topic": message.topic,
+                                     "attempts": message.attempts, "error_code": code,
+                                     "outcome": outcome})
+    if not updated:
+        return SendOutcome(message.pk, "skipped", text)
+    metrics.record_send(message.topic, outcome, None)
+    return SendOutcome(message.pk, outcome, text)
+
+
+@dataclass
+class DispatchResult:
+    outcomes: list[SendOutcome] = field(default_factory=list)
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for item in self.outcomes if item.outcome == outcome)
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: self.count(name) for name in ("sent", "retry", "dead", "skipped")}
+
+
+def outbox_dispatch(*, limit: int = 200, batch: int = 20,
+                    topics: list[str] | None = None) -> DispatchResult:
+    """Send due rows until none is left or ``limit`` were handled (the task runs again soon)."""
+    result = DispatchResult()
+    while len(result.outcomes) < limit:
+        claimed = outbox_claim(now=timezone.now(), limit=min(batch, limit - len(result.outcomes)),
+                               topics=topics)
+        if not claimed:
+            break
+        for message_id, attempt in claimed:
+            result.outcomes.append(outbox_send(message_id, attempt))
+    return result
+
+
+def outbox_retry_now(*, message_ids: list[int], now: datetime | None = None
+                     ) -> list[tuple[int, str]]:
+    """Make failed or dead rows due now (a person decided to try again); [(id, what happened)].
+    Sent rows and rows being sent are left alone. The dispatcher is kicked after commit."""
+    now = now or timezone.now()
+    results: list[tuple[int, str]] = []
+    with transaction.atomic():
+        rows = {row.pk: row for row in OutboxMessage.objects.select_for_update()
+                .filter(pk__in=message_ids).order_by("pk")}
+        for message_id in sorted(message_ids):
+            row = rows.get(message_id)
+            if row is None:
+                results.append((message_id, "not found"))
+            elif row.state in (OutboxState.FAILED, OutboxState.DEAD, OutboxState.PENDING):
+                OutboxMessage.objects.filter(pk=row.pk).update(
+                    state=OutboxState.PENDING, next_attempt_at=now, updated_at=now)
+                results.append((message_id, f"queued (was {row.state}, "
+                                            f"{row.attempts} attempts so far)"))
+            else:
+                results.append((message_id, f"left alone: it is {row.state}"))
+        transaction.on_commit(kick_dispatcher)
+    return results

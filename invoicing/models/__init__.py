@@ -1,4 +1,5 @@
-"""Invoicing models, one module per area: catalog, contracts, credits, invoices."""
+"""Invoicing models, one module per area: catalog, contracts, credits, invoices, stripe
+(mirrors of what Stripe told us), reconciliation."""
 
 from invoicing.models.catalog import Cadence, Charge, ChargeKind, Plan, PlanVersion
 from invoicing.models.contracts import (
@@ -22,6 +23,22 @@ from invoicing.models.invoices import (
     InvoiceTransition,
     LineKind,
 )
+from invoicing.models.reconciliation import (
+    DifferenceKind,
+    ReconciliationDifference,
+    ReconciliationRun,
+    RunStatus,
+)
+from invoicing.models.stripe import (
+    LinkStatus,
+    Payment,
+    PaymentMethodUpdateLink,
+    PaymentStatus,
+    StripeInvoice,
+    StripePaymentMethod,
+    StripeWebhookEvent,
+    WebhookStatus,
+)
 
 __all__ = [
     "Cadence",
@@ -35,6 +52,7 @@ __all__ = [
     "CreditEntry",
     "CreditEntryKind",
     "CreditGrant",
+    "DifferenceKind",
     "Discount",
     "DiscountDuration",
     "DiscountKind",
@@ -45,8 +63,19 @@ __all__ = [
     "InvoiceNumberCounter",
     "InvoiceTransition",
     "LineKind",
+    "LinkStatus",
     "OverrideKind",
+    "Payment",
+    "PaymentMethodUpdateLink",
+    "PaymentStatus",
     "Plan",
     "PlanVersion",
     "RateOverride",
+    "ReconciliationDifference",
+    "ReconciliationRun",
+    "RunStatus",
+    "StripeInvoice",
+    "StripePaymentMethod",
+    "StripeWebhookEvent",
+    "WebhookStatus",
 ]

@@ -79,8 +79,9 @@ def sync_roles(apps: Any) -> None:
     admin.permissions.set([p.pk for p in all_perms])
 
 
-def sync_roles_after_migrate(sender: Any, apps: Any = None, **kwargs: Any) -> None:
-    if sender.name != "accounts" or apps is None:
+def sync_roles_after_migrate(sender: Any, **kwargs: Any) -> None:
+    """After `migrate` and after `flush` (which test databases use between transactional tests)."""
+    if sender.name != "accounts":
         return
     from django.apps import apps as global_apps
     from django.contrib.auth.management import create_permissions

@@ -85,3 +85,14 @@ def test_admin_creates_api_key_and_sees_it_once(client):
     from accounts.services import api_key_authenticate
 
     assert api_key_authenticate(key).name == "from-admin"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_groups_survive_a_database_flush():
+    """Transactional tests flush the database; the role groups must come back complete."""
+    from django.core.management import call_command as run
+
+    run("flush", "--no-input", verbosity=0)
+    finance = Group.objects.get(name=FINANCE)
+    assert finance.permissions.filter(codename="change_customer_billing_terms").exists()
+    assert Group.objects.get(name=SUPPORT).permissions.filter(codename="view_customer").exists()

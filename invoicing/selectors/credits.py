@@ -41,14 +41,13 @@ def usable_grant_balances(customer: Customer, currency: str, period: Period,
     With ``lock=True`` the grant rows are locked (in primary key order, to avoid deadlocks)
     before their balances are summed, so the balances cannot change until the transaction ends.
     """
-    ids = list(CreditGrant.objects.filter(usable_grants_q(currency, period), customer=customer)
-               .order_by("pk").values_list("pk", flat=True))
-    if not ids:
-        return []
+    grants = CreditGrant.objects.filter(usable_grants_q(currency, period), customer=customer)
     if lock:
-        list(CreditGrant.objects.filter(pk__in=ids).order_by("pk").select_for_update()
-             .values_list("pk", flat=True))
-    rows = CreditGrant.objects.filter(pk__in=ids).annotate(balance=_BALANCE)
+        ids = list(grants.order_by("pk").select_for_update().values_list("pk", flat=True))
+        if not ids:
+            return []
+        grants = CreditGrant.objects.filter(pk__in=ids)
+    rows = grants.annotate(balance=_BALANCE).order_by("pk")
     return [
         GrantBalance(g.pk, g.kind, g.balance, g.expires_at, g.priority, g.created_at)
         for g in rows if g.balance > 0

@@ -20,7 +20,7 @@ from invoicing.models.catalog import Cadence
 from invoicing.periods import Period, period_after
 from invoicing.selectors.invoices import contract_period, contracts_with_terms
 from invoicing.services.credits import credit_expire
-from invoicing.services.invoices import invoice_draft_ensure, invoice_finalize, invoice_refresh
+from invoicing.services.invoices import invoice_draft_create, invoice_finalize, invoice_refresh
 from invoicing.states import InvoiceStatus
 from invoicing.usage import MeteringUsage, UsageSource
 
@@ -47,6 +47,9 @@ def billing_run(*, now: datetime, usage: UsageSource | None = None,
 def _billing_run(*, now: datetime, usage: UsageSource,
                  contract_ids: list[int] | None) -> BillingRunResult:
     result = BillingRunResult()
+    # Expired grants first: a grant pays invoices finalized before it expires, and a draft
+    # never previews a credit that its finalization could not draw.
+    credit_expire(now=now)
     contracts = contracts_with_terms().order_by("pk")
     if contract_ids is not None:
         contracts = contracts.filter(pk__in=contract_ids)
@@ -60,42 +63,50 @@ def _billing_run(*, now: datetime, usage: UsageSource,
         except Exception:
             logger.exception("billing run failed for contract %s", contract.pk)
             result.failed.append(contract.pk)
-    credit_expire(now=now)
     return result
 
 
 def billing_run_contract(*, contract: Contract, now: datetime, usage: UsageSource,
                          result: BillingRunResult) -> None:
-    for _ in range(MAX_PERIODS_PER_RUN):
-        period = _next_unbilled_period(contract, now)
-        if period is None:
-            break
-        _invoice, created = invoice_draft_ensure(contract=contract, period=period)
-        result.drafted += int(created)
+    created: set[int] = set()
+    for period in unbilled_periods(contract, now):
+        invoice = invoice_draft_create(contract=contract, period=period, usage=usage, now=now)
+        if invoice is not None:
+            created.add(invoice.pk)
+    result.drafted += len(created)
     drafts = Invoice.objects.filter(contract=contract, status=InvoiceStatus.DRAFT).order_by(
         "period_start", "pk").values_list("pk", "finalize_after")
+    drew_credits = False
     for invoice_id, finalize_after in drafts:
         if finalize_after <= now:
-            result.finalized += int(invoice_finalize(invoice_id=invoice_id, usage=usage,
-                                                     now=now) is not None)
-        else:
-            result.refreshed += int(invoice_refresh(invoice_id=invoice_id, usage=usage, now=now))
+            finalized = invoice_finalize(invoice_id=invoice_id, usage=usage, now=now)
+            result.finalized += int(finalized is not None)
+            drew_credits = drew_credits or finalized is not None
+        # A draft created above is current, unless an earlier period just drew credits it
+        # had counted on.
+        elif invoice_id not in created or drew_credits:
+            result.refreshed += int(invoice_refresh(invoice_id=invoice_id, usage=usage, now=now,
+                                                    contract=contract))
 
 
-def _next_unbilled_period(contract: Contract, now: datetime) -> Period | None:
-    """The first period after the last billing-run invoice that has ended by ``now``."""
+def unbilled_periods(contract: Contract, now: datetime) -> list[Period]:
+    """Periods after the last billing-run invoice that have ended by ``now`` (oldest first)."""
     last_end = (Invoice.objects.filter(contract=contract, kind=InvoiceKind.PERIOD,
                                        replaces__isnull=True)
                 .order_by("-period_end").values_list("period_end", flat=True).first())
     if last_end is None:
         period = contract_period(contract, local_day=contract.start_date)
     else:
-        previous = contract_period(contract, last_end - timedelta(seconds=1))
-        period = period_after(previous, origin=contract.start_date,
-                              anchor_day=contract.billing_anchor_day,
-                              cadence_months=Cadence(contract.plan_version.cadence).months)
-    if contract.end_date is not None and period.start_date >= contract.end_date:
-        return None
-    if period.end > now:
-        return None
-    return period
+        period = _following(contract, contract_period(contract, last_end - timedelta(seconds=1)))
+    periods: list[Period] = []
+    while len(periods) < MAX_PERIODS_PER_RUN and period.end <= now and (
+            contract.end_date is None or period.start_date < contract.end_date):
+        periods.append(period)
+        period = _following(contract, period)
+    return periods
+
+
+def _following(contract: Contract, period: Period) -> Period:
+    return period_after(period, origin=contract.start_date,
+                        anchor_day=contract.billing_anchor_day,
+                        cadence_months=Cadence(contract.plan_version.cadence).months)

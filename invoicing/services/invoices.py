@@ -54,28 +54,31 @@ def number_allocate(series: str) -> str:
     return f"{series}-{value:06d}"
 
 
-def invoice_draft_ensure(*, contract: Contract, period: Period) -> tuple[Invoice, bool]:
-    """The period's billing-run invoice, created as an empty draft if missing."""
-    existing = Invoice.objects.filter(contract=contract, period_start=period.start,
-                                      period_end=period.end, kind=InvoiceKind.PERIOD,
-                                      replaces__isnull=True).first()
-    if existing is not None:
-        return existing, False
+def invoice_draft_create(*, contract: Contract, period: Period, usage: UsageSource,
+                         now: datetime) -> Invoice | None:
+    """Create the period's billing-run draft with its lines, or None when it exists already.
+
+    The unique constraint decides: a concurrent run that inserted first makes our INSERT fail,
+    and we leave its draft alone."""
+    computation = compute_for_period(contract, period, usage=usage)
     invoice = Invoice(
         customer=contract.customer, contract=contract, kind=InvoiceKind.PERIOD,
         series=contract.invoice_series, currency=contract.currency,
-        period_start=period.start, period_end=period.end,
-        finalize_after=period.end + timedelta(hours=grace_hours(contract)),
+        period_start=period.start, period_end=period.end, total=computation.total,
+        finalize_after=period.end + timedelta(hours=grace_hours(contract)), refreshed_at=now,
     )
     try:
         with transaction.atomic():
             invoice.save()
+            _insert_lines(invoice, computation.lines)
     except IntegrityError:
-        # Another billing run inserted it between our read and our insert.
-        return Invoice.objects.get(contract=contract, period_start=period.start,
-                                   period_end=period.end, kind=InvoiceKind.PERIOD,
-                                   replaces__isnull=True), False
-    return invoice, True
+        exists = Invoice.objects.filter(contract=contract, period_start=period.start,
+                                        period_end=period.end, kind=InvoiceKind.PERIOD,
+                                        replaces__isnull=True).exists()
+        if not exists:
+            raise
+        return None
+    return invoice
 
 
 def _line_signature(line: LineDraft | InvoiceLine) -> tuple[Any, ...]:
@@ -94,6 +97,14 @@ def _store_lines(invoice: Invoice, computation: InvoiceComputation, now: datetim
             and invoice.total == computation.total:
         return False
     invoice.lines.all().delete()
+    _insert_lines(invoice, wanted)
+    Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.DRAFT).update(
+        total=computation.total, refreshed_at=now)
+    invoice.total = computation.total
+    return True
+
+
+def _insert_lines(invoice: Invoice, lines: list[LineDraft]) -> None:
     InvoiceLine.objects.bulk_create([
         InvoiceLine(invoice=invoice, position=index, kind=line.kind,
                     description=line.description[:300], charge_key=line.charge_key,
@@ -102,12 +113,8 @@ def _store_lines(invoice: Invoice, computation: InvoiceComputation, now: datetim
                     price=line.price, breakdown=line.breakdown, overrides=line.overrides,
                     details=line.details, credit_grant_id=line.credit_grant_id,
                     adjusts_invoice_id=line.adjusts_invoice_id)
-        for index, line in enumerate(wanted)
+        for index, line in enumerate(lines)
     ])
-    Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.DRAFT).update(
-        total=computation.total, refreshed_at=now)
-    invoice.total = computation.total
-    return True
 
 
 def _invoice_period(invoice: Invoice) -> Period:
@@ -122,13 +129,16 @@ def _lock_draft(invoice_id: int, *, wait: bool) -> Invoice | None:
 
 @transaction.atomic
 def invoice_refresh(*, invoice_id: int, usage: UsageSource, now: datetime,
-                    wait: bool = False) -> bool:
+                    wait: bool = False, contract: Contract | None = None) -> bool:
     """Recompute a draft with the latest usage. No-op (False) for a non-draft or a draft
-    another worker holds, or when nothing changed."""
+    another worker holds, or when nothing changed. ``contract`` may be passed with its terms
+    prefetched (the billing run does); finalization always reloads them."""
     invoice = _lock_draft(invoice_id, wait=wait)
     if invoice is None:
         return False
-    computation = compute_for_period(invoice.contract, _invoice_period(invoice), usage=usage,
+    if contract is None or contract.pk != invoice.contract_id:
+        contract = invoice.contract
+    computation = compute_for_period(contract, _invoice_period(invoice), usage=usage,
                                      exclude_invoice_id=invoice.pk)
     return _store_lines(invoice, computation, now)
 

@@ -214,3 +214,20 @@ def test_late_usage_becomes_an_adjustment_line_on_the_next_invoice():
     march = Invoice.objects.get(period_start=at(2026, 3, 1))
     assert not march.lines.filter(kind="adjustment").exists()
     assert jan.lines.get(kind="usage").amount == Decimal("31.00")  # never changed
+
+
+def test_expired_grant_gets_an_expiry_entry_and_pays_nothing_after():
+    contract = make_contract()
+    grant = credit_grant_create(customer=contract.customer, kind="promotional",
+                                amount="500.00", currency="USD", effective_at=at(2025, 1, 1),
+                                expires_at=at(2026, 2, 15))
+    billing_run(now=at(2026, 2, 3), usage=per_day(api_calls=0))  # January draws 100
+    assert grant_balance(grant.pk) == Decimal("400.00")
+    billing_run(now=at(2026, 3, 3), usage=per_day(api_calls=0))
+    february = Invoice.objects.get(period_start=at(2026, 2, 1))
+    assert not february.lines.filter(kind="credit").exists()
+    expiry = CreditEntry.objects.get(grant=grant, kind="expiry")
+    assert expiry.amount == Decimal("-400.00")
+    assert grant_balance(grant.pk) == Decimal("0")
+    billing_run(now=at(2026, 3, 4), usage=per_day(api_calls=0))
+    assert CreditEntry.objects.filter(grant=grant, kind="expiry").count() == 1

@@ -1,3 +1,9 @@
 """Admin for invoicing. Every action calls one service; Finance edits, Support views (roles)."""
 
-from invoicing.admin import catalog, contracts, credits, invoices  # noqa: F401  (registers)
+from invoicing.admin import (  # noqa: F401  (registers)
+    catalog,
+    contracts,
+    credits,
+    invoices,
+    stripe,
+)

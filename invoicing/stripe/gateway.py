@@ -14,6 +14,8 @@ Invariants this module keeps:
 - The API version is pinned (``settings.STRIPE_API_VERSION``), connect/read timeouts are bounded,
   the API key comes from settings (the environment) and is never logged or shown in a repr.
 - ``STRIPE_API_BASE`` (empty = real Stripe) points every Stripe host at a fake server in tests.
+- No call runs inside a database transaction (``assert_no_transaction``): Stripe could act on a
+  request whose transaction then rolls back, leaving an object we have no record of.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any, Literal, TypeVar
 import stripe
 from stripe.params import DisputeUpdateParamsEvidence
 
+from billingsite.outbox.guard import assert_no_transaction
 from invoicing.stripe import errors
 from invoicing.stripe.config import GatewayConfig
 from invoicing.stripe.errors import StripeGatewayError
@@ -154,6 +157,7 @@ class StripeGateway:
     def _call(self, operation: str, send: Callable[[dict[str, Any]], T], *,
               key: str | None = None, write: bool = False) -> T:
         """Run one SDK call; map its failure. ``write`` calls must carry an idempotency key."""
+        assert_no_transaction(f"Stripe call {operation}")
         options: dict[str, Any] = {}
         if write:
             options["idempotency_key"] = checked_key(key)
@@ -182,7 +186,7 @@ class StripeGateway:
 
     # --- customers and payment methods -------------------------------------------------------
 
-    def customer_create(self, *, idempotency_key: str, email: str, name: str = "",
+    def customer_create(self, *, idempotency_key: str, email: str | None = None, name: str = "",
                         metadata: Metadata | None = None) -> stripe.Customer:
         params = without_none({"email": email, "name": name or None, "metadata": metadata})
         return self._call("customer_create", lambda o: self.v1.customers.create(params, o),

@@ -1,0 +1,112 @@
+"""Admin for the Stripe mirror: webhook inbox (replay), payments (failed ones with Stripe's
+reason), Stripe invoices, payment-method links; all read-only records of what Stripe said."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+
+from billingsite.outbox.admin import action_results
+from invoicing.models import (
+    Payment,
+    PaymentMethodUpdateLink,
+    StripeInvoice,
+    StripeWebhookEvent,
+)
+from invoicing.services.stripe_webhooks import webhook_events_replay
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(StripeWebhookEvent)
+class StripeWebhookEventAdmin(ReadOnlyAdmin):
+    list_display = ("stripe_id", "type", "status", "error_code", "attempts", "stripe_created",
+                    "received_at", "processed_at")
+    list_filter = ("status", "type")
+    search_fields = ("stripe_id", "object_id", "error")
+    date_hierarchy = "received_at"
+    actions = ["replay"]
+    fields = ("stripe_id", "type", "object_id", "status", "error_code", "error", "attempts",
+              "stripe_created", "received_at", "processed_at", "livemode", "api_version", "body")
+    readonly_fields = fields
+
+    @admin.action(description="Replay (process again now)", permissions=["replay"])
+    def replay(self, request: HttpRequest, queryset: QuerySet[StripeWebhookEvent]
+               ) -> HttpResponse:
+        rows = {row.pk: row for row in queryset}
+        results = webhook_events_replay(event_ids=list(rows))
+        return action_results(request, self, "Replay: results",
+                              [(rows.get(pk, pk), status) for pk, status in results],
+                              object_label="Event")
+
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("invoicing.view_stripewebhookevent") and (
+            request.user.is_superuser or request.user.has_perm("invoicing.change_invoice"))
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
+    list_display = ("__str__", "customer", "invoice", "status", "amount", "amount_captured",
+                    "amount_refunded", "currency", "failure_reason", "created_at")
+    list_filter = ("status", "currency")
+    search_fields = ("stripe_payment_intent_id", "stripe_charge_id", "customer__external_id",
+                     "customer__name", "invoice__number", "failure_message")
+    date_hierarchy = "created_at"
+    list_select_related = ("customer", "invoice")
+    fields = ("customer", "invoice", "stripe_payment_intent_id", "stripe_charge_id", "status",
+              "currency", "amount", "amount_captured", "amount_refunded", "failure_code",
+              "decline_code", "failure_message", "stripe_created", "last_event_at",
+              "created_at", "updated_at")
+    readonly_fields = fields
+
+    @admin.display(description="Stripe's reason")
+    def failure_reason(self, obj: Payment) -> str:
+        if obj.status != "failed":
+            return ""
+        code = " / ".join(c for c in (obj.failure_code, obj.decline_code) if c)
+        return f"{obj.failure_message} ({code})" if code else obj.failure_message
+
+
+@admin.register(StripeInvoice)
+class StripeInvoiceAdmin(ReadOnlyAdmin):
+    list_display = ("stripe_id", "invoice", "status", "collection_method", "total_minor",
+                    "amount_paid_minor", "currency", "last_event_at", "synced_at")
+    list_filter = ("status", "collection_method")
+    search_fields = ("stripe_id", "invoice__number")
+    list_select_related = ("invoice",)
+    fields = ("invoice", "stripe_id", "status", "collection_method", "currency", "total_minor",
+              "amount_paid_minor", "hosted_link", "stripe_created", "last_event_at",
+              "synced_at")
+    readonly_fields = fields
+
+    @admin.display(description="Hosted invoice")
+    def hosted_link(self, obj: StripeInvoice) -> str:
+        if not obj.hosted_invoice_url:
+            return "-"
+        return format_html('<a href="{}" rel="noopener">{}</a>', obj.hosted_invoice_url,
+                           obj.hosted_invoice_url)
+
+
+@admin.register(PaymentMethodUpdateLink)
+class PaymentMethodUpdateLinkAdmin(ReadOnlyAdmin):
+    list_display = ("__str__", "customer", "status", "url", "email_to", "emailed_at",
+                    "requested_by", "created_at")
+    list_filter = ("status",)
+    search_fields = ("customer__external_id", "customer__name", "email_to")
+    fields = ("customer", "status", "url", "email_to", "emailed_at", "error", "requested_by",
+              "created_at", "ready_at")
+    readonly_fields = fields

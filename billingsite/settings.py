@@ -239,6 +239,8 @@ REFUND_APPROVAL_THRESHOLD = Decimal(os.environ.get("REFUND_APPROVAL_THRESHOLD", 
 STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
 STRIPE_WEBHOOK_SECRETS = env_list("STRIPE_WEBHOOK_SECRETS")
+# Where Stripe's Billing portal sends the customer back after updating a payment method.
+STRIPE_PORTAL_RETURN_URL = os.environ.get("STRIPE_PORTAL_RETURN_URL", "http://localhost:8000/usage/")
 
 # Ingest limits (POST /api/v1/events), stated in the API docs and enforced per request/event.
 METERING_MAX_EVENTS_PER_REQUEST = int(os.environ.get("METERING_MAX_EVENTS_PER_REQUEST", 5000))

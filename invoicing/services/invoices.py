@@ -150,6 +150,7 @@ def invoice_finalize(*, invoice_id: int, usage: UsageSource, now: datetime,
     non-draft (or a draft locked by a concurrent finalizer) is left alone and None returned."""
     from invoicing.services.credits import credit_draw
     from invoicing.services.pdf import invoice_pdf_render
+    from invoicing.services.stripe_invoices import invoice_stripe_enqueue
 
     invoice = _lock_draft(invoice_id, wait=wait)
     if invoice is None:
@@ -176,6 +177,7 @@ def invoice_finalize(*, invoice_id: int, usage: UsageSource, now: datetime,
     InvoiceTransition.objects.create(invoice=invoice, from_status=InvoiceStatus.DRAFT,
                                      to_status=InvoiceStatus.FINALIZED, actor=actor,
                                      reason="finalized")
+    invoice_stripe_enqueue(invoice)  # outbox row: pushed to Stripe iff this commits
     transaction.on_commit(INVOICES_FINALIZED.inc)
     return invoice
 

@@ -79,7 +79,8 @@ def billing_run_contract(*, contract: Contract, now: datetime, usage: UsageSourc
     drew_credits = False
     for invoice_id, finalize_after in drafts:
         if finalize_after <= now:
-            finalized = invoice_finalize(invoice_id=invoice_id, usage=usage, now=now)
+            finalized = invoice_finalize(invoice_id=invoice_id, usage=usage, now=now,
+                                         contract=contract)
             result.finalized += int(finalized is not None)
             drew_credits = drew_credits or finalized is not None
         # A draft created above is current, unless an earlier period just drew credits it

@@ -15,6 +15,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Customer
 from billingsite.errors import AppError
@@ -97,6 +98,11 @@ def first_amendable_date(contract: Contract) -> date:
     return contract.start_date if last is None else local_date(last, contract.timezone)
 
 
+def touch_contract(contract: Contract) -> None:
+    """Bump ``updated_at``: finalization reloads terms prefetched before this change."""
+    Contract.objects.filter(pk=contract.pk).update(updated_at=timezone.now())
+
+
 @transaction.atomic
 def contract_amend(*, contract: Contract, change: AmendmentInput,
                    actor: User | None = None) -> ContractAmendment:
@@ -127,6 +133,7 @@ def contract_amend(*, contract: Contract, change: AmendmentInput,
                                        **data).pk for data in change.commits]
     record["discounts"] = [_discount_add(locked, change.effective_date, data).pk
                            for data in change.discounts]
+    touch_contract(locked)
     amendment = ContractAmendment.objects.create(
         contract=locked, effective_date=change.effective_date, plan_version=change.plan_version,
         note=change.note, changes=record, created_by=actor,
@@ -175,6 +182,7 @@ def commit_create(*, contract: Contract, kind: str, amount: Any, effective_from:
     from invoicing.services.credits import credit_grant_create
 
     amount = check_amount(amount, contract.currency, "amount")
+    touch_contract(contract)
     commit = Commit(contract=contract, kind=kind, amount=amount, effective_from=effective_from,
                     effective_to=effective_to, note=note)
     _clean(commit, exclude=["contract"])

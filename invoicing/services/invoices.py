@@ -28,7 +28,11 @@ from invoicing.metrics import INVOICES_FINALIZED
 from invoicing.models import Contract, Invoice, InvoiceKind, InvoiceLine, InvoiceTransition
 from invoicing.periods import Period
 from invoicing.selectors.computation import InvoiceComputation, LineDraft
-from invoicing.selectors.invoices import compute_for_period, contract_period
+from invoicing.selectors.invoices import (
+    compute_for_period,
+    contract_period,
+    contracts_with_terms,
+)
 from invoicing.states import InvoiceStatus, can_transition, sources_of
 from invoicing.usage import UsageSource
 
@@ -145,9 +149,13 @@ def invoice_refresh(*, invoice_id: int, usage: UsageSource, now: datetime,
 
 @transaction.atomic
 def invoice_finalize(*, invoice_id: int, usage: UsageSource, now: datetime,
-                     actor: User | None = None, wait: bool = False) -> Invoice | None:
+                     actor: User | None = None, wait: bool = False,
+                     contract: Contract | None = None) -> Invoice | None:
     """Freeze a draft: final lines, credit draw-downs, gapless number, PDF. Idempotent: a
-    non-draft (or a draft locked by a concurrent finalizer) is left alone and None returned."""
+    non-draft (or a draft locked by a concurrent finalizer) is left alone and None returned.
+
+    The contract row is locked, so no amendment can commit meanwhile; a prefetched
+    ``contract`` is used only if its ``updated_at`` (bumped by every amendment) is current."""
     from invoicing.services.credits import credit_draw
     from invoicing.services.pdf import invoice_pdf_render
     from invoicing.services.stripe_invoices import invoice_stripe_enqueue
@@ -155,7 +163,11 @@ def invoice_finalize(*, invoice_id: int, usage: UsageSource, now: datetime,
     invoice = _lock_draft(invoice_id, wait=wait)
     if invoice is None:
         return None
-    computation = compute_for_period(invoice.contract, _invoice_period(invoice), usage=usage,
+    current = (Contract.objects.select_for_update().filter(pk=invoice.contract_id)
+               .values_list("updated_at", flat=True).first())
+    if contract is None or contract.pk != invoice.contract_id or contract.updated_at != current:
+        contract = contracts_with_terms().get(pk=invoice.contract_id)
+    computation = compute_for_period(contract, _invoice_period(invoice), usage=usage,
                                      lock_credits=True, exclude_invoice_id=invoice.pk)
     _store_lines(invoice, computation, now)
     draws = [(line.credit_grant_id, -line.amount) for line in computation.lines

@@ -231,3 +231,19 @@ def test_expired_grant_gets_an_expiry_entry_and_pays_nothing_after():
     assert grant_balance(grant.pk) == Decimal("0")
     billing_run(now=at(2026, 3, 4), usage=per_day(api_calls=0))
     assert CreditEntry.objects.filter(grant=grant, kind="expiry").count() == 1
+
+
+def test_finalize_reloads_terms_amended_after_they_were_prefetched():
+    from invoicing.selectors.invoices import contracts_with_terms
+
+    contract = make_contract()
+    billing_run(now=at(2026, 2, 1, 1), usage=per_day(api_calls=100))
+    stale = contracts_with_terms().get(pk=contract.pk)
+    list(stale.overrides.all())  # prefetched before the amendment below
+    contract_amend(contract=contract, change=AmendmentInput(
+        effective_date=date(2026, 1, 1), overrides=(
+            {"charge_key": "api_calls", "kind": "multiplier", "multiplier": Decimal(2)},)))
+    done = invoice_finalize(invoice_id=Invoice.objects.get().pk, now=at(2026, 2, 3),
+                            usage=per_day(api_calls=100), contract=stale)
+    assert done is not None
+    assert done.lines.get(kind="usage").amount == Decimal("62.00")

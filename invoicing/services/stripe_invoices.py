@@ -22,7 +22,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billingsite.money import to_minor_units
+from billingsite.money import round_line, to_minor_units
 from billingsite.outbox.models import OutboxMessage
 from billingsite.outbox.registry import register_outbox_handler
 from billingsite.outbox.services import outbox_enqueue
@@ -56,7 +56,7 @@ def invoice_push(message: OutboxMessage) -> dict[str, Any]:
     if invoice.status == InvoiceStatus.DRAFT:
         raise StripeGatewayError("invoice_not_finalized", f"Invoice {invoice.pk} is a draft.",
                                  retryable=False)
-    total = to_minor_units(invoice.total, invoice.currency)
+    total = to_minor_units(round_line(invoice.total, invoice.currency), invoice.currency)
     if total <= 0:
         return {"skipped": "nothing to collect", "total": total}
     items = stripe_items(invoice.lines.order_by("position"), invoice.currency)

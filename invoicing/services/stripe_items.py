@@ -27,6 +27,7 @@ from billingsite.money import (
     currency_exponent,
     decimal_places,
     exact_context,
+    round_line,
     to_minor_units,
 )
 from invoicing.models import InvoiceLine
@@ -69,7 +70,7 @@ def _per_unit_minor(line: InvoiceLine, currency: str) -> Decimal | None:
 
 
 def stripe_item(line: InvoiceLine, currency: str) -> StripeItem:
-    amount = to_minor_units(Decimal(line.amount), currency)
+    amount = to_minor_units(round_line(Decimal(line.amount), currency), currency)
     base = StripeItem(position=line.position, description=line.description[:DESCRIPTION_MAX],
                       period=(line.period_start, line.period_end), amount=amount)
     unit = _per_unit_minor(line, currency)

@@ -19,8 +19,15 @@ from django.utils import timezone
 from accounts.models import ApiKey, ApiKeyScope, Customer, CustomerAlias, CustomerUser
 from accounts.roles import ROLE_BY_SLUG
 from billingsite.errors import AppError, Conflict
+from billingsite.outbox.services import outbox_enqueue
 
 API_KEY_PREFIX = "tly"
+
+# Billing profile fields Stripe keeps a copy of. A change writes an outbox row in the same
+# transaction; invoicing registers the handler (accounts does not import it).
+STRIPE_SYNC_TOPIC = "stripe.customer.sync"
+STRIPE_SYNC_FIELDS = ("name", "email", "address_line1", "address_line2", "city", "state",
+                      "postal_code", "country")
 
 CUSTOMER_FIELDS = (
     "name", "email", "currency", "timezone", "address_line1", "address_line2", "city",
@@ -70,6 +77,9 @@ def customer_create(*, external_id: str, name: str, aliases: list[str] | None = 
         raise Conflict("identifier_taken", f"{external_id!r} already exists.") from exc
     for alias in aliases or []:
         customer_alias_add(customer=customer, alias=alias)
+    if customer.email:
+        outbox_enqueue(STRIPE_SYNC_TOPIC, f"customer:{customer.pk}:create",
+                       {"customer_id": customer.pk})
     return customer
 
 
@@ -81,10 +91,16 @@ def customer_update(*, customer: Customer, **changes: Any) -> Customer:
         raise AppError("validation_error", "These fields cannot be changed.",
                        details={f: "Not an editable field." for f in sorted(unknown)})
     locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    before = {name: getattr(locked, name) for name in STRIPE_SYNC_FIELDS}
     for name, value in changes.items():
         setattr(locked, name, value)
     _full_clean(locked)
     locked.save()
+    synced = locked.email or locked.stripe_customer_id
+    if synced and any(getattr(locked, name) != before[name] for name in STRIPE_SYNC_FIELDS):
+        version = locked.history.order_by("-history_id").values_list("history_id", flat=True)[0]
+        outbox_enqueue(STRIPE_SYNC_TOPIC, f"customer:{locked.pk}:update:{version}",
+                       {"customer_id": locked.pk})
     return locked
 
 

@@ -11,7 +11,8 @@ after Stripe answered) and Stripe still holds one invoice with one item per line
     invoice:<id>:finalize:pay | :send    charge it (charge_automatically) or email it
 
 A declined card is an outcome, not a send failure: the row is sent and the payment shows as
-failed with Stripe's reason. Payment status comes back from webhooks and ``stripe_invoices_poll``.
+failed with Stripe's reason. Payment status ("paid") comes back from webhooks, and from
+``stripe_invoices_poll`` when a webhook is late; the push itself never marks an invoice paid.
 """
 
 from __future__ import annotations
@@ -76,7 +77,9 @@ def invoice_push(message: OutboxMessage) -> dict[str, Any]:
     result: dict[str, Any] = {"stripe_invoice": created["id"], "total": total,
                               "items": len(items)}
     result.update(_collect(gateway, invoice, finalized.to_dict(), key))
-    stripe_invoice_refresh(stripe_invoice_id=created["id"], gateway=gateway)
+    if result["collection"] == "declined":
+        # The 402 names no payment object: read it now so the failure shows with its reason.
+        stripe_invoice_refresh(stripe_invoice_id=created["id"], gateway=gateway)
     return result
 
 

@@ -167,7 +167,7 @@ def payment_intent_apply(obj: dict[str, Any], *, at: datetime) -> str:
     charge = obj.get("latest_charge") if isinstance(obj.get("latest_charge"), dict) else {}
     fields = {
         "currency": currency, "amount": _amount(obj.get("amount"), currency),
-        "amount_captured": _amount(obj.get("amount_received"), currency),
+        "amount_captured": _amount(_received(obj, status), currency),
         "status": status,
         "failure_code": str(error.get("code") or "")[:100] if status == "failed" else "",
         "decline_code": str(error.get("decline_code") or "")[:100] if status == "failed" else "",
@@ -182,6 +182,21 @@ def payment_intent_apply(obj: dict[str, Any], *, at: datetime) -> str:
         created=stripe_time(obj.get("created")), at=at, fields=fields)
 
 
+def _received(intent: dict[str, Any], status: str) -> int:
+    """``amount_received``; older API shapes (and localstripe) omit it: a succeeded intent
+    without it received its whole amount."""
+    if intent.get("amount_received") is not None:
+        return int(intent["amount_received"])
+    return int(intent.get("amount") or 0) if status == PaymentStatus.SUCCEEDED else 0
+
+
+def _captured(charge: dict[str, Any], status: str) -> int:
+    if charge.get("amount_captured") is not None:
+        return int(charge["amount_captured"])
+    captured = charge.get("captured", True) and status == PaymentStatus.SUCCEEDED
+    return int(charge.get("amount") or 0) if captured else 0
+
+
 def charge_apply(obj: dict[str, Any], *, at: datetime) -> str:
     """Mirror a charge (``charge.succeeded/failed/refunded/captured/...``)."""
     if obj.get("object") != "charge":
@@ -191,8 +206,7 @@ def charge_apply(obj: dict[str, Any], *, at: datetime) -> str:
     outcome = obj.get("outcome") or {}
     fields = {
         "currency": currency, "amount": _amount(obj.get("amount"), currency),
-        "amount_captured": _amount(obj.get("amount_captured") if obj.get("captured", True)
-                                   else 0, currency),
+        "amount_captured": _amount(_captured(obj, status), currency),
         "amount_refunded": _amount(obj.get("amount_refunded"), currency),
         "status": status,
         "failure_code": str(obj.get("failure_code") or "")[:100],

@@ -39,10 +39,10 @@ WITH ins AS (
 )
 SELECT id, event_id FROM ins
 """  # noqa: S608  (table names are constants)
-_EXISTING = f"""
-SELECT s.event_id, e.id, e.content_hash FROM {_STAGE} s
-JOIN metering_usageevent e ON e.namespace = %s AND e.event_id = s.event_id
-"""  # noqa: S608
+_EXISTING = """
+SELECT event_id, id, content_hash FROM metering_usageevent
+WHERE namespace = %s AND event_id = ANY(%s)
+"""
 
 
 def insert_events(events: Sequence[ValidEvent], customer_ids: dict[str, int],
@@ -65,8 +65,8 @@ def insert_events(events: Sequence[ValidEvent], customer_ids: dict[str, int],
         cursor.execute(_INSERT, {"ns": namespace, "at": received_at})
         inserted = {event_id: pk for pk, event_id in cursor.fetchall()}
         existing: dict[str, tuple[int, bytes]] = {}
-        if len(inserted) < len(events):
-            cursor.execute(_EXISTING, [namespace])
-            existing = {eid: (pk, bytes(digest)) for eid, pk, digest in cursor.fetchall()
-                        if eid not in inserted}
+        missing = [e.event_id for e in events if e.event_id not in inserted]
+        if missing:  # by id through the unique index (the staging table has no statistics)
+            cursor.execute(_EXISTING, [namespace, missing])
+            existing = {eid: (pk, bytes(digest)) for eid, pk, digest in cursor.fetchall()}
     return inserted, existing

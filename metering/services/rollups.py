@@ -46,6 +46,25 @@ _AGGREGATE = {
 }
 
 
+# Same column names as metering_usageevent, so meter_sql fragments (alias e) apply to both.
+# DELETE rather than TRUNCATE: an outer transaction (tests, seed) may run several rollups.
+_CLAIM_DDL = (
+    "CREATE TEMP TABLE IF NOT EXISTS metering_claim (id bigint PRIMARY KEY,"
+    " customer_id bigint, type text, timestamp timestamptz, properties jsonb)"
+    " ON COMMIT DELETE ROWS; DELETE FROM metering_claim"
+)
+_CLAIM_SQL = (
+    "WITH d AS (DELETE FROM metering_rollupqueue WHERE id IN ("
+    "  SELECT id FROM metering_rollupqueue ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)"
+    "  RETURNING event_pks, created_at),"
+    " ids AS (SELECT DISTINCT unnest(event_pks) AS pk FROM d),"
+    " ins AS (INSERT INTO metering_claim SELECT e.id, e.customer_id, e.type, e.timestamp,"
+    "  e.properties FROM ids JOIN metering_usageevent e ON e.id = ids.pk RETURNING 1)"
+    " SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM ins),"
+    " (SELECT min(created_at) FROM d)"
+)
+
+
 @dataclass(frozen=True)
 class RollupStats:
     batches: int
@@ -58,25 +77,16 @@ def rollup_run(*, max_batches: int | None = None) -> RollupStats:
     limit = max_batches or max(1, settings.METERING_ROLLUP_BATCH_EVENTS // 1000)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [METER_DEFINITIONS_LOCK])
-        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS metering_claim (pk bigint PRIMARY KEY)"
-                       " ON COMMIT DELETE ROWS")
-        cursor.execute("TRUNCATE metering_claim")
-        cursor.execute(
-            "WITH d AS (DELETE FROM metering_rollupqueue WHERE id IN ("
-            "  SELECT id FROM metering_rollupqueue ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)"
-            "  RETURNING event_pks, created_at),"
-            " ins AS (INSERT INTO metering_claim SELECT DISTINCT unnest(event_pks) FROM d"
-            "  ON CONFLICT DO NOTHING RETURNING 1)"
-            " SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM ins),"
-            " (SELECT min(created_at) FROM d)",
-            [limit],
-        )
+        cursor.execute(_CLAIM_DDL)
+        # The claimed events are copied once, by primary key, into a small temp table that
+        # every meter's upsert then scans; nested loops keep that copy independent of the
+        # events table's size.
+        cursor.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
+        cursor.execute(_CLAIM_SQL, [limit])
         batches, events, oldest = cursor.fetchone()
         if not events:
             return RollupStats(batches, 0, oldest)
-        cursor.execute("ANALYZE metering_claim")
-        cursor.execute("SELECT DISTINCT e.type FROM metering_usageevent e"
-                       " JOIN metering_claim c ON c.pk = e.id")
+        cursor.execute("SELECT DISTINCT type FROM metering_claim")
         types = [row[0] for row in cursor.fetchall()]
         for span in _spans_for_types(types):
             apply_span(cursor, span, source="claim")
@@ -120,7 +130,7 @@ def apply_span(cursor, span: VersionSpan, *, source: str,  # type: ignore[no-unt
     value, value_params = value_sql(version)
     group, group_params = group_sql(version)
     if source == "claim":
-        origin = "metering_usageevent e JOIN metering_claim c ON c.pk = e.id WHERE"
+        origin = "metering_claim e WHERE"
     else:
         origin = ("metering_usageevent e WHERE e.id NOT IN"
                   " (SELECT unnest(event_pks) FROM metering_rollupqueue) AND")
@@ -158,8 +168,7 @@ def apply_span(cursor, span: VersionSpan, *, source: str,  # type: ignore[no-unt
 
 def _mark_late(cursor) -> None:  # type: ignore[no-untyped-def]
     """Flag claimed events whose customer's period was already closed (see metering.late)."""
-    cursor.execute("SELECT DISTINCT e.customer_id FROM metering_usageevent e"
-                   " JOIN metering_claim c ON c.pk = e.id")
+    cursor.execute("SELECT DISTINCT customer_id FROM metering_claim")
     closed = late.closed_through([row[0] for row in cursor.fetchall()])
     if not closed:
         return
@@ -167,6 +176,6 @@ def _mark_late(cursor) -> None:  # type: ignore[no-untyped-def]
     cursor.execute(
         "UPDATE metering_usageevent e SET is_late = true, late_marked_at = %s"
         " FROM metering_claim c, unnest(%s::bigint[], %s::timestamptz[]) AS k(customer_id, upto)"
-        " WHERE c.pk = e.id AND e.customer_id = k.customer_id AND e.timestamp < k.upto",
+        " WHERE c.id = e.id AND e.customer_id = k.customer_id AND e.timestamp < k.upto",
         [timezone.now(), list(customers), list(instants)],
     )

@@ -1,0 +1,125 @@
+"""Write the ingest section of docs/benchmarks.md (other sections of the file are kept)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+START, END = "<!-- ingest-benchmark:start -->", "<!-- ingest-benchmark:end -->"
+TWO_CORES = "(2 cores)"
+
+
+def _fmt(value: float | None, unit: str = "", digits: int = 0) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}{unit}"
+
+
+def _scenario_rows(scenarios: list[Any], cores: str) -> list[str]:
+    rows = ["| scenario | events/s durably committed | p50 latency | p99 latency | "
+            "max rollup lag | rollups caught up after | machine CPU busy | stored = accepted |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for s in scenarios:
+        notes = []
+        if s.errors:
+            notes.append(f"errors {s.errors}")
+        if s.ran_out:
+            notes.append("a client ran out of prepared bodies")
+        check = "yes" if s.stored_delta == s.accepted else f"NO ({s.stored_delta} vs {s.accepted})"
+        rows.append(
+            f"| {s.name}, {s.clients} clients | **{s.events_per_s:,.0f}** {cores} "
+            f"| {s.p50_ms:.0f} ms | {s.p99_ms:.0f} ms | {s.max_lag_s:.1f} s "
+            f"| {_fmt(s.catch_up_s, ' s', 1)} | {s.cpu_busy_pct:.0f}% "
+            f"| {check}{'; ' + '; '.join(notes) if notes else ''} |")
+    return rows
+
+
+def _query_rows(query: dict[str, Any] | None, cores: str) -> list[str]:
+    if not query:
+        return ["Usage-query benchmark not run (or failed; see the console output)."]
+    sizes = query["sizes"]
+    rows = [
+        f"Dataset: **{query['events']:,} stored events** for {query['customers']} customers "
+        f"over 30 days ({sizes['metering_hourlyrollup']:,} hourly rollup rows, "
+        f"{sizes['metering_uniquevalue']:,} hourly distinct-value rows, database "
+        f"{sizes['database_bytes'] / 2**30:.1f} GiB). Query: `usage_series` for one random "
+        f"customer, 30 days, daily windows in the customer's time zone (UTC, America/New_York "
+        f"or Asia/Kolkata, whose :30 offset makes every day boundary cut an hour, read from raw "
+        f"events), {query['samples_per_meter']} samples per meter, in-process (no HTTP).",
+        "",
+        "| meter | p50 | p95 | p99 | p95 UTC / New York / Kolkata |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for key, lat in query["latency"].items():
+        zones = " / ".join(_fmt(v, " ms", 1) for v in lat["by_zone_p95_ms"].values())
+        rows.append(f"| {key} | {lat['p50_ms']:.1f} ms | **{lat['p95_ms']:.1f} ms** {cores} "
+                    f"| {lat['p99_ms']:.1f} ms | {zones} |")
+    if query.get("built"):
+        built = query["built"]
+        rows.append("")
+        when = (f"when it was built ({built.get('built_at', '?')}; this run reused it)"
+                if built.get("reused") else "in this run")
+        rows.append(f"Building the dataset took {built['generate_s']:.0f} s (SQL "
+                    f"generate_series) plus {built['backfill_s']:.0f} s for the meters' "
+                    f"backfill {cores}, {when}; later runs reuse it (`--rebuild-query-data` "
+                    f"to start over).")
+    return rows
+
+
+def write(path: str, *, command: str, host: dict[str, str], load_during: str,
+          scenarios: list[Any], ceiling: Any, query: dict[str, Any] | None, duration: float,
+          web_workers: int, rollup_workers: int, total_s: float) -> None:
+    cores = f"({host['cores']} cores)"
+    lines = [
+        START,
+        "## Ingest (issue 3)",
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `{command.strip()}` "
+        f"(whole run {total_s / 60:.1f} min).",
+        "",
+        f"**Machine: {host['cores']} cores** ({host['cpu_model']}), {host['memory_gb']} GB "
+        f"memory; Python {host['python']}; PostgreSQL {host['postgres']} (embedded, "
+        f"{host['pg_durability']}, {host['pg_memory']}). Server, PostgreSQL, Celery worker and "
+        f"the load clients all share the {host['cores']} cores. Load average before the run "
+        f"{host['load_before']}, at the end of the HTTP runs {load_during} (other work on the "
+        f"machine competes with the benchmark when these exceed the core count).",
+        "",
+        f"Setup: gunicorn with {web_workers} sync workers, one Celery worker "
+        f"(concurrency {rollup_workers}) on the `rollups` queue, 3 meters on the event type "
+        f"(count; sum grouped by region; unique_count), 200 customers; each scenario runs "
+        f"{duration:.0f} s from separate client processes (bodies prepared before the clock "
+        f"starts) over loopback HTTP. *events/s* counts events acknowledged as accepted or "
+        f"duplicate, i.e. committed before the response; the last column checks that the rows "
+        f"stored equal the accepted count. Duplicates repeat events of the client's previous "
+        f"batch byte for byte.",
+        "",
+        *_scenario_rows(scenarios, cores),
+        "",
+        "### Raw PostgreSQL ceiling (same rows, one client, 1,000 rows per committed transaction)",
+        "",
+        "| path | events/s |",
+        "| --- | ---: |",
+        f"| COPY into a copy of the events table (same indexes, no dedup) | "
+        f"**{ceiling.copy_per_s:,.0f}** {cores} |",
+        f"| the ingest service's SQL (COPY to staging + INSERT … ON CONFLICT DO NOTHING "
+        f"RETURNING + rollup queue row), no HTTP, no validation | "
+        f"{ceiling.service_sql_per_s:,.0f} {cores} |",
+        f"| `events_ingest` in-process (validation + SQL), one process | "
+        f"{ceiling.service_per_s:,.0f} {cores} |",
+        "",
+        "### Usage query latency",
+        "",
+        *_query_rows(query, cores),
+        "",
+        END,
+    ]
+    section = "\n".join(lines) + "\n"
+    target = Path(path)
+    existing = target.read_text() if target.exists() else "# Benchmarks\n\n"
+    if START in existing and END in existing:
+        head, _, rest = existing.partition(START)
+        _, _, tail = rest.partition(END)
+        text = head + section.rstrip("\n") + tail
+    else:
+        text = existing.rstrip("\n") + "\n\n" + section
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)

@@ -11,13 +11,13 @@ from metering.meter_sql import VersionSpan, filter_sql, path, project_group_sql,
 from metering.models import Aggregation, MeterVersion
 from metering.selectors.windows import floor_hour
 
-_ROLLUP_AGG = {
+_ROLLUP_AGG: dict[str, str] = {
     Aggregation.COUNT: "sum(r.value)",
     Aggregation.SUM: "sum(r.value)",
     Aggregation.MAX: "max(r.value)",
     Aggregation.LATEST: "(array_agg(r.value ORDER BY r.latest_at DESC, r.latest_pk DESC))[1]",
 }
-_RAW_AGG = {
+_RAW_AGG: dict[str, str] = {
     Aggregation.COUNT: "count(*)::numeric",
     Aggregation.SUM: "sum({v})",
     Aggregation.MAX: "max({v})",

@@ -7,6 +7,8 @@ transaction resolved its customer just before the customer committed).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -27,7 +29,7 @@ def events_attribute(*, identifiers: list[str] | None = None) -> int:
     """Attach unattributed events to the customer their ``customer_ref`` now names, and queue
     them for rollup in the same transaction. Returns how many events were attributed."""
     now = timezone.now()
-    params: list[object] = [now]
+    params: list[Any] = [now]
     only = ""
     if identifiers is not None:
         if not identifiers:

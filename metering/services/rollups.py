@@ -31,14 +31,14 @@ logger = logging.getLogger(__name__)
 METER_DEFINITIONS_LOCK = 0x7A11_3E7E  # pg advisory lock key shared by rollups and versioning
 ROLLED_UP = (Aggregation.COUNT, Aggregation.SUM, Aggregation.MAX, Aggregation.LATEST)
 
-_COMBINE = {
+_COMBINE: dict[str, str] = {
     Aggregation.COUNT: "r.value + excluded.value",
     Aggregation.SUM: "r.value + excluded.value",
     Aggregation.MAX: "GREATEST(r.value, excluded.value)",
     Aggregation.LATEST: ("CASE WHEN (excluded.latest_at, excluded.latest_pk) > "
                          "(r.latest_at, r.latest_pk) THEN excluded.value ELSE r.value END"),
 }
-_AGGREGATE = {
+_AGGREGATE: dict[str, str] = {
     Aggregation.COUNT: "count(*)",
     Aggregation.SUM: "sum({v})",
     Aggregation.MAX: "max({v})",

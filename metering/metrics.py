@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import connection
+from django.utils import timezone
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
@@ -25,10 +26,11 @@ def count_outcomes(counts: dict[str, int]) -> None:
 def metering_gauges() -> Iterable[GaugeMetricFamily]:
     """Rollup lag (age of the oldest queued batch), backlog, and the review queues."""
     with connection.cursor() as cursor:
-        cursor.execute(
+        cursor.execute(  # lag against the app clock, the one that stamped created_at
             "SELECT count(*), coalesce(sum(cardinality(event_pks)), 0),"
-            " coalesce(extract(epoch FROM now() - min(created_at)), 0)"
-            " FROM metering_rollupqueue"
+            " coalesce(extract(epoch FROM %s - min(created_at)), 0)"
+            " FROM metering_rollupqueue",
+            [timezone.now()],
         )
         batches, events, lag = cursor.fetchone()
         cursor.execute("SELECT count(*) FROM metering_usageevent WHERE customer_id IS NULL")

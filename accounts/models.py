@@ -166,3 +166,61 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class UsageLinkPurpose(models.TextChoices):
+    SHARED = "shared", "Shared link (admin button or API)"
+    STAFF = "staff", "Staff viewing as the customer"
+
+
+class UsageLink(models.Model):
+    """An expiring, read-only entry to one customer's usage pages (``accounts.portal``).
+
+    The URL carries a signed token naming this row; the row decides expiry and revocation, so
+    a leaked link stops working when it expires or is revoked, whatever the token says."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="usage_links")
+    purpose = models.CharField(max_length=16, choices=UsageLinkPurpose.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Usage link #{self.pk} for {self.customer.external_id} ({self.purpose})"
+
+
+class UsageSignInMethod(models.TextChoices):
+    PASSWORD = "password", "Password"
+    LINK = "link", "Signed link"
+    STAFF = "staff", "Staff opened as the customer"
+
+
+class UsagePageSignIn(models.Model):
+    """Who entered a customer's usage pages, when, from where (dispute evidence, audit)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE,
+                                 related_name="usage_sign_ins")
+    method = models.CharField(max_length=16, choices=UsageSignInMethod.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="+")
+    link = models.ForeignKey(UsageLink, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="sign_ins")
+    at = models.DateTimeField()
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["customer", "-at"], name="usage_signin_customer_at")]
+
+    def __str__(self) -> str:
+        return f"{self.customer.external_id} {self.method} at {self.at:%Y-%m-%d %H:%M}"

@@ -12,6 +12,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("billingsite.api.urls")),
     path("compat/", include("metering.compat.urls")),
+    path("usage/", include("accounts.portal.urls")),
+    path("usage/", include("invoicing.usage_pages.urls")),
     path("webhooks/stripe/", stripe_webhook, name="stripe-webhook"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -35,6 +35,10 @@ class CustomerAdmin(SimpleHistoryAdmin):
                      "contacts__email", "tax_id")
     readonly_fields = ("stripe_customer_id", "created_at", "updated_at")
     inlines = [AliasInline, ContactInline]
+    # Apps above accounts add their own here from their admin modules (invoicing: Stripe
+    # payment methods, payments, payment-method links), so accounts never imports them.
+    extra_inlines: list[Any] = []
+    actions: list[Any] = []
     fieldsets = (
         (None, {"fields": ("external_id", "name", "email", "status")}),
         ("Billing", {"fields": ("currency", "timezone", "tax_id", "invoice_grace_hours",
@@ -43,6 +47,9 @@ class CustomerAdmin(SimpleHistoryAdmin):
                                 "postal_code", "country")}),
         ("Audit", {"fields": ("created_at", "updated_at")}),
     )
+
+    def get_inlines(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return [*super().get_inlines(request, obj), *self.extra_inlines]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         fields = tuple(super().get_readonly_fields(request, obj))

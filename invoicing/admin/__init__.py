@@ -6,4 +6,5 @@ from invoicing.admin import (  # noqa: F401  (registers)
     credits,
     invoices,
     stripe,
+    stripe_customers,
 )

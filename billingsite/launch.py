@@ -224,6 +224,7 @@ def command_run(args: argparse.Namespace) -> int:
         env.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
         env.setdefault("CSRF_TRUSTED_ORIGINS", f"http://127.0.0.1:{args.port}")
         _manage("migrate", "--no-input", env=env)
+        vendor_assets(required=True)
         _manage("collectstatic", "--no-input", "-v", "0", env=env)
         if not args.no_demo:
             _manage("seed_demo", env=env)
@@ -302,8 +303,21 @@ def ensure_chromium() -> None:
     _log(f"chromium installed at {CHROMIUM}")
 
 
+def vendor_assets(*, required: bool) -> None:
+    """Chart.js from the npm registry, verified against ``billingsite/vendor.lock.json``."""
+    from billingsite.vendor import VendorError, ensure_vendored
+
+    try:
+        ensure_vendored()
+    except VendorError as exc:
+        if required:
+            raise SystemExit(f"[tally] {exc}") from exc
+        _log(f"WARNING: {exc} (pages fall back to tables; the chart browser tests will fail)")
+
+
 def command_test(args: argparse.Namespace) -> int:
     ensure_chromium()
+    vendor_assets(required=False)
     data_dir = Path(args.data_dir) / "test"
     with services(data_dir, tuned_for_tests=True) as extra:
         env = {**os.environ, **extra, "TALLY_TESTING": "1"}

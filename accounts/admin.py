@@ -35,9 +35,9 @@ class CustomerAdmin(SimpleHistoryAdmin):
                      "contacts__email", "tax_id")
     readonly_fields = ("stripe_customer_id", "created_at", "updated_at")
     inlines = [AliasInline, ContactInline]
-    # Apps above accounts add their own here from their admin modules (invoicing: Stripe
-    # payment methods, payments, payment-method links), so accounts never imports them.
-    extra_inlines: list[Any] = []
+    # Apps above accounts add read-only inlines here from their admin modules (invoicing:
+    # Stripe payment methods, payments, payment-method links), so accounts never imports them.
+    extra_readonly_inlines: list[Any] = []
     actions: list[Any] = []
     fieldsets = (
         (None, {"fields": ("external_id", "name", "email", "status")}),
@@ -49,7 +49,10 @@ class CustomerAdmin(SimpleHistoryAdmin):
     )
 
     def get_inlines(self, request: HttpRequest, obj: Any = None) -> list[Any]:
-        return [*super().get_inlines(request, obj), *self.extra_inlines]
+        inlines = list(super().get_inlines(request, obj))
+        if request.method != "POST":  # displays only: a save has nothing to read from them
+            inlines += self.extra_readonly_inlines
+        return inlines
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         fields = tuple(super().get_readonly_fields(request, obj))

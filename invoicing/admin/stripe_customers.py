@@ -103,7 +103,8 @@ def stripe_refresh(modeladmin: admin.ModelAdmin, request: HttpRequest,
     return _results(modeladmin, request, "Stripe refresh", results)
 
 
-CustomerAdmin.extra_inlines = [*CustomerAdmin.extra_inlines, PaymentMethodInline,
-                               PaymentInline, PaymentMethodLinkInline]
+CustomerAdmin.extra_readonly_inlines = [*CustomerAdmin.extra_readonly_inlines,
+                                        PaymentMethodInline, PaymentInline,
+                                        PaymentMethodLinkInline]
 CustomerAdmin.actions = [*CustomerAdmin.actions, payment_method_link, payment_method_link_email,
                          stripe_refresh]

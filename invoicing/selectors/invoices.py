@@ -79,13 +79,18 @@ def billed_usage(contract: Contract, before: Period, *, exclude_invoice_id: int 
 
 
 def compute_for_period(contract: Contract, period: Period, *, usage: UsageSource,
-                       lock_credits: bool = False,
-                       exclude_invoice_id: int | None = None) -> InvoiceComputation:
-    """The one entry point that drafts, refreshes, finalizes and previews all go through."""
+                       lock_credits: bool = False, exclude_invoice_id: int | None = None,
+                       with_credits: bool = True, with_billed: bool = True,
+                       ) -> InvoiceComputation:
+    """The one entry point that drafts, refreshes, finalizes and previews all go through.
+
+    ``with_credits``/``with_billed`` False skip reading grants / earlier issued invoices when
+    the caller knows there are none (the billing run checks a whole chunk at once)."""
     terms = ContractTerms.load(contract)
     grants = usable_grant_balances(contract.customer, contract.currency, period,
-                                   lock=lock_credits)
-    billed = billed_usage(contract, period, exclude_invoice_id=exclude_invoice_id)
+                                   lock=lock_credits) if with_credits else []
+    billed = billed_usage(contract, period,
+                          exclude_invoice_id=exclude_invoice_id) if with_billed else []
     return invoice_compute(terms, period, usage=usage, grants=grants, billed=billed)
 
 

@@ -12,13 +12,13 @@ import dataclasses
 import logging
 from datetime import datetime, timedelta
 
-from django.db.models import Q
+from django.db.models import Max, Q
 
 from invoicing.metrics import BILLING_RUN_SECONDS
 from invoicing.models import Contract, Invoice, InvoiceKind
 from invoicing.models.catalog import Cadence
 from invoicing.periods import Period, period_after
-from invoicing.selectors.invoices import contract_period, contracts_with_terms
+from invoicing.selectors.invoices import ISSUED, contract_period, contracts_with_terms
 from invoicing.services.credits import credit_expire
 from invoicing.services.invoices import invoice_draft_create, invoice_finalize, invoice_refresh
 from invoicing.states import InvoiceStatus
@@ -27,6 +27,7 @@ from invoicing.usage import MeteringUsage, UsageSource
 logger = logging.getLogger(__name__)
 MAX_PERIODS_PER_RUN = 120  # a contract more than 10 years behind is a data problem, not a run
 ENDED_CONTRACT_DAYS = 400
+CHUNK = 500
 
 
 @dataclasses.dataclass
@@ -50,51 +51,90 @@ def _billing_run(*, now: datetime, usage: UsageSource,
     # Expired grants first: a grant pays invoices finalized before it expires, and a draft
     # never previews a credit that its finalization could not draw.
     credit_expire(now=now)
-    contracts = contracts_with_terms().order_by("pk")
+    contracts = Contract.objects.order_by("pk")
     if contract_ids is not None:
         contracts = contracts.filter(pk__in=contract_ids)
     # Ended contracts drop out once their last period is long billed (or has an open draft).
     recent = now.date() - timedelta(days=ENDED_CONTRACT_DAYS)
-    contracts = contracts.filter(Q(end_date__isnull=True) | Q(end_date__gt=recent)
-                                 | Q(invoices__status=InvoiceStatus.DRAFT)).distinct()
-    for contract in contracts.iterator(chunk_size=500):
-        try:
-            billing_run_contract(contract=contract, now=now, usage=usage, result=result)
-        except Exception:
-            logger.exception("billing run failed for contract %s", contract.pk)
-            result.failed.append(contract.pk)
+    ids = list(contracts.filter(Q(end_date__isnull=True) | Q(end_date__gt=recent)
+                                | Q(invoices__status=InvoiceStatus.DRAFT))
+               .distinct().values_list("pk", flat=True))
+    for offset in range(0, len(ids), CHUNK):
+        chunk = ids[offset:offset + CHUNK]
+        states = contract_states(chunk)
+        for contract in contracts_with_terms().filter(pk__in=chunk).order_by("pk"):
+            try:
+                billing_run_contract(contract=contract, now=now, usage=usage, result=result,
+                                     state=states[contract.pk])
+            except Exception:
+                logger.exception("billing run failed for contract %s", contract.pk)
+                result.failed.append(contract.pk)
     return result
 
 
+@dataclasses.dataclass
+class ContractState:
+    """What the run needs to know about a contract's invoices, read for a chunk at once."""
+
+    last_end: datetime | None = None
+    drafts: list[tuple[datetime, int, datetime]] = dataclasses.field(default_factory=list)
+    has_issued: bool = False
+    has_grants: bool = False
+
+
+def contract_states(contract_ids: list[int]) -> dict[int, ContractState]:
+    """Four queries for a whole chunk instead of four per contract."""
+    states = {pk: ContractState() for pk in contract_ids}
+    ends = (Invoice.objects.filter(contract_id__in=contract_ids, kind=InvoiceKind.PERIOD,
+                                   replaces__isnull=True)
+            .values("contract_id").annotate(end=Max("period_end")))
+    for row in ends:
+        states[row["contract_id"]].last_end = row["end"]
+    drafts = Invoice.objects.filter(contract_id__in=contract_ids, status=InvoiceStatus.DRAFT)
+    for contract_id, start, pk, finalize_after in drafts.values_list(
+            "contract_id", "period_start", "pk", "finalize_after"):
+        states[contract_id].drafts.append((start, pk, finalize_after))
+    issued = Invoice.objects.filter(contract_id__in=contract_ids, status__in=ISSUED)
+    for contract_id in issued.values_list("contract_id", flat=True).distinct():
+        states[contract_id].has_issued = True
+    with_grants = Contract.objects.filter(pk__in=contract_ids,
+                                          customer__credit_grants__isnull=False)
+    for contract_id in with_grants.values_list("pk", flat=True).distinct():
+        states[contract_id].has_grants = True
+    return states
+
+
 def billing_run_contract(*, contract: Contract, now: datetime, usage: UsageSource,
-                         result: BillingRunResult) -> None:
+                         result: BillingRunResult, state: ContractState | None = None) -> None:
+    state = state or contract_states([contract.pk])[contract.pk]
     created: set[int] = set()
-    for period in unbilled_periods(contract, now):
-        invoice = invoice_draft_create(contract=contract, period=period, usage=usage, now=now)
+    drafts = list(state.drafts)
+    for period in unbilled_periods(contract, now, last_end=state.last_end):
+        invoice = invoice_draft_create(contract=contract, period=period, usage=usage, now=now,
+                                       with_credits=state.has_grants,
+                                       with_billed=state.has_issued)
         if invoice is not None:
             created.add(invoice.pk)
+            drafts.append((invoice.period_start, invoice.pk, invoice.finalize_after))
     result.drafted += len(created)
-    drafts = Invoice.objects.filter(contract=contract, status=InvoiceStatus.DRAFT).order_by(
-        "period_start", "pk").values_list("pk", "finalize_after")
     drew_credits = False
-    for invoice_id, finalize_after in drafts:
+    for _start, invoice_id, finalize_after in sorted(drafts):
         if finalize_after <= now:
             finalized = invoice_finalize(invoice_id=invoice_id, usage=usage, now=now,
                                          contract=contract)
             result.finalized += int(finalized is not None)
             drew_credits = drew_credits or finalized is not None
-        # A draft created above is current, unless an earlier period just drew credits it
-        # had counted on.
+        # A draft created above is current, unless an earlier period just drew credits or
+        # became the issued invoice its adjustments compare with.
         elif invoice_id not in created or drew_credits:
             result.refreshed += int(invoice_refresh(invoice_id=invoice_id, usage=usage, now=now,
                                                     contract=contract))
 
 
-def unbilled_periods(contract: Contract, now: datetime) -> list[Period]:
-    """Periods after the last billing-run invoice that have ended by ``now`` (oldest first)."""
-    last_end = (Invoice.objects.filter(contract=contract, kind=InvoiceKind.PERIOD,
-                                       replaces__isnull=True)
-                .order_by("-period_end").values_list("period_end", flat=True).first())
+def unbilled_periods(contract: Contract, now: datetime, *,
+                     last_end: datetime | None) -> list[Period]:
+    """Periods after ``last_end`` (the last billing-run invoice's) that have ended by ``now``,
+    oldest first."""
     if last_end is None:
         period = contract_period(contract, local_day=contract.start_date)
     else:

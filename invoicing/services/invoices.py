@@ -59,12 +59,16 @@ def number_allocate(series: str) -> str:
 
 
 def invoice_draft_create(*, contract: Contract, period: Period, usage: UsageSource,
-                         now: datetime) -> Invoice | None:
+                         now: datetime, with_credits: bool = True,
+                         with_billed: bool = True) -> Invoice | None:
     """Create the period's billing-run draft with its lines, or None when it exists already.
 
     The unique constraint decides: a concurrent run that inserted first makes our INSERT fail,
-    and we leave its draft alone."""
-    computation = compute_for_period(contract, period, usage=usage)
+    and we leave its draft alone. ``with_credits``/``with_billed`` False skip reads the caller
+    knows are empty (no grants, no issued invoice); a draft is refreshed and finalized with
+    the full computation anyway."""
+    computation = compute_for_period(contract, period, usage=usage, with_credits=with_credits,
+                                     with_billed=with_billed)
     invoice = Invoice(
         customer=contract.customer, contract=contract, kind=InvoiceKind.PERIOD,
         series=contract.invoice_series, currency=contract.currency,

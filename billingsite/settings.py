@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -234,6 +235,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Safety net for the outbox: each commit kicks the dispatcher; this catches lost kicks,
     # backoff retries coming due and leases of workers that died mid-send.
     "outbox-dispatch": {"task": "billingsite.outbox_dispatch", "schedule": 5.0},
+    # Stripe: process webhook events whose kick was lost, poll invoices whose webhook is late,
+    # reconcile yesterday every night at 03:15 UTC.
+    "invoicing-stripe-webhook-sweep": {"task": "invoicing.stripe.webhook_sweep",
+                                       "schedule": 60.0},
+    "invoicing-stripe-invoices-poll": {"task": "invoicing.stripe.invoices_poll",
+                                       "schedule": 900.0},
+    "invoicing-stripe-reconcile": {"task": "invoicing.stripe.reconcile",
+                                   "schedule": crontab(hour=3, minute=15)},
 }
 
 # --- Product settings -----------------------------------------------------------------------

@@ -5,6 +5,7 @@ from invoicing.admin import (  # noqa: F401  (registers)
     contracts,
     credits,
     invoices,
+    reconciliation,
     stripe,
     stripe_customers,
 )

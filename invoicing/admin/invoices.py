@@ -9,12 +9,21 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from billingsite.errors import AppError
-from invoicing.models import Invoice, InvoiceLine, InvoiceTransition
+from invoicing.models import (
+    CreditNote,
+    CreditNoteLine,
+    CreditNoteOutcome,
+    Invoice,
+    InvoiceLine,
+    InvoiceTransition,
+)
+from invoicing.services.credit_notes import credit_note_create, invoice_amount_due
 from invoicing.services.invoices import invoice_finalize, invoice_void
 from invoicing.usage import metering_usage
 
@@ -33,10 +42,24 @@ class _ReadOnlyInline(admin.TabularInline):
 class LineInline(_ReadOnlyInline):
     model = InvoiceLine
     fk_name = "invoice"
-    fields = ("position", "kind", "description", "meter_key", "quantity", "amount",
+    fields = ("position", "kind", "description", "explain", "meter_key", "quantity", "amount",
               "period_start", "period_end", "price", "breakdown", "overrides", "credit_grant",
               "adjusts_invoice", "details")
     readonly_fields = fields
+
+    @admin.display(description="Explain")
+    def explain(self, obj: InvoiceLine) -> str:
+        if obj.pk is None:
+            return "-"
+        url = reverse("invoice-line-explain", args=[obj.pk])
+        return format_html('<a href="{}">Explain this charge</a>', url)
+
+
+class CreditNoteInline(_ReadOnlyInline):
+    model = CreditNote
+    fields = ("number", "created_at", "outcome", "total", "reason", "created_by")
+    readonly_fields = fields
+    show_change_link = True
 
 
 class TransitionInline(_ReadOnlyInline):
@@ -52,12 +75,16 @@ class InvoiceAdmin(SimpleHistoryAdmin):
     list_filter = ("status", "kind", "currency")
     search_fields = ("number", "customer__external_id", "customer__name")
     date_hierarchy = "period_start"
-    inlines = [LineInline, TransitionInline]
-    actions = ["finalize_now", "void_invoices"]
+    inlines = [LineInline, CreditNoteInline, TransitionInline]
+    actions = ["finalize_now", "void_invoices", "credit_in_full"]
     fields = ("number", "status", "kind", "customer", "contract", "replaces", "currency",
               "period_start", "period_end", "total", "finalize_after", "issued_at", "due_at",
-              "paid_at", "voided_at", "void_reason", "pdf_link", "refreshed_at")
+              "amount_due", "paid_at", "voided_at", "void_reason", "pdf_link", "refreshed_at")
     readonly_fields = fields
+
+    @admin.display(description="Amount due")
+    def amount_due(self, obj: Invoice) -> Any:
+        return invoice_amount_due(obj)
 
     @admin.display(description="PDF")
     def pdf_link(self, obj: Invoice) -> str:
@@ -70,11 +97,11 @@ class InvoiceAdmin(SimpleHistoryAdmin):
         return False  # drafts are the billing run's; issued invoices are voided, not deleted
 
     def _confirm(self, request: HttpRequest, queryset: QuerySet[Invoice], *, action: str,
-                 title: str, needs_reason: bool) -> HttpResponse:
+                 title: str, needs_reason: bool, outcomes: Any = None) -> HttpResponse:
         return TemplateResponse(request, "invoicing/admin/invoice_action_confirm.html", {
             **self.admin_site.each_context(request), "opts": self.opts, "title": title,
             "invoices": queryset, "action": action, "needs_reason": needs_reason,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "outcomes": outcomes, "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         })
 
     def _results(self, request: HttpRequest, title: str,
@@ -116,3 +143,45 @@ class InvoiceAdmin(SimpleHistoryAdmin):
             except AppError as exc:
                 results.append((invoice, f"not voided: {exc.message}", False))
         return self._results(request, "Void: results", results)
+
+    @admin.action(description="Credit in full (credit note, with a reason)",
+                  permissions=["change"])
+    def credit_in_full(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> HttpResponse:
+        reason = request.POST.get("reason", "").strip()
+        outcome = request.POST.get("outcome", "")
+        if "confirm" not in request.POST or not reason or not outcome:
+            return self._confirm(request, queryset, action="credit_in_full",
+                                 title="Issue full credit notes for these invoices?",
+                                 needs_reason=True, outcomes=CreditNoteOutcome.choices)
+        results = []
+        for invoice in queryset.order_by("pk"):
+            try:
+                note = credit_note_create(invoice=invoice, reason=reason, outcome=outcome,
+                                          actor=request.user)
+                results.append((invoice, f"credit note {note.number} for {note.total}", True))
+            except AppError as exc:
+                results.append((invoice, f"no credit note: {exc.message}", False))
+        return self._results(request, "Credit notes: results", results)
+
+
+class CreditNoteLineInline(_ReadOnlyInline):
+    model = CreditNoteLine
+    fields = ("invoice_line", "description", "amount")
+    readonly_fields = fields
+
+
+@admin.register(CreditNote)
+class CreditNoteAdmin(SimpleHistoryAdmin):
+    list_display = ("number", "invoice", "outcome", "total", "created_by", "created_at")
+    list_filter = ("outcome",)
+    search_fields = ("number", "invoice__number", "invoice__customer__external_id")
+    fields = ("number", "invoice", "outcome", "total", "reason", "credit_grant", "created_by",
+              "created_at")
+    readonly_fields = fields
+    inlines = [CreditNoteLineInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

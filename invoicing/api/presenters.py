@@ -9,6 +9,7 @@ from typing import Any
 from billingsite.money import format_amount, format_decimal, round_line
 from invoicing.models import Contract, CreditGrant, Invoice, InvoiceLine
 from invoicing.selectors.computation import InvoiceComputation, LineDraft
+from invoicing.services.credit_notes import invoice_amount_due
 
 
 def money(amount: Decimal, currency: str) -> str:
@@ -50,7 +51,13 @@ def invoice_data(invoice: Invoice) -> dict[str, Any]:
         "paid_at": invoice.paid_at,
         "voided_at": invoice.voided_at,
         "total": money(invoice.total, currency),
+        "amount_due": money(invoice_amount_due(invoice), currency),
         "lines": [line_data(line, currency) for line in invoice.lines.all()],
+        "credit_notes": [
+            {"number": note.number, "outcome": note.outcome, "reason": note.reason,
+             "total": money(note.total, currency), "created_at": note.created_at}
+            for note in invoice.credit_notes.all()
+        ],
     }
 
 

@@ -14,6 +14,7 @@ from invoicing.models.contracts import (
     OverrideKind,
     RateOverride,
 )
+from invoicing.models.credit_notes import CreditNote, CreditNoteLine, CreditNoteOutcome
 from invoicing.models.credits import CreditEntry, CreditEntryKind, CreditGrant, GrantKind
 from invoicing.models.invoices import (
     Invoice,
@@ -52,6 +53,9 @@ __all__ = [
     "CreditEntry",
     "CreditEntryKind",
     "CreditGrant",
+    "CreditNote",
+    "CreditNoteLine",
+    "CreditNoteOutcome",
     "DifferenceKind",
     "Discount",
     "DiscountDuration",

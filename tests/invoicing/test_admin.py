@@ -105,3 +105,19 @@ def test_finance_adds_a_grant_with_its_first_ledger_entry(client):
     assert grant.created_by.username == "u-finance"
     assert list(CreditEntry.objects.values_list("kind", "amount")) == [
         ("grant", Decimal("40.0000"))]
+
+
+def test_finance_issues_a_full_credit_note_from_the_admin(client):
+    make_contract()
+    billing_run(now=datetime(2026, 2, 3, tzinfo=UTC), usage=USAGE)
+    invoice = Invoice.objects.get()
+    client.force_login(staff("finance"))
+    page = client.post("/admin/invoicing/invoice/", {
+        "action": "credit_in_full", "_selected_action": [invoice.pk]})
+    assert b"Where the credit goes" in page.content
+    done = client.post("/admin/invoicing/invoice/", {
+        "action": "credit_in_full", "_selected_action": [invoice.pk], "confirm": "yes",
+        "reason": "Service outage", "outcome": "reduce_amount_due"})
+    assert "credit note CN-000001 for 110" in done.content.decode()
+    assert invoice.credit_notes.get().created_by.username == "u-finance"
+    assert client.get(f"/admin/invoicing/invoice/{invoice.pk}/change/").status_code == 200

@@ -60,5 +60,6 @@ def customer_credit_summary(customer: Customer, *, at: datetime) -> dict[str, De
     live = grants_with_balance(customer).filter(
         Q(effective_at__lte=at) & (Q(expires_at__isnull=True) | Q(expires_at__gt=at)))
     for grant in live:
-        summary[grant.currency] = summary.get(grant.currency, ZERO) + grant.balance
+        balance: Decimal = grant.balance  # type: ignore[attr-defined]
+        summary[grant.currency] = summary.get(grant.currency, ZERO) + balance
     return summary

@@ -69,9 +69,11 @@ def billed_usage(contract: Contract, before: Period, *, exclude_invoice_id: int 
             Q(invoice_id__in=ids, kind=LineKind.USAGE)
             | Q(adjusts_invoice_id__in=ids, kind=LineKind.ADJUSTMENT,
                 invoice__status__in=ISSUED)
-        ).exclude(invoice_id=exclude_invoice_id).values_list("charge_key", "amount")
+        )
+        if exclude_invoice_id is not None:
+            lines = lines.exclude(invoice_id=exclude_invoice_id)
         amounts: dict[str, Decimal] = {}
-        for key, amount in lines:
+        for key, amount in lines.values_list("charge_key", "amount"):
             amounts[key] = amounts.get(key, ZERO) + amount
         period = contract_period(contract, start)
         result.append(BilledUsage(min(ids), period, amounts))

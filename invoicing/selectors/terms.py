@@ -101,7 +101,7 @@ class ContractTerms:
     def load(cls, contract: Contract) -> ContractTerms:
         versions = [(contract.start_date, contract.plan_version)]
         for amendment in contract.amendments.all():
-            if amendment.plan_version_id is not None:
+            if amendment.plan_version is not None:
                 versions.append((amendment.effective_date, amendment.plan_version))
         versions.sort(key=lambda item: item[0])
         charges = {

@@ -119,6 +119,7 @@ def invoice_amount_due(invoice: Invoice) -> Decimal:
     that reduce the amount due."""
     if invoice.status not in (InvoiceStatus.FINALIZED, InvoiceStatus.UNCOLLECTIBLE):
         return ZERO
-    reduced = invoice.credit_notes.filter(outcome=CreditNoteOutcome.REDUCE_AMOUNT_DUE).aggregate(
+    reduced = CreditNote.objects.filter(
+        invoice=invoice, outcome=CreditNoteOutcome.REDUCE_AMOUNT_DUE).aggregate(
         s=Sum("total"))["s"] or ZERO
     return invoice.total - reduced

@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts import services
+from accounts.customer360.search import provider_customer_ids
 from accounts.models import ApiKey, Contact, Customer, CustomerAlias, CustomerUser
 from billingsite.errors import AppError
 
@@ -53,6 +54,16 @@ class CustomerAdmin(SimpleHistoryAdmin):
         if request.method != "POST":  # displays only: a save has nothing to read from them
             inlines += self.extra_readonly_inlines
         return inlines
+
+    def get_search_results(self, request: HttpRequest, queryset: Any,
+                           search_term: str) -> tuple[Any, bool]:
+        """The built-in fields plus the apps' providers (invoice numbers, Stripe ids):
+        ``accounts.customer360.search``."""
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        ids = provider_customer_ids(search_term.strip()) if search_term.strip() else set()
+        if ids:
+            return found | queryset.filter(pk__in=ids), True
+        return found, duplicates
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         fields = tuple(super().get_readonly_fields(request, obj))

@@ -9,6 +9,10 @@ handler404 = "billingsite.errors.handler404"
 handler500 = "billingsite.errors.handler500"
 
 urlpatterns = [
+    # Back-office pages outside the ModelAdmins (Customer 360, search, Explain this charge),
+    # ahead of the admin so its catch-all object URLs do not shadow them.
+    path("admin/accounts/customer/", include("accounts.customer360.urls")),
+    path("admin/invoicing/", include("invoicing.backoffice.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("billingsite.api.urls")),
     path("compat/", include("metering.compat.urls")),

@@ -50,10 +50,16 @@ def test_each_role_sees_its_panels_and_admins_see_all() -> None:
     support = staff_user_create(username="s", role="support", password=PASSWORD)
     finance = staff_user_create(username="f", role="finance", password=PASSWORD)
     admin = staff_user_create(username="a", role="admin", password=PASSWORD)
-    customer_panels = ["accounts.customer_search", "accounts.recent_customer_changes"]
-    assert _panel_keys(support) == {SUPPORT: customer_panels}
-    assert _panel_keys(finance) == {FINANCE: customer_panels}
-    assert _panel_keys(admin) == {SUPPORT: customer_panels, ADMIN: ["accounts.api_keys_recent"]}
+    support_panels = ["accounts.customer_search", "invoicing.failed_payments",
+                      "accounts.recent_customer_changes"]
+    finance_panels = ["accounts.customer_search", "accounts.recent_customer_changes",
+                      "invoicing.contracts_renewing", "invoicing.revenue_this_month"]
+    assert _panel_keys(support) == {SUPPORT: support_panels}
+    assert _panel_keys(finance) == {FINANCE: finance_panels}
+    assert _panel_keys(admin) == {
+        SUPPORT: support_panels,
+        FINANCE: ["invoicing.contracts_renewing", "invoicing.revenue_this_month"],
+        ADMIN: ["accounts.api_keys_recent"]}
 
 
 def test_panel_needs_every_permission_it_names(temporary_panels: list[str]) -> None:

@@ -1,0 +1,83 @@
+"""Invoicing's sections of the Customer 360 page and its customer-search providers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts.models import Customer
+from billingsite.errors import AppError
+from invoicing.models import Contract, CreditEntry, Invoice, Payment, StripeInvoice
+from invoicing.selectors.credits import grants_with_balance
+from invoicing.usage_pages.charts import series_table
+from invoicing.usage_pages.presenters import money, number
+from invoicing.usage_pages.selectors import usage_overview
+
+ROWS = 12
+
+
+def contracts(request: HttpRequest, customer: Customer) -> dict[str, Any]:
+    rows = (Contract.objects.filter(customer=customer)
+            .select_related("plan_version__plan")
+            .prefetch_related("amendments__created_by", "commits", "discounts", "overrides")
+            .order_by("-start_date", "-pk"))
+    return {"contracts": list(rows)}
+
+
+def usage(request: HttpRequest, customer: Customer) -> dict[str, Any]:
+    try:
+        overview = usage_overview(customer, at=timezone.now())
+    except AppError as exc:  # e.g. a charge on a meter that no longer exists
+        return {"error": exc.message}
+    if overview is None:
+        return {"overview": None}
+    cur = overview.currency
+    return {
+        "overview": overview,
+        "cost_so_far": money(overview.cost_so_far, cur),
+        "forecast": money(overview.forecast_cost, cur),
+        "upcoming_total": money(overview.computation.total, cur),
+        "charges": [(c.name, c.meter, number(c.quantity), money(c.cost, cur))
+                    for c in overview.charges],
+        "charts": [series_table(s, caption=f"{m.name} per day this period", unit=m.name)
+                   for m, s in overview.series],
+    }
+
+
+def invoices(request: HttpRequest, customer: Customer) -> dict[str, Any]:
+    rows = Invoice.objects.filter(customer=customer).order_by("-period_start", "-pk")[:ROWS]
+    return {"invoices": [(inv, money(inv.total, inv.currency)) for inv in rows],
+            "total_count": Invoice.objects.filter(customer=customer).count()}
+
+
+def payments(request: HttpRequest, customer: Customer) -> dict[str, Any]:
+    rows = Payment.objects.filter(customer=customer).select_related("invoice")[:ROWS]
+    return {"payments": [(p, money(p.amount, p.currency)) for p in rows]}
+
+
+def credits(request: HttpRequest, customer: Customer) -> dict[str, Any]:
+    grants = list(grants_with_balance(customer).order_by("expires_at", "priority", "pk"))
+    entries = (CreditEntry.objects.filter(grant__customer=customer)
+               .select_related("invoice", "grant").order_by("-created_at", "-pk")[:ROWS])
+    return {"grants": [(g, money(g.amount, g.currency), money(g.balance, g.currency))
+                       for g in grants],
+            "entries": [(e, money(e.amount, e.grant.currency)) for e in entries]}
+
+
+def by_invoice_number(term: str) -> Iterable[int]:
+    return Invoice.objects.filter(number__iexact=term).values_list("customer_id", flat=True)
+
+
+def by_stripe_ids(term: str) -> Iterable[int]:
+    if "_" not in term:  # Stripe ids look like ch_..., pi_..., in_...
+        return []
+    ids = set(StripeInvoice.objects.filter(stripe_id=term)
+              .values_list("invoice__customer_id", flat=True))
+    ids |= set(Payment.objects.filter(stripe_charge_id=term).values_list("customer_id",
+                                                                         flat=True))
+    ids |= set(Payment.objects.filter(stripe_payment_intent_id=term)
+               .values_list("customer_id", flat=True))
+    return ids

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,8 @@ from invoicing.usage_pages import selectors
 from invoicing.usage_pages.charts import series_table
 from invoicing.usage_pages.presenters import explain_line, local_range, money, number
 from metering.models import Meter
+
+HUNDREDTH = Decimal("0.01")  # forecast quantities are projections: shown to two places
 
 
 def _page(request: HttpRequest, viewer: Viewer, template: str, context: dict[str, Any],
@@ -46,7 +49,7 @@ def overview(request: HttpRequest, viewer: Viewer) -> HttpResponse:
         "upcoming_total": money(data.computation.total, cur),
         "forecast_total": money(data.forecast.total, cur),
         "charges": [{"c": c, "quantity": number(c.quantity), "cost": money(c.cost, cur),
-                     "forecast_quantity": number(c.forecast_quantity),
+                     "forecast_quantity": number(c.forecast_quantity.quantize(HUNDREDTH)),
                      "forecast_cost": money(c.forecast_cost, cur)} for c in data.charges],
         "grants": [{"g": b, "amount": money(b.grant.amount, cur),
                     "balance": money(b.grant.balance, cur),

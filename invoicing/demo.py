@@ -80,6 +80,9 @@ def seed(out: Any) -> None:
     result = billing_run(now=now)
     out.write(f"  {len(PLANS)} plans, {created} new contracts, {result.finalized} invoices "
               f"finalized, {result.drafted} drafted")
+    from invoicing.demo_stripe import seed_stripe_mirror
+
+    seed_stripe_mirror(out)
 
 
 def _ensure_meters() -> None:

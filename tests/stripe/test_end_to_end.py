@@ -67,6 +67,10 @@ def test_finalized_invoice_is_paid_on_stripe_and_marked_paid_by_the_webhook(
             invoice = finalized_invoice(customer)
             wait_for(lambda: Invoice.objects.get(pk=invoice.pk).status == "paid", timeout=45,
                      what="the invoice.paid webhook")
+            # payment_intent.succeeded is a separate delivery; it may be processed after.
+            wait_for(lambda: Payment.objects.filter(customer=customer, invoice=invoice,
+                                                    status="succeeded").exists(),
+                     timeout=20, what="the payment_intent.succeeded webhook")
     finally:
         localstripe.register_webhook(hook, DEAD_LOOPBACK + "/", secret)
 

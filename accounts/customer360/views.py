@@ -32,7 +32,7 @@ def customer_360(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = get_object_or_404(Customer, pk=customer_id)
     return TemplateResponse(request, "admin/customer_360.html", {
         **admin.site.each_context(request), "title": customer.name,
-        "subtitle": "Customer 360", "customer": customer, "opts": Customer._meta,
+        "customer": customer, "opts": Customer._meta,
         "sections": sections_for(request, customer),
         "can_link": request.user.has_perm("accounts.change_customer"),
     })

@@ -89,7 +89,7 @@ def explain_view(request: HttpRequest, line_id: int) -> HttpResponse:
     explanation = charge_explanation(line)
     return TemplateResponse(request, "admin/customer_360_explain.html", {
         **admin.site.each_context(request), "title": f"Explain: {line.description}",
-        "subtitle": "Explain this charge", "x": explanation, "invoice": line.invoice,
+        "x": explanation, "invoice": line.invoice,
         "customer": line.invoice.customer, "usage_now": number(explanation.usage_now),
         "opts": InvoiceLine._meta,
     })

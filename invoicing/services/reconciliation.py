@@ -141,7 +141,7 @@ def reconcile(*, start: datetime, end: datetime, trigger: str = "manual",
 # --- invoicing's sources -------------------------------------------------------------------
 
 
-TALLY_TO_STRIPE_STATUS = {
+TALLY_TO_STRIPE_STATUS: dict[str, str] = {
     InvoiceStatus.FINALIZED: "open", InvoiceStatus.PAID: "paid", InvoiceStatus.VOID: "void",
     InvoiceStatus.UNCOLLECTIBLE: "uncollectible",
 }

@@ -91,7 +91,8 @@ def _create(gateway: StripeGateway, invoice: Invoice, customer_id: str, key: str
         collection_method="send_invoice" if send else "charge_automatically",
         days_until_due=invoice.contract.net_days if send else None, idempotency_key=key,
         description=f"Invoice {invoice.number}",
-        metadata={"tally_invoice_id": str(invoice.pk), "tally_invoice_number": invoice.number},
+        metadata={"tally_invoice_id": str(invoice.pk),
+                  "tally_invoice_number": str(invoice.number)},
     ).to_dict()
 
 

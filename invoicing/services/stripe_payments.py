@@ -164,7 +164,8 @@ def payment_intent_apply(obj: dict[str, Any], *, at: datetime) -> str:
     currency = _currency(obj)
     error = obj.get("last_payment_error") or {}
     status = PI_STATUS.get(str(obj.get("status")), PaymentStatus.PROCESSING)
-    charge = obj.get("latest_charge") if isinstance(obj.get("latest_charge"), dict) else {}
+    latest = obj.get("latest_charge")
+    charge: dict[str, Any] = latest if isinstance(latest, dict) else {}
     fields = {
         "currency": currency, "amount": _amount(obj.get("amount"), currency),
         "amount_captured": _amount(_received(obj, status), currency),

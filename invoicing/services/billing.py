@@ -51,14 +51,7 @@ def _billing_run(*, now: datetime, usage: UsageSource,
     # Expired grants first: a grant pays invoices finalized before it expires, and a draft
     # never previews a credit that its finalization could not draw.
     credit_expire(now=now)
-    contracts = Contract.objects.order_by("pk")
-    if contract_ids is not None:
-        contracts = contracts.filter(pk__in=contract_ids)
-    # Ended contracts drop out once their last period is long billed (or has an open draft).
-    recent = now.date() - timedelta(days=ENDED_CONTRACT_DAYS)
-    ids = list(contracts.filter(Q(end_date__isnull=True) | Q(end_date__gt=recent)
-                                | Q(invoices__status=InvoiceStatus.DRAFT))
-               .distinct().values_list("pk", flat=True))
+    ids = billing_candidates(now=now, contract_ids=contract_ids)
     for offset in range(0, len(ids), CHUNK):
         chunk = ids[offset:offset + CHUNK]
         states = contract_states(chunk)
@@ -70,6 +63,18 @@ def _billing_run(*, now: datetime, usage: UsageSource,
                 logger.exception("billing run failed for contract %s", contract.pk)
                 result.failed.append(contract.pk)
     return result
+
+
+def billing_candidates(*, now: datetime, contract_ids: list[int] | None = None) -> list[int]:
+    """Contracts the run looks at, in id order. Ended contracts drop out once their last
+    period is long billed (unless a draft is still open)."""
+    contracts = Contract.objects.order_by("pk")
+    if contract_ids is not None:
+        contracts = contracts.filter(pk__in=contract_ids)
+    recent = now.date() - timedelta(days=ENDED_CONTRACT_DAYS)
+    return list(contracts.filter(Q(end_date__isnull=True) | Q(end_date__gt=recent)
+                                 | Q(invoices__status=InvoiceStatus.DRAFT))
+                .distinct().values_list("pk", flat=True))
 
 
 @dataclasses.dataclass

@@ -224,6 +224,7 @@ def invoice_void(*, invoice: Invoice, reason: str, now: datetime,
                  actor: User | None = None) -> Invoice:
     """Void a draft or an unpaid issued invoice (reason required); its credits come back."""
     from invoicing.services.credits import credit_reverse_for_invoice
+    from invoicing.services.stripe_invoices import invoice_stripe_void_enqueue
 
     if not reason.strip():
         raise AppError("reason_required", "Say why the invoice is voided.",
@@ -231,6 +232,7 @@ def invoice_void(*, invoice: Invoice, reason: str, now: datetime,
     invoice = invoice_transition(invoice=invoice, to=InvoiceStatus.VOID, actor=actor,
                                  reason=reason, voided_at=now, void_reason=reason)
     credit_reverse_for_invoice(invoice=invoice, actor=actor)
+    invoice_stripe_void_enqueue(invoice)  # outbox row: voided on Stripe iff this commits
     return invoice
 
 

@@ -9,6 +9,7 @@ after Stripe answered) and Stripe still holds one invoice with one item per line
     invoice:<id>:finalize:line:<pos>     one item per line (see ``stripe_items``)
     invoice:<id>:finalize:finalize       finalize it
     invoice:<id>:finalize:pay | :send    charge it (charge_automatically) or email it
+    invoice:<id>:void                    (``stripe.invoice.void``) void it after a Tally void
 
 A declined card is an outcome, not a send failure: the row is sent and the payment shows as
 failed with Stripe's reason. Payment status ("paid") comes back from webhooks, and from
@@ -23,8 +24,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from billingsite.errors import AppError
 from billingsite.money import round_line, to_minor_units
-from billingsite.outbox.models import OutboxMessage
+from billingsite.outbox.models import OutboxMessage, OutboxState
 from billingsite.outbox.registry import register_outbox_handler
 from billingsite.outbox.services import outbox_enqueue
 from invoicing.models import CollectionMethod, Invoice, StripeInvoice
@@ -42,6 +44,13 @@ from invoicing.stripe.gateway import StripeGateway, default_gateway
 from invoicing.stripe.keys import idempotency_key
 
 TOPIC = "stripe.invoice.finalize"
+VOID_TOPIC = "stripe.invoice.void"
+
+
+class PushNotFinished(AppError):
+    """The void arrived before the push finished: wait for it (retried with backoff)."""
+
+    retryable = True
 
 
 def invoice_stripe_enqueue(invoice: Invoice) -> None:
@@ -57,6 +66,9 @@ def invoice_push(message: OutboxMessage) -> dict[str, Any]:
     if invoice.status == InvoiceStatus.DRAFT:
         raise StripeGatewayError("invoice_not_finalized", f"Invoice {invoice.pk} is a draft.",
                                  retryable=False)
+    if invoice.status == InvoiceStatus.VOID and not StripeInvoice.objects.filter(
+            invoice=invoice).exists():
+        return {"skipped": "voided in Tally before it reached Stripe"}
     total = to_minor_units(round_line(invoice.total, invoice.currency), invoice.currency)
     if total <= 0:
         return {"skipped": "nothing to collect", "total": total}
@@ -159,5 +171,31 @@ def stripe_invoices_poll(*, now: datetime, quiet_minutes: int = 30, limit: int =
     return {"polled": len(ids) - failed, "failed": failed}
 
 
+def invoice_stripe_void_enqueue(invoice: Invoice) -> None:
+    """Call inside the voiding transaction, for an invoice that was issued (has a number)."""
+    if invoice.number:
+        outbox_enqueue(VOID_TOPIC, idempotency_key("invoice", invoice.pk, "void"),
+                       {"invoice_id": invoice.pk})
+
+
+def invoice_void_push(message: OutboxMessage) -> dict[str, Any]:
+    """Outbox handler: void the Stripe invoice of a voided Tally invoice (key ``...:void``)."""
+    invoice_id = message.payload["invoice_id"]
+    mirror = StripeInvoice.objects.filter(invoice_id=invoice_id).first()
+    if mirror is None:
+        push = OutboxMessage.objects.filter(
+            key=idempotency_key("invoice", invoice_id, "finalize")).first()
+        if push is not None and push.state not in (OutboxState.SENT, OutboxState.DEAD):
+            raise PushNotFinished("push_not_finished",
+                                  f"Invoice {invoice_id} is still being pushed to Stripe.")
+        return {"skipped": "never on Stripe"}
+    if mirror.status == "void":
+        return {"stripe_invoice": mirror.stripe_id, "status": "void"}
+    voided = default_gateway().invoice_void(mirror.stripe_id, idempotency_key=message.key)
+    outcome = stripe_invoice_apply(voided.to_dict(), at=timezone.now())
+    return {"stripe_invoice": mirror.stripe_id, "status": voided["status"], "applied": outcome}
+
+
 def register() -> None:
     register_outbox_handler(TOPIC, invoice_push)
+    register_outbox_handler(VOID_TOPIC, invoice_void_push)

@@ -228,3 +228,35 @@ def test_poll_applies_a_paid_invoice_whose_webhook_is_late(recording_default_gat
     invoice.refresh_from_db()
     assert invoice.status == "paid"
     assert stripe_invoices_poll(now=timezone.now()) == {"polled": 0, "failed": 0}
+
+
+def test_voiding_a_pushed_invoice_voids_it_on_stripe(recording_default_gateway,
+                                                     recording_client):
+    from invoicing.services.invoices import invoice_void
+
+    invoice = finalized_invoice()
+    _dispatch_until_settled()
+    stripe_id = StripeInvoice.objects.get(invoice=invoice).stripe_id
+    invoice_void(invoice=invoice, reason="Wrong customer", now=timezone.now())
+    assert _dispatch_until_settled()[0]["sent"] == 1
+    [void] = recording_client.requests_to("POST", f"{INVOICES}/{stripe_id}/void")
+    assert void.idempotency_key == f"invoice:{invoice.pk}:void"
+    assert StripeInvoice.objects.get(invoice=invoice).status == "void"
+
+
+def test_void_before_the_push_finished_waits_then_nothing_reaches_stripe(
+        recording_default_gateway, recording_client):
+    from invoicing.services.invoices import invoice_void
+
+    invoice = finalized_invoice()
+    OutboxMessage.objects.filter(key=f"invoice:{invoice.pk}:finalize").update(
+        next_attempt_at=timezone.now() + timedelta(minutes=5))  # the push is backing off
+    invoice_void(invoice=invoice, reason="Duplicate", now=timezone.now())
+    assert outbox_dispatch().as_dict()["retry"] == 1  # the void waits for the push
+    OutboxMessage.objects.update(next_attempt_at=timezone.now())
+    _dispatch_until_settled()
+    rows = {row.topic: row for row in OutboxMessage.objects.all()}
+    assert rows["stripe.invoice.finalize"].result == {
+        "skipped": "voided in Tally before it reached Stripe"}
+    assert rows["stripe.invoice.void"].result == {"skipped": "never on Stripe"}
+    assert recording_client.requests == []

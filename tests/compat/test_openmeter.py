@@ -83,7 +83,7 @@ def test_invalid_event_raises_http_response_error_with_problem_details(
     problem = error.response.json()
     assert problem["extensions"]["validationErrors"] == [{
         "index": 1, "id": "om-bad", "source": "svc-a", "reason": "invalid_customer",
-        "message": "customer must be a string of 1-128 characters."}]
+        "message": "customer must be a string of 1-128 characters without NUL."}]
     assert tenant.usage("tokens") == Decimal(5)
 
 

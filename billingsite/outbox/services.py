@@ -42,7 +42,7 @@ def _setting(name: str, default: Any) -> Any:
 
 
 def max_attempts() -> int:
-    return int(_setting("OUTBOX_MAX_ATTEMPTS", 8))
+    return int(_setting("OUTBOX_MAX_ATTEMPTS", 12))
 
 
 def lease_seconds() -> int:
@@ -52,8 +52,8 @@ def lease_seconds() -> int:
 def backoff_delay(attempts: int, *, rng: random.Random | None = None) -> timedelta:
     """Delay before the next try after ``attempts`` failed claims: base * 2^(n-1), capped, with
     +/-20% jitter so rows that failed together (a Stripe outage) do not retry in lockstep. With
-    the defaults (5 s base, 8 attempts) the last retry happens well within Stripe's 24 h key
-    lifetime, so every retry of a row is deduplicated by Stripe."""
+    the defaults (5 s base, 30 min cap, 12 attempts: about 2 h in all) every retry stays within
+    Stripe's 24 h key lifetime, so every retry of a row is deduplicated by Stripe."""
     base = float(_setting("OUTBOX_BACKOFF_BASE_SECONDS", 5))
     cap = float(_setting("OUTBOX_BACKOFF_MAX_SECONDS", 1800))
     delay = min(cap, base * (2 ** max(0, attempts - 1)))

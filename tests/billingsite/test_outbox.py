@@ -22,6 +22,7 @@ from billingsite.outbox.registry import register_outbox_handler, unregister_outb
 from billingsite.outbox.services import (
     backoff_delay,
     lease_seconds,
+    max_attempts,
     outbox_claim,
     outbox_dispatch,
     outbox_enqueue,
@@ -192,7 +193,7 @@ def test_expired_lease_is_reclaimed_and_the_stale_worker_cannot_overwrite(script
 
 def test_backoff_grows_exponentially_with_bounded_jitter():
     rng = random.Random(7)
-    delays = [backoff_delay(n, rng=rng).total_seconds() for n in range(1, 9)]
+    delays = [backoff_delay(n, rng=rng).total_seconds() for n in range(1, max_attempts())]
     for n, delay in enumerate(delays, start=1):
         expected = min(1800, 5 * 2 ** (n - 1))
         assert expected * 0.8 <= delay <= expected * 1.2

@@ -18,6 +18,8 @@ import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
+from zoneinfo import ZoneInfo
 
 from bench.ingest import dbs
 
@@ -113,9 +115,12 @@ def measure(samples: int) -> dict[str, object]:
         timings: dict[str, list[float]] = {zone: [] for zone in ZONES}
         for _ in range(samples):
             customer = rng.choice(customers)
-            start = now - timedelta(days=30)
+            # The usage page's "last 30 days": whole local days, up to the last local midnight.
+            zone = ZoneInfo(customer.timezone)
+            end = datetime.combine(now.astimezone(zone).date(), dtime(0), tzinfo=zone)
+            start = end - timedelta(days=30)
             t = time.perf_counter()
-            usage_series(customer=customer, meter=meter, start=start, end=now, window="day",
+            usage_series(customer=customer, meter=meter, start=start, end=end, window="day",
                          tz=customer.timezone)
             timings[customer.timezone].append(1000 * (time.perf_counter() - t))
         everything = sorted(x for values in timings.values() for x in values)

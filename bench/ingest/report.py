@@ -42,9 +42,11 @@ def _query_rows(query: dict[str, Any] | None, cores: str) -> list[str]:
         f"over 30 days ({sizes['metering_hourlyrollup']:,} hourly rollup rows, "
         f"{sizes['metering_uniquevalue']:,} hourly distinct-value rows, database "
         f"{sizes['database_bytes'] / 2**30:.1f} GiB). Query: `usage_series` for one random "
-        f"customer, 30 days, daily windows in the customer's time zone (UTC, America/New_York "
-        f"or Asia/Kolkata, whose :30 offset makes every day boundary cut an hour, read from raw "
-        f"events), {query['samples_per_meter']} samples per meter, in-process (no HTTP).",
+        f"customer, the 30 whole local days before its last local midnight, daily windows in "
+        f"its time zone (UTC, America/New_York or Asia/Kolkata; Kolkata's :30 offset makes "
+        f"every day boundary cut an hour, and those 31 hours are read from raw events instead "
+        f"of rollups), {query['samples_per_meter']} samples per meter, in-process (no HTTP), "
+        f"pages mostly not in PostgreSQL's 128 MB shared buffers.",
         "",
         "| meter | p50 | p95 | p99 | p95 UTC / New York / Kolkata |",
         "| --- | ---: | ---: | ---: | --- |",

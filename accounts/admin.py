@@ -8,7 +8,16 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from accounts import services
 from accounts.customer360.search import provider_customer_ids
-from accounts.models import ApiKey, Contact, Customer, CustomerAlias, CustomerUser
+from accounts.models import (
+    ApiKey,
+    Contact,
+    Customer,
+    CustomerAlias,
+    CustomerUser,
+    UsageLink,
+    UsagePageSignIn,
+)
+from accounts.portal.services import usage_link_revoke
 from billingsite.errors import AppError
 
 BILLING_TERMS_FIELDS = ("currency", "tax_id")
@@ -134,3 +143,38 @@ class ApiKeyAdmin(SimpleHistoryAdmin):
                 messages.success(request, f"{key}: revoked.")
             except AppError as exc:
                 messages.error(request, f"{key}: {exc.message}")
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(UsageLink)
+class UsageLinkAdmin(_ReadOnlyAdmin):
+    """Links are created from the Customer 360 page or the API; here they are revoked."""
+
+    list_display = ("__str__", "customer", "purpose", "created_by", "api_key", "created_at",
+                    "expires_at", "revoked_at")
+    list_filter = ("purpose", ("revoked_at", admin.EmptyFieldListFilter))
+    search_fields = ("customer__external_id", "customer__name", "created_by__username")
+    readonly_fields = ("customer", "purpose", "created_by", "api_key", "created_at",
+                       "expires_at", "revoked_at")
+    actions = ["revoke_links"]
+
+    @admin.action(description="Revoke selected links", permissions=["change"])
+    def revoke_links(self, request: HttpRequest, queryset: Any) -> None:
+        revoked = sum(usage_link_revoke(link=link) for link in queryset)
+        messages.success(request, f"{revoked} link(s) revoked.")
+
+
+@admin.register(UsagePageSignIn)
+class UsagePageSignInAdmin(_ReadOnlyAdmin):
+    list_display = ("at", "customer", "method", "user", "link", "ip", "user_agent")
+    list_filter = ("method",)
+    search_fields = ("customer__external_id", "customer__name", "user__username", "ip")
+    readonly_fields = ("customer", "method", "user", "link", "at", "ip", "user_agent")
+    date_hierarchy = "at"

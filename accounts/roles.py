@@ -26,9 +26,12 @@ class Rule:
 
 
 _SUPPORT_RULES = (
-    Rule("accounts", ("view",), models=("customer", "customeralias", "contact", "customeruser")),
-    # Support keeps contact details current, but not billing terms (currency, tax id).
-    Rule("accounts", ("add", "change"), models=("customeralias", "contact", "customeruser")),
+    Rule("accounts", ("view",), models=("customer", "customeralias", "contact", "customeruser",
+                                        "usagelink", "usagepagesignin")),
+    # Support keeps contact details current, but not billing terms (currency, tax id); it
+    # creates and revokes usage-page links.
+    Rule("accounts", ("add", "change"), models=("customeralias", "contact", "customeruser",
+                                                "usagelink")),
     Rule("accounts", ("change",), models=("customer",)),
     Rule("metering", ("view",)),
     Rule("invoicing", ("view",)),

@@ -72,6 +72,23 @@ def projection_factor(period: Period, at: datetime) -> Decimal:
                 / Decimal(elapsed.total_seconds()))
 
 
+class RememberedUsage(MeteringUsage):
+    """``MeteringUsage`` that reads each (meter, interval, grouping) once: the overview computes
+    the same period twice (as it stands and projected), so the second pass reads nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._readings: dict[tuple[Any, ...], UsageReading] = {}
+
+    def __call__(self, *, customer: Customer, meter_key: str, start: datetime, end: datetime,
+                 group_by: Sequence[str] | None = None) -> UsageReading:
+        key = (customer.pk, meter_key, start, end, tuple(group_by or ()))
+        if key not in self._readings:
+            self._readings[key] = super().__call__(customer=customer, meter_key=meter_key,
+                                                   start=start, end=end, group_by=group_by)
+        return self._readings[key]
+
+
 class ProjectedUsage:
     """A usage source: ``MeteringUsage`` for earlier periods, the current period's usage so
     far times ``factor`` for intervals inside ``period`` (additive meters only)."""
@@ -161,7 +178,7 @@ def usage_overview(customer: Customer, *, at: datetime) -> UsageOverview | None:
     if contract is None:
         return None
     period = contract_period(contract, at)
-    usage = MeteringUsage()
+    usage = RememberedUsage()
     computation = compute_for_period(contract, period, usage=usage)
     projected = ProjectedUsage(usage, period, projection_factor(period, at))
     forecast = compute_for_period(contract, period, usage=projected)

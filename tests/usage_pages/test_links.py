@@ -125,3 +125,16 @@ def test_password_reset_by_email_for_customer_users_only(world: World) -> None:
                                                     "new_password2": "N3w-passphrase-xyz"})
     assert done.status_code == 302
     assert Client().login(username="ops", password="N3w-passphrase-xyz")
+
+
+def test_support_revokes_a_link_in_the_admin_and_it_stops_working(world: World) -> None:
+    issued = usage_link_create(customer=world.acme)
+    assert Client().get(f"/usage/l/{issued.token}/").status_code == 200
+    staff_user_create(username="sam", role="support", password=PASSWORD)
+    admin = Client()
+    admin.login(username="sam", password=PASSWORD)
+    assert admin.get("/admin/accounts/usagepagesignin/").status_code == 200
+    response = admin.post("/admin/accounts/usagelink/", {
+        "action": "revoke_links", "_selected_action": [issued.link.pk]}, follow=True)
+    assert "1 link(s) revoked." in response.content.decode()
+    assert Client().get(f"/usage/l/{issued.token}/").status_code == 403

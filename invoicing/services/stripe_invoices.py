@@ -131,10 +131,15 @@ def _collect(gateway: StripeGateway, invoice: Invoice, finalized: dict[str, Any]
     try:
         gateway.invoice_pay(finalized["id"], idempotency_key=f"{key}:pay")
     except StripeGatewayError as exc:
-        if exc.code != errors.CARD_ERROR:
-            raise
-        return {"collection": "declined", "stripe_code": exc.stripe_code,
-                "decline_code": exc.decline_code, "message": exc.message}
+        if exc.code == errors.CARD_ERROR:
+            return {"collection": "declined", "stripe_code": exc.stripe_code,
+                    "decline_code": exc.decline_code, "message": exc.message}
+        if exc.code in (errors.INVALID_REQUEST, errors.NOT_FOUND):
+            # e.g. no payment method on file: the Stripe invoice stays open for the customer
+            # to pay (support sends a payment-method link); resending cannot change that.
+            return {"collection": "not charged", "stripe_code": exc.stripe_code,
+                    "message": exc.message}
+        raise
     return {"collection": "charged"}
 
 

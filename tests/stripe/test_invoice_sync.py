@@ -260,3 +260,16 @@ def test_void_before_the_push_finished_waits_then_nothing_reaches_stripe(
         "skipped": "voided in Tally before it reached Stripe"}
     assert rows["stripe.invoice.void"].result == {"skipped": "never on Stripe"}
     assert recording_client.requests == []
+
+
+def test_the_gateway_refuses_to_call_stripe_inside_a_transaction(recording_gateway,
+                                                                 recording_client):
+    from django.db import transaction
+
+    from billingsite.outbox.guard import InsideTransactionError
+
+    with pytest.raises(InsideTransactionError), transaction.atomic():
+        recording_gateway.customer_create(idempotency_key="customer:1:create", email="a@b.test")
+    assert recording_client.requests == []
+    recording_gateway.customer_retrieve("cus_outside")  # pytest's own wrapper does not count
+    assert len(recording_client.requests) == 1

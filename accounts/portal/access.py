@@ -23,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.auth.views import redirect_to_login
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
@@ -53,7 +53,7 @@ class Viewer:
 
     customer: Customer
     base: str  # URL prefix of this visitor's pages, ending in "/"
-    user: AbstractBaseUser | None = None
+    user: User | None = None
     link: UsageLink | None = None
 
     @property
@@ -103,11 +103,14 @@ def _link_viewer(request: HttpRequest, token: str) -> Viewer:
 
 
 def _session_viewer(request: HttpRequest) -> Viewer | None:
+    user = request.user
+    if not isinstance(user, User):
+        return None
     membership = (CustomerUser.objects.select_related("customer")
-                  .filter(user_id=request.user.pk, user__is_active=True).first())
+                  .filter(user_id=user.pk, user__is_active=True).first())
     if membership is None:
         return None
-    return Viewer(membership.customer, reverse("usage:overview"), user=request.user)
+    return Viewer(membership.customer, reverse("usage:overview"), user=user)
 
 
 def _framable(response: HttpResponse) -> HttpResponse:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core import signing
 from django.db import transaction
 from django.utils import timezone
@@ -55,7 +55,7 @@ def link_token(link: UsageLink) -> str:
 @transaction.atomic
 def usage_link_create(*, customer: Customer, purpose: str = UsageLinkPurpose.SHARED,
                       lifetime: timedelta = DEFAULT_LIFETIME,
-                      created_by: AbstractBaseUser | None = None, api_key: ApiKey | None = None,
+                      created_by: User | None = None, api_key: ApiKey | None = None,
                       now: datetime | None = None) -> IssuedLink:
     """A read-only link to ``customer``'s usage pages, valid for ``lifetime`` from ``now``."""
     if not MIN_LIFETIME <= lifetime <= MAX_LIFETIME:
@@ -74,7 +74,7 @@ def usage_link_revoke(*, link: UsageLink, now: datetime | None = None) -> bool:
 
 
 def usage_sign_in_record(*, customer: Customer, method: str, ip: str | None, user_agent: str,
-                         user: AbstractBaseUser | None = None, link: UsageLink | None = None,
+                         user: User | None = None, link: UsageLink | None = None,
                          now: datetime | None = None) -> UsagePageSignIn | None:
     """Log one entry to the pages; ``None`` when it repeats a recent link entry (see module)."""
     now = now or timezone.now()

@@ -249,7 +249,8 @@ def _grant_burns(customer: Customer, computation: InvoiceComputation,
         entries.setdefault(entry.grant_id, []).append(entry)
     result = []
     for grant in grants:
-        if grant.expires_at is not None and grant.expires_at <= at and grant.balance <= 0:
+        balance: Decimal = grant.balance  # type: ignore[attr-defined]  # annotated
+        if grant.expires_at is not None and grant.expires_at <= at and balance <= 0:
             continue
         running, history = ZERO, []
         for entry in entries.get(grant.pk, []):

@@ -7,6 +7,8 @@
 - ``views``/``urls``: the customers' sign-in page and password reset (Django's views, our
   templates under ``templates/usage/``), mounted at ``/usage/`` as namespace ``usage_auth``.
 - ``api``: ``POST /api/v1/customers/{external_id}/usage-links``.
+- ``selectors``: ``usage_sign_ins(customer, start=, end=)`` (dispute evidence: the customer's
+  own entries, staff visits left out).
 
 The pages themselves (costs, invoices) live in ``invoicing.usage_pages``: accounts is the
 lower layer and never imports invoicing.

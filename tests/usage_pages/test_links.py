@@ -138,3 +138,19 @@ def test_support_revokes_a_link_in_the_admin_and_it_stops_working(world: World) 
         "action": "revoke_links", "_selected_action": [issued.link.pk]}, follow=True)
     assert "1 link(s) revoked." in response.content.decode()
     assert Client().get(f"/usage/l/{issued.token}/").status_code == 403
+
+
+def test_sign_ins_for_evidence_leave_out_staff_visits(world: World) -> None:
+    from accounts.models import UsageLinkPurpose
+    from accounts.portal.selectors import usage_sign_ins
+
+    shared = usage_link_create(customer=world.acme)
+    staff_link = usage_link_create(customer=world.acme, purpose=UsageLinkPurpose.STAFF)
+    Client().get(f"/usage/l/{shared.token}/invoices/")
+    Client().get(f"/usage/l/{staff_link.token}/invoices/")
+    Client().get(f"/usage/l/{usage_link_create(customer=world.globex).token}/invoices/")
+    assert [s.method for s in usage_sign_ins(world.acme)] == ["link"]
+    assert sorted(s.method for s in usage_sign_ins(world.acme, include_staff=True)) == [
+        "link", "staff"]
+    later = timezone.now() + timedelta(minutes=1)
+    assert list(usage_sign_ins(world.acme, start=later)) == []

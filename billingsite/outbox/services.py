@@ -210,7 +210,7 @@ class DispatchResult:
         return {name: self.count(name) for name in ("sent", "retry", "dead", "skipped")}
 
 
-def outbox_dispatch(*, limit: int = 200, batch: int = 20,
+def outbox_dispatch(*, limit: int = 50, batch: int = 10,
                     topics: list[str] | None = None) -> DispatchResult:
     """Send due rows until none is left or ``limit`` were handled (the task runs again soon)."""
     result = DispatchResult()

@@ -16,7 +16,7 @@ from billingsite.models import OutboxMessage
 from billingsite.outbox.services import outbox_dispatch
 from invoicing.models import Payment, StripeInvoice, StripePaymentMethod
 from invoicing.services.stripe_customers import customer_stripe_refresh_request
-from invoicing.services.stripe_invoices import stripe_invoices_poll
+from invoicing.services.stripe_invoices import stripe_invoice_refresh, stripe_invoices_poll
 from tests.stripe.sync_support import finalized_invoice
 from tests.stripe_support import LOCALSTRIPE_API_KEY, LocalStripe
 
@@ -106,3 +106,18 @@ def test_declined_card_shows_as_a_failed_payment_with_stripes_reason(localstripe
     assert payment.failure_message and payment.failure_code == "card_declined"
     invoice.refresh_from_db()
     assert invoice.status == "finalized"
+
+
+def test_a_refund_on_stripe_shows_on_the_payment(localstripe_settings, localstripe_gateway):
+    customer = synced_customer(localstripe_settings, "4242424242424242")
+    invoice = finalized_invoice(customer)
+    outbox_dispatch()
+    mirror = StripeInvoice.objects.get(invoice=invoice)
+    intent = stripe_get(localstripe_settings, f"/v1/invoices/{mirror.stripe_id}")[
+        "payment_intent"]
+    localstripe_gateway.refund_create(idempotency_key=f"refund:test:{uuid.uuid4().hex}",
+                                      payment_intent_id=intent, amount=1234)
+    stripe_invoice_refresh(stripe_invoice_id=mirror.stripe_id)
+    payment = Payment.objects.get(invoice=invoice)
+    assert str(payment.amount_captured) == "35.7700"
+    assert str(payment.amount_refunded) == "12.3400"

@@ -38,6 +38,8 @@ _SUPPORT_RULES = (
     Rule("disputes", ("view",)),
     Rule("disputes", ("add", "change"), models=("refund", "dispute", "disputenote"),
          codenames=("request_refund", "work_dispute")),
+    # The outbox (what was or will be told to Stripe): Support sees failures; Finance retries.
+    Rule("billingsite", ("view",), models=("outboxmessage",)),
 )
 
 _FINANCE_RULES = (
@@ -47,6 +49,7 @@ _FINANCE_RULES = (
     Rule("metering", ("add", "change")),
     Rule("invoicing", ("add", "change", "delete")),
     Rule("disputes", ("add", "change"), codenames=("approve_refund",)),
+    Rule("billingsite", ("change",), models=("outboxmessage",)),
 )
 
 ROLE_RULES: dict[str, tuple[Rule, ...]] = {SUPPORT: _SUPPORT_RULES, FINANCE: _FINANCE_RULES}

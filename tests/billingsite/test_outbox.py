@@ -244,3 +244,22 @@ def test_admin_lists_by_state_and_retry_now_reports_per_row(script, client):
     assert "queued (was dead, 1 attempts so far)" in response.content.decode()
     dead.refresh_from_db()
     assert dead.state == OutboxState.PENDING
+
+
+@pytest.mark.django_db
+def test_support_sees_dead_letters_and_only_finance_retries(script, client):
+    from django.contrib.auth.models import Group
+
+    dead = _enqueue("thing:13:create")
+    script.fail_next = [AppError("bad", "The payload is wrong.")]
+    outbox_dispatch()
+    for role, can_retry in (("Support", False), ("Finance", True)):
+        user = User.objects.create_user(f"u-{role}", password="pw", is_staff=True)
+        user.groups.add(Group.objects.get(name=role))
+        client.force_login(user)
+        listing = client.get("/admin/billingsite/outboxmessage/?state__exact=dead")
+        assert listing.status_code == 200 and "thing:13:create" in listing.content.decode()
+        assert ('value="retry_now"' in listing.content.decode()) is can_retry
+    response = client.post("/admin/billingsite/outboxmessage/",
+                           {"action": "retry_now", "_selected_action": [dead.pk]})
+    assert "queued (was dead" in response.content.decode()

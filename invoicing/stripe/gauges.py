@@ -1,5 +1,5 @@
 """Gauges read from the database at scrape time: the webhook inbox backlog and its age, failed
-events, and failed payments (on-call and support both watch these)."""
+events, and payments that failed in the last day (on-call and support watch these)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ def stripe_gauges() -> Iterable[GaugeMetricFamily]:
             "   FILTER (WHERE status IN ('received', 'failed'))), 0)"
             " FROM invoicing_stripewebhookevent")
         received, failed, oldest = cursor.fetchone()
-        cursor.execute("SELECT count(*) FROM invoicing_payment WHERE status = 'failed'")
+        cursor.execute("SELECT count(*) FROM invoicing_payment WHERE status = 'failed'"
+                       " AND updated_at > now() - interval '24 hours'")
         failed_payments = cursor.fetchone()[0]
     events = GaugeMetricFamily("tally_stripe_webhook_events", "Webhook events not processed",
                                labels=["status"])
@@ -28,5 +29,6 @@ def stripe_gauges() -> Iterable[GaugeMetricFamily]:
     yield GaugeMetricFamily("tally_stripe_webhook_oldest_unprocessed_seconds",
                             "Age (since Stripe created it) of the oldest unprocessed event",
                             value=float(oldest))
-    yield GaugeMetricFamily("tally_payments_failed", "Payments Stripe reports as failed",
+    yield GaugeMetricFamily("tally_payments_failed_24h",
+                            "Payments Stripe reported as failed in the last 24 hours",
                             value=failed_payments)

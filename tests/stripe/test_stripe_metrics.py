@@ -76,4 +76,4 @@ def test_webhook_backlog_failures_and_lag_are_exported(client, settings):
     assert metric(done, "tally_stripe_webhooks_processed_total",
                   'status="ignored",type="customer.tax_id.created"') >= 1
     assert metric(done, lag_count) == metric_or_zero(start, lag_count) + 1
-    assert metric(done, "tally_payments_failed") == 0
+    assert metric(done, "tally_payments_failed_24h") == 0

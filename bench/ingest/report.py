@@ -67,6 +67,29 @@ def _query_rows(query: dict[str, Any] | None, cores: str) -> list[str]:
     return rows
 
 
+def _targets(scenarios: list[Any], query: dict[str, Any] | None, cores: str) -> list[str]:
+    def mark(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    by_batch: dict[int, float] = {}
+    lag_ok = all(s.max_lag_s < 10 for s in scenarios)
+    for s in scenarios:
+        by_batch[s.batch] = min(by_batch.get(s.batch, float("inf")), s.events_per_s)
+    lines = ["Targets of issue 3, this run " + cores + ":", ""]
+    if 1000 in by_batch:
+        lines.append(f"- batches of 1,000: >= 20,000 events/s with rollup lag under 10 s: "
+                     f"{mark(by_batch[1000] >= 20_000 and lag_ok)} (slowest scenario "
+                     f"{by_batch[1000]:,.0f}/s)")
+    if 100 in by_batch:
+        lines.append(f"- batches of 100: >= 8,000 events/s: {mark(by_batch[100] >= 8_000)} "
+                     f"(slowest scenario {by_batch[100]:,.0f}/s)")
+    if query:
+        worst = max(lat["p95_ms"] for lat in query["latency"].values())
+        lines.append(f"- usage query for one customer-month over {query['events']:,} events, "
+                     f"p95 under 50 ms: {mark(worst < 50)} (worst meter p95 {worst:.1f} ms)")
+    return lines
+
+
 def write(path: str, *, command: str, host: dict[str, str], load_during: str,
           scenarios: list[Any], ceiling: Any, query: dict[str, Any] | None, duration: float,
           web_workers: int, rollup_workers: int, total_s: float) -> None:
@@ -93,6 +116,8 @@ def write(path: str, *, command: str, host: dict[str, str], load_during: str,
         f"duplicate, i.e. committed before the response; the last column checks that the rows "
         f"stored equal the accepted count. Duplicates repeat events of the client's previous "
         f"batch byte for byte.",
+        "",
+        *_targets(scenarios, query, cores),
         "",
         *_scenario_rows(scenarios, cores),
         "",

@@ -3,7 +3,8 @@
 Versioning rule (keeps invoiced usage stable): a meter's first version applies from the start
 of time, so a new meter counts the events already stored. Every later change creates a new
 version effective from an hour boundary that is not before the current hour (default: the
-current hour). Hours that have fully passed therefore keep the definition they were counted
+current hour); a second change starting at the same hour replaces the first (which never applied
+to a past hour). Hours that have fully passed therefore keep the definition they were counted
 with, and an invoiced period's usage never changes. Rollups are kept per version; creating a
 version backfills its rollups from stored events under the definitions lock (see rollups).
 """
@@ -134,9 +135,14 @@ def meter_update(*, meter: Meter, effective_from: datetime | None = None,
     if start < current.effective_from:
         raise _invalid({"effective_from": "Must not be before the latest version's start."})
     if start == current.effective_from:
-        raise Conflict("version_exists", "A version already starts at that hour; pick the next.")
+        # A second change within the same (current or future) hour: the version it replaces
+        # never applied to an hour that has passed, so it is removed with its rollups.
+        current.delete()
+        current = meter.versions.order_by("-effective_from").first()
+        assert current is not None  # version 1 starts in 1970, never at a current hour
+    number = meter.versions.order_by("-version").values_list("version", flat=True).first() or 0
     version = MeterVersion.objects.create(
-        meter=meter, version=current.version + 1, effective_from=start,
+        meter=meter, version=number + 1, effective_from=start,
         created_by=created_by, **clean,
     )
     _retire_after(current, start)

@@ -201,3 +201,21 @@ def test_attributed_events_are_rolled_up(django_capture_on_commit_callbacks):
     assert_rollups_exact(version)
     assert sum(r.value for r in HourlyRollup.objects.filter(customer=newco,
                                                            meter_version=version)) == 15
+
+
+@pytest.mark.django_db
+def test_two_changes_in_the_same_hour_keep_one_version_for_that_hour(customer):
+    meter = meter_create(key="bytes", name="Bytes", event_type="api_request",
+                         aggregation="sum", value_property="n")
+    events_ingest(api_key=None, events=[event("now", at=NOW, n=1, m=10, k=100)])
+    meter_update(meter=meter, value_property="m")
+    third = meter_update(meter=meter, value_property="k")
+    rollup_drain()
+    versions = list(meter.versions.order_by("version").values_list("version", "value_property"))
+    assert versions == [(1, "n"), (2, "k")]  # the replaced version 2 never applied
+    assert third.effective_from == NOW.replace(minute=0)
+    hour = (NOW.replace(minute=0), NOW.replace(minute=0) + timedelta(hours=1))
+    assert usage_for_period(customer=customer, meter=meter, start=hour[0], end=hour[1]).total \
+        == 100
+    for version in MeterVersion.objects.filter(meter=meter):
+        assert_rollups_exact(version)

@@ -216,3 +216,40 @@ def test_admin_lists_events_with_status_and_error(client):
     client.force_login(admin)
     response = client.get("/admin/invoicing/stripewebhookevent/?status__exact=ignored")
     assert response.status_code == 200 and "evt_admin_1" in response.content.decode()
+
+
+def test_charge_events_mirror_captured_and_refunded_amounts_in_any_order(client):
+    invoice = finalized_invoice()
+    invoice.customer.stripe_customer_id = "cus_charges"
+    invoice.customer.save()
+    now = int(time.time())
+    charge = fixture_object("charge", id="ch_mirror", customer="cus_charges",
+                            payment_intent="pi_mirror", amount=3577, amount_captured=3577,
+                            captured=True, currency="usd", status="succeeded",
+                            metadata={"tally_invoice_id": str(invoice.pk)})
+    refunded = {**charge, "amount_refunded": 500, "refunded": False}
+    _deliver(client, stripe_event("charge.refunded", refunded, created=now))
+    _deliver(client, stripe_event("charge.succeeded", {**charge, "amount_refunded": 0},
+                                  created=now - 5))  # older, delivered late
+    payment = Payment.objects.get(stripe_charge_id="ch_mirror")
+    assert payment.stripe_payment_intent_id == "pi_mirror" and payment.invoice_id == invoice.pk
+    assert (str(payment.amount_captured), str(payment.amount_refunded)) == ("35.7700", "5.0000")
+    failed = fixture_object("charge", id="ch_failed", customer="cus_charges",
+                            payment_intent="pi_failed", amount=3577, amount_captured=0,
+                            captured=False, currency="usd", status="failed",
+                            failure_code="card_declined",
+                            failure_message="Your card was declined.",
+                            outcome={"reason": "generic_decline"})
+    _deliver(client, stripe_event("charge.failed", failed))
+    declined = Payment.objects.get(stripe_charge_id="ch_failed")
+    assert (declined.status, declined.failure_code, declined.decline_code) == (
+        "failed", "card_declined", "generic_decline")
+    assert declined.failure_message == "Your card was declined."
+
+
+def test_dispute_events_are_not_taken_for_charges(client):
+    from invoicing.services.stripe_events import on_charge_event
+
+    assert on_charge_event not in handlers.handlers_for("charge.dispute.created")
+    _deliver(client, stripe_event("charge.dispute.created", "dispute"))
+    assert not Payment.objects.exists()

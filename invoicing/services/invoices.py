@@ -125,14 +125,15 @@ def _insert_lines(invoice: Invoice, lines: list[LineDraft]) -> None:
     ])
 
 
-def _invoice_period(invoice: Invoice) -> Period:
-    return contract_period(invoice.contract, invoice.period_start)
-
-
 def _lock_draft(invoice_id: int, *, wait: bool) -> Invoice | None:
-    qs = Invoice.objects.select_for_update(skip_locked=not wait, of=("self",)).select_related(
-        "contract__customer", "contract__plan_version__plan")
+    qs = Invoice.objects.select_for_update(skip_locked=not wait)
     return qs.filter(pk=invoice_id, status=InvoiceStatus.DRAFT).first()
+
+
+def _terms_for(invoice: Invoice, contract: Contract | None) -> Contract:
+    if contract is not None and contract.pk == invoice.contract_id:
+        return contract
+    return contracts_with_terms().get(pk=invoice.contract_id)
 
 
 @transaction.atomic
@@ -140,14 +141,13 @@ def invoice_refresh(*, invoice_id: int, usage: UsageSource, now: datetime,
                     wait: bool = False, contract: Contract | None = None) -> bool:
     """Recompute a draft with the latest usage. No-op (False) for a non-draft or a draft
     another worker holds, or when nothing changed. ``contract`` may be passed with its terms
-    prefetched (the billing run does); finalization always reloads them."""
+    prefetched (the billing run does)."""
     invoice = _lock_draft(invoice_id, wait=wait)
     if invoice is None:
         return False
-    if contract is None or contract.pk != invoice.contract_id:
-        contract = invoice.contract
-    computation = compute_for_period(contract, _invoice_period(invoice), usage=usage,
-                                     exclude_invoice_id=invoice.pk)
+    contract = _terms_for(invoice, contract)
+    computation = compute_for_period(contract, contract_period(contract, invoice.period_start),
+                                     usage=usage, exclude_invoice_id=invoice.pk)
     return _store_lines(invoice, computation, now)
 
 
@@ -159,9 +159,10 @@ def invoice_finalize(*, invoice_id: int, usage: UsageSource, now: datetime,
     non-draft (or a draft locked by a concurrent finalizer) is left alone and None returned.
 
     The contract row is locked, so no amendment can commit meanwhile; a prefetched
-    ``contract`` is used only if its ``updated_at`` (bumped by every amendment) is current."""
+    ``contract`` is used only if its ``updated_at`` (bumped by every amendment) is current.
+    The series counter is taken last: its row lock serializes finalizations of a series, so
+    only the PDF and the final UPDATE happen while it is held."""
     from invoicing.services.credits import credit_draw
-    from invoicing.services.pdf import invoice_pdf_render
     from invoicing.services.stripe_invoices import invoice_stripe_enqueue
 
     invoice = _lock_draft(invoice_id, wait=wait)
@@ -169,33 +170,45 @@ def invoice_finalize(*, invoice_id: int, usage: UsageSource, now: datetime,
         return None
     current = (Contract.objects.select_for_update().filter(pk=invoice.contract_id)
                .values_list("updated_at", flat=True).first())
-    if contract is None or contract.pk != invoice.contract_id or contract.updated_at != current:
-        contract = contracts_with_terms().get(pk=invoice.contract_id)
-    computation = compute_for_period(contract, _invoice_period(invoice), usage=usage,
-                                     lock_credits=True, exclude_invoice_id=invoice.pk)
+    if contract is None or contract.updated_at != current:
+        contract = None
+    contract = _terms_for(invoice, contract)
+    computation = compute_for_period(contract, contract_period(contract, invoice.period_start),
+                                     usage=usage, lock_credits=True,
+                                     exclude_invoice_id=invoice.pk)
     _store_lines(invoice, computation, now)
     draws = [(line.credit_grant_id, -line.amount) for line in computation.lines
              if line.credit_grant_id is not None]
-    number = number_allocate(invoice.series)
-    invoice.number = number
     if draws:
         credit_draw(invoice=invoice, draws=draws)
-    invoice.issued_at = now
-    invoice.due_at = now + timedelta(days=invoice.contract.net_days)
-    invoice.status = InvoiceStatus.FINALIZED
-    pdf_name = f"{number}.pdf"
-    invoice.pdf.save(pdf_name, ContentFile(invoice_pdf_render(invoice)), save=False)
-    updated = Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.DRAFT).update(
-        status=InvoiceStatus.FINALIZED, number=number, issued_at=invoice.issued_at,
-        due_at=invoice.due_at, pdf=invoice.pdf.name, total=computation.total, updated_at=now)
-    if updated != 1:  # impossible while we hold the row lock; refuse loudly if it happens
-        raise Conflict("invoice_not_draft", f"Invoice {invoice.pk} changed while finalizing.")
     InvoiceTransition.objects.create(invoice=invoice, from_status=InvoiceStatus.DRAFT,
                                      to_status=InvoiceStatus.FINALIZED, actor=actor,
                                      reason="finalized")
+    _issue(invoice, contract, computation, now)
     invoice_stripe_enqueue(invoice)  # outbox row: pushed to Stripe iff this commits
     transaction.on_commit(INVOICES_FINALIZED.inc)
     return invoice
+
+
+def _issue(invoice: Invoice, contract: Contract, computation: InvoiceComputation,
+           now: datetime) -> None:
+    """Number, render and flip the status: the part that holds the series counter's lock."""
+    from invoicing.services.pdf import invoice_pdf_render
+
+    invoice.customer = contract.customer
+    invoice.contract = contract
+    invoice.number = number_allocate(invoice.series)
+    invoice.issued_at = now
+    invoice.due_at = now + timedelta(days=contract.net_days)
+    invoice.status = InvoiceStatus.FINALIZED
+    invoice.total = computation.total
+    pdf = invoice_pdf_render(invoice, computation.lines)
+    invoice.pdf.save(f"{invoice.number}.pdf", ContentFile(pdf), save=False)
+    updated = Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.DRAFT).update(
+        status=InvoiceStatus.FINALIZED, number=invoice.number, issued_at=invoice.issued_at,
+        due_at=invoice.due_at, pdf=invoice.pdf.name, total=invoice.total, updated_at=now)
+    if updated != 1:  # impossible while we hold the row lock; refuse loudly if it happens
+        raise Conflict("invoice_not_draft", f"Invoice {invoice.pk} changed while finalizing.")
 
 
 @transaction.atomic

@@ -7,6 +7,10 @@ replaced rather than failing the finalization.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Protocol
+
 from fpdf import FPDF
 
 from billingsite.money import format_amount, round_line
@@ -17,7 +21,15 @@ def _text(value: object) -> str:
     return str(value).encode("latin-1", "replace").decode("latin-1")
 
 
-def invoice_pdf_render(invoice: Invoice) -> bytes:
+class PdfLine(Protocol):
+    description: str
+    quantity: Decimal | None
+    amount: Decimal
+
+
+def invoice_pdf_render(invoice: Invoice, lines: Iterable[PdfLine] | None = None) -> bytes:
+    """The invoice as PDF bytes; ``lines`` default to the stored ones (the finalizer passes
+    the lines it just stored, to spare a query while it holds the series counter)."""
     customer = invoice.customer
     currency = invoice.currency
     pdf = FPDF(format="A4")
@@ -39,8 +51,8 @@ def invoice_pdf_render(invoice: Invoice) -> bytes:
     pdf.cell(30, 7, "Quantity", border="B", align="R")
     pdf.cell(40, 7, f"Amount ({currency})", border="B", align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=9)
-    for line in invoice.lines.order_by("position"):
-        quantity = "" if line.quantity is None else f"{line.quantity.normalize():f}"
+    for line in lines if lines is not None else invoice.lines.order_by("position"):
+        quantity = "" if line.quantity is None else f"{Decimal(line.quantity).normalize():f}"
         pdf.cell(120, 6, _text(line.description)[:80])
         pdf.cell(30, 6, quantity[:16], align="R")
         pdf.cell(40, 6, format_amount(round_line(line.amount, currency), currency), align="R",

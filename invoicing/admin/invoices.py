@@ -79,8 +79,15 @@ class InvoiceAdmin(SimpleHistoryAdmin):
     actions = ["finalize_now", "void_invoices", "credit_in_full"]
     fields = ("number", "status", "kind", "customer", "contract", "replaces", "currency",
               "period_start", "period_end", "total", "finalize_after", "issued_at", "due_at",
-              "amount_due", "paid_at", "voided_at", "void_reason", "pdf_link", "refreshed_at")
+              "amount_due", "paid_at", "voided_at", "void_reason", "pdf_link", "refreshed_at",
+              "stripe_summary")
     readonly_fields = fields
+
+    @admin.display(description="Stripe")
+    def stripe_summary(self, obj: Invoice) -> str:
+        from invoicing.admin.stripe import invoice_stripe_summary
+
+        return invoice_stripe_summary(obj)
 
     @admin.display(description="Amount due")
     def amount_due(self, obj: Invoice) -> Any:

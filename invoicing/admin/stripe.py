@@ -110,3 +110,20 @@ class PaymentMethodUpdateLinkAdmin(ReadOnlyAdmin):
     fields = ("customer", "status", "url", "email_to", "emailed_at", "error", "requested_by",
               "created_at", "ready_at")
     readonly_fields = fields
+
+
+def invoice_stripe_summary(invoice: Any) -> str:
+    """For the invoice page: its Stripe invoice and every payment attempt with Stripe's reason."""
+    from django.utils.html import format_html_join
+
+    mirror = StripeInvoice.objects.filter(invoice=invoice).first()
+    head = (format_html("{} ({})", mirror.stripe_id, mirror.status) if mirror
+            else format_html("{}", "not on Stripe" if invoice.status == "draft"
+                             else "not on Stripe yet (see the outbox)"))
+    payments = Payment.objects.filter(invoice=invoice).order_by("created_at")
+    rows = format_html_join(
+        "", "<li>{} {} {}{}</li>",
+        ((p.stripe_payment_intent_id or p.stripe_charge_id, p.status, p.amount,
+          f": {p.failure_message} ({p.decline_code or p.failure_code})"
+          if p.status == "failed" else "") for p in payments))
+    return format_html("{}<ul>{}</ul>", head, rows) if payments else head

@@ -102,3 +102,19 @@ def test_refresh_action_queues_a_sync_and_reads_payment_methods(admin_client,
     assert update.idempotency_key.startswith(f"customer:{customer.pk}:sync:")
     [pm] = StripePaymentMethod.objects.filter(customer=customer)
     assert pm.last4 == "4242"
+
+
+def test_invoice_page_shows_its_stripe_invoice_and_failed_payments(admin_client):
+    from tests.stripe.sync_support import finalized_invoice, link
+
+    invoice = finalized_invoice()
+    page = admin_client.get(f"/admin/invoicing/invoice/{invoice.pk}/change/").content.decode()
+    assert "not on Stripe yet (see the outbox)" in page
+    link(invoice, "in_admin_page")
+    Payment.objects.create(customer=invoice.customer, invoice=invoice,
+                           stripe_payment_intent_id="pi_admin_page", currency="USD",
+                           amount=invoice.total, status="failed", decline_code="expired_card",
+                           failure_message="Your card has expired.")
+    page = admin_client.get(f"/admin/invoicing/invoice/{invoice.pk}/change/").content.decode()
+    assert "in_admin_page (open)" in page
+    assert "pi_admin_page failed" in page and "Your card has expired. (expired_card)" in page

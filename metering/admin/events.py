@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Q
 from django.http import HttpRequest
 
 from accounts.services import customer_by_identifier
@@ -57,11 +56,16 @@ class UsageEventAdmin(ReadOnlyAdmin):
 
     def get_search_results(self, request: HttpRequest, queryset: Any,
                            search_term: str) -> tuple[Any, bool]:
+        """One exact, index-friendly predicate: an event id if one exists, else a customer
+        (external id or alias), else an unattributed customer reference, else a type."""
         term = search_term.strip()
         if not term:
             return queryset, False
-        match = Q(event_id=term) | Q(type=term) | Q(customer_ref=term)
+        if UsageEvent.objects.filter(event_id=term).exists():
+            return queryset.filter(event_id=term), False
         customer = customer_by_identifier(term)
         if customer is not None:
-            match |= Q(customer=customer)
-        return queryset.filter(match), False
+            return queryset.filter(customer=customer), False
+        if UsageEvent.objects.filter(customer__isnull=True, customer_ref=term).exists():
+            return queryset.filter(customer__isnull=True, customer_ref=term), False
+        return queryset.filter(type=term), False

@@ -219,3 +219,22 @@ def test_two_changes_in_the_same_hour_keep_one_version_for_that_hour(customer):
         == 100
     for version in MeterVersion.objects.filter(meter=meter):
         assert_rollups_exact(version)
+
+
+@pytest.mark.django_db
+def test_invariant_check_finds_a_tampered_rollup(customer):
+    from metering.invariants import rollup_mismatches
+
+    versions = create_meters()
+    events_ingest(api_key=None, events=sample_events("i", 30))
+    assert rollup_mismatches() == {}  # queued events are not expected in rollups yet
+    rollup_drain()
+    assert rollup_mismatches() == {}
+    row = HourlyRollup.objects.filter(meter_version=versions[2]).first()
+    HourlyRollup.objects.filter(pk=row.pk).update(value=row.value + 1)
+    from metering.models import UniqueValue
+
+    UniqueValue.objects.filter(meter_version=versions[5]).first().delete()
+    found = rollup_mismatches()
+    assert set(found) == {"bytes v1", "users v1"}
+    assert found["bytes v1"][0]["stored"] == row.value + 1

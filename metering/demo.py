@@ -14,7 +14,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from metering.models import Meter
+from metering.models import Meter, UsageEvent
 from metering.services import events_ingest, meter_create, rollup_drain
 
 DAYS = 21
@@ -74,9 +74,12 @@ def _hour_events(ref: str, size: int, hour: datetime) -> Iterator[dict[str, Any]
                "properties": {"concurrent": int(size * 10 * (0.5 + _unit(key)))}}
 
 
-def demo_events(now: datetime) -> Iterator[dict[str, Any]]:
+def demo_events(now: datetime, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+    """Events of every hour from ``DAYS`` ago (or from ``since``'s hour) until now."""
     first = (now - timedelta(days=DAYS)).replace(minute=0, second=0, microsecond=0)
     hour = first + timedelta(hours=1)
+    if since is not None:
+        hour = max(hour, since.replace(minute=0, second=0, microsecond=0))
     while hour < now:
         for ref, size in USAGE.items():
             for item in _hour_events(ref, size, hour):
@@ -90,9 +93,13 @@ def seed(out: Any) -> None:
         if not Meter.objects.filter(key=spec["key"]).exists():
             meter_create(created_by="seed_demo", **spec)
     now = timezone.now().astimezone(UTC)
+    # Hours seeded by an earlier run are complete up to its latest event; resume from that
+    # event's hour (re-sent events there answer "duplicate").
+    latest = (UsageEvent.objects.filter(namespace="", event_id__startswith="demo-")
+              .order_by("-timestamp").values_list("timestamp", flat=True).first())
     counts = {"accepted": 0, "duplicate": 0, "unattributed": 0}
     batch: list[dict[str, Any]] = []
-    for item in demo_events(now):
+    for item in demo_events(now, since=latest):
         batch.append(item)
         if len(batch) == 1000:
             _send(batch, now, counts)

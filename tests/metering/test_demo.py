@@ -25,7 +25,7 @@ def test_seed_twice_stores_the_same_events_and_rollups(monkeypatch):
     assert "0 already stored" in out.getvalue()
     again = io.StringIO()
     demo.seed(again)
-    assert f"0 new, {events} already stored" in again.getvalue()
+    assert "0 new" in again.getvalue()  # only the last hour is re-sent: all duplicates
     assert UsageEvent.objects.count() == events
     assert sorted(HourlyRollup.objects.values_list("meter_version_id", "customer_id", "hour",
                                                     "value")) == rollups

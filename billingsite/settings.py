@@ -243,11 +243,15 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
                                        "schedule": 900.0},
     "invoicing-stripe-reconcile": {"task": "invoicing.stripe.reconcile",
                                    "schedule": crontab(hour=3, minute=15)},
+    # Disputes: email the assignee 72 h and 24 h before the evidence is due (each once).
+    "disputes-reminders": {"task": "disputes.reminders_send", "schedule": 900.0},
 }
 
 # --- Product settings -----------------------------------------------------------------------
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
 REFUND_APPROVAL_THRESHOLD = Decimal(os.environ.get("REFUND_APPROVAL_THRESHOLD", "500.00"))
+# Stripe's fee for a dispute, per currency (written off with the amount when a dispute is lost).
+DISPUTE_FEES = {"USD": "15.00", "EUR": "15.00", "GBP": "15.00", "default": "15.00"}
 STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
 STRIPE_WEBHOOK_SECRETS = env_list("STRIPE_WEBHOOK_SECRETS")

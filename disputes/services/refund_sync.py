@@ -47,7 +47,7 @@ def refund_send(message: Any) -> dict[str, Any]:
         **({"reason": reason} if reason and refund.reason != "requested_by_customer" else {}),
         **target)
     data = created.to_dict() if hasattr(created, "to_dict") else dict(created)
-    refund_apply_stripe(data, at=None)
+    refund_apply_stripe(data, at=None, refund_id=refund.pk)
     return {"stripe_refund_id": data.get("id"), "status": data.get("status")}
 
 
@@ -61,11 +61,12 @@ def _refund_for(obj: dict[str, Any]) -> Refund | None:
 
 
 @transaction.atomic
-def refund_apply_stripe(obj: dict[str, Any], *, at: datetime | None) -> Refund | None:
+def refund_apply_stripe(obj: dict[str, Any], *, at: datetime | None,
+                        refund_id: int | None = None) -> Refund | None:
     """Apply one Stripe refund snapshot (taken at ``at``; None = the create's own answer).
 
     Refunds Stripe made without us (dashboard) are left to reconciliation."""
-    found = _refund_for(obj)
+    found = Refund.objects.filter(pk=refund_id).first() if refund_id else _refund_for(obj)
     if found is None:
         return None
     refund = Refund.objects.select_for_update().get(pk=found.pk)
@@ -106,7 +107,8 @@ def refund_record_success(refund: Refund) -> None:
                                   lines=_credit_lines(refund), actor=refund.requested_by)
         Refund.objects.filter(pk=refund.pk).update(credit_note=note)
     ledger_post(key=f"refund:{refund.pk}:succeeded", currency=refund.currency,
-                lines=[(LedgerAccount.REFUNDS, refund.amount), (LedgerAccount.CASH, -refund.amount)],
+                lines=[(LedgerAccount.REFUNDS, refund.amount),
+                       (LedgerAccount.CASH, -refund.amount)],
                 memo=f"Refund #{refund.pk}", refund=refund, invoice=invoice,
                 customer_id=refund.customer_id)
 

@@ -38,7 +38,7 @@ def overview(request: HttpRequest, viewer: Viewer) -> HttpResponse:
     data = selectors.usage_overview(customer, at=timezone.now())
     if data is None:
         return _page(request, viewer, "overview.html", {"overview": None, "nav": "overview"})
-    cur = data.currency
+    cur, names = data.currency, _meter_names()
     charts = [series_table(series, caption=f"{meter.name}: usage per day this period",
                            unit=meter.name) for meter, series in data.series]
     return _page(request, viewer, "overview.html", {
@@ -61,7 +61,7 @@ def overview(request: HttpRequest, viewer: Viewer) -> HttpResponse:
                      "spend": money(s.spend, cur), "forecast": money(s.forecast_spend, cur),
                      "balance": money(s.grant.grant.balance, cur) if s.grant else ""}
                     for s in data.commits],
-        "lines": [explain_line(ln, cur, customer.timezone, _meter_names())
+        "lines": [explain_line(ln, cur, customer.timezone, names)
                   for ln in data.computation.lines],
     })
 

@@ -101,8 +101,9 @@ def refund_record_success(refund: Refund) -> None:
     from invoicing.services.credit_notes import credit_note_create
 
     invoice = refund.invoice
+    # A duplicate payment's refund returns money the invoice never asked for: no credit note.
     if invoice is not None and refund.credit_note_id is None \
-            and invoice.status == InvoiceStatus.PAID:
+            and invoice.status == InvoiceStatus.PAID and refund.source != "duplicate_payment":
         note = credit_note_create(invoice=invoice, reason=_note_reason(refund), outcome="refund",
                                   lines=_credit_lines(refund), actor=refund.requested_by)
         Refund.objects.filter(pk=refund.pk).update(credit_note=note)

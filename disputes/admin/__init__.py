@@ -1,0 +1,3 @@
+"""Admin for refunds (request, approve, SLA batch, reports) and disputes (queue, evidence)."""
+
+from disputes.admin import disputes, ledger, refunds  # noqa: F401

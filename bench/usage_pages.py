@@ -226,13 +226,14 @@ samples each:
 First request per zone: {firsts}. Dataset: {report['sizes']}.
 Build: {report['built']}.
 
-In a whole-hour zone the overview reads only hourly rollups: about 50-60 ms at the median and
-under 200 ms at p95 here. In a half-hour zone it misses the 200 ms target by far: every local day of the daily chart (and the period's first hour)
-starts mid-hour, and metering's usage selector reads the raw events of each cut hour (here
-~20,000 events per hour, one cut hour per day and meter) to stay exact. The same selector bills,
-so the page cannot take a shortcut without disagreeing with the invoice; the fix belongs in
-metering (15-minute rollup buckets, which cover every real UTC offset, or cached sums for
-closed cut hours) and is not done yet.
+In a whole-hour zone the overview reads only hourly rollups: about 50-60 ms at the median
+and under 200 ms at p95 here. In a half-hour zone it misses the 200 ms target by far: every
+local day of the daily chart (and the period's first hour) starts mid-hour, and metering's
+usage selector reads the raw events of each cut hour (here ~20,000 events per hour, one cut
+hour per day and meter) to stay exact. The same selector bills, so the page cannot take a
+shortcut without disagreeing with the invoice; the fix belongs in metering (15-minute rollup
+buckets, which cover every real UTC offset, or cached sums for closed cut hours) and is not
+done yet.
 {END}"""
     if BEGIN in text and END in text:
         text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]

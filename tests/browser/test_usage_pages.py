@@ -102,3 +102,38 @@ def test_an_expired_signed_link_is_refused_and_a_live_one_embeds(
     expect(frame.get_by_test_id("upcoming-total")).to_be_visible()
     expect(frame.locator("header")).to_contain_text("Read-only link")
     screenshot("2-embedded")
+
+
+CONTRAST_JS = (Path(__file__).parent / "contrast.js").read_text()
+USAGE_TEXT = [".brand span", ".nav a", ".kpi-label", ".kpi-value", "table.data thead th",
+              "table.data td", ".muted", "figure.chart figcaption", ".chart-table summary",
+              ".line details summary", "footer"]
+
+
+def test_usage_pages_are_readable_in_light_dark_and_on_a_phone(
+        page: Page, screenshot: Callable[..., Path]) -> None:
+    world = build_live_world()
+    token = usage_link_create(customer=world.customer).token
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        page.goto(f"/usage/l/{token}/")
+        ratios = dict(page.evaluate(CONTRAST_JS, USAGE_TEXT))
+        low = {sel: ratio for sel, ratio in ratios.items() if ratio is None or ratio < 4.5}
+        assert not low, f"{scheme}: text below WCAG AA 4.5:1 (or missing): {low}"
+    # The chart is a named image for assistive technology and reachable by keyboard.
+    canvas = page.locator("figure.chart canvas").first
+    expect(canvas).to_have_accessible_name("API calls: usage per day this period")
+    expect(canvas).to_have_attribute("tabindex", "0")
+    canvas.focus()
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"
+    screenshot("1-dark")
+
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/usage/l/{token}/invoices/{world.invoice.number}/")
+    overflow = page.evaluate("document.documentElement.scrollWidth - "
+                             "document.documentElement.clientWidth")
+    assert overflow <= 0, f"the page scrolls sideways by {overflow}px on a phone"
+    expect(page.get_by_test_id("invoice-total")).to_be_visible()
+    screenshot("2-phone")

@@ -139,10 +139,13 @@ def report(start: datetime, end: datetime) -> Report:
     lost = closed.filter(status="lost").count()
     refunds = Refund.objects.filter(status=RefundStatus.SUCCEEDED, settled_at__gte=start,
                                     settled_at__lt=end)
-    by_reason = list(refunds.values("reason", "currency").annotate(
-        count=Count("id"), total=Sum("amount")).order_by("reason", "currency"))
-    by_agent = list(refunds.values("requested_by__username", "currency").annotate(
-        count=Count("id"), total=Sum("amount")).order_by("requested_by__username", "currency"))
+    sums = {"count": Count("id"), "total": Sum("amount")}
+    by_reason: list[dict[str, Any]] = [
+        dict(row) for row in refunds.values("reason", "currency").annotate(**sums)
+        .order_by("reason", "currency")]
+    by_agent: list[dict[str, Any]] = [
+        dict(row) for row in refunds.values("requested_by__username", "currency")
+        .annotate(**sums).order_by("requested_by__username", "currency")]
     rate = (Decimal(disputes) / payments).quantize(Decimal("0.0001")) if payments else Decimal(0)
     decided = won + lost
     return Report(start, end, payments, disputes, rate, won, lost,

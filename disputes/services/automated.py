@@ -17,7 +17,7 @@ import io
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 
@@ -45,7 +45,7 @@ def duplicate_payments() -> list[Payment]:
     return found
 
 
-def refund_duplicate_payments(*, actor: AbstractBaseUser | None = None) -> list[Refund]:
+def refund_duplicate_payments(*, actor: User | None = None) -> list[Refund]:
     """Request a full refund of every duplicate payment not yet refunded by this path."""
     created: list[Refund] = []
     for payment in duplicate_payments():
@@ -64,7 +64,7 @@ def refund_duplicate_payments(*, actor: AbstractBaseUser | None = None) -> list[
 
 @transaction.atomic
 def refund_voided_invoice(*, invoice: Invoice, reason: str,
-                          actor: AbstractBaseUser | None) -> list[Refund]:
+                          actor: User | None) -> list[Refund]:
     """Finance voids a paid invoice: refund each of its payments in full."""
     if invoice.status != InvoiceStatus.PAID:
         raise AppError("invoice_not_paid", f"Invoice {invoice} is {invoice.status}: void it "
@@ -96,7 +96,7 @@ class _DryRun(Exception):
     pass
 
 
-def sla_batch(*, content: str, batch_ref: str, actor: AbstractBaseUser | None,
+def sla_batch(*, content: str, batch_ref: str, actor: User | None,
               apply: bool) -> list[BatchRow]:
     """Refund each CSV row from the customer's latest paid payment with room left. With
     ``apply=False`` everything runs and is rolled back: the preview is what apply will do."""
@@ -135,7 +135,7 @@ def _parse(content: str) -> list[BatchRow]:
     return rows
 
 
-def _apply_row(row: BatchRow, batch_ref: str, actor: AbstractBaseUser | None) -> None:
+def _apply_row(row: BatchRow, batch_ref: str, actor: User | None) -> None:
     customer = Customer.objects.filter(Q(external_id=row.customer)
                                        | Q(aliases__alias=row.customer)).first()
     if customer is None:

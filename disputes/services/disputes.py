@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -106,23 +106,26 @@ def dispute_apply_stripe(obj: dict[str, Any], *, at: datetime,
 def _post_outcomes(dispute: Dispute, *, withdrawn: bool) -> None:
     amount, fee = dispute.amount, dispute_fee(dispute.currency)
     held = amount + fee
-    links = {"dispute": dispute, "invoice_id": dispute.invoice_id,
-             "customer_id": dispute.customer_id, "currency": dispute.currency}
+    links: dict[str, Any] = {"dispute": dispute, "invoice_id": dispute.invoice_id,
+                             "customer_id": dispute.customer_id}
+    currency = dispute.currency
     final = dispute.status in (DisputeStatus.WON, DisputeStatus.LOST)
     if withdrawn or final:
         ledger_post(key=f"dispute:{dispute.pk}:withdrawn", memo=f"{dispute.stripe_id} withdrawn",
-                    lines=[(LedgerAccount.DISPUTED, held), (LedgerAccount.CASH, -held)], **links)
+                    lines=[(LedgerAccount.DISPUTED, held), (LedgerAccount.CASH, -held)],
+                    currency=currency, **links)
         if not dispute.funds_withdrawn:
             Dispute.objects.filter(pk=dispute.pk).update(funds_withdrawn=True)
             dispute.funds_withdrawn = True
     if dispute.status == DisputeStatus.WON:
         ledger_post(key=f"dispute:{dispute.pk}:won", memo=f"{dispute.stripe_id} won: reinstated",
-                    lines=[(LedgerAccount.CASH, held), (LedgerAccount.DISPUTED, -held)], **links)
+                    lines=[(LedgerAccount.CASH, held), (LedgerAccount.DISPUTED, -held)],
+                    currency=currency, **links)
     elif dispute.status == DisputeStatus.LOST:
         ledger_post(key=f"dispute:{dispute.pk}:lost", memo=f"{dispute.stripe_id} lost: written off",
                     lines=[(LedgerAccount.DISPUTE_WRITEOFF, amount),
                            (LedgerAccount.DISPUTE_FEES, fee), (LedgerAccount.DISPUTED, -held)],
-                    **links)
+                    currency=currency, **links)
 
 
 def on_dispute_event(event: StripeEvent) -> None:
@@ -134,14 +137,14 @@ def on_dispute_event(event: StripeEvent) -> None:
                          event_type=event.type)
 
 
-def _require_worker(actor: AbstractBaseUser) -> None:
+def _require_worker(actor: User) -> None:
     if not actor.has_perm(WORK_PERMISSION):  # type: ignore[attr-defined]
         raise AppError("permission_denied", "You may not work disputes.", status_code=403)
 
 
 @transaction.atomic
-def dispute_assign(*, dispute: Dispute, assignee: AbstractBaseUser | None,
-                   actor: AbstractBaseUser) -> Dispute:
+def dispute_assign(*, dispute: Dispute, assignee: User | None,
+                   actor: User) -> Dispute:
     _require_worker(actor)
     locked = Dispute.objects.select_for_update().get(pk=dispute.pk)
     locked.assignee = assignee  # type: ignore[assignment]
@@ -152,7 +155,7 @@ def dispute_assign(*, dispute: Dispute, assignee: AbstractBaseUser | None,
 
 
 @transaction.atomic
-def dispute_note_add(*, dispute: Dispute, body: str, actor: AbstractBaseUser) -> DisputeNote:
+def dispute_note_add(*, dispute: Dispute, body: str, actor: User) -> DisputeNote:
     _require_worker(actor)
     if not body.strip():
         raise AppError("validation_error", "The note is empty.")
@@ -161,7 +164,7 @@ def dispute_note_add(*, dispute: Dispute, body: str, actor: AbstractBaseUser) ->
 
 @transaction.atomic
 def dispute_evidence_save(*, dispute: Dispute, evidence: dict[str, str], submit: bool,
-                          actor: AbstractBaseUser) -> DisputeEvidenceSubmission:
+                          actor: User) -> DisputeEvidenceSubmission:
     """Store the evidence and queue it for Stripe: a draft (``submit=False``) or the final
     submission (once; Stripe then closes the evidence for edits)."""
     from invoicing.stripe.gateway import EVIDENCE_FIELDS
@@ -200,7 +203,7 @@ def dispute_evidence_send(message: Any) -> dict[str, Any]:
     answer = default_gateway().dispute_update(
         submission.dispute.stripe_id, evidence=submission.evidence, submit=submission.submit,
         idempotency_key=message.key, metadata={"tally_dispute_id": str(submission.dispute_id)})
-    return {"status": getattr(answer, "status", None) or dict(answer).get("status")}
+    return {"status": str(getattr(answer, "status", ""))}
 
 
 def register() -> None:

@@ -46,7 +46,7 @@ def refund_send(message: Any) -> dict[str, Any]:
         metadata={"tally_refund_id": str(refund.pk)},
         **({"reason": reason} if reason and refund.reason != "requested_by_customer" else {}),
         **target)
-    data = created.to_dict() if hasattr(created, "to_dict") else dict(created)
+    data: dict[str, Any] = created.to_dict()
     refund_apply_stripe(data, at=None, refund_id=refund.pk)
     return {"stripe_refund_id": data.get("id"), "status": data.get("status")}
 

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -109,7 +109,7 @@ def _amount_from(payment: Payment, amount: Decimal | None,
 
 
 @transaction.atomic
-def refund_request(*, payment: Payment, reason: str, actor: AbstractBaseUser | None,
+def refund_request(*, payment: Payment, reason: str, actor: User | None,
                    amount: Decimal | None = None, lines: Mapping[int, Decimal] | None = None,
                    reason_text: str = "", internal_note: str = "",
                    source: str = RefundSource.AGENT, batch_ref: str = "") -> Refund:
@@ -143,7 +143,7 @@ def refund_request(*, payment: Payment, reason: str, actor: AbstractBaseUser | N
     return refund
 
 
-def refund_transition(*, refund: Refund, to: str, actor: AbstractBaseUser | None = None,
+def refund_transition(*, refund: Refund, to: str, actor: User | None = None,
                       note: str = "", **fields: Any) -> Refund:
     """Move ``refund`` to ``to`` if allowed from its current status (conditional UPDATE)."""
     current = Refund.objects.filter(pk=refund.pk).values_list("status", flat=True).first()
@@ -163,7 +163,7 @@ def refund_transition(*, refund: Refund, to: str, actor: AbstractBaseUser | None
     return refund
 
 
-def _approve(refund: Refund, *, actor: AbstractBaseUser | None, note: str) -> Refund:
+def _approve(refund: Refund, *, actor: User | None, note: str) -> Refund:
     refund = refund_transition(refund=refund, to=RefundStatus.APPROVED, actor=actor, note=note,
                                approved_by=actor)
     outbox_enqueue(REFUND_TOPIC, refund_key(refund.pk), {"refund_id": refund.pk})
@@ -171,7 +171,7 @@ def _approve(refund: Refund, *, actor: AbstractBaseUser | None, note: str) -> Re
 
 
 @transaction.atomic
-def refund_approve(*, refund: Refund, actor: AbstractBaseUser, note: str = "") -> Refund:
+def refund_approve(*, refund: Refund, actor: User, note: str = "") -> Refund:
     """Four eyes: the approver holds ``disputes.approve_refund`` and is not the requester."""
     if not actor.has_perm(APPROVE_PERMISSION):  # type: ignore[attr-defined]
         raise AppError("permission_denied", "Only Finance approvers may approve refunds.",
@@ -183,7 +183,7 @@ def refund_approve(*, refund: Refund, actor: AbstractBaseUser, note: str = "") -
 
 
 @transaction.atomic
-def refund_reject(*, refund: Refund, actor: AbstractBaseUser, note: str) -> Refund:
+def refund_reject(*, refund: Refund, actor: User, note: str) -> Refund:
     if not actor.has_perm(APPROVE_PERMISSION):  # type: ignore[attr-defined]
         raise AppError("permission_denied", "Only Finance approvers may reject refunds.",
                        status_code=403)
@@ -194,7 +194,7 @@ def refund_reject(*, refund: Refund, actor: AbstractBaseUser, note: str) -> Refu
 
 
 @transaction.atomic
-def refund_cancel(*, refund: Refund, actor: AbstractBaseUser | None, note: str = "") -> Refund:
+def refund_cancel(*, refund: Refund, actor: User | None, note: str = "") -> Refund:
     """Withdraw a request before approval (after that, Stripe decides)."""
     return refund_transition(refund=refund, to=RefundStatus.CANCELED, actor=actor,
                              note=note or "Canceled before approval.", settled_at=timezone.now())

@@ -245,6 +245,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
                                    "schedule": crontab(hour=3, minute=15)},
     # Disputes: email the assignee 72 h and 24 h before the evidence is due (each once).
     "disputes-reminders": {"task": "disputes.reminders_send", "schedule": 900.0},
+    # After the 03:15 reconciliation: a second succeeded payment on a paid invoice is refunded.
+    "disputes-duplicates-refund": {"task": "disputes.duplicates_refund",
+                                   "schedule": crontab(hour=3, minute=45)},
 }
 
 # --- Product settings -----------------------------------------------------------------------

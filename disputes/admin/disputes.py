@@ -21,6 +21,7 @@ from disputes.admin.forms import EvidenceForm, NoteForm
 from disputes.models import Dispute, DisputeEvidenceSubmission, DisputeNote
 from disputes.selectors import evidence_draft, evidence_packet
 from disputes.services.disputes import dispute_assign, dispute_evidence_save, dispute_note_add
+from invoicing.usage_pages.presenters import money
 
 
 class DueFilter(admin.SimpleListFilter):
@@ -142,7 +143,8 @@ class DisputeAdmin(SimpleHistoryAdmin):
             except AppError as exc:
                 messages.error(request, exc.message)
         return TemplateResponse(request, "disputes/admin/evidence.html", self._context(
-            request, dispute, packet=packet, form=form, note_form=NoteForm(), now=timezone.now()))
+            request, dispute, packet=packet, form=form, note_form=NoteForm(), now=timezone.now(),
+            amount=money(dispute.amount, dispute.currency)))
 
     def submit_view(self, request: HttpRequest, dispute_id: int) -> HttpResponse:
         dispute = get_object_or_404(Dispute, pk=dispute_id)

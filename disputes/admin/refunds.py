@@ -130,6 +130,8 @@ class RefundAdmin(SimpleHistoryAdmin):
         refund = get_object_or_404(Refund, pk=refund_id)
         if decision not in ("approve", "reject", "cancel"):
             raise PermissionDenied
+        if decision == "cancel" and not request.user.has_perm("disputes.request_refund"):
+            raise PermissionDenied
         form = RejectForm(request.POST or None) if decision == "reject" else None
         if request.method == "POST" and (form is None or form.is_valid()):
             try:

@@ -100,7 +100,7 @@ def main() -> int:
     report.write(args.output, command=command, host=host, load_during=load_during,
                  scenarios=results, ceiling=ceil, query=query, duration=duration,
                  web_workers=args.web_workers, rollup_workers=args.rollup_workers,
-                 total_s=time.monotonic() - started)
+                 total_s=time.monotonic() - started, quick=args.quick)
     print(f"[bench] wrote {args.output} in {time.monotonic() - started:.0f} s", flush=True)
     return 0
 

@@ -90,10 +90,46 @@ def _targets(scenarios: list[Any], query: dict[str, Any] | None, cores: str) -> 
     return lines
 
 
+HISTORY_HEAD = "| run (UTC) | load avg before / after HTTP runs | batch 1000 (0% / 20% dup) | "
+HISTORY_RULE = "| --- | --- | ---: | ---: | ---: |"
+
+
+def _history(existing: str, row: str) -> list[str]:
+    """Earlier runs' one-line summaries (kept from the previous file) plus this run's."""
+    old = [line for line in existing.partition(START)[2].partition(END)[0].splitlines()
+           if line.startswith("| 20")]
+    return [
+        "### Run history",
+        "",
+        "Every run of the command appends a line here; the tables above are the latest run. "
+        "The machine is shared with other engineers' test suites and benchmarks, so figures "
+        "vary with the load average.",
+        "",
+        HISTORY_HEAD + "batch 100 (0% / 20% dup) | query p95 (worst meter) |",
+        HISTORY_RULE,
+        *old[-19:],
+        row,
+    ]
+
+
+def _history_row(host: dict[str, str], load_during: str, scenarios: list[Any],
+                 query: dict[str, Any] | None, quick: bool) -> str:
+    rate = {(s.batch, s.duplicates): f"{s.events_per_s:,.0f}" for s in scenarios}
+    worst = (f"{max(lat['p95_ms'] for lat in query['latency'].values()):.0f} ms "
+             f"({query['events'] / 1e6:.0f}M events)" if query else "n/a")
+    return (f"| {datetime.now(UTC):%Y-%m-%d %H:%M}{' (quick)' if quick else ''} "
+            f"| {host['load_before'].split()[0]} / {load_during.split()[0]} "
+            f"| {rate.get((1000, 0.0), 'n/a')} / {rate.get((1000, 0.2), 'n/a')} "
+            f"| {rate.get((100, 0.0), 'n/a')} / {rate.get((100, 0.2), 'n/a')} | {worst} |")
+
+
 def write(path: str, *, command: str, host: dict[str, str], load_during: str,
           scenarios: list[Any], ceiling: Any, query: dict[str, Any] | None, duration: float,
-          web_workers: int, rollup_workers: int, total_s: float) -> None:
+          web_workers: int, rollup_workers: int, total_s: float, quick: bool = False) -> None:
     cores = f"({host['cores']} cores)"
+    target = Path(path)
+    existing = target.read_text() if target.exists() else "# Benchmarks\n\n"
+    history = _history(existing, _history_row(host, load_during, scenarios, query, quick))
     lines = [
         START,
         "## Ingest (issue 3)",
@@ -137,11 +173,11 @@ def write(path: str, *, command: str, host: dict[str, str], load_during: str,
         "",
         *_query_rows(query, cores),
         "",
+        *history,
+        "",
         END,
     ]
     section = "\n".join(lines) + "\n"
-    target = Path(path)
-    existing = target.read_text() if target.exists() else "# Benchmarks\n\n"
     if START in existing and END in existing:
         head, _, rest = existing.partition(START)
         _, _, tail = rest.partition(END)

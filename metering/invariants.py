@@ -12,7 +12,14 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from metering.meter_sql import VersionSpan, filter_sql, group_sql, spans_for, value_sql
+from metering.meter_sql import (
+    VersionSpan,
+    bucket_sql,
+    filter_sql,
+    group_sql,
+    spans_for,
+    value_sql,
+)
 from metering.models import Aggregation, MeterVersion
 from metering.services.rollups import METER_DEFINITIONS_LOCK
 
@@ -35,10 +42,10 @@ def _expected_sql(span: VersionSpan, since: datetime | None) -> tuple[str, list[
             f" AND e.timestamp >= %s AND e.timestamp < %s AND {where}")
     tail_params = [lower, span.end, *where_params]
     if version.aggregation == Aggregation.UNIQUE_COUNT:
-        return (f"SELECT DISTINCT e.customer_id, date_trunc('hour', e.timestamp, 'UTC'),"
+        return (f"SELECT DISTINCT e.customer_id, {bucket_sql('e.timestamp')},"
                 f" {group}, {value}{tail}", [*group_params, *value_params, *tail_params])
     template = _EXPECTED_AGG[version.aggregation]
-    return (f"SELECT e.customer_id, date_trunc('hour', e.timestamp, 'UTC') AS hour, {group} AS g,"
+    return (f"SELECT e.customer_id, {bucket_sql('e.timestamp')} AS hour, {group} AS g,"
             f" {template.format(v=value)} AS value{tail} GROUP BY 1, 2, 3",
             [*group_params, *(value_params if "{v}" in template else []), *tail_params])
 
@@ -48,9 +55,8 @@ def _mismatches(cursor: Any, span: VersionSpan, since: datetime | None,
     expected, params = _expected_sql(span, since)
     hour_from = since or span.start
     if span.aggregation == Aggregation.UNIQUE_COUNT:
-        stored = ("SELECT customer_id, hour, group_values, value FROM metering_uniquevalue"
-                  " WHERE meter_version_id = %s AND hour >= date_trunc('hour', %s::timestamptz,"
-                  " 'UTC')")
+        stored = ("SELECT customer_id, hour, group_values, value FROM metering_uniquevalue"  # noqa: S608
+                  f" WHERE meter_version_id = %s AND hour >= {bucket_sql('%s::timestamptz')}")
         sql = (f"(({expected}) EXCEPT ({stored})) UNION ALL (({stored}) EXCEPT ({expected}))"
                f" LIMIT %s")
         cursor.execute(sql, [*params, span.version.pk, hour_from, span.version.pk, hour_from,
@@ -60,7 +66,7 @@ def _mismatches(cursor: Any, span: VersionSpan, since: datetime | None,
     sql = (f"SELECT coalesce(x.customer_id, r.customer_id), coalesce(x.hour, r.hour),"  # noqa: S608
            f" coalesce(x.g, r.group_values), x.value, r.value FROM ({expected}) x"
            " FULL OUTER JOIN (SELECT * FROM metering_hourlyrollup WHERE meter_version_id = %s"
-           " AND hour >= date_trunc('hour', %s::timestamptz, 'UTC')) r"
+           f" AND hour >= {bucket_sql('%s::timestamptz')}) r"
            " ON r.customer_id = x.customer_id AND r.hour = x.hour AND r.group_values = x.g"
            " WHERE x.value IS DISTINCT FROM r.value LIMIT %s")
     cursor.execute(sql, [*params, span.version.pk, hour_from, limit])

@@ -16,12 +16,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from metering.models import Aggregation, MeterVersion
 
 FAR_FUTURE = datetime.fromisoformat("9999-01-01T00:00:00+00:00")
+
+# Rollup bucket width. 15 minutes divides every real UTC offset (+5:30, +5:45, -3:30...), so
+# hour, day and month windows in any time zone start on a bucket boundary and are read from
+# rollups only; raw events are read only for periods that start or end between buckets.
+BUCKET = timedelta(minutes=15)
+
+
+def bucket_sql(column: str) -> str:
+    """The start of the rollup bucket holding ``column`` (a timestamptz expression)."""
+    return f"date_bin('15 minutes', {column}, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
 
 
 def group_key(value: Any) -> str:

@@ -21,7 +21,11 @@ class RollupQueue(models.Model):
 
 
 class HourlyRollup(models.Model):
-    """Per (meter version, customer, hour, group values): count, sum, max or latest."""
+    """Per (meter version, customer, bucket, group values): count, sum, max or latest.
+
+    ``hour`` is the start of a 15-minute bucket (``metering.meter_sql.BUCKET``): quarter hours
+    line up with hour/day/month boundaries in every real time zone (+5:30, +5:45, -3:30).
+    """
 
     meter_version = models.ForeignKey("metering.MeterVersion", on_delete=models.CASCADE,
                                       related_name="+")
@@ -47,7 +51,8 @@ class HourlyRollup(models.Model):
 
 
 class UniqueValue(models.Model):
-    """Distinct values seen per hour for unique_count meters (exact distincts over any range)."""
+    """Distinct values seen per bucket (``hour``: 15-minute bucket start) for unique_count
+    meters, so distincts over any range of buckets are exact."""
 
     meter_version = models.ForeignKey("metering.MeterVersion", on_delete=models.CASCADE,
                                       related_name="+")

@@ -1,11 +1,11 @@
 """The one usage selector: the usage API, the usage pages and invoicing all read through here.
 
-Periods are half-open ``[start, end)`` with aware datetimes. Values come from hourly rollups for
-whole hours inside a window and from raw events for hours a window boundary cuts (a time zone
-with a :30 offset, a period starting at 10:15), so results are exact for any boundaries.
-``unique_count`` counts distinct values over each window and over the whole period (never a sum
-of hourly counts); ``time_weighted_sum`` integrates the gauge from raw events (value x hours,
-each sample holding until the next one, and at most until now).
+Periods are half-open ``[start, end)`` with aware datetimes. Values come from rollups (15-minute
+buckets, so hour/day/month windows in every real time zone are whole buckets) and from raw
+events only for buckets a boundary cuts (a period starting at 10:07), so results are exact for
+any boundaries. ``unique_count`` counts distinct values over each window and over the whole
+period (never a sum of per-bucket counts); ``time_weighted_sum`` integrates the gauge from raw
+events (value x hours, each sample holding until the next one, and at most until now).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from metering.meter_sql import VersionSpan, group_key, spans_for
 from metering.models import Aggregation, Meter
 from metering.selectors import usage_sql
 from metering.selectors.gauges import time_weighted
-from metering.selectors.windows import edge_hours, window_boundaries
+from metering.selectors.windows import edge_buckets, window_boundaries
 
 ZERO = Decimal(0)
 
@@ -113,7 +113,7 @@ Totals = dict[str, Any]
 def _rolled(customer: Customer, spans: list[VersionSpan], bounds: list[datetime],
             dims: list[str], aggregation: str) -> tuple[Cells, Totals]:
     """count/sum/max/latest: partial aggregates per (window, group), combined in Python."""
-    edges = edge_hours(bounds)
+    edges = edge_buckets(bounds)
     cells: Cells = {}
     with connection.cursor() as cursor:
         for span in spans:
@@ -142,7 +142,7 @@ def _combine(aggregation: str, acc: Any, part: Any) -> Any:
 
 def _unique(customer: Customer, spans: list[VersionSpan], bounds: list[datetime],
             dims: list[str]) -> tuple[Cells, Totals]:
-    sql, params = usage_sql.unique_counts(customer.pk, spans, bounds, edge_hours(bounds), dims)
+    sql, params = usage_sql.unique_counts(customer.pk, spans, bounds, edge_buckets(bounds), dims)
     cells: Cells = {}
     totals: Totals = {}
     with connection.cursor() as cursor:

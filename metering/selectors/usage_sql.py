@@ -1,4 +1,4 @@
-"""SQL for the usage selector: rollups for whole hours, raw events for the hours a boundary
+"""SQL for the usage selector: rollups for whole buckets, raw events for the buckets a boundary
 cuts. Each query returns window numbers from ``width_bucket`` over the boundary array (1 =
 first window)."""
 
@@ -7,9 +7,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from metering.meter_sql import VersionSpan, filter_sql, path, project_group_sql, value_sql
+from metering.meter_sql import (
+    BUCKET,
+    VersionSpan,
+    filter_sql,
+    path,
+    project_group_sql,
+    value_sql,
+)
 from metering.models import Aggregation, MeterVersion
-from metering.selectors.windows import HOUR, floor_hour
+from metering.selectors.windows import floor_bucket
 
 _ROLLUP_AGG: dict[str, str] = {
     Aggregation.COUNT: "sum(r.value)",
@@ -47,13 +54,13 @@ def _clip(span: VersionSpan, bounds: list[datetime]) -> tuple[datetime, datetime
 
 def raw_source(customer_id: int, span: VersionSpan, bounds: list[datetime],
                edges: list[datetime]) -> tuple[str, list[Any]] | None:
-    """``FROM … WHERE …`` for this span's events inside the edge hours: one timestamp range
-    per edge hour, so the (customer, type, timestamp) index reads only those hours."""
+    """``FROM … WHERE …`` for this span's events inside the edge buckets: one timestamp range
+    per edge bucket, so the (customer, type, timestamp) index reads only those minutes."""
     lo, hi = _clip(span, bounds)
     ranges: list[str] = []
     range_params: list[Any] = []
     for edge in edges:
-        start, end = max(edge, lo), min(edge + HOUR, hi)
+        start, end = max(edge, lo), min(edge + BUCKET, hi)
         if start < end:
             ranges.append("(e.timestamp >= %s AND e.timestamp < %s)")
             range_params += [start, end]
@@ -72,7 +79,7 @@ def _rollup_where(customer_id: int, span: VersionSpan, bounds: list[datetime],
     lo, hi = _clip(span, bounds)
     sql = (f" FROM {table} r WHERE r.customer_id = %s AND r.meter_version_id = %s"
            " AND r.hour >= %s AND r.hour < %s")
-    params: list[Any] = [customer_id, span.version.pk, floor_hour(lo), hi]
+    params: list[Any] = [customer_id, span.version.pk, floor_bucket(lo), hi]
     if edges:
         sql += " AND NOT (r.hour = ANY(%s::timestamptz[]))"
         params.append(edges)

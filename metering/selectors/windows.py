@@ -12,12 +12,14 @@ MAX_WINDOWS = 2000
 HOUR = timedelta(hours=1)
 
 
-def floor_hour(instant: datetime) -> datetime:
-    return instant.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+def floor_bucket(instant: datetime) -> datetime:
+    """The start of the rollup bucket (``meter_sql.BUCKET``, 15 minutes) holding ``instant``."""
+    utc = instant.astimezone(UTC)
+    return utc.replace(minute=utc.minute - utc.minute % 15, second=0, microsecond=0)
 
 
-def is_hour_aligned(instant: datetime) -> bool:
-    return floor_hour(instant) == instant
+def is_bucket_aligned(instant: datetime) -> bool:
+    return floor_bucket(instant) == instant
 
 
 def _next_boundary(instant: datetime, window: str, tz: ZoneInfo) -> datetime:
@@ -58,7 +60,8 @@ def window_boundaries(start: datetime, end: datetime, window: str | None,
     return bounds
 
 
-def edge_hours(bounds: list[datetime]) -> list[datetime]:
-    """UTC hours cut by a boundary: their rollup bucket straddles two windows (or the period
-    edge), so they are read from raw events instead."""
-    return sorted({floor_hour(b) for b in bounds if not is_hour_aligned(b)})
+def edge_buckets(bounds: list[datetime]) -> list[datetime]:
+    """Rollup buckets cut by a boundary (they straddle two windows or the period edge), so
+    they are read from raw events instead. Empty for windows in any real time zone whose
+    period starts and ends on a quarter hour."""
+    return sorted({floor_bucket(b) for b in bounds if not is_bucket_aligned(b)})

@@ -1,4 +1,5 @@
-"""Continuous hourly rollups (invariant 2: rollups equal a recomputation from raw events).
+"""Continuous rollups in 15-minute buckets (invariant 2: rollups equal a recomputation from raw
+events). ``HourlyRollup.hour`` holds the bucket start (see ``meter_sql.BUCKET``).
 
 The ingest transaction queues the pks of the events it made countable (``RollupQueue``).
 ``rollup_run`` claims queue rows with ``FOR UPDATE SKIP LOCKED``, adds the claimed events into
@@ -23,7 +24,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from metering import late, metrics
-from metering.meter_sql import VersionSpan, filter_sql, group_sql, spans_for, value_sql
+from metering.meter_sql import (
+    VersionSpan,
+    bucket_sql,
+    filter_sql,
+    group_sql,
+    spans_for,
+    value_sql,
+)
 from metering.models import Aggregation, MeterVersion
 
 logger = logging.getLogger(__name__)
@@ -142,7 +150,7 @@ def apply_span(cursor, span: VersionSpan, *, source: str,  # type: ignore[no-unt
         cursor.execute(
             f"INSERT INTO metering_uniquevalue (meter_version_id, customer_id, hour,"
             f" group_values, value) SELECT DISTINCT %s, e.customer_id,"
-            f" date_trunc('hour', e.timestamp, 'UTC'), {group}, {value}{tail}"
+            f" {bucket_sql('e.timestamp')}, {group}, {value}{tail}"
             f" ORDER BY 2, 3, 4, 5 ON CONFLICT DO NOTHING",
             [version.pk, *group_params, *value_params, *tail_params],
         )
@@ -152,7 +160,7 @@ def apply_span(cursor, span: VersionSpan, *, source: str,  # type: ignore[no-unt
     cursor.execute(
         f"INSERT INTO metering_hourlyrollup AS r (meter_version_id, customer_id, hour,"
         f" group_values, value, event_count, latest_at, latest_pk)"
-        f" SELECT %s, e.customer_id, date_trunc('hour', e.timestamp, 'UTC'), {group},"
+        f" SELECT %s, e.customer_id, {bucket_sql('e.timestamp')}, {group},"
         f" {aggregate}, count(*), max(e.timestamp),"
         f" (array_agg(e.id ORDER BY e.timestamp DESC, e.id DESC))[1]{tail}"
         f" GROUP BY 2, 3, 4 ORDER BY 2, 3, 4"

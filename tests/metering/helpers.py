@@ -84,7 +84,8 @@ def expected_rollups(version: MeterVersion, until: datetime = FAR_FUTURE,
     for e in events:
         if not _matches(version, e):
             continue
-        hour = e.timestamp.replace(minute=0, second=0, microsecond=0)
+        ts = e.timestamp
+        hour = ts.replace(minute=ts.minute - ts.minute % 15, second=0, microsecond=0)
         groups = json.dumps([None if (v := _get(e.properties, g)) is _MISSING else v
                              for g in version.group_by or []])
         key = (e.customer_id, hour, groups)

@@ -170,6 +170,8 @@ def invoice_detail(request: HttpRequest, viewer: Viewer, number: str) -> HttpRes
         "nav": "invoices", "invoice": invoice, "total": money(invoice.total, cur),
         "period": local_range(invoice.period_start, invoice.period_end, tz),
         "lines": [explain_line(ln, cur, tz, names) for ln in invoice.lines.all()],
+        "credit_notes": [(note, money(note.total, cur))
+                         for note in invoice.credit_notes.order_by("created_at", "pk")],
     })
 
 

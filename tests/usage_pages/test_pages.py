@@ -122,3 +122,16 @@ def test_amounts_use_the_currency_exponent() -> None:
     assert money(Decimal("1234"), "JPY") == "1,234 JPY"
     assert money(Decimal("-1.250"), "KWD") == "-1.250 KWD"
     assert format_amount(Decimal("0.00"), "USD") == "0.00"
+
+
+def test_invoice_detail_lists_its_credit_notes(world: World, acme_client: Client) -> None:
+    from invoicing.services.credit_notes import credit_note_create
+
+    line = world.acme_invoice.lines.get(charge_key="api_calls")
+    credit_note_create(invoice=world.acme_invoice, reason="Outage on Jan 12",
+                       outcome="reduce_amount_due", lines={line.pk: Decimal("2.50")})
+    page = acme_client.get(f"/usage/invoices/{world.acme_invoice.number}/")
+    assert [(n.reason, shown) for n, shown in page.context["credit_notes"]] == [
+        ("Outage on Jan 12", "2.50 USD")]
+    other = acme_client.get(f"/usage/invoices/{world.globex_invoice.number}/")
+    assert other.status_code == 404

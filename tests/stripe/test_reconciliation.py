@@ -62,6 +62,9 @@ def _stripe_side(recording_client, paid, open_, **changes):
     charge.update(changes.get("ch_recon", {}))
     recording_client.on("GET", "/v1/invoices", _listing("/v1/invoices", invoices))
     recording_client.on("GET", "/v1/charges", _listing("/v1/charges", [charge]))
+    # disputes registers refund and dispute sources too; none exist in this world.
+    recording_client.on("GET", "/v1/refunds", _listing("/v1/refunds", []))
+    recording_client.on("GET", "/v1/disputes", _listing("/v1/disputes", []))
 
 
 def test_clean_period_records_zero_differences(world, recording_default_gateway,
@@ -70,7 +73,9 @@ def test_clean_period_records_zero_differences(world, recording_default_gateway,
     run = reconcile(start=START, end=END)
     assert run.status == "clean" and run.differences.count() == 0
     assert run.counts == {"charge": {"tally": 1, "stripe": 1},
-                          "invoice": {"tally": 2, "stripe": 2}}
+                          "dispute": {"tally": 0, "stripe": 0},
+                          "invoice": {"tally": 2, "stripe": 2},
+                          "refund": {"tally": 0, "stripe": 0}}
     [listing] = recording_client.requests_to("GET", "/v1/invoices")
     assert listing.form["created[gte]"] == str(int(START.timestamp()))
     assert listing.form["created[lt]"] == str(int(END.timestamp()))

@@ -17,7 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from billingsite.money import from_minor_units, to_minor_units
+from billingsite.money import to_minor_units
 from disputes.models import LedgerAccount, Refund
 from disputes.services.ledger import ledger_post
 from disputes.services.refunds import REFUND_TOPIC, refund_transition
@@ -156,10 +156,6 @@ def on_charge_refunded(event: StripeEvent) -> None:
     for obj in refunds:
         if isinstance(obj, dict):
             refund_apply_stripe(obj, at=_at(event))
-
-
-def amount_from_stripe(minor: int, currency: str) -> Decimal:
-    return from_minor_units(int(minor), currency.upper())
 
 
 def register() -> None:

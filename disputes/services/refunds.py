@@ -34,12 +34,13 @@ from disputes.models.refunds import RefundSource
 from disputes.states import (
     DISPUTE_OPEN,
     RESERVING,
+    DisputeStatus,
     RefundReason,
     RefundStatus,
     can_transition,
     refund_sources_of,
 )
-from invoicing.models import Invoice, InvoiceLine, Payment, PaymentStatus
+from invoicing.models import InvoiceLine, Payment, PaymentStatus
 from invoicing.states import InvoiceStatus
 
 ZERO = Decimal(0)
@@ -81,6 +82,9 @@ def _check_refundable(payment: Payment, amount: Decimal) -> None:
                        f"{disputed.get_status_display()}): it cannot be refunded while the "
                        "dispute is open. Work the dispute instead.",
                        details={"dispute": disputed.stripe_id})
+    if Dispute.objects.filter(payment=payment, status=DisputeStatus.LOST).exists():
+        raise Conflict("charge_charged_back", "This charge was lost in a dispute: the money "
+                       "already went back to the cardholder, Stripe refuses a refund.")
     free = refundable_amount(payment)
     if amount > free:
         raise Conflict("over_refund",
@@ -198,7 +202,3 @@ def refund_cancel(*, refund: Refund, actor: User | None, note: str = "") -> Refu
     """Withdraw a request before approval (after that, Stripe decides)."""
     return refund_transition(refund=refund, to=RefundStatus.CANCELED, actor=actor,
                              note=note or "Canceled before approval.", settled_at=timezone.now())
-
-
-def invoice_for(refund: Refund) -> Invoice | None:
-    return refund.invoice

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from disputes.models import Dispute, LedgerAccount, LedgerEntry
+from disputes.services.disputes import dispute_apply_stripe
 from disputes.services.ledger import balance
 from invoicing.models import StripeWebhookEvent
 from invoicing.services.stripe_webhooks import webhook_event_process
@@ -132,3 +135,35 @@ def test_dispute_for_an_unknown_charge_is_kept_without_links(client):
     dispute = Dispute.objects.get(stripe_id="dp_orphan")
     assert dispute.payment is None and dispute.customer is None
     assert dispute.stripe_charge_id == "ch_unknown"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_first_deliveries_make_one_dispute_and_one_posting_each():
+    """created and closed(lost) for an unknown dispute processed at once on two connections."""
+    payment = paid_invoice_payment()[1]
+    now = int(time.time())
+    work = [(dispute_obj(payment, dispute_id="dp_race", status="needs_response",
+                         amount_minor=5000), now, "charge.dispute.created"),
+            (dispute_obj(payment, dispute_id="dp_race", status="lost", amount_minor=5000),
+             now + 5, "charge.dispute.closed")]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def apply(obj, created, kind) -> None:
+        try:
+            barrier.wait()
+            dispute_apply_stripe(obj, at=datetime.fromtimestamp(created, tz=UTC),
+                                 event_type=kind)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=apply, args=item) for item in work]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert Dispute.objects.get(stripe_id="dp_race").status == "lost"
+    assert _balances() == LOST

@@ -139,6 +139,10 @@ def test_open_dispute_blocks_a_refund_with_a_clear_message(paid, agent):
     with pytest.raises(Conflict) as exc:
         refund_request(payment=payment, amount=Decimal("1.00"), reason="other", actor=agent)
     assert exc.value.code == "charge_disputed" and "dp_block" in exc.value.message
+    Dispute.objects.filter(stripe_id="dp_block").update(status="lost")
+    with pytest.raises(Conflict) as lost:
+        refund_request(payment=payment, amount=Decimal("1.00"), reason="other", actor=agent)
+    assert lost.value.code == "charge_charged_back"
     Dispute.objects.filter(stripe_id="dp_block").update(status="won")
     assert refund_request(payment=payment, amount=Decimal("1.00"), reason="other",
                           actor=agent).pk

@@ -125,3 +125,47 @@ def test_charge_refunded_settles_refunds_it_lists(client, recording_default_gate
     deliver(client, stripe_event("charge.refunded", charge, created=int(time.time()) + 3))
     refund.refresh_from_db()
     assert refund.status == "succeeded" and refund.credit_note is not None
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_resend_after_a_lost_worker_makes_one_refund_on_localstripe(localstripe,
+                                                                     localstripe_settings,
+                                                                     localstripe_gateway):
+    """The row is sent, then (as if the worker died before recording it) sent again with the
+    same key: localstripe replays the first answer and the charge is refunded once."""
+    from uuid import uuid4
+
+    from billingsite.money import round_line, to_minor_units
+    from invoicing.models import Payment
+
+    _, payment = paid_invoice_payment()
+    customer = localstripe_gateway.customer_create(idempotency_key=f"customer:{uuid4().hex}",
+                                                   email="r@x.example", name="R")
+    card = localstripe.card_payment_method()
+    localstripe_gateway.payment_method_attach(card, customer.id,
+                                              idempotency_key=f"pm:{uuid4().hex}")
+    minor = to_minor_units(round_line(payment.amount_captured, payment.currency),
+                           payment.currency)
+    intent = localstripe_gateway.payment_intent_create(
+        customer.id, amount=minor, currency=payment.currency, payment_method_id=card,
+        idempotency_key=f"payment:{uuid4().hex}")
+    charge = intent.latest_charge if isinstance(intent.latest_charge, str) \
+        else intent.latest_charge.id
+    Payment.objects.filter(pk=payment.pk).update(stripe_payment_intent_id=intent.id,
+                                                 stripe_charge_id=charge)
+    payment.refresh_from_db()
+    refund = refund_request(payment=payment, amount=Decimal("4.00"), reason="other",
+                            actor=staff("support"))
+    OutboxMessage.objects.filter(key=f"refund:{refund.pk}").update(key=f"refund:{refund.pk}"
+                                                                   f":{uuid4().hex[:8]}")
+    outbox_dispatch(topics=["stripe.refund.create"])
+    row = OutboxMessage.objects.get(topic="stripe.refund.create")
+    first = row.result["stripe_refund_id"]
+    OutboxMessage.objects.filter(pk=row.pk).update(state="pending", next_attempt_at=row.created_at)
+    outbox_dispatch(topics=["stripe.refund.create"])
+    row.refresh_from_db()
+    assert row.result["stripe_refund_id"] == first and row.attempts == 2
+    assert localstripe_gateway.charge_retrieve(charge).amount_refunded == 400
+    refund.refresh_from_db()
+    assert (refund.status, refund.stripe_refund_id) == ("succeeded", first)

@@ -1,0 +1,63 @@
+"""Invariants 3, 4 and 9 as database checks (see billingsite/invariants.py)."""
+
+from collections.abc import Iterator
+
+from django.db.models import Count, DecimalField, F, Q, Sum, Value
+from django.db.models.functions import Coalesce
+
+from billingsite.invariants import Violation, invariant
+from invoicing.models import CreditGrant, Invoice, InvoiceNumberCounter
+
+_ZERO = Value(0, output_field=DecimalField(max_digits=20, decimal_places=6))
+
+
+@invariant(3, "an invoice total equals the sum of its lines")
+def invoice_totals() -> Iterator[Violation]:
+    rows = (
+        Invoice.objects.annotate(lines_sum=Coalesce(Sum("lines__amount"), _ZERO))
+        .exclude(total=F("lines_sum"))
+        .values_list("pk", "number", "total", "lines_sum")
+    )
+    for pk, number, total, lines_sum in rows.iterator():
+        yield Violation(f"invoice {number or f'draft #{pk}'}",
+                        f"total {total} but lines sum to {lines_sum}")
+
+
+@invariant(3, "issued invoice numbers are gapless in every series")
+def invoice_numbers_gapless() -> Iterator[Violation]:
+    issued = (
+        Invoice.objects.exclude(number__isnull=True)
+        .values("series")
+        .annotate(n=Count("pk"))
+    )
+    counts = {row["series"]: row["n"] for row in issued}
+    for counter in InvoiceNumberCounter.objects.all():
+        if counts.get(counter.series, 0) != counter.last_value:
+            yield Violation(f"series {counter.series}",
+                            f"counter at {counter.last_value} but "
+                            f"{counts.get(counter.series, 0)} invoices carry a number")
+
+
+@invariant(4, "each contract and period has exactly one invoice")
+def one_invoice_per_period() -> Iterator[Violation]:
+    rows = (
+        Invoice.objects.filter(replaces__isnull=True)
+        .values("contract_id", "period_start", "period_end", "kind")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+    )
+    for row in rows:
+        yield Violation(f"contract #{row['contract_id']}",
+                        f"{row['n']} {row['kind']} invoices for "
+                        f"{row['period_start']:%Y-%m-%d} to {row['period_end']:%Y-%m-%d}")
+
+
+@invariant(9, "no credit grant is drawn below zero")
+def credit_balances_non_negative() -> Iterator[Violation]:
+    rows = (
+        CreditGrant.objects.annotate(balance=Coalesce(Sum("entries__amount"), _ZERO))
+        .filter(Q(balance__lt=0))
+        .values_list("pk", "currency", "balance")
+    )
+    for pk, currency, balance in rows.iterator():
+        yield Violation(f"credit grant #{pk}", f"balance {balance} {currency}")

@@ -13,6 +13,7 @@ from accounts.customer360.registry import register_section
 from accounts.customer360.search import register_customer_search
 from accounts.models import Customer
 from disputes.models import Dispute, Refund
+from invoicing.models import Payment, PaymentStatus
 from invoicing.usage_pages.presenters import money
 
 ROWS = 20
@@ -21,7 +22,12 @@ ROWS = 20
 def refunds(request: HttpRequest, customer: Customer) -> dict[str, Any]:
     rows = Refund.objects.filter(customer=customer).select_related(
         "invoice", "requested_by")[:ROWS]
-    return {"refunds": [(r, money(r.amount, r.currency)) for r in rows]}
+    payments = (Payment.objects.filter(customer=customer, status=PaymentStatus.SUCCEEDED,
+                                       amount_captured__gt=0)
+                .select_related("invoice").order_by("-created_at")[:ROWS])
+    return {"refunds": [(r, money(r.amount, r.currency)) for r in rows],
+            "payments": [(p, money(p.amount_captured, p.currency)) for p in payments],
+            "can_request": request.user.has_perm("disputes.request_refund")}
 
 
 def disputes(request: HttpRequest, customer: Customer) -> dict[str, Any]:

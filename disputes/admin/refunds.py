@@ -21,7 +21,7 @@ from billingsite.errors import AppError
 from disputes.admin.forms import PeriodForm, RefundRequestForm, RejectForm, SlaBatchForm
 from disputes.models import Refund, RefundTransition
 from disputes.selectors import report
-from disputes.services.automated import sla_batch
+from disputes.services.automated import refund_voided_invoice, sla_batch
 from disputes.services.refunds import (
     refund_approve,
     refund_cancel,
@@ -29,7 +29,7 @@ from disputes.services.refunds import (
     refund_request,
     refundable_amount,
 )
-from invoicing.models import Payment, PaymentStatus
+from invoicing.models import Invoice, Payment, PaymentStatus
 
 
 class RefundTransitionInline(admin.TabularInline):
@@ -83,6 +83,8 @@ class RefundAdmin(SimpleHistoryAdmin):
                  name="disputes_refund_request_invoice"),
             path("<int:refund_id>/decide/<str:decision>/", view(self.decide_view),
                  name="disputes_refund_decide"),
+            path("void-paid/<int:invoice_id>/", view(self.void_paid_view),
+                 name="disputes_refund_void_paid"),
             path("sla-batch/", view(self.sla_batch_view), name="disputes_refund_sla_batch"),
             path("reports/", view(self.reports_view), name="disputes_refund_reports"),
             *super().get_urls(),
@@ -149,6 +151,24 @@ class RefundAdmin(SimpleHistoryAdmin):
         return TemplateResponse(request, "disputes/admin/refund_decide.html", self._context(
             request, f"{decision.capitalize()} refund #{refund.pk}", refund=refund,
             decision=decision, form=form))
+
+    def void_paid_view(self, request: HttpRequest, invoice_id: int) -> HttpResponse:
+        """Finance voids a paid invoice: every payment refunded in full (confirmation)."""
+        if not request.user.has_perm("disputes.approve_refund"):
+            raise PermissionDenied
+        invoice = get_object_or_404(Invoice, pk=invoice_id)
+        form = RejectForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                refunds = refund_voided_invoice(invoice=invoice, reason=form.cleaned_data["note"],
+                                                actor=request.user)
+            except AppError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, f"{len(refunds)} refund(s) requested for {invoice}.")
+                return HttpResponseRedirect(reverse("admin:disputes_refund_changelist"))
+        return TemplateResponse(request, "disputes/admin/void_paid.html", self._context(
+            request, f"Void paid invoice {invoice}", invoice=invoice, form=form))
 
     def sla_batch_view(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm("disputes.request_refund"):

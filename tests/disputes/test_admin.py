@@ -162,3 +162,17 @@ def test_evidence_packet_draft_and_audited_submission(client, paid):
     assert dispute.evidence_submitted_at is not None
     client.post(url + "submit/", {"confirm": "yes", "product_description": "again"})
     assert DisputeEvidenceSubmission.objects.filter(submit=True).count() == 1
+
+
+def test_finance_voids_a_paid_invoice_by_refunding_it(client, paid, settings):
+    settings.REFUND_APPROVAL_THRESHOLD = Decimal("100000")
+    invoice, payment = paid
+    url = f"/admin/disputes/refund/void-paid/{invoice.pk}/"
+    client.force_login(staff("support"))
+    assert client.get(url).status_code == 403
+    client.force_login(staff("finance"))
+    assert "cannot be undone" in client.get(url).content.decode()
+    client.post(url, {"note": "Sold in error"})
+    refund = Refund.objects.get()
+    assert (refund.amount, refund.source, refund.status) == (
+        payment.amount_captured, "invoice_void", "approved")

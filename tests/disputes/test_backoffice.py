@@ -51,6 +51,7 @@ def test_customer_360_sections_and_search_by_stripe_ids(client, case):
     client.force_login(agent)
     html = client.get(f"/admin/accounts/customer/{customer.pk}/360/").content.decode()
     assert "dp_case1" in html and "re_case1" in html and "Billing error" in html
+    assert f"/admin/disputes/refund/request/{case[3].payment_id}/" in html
     for term in ("dp_case1", "re_case1", "ch_case_disputed"):
         found = client.get("/admin/accounts/customer/search/", {"q": term}, follow=True)
         assert customer.name in found.content.decode(), term

@@ -195,15 +195,25 @@ def dispute_evidence_save(*, dispute: Dispute, evidence: dict[str, str], submit:
 
 
 def dispute_evidence_send(message: Any) -> dict[str, Any]:
-    """Outbox handler: send one saved evidence version (key = the outbox key)."""
+    """Outbox handler: send one saved evidence version (key = the outbox key). The invoice PDF
+    goes along as the ``receipt`` file unless the agent cited another one; the upload's key
+    derives from the message key, so a resend uploads nothing new."""
     from invoicing.stripe.gateway import default_gateway
 
-    submission = DisputeEvidenceSubmission.objects.select_related("dispute").get(
+    submission = DisputeEvidenceSubmission.objects.select_related("dispute__invoice").get(
         pk=message.payload["submission_id"])
-    answer = default_gateway().dispute_update(
-        submission.dispute.stripe_id, evidence=submission.evidence, submit=submission.submit,
+    gateway = default_gateway()
+    evidence = dict(submission.evidence)
+    invoice = submission.dispute.invoice
+    if invoice is not None and invoice.pdf and "receipt" not in evidence:
+        with invoice.pdf.open("rb") as pdf:
+            uploaded = gateway.file_create(pdf.read(), filename=f"{invoice.number}.pdf",
+                                           idempotency_key=f"{message.key}:receipt")
+        evidence["receipt"] = str(uploaded.id)
+    answer = gateway.dispute_update(
+        submission.dispute.stripe_id, evidence=evidence, submit=submission.submit,
         idempotency_key=message.key, metadata={"tally_dispute_id": str(submission.dispute_id)})
-    return {"status": str(getattr(answer, "status", ""))}
+    return {"status": str(getattr(answer, "status", "")), "receipt": evidence.get("receipt")}
 
 
 def register() -> None:

@@ -67,6 +67,9 @@ def test_evidence_draft_then_submission_reach_stripe_with_their_flags(
     assert [(r.form["submit"], r.form["evidence[product_description]"]) for r in sent] == [
         ("false", "API"), ("true", "API v2")]
     assert len({r.headers["Idempotency-Key"] for r in sent}) == 2
+    uploads = recording_client.requests_to("POST", "/v1/files")
+    assert len(uploads) == 2 and b"%PDF" in uploads[0].raw_body  # the invoice PDF as receipt
+    assert sent[0].form["evidence[receipt]"] == recording_client.answers[0]["id"]
     with pytest.raises(AppError):
         dispute_evidence_save(dispute=dispute, evidence={"product_description": "late"},
                               submit=True, actor=agent)

@@ -6,7 +6,7 @@ from django.db.models import Count, DecimalField, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
 from billingsite.invariants import Violation, invariant
-from invoicing.models import CreditGrant, Invoice, InvoiceNumberCounter
+from invoicing.models import CreditGrant, CreditNote, Invoice, InvoiceNumberCounter
 
 _ZERO = Value(0, output_field=DecimalField(max_digits=20, decimal_places=6))
 
@@ -23,19 +23,24 @@ def invoice_totals() -> Iterator[Violation]:
                         f"total {total} but lines sum to {lines_sum}")
 
 
-@invariant(3, "issued invoice numbers are gapless in every series")
-def invoice_numbers_gapless() -> Iterator[Violation]:
-    issued = (
-        Invoice.objects.exclude(number__isnull=True)
-        .values("series")
-        .annotate(n=Count("pk"))
-    )
-    counts = {row["series"]: row["n"] for row in issued}
+@invariant(3, "issued numbers are gapless in every series (invoices and credit notes)")
+def numbers_gapless() -> Iterator[Violation]:
+    """Numbers are ``<series>-<n>``; each series must use exactly 1..counter, once each."""
+    used: dict[str, list[int]] = {}
+    numbered = [Invoice.objects.exclude(number__isnull=True), CreditNote.objects.all()]
+    for queryset in numbered:
+        for number in queryset.values_list("number", flat=True).iterator():
+            series, _, value = number.rpartition("-")
+            used.setdefault(series, []).append(int(value))
     for counter in InvoiceNumberCounter.objects.all():
-        if counts.get(counter.series, 0) != counter.last_value:
+        values = sorted(used.pop(counter.series, []))
+        if values != list(range(1, counter.last_value + 1)):
+            missing = sorted(set(range(1, counter.last_value + 1)) - set(values))[:10]
             yield Violation(f"series {counter.series}",
-                            f"counter at {counter.last_value} but "
-                            f"{counts.get(counter.series, 0)} invoices carry a number")
+                            f"counter at {counter.last_value}, {len(values)} numbers used; "
+                            f"missing {missing}")
+    for series in used:
+        yield Violation(f"series {series}", "numbers issued without a counter row")
 
 
 @invariant(4, "each contract and period has exactly one invoice")

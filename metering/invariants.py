@@ -7,11 +7,13 @@ has not applied them yet) and lists the buckets whose stored rollup differs.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
 
+from billingsite.invariants import Violation, invariant
 from metering.meter_sql import (
     VersionSpan,
     bucket_sql,
@@ -92,3 +94,25 @@ def rollup_mismatches(*, since: datetime | None = None,
                 if rows:
                     found[f"{span.version.meter.key} v{span.version.version}"] = rows
     return found
+
+
+@invariant(2, "rollups equal a recomputation from raw events")
+def rollups_match_raw_events() -> Iterator[Violation]:
+    for label, buckets in rollup_mismatches().items():
+        for bucket in buckets:
+            detail = ", ".join(f"{k}={v}" for k, v in bucket.items())
+            yield Violation(f"meter {label}", detail)
+
+
+@invariant(1, "an event id is stored once per namespace")
+def event_ids_unique() -> Iterator[Violation]:
+    """The database enforces it; the check proves the unique index is there and valid."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.indisvalid FROM pg_constraint c JOIN pg_index i ON i.indexrelid = c.conindid"
+            " WHERE c.conname = 'usageevent_unique_id' AND c.contype = 'u'"
+        )
+        row = cursor.fetchone()
+    if row is None or not row[0]:
+        yield Violation("metering_usageevent", "the unique constraint on (namespace, event_id) "
+                        "is missing or invalid: duplicates could be counted")

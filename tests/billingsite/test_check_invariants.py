@@ -1,6 +1,7 @@
 """`check_invariants` passes on sound data and names each kind of broken row."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -9,6 +10,7 @@ from django.db import connection
 from invoicing.models import Invoice, InvoiceNumberCounter
 from invoicing.services.billing import billing_run
 from invoicing.usage import fixed_usage
+from tests.factories import CustomerFactory
 from tests.invoicing.factories import make_contract
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +54,50 @@ def test_a_gap_in_numbering_is_reported(capsys):
     with connection.cursor() as cursor:  # what a max()+1 bug or a lost finalization leaves
         cursor.execute("UPDATE invoicing_invoicenumbercounter SET last_value = last_value + 1")
     with pytest.raises(CommandError):
-        run(capsys, "--only", "gapless")
-    assert f"series {counter.series}: counter at {counter.last_value + 1}" in (
-        capsys.readouterr().out
-    )
+        run(capsys, "--only", "numbers_gapless")
+    expected = f"series {counter.series}: counter at {counter.last_value + 1}, 2 numbers used"
+    assert f"{expected}; missing [3]" in capsys.readouterr().out
+
+
+def test_metering_checks_find_a_rollup_that_drifted(capsys):
+    from metering.models import HourlyRollup
+    from metering.services import events_ingest
+    from metering.services.rollups import rollup_drain
+    from tests.factories import CustomerFactory
+    from tests.metering.helpers import create_meters, event
+
+    CustomerFactory(external_id="acme")
+    create_meters()
+    result = events_ingest(api_key=None, events=[event("e1"), event("e2")])
+    assert [o["status"] for o in result.events] == ["accepted", "accepted"]
+    rollup_drain()
+    assert "BROKEN" not in run(capsys, "--only", "metering")
+    drifted = HourlyRollup.objects.first()
+    HourlyRollup.objects.filter(pk=drifted.pk).update(value=999)
+    with pytest.raises(CommandError):
+        run(capsys, "--only", "metering")
+    assert "stored=999" in capsys.readouterr().out
+
+
+def test_dropping_the_event_id_constraint_is_reported(capsys):
+    assert "BROKEN" not in run(capsys, "--only", "event_ids_unique")
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE metering_usageevent DROP CONSTRAINT usageevent_unique_id")
+    with pytest.raises(CommandError):
+        run(capsys, "--only", "event_ids_unique")
+
+
+def test_refunds_beyond_the_captured_amount_are_reported(capsys):
+    from disputes.models import Refund
+    from invoicing.models import Payment
+
+    assert "BROKEN" not in run(capsys, "--only", "refunds_within_captured")
+    customer = CustomerFactory(external_id="payer")
+    payment = Payment.objects.create(customer=customer, currency="USD", amount=Decimal("50"),
+                                     amount_captured=Decimal("50"), stripe_charge_id="ch_over")
+    for _ in range(2):  # what a missing row lock would let through
+        Refund.objects.create(payment=payment, customer=customer, amount=Decimal("30"),
+                              currency="USD", reason="other", status="pending")
+    with pytest.raises(CommandError):
+        run(capsys, "--only", "refunds_within_captured")
+    assert "refunds 60.00 USD exceed the captured 50.00" in capsys.readouterr().out

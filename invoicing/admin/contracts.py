@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from billingsite.admin_readonly import ReadOnlyInline as _ReadOnlyInline
 from billingsite.errors import AppError
 from invoicing.models import (
     Commit,
@@ -34,17 +35,6 @@ from invoicing.models import (
 from invoicing.services.contracts import AmendmentInput, contract_amend
 from invoicing.services.previews import amendment_preview
 from invoicing.usage import metering_usage
-
-
-class _ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class OverrideInline(_ReadOnlyInline):

@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
+from billingsite.admin_readonly import ReadOnlyAdmin
 from billingsite.errors import AppError
 from invoicing.models import CreditEntry, CreditGrant
 from invoicing.selectors.credits import grant_balance
@@ -85,16 +86,7 @@ class CreditGrantAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(CreditEntry)
-class CreditEntryAdmin(admin.ModelAdmin):
+class CreditEntryAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "grant", "kind", "amount", "invoice", "note")
     list_filter = ("kind",)
     search_fields = ("grant__customer__external_id", "invoice__number", "note")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

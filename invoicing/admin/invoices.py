@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from billingsite.admin_readonly import ReadOnlyInline as _ReadOnlyInline
 from billingsite.errors import AppError
 from invoicing.models import (
     CreditNote,
@@ -26,17 +27,6 @@ from invoicing.models import (
 from invoicing.services.credit_notes import credit_note_create, invoice_amount_due
 from invoicing.services.invoices import invoice_finalize, invoice_void
 from invoicing.usage import metering_usage
-
-
-class _ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class LineInline(_ReadOnlyInline):

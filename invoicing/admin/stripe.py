@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from billingsite.admin_readonly import ReadOnlyAdmin
 from billingsite.outbox.admin import action_results
 from invoicing.models import (
     Payment,
@@ -19,17 +20,6 @@ from invoicing.models import (
     StripeWebhookEvent,
 )
 from invoicing.services.stripe_webhooks import webhook_events_replay
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(StripeWebhookEvent)

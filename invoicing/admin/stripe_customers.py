@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 
 from accounts.admin import CustomerAdmin
 from accounts.models import Customer
+from billingsite.admin_readonly import ReadOnlyInline
 from billingsite.outbox.admin import action_results
 from invoicing.models import Payment, PaymentMethodUpdateLink, StripePaymentMethod
 from invoicing.services.stripe_customers import (
@@ -21,16 +22,8 @@ from invoicing.services.stripe_customers import (
 )
 
 
-class _ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
+class _ReadOnlyInline(ReadOnlyInline):
     show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class PaymentMethodInline(_ReadOnlyInline):

@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from accounts.services import customer_by_identifier
+from billingsite.admin_readonly import ReadOnlyAdmin
 from metering.admin.common import CappedCountPaginator, ReceivedFilter, RecentFilter
 from metering.models import MeterVersion, UsageEvent
 
@@ -24,17 +25,6 @@ class TypeFilter(admin.SimpleListFilter):
 
     def queryset(self, request: Any, queryset: Any) -> Any:
         return queryset.filter(type=self.value()) if self.value() else queryset
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(UsageEvent)

@@ -20,3 +20,12 @@ def tally_dashboard(context: dict[str, Any]) -> list[RoleSection]:
 @register.simple_tag(takes_context=True)
 def tally_roles(context: dict[str, Any]) -> list[str]:
     return roles_of(context["request"].user)
+
+
+@register.simple_tag(takes_context=True)
+def tally_object_links(context: dict[str, Any]) -> list[tuple[str, str]]:
+    """Buttons registered by other apps for the object on this change page."""
+    from billingsite.admin_links import links_for
+
+    obj = context.get("original")
+    return links_for(context["request"], obj) if obj is not None else []

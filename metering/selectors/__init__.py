@@ -1,4 +1,5 @@
-"""Metering reads. ``usage_for_period``/``usage_series`` are the one way to read usage."""
+"""Metering reads. ``usage_for_period``/``usage_series`` (and ``usage_for_customers``, the same
+read for many customers at once) are the one way to read usage."""
 
 from metering.selectors.events import (
     events_filtered,
@@ -11,6 +12,7 @@ from metering.selectors.usage import (
     UsageGroup,
     UsagePoint,
     UsageSeries,
+    usage_for_customers,
     usage_for_period,
     usage_series,
 )
@@ -24,6 +26,7 @@ __all__ = [
     "events_visible_to",
     "late_events",
     "meter_by_key",
+    "usage_for_customers",
     "usage_for_period",
     "usage_series",
 ]

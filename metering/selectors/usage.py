@@ -69,6 +69,33 @@ def usage_for_period(*, customer: Customer, meter: Meter, start: datetime, end: 
     return Usage(meter.key, series.start, series.end, series.total, series.groups)
 
 
+def usage_for_customers(*, customer_ids: list[int], meter: Meter, start: datetime,
+                        end: datetime, group_by: list[str] | None = None) -> dict[int, Usage]:
+    """``usage_for_period`` for many customers at once: {customer id: Usage}, every id present.
+
+    count/sum/max/latest meters are read with one query per meter version for all the
+    customers (the billing run reads a chunk this way); unique counts and time-weighted sums
+    fall back to one read per customer. The results equal ``usage_for_period``'s."""
+    zone = ZoneInfo("UTC")
+    dims = group_by or []
+    bounds = window_boundaries(start, end, None, zone)
+    spans = [s for s in spans_for(list(meter.versions.all()))
+             if s.start < bounds[-1] and s.end > bounds[0]]
+    _check_dims(spans, dims)
+    aggregation = spans[-1].aggregation if spans else Aggregation.COUNT
+    if aggregation in (Aggregation.TIME_WEIGHTED_SUM, Aggregation.UNIQUE_COUNT):
+        customers = Customer.objects.in_bulk(customer_ids)
+        return {pk: usage_for_period(customer=customers[pk], meter=meter, start=start, end=end,
+                                     group_by=group_by) for pk in customer_ids}
+    per_customer = _rolled_many(customer_ids, spans, bounds, dims, aggregation)
+    result = {}
+    for pk in customer_ids:
+        cells, totals = per_customer.get(pk, ({}, {}))
+        series = _present(meter, bounds, None, zone, dims, aggregation, cells, totals)
+        result[pk] = Usage(meter.key, series.start, series.end, series.total, series.groups)
+    return result
+
+
 def usage_series(*, customer: Customer, meter: Meter, start: datetime, end: datetime,
                  window: str = "day", tz: str | None = None,
                  group_by: list[str] | None = None) -> UsageSeries:
@@ -124,10 +151,33 @@ def _rolled(customer: Customer, spans: list[VersionSpan], bounds: list[datetime]
             for bucket, group, value, latest_at, latest_pk in cursor.fetchall():
                 key = (bucket - 1, group_key(group))
                 cells[key] = _combine(aggregation, cells.get(key), (value, latest_at, latest_pk))
+    return cells, _totals(aggregation, cells)
+
+
+def _rolled_many(customer_ids: list[int], spans: list[VersionSpan], bounds: list[datetime],
+                 dims: list[str], aggregation: str) -> dict[int, tuple[Cells, Totals]]:
+    """``_rolled`` for many customers with one query per span: {customer id: (cells, totals)}
+    for the customers that have any usage."""
+    edges = edge_buckets(bounds)
+    cells_by: dict[int, Cells] = {}
+    with connection.cursor() as cursor:
+        for span in spans:
+            if span.aggregation != aggregation:
+                continue
+            sql, params = usage_sql.partials(customer_ids, span, bounds, edges, dims)
+            cursor.execute(sql, params)
+            for pk, bucket, group, value, latest_at, latest_pk in cursor.fetchall():
+                cells = cells_by.setdefault(pk, {})
+                key = (bucket - 1, group_key(group))
+                cells[key] = _combine(aggregation, cells.get(key), (value, latest_at, latest_pk))
+    return {pk: (cells, _totals(aggregation, cells)) for pk, cells in cells_by.items()}
+
+
+def _totals(aggregation: str, cells: Cells) -> Totals:
     totals: Totals = {}
     for (_, group), part in cells.items():
         totals[group] = _combine(aggregation, totals.get(group), part)
-    return cells, totals
+    return totals
 
 
 def _combine(aggregation: str, acc: Any, part: Any) -> Any:

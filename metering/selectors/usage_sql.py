@@ -52,7 +52,18 @@ def _clip(span: VersionSpan, bounds: list[datetime]) -> tuple[datetime, datetime
     return max(bounds[0], span.start), min(bounds[-1], span.end)
 
 
-def raw_source(customer_id: int, span: VersionSpan, bounds: list[datetime],
+Customers = int | list[int]
+"""One customer id, or a list of them for a batched read (the billing run reads a whole chunk
+of customers at once; rows then start with the customer id)."""
+
+
+def _customer_sql(alias: str, customers: Customers) -> tuple[str, list[Any]]:
+    if isinstance(customers, list):
+        return f"{alias}.customer_id = ANY(%s::bigint[])", [customers]
+    return f"{alias}.customer_id = %s", [customers]
+
+
+def raw_source(customers: Customers, span: VersionSpan, bounds: list[datetime],
                edges: list[datetime]) -> tuple[str, list[Any]] | None:
     """``FROM … WHERE …`` for this span's events inside the edge buckets: one timestamp range
     per edge bucket, so the (customer, type, timestamp) index reads only those minutes."""
@@ -67,47 +78,53 @@ def raw_source(customer_id: int, span: VersionSpan, bounds: list[datetime],
     if not ranges:
         return None
     where, params = filter_sql(span.version)
+    who, who_params = _customer_sql("e", customers)
     return (
-        f" FROM metering_usageevent e WHERE e.customer_id = %s AND ({' OR '.join(ranges)})"
+        f" FROM metering_usageevent e WHERE {who} AND ({' OR '.join(ranges)})"
         f" AND {where}",
-        [customer_id, *range_params, *params],
+        [*who_params, *range_params, *params],
     )
 
 
-def _rollup_where(customer_id: int, span: VersionSpan, bounds: list[datetime],
+def _rollup_where(customers: Customers, span: VersionSpan, bounds: list[datetime],
                   edges: list[datetime], table: str) -> tuple[str, list[Any]]:
     lo, hi = _clip(span, bounds)
-    sql = (f" FROM {table} r WHERE r.customer_id = %s AND r.meter_version_id = %s"
+    who, who_params = _customer_sql("r", customers)
+    sql = (f" FROM {table} r WHERE {who} AND r.meter_version_id = %s"
            " AND r.hour >= %s AND r.hour < %s")
-    params: list[Any] = [customer_id, span.version.pk, floor_bucket(lo), hi]
+    params: list[Any] = [*who_params, span.version.pk, floor_bucket(lo), hi]
     if edges:
         sql += " AND NOT (r.hour = ANY(%s::timestamptz[]))"
         params.append(edges)
     return sql, params
 
 
-def partials(customer_id: int, span: VersionSpan, bounds: list[datetime],
+def partials(customers: Customers, span: VersionSpan, bounds: list[datetime],
              edges: list[datetime], dims: list[str]) -> tuple[str, list[Any]]:
-    """Rows ``(window, group, value, latest_at, latest_pk)`` for a count/sum/max/latest span."""
+    """Rows ``(window, group, value, latest_at, latest_pk)`` for a count/sum/max/latest span,
+    each preceded by the customer id when ``customers`` is a list."""
     version = span.version
     agg = version.aggregation
     group = project_group_sql(version, dims, "r.group_values")
-    where, where_params = _rollup_where(customer_id, span, bounds, edges, "metering_hourlyrollup")
-    sql = (f"SELECT width_bucket(r.hour, %s::timestamptz[]), {group}, {_ROLLUP_AGG[agg]},"
-           " max(r.latest_at),"
+    many = isinstance(customers, list)
+    who_r, who_e, by = ("r.customer_id, ", "e.customer_id, ", "1, 2, 3") if many else \
+        ("", "", "1, 2")
+    where, where_params = _rollup_where(customers, span, bounds, edges, "metering_hourlyrollup")
+    sql = (f"SELECT {who_r}width_bucket(r.hour, %s::timestamptz[]), {group},"
+           f" {_ROLLUP_AGG[agg]}, max(r.latest_at),"
            " (array_agg(r.latest_pk ORDER BY r.latest_at DESC, r.latest_pk DESC))[1]"
-           f"{where} GROUP BY 1, 2")
+           f"{where} GROUP BY {by}")
     params: list[Any] = [bounds, *where_params]
-    raw = raw_source(customer_id, span, bounds, edges)
+    raw = raw_source(customers, span, bounds, edges)
     if raw is not None:
         source, source_params = raw
         value, value_params = value_sql(version)
         raw_group, group_params = raw_group_sql(version, dims)
         uses_value = "{v}" in _RAW_AGG[agg]
-        sql += (f" UNION ALL SELECT width_bucket(e.timestamp, %s::timestamptz[]), {raw_group},"
-                f" {_RAW_AGG[agg].format(v=value)}, max(e.timestamp),"
+        sql += (f" UNION ALL SELECT {who_e}width_bucket(e.timestamp, %s::timestamptz[]),"
+                f" {raw_group}, {_RAW_AGG[agg].format(v=value)}, max(e.timestamp),"
                 " (array_agg(e.id ORDER BY e.timestamp DESC, e.id DESC))[1]"
-                f"{source} GROUP BY 1, 2")
+                f"{source} GROUP BY {by}")
         params += [bounds, *group_params, *(value_params if uses_value else []), *source_params]
     return sql, params
 

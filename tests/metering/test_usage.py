@@ -208,3 +208,48 @@ def test_window_validation(customer):
         usage_series(customer=customer, meter=meter, start=NOW - timedelta(days=400), end=NOW,
                      window="hour", tz="UTC")
     assert too_many.value.code == "too_many_windows"
+
+
+def _three_customers_with_usage() -> list[int]:
+    from accounts.models import Customer
+    from tests.factories import CustomerFactory
+
+    for name in ("acme", "beta", "gamma"):
+        CustomerFactory(external_id=name, name=name)
+    create_meters()
+    events_ingest(api_key=None, events=[
+        event(f"{who}{i}", customer=who, at=NOW - timedelta(minutes=(i * 41) % 3000),
+              n=(i * 7) % 11 + 0.25, region=["eu", "us"][i % 2],
+              **({"user": f"u{i % 5}"} if i % 3 else {}))
+        for who, count in (("acme", 120), ("beta", 60)) for i in range(count)
+    ])  # gamma has no usage at all
+    rollup_drain()
+    return list(Customer.objects.order_by("external_id").values_list("pk", flat=True))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[
+    HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(meter_index=st.integers(0, 5), start_minutes=st.integers(0, 3000),
+       length_minutes=st.integers(1, 3000), grouped=st.booleans())
+def test_batched_read_equals_one_read_per_customer(meter_index, start_minutes, length_minutes,
+                                                   grouped):
+    """The billing run reads a chunk of customers at once: for every aggregation, boundary
+    (whole buckets or cut ones read from raw events) and grouping, each customer's result is
+    the single-customer selector's, and a customer without usage gets the empty result."""
+    from accounts.models import Customer
+    from metering.selectors.usage import usage_for_customers
+
+    if not Meter.objects.exists():
+        _three_customers_with_usage()
+    ids = list(Customer.objects.order_by("external_id").values_list("pk", flat=True))
+    meter = Meter.objects.order_by("id")[meter_index]
+    dims = ["region"] if grouped and meter.key == "bytes" else None
+    start = NOW - timedelta(hours=55) + timedelta(minutes=start_minutes)
+    end = start + timedelta(minutes=length_minutes)
+    batched = usage_for_customers(customer_ids=ids, meter=meter, start=start, end=end,
+                                  group_by=dims)
+    assert sorted(batched) == sorted(ids)
+    for customer in Customer.objects.filter(pk__in=ids):
+        one = usage_for_period(customer=customer, meter=meter, start=start, end=end,
+                               group_by=dims)
+        assert batched[customer.pk] == one, (customer.external_id, meter.key)

@@ -16,8 +16,12 @@ Invariants:
 
 from __future__ import annotations
 
+import json
 import logging
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,23 +72,54 @@ def outbox_enqueue(topic: str, key: str, payload: dict[str, Any] | None = None, 
     if not connection.in_atomic_block:
         raise RuntimeError("outbox_enqueue must run inside the business transaction")
     now = now or timezone.now()
+    body = _json(payload or {})
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO billingsite_outboxmessage (topic, key, payload, state, attempts,"
             " next_attempt_at, last_error, last_error_code, created_at, updated_at)"
             " VALUES (%s, %s, %s::jsonb, 'pending', 0, %s, '', '', %s, %s)"
             " ON CONFLICT (key) DO NOTHING RETURNING id",
-            [topic, key, _json(payload or {}), now, now, now])
+            [topic, key, body, now, now, now])
         row = cursor.fetchone()
-    message = OutboxMessage.objects.get(key=key)
-    if row is not None:
-        transaction.on_commit(kick_dispatcher)
-    return message, row is not None
+    if row is None:
+        return OutboxMessage.objects.get(key=key), False
+    message = OutboxMessage(pk=row[0], topic=topic, key=key, payload=json.loads(body),
+                            state=OutboxState.PENDING, attempts=0, next_attempt_at=now,
+                            last_error="", last_error_code="", created_at=now, updated_at=now)
+    message._state.adding = False  # the row exists: built from what was just inserted
+    message._state.db = connection.alias
+    transaction.on_commit(_kick_after_commit)
+    return message, True
+
+
+_coalesced: ContextVar[list[int] | None] = ContextVar("outbox_kicks_coalesced", default=None)
+
+
+@contextmanager
+def kicks_coalesced() -> Iterator[None]:
+    """Inside this block, commits that enqueue messages ask for one dispatcher kick, sent when
+    the block ends (even if it raises: what committed is still dispatched). A billing run that
+    finalizes thousands of invoices sends one broker message per chunk, not one per invoice;
+    the dispatcher claims every due row anyway."""
+    token = _coalesced.set([0])
+    try:
+        yield
+    finally:
+        pending = _coalesced.get()
+        _coalesced.reset(token)
+        if pending and pending[0]:
+            kick_dispatcher()
+
+
+def _kick_after_commit() -> None:
+    pending = _coalesced.get()
+    if pending is not None:
+        pending[0] += 1
+        return
+    kick_dispatcher()
 
 
 def _json(value: Any) -> str:
-    import json
-
     from django.core.serializers.json import DjangoJSONEncoder
 
     return json.dumps(value, cls=DjangoJSONEncoder)

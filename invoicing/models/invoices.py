@@ -166,7 +166,7 @@ class InvoiceTransition(models.Model):
 
 
 class InvoiceNumberCounter(models.Model):
-    """The last number issued in a series; advanced only by ``UPDATE ... RETURNING`` inside the
+    """The last number issued in a series; advanced only by an upsert ``... RETURNING`` inside the
     finalizing transaction, so a rolled-back finalization gives its number back (gapless)."""
 
     series = models.CharField(max_length=16, primary_key=True)

@@ -11,14 +11,14 @@ from django.db.models import Max, Prefetch, Q, QuerySet
 
 from accounts.models import ApiKey, Customer
 from billingsite.errors import NotFound
-from invoicing.models import Contract, Invoice, InvoiceLine, LineKind, PlanVersion
+from invoicing.models import ChargeKind, Contract, Invoice, InvoiceLine, LineKind, PlanVersion
 from invoicing.models.catalog import Cadence
-from invoicing.periods import Period, local_date, period_containing
+from invoicing.periods import Period, local_date, local_midnight_utc, period_containing
 from invoicing.selectors.computation import BilledUsage, InvoiceComputation, invoice_compute
 from invoicing.selectors.credits import usable_grant_balances
 from invoicing.selectors.terms import ContractTerms
 from invoicing.states import InvoiceStatus
-from invoicing.usage import UsageSource
+from invoicing.usage import UsageRequest, UsageSource
 
 ISSUED = (InvoiceStatus.FINALIZED, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE)
 ZERO = Decimal(0)
@@ -94,6 +94,26 @@ def compute_for_period(contract: Contract, period: Period, *, usage: UsageSource
     billed = billed_usage(contract, period,
                           exclude_invoice_id=exclude_invoice_id) if with_billed else []
     return invoice_compute(terms, period, usage=usage, grants=grants, billed=billed)
+
+
+def usage_requests(contract: Contract, periods: Collection[Period]) -> list[UsageRequest]:
+    """The usage reads ``compute_for_period`` makes for the charges of ``periods`` (one per
+    usage charge and segment of constant price), for ``MeteringUsage.warm``. A request the
+    computation does not make only costs a little of the batched read; a read it makes
+    that is not predicted is done on its own, so this never changes a result."""
+    terms = ContractTerms.load(contract)
+    requests = []
+    for period in periods:
+        for key in terms.charge_keys():
+            for segment in terms.charge_segments(period, key):
+                if segment.charge.kind != ChargeKind.USAGE:
+                    continue
+                dims = getattr(segment.spec.pricing, "dimensions", None)
+                requests.append(UsageRequest(
+                    contract.customer_id, segment.charge.meter_key,
+                    local_midnight_utc(segment.start_date, period.timezone),
+                    local_midnight_utc(segment.end_date, period.timezone), tuple(dims or ())))
+    return requests
 
 
 def current_contract(customer: Customer, at: datetime) -> Contract | None:

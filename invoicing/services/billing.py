@@ -14,11 +14,17 @@ from datetime import datetime, timedelta
 
 from django.db.models import Max, Q
 
+from billingsite.outbox.services import kicks_coalesced
 from invoicing.metrics import BILLING_RUN_SECONDS
 from invoicing.models import Contract, Invoice, InvoiceKind
 from invoicing.models.catalog import Cadence
 from invoicing.periods import Period, period_after
-from invoicing.selectors.invoices import ISSUED, contract_period, contracts_with_terms
+from invoicing.selectors.invoices import (
+    ISSUED,
+    contract_period,
+    contracts_with_terms,
+    usage_requests,
+)
 from invoicing.services.credits import credit_expire
 from invoicing.services.invoices import invoice_draft_create, invoice_finalize, invoice_refresh
 from invoicing.states import InvoiceStatus
@@ -55,14 +61,38 @@ def _billing_run(*, now: datetime, usage: UsageSource,
     for offset in range(0, len(ids), CHUNK):
         chunk = ids[offset:offset + CHUNK]
         states = contract_states(chunk)
-        for contract in contracts_with_terms().filter(pk__in=chunk).order_by("pk"):
-            try:
-                billing_run_contract(contract=contract, now=now, usage=usage, result=result,
-                                     state=states[contract.pk])
-            except Exception:
-                logger.exception("billing run failed for contract %s", contract.pk)
-                result.failed.append(contract.pk)
+        contracts = list(contracts_with_terms().filter(pk__in=chunk).order_by("pk"))
+        _warm_usage(usage, contracts, states, now)
+        # One outbox kick per chunk: each finalized invoice commits its Stripe outbox row.
+        with kicks_coalesced():
+            for contract in contracts:
+                try:
+                    billing_run_contract(contract=contract, now=now, usage=usage,
+                                         result=result, state=states[contract.pk])
+                except Exception:
+                    logger.exception("billing run failed for contract %s", contract.pk)
+                    result.failed.append(contract.pk)
     return result
+
+
+def _warm_usage(usage: UsageSource, contracts: list[Contract],
+                states: dict[int, ContractState], now: datetime) -> None:
+    """Read the chunk's usage for the periods it drafts, refreshes or finalizes with one query
+    per meter and period instead of one per contract and charge. Only a speed-up: a reading
+    that is not warmed (or a failure here) is read contract by contract as before."""
+    warm = getattr(usage, "warm", None)
+    if warm is None:
+        return
+    try:
+        requests = []
+        for contract in contracts:
+            state = states[contract.pk]
+            periods = unbilled_periods(contract, now, last_end=state.last_end)
+            periods += [contract_period(contract, start) for start, _pk, _at in state.drafts]
+            requests += usage_requests(contract, periods)
+        warm(requests)
+    except Exception:
+        logger.exception("could not read the chunk's usage ahead; reading per contract")
 
 
 def billing_candidates(*, now: datetime, contract_ids: list[int] | None = None) -> list[int]:

@@ -1,12 +1,13 @@
 """Benchmark: the billing run for many customers with several usage charges read from rollups.
 
     bin/tally exec -- python bench/billing.py --customers 10000 --charges 5 --workers 2
+    bin/tally exec -- python bench/billing.py --customers 10000 --hours 31 --months 2
 
 Builds a throw-away database (``<dev db>_bench_billing``) next to the one in DATABASE_URL:
 N customers on one plan with ``--charges`` usage charges (per-unit and graduated, alternating)
-plus a platform fee, one meter per charge, and hourly rollups for October 2026
-(``--hours`` rows per customer and meter, spread over the month). Then it times the two
-phases of the run as beat would trigger them:
+plus a platform fee, one meter per charge, and hourly rollups for October 2026 (and the
+following months with ``--months``; ``--hours`` rows per customer, meter and month). Then it
+times the two phases of each month's run as beat would trigger them:
 
 - draft: 00:05 after the period ends; every contract gets its draft, rated from rollups;
 - finalize: after the 24 h grace; every draft is recomputed, numbered and rendered to PDF.
@@ -23,7 +24,7 @@ import multiprocessing
 import os
 import sys
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -63,7 +64,7 @@ def setup_django(database_url: str) -> None:
     django.setup()
 
 
-def build(customers: int, charges: int, hours: int) -> list[int]:
+def build(customers: int, charges: int, hours: int, months: int = 1) -> list[int]:
     from django.core.management import call_command
     from django.db import connection
 
@@ -97,15 +98,23 @@ def build(customers: int, charges: int, hours: int) -> list[int]:
     version_ids = list(MeterVersion.objects.values_list("pk", flat=True))
     step = max(1, 744 // hours)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO metering_hourlyrollup (meter_version_id, customer_id, hour,"
-            " group_values, value, event_count)"
-            " SELECT v, c.id, timestamptz '2026-10-01 00:00+00' + make_interval(hours => h),"
-            " '[]'::jsonb, ((c.id * 7 + h) %% 50)::numeric, 1"
-            " FROM accounts_customer c CROSS JOIN unnest(%s::bigint[]) v"
-            " CROSS JOIN generate_series(0, 743, %s) h", [version_ids, step])
+        for month in range(months):
+            first = _month_start(month)
+            cursor.execute(
+                "INSERT INTO metering_hourlyrollup (meter_version_id, customer_id, hour,"
+                " group_values, value, event_count)"
+                " SELECT v, c.id, %s::timestamptz + make_interval(hours => h),"
+                " '[]'::jsonb, ((c.id * 7 + h + %s) %% 50)::numeric, 1"
+                " FROM accounts_customer c CROSS JOIN unnest(%s::bigint[]) v"
+                " CROSS JOIN generate_series(0, 743, %s) h", [first, month, version_ids, step])
         cursor.execute("ANALYZE")
     return list(Contract.objects.order_by("pk").values_list("pk", flat=True))
+
+
+def _month_start(month: int) -> datetime:
+    """October 2026 is month 0; the run for month m happens at the start of month m + 1."""
+    year, index = divmod(9 + month, 12)
+    return datetime(2026 + year, index + 1, 1, tzinfo=UTC)
 
 
 def _run_shard(args: tuple[str, list[int], str]) -> dict[str, int]:
@@ -148,17 +157,28 @@ def main() -> None:
     parser.add_argument("--charges", type=int, default=5)
     parser.add_argument("--hours", type=int, default=744, help="rollup rows per customer-meter")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--months", type=int, default=1,
+                        help="bill this many months in a row (from October 2026); from the "
+                             "second on, each invoice also checks the issued one before it "
+                             "for late usage")
     args = parser.parse_args()
     database_url = _bench_database(os.environ["DATABASE_URL"])
     setup_django(database_url)
     started = time.perf_counter()
-    ids = build(args.customers, args.charges, args.hours)
+    ids = build(args.customers, args.charges, args.hours, args.months)
     report = {"customers": args.customers, "charges": args.charges, "hours": args.hours,
               "workers": args.workers, "setup_seconds": round(time.perf_counter() - started, 1)}
-    report["draft"] = timed_phase(database_url, ids, datetime(2026, 11, 1, 0, 5, tzinfo=UTC),
-                                  args.workers)
-    report["finalize"] = timed_phase(database_url, ids,
-                                     datetime(2026, 11, 2, 0, 10, tzinfo=UTC), args.workers)
+    for month in range(args.months):
+        end = _month_start(month + 1)
+        suffix = "" if month == 0 else f"_month{month + 1}"
+        print(f"[bench] month {month + 1}: drafting at {end:%Y-%m-%d} 00:05", file=sys.stderr,
+              flush=True)
+        report["draft" + suffix] = timed_phase(database_url, ids,
+                                               end + timedelta(minutes=5), args.workers)
+        print(f"[bench] month {month + 1}: finalizing after the grace period", file=sys.stderr,
+              flush=True)
+        report["finalize" + suffix] = timed_phase(
+            database_url, ids, end + timedelta(days=1, minutes=10), args.workers)
     from invoicing.models import Invoice
 
     report["invoices"] = Invoice.objects.count()

@@ -21,16 +21,30 @@ from .engine import (
     sum_lines,
 )
 from .errors import PriceSpecError, PricingError
+from .ladder import (
+    LadderPart,
+    PercentageStep,
+    finish_ladder,
+    ladder_groups_step,
+    ladder_limits,
+    ladder_quantity_step,
+)
 from .rating import Rating
 from .spec import parse_price_spec
 
 __all__ = [
+    "LadderPart",
+    "PercentageStep",
     "PriceSpec",
     "PriceSpecError",
     "PricingError",
     "QuantityTransform",
     "Rating",
     "apply_transform",
+    "finish_ladder",
+    "ladder_groups_step",
+    "ladder_limits",
+    "ladder_quantity_step",
     "parse_price_spec",
     "prorate",
     "rate_events",

@@ -80,7 +80,7 @@ def prorate(amount: Decimal, days_used: int, days_in_period: int) -> Decimal:
     if days_in_period <= 0 or not 0 <= days_used <= days_in_period:
         problem = "must be between 0 and days_in_period (which must be positive)."
         raise PricingError("invalid_days", f"days_used {problem}", {"days_used": problem})
-    amount = _non_negative(amount, "amount")
+    amount = non_negative(amount, "amount")
     with exact_context():
         return amount * days_used / days_in_period
 
@@ -88,9 +88,9 @@ def prorate(amount: Decimal, days_used: int, days_in_period: int) -> Decimal:
 def rate_quantity(spec: PriceSpec, quantity: Decimal, currency: str) -> Rating:
     """Price an aggregated quantity (>= 0) and round the line once."""
     currency = normalize_currency(currency)
-    priced = apply_transform(spec, _non_negative(quantity, "quantity"))
+    priced = apply_transform(spec, non_negative(quantity, "quantity"))
     with exact_context():
-        items = _price_quantity(spec.pricing, priced)
+        items = price_quantity_items(spec.pricing, priced)
     return finish_rating(spec, currency, priced, items)
 
 
@@ -142,6 +142,14 @@ def rate_groups(
     pricing = spec.pricing
     if not isinstance(pricing, MatrixPrice):
         raise PricingError("wrong_model", f"rate_groups needs a matrix price, not {spec.model}.")
+    return _rate_matrix(spec, pricing, group_quantities(pricing, groups), currency)
+
+
+def group_quantities(
+    pricing: MatrixPrice, groups: Iterable[tuple[Mapping[str, Any], Decimal]]
+) -> list[tuple[GroupKey, Decimal]]:
+    """Each group's key for the spec's dimensions and its non-negative quantity; two groups
+    with the same key are an error."""
     seen: dict[GroupKey, int] = {}
     pairs: list[tuple[GroupKey, Decimal]] = []
     for index, (values, quantity) in enumerate(groups):
@@ -151,8 +159,8 @@ def rate_groups(
             problem = f"repeats groups[{seen[key]}] for the spec's dimensions."
             raise PricingError("duplicate_group", f"{field} {problem}", {field: problem})
         seen[key] = index
-        pairs.append((key, _non_negative(quantity, f"groups[{index}].quantity")))
-    return _rate_matrix(spec, pricing, pairs, currency)
+        pairs.append((key, non_negative(quantity, f"groups[{index}].quantity")))
+    return pairs
 
 
 def _rate_matrix(
@@ -165,7 +173,8 @@ def _rate_matrix(
     return finish_rating(spec, currency, quantity, items)
 
 
-def _price_quantity(pricing: PricingModel, quantity: Decimal) -> list[BreakdownItem]:
+def price_quantity_items(pricing: PricingModel, quantity: Decimal) -> list[BreakdownItem]:
+    """Breakdown items of a quantity model (exact; run inside ``exact_context``)."""
     if isinstance(pricing, FlatPrice):
         return price_flat(pricing, quantity)
     if isinstance(pricing, PerUnitPrice):
@@ -193,12 +202,12 @@ def _read_events(events: Sequence[Mapping[str, Any]]) -> tuple[list[Decimal], li
             field = f"events[{index}]"
             problem = 'must be an object with a "value".'
             raise PricingError("invalid_events", f"{field} {problem}", {field: problem})
-        values.append(_non_negative(event["value"], f"events[{index}].value"))
+        values.append(non_negative(event["value"], f"events[{index}].value"))
         properties.append(event.get("properties") or {})
     return values, properties
 
 
-def _non_negative(value: Any, field: str) -> Decimal:
+def non_negative(value: Any, field: str) -> Decimal:
     """A finite, non-negative Decimal from a Decimal, int or decimal string; never a float."""
     try:
         number = parse_decimal(value, field)

@@ -16,7 +16,7 @@ HUNDRED = Decimal(100)
 GroupKey = tuple[tuple[str, str | None], ...]
 
 
-class _Allowance:
+class Allowance:
     """The percentage model's free allowance, consumed event by event, in order.
 
     It is open while every configured limit has something left; ``free_units`` counts events
@@ -50,26 +50,26 @@ def price_percentage(price: PercentagePrice, values: Sequence[Decimal]) -> list[
 
     An event whose whole value is free costs 0 and is not raised to ``min_per_event``.
     """
-    allowance = _Allowance(price)
-    items: list[BreakdownItem] = []
-    for index, value in enumerate(values):
-        inside = allowance.is_open()
-        free = allowance.take(value) if inside else ZERO
-        charged = value - free
-        if inside and not charged:
-            items.append(EventItem(index, value, free, ZERO, ZERO, None, ZERO))
-            continue
-        percentage_amount = charged * price.rate / HUNDRED
-        amount = percentage_amount + price.fixed_amount
-        clamped = None
-        if price.min_per_event is not None and amount < price.min_per_event:
-            amount, clamped = price.min_per_event, "minimum"
-        elif price.max_per_event is not None and amount > price.max_per_event:
-            amount, clamped = price.max_per_event, "maximum"
-        items.append(
-            EventItem(index, value, free, percentage_amount, price.fixed_amount, clamped, amount)
-        )
-    return items
+    allowance = Allowance(price)
+    return [price_event(price, allowance, index, value) for index, value in enumerate(values)]
+
+
+def price_event(price: PercentagePrice, allowance: Allowance, index: int,
+                value: Decimal) -> EventItem:
+    """Price one event of a percentage price, consuming ``allowance`` (events in order)."""
+    inside = allowance.is_open()
+    free = allowance.take(value) if inside else ZERO
+    charged = value - free
+    if inside and not charged:
+        return EventItem(index, value, free, ZERO, ZERO, None, ZERO)
+    percentage_amount = charged * price.rate / HUNDRED
+    amount = percentage_amount + price.fixed_amount
+    clamped = None
+    if price.min_per_event is not None and amount < price.min_per_event:
+        amount, clamped = price.min_per_event, "minimum"
+    elif price.max_per_event is not None and amount > price.max_per_event:
+        amount, clamped = price.max_per_event, "maximum"
+    return EventItem(index, value, free, percentage_amount, price.fixed_amount, clamped, amount)
 
 
 def group_key(price: MatrixPrice, values: object, path: str) -> GroupKey:

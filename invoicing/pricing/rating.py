@@ -55,7 +55,10 @@ class PackageItem:
 
 @dataclasses.dataclass(frozen=True)
 class TierItem:
-    """Units priced in one tier, which covers ``(from_units, up_to]`` (``up_to`` None = open)."""
+    """Units priced in one tier, which covers ``(from_units, up_to]`` (``up_to`` None = open).
+
+    ``flat_amount`` is the tier's flat fee as charged by this item: on a later segment of a
+    ladder (``ladder.py``) it is 0 for a tier entered in an earlier segment."""
 
     kind: ClassVar[str] = "tier"
     tier_index: int
@@ -96,6 +99,31 @@ class EventItem:
 
 
 @dataclasses.dataclass(frozen=True)
+class EventSummaryItem:
+    """The events of a percentage price, summed instead of listed one by one (invoice lines;
+    the preview API lists each event as an ``EventItem``).
+
+    ``amount == percentage_amount + fixed_total + clamp_adjustment``; ``free_events`` cost
+    nothing (wholly inside the free allowance); ``clamp_adjustment`` is what the per-event
+    minimum and maximum added or removed (``clamped_minimum``/``clamped_maximum`` events).
+    """
+
+    kind: ClassVar[str] = "events"
+    events: int
+    value: Decimal
+    free_events: int
+    free_value: Decimal
+    rate: Decimal
+    percentage_amount: Decimal
+    fixed_amount: Decimal
+    fixed_total: Decimal
+    clamped_minimum: int
+    clamped_maximum: int
+    clamp_adjustment: Decimal
+    amount: Decimal
+
+
+@dataclasses.dataclass(frozen=True)
 class GroupItem:
     """One group of a matrix price; ``rate_index`` None means ``default_unit_amount``."""
 
@@ -124,6 +152,7 @@ BreakdownItem = (
     | TierItem
     | PercentTierItem
     | EventItem
+    | EventSummaryItem
     | GroupItem
     | AdjustmentItem
 )

@@ -4,8 +4,10 @@ read for many customers at once) are the one way to read usage."""
 from metering.selectors.events import (
     events_filtered,
     events_visible_to,
+    late_event_intervals,
     late_events,
     meter_by_key,
+    meter_event_values,
 )
 from metering.selectors.usage import (
     Usage,
@@ -24,8 +26,10 @@ __all__ = [
     "UsageSeries",
     "events_filtered",
     "events_visible_to",
+    "late_event_intervals",
     "late_events",
     "meter_by_key",
+    "meter_event_values",
     "usage_for_customers",
     "usage_for_period",
     "usage_series",

@@ -1,14 +1,23 @@
-"""Reads over stored events: the events API, the admin, invoicing's late-event adjustments."""
+"""Reads over stored events: the events API, the admin, invoicing's late-event adjustments and
+its per-event prices (``meter_event_values``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from accounts.models import ApiKey, Customer
-from billingsite.errors import NotFound
-from metering.models import Meter, UsageEvent
+from billingsite.errors import AppError, NotFound
+from metering.meter_sql import VersionSpan, filter_sql, spans_for, value_sql
+from metering.models import Aggregation, Meter, UsageEvent
+
+EVENT_PAGE_SIZE = 5000
 
 
 def events_visible_to(api_key: ApiKey | None) -> QuerySet[UsageEvent]:
@@ -48,3 +57,96 @@ def late_events(*, customer: Customer, since: datetime, meter: Meter | None = No
     if meter is not None:
         qs = qs.filter(type__in=set(meter.versions.values_list("event_type", flat=True)))
     return qs.order_by("late_marked_at", "id")
+
+
+def late_event_intervals(*, customer: Customer,
+                         intervals: Sequence[tuple[datetime, datetime]]) -> set[int]:
+    """Which of the half-open ``[start, end)`` intervals hold at least one event of
+    ``customer`` flagged late (by ``metering.late``); returns their indexes.
+
+    One query over the customer's late events (the partial ``usageevent_late`` index), so the
+    cost follows the number of late events, not the number of intervals or events."""
+    if not intervals:
+        return set()
+    starts = [start for start, _end in intervals]
+    ends = [end for _start, end in intervals]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT k.i FROM unnest(%s::timestamptz[], %s::timestamptz[])"
+            " WITH ORDINALITY AS k(lo, hi, i) WHERE EXISTS (SELECT 1 FROM metering_usageevent e"
+            " WHERE e.customer_id = %s AND e.is_late AND e.timestamp >= k.lo"
+            " AND e.timestamp < k.hi)",
+            [starts, ends, customer.pk])
+        return {int(row[0]) - 1 for row in cursor.fetchall()}
+
+
+@dataclass(frozen=True)
+class MeterEventValues:
+    """The value of each event ``meter`` selects for one customer in ``[start, end)`` (UTC,
+    half-open), with the meter's filters and value expression (the rollups' own SQL).
+
+    Iterating reads the values lazily in event order (timestamp, then id) one page at a time
+    (keyset pagination: memory stays bounded and a caller that stops early reads no more);
+    ``totals()`` is the events' count and sum computed in SQL. Nothing is read until asked."""
+
+    customer_id: int
+    spans: tuple[VersionSpan, ...]
+    start: datetime
+    end: datetime
+    page_size: int = EVENT_PAGE_SIZE
+
+    def _ranges(self) -> Iterator[tuple[VersionSpan, datetime, datetime]]:
+        for span in self.spans:
+            lo, hi = max(self.start, span.start), min(self.end, span.end)
+            if lo < hi:
+                yield span, lo, hi
+
+    def __iter__(self) -> Iterator[Decimal]:
+        for span, lo, hi in self._ranges():
+            where, where_params = filter_sql(span.version)
+            value, value_params = value_sql(span.version)
+            after: list[Any] = []
+            while True:
+                keyset = " AND (e.timestamp, e.id) > (%s, %s)" if after else ""
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        f"SELECT e.timestamp, e.id, {value} FROM metering_usageevent e"  # noqa: S608
+                        f" WHERE e.customer_id = %s AND e.timestamp >= %s AND e.timestamp < %s"
+                        f" AND {where}{keyset} ORDER BY e.timestamp, e.id LIMIT %s",
+                        [*value_params, self.customer_id, lo, hi, *where_params, *after,
+                         self.page_size])
+                    rows = cursor.fetchall()
+                for _timestamp, _pk, amount in rows:
+                    yield Decimal(amount)
+                if len(rows) < self.page_size:
+                    break
+                after = [rows[-1][0], rows[-1][1]]
+
+    def totals(self) -> tuple[int, Decimal]:
+        count, total = 0, Decimal(0)
+        for span, lo, hi in self._ranges():
+            where, where_params = filter_sql(span.version)
+            value, value_params = value_sql(span.version)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT count(*), coalesce(sum({value}), 0) FROM metering_usageevent e"  # noqa: S608
+                    f" WHERE e.customer_id = %s AND e.timestamp >= %s AND e.timestamp < %s"
+                    f" AND {where}",
+                    [*value_params, self.customer_id, lo, hi, *where_params])
+                row = cursor.fetchone()
+            count += int(row[0])
+            total += Decimal(row[1])
+        return count, total
+
+
+def meter_event_values(*, customer: Customer, meter: Meter, start: datetime,
+                       end: datetime) -> MeterEventValues:
+    """The per-event values of ``meter`` for ``customer`` in ``[start, end)`` (see
+    ``MeterEventValues``). A ``unique_count`` meter has no numeric value per event."""
+    spans = tuple(s for s in spans_for(list(meter.versions.all()))
+                  if s.start < end and s.end > start)
+    if any(s.aggregation == Aggregation.UNIQUE_COUNT for s in spans):
+        raise AppError("unsupported_meter", f"Meter {meter.key!r} counts unique values; a "
+                       "per-event price needs a meter whose events carry a number.",
+                       details={"meter_key": meter.key})
+    return MeterEventValues(customer.pk, spans, start, end)

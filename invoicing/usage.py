@@ -9,7 +9,7 @@ pages share, so pages and invoices agree); tests pass explicit numbers instead.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -110,6 +110,23 @@ class MeteringUsage:
                                   end=end, group_by=list(group_by) if group_by else None)
         return reading_from(result)
 
+    def events(self, *, customer: Customer, meter_key: str, start: datetime,
+               end: datetime) -> EventValues:
+        """Per-event values in ``[start, end)`` (percentage prices): lazy, in event order."""
+        from metering.selectors.events import meter_event_values
+
+        return meter_event_values(customer=customer, meter=self.meter(meter_key), start=start,
+                                  end=end)
+
+
+class EventValues(Protocol):
+    """A meter's event values for one customer and interval: iterate them in event order;
+    ``totals()`` is their count and sum."""
+
+    def __iter__(self) -> Iterator[Decimal]: ...
+
+    def totals(self) -> tuple[int, Decimal]: ...
+
 
 def metering_usage(*, customer: Customer, meter_key: str, start: datetime, end: datetime,
                    group_by: Sequence[str] | None = None) -> UsageReading:
@@ -129,19 +146,41 @@ def reading_from(result: Any) -> UsageReading:
     return UsageReading(total=total, groups=tuple(groups))
 
 
-def fixed_usage(values: Mapping[str, Any]) -> UsageSource:
+def fixed_usage(values: Mapping[str, Any],
+                events: Mapping[str, Iterable[Any]] | None = None) -> UsageSource:
     """A usage source with the same totals for every period (for tests and previews).
 
     ``values`` maps a meter key to a total (``Decimal``/``int``/``str``) or to a list of
-    ``(group dict, value)`` pairs.
+    ``(group dict, value)`` pairs; ``events`` maps a meter key to its event values (the same
+    for every interval), read by percentage prices.
     """
+    return FixedUsage(values, events or {})
 
-    def source(*, customer: Customer, meter_key: str, start: datetime, end: datetime,
-               group_by: Sequence[str] | None = None) -> UsageReading:
-        value = values.get(meter_key, 0)
+
+@dataclasses.dataclass(frozen=True)
+class FixedUsage:
+    values: Mapping[str, Any]
+    event_values: Mapping[str, Iterable[Any]]
+
+    def __call__(self, *, customer: Customer, meter_key: str, start: datetime, end: datetime,
+                 group_by: Sequence[str] | None = None) -> UsageReading:
+        value = self.values.get(meter_key, 0)
         if isinstance(value, list | tuple):
             pairs = tuple((dict(g), Decimal(str(v))) for g, v in value)
             return UsageReading(total=sum((v for _g, v in pairs), ZERO), groups=pairs)
         return UsageReading(total=Decimal(str(value)))
 
-    return source
+    def events(self, *, customer: Customer, meter_key: str, start: datetime,
+               end: datetime) -> EventValues:
+        return FixedEvents(tuple(Decimal(str(v)) for v in self.event_values.get(meter_key, ())))
+
+
+@dataclasses.dataclass(frozen=True)
+class FixedEvents:
+    values: tuple[Decimal, ...]
+
+    def __iter__(self) -> Iterator[Decimal]:
+        return iter(self.values)
+
+    def totals(self) -> tuple[int, Decimal]:
+        return len(self.values), sum(self.values, ZERO)

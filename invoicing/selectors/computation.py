@@ -5,8 +5,9 @@ invoice preview and the amendment preview, so they all agree. It only reads.
 
 Line order and rules (every amount rounded once, by the engine or ``round_line``):
 1. prepaid commits starting in the period (the prepayment itself);
-2. each charge per segment of constant price: fixed fees prorated by local day, usage rated
-   from the usage source for the segment's half-open UTC interval;
+2. each charge per segment of constant price: fixed fees prorated by local day; usage rated
+   as one ladder per period (``selectors.ladder``: each segment priced on the cumulative usage
+   from the ladder's start, tiers carrying across, minimum/maximum per period);
 3. late-usage adjustments for earlier finalized periods (re-rated minus already billed);
 4. minimum-commit true-up (prorated by day) when spend falls short;
 5. discounts on the subtotal of 2-4 (never more than it);
@@ -32,7 +33,8 @@ from invoicing.models import (
     LineKind,
 )
 from invoicing.periods import Period, local_midnight_utc
-from invoicing.pricing import Rating, rate_flat, rate_groups, rate_quantity
+from invoicing.pricing import Rating, rate_flat
+from invoicing.selectors.ladder import RatedSegment, rate_ladder, usage_ladders
 from invoicing.selectors.terms import ChargeSegment, ContractTerms
 from invoicing.usage import UsageSource
 
@@ -135,44 +137,56 @@ def _charge_lines(terms: ContractTerms, period: Period, usage: UsageSource,
                   currency: str) -> list[LineDraft]:
     lines = []
     for key in terms.charge_keys():
-        for segment in terms.charge_segments(period, key):
-            lines.append(segment_line(terms, period, segment, usage, currency))
+        lines += charge_lines(terms, period, terms.charge_segments(period, key), usage, currency)
     return lines
 
 
-def segment_line(terms: ContractTerms, period: Period, segment: ChargeSegment,
-                 usage: UsageSource, currency: str) -> LineDraft:
-    """Price one charge over one segment of constant price."""
-    charge = segment.charge
-    start, end = _utc(segment.start_date, period), _utc(segment.end_date, period)
-    details: dict[str, Any] = {"segment": [segment.start_date.isoformat(),
-                                           segment.end_date.isoformat()]}
-    description = charge.name
-    if charge.kind == ChargeKind.FIXED:
-        days = (segment.end_date - segment.start_date).days
-        rating = rate_flat(segment.spec, currency, days_used=days, days_in_period=period.days)
-        details.update(days_used=days, days_in_period=period.days)
-        if days != period.days:
-            description += f" (prorated {days}/{period.days} days)"
-        quantity = None
-        kind = LineKind.FIXED
-    else:
-        rating, quantity = rate_usage(terms, segment, usage, start, end, currency)
-        kind = LineKind.USAGE
+def charge_lines(terms: ContractTerms, period: Period, segments: list[ChargeSegment],
+                 usage: UsageSource, currency: str) -> list[LineDraft]:
+    """One charge's lines over a period, in segment order: a fixed fee per segment (prorated
+    by day), usage per segment rated as one ladder per period (``selectors.ladder``)."""
+    rated: dict[int, RatedSegment] = {}
+    for ladder in usage_ladders(segments):
+        for item in rate_ladder(ladder, customer=terms.contract.customer,
+                                utc=lambda day: _utc(day, period), usage=usage,
+                                currency=currency):
+            rated[id(item.segment)] = item
+    lines = []
+    for segment in segments:
+        found = rated.get(id(segment))
+        lines.append(_fixed_line(period, segment, currency) if found is None
+                     else _usage_line(period, found))
+    return lines
+
+
+def _fixed_line(period: Period, segment: ChargeSegment, currency: str) -> LineDraft:
+    days = (segment.end_date - segment.start_date).days
+    rating = rate_flat(segment.spec, currency, days_used=days, days_in_period=period.days)
+    details: dict[str, Any] = {"segment": _segment_dates(segment), "days_used": days,
+                               "days_in_period": period.days}
+    description = segment.charge.name
+    if days != period.days:
+        description += f" (prorated {days}/{period.days} days)"
+    return _rated_line(LineKind.FIXED, _describe(description, period, segment),
+                       _utc(segment.start_date, period), _utc(segment.end_date, period),
+                       rating, segment, None, details)
+
+
+def _usage_line(period: Period, item: RatedSegment) -> LineDraft:
+    segment = item.segment
+    details = {"segment": _segment_dates(segment), **item.details}
+    return _rated_line(LineKind.USAGE, _describe(segment.charge.name, period, segment),
+                       item.start, item.end, item.rating, segment, item.quantity, details)
+
+
+def _segment_dates(segment: ChargeSegment) -> list[str]:
+    return [segment.start_date.isoformat(), segment.end_date.isoformat()]
+
+
+def _describe(description: str, period: Period, segment: ChargeSegment) -> str:
     if (segment.start_date, segment.end_date) != (period.start_date, period.end_date):
         description += f", {segment.start_date} to {segment.end_date}"
-    return _rated_line(kind, description, start, end, rating, segment, quantity, details)
-
-
-def rate_usage(terms: ContractTerms, segment: ChargeSegment, usage: UsageSource,
-               start: datetime, end: datetime, currency: str) -> tuple[Rating, Decimal]:
-    spec = segment.spec
-    dims = getattr(spec.pricing, "dimensions", None)
-    reading = usage(customer=terms.contract.customer, meter_key=segment.charge.meter_key,
-                    start=start, end=end, group_by=list(dims) if dims else None)
-    if dims:
-        return rate_groups(spec, list(reading.groups), currency), reading.total
-    return rate_quantity(spec, reading.total, currency), reading.total
+    return description
 
 
 def _rated_line(kind: str, description: str, start: datetime, end: datetime, rating: Rating,
@@ -197,7 +211,7 @@ def _adjustment_lines(terms: ContractTerms, billed: list[BilledUsage], usage: Us
                         if s.charge.kind == ChargeKind.USAGE]
             if not segments:
                 continue
-            now = [segment_line(terms, previous.period, s, usage, currency) for s in segments]
+            now = charge_lines(terms, previous.period, segments, usage, currency)
             delta = sum_lines((line.amount for line in now), currency) - previous.amounts.get(
                 key, ZERO)
             if delta == 0:

@@ -123,6 +123,10 @@ def _step(item: dict[str, Any], currency: str) -> str:
                 f"+ {item['flat_amount']} = {amt}")
     if kind == "event":
         return f"Event {item['event_index'] + 1}: value {item['value']} → {amt}"
+    if kind == "events":
+        return (f"{item['events']} events ({item['free_events']} free), value {item['value']}: "
+                f"{item['rate']}% = {item['percentage_amount']} + {item['fixed_total']} fixed "
+                f"+ {item['clamp_adjustment']} per-event limits = {amt}")
     if kind == "adjustment":
         return f"{str(item['limit']).capitalize()} of {item['threshold']} applied: {amt}"
     return f"{kind}: {amt}"
@@ -161,6 +165,12 @@ def _notes(line: InvoiceLine | LineDraft, currency: str) -> list[str]:
                      f"to {money(line.amount, currency)}.")
     if line.overrides:
         notes.append(f"Contract terms applied: {len(line.overrides)} rate override(s).")
+    ladder = details.get("ladder")
+    if ladder:
+        notes.append(f"Part {ladder['segment']} of {ladder['segments']} of this period's usage "
+                     "(the price changed mid-period): tiers continue from the earlier part"
+                     + (f", usage {ladder['from']} → {ladder['to']}." if "from" in ladder
+                        else "."))
     if line.kind == LineKind.CREDIT:
         notes.append(f"Drawn from credit grant #{details.get('grant_id')}: balance "
                      f"{details.get('balance_before')} → {details.get('balance_after')} "

@@ -12,9 +12,6 @@ from billingsite.errors import AppError, Conflict
 from invoicing.models import Cadence, Charge, ChargeKind, Plan, PlanVersion
 from invoicing.pricing import PriceSpec, PriceSpecError, parse_price_spec
 
-# Usage charges are rated from a meter's aggregate (rollups), not from individual events.
-EVENT_ONLY_MODELS = frozenset({"percentage"})
-
 
 def price_spec_or_error(price: Any, *, field: str = "price") -> PriceSpec:
     """Parse a spec; a bad one becomes ``AppError("invalid_price")`` naming every problem."""
@@ -43,9 +40,6 @@ def charge_validation_errors(*, kind: str, meter_key: str, price: Any) -> dict[s
             errors["meter_key"] = "A usage charge needs the key of the meter it bills."
         if spec.model == "flat":
             errors["price"] = "A flat price is a fixed fee; use kind 'fixed'."
-        if spec.model in EVENT_ONLY_MODELS:
-            errors["price"] = ("A percentage price is rated per event; a usage charge bills a "
-                               "meter's total, so use graduated_percentage instead.")
     else:
         errors["kind"] = "Use 'fixed' or 'usage'."
     return errors

@@ -139,8 +139,8 @@ class MeterEventValues:
         return count, total
 
 
-def meter_event_values(*, customer: Customer, meter: Meter, start: datetime,
-                       end: datetime) -> MeterEventValues:
+def meter_event_values(*, customer: Customer, meter: Meter, start: datetime, end: datetime,
+                       page_size: int = EVENT_PAGE_SIZE) -> MeterEventValues:
     """The per-event values of ``meter`` for ``customer`` in ``[start, end)`` (see
     ``MeterEventValues``). A ``unique_count`` meter has no numeric value per event."""
     spans = tuple(s for s in spans_for(list(meter.versions.all()))
@@ -149,4 +149,4 @@ def meter_event_values(*, customer: Customer, meter: Meter, start: datetime,
         raise AppError("unsupported_meter", f"Meter {meter.key!r} counts unique values; a "
                        "per-event price needs a meter whose events carry a number.",
                        details={"meter_key": meter.key})
-    return MeterEventValues(customer.pk, spans, start, end)
+    return MeterEventValues(customer.pk, spans, start, end, page_size)

@@ -25,8 +25,7 @@ def test_versions_are_numbered_and_prices_stored_canonically():
     ({**API_CALLS, "price": {"model": "per_unit", "unit_amount": 0.01}}, "charges[0]", "float"),
     ({**API_CALLS, "meter_key": ""}, "charges[0]", "meter"),
     ({**PLATFORM_FEE, "price": {"model": "per_unit", "unit_amount": "1"}}, "charges[0]", "flat"),
-    ({**API_CALLS, "price": {"model": "percentage", "rate": "1"}}, "charges[0]",
-     "graduated_percentage"),
+    ({**API_CALLS, "price": {"model": "flat", "amount": "1"}}, "charges[0]", "fixed"),
 ])
 def test_invalid_charges_are_refused_with_the_reason(charge, field, fragment):
     plan = plan_create(key="bad", name="Bad")

@@ -19,6 +19,7 @@ from invoicing.selectors.credits import usable_grant_balances
 from invoicing.selectors.terms import ContractTerms
 from invoicing.states import InvoiceStatus
 from invoicing.usage import UsageRequest, UsageSource
+from metering.selectors import late_event_intervals
 
 ISSUED = (InvoiceStatus.FINALIZED, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE)
 ZERO = Decimal(0)
@@ -49,35 +50,44 @@ def contract_period(contract: Contract, day: datetime | None = None, *,
 
 def billed_usage(contract: Contract, before: Period, *, exclude_invoice_id: int | None = None,
                  ) -> list[BilledUsage]:
-    """Usage billed per charge for the last few issued periods before ``before``.
+    """Usage billed per charge for the issued periods before ``before`` that late usage may
+    have changed, oldest first: every period holding an event metering flagged late (however
+    far back), plus the last ``INVOICING_LATE_USAGE_LOOKBACK_PERIODS`` (default 2) periods,
+    which also catch events rolled up while their period was being finalized (not flagged,
+    see ``metering.late``). Re-rating a period whose late usage was already billed yields no
+    line, so the cost is bounded by the periods that actually received late events.
 
     Counts usage lines of the issued (not void) invoices of each period plus adjustment lines
     on other issued invoices that point at them. Periods whose invoices are all void are
     skipped: re-billing them is a re-issue, not an adjustment.
     """
     lookback = getattr(settings, "INVOICING_LATE_USAGE_LOOKBACK_PERIODS", 2)
-    issued = list(Invoice.objects.filter(contract=contract, status__in=ISSUED,
-                                         period_end__lte=before.start)
-                  .order_by("-period_end", "pk")[: lookback * 2])
-    by_period: dict[tuple[datetime, datetime], list[Invoice]] = {}
-    for invoice in issued:
-        by_period.setdefault((invoice.period_start, invoice.period_end), []).append(invoice)
-    result = []
-    for (start, _end), invoices in list(by_period.items())[:lookback]:
-        ids = [inv.pk for inv in invoices]
-        lines = InvoiceLine.objects.filter(
-            Q(invoice_id__in=ids, kind=LineKind.USAGE)
-            | Q(adjusts_invoice_id__in=ids, kind=LineKind.ADJUSTMENT,
-                invoice__status__in=ISSUED)
-        )
-        if exclude_invoice_id is not None:
-            lines = lines.exclude(invoice_id=exclude_invoice_id)
-        amounts: dict[str, Decimal] = {}
-        for key, amount in lines.values_list("charge_key", "amount"):
-            amounts[key] = amounts.get(key, ZERO) + amount
-        period = contract_period(contract, start)
-        result.append(BilledUsage(min(ids), period, amounts))
-    return result
+    issued = (Invoice.objects.filter(contract=contract, status__in=ISSUED,
+                                     period_end__lte=before.start)
+              .order_by("-period_end", "pk").values_list("pk", "period_start", "period_end"))
+    by_period: dict[tuple[datetime, datetime], list[int]] = {}
+    for pk, start, end in issued:
+        by_period.setdefault((start, end), []).append(pk)
+    periods = list(by_period)  # newest first
+    older = periods[lookback:]
+    late = late_event_intervals(customer=contract.customer, intervals=older)
+    chosen = periods[:lookback] + [older[i] for i in sorted(late)]
+    if not chosen:
+        return []
+    owner = {pk: key for key in chosen for pk in by_period[key]}
+    lines = InvoiceLine.objects.filter(
+        Q(invoice_id__in=owner, kind=LineKind.USAGE)
+        | Q(adjusts_invoice_id__in=owner, kind=LineKind.ADJUSTMENT, invoice__status__in=ISSUED)
+    )
+    if exclude_invoice_id is not None:
+        lines = lines.exclude(invoice_id=exclude_invoice_id)
+    amounts: dict[tuple[datetime, datetime], dict[str, Decimal]] = {key: {} for key in chosen}
+    for invoice_id, adjusts_id, kind, key, amount in lines.values_list(
+            "invoice_id", "adjusts_invoice_id", "kind", "charge_key", "amount"):
+        period_key = owner[invoice_id if kind == LineKind.USAGE else adjusts_id]
+        amounts[period_key][key] = amounts[period_key].get(key, ZERO) + amount
+    return [BilledUsage(min(by_period[key]), contract_period(contract, key[0]), amounts[key])
+            for key in sorted(chosen)]
 
 
 def compute_for_period(contract: Contract, period: Period, *, usage: UsageSource,

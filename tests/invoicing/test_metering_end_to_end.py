@@ -86,3 +86,44 @@ def test_metering_marks_events_before_the_finalized_period_end_as_late():
     send("acme", "current", 1, at(2026, 2, 10))
     assert set(UsageEvent.objects.filter(is_late=True).values_list("event_id", flat=True)) == {
         "late-0"}
+
+
+def test_late_event_four_periods_back_is_billed_once_on_the_next_invoice():
+    from invoicing.usage import MeteringUsage
+
+    class Recording(MeteringUsage):
+        def __init__(self) -> None:
+            super().__init__()
+            self.asked: set[datetime] = set()
+
+        def __call__(self, **kwargs):  # type: ignore[no-untyped-def]
+            self.asked.add(kwargs["start"])
+            return super().__call__(**kwargs)
+
+    meter_create(key="api_calls", name="API calls", event_type="api_request",
+                 aggregation="count")
+    customer = CustomerFactory(external_id="acme", timezone="UTC")
+    make_contract(customer, version=make_version([
+        {"key": "api_calls", "name": "API calls", "kind": "usage", "meter_key": "api_calls",
+         "price": {"model": "per_unit", "unit_amount": "0.5"}}]))
+    send("acme", "jan", 2, at(2026, 1, 10))
+    billing_run(now=at(2026, 5, 3))  # January to April finalized
+    january = Invoice.objects.get(period_start=at(2026, 1, 1))
+    assert Invoice.objects.filter(status="finalized").count() == 4
+
+    send("acme", "late", 3, at(2026, 1, 20))  # four periods back when May is billed
+    recording = Recording()
+    billing_run(now=at(2026, 6, 3), usage=recording)
+    may = Invoice.objects.get(period_start=at(2026, 5, 1))
+    adjustment = may.lines.get(kind="adjustment")
+    assert adjustment.amount == Decimal("1.50")
+    assert adjustment.adjusts_invoice_id == january.pk
+    assert (adjustment.period_start, adjustment.period_end) == (at(2026, 1, 1), at(2026, 2, 1))
+    # January (late events) and the last two periods are re-rated; February, with no late
+    # event and outside the lookback, is not read at all.
+    assert at(2026, 1, 1) in recording.asked and at(2026, 2, 1) not in recording.asked
+
+    billing_run(now=at(2026, 7, 3))
+    june = Invoice.objects.get(period_start=at(2026, 6, 1))
+    assert not june.lines.filter(kind="adjustment").exists()  # billed once, on May's invoice
+    assert january.lines.get(kind="usage").amount == Decimal("1.00")  # never changed

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -233,8 +234,7 @@ class DailyUsage:
 def _ladder(spec: PriceSpec, cuts: list[int]) -> list[ChargeSegment]:
     charge = Charge(key="calls", name="Calls", kind="usage", meter_key="calls", price={})
     bounds = [JAN, *(JAN + timedelta(days=c) for c in cuts), JAN + timedelta(days=DAYS)]
-    return [ChargeSegment(charge, lo, hi, spec, ()) for lo, hi in zip(bounds, bounds[1:],
-                                                                      strict=False)]
+    return [ChargeSegment(charge, lo, hi, spec, ()) for lo, hi in pairwise(bounds)]
 
 
 def _utc(day: date) -> datetime:

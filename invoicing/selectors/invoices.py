@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -11,11 +11,12 @@ from django.db.models import Max, Prefetch, Q, QuerySet
 
 from accounts.models import ApiKey, Customer
 from billingsite.errors import NotFound
-from invoicing.models import ChargeKind, Contract, Invoice, InvoiceLine, LineKind, PlanVersion
+from invoicing.models import Contract, Invoice, InvoiceLine, LineKind, PlanVersion
 from invoicing.models.catalog import Cadence
 from invoicing.periods import Period, local_date, local_midnight_utc, period_containing
 from invoicing.selectors.computation import BilledUsage, InvoiceComputation, invoice_compute
 from invoicing.selectors.credits import usable_grant_balances
+from invoicing.selectors.ladder import ladder_reads, usage_ladders
 from invoicing.selectors.terms import ContractTerms
 from invoicing.states import InvoiceStatus
 from invoicing.usage import UsageRequest, UsageSource
@@ -107,22 +108,22 @@ def compute_for_period(contract: Contract, period: Period, *, usage: UsageSource
 
 
 def usage_requests(contract: Contract, periods: Collection[Period]) -> list[UsageRequest]:
-    """The usage reads ``compute_for_period`` makes for the charges of ``periods`` (one per
-    usage charge and segment of constant price), for ``MeteringUsage.warm``. A request the
-    computation does not make only costs a little of the batched read; a read it makes
-    that is not predicted is done on its own, so this never changes a result."""
+    """The usage reads ``compute_for_period`` makes for the charges of ``periods`` (the
+    cumulative reads of each usage ladder, ``selectors.ladder.ladder_reads``), for
+    ``MeteringUsage.warm``. A request the computation does not make only costs a little of
+    the batched read; a read it makes that is not predicted is done on its own, so this never
+    changes a result."""
     terms = ContractTerms.load(contract)
     requests = []
     for period in periods:
+        def utc(day: date, period: Period = period) -> datetime:
+            return local_midnight_utc(day, period.timezone)
+
         for key in terms.charge_keys():
-            for segment in terms.charge_segments(period, key):
-                if segment.charge.kind != ChargeKind.USAGE:
-                    continue
-                dims = getattr(segment.spec.pricing, "dimensions", None)
-                requests.append(UsageRequest(
-                    contract.customer_id, segment.charge.meter_key,
-                    local_midnight_utc(segment.start_date, period.timezone),
-                    local_midnight_utc(segment.end_date, period.timezone), tuple(dims or ())))
+            for ladder in usage_ladders(terms.charge_segments(period, key)):
+                meter_key = ladder[0].charge.meter_key
+                requests += [UsageRequest(contract.customer_id, meter_key, start, end, dims)
+                             for start, end, dims in ladder_reads(ladder, utc)]
     return requests
 
 

@@ -68,6 +68,26 @@ def usage_ladders(segments: Sequence[ChargeSegment]) -> list[list[ChargeSegment]
     return ladders
 
 
+def ladder_reads(ladder: Sequence[ChargeSegment], utc: Callable[[date], datetime],
+                 ) -> list[tuple[datetime, datetime, tuple[str, ...]]]:
+    """The usage reads ``rate_ladder`` makes, as ``(start, end, group_by)`` (for read-ahead):
+    cumulative from the ladder's start to each segment's start and end, plus the ladder's
+    total for volume tiers; percentage segments read events instead."""
+    ladder_start = utc(ladder[0].start_date)
+    reads: dict[tuple[datetime, datetime, tuple[str, ...]], None] = {}
+    for index, segment in enumerate(ladder):
+        pricing = segment.spec.pricing
+        if isinstance(pricing, PercentagePrice):
+            continue
+        dims = tuple(getattr(pricing, "dimensions", ()) or ())
+        if index:
+            reads[(ladder_start, utc(segment.start_date), dims)] = None
+        reads[(ladder_start, utc(segment.end_date), dims)] = None
+        if isinstance(pricing, VolumePrice):
+            reads[(ladder_start, utc(ladder[-1].end_date), ())] = None
+    return list(reads)
+
+
 class _CumulativeUsage:
     """Usage from the ladder's start to a given instant, each reading taken once."""
 

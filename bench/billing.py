@@ -100,13 +100,15 @@ def build(customers: int, charges: int, hours: int, months: int = 1) -> list[int
     with connection.cursor() as cursor:
         for month in range(months):
             first = _month_start(month)
+            last_hour = int((_month_start(month + 1) - first).total_seconds() // 3600) - 1
             cursor.execute(
                 "INSERT INTO metering_hourlyrollup (meter_version_id, customer_id, hour,"
                 " group_values, value, event_count)"
                 " SELECT v, c.id, %s::timestamptz + make_interval(hours => h),"
                 " '[]'::jsonb, ((c.id * 7 + h + %s) %% 50)::numeric, 1"
                 " FROM accounts_customer c CROSS JOIN unnest(%s::bigint[]) v"
-                " CROSS JOIN generate_series(0, 743, %s) h", [first, month, version_ids, step])
+                " CROSS JOIN generate_series(0, %s, %s) h",
+                [first, month, version_ids, last_hour, step])
         cursor.execute("ANALYZE")
     return list(Contract.objects.order_by("pk").values_list("pk", flat=True))
 

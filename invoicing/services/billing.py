@@ -12,6 +12,7 @@ import dataclasses
 import logging
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Max, Q
 
 from billingsite.outbox.services import kicks_coalesced
@@ -89,10 +90,26 @@ def _warm_usage(usage: UsageSource, contracts: list[Contract],
             state = states[contract.pk]
             periods = unbilled_periods(contract, now, last_end=state.last_end)
             periods += [contract_period(contract, start) for start, _pk, _at in state.drafts]
-            requests += usage_requests(contract, periods)
+            if state.has_issued:  # late usage: the issued periods before are re-rated too
+                periods += _recent_periods(contract, periods)
+            requests += usage_requests(contract, sorted(set(periods)))
         warm(requests)
     except Exception:
         logger.exception("could not read the chunk's usage ahead; reading per contract")
+
+
+def _recent_periods(contract: Contract, periods: list[Period]) -> list[Period]:
+    """The ``INVOICING_LATE_USAGE_LOOKBACK_PERIODS`` periods before each of ``periods``
+    (those ``billed_usage`` always re-rates), from the contract's start on."""
+    lookback = getattr(settings, "INVOICING_LATE_USAGE_LOOKBACK_PERIODS", 2)
+    found = []
+    for period in periods:
+        for _ in range(lookback):
+            if period.start_date <= contract.start_date:
+                break
+            period = contract_period(contract, period.start - timedelta(seconds=1))
+            found.append(period)
+    return found
 
 
 def billing_candidates(*, now: datetime, contract_ids: list[int] | None = None) -> list[int]:

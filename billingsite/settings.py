@@ -161,7 +161,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # Only the signed-link usage pages (/usage/l/<token>/...) may be framed, by these origins
 # (CSP frame-ancestors syntax, e.g. "https://app.example.com"); everything else is DENY.
-USAGE_EMBED_FRAME_ANCESTORS = os.environ.get("USAGE_EMBED_FRAME_ANCESTORS", "*")
+# The default 'self' lets only Tally's own pages frame them: operators embedding the pages in
+# their app set its origin here.
+USAGE_EMBED_FRAME_ANCESTORS = os.environ.get("USAGE_EMBED_FRAME_ANCESTORS", "'self'")
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES")
 CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES")
 

@@ -151,3 +151,26 @@ def test_usage_pages_are_readable_in_light_dark_and_on_a_phone(
     expect(page.get_by_test_id("invoice-total")).to_be_visible()
     screenshot("2-phone")
 
+
+def test_repeated_wrong_passwords_get_a_page_that_says_when_to_try_again(
+        page: Page, screenshot: Callable[..., Path], settings: Any) -> None:
+    settings.USAGE_SIGN_IN_LIMIT_PER_USERNAME = "2/10m"
+    build_live_world()
+    page.goto("/usage/sign-in/")
+    for _ in range(2):
+        page.get_by_label("Username").fill("ops-user")
+        page.get_by_label("Password").fill("not-the-password")
+        with page.expect_response("**/usage/sign-in/") as answer:
+            page.get_by_role("button", name="Sign in").click()
+        assert answer.value.status == 200
+        expect(page.get_by_role("alert")).to_contain_text("didn't match")
+    page.get_by_label("Username").fill("ops-user")
+    page.get_by_label("Password").fill(PASSWORD)  # the right one: refused all the same
+    with page.expect_response("**/usage/sign-in/") as answer:
+        page.get_by_role("button", name="Sign in").click()
+    assert answer.value.status == 429
+    expect(page.get_by_role("heading", name="Too many attempts")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("Try again in 10 minutes")
+    ratios = dict(page.evaluate(CONTRAST_JS, ["h1", "[data-testid=throttled] p"]))
+    assert all(r is not None and r >= 4.5 for r in ratios.values()), ratios
+    screenshot("1-throttled")

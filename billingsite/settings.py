@@ -161,7 +161,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # Only the signed-link usage pages (/usage/l/<token>/...) may be framed, by these origins
 # (CSP frame-ancestors syntax, e.g. "https://app.example.com"); everything else is DENY.
-USAGE_EMBED_FRAME_ANCESTORS = os.environ.get("USAGE_EMBED_FRAME_ANCESTORS", "*")
+# The default 'self' lets only Tally's own pages frame them: operators embedding the pages in
+# their app set its origin here.
+USAGE_EMBED_FRAME_ANCESTORS = os.environ.get("USAGE_EMBED_FRAME_ANCESTORS", "'self'")
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES")
 CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES")
 
@@ -278,6 +280,17 @@ STRIPE_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_CONNECT_TIMEOUT_SE
 STRIPE_READ_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_READ_TIMEOUT_SECONDS", "30"))
 # How old a signed webhook may be (replay window), as in Stripe's own libraries.
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = int(os.environ.get("STRIPE_WEBHOOK_TOLERANCE_SECONDS", "300"))
+
+# Attempt limits, counted in Redis (accounts.attempts): "<attempts>/<period>" with units s, m,
+# h, d (e.g. "5/15m"), or "off". Past a limit, the account or address is locked out for one
+# period. Addresses are REMOTE_ADDR as the web server sees it: behind a proxy that hides the
+# clients' addresses, turn the per-address limits off (they would count everyone together).
+USAGE_SIGN_IN_LIMIT_PER_USERNAME = os.environ.get("USAGE_SIGN_IN_LIMIT_PER_USERNAME", "5/15m")
+USAGE_SIGN_IN_LIMIT_PER_IP = os.environ.get("USAGE_SIGN_IN_LIMIT_PER_IP", "20/15m")
+USAGE_PASSWORD_RESET_LIMIT_PER_EMAIL = os.environ.get("USAGE_PASSWORD_RESET_LIMIT_PER_EMAIL",
+                                                      "3/1h")
+USAGE_PASSWORD_RESET_LIMIT_PER_IP = os.environ.get("USAGE_PASSWORD_RESET_LIMIT_PER_IP", "10/1h")
+API_AUTH_FAILURE_LIMIT_PER_IP = os.environ.get("API_AUTH_FAILURE_LIMIT_PER_IP", "30/5m")
 
 # --- Logging -------------------------------------------------------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

@@ -115,7 +115,7 @@ def _session_viewer(request: HttpRequest) -> Viewer | None:
 
 def _framable(response: HttpResponse) -> HttpResponse:
     response.xframe_options_exempt = True  # type: ignore[attr-defined]
-    ancestors = getattr(settings, "USAGE_EMBED_FRAME_ANCESTORS", "*")
+    ancestors = getattr(settings, "USAGE_EMBED_FRAME_ANCESTORS", "'self'")
     response["Content-Security-Policy"] = f"frame-ancestors {ancestors}"
     response["Referrer-Policy"] = "no-referrer"  # the token is in the URL
     return response

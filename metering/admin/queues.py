@@ -25,12 +25,12 @@ class _Queue(ReadOnlyAdmin):
 
 @admin.register(RejectedEvent)
 class RejectedEventAdmin(_Queue):
-    list_display = ("id", "event_id", "reason", "status", "replay_outcome", "received_at",
-                    "api_key")
-    list_filter = ("status", "reason", ReceivedFilter)
+    list_display = ("id", "event_id", "vendor", "reason", "status", "replay_outcome",
+                    "received_at", "api_key")
+    list_filter = ("status", "vendor", "reason", ReceivedFilter)
     search_fields = ("=event_id",)
-    readonly_fields = ("namespace", "event_id", "payload", "reason", "message", "api_key",
-                       "received_at", "status", "replay_outcome")
+    readonly_fields = ("vendor", "namespace", "event_id", "payload", "reason", "message",
+                       "api_key", "received_at", "status", "replay_outcome")
     actions = ["replay"]
 
     @admin.action(description="Replay selected rejected events through ingestion",

@@ -8,3 +8,20 @@ vendor's success and error shapes so the vendor's own SDK reports outcomes sensi
 Event ids live in a namespace per vendor (``lago``, ``orb``, ``metronome``; for CloudEvents
 ``openmeter:<source>``), so a vendor id never collides with a native Tally id.
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+def translator(vendor: str) -> Callable[[Any], Any]:
+    """The function turning one of ``vendor``'s events into a ``Translated`` or ``Refused``
+    (replays of refused rows use it; imported lazily, the vendor modules import DRF)."""
+    from metering.compat import lago, metronome, openmeter, orb
+
+    translators: dict[str, Callable[[Any], Any]] = {
+        lago.VENDOR: lago.lago_event, metronome.VENDOR: metronome.metronome_event,
+        openmeter.VENDOR: openmeter.cloudevent, orb.VENDOR: orb.orb_event,
+    }
+    return translators[vendor]

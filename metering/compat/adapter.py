@@ -5,6 +5,13 @@ Invariants:
 - An adapter only translates. Validation, dedup, attribution and limits are the ingest
   service's, so an event sent through an adapter gets exactly the outcome it would get from
   ``POST /api/v1/events`` (its invalid events land in the same rejected queue, replayable).
+- Nothing sent as an event is lost: an event the adapter itself refuses (``Refused``: it
+  cannot be translated or placed in a namespace, e.g. a CloudEvent without ``source``, or a
+  Lago ``event`` that is not an object) is kept in the same rejected queue, as the vendor sent
+  it, with the vendor and the reason (``events_refused_store``); the vendor's answer is the
+  same as without storing. Only request-level problems (not JSON, not the vendor's envelope,
+  too many events, too large) are answered without storing anything, as on the native API.
+  Rejected rows carry ``vendor`` either way.
 - An event's id is stored in the namespace its vendor (and, for CloudEvents, its source) maps
   to; the same vendor event always maps to the same namespace, id and content, so a re-send is
   a ``duplicate`` and vendors' retries are safe.
@@ -32,8 +39,8 @@ from billingsite.errors import AppError, api_exception_handler
 from metering import metrics
 from metering.api.body import read_body
 from metering.ingest.limits import IngestLimits, ingest_limits
-from metering.ingest.service import CONFLICT, REJECTED, events_ingest
-from metering.ingest.wire import decode_body, events_from_document
+from metering.ingest.service import CONFLICT, REJECTED, events_ingest, events_refused_store
+from metering.ingest.wire import Rejection, decode_body, events_from_document
 
 CONFLICT_MESSAGE = ("An event with this id was already stored with different content; "
                     "this one was not applied (it is kept for review).")
@@ -139,19 +146,23 @@ def drop_nulls(event: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in event.items() if v is not None}
 
 
-def ingest(*, api_key: Any, raws: Sequence[Any],
+def ingest(*, api_key: Any, vendor: str, raws: Sequence[Any],
            translate: Callable[[Any], Translated | Refused],
            limits: IngestLimits, check_imprecise: bool) -> Outcomes:
     """Translate ``raws`` and store them through ``events_ingest``, one call per namespace
-    (namespaces in sorted order, so concurrent requests take locks in the same order)."""
+    (namespaces in sorted order, so concurrent requests take locks in the same order); events
+    the translation refused go to the rejected queue as sent."""
     received_at = timezone.now()
     translations = [translate(raw) for raw in raws]
     outcomes: list[dict[str, Any]] = [{} for _ in raws]
     groups: dict[str, list[int]] = {}
+    refusals: list[Rejection] = []
     for index, item in enumerate(translations):
         if isinstance(item, Refused):
             outcomes[index] = {"index": index, "id": item.event_id, "status": REJECTED,
                                "reason": item.reason, "message": item.message}
+            refusals.append(Rejection(index, item.event_id, item.reason, item.message,
+                                      raws[index]))
         else:
             groups.setdefault(item.namespace, []).append(index)
     for namespace in sorted(groups):
@@ -159,9 +170,11 @@ def ingest(*, api_key: Any, raws: Sequence[Any],
         result = events_ingest(
             api_key=api_key, events=[translations[i].event for i in indexes],  # type: ignore[union-attr]
             received_at=received_at, id_namespace=namespace, limits=limits,
-            check_imprecise=check_imprecise)
+            check_imprecise=check_imprecise, vendor=vendor)
         for index, outcome in zip(indexes, result.events, strict=True):
             outcomes[index] = {**outcome, "index": index}
+    events_refused_store(api_key=api_key, vendor=vendor, refusals=refusals,
+                         received_at=received_at)
     translated = [t.event if isinstance(t, Translated) else None for t in translations]
     return Outcomes(outcomes, translated, received_at, _failures(outcomes))
 
@@ -174,6 +187,16 @@ def _failures(outcomes: list[dict[str, Any]]) -> list[Failure]:
         elif o["status"] == CONFLICT:
             failures.append(Failure(o["index"], o["id"], "conflict", CONFLICT_MESSAGE))
     return failures
+
+
+def single_event_refused(*, api_key: Any, vendor: str, raw: Any) -> None:
+    """Keep a vendor's one event that is not a JSON object (``invalid_event``, as the native
+    API says) before the view answers in the vendor's request-error shape; absent is nothing."""
+    if raw is None or isinstance(raw, dict):
+        return
+    events_refused_store(
+        api_key=api_key, vendor=vendor, received_at=timezone.now(),
+        refusals=[Rejection(0, "", "invalid_event", "An event must be a JSON object.", raw)])
 
 
 def event_list(events: Any, limits: IngestLimits, *, shape: str) -> list[Any]:

@@ -36,11 +36,12 @@ from metering.compat.adapter import (
     event_list,
     format_timestamp,
     ingest,
+    single_event_refused,
     status_phrase,
     timestamp_from_unix,
 )
 
-NAMESPACE = "lago"
+VENDOR = NAMESPACE = "lago"
 
 # Tally rejection reason -> (Lago field, Lago error code)
 _LAGO_ERRORS = {
@@ -119,11 +120,14 @@ class LagoEventCreate(LagoView):
     def post(self, request: Request) -> Response:
         document, imprecise, limits = self.read_document(request)
         if not isinstance(document, dict) or not isinstance(document.get("event"), dict):
+            if isinstance(document, dict):  # an event that is not an object is kept, too
+                single_event_refused(api_key=request.auth, vendor=VENDOR,
+                                     raw=document.get("event"))
             raise AppError("bad_request",
                            "param is missing or the value is empty: event",
                            details={"event": ["value_is_mandatory"]})
         raw = document["event"]
-        outcomes = ingest(api_key=request.auth, raws=[raw], translate=lago_event,
+        outcomes = ingest(api_key=request.auth, vendor=VENDOR, raws=[raw], translate=lago_event,
                           limits=limits, check_imprecise=imprecise)
         if outcomes.failures:
             return _validation_failed(_details(outcomes)["0"])
@@ -135,7 +139,7 @@ class LagoEventBatch(LagoView):
         document, imprecise, limits = self.read_document(request)
         events = document.get("events") if isinstance(document, dict) else None
         raws = event_list(events, limits, shape='{"events": [...]}')
-        outcomes = ingest(api_key=request.auth, raws=raws, translate=lago_event,
+        outcomes = ingest(api_key=request.auth, vendor=VENDOR, raws=raws, translate=lago_event,
                           limits=limits, check_imprecise=imprecise)
         if outcomes.failures:
             return _validation_failed(_details(outcomes))

@@ -30,7 +30,7 @@ from metering.compat.adapter import (
     timestamp_from_iso,
 )
 
-NAMESPACE = "metronome"
+VENDOR = NAMESPACE = "metronome"
 
 
 def metronome_event(raw: Any) -> Translated:
@@ -54,7 +54,8 @@ class MetronomeIngest(CompatIngestView):
     def post(self, request: Request) -> Response:
         document, imprecise, limits = self.read_document(request)
         raws = event_list(document, limits, shape="a JSON array of usage events")
-        outcomes = ingest(api_key=request.auth, raws=raws, translate=metronome_event,
+        outcomes = ingest(api_key=request.auth, vendor=VENDOR, raws=raws,
+                          translate=metronome_event,
                           limits=limits, check_imprecise=imprecise)
         if not outcomes.failures:
             return Response(status=200)

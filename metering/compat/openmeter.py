@@ -35,10 +35,12 @@ from metering.compat.adapter import (
     drop_nulls,
     event_list,
     ingest,
+    single_event_refused,
     status_phrase,
     timestamp_from_iso,
 )
 
+VENDOR = "openmeter"
 NAMESPACE_PREFIX = "openmeter:"
 NAMESPACE_MAX = 64  # metering.RejectedEvent/UsageEvent namespace column
 SINGLE, BATCH, JSON = ("application/cloudevents+json", "application/cloudevents-batch+json",
@@ -75,9 +77,10 @@ def cloudevent(raw: Any) -> Translated | Refused:
     }))
 
 
-def _events_in(document: Any, media_type: str) -> Any:
+def _events_in(request: Request, document: Any, media_type: str) -> Any:
     if media_type == SINGLE or (media_type == JSON and isinstance(document, dict)):
         if not isinstance(document, dict):
+            single_event_refused(api_key=request.auth, vendor=VENDOR, raw=document)
             raise AppError("validation_error", f"{SINGLE} carries one CloudEvent object.")
         return [document]
     return document
@@ -98,9 +101,9 @@ class OpenMeterEvents(CompatIngestView):
                            f"Send {SINGLE}, {BATCH} or {JSON} (CloudEvents structured mode).",
                            status_code=415)
         document, imprecise, limits = self.read_document(request)
-        raws = event_list(_events_in(document, media_type), limits,
+        raws = event_list(_events_in(request, document, media_type), limits,
                           shape="a CloudEvent or an array of CloudEvents")
-        outcomes = ingest(api_key=request.auth, raws=raws, translate=cloudevent,
+        outcomes = ingest(api_key=request.auth, vendor=VENDOR, raws=raws, translate=cloudevent,
                           limits=limits, check_imprecise=imprecise)
         if not outcomes.failures:
             return Response(status=204)

@@ -37,7 +37,7 @@ from metering.compat.adapter import (
 )
 from metering.ingest.service import ACCEPTED, DUPLICATE, UNATTRIBUTED
 
-NAMESPACE = "orb"
+VENDOR = NAMESPACE = "orb"
 _DOCS = "https://docs.withorb.com/reference/error-responses#"
 # HTTP status -> Orb problem type (the SDK picks its exception class from ``type``)
 _TYPES = {
@@ -85,7 +85,7 @@ class OrbIngest(CompatIngestView):
         document, imprecise, limits = self.read_document(request)
         events = document.get("events") if isinstance(document, dict) else None
         raws = event_list(events, limits, shape='{"events": [...]}')
-        outcomes = ingest(api_key=request.auth, raws=raws, translate=orb_event,
+        outcomes = ingest(api_key=request.auth, vendor=VENDOR, raws=raws, translate=orb_event,
                           limits=limits, check_imprecise=imprecise)
         debug = _debug(request, outcomes)
         if not outcomes.failures:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from django.db import OperationalError, connection, transaction
+from django.db.models import JSONField, Value
 from django.utils import timezone
 
 from accounts.models import ApiKey
@@ -62,14 +63,15 @@ def resolve_customers(refs: Iterable[str]) -> dict[str, int]:
 def events_ingest(*, api_key: ApiKey | None, events: Sequence[Any],
                   received_at: datetime | None = None, id_namespace: str = "",
                   limits: IngestLimits | None = None,
-                  check_imprecise: bool = True, store_rejections: bool = True) -> IngestResult:
+                  check_imprecise: bool = True, store_rejections: bool = True,
+                  vendor: str = "") -> IngestResult:
     """Validate, dedupe, attribute and store ``events``; one outcome per event, input order.
 
     ``api_key`` bound to a customer may only send that customer's events (others are rejected
     with ``customer_not_allowed``). ``id_namespace`` separates ids of other entry points
-    (vendor adapters) from native ids. Retries the whole batch on a deadlock, which is safe
-    because nothing was committed. ``store_rejections=False`` is for replays of rows already
-    kept in the rejected queue.
+    (vendor adapters) from native ids; ``vendor`` names the adapter on rejected rows. Retries
+    the whole batch on a deadlock, which is safe because nothing was committed.
+    ``store_rejections=False`` is for replays of rows already kept in the rejected queue.
     """
     received_at = received_at or timezone.now()
     limits = limits or ingest_limits()
@@ -80,7 +82,7 @@ def events_ingest(*, api_key: ApiKey | None, events: Sequence[Any],
         try:
             with transaction.atomic():
                 result = _store(api_key, checked, received_at, id_namespace,
-                                store_rejections=store_rejections)
+                                store_rejections=store_rejections, vendor=vendor)
             break
         except OperationalError:
             if attempt == attempts - 1:
@@ -95,7 +97,8 @@ def events_ingest(*, api_key: ApiKey | None, events: Sequence[Any],
 
 
 def _store(api_key: ApiKey | None, checked: list[ValidEvent | Rejection],
-           received_at: datetime, namespace: str, *, store_rejections: bool) -> IngestResult:
+           received_at: datetime, namespace: str, *, store_rejections: bool,
+           vendor: str) -> IngestResult:
     outcomes: list[dict[str, Any]] = [{} for _ in checked]
     rejections = [c for c in checked if isinstance(c, Rejection)]
     valid = [c for c in checked if isinstance(c, ValidEvent)]
@@ -129,7 +132,7 @@ def _store(api_key: ApiKey | None, checked: list[ValidEvent | Rejection],
         outcomes[rej.index] = {"index": rej.index, "id": rej.event_id, "status": REJECTED,
                                "reason": rej.reason, "message": rej.message}
     _save_reviews(api_key, namespace, received_at, conflicts,
-                  rejections if store_rejections else [])
+                  rejections if store_rejections else [], vendor)
     counts = dict.fromkeys(OUTCOMES, 0)
     for outcome in outcomes:
         counts[outcome["status"]] += 1
@@ -147,7 +150,7 @@ def enqueue_for_rollup(event_pks: list[int], now: datetime) -> None:
 
 def _save_reviews(api_key: ApiKey | None, namespace: str, received_at: datetime,
                   conflicts: list[tuple[ValidEvent, int | None]],
-                  rejections: list[Rejection]) -> None:
+                  rejections: list[Rejection], vendor: str = "") -> None:
     if conflicts:
         EventConflict.objects.bulk_create(
             EventConflict(namespace=namespace, event_id=e.event_id, existing_id=pk,
@@ -156,7 +159,8 @@ def _save_reviews(api_key: ApiKey | None, namespace: str, received_at: datetime,
         )
     if rejections:
         RejectedEvent.objects.bulk_create(
-            RejectedEvent(namespace=namespace, event_id=r.event_id.replace("\x00", "\ufffd"),
+            RejectedEvent(namespace=namespace, vendor=vendor,
+                          event_id=r.event_id.replace("\x00", "\ufffd"),
                           payload=_jsonable(r.raw),
                           reason=r.reason, message=r.message, received_at=received_at,
                           api_key=api_key)
@@ -164,9 +168,25 @@ def _save_reviews(api_key: ApiKey | None, namespace: str, received_at: datetime,
         )
 
 
+def events_refused_store(*, api_key: ApiKey | None, vendor: str,
+                         refusals: Sequence[Rejection], received_at: datetime) -> None:
+    """Keep events a vendor adapter refused before translation (no namespace to place them
+    in, e.g. a CloudEvent without ``source``) in the rejected queue, as the vendor sent them,
+    and count them as rejected: nothing that arrives is dropped."""
+    if not refusals:
+        return
+    id_max = RejectedEvent._meta.get_field("event_id").max_length or 256
+    kept = [replace(r, event_id=r.event_id[:id_max]) for r in refusals]
+    with transaction.atomic():
+        _save_reviews(api_key, "", received_at, [], kept, vendor)
+    metrics.count_outcomes({REJECTED: len(refusals)})
+
+
 def _jsonable(raw: Any) -> Any:
-    """The payload as PostgreSQL can store it: NUL characters become U+FFFD."""
+    """The payload as PostgreSQL can store it: NUL characters become U+FFFD, and a JSON
+    ``null`` event is stored as JSON null (a bare None would be SQL NULL: not allowed)."""
     text = json.dumps(raw, default=str)
     if "\\u0000" in text:
         text = text.replace("\\u0000", "\\ufffd")
-    return json.loads(text)
+    value = json.loads(text)
+    return Value(None, JSONField()) if value is None else value

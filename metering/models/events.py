@@ -78,9 +78,20 @@ class EventConflict(models.Model):
 
 
 class RejectedEvent(models.Model):
-    """An invalid event kept with its reason so it can be fixed and replayed."""
+    """An invalid event kept with its reason so it can be fixed and replayed.
+
+    ``vendor`` names the entry point (empty: Tally's own API). ``payload`` is the event in
+    Tally's wire format, except for a vendor's event refused before translation (e.g. a
+    CloudEvent without ``source``: no namespace to put it in): that row keeps the event as the
+    vendor sent it and an empty ``namespace`` (``is_untranslated``), and a replay translates it
+    again (``metering.services.rejected_replay``).
+    """
 
     namespace = models.CharField(max_length=64, blank=True, default="")
+    vendor = models.CharField(
+        max_length=32, blank=True, default="",
+        help_text="Entry point: empty for Tally's API, else the compat adapter (e.g. 'lago').",
+    )
     event_id = models.CharField(max_length=256, blank=True, db_index=True)
     payload = models.JSONField()
     reason = models.CharField(max_length=64)
@@ -98,6 +109,10 @@ class RejectedEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id or '?'}: {self.reason}"
+
+    @property
+    def is_untranslated(self) -> bool:
+        return bool(self.vendor) and not self.namespace
 
 
 class UnattributedEvent(UsageEvent):

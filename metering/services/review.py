@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 
@@ -26,9 +27,7 @@ def rejected_replay(*, rejected: RejectedEvent) -> ReplayOutcome:
     locked = RejectedEvent.objects.select_for_update().get(pk=rejected.pk)
     if locked.status != ReviewStatus.OPEN:
         raise AppError("not_open", f"Rejected event {locked.pk} was already {locked.status}.")
-    result = events_ingest(api_key=None, events=[locked.payload],
-                           id_namespace=locked.namespace, store_rejections=False)
-    outcome = result.events[0]
+    outcome = _replayed(locked)
     if outcome["status"] == "rejected":
         locked.reason = outcome["reason"]
         locked.message = outcome.get("message", "")
@@ -38,6 +37,24 @@ def rejected_replay(*, rejected: RejectedEvent) -> ReplayOutcome:
         locked.replay_outcome = outcome["status"]
     locked.save(update_fields=["status", "reason", "message", "replay_outcome"])
     return ReplayOutcome(locked.pk, outcome["status"], outcome.get("reason", ""))
+
+
+def _replayed(rejected: RejectedEvent) -> dict[str, Any]:
+    """The event's outcome through ingestion; a vendor's event refused before translation is
+    translated again (so it lands in its vendor's namespace, or is refused again), never
+    ingested as a native event."""
+    event, namespace = rejected.payload, rejected.namespace
+    if rejected.is_untranslated:
+        from metering.compat import translator
+        from metering.compat.adapter import Refused
+
+        item = translator(rejected.vendor)(rejected.payload)
+        if isinstance(item, Refused):
+            return {"status": "rejected", "reason": item.reason, "message": item.message}
+        event, namespace = item.event, item.namespace
+    result = events_ingest(api_key=None, events=[event], id_namespace=namespace,
+                           store_rejections=False)
+    return result.events[0]
 
 
 @transaction.atomic

@@ -2,7 +2,8 @@
 
 (a) A customer user signs in, sees this period's usage with drawn charts (Chart.js served
     from /static/vendor/) and an invoice whose total is the API's. (b) A signed link that
-    expired is refused; a live one works inside an iframe of another origin.
+    expired is refused; a live one is refused inside an iframe of another origin by default
+    and works there once that origin is allowed (``USAGE_EMBED_FRAME_ANCESTORS``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -82,7 +84,7 @@ def test_customer_signs_in_sees_usage_and_an_invoice_matching_the_api(
 
 def test_an_expired_signed_link_is_refused_and_a_live_one_embeds(
         page: Page, screenshot: Callable[..., Path], live_server: LiveServer,
-        allow_prod_host: str) -> None:
+        allow_prod_host: str, settings: Any) -> None:
     world = build_live_world()
     expired = usage_link_create(customer=world.customer, lifetime=timedelta(hours=1),
                                 now=timezone.now() - timedelta(hours=2))
@@ -93,15 +95,26 @@ def test_an_expired_signed_link_is_refused_and_a_live_one_embeds(
     screenshot("1-expired")
 
     live = usage_link_create(customer=world.customer, lifetime=timedelta(minutes=10))
-    # Embedded in a page of another origin (the operator's app, here tally.test): only the
-    # link pages allow framing (CSP frame-ancestors instead of X-Frame-Options: DENY).
+    operator_app = ("<h1>Operator app</h1><iframe title='usage' width='1100' height='700' "
+                    f"src='{live_server.url}/usage/l/{live.token}/'></iframe>")
+    # By default ('self') a page of another origin (the operator's app, here tally.test)
+    # cannot frame the link pages: Chromium refuses and reports the CSP directive.
     page.goto(f"{allow_prod_host}/usage/sign-in/")
-    page.set_content("<h1>Operator app</h1><iframe title='usage' width='1100' height='700' "
-                     f"src='{live_server.url}/usage/l/{live.token}/'></iframe>")
+    with page.expect_console_message(lambda m: "frame-ancestors 'self'" in m.text):
+        page.set_content(operator_app)
+    frame = page.frame_locator("iframe[title='usage']")
+    expect(frame.get_by_test_id("upcoming-total")).to_have_count(0)
+    screenshot("2-embedding-refused")
+
+    # Once the operator's origin is allowed, only the link pages allow framing (CSP
+    # frame-ancestors instead of X-Frame-Options: DENY).
+    settings.USAGE_EMBED_FRAME_ANCESTORS = allow_prod_host
+    page.goto(f"{allow_prod_host}/usage/sign-in/")
+    page.set_content(operator_app)
     frame = page.frame_locator("iframe[title='usage']")
     expect(frame.get_by_test_id("upcoming-total")).to_be_visible()
     expect(frame.locator("header")).to_contain_text("Read-only link")
-    screenshot("2-embedded")
+    screenshot("3-embedded")
 
 
 CONTRAST_JS = (Path(__file__).parent / "contrast.js").read_text()
@@ -137,3 +150,27 @@ def test_usage_pages_are_readable_in_light_dark_and_on_a_phone(
     assert overflow <= 0, f"the page scrolls sideways by {overflow}px on a phone"
     expect(page.get_by_test_id("invoice-total")).to_be_visible()
     screenshot("2-phone")
+
+
+def test_repeated_wrong_passwords_get_a_page_that_says_when_to_try_again(
+        page: Page, screenshot: Callable[..., Path], settings: Any) -> None:
+    settings.USAGE_SIGN_IN_LIMIT_PER_USERNAME = "2/10m"
+    build_live_world()
+    page.goto("/usage/sign-in/")
+    for _ in range(2):
+        page.get_by_label("Username").fill("ops-user")
+        page.get_by_label("Password").fill("not-the-password")
+        with page.expect_response("**/usage/sign-in/") as answer:
+            page.get_by_role("button", name="Sign in").click()
+        assert answer.value.status == 200
+        expect(page.get_by_role("alert")).to_contain_text("didn't match")
+    page.get_by_label("Username").fill("ops-user")
+    page.get_by_label("Password").fill(PASSWORD)  # the right one: refused all the same
+    with page.expect_response("**/usage/sign-in/") as answer:
+        page.get_by_role("button", name="Sign in").click()
+    assert answer.value.status == 429
+    expect(page.get_by_role("heading", name="Too many attempts")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("Try again in 10 minutes")
+    ratios = dict(page.evaluate(CONTRAST_JS, ["h1", "[data-testid=throttled] p"]))
+    assert all(r is not None and r >= 4.5 for r in ratios.values()), ratios
+    screenshot("1-throttled")

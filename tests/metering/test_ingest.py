@@ -117,6 +117,13 @@ def test_invalid_events_are_rejected_with_a_reason_and_kept(customer, raw, reaso
     assert RejectedEvent.objects.get().reason == reason
 
 
+def test_a_null_event_is_rejected_and_kept_as_json_null(customer):
+    result = events_ingest(api_key=None, events=[None, event("ok", at=NOW)])
+    assert [e["status"] for e in result.events] == ["rejected", "accepted"]
+    kept = RejectedEvent.objects.get()
+    assert (kept.reason, kept.payload) == ("invalid_event", None)
+
+
 def test_future_limit_is_five_minutes(customer):
     result = events_ingest(api_key=None, events=[
         event("in", at=NOW + timedelta(minutes=4, seconds=59)),

@@ -91,6 +91,18 @@ def test_only_link_pages_may_be_framed(world: World, acme_client: Client, settin
     assert session["Cache-Control"] == "private, no-store"
 
 
+def test_by_default_only_tallys_own_pages_may_frame_link_pages(world: World) -> None:
+    from billingsite import settings as configured
+
+    assert configured.USAGE_EMBED_FRAME_ANCESTORS == "'self'"  # no USAGE_EMBED_* in tests
+    token = usage_link_create(customer=world.acme).token
+    linked = Client().get(f"/usage/l/{token}/")
+    assert linked.status_code == 200
+    assert linked["Content-Security-Policy"] == "frame-ancestors 'self'"
+    refused = Client().get("/usage/l/not-a-token/")  # refusals are framable the same way
+    assert refused["Content-Security-Policy"] == "frame-ancestors 'self'"
+
+
 def test_password_sign_in_is_recorded_and_staff_cannot_use_it(world: World) -> None:
     customer_user_create(customer=world.acme, username="ops", email="ops@acme.example",
                          password=PASSWORD)

@@ -17,8 +17,11 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     """``Authorization: Bearer <key>``. ``request.auth`` is the ApiKey; there is no user.
 
     Failed authentications are limited per client address (``API_AUTH_FAILURE_LIMIT_PER_IP``):
-    past the limit the address gets 429 ``throttled`` for one period, whatever key it sends,
-    so guessing keys gains nothing. A valid key costs one Redis lookup."""
+    past the limit, every bad or malformed key from the address gets 429 ``throttled`` for one
+    period. A valid key is always accepted, even from a locked address: one misconfigured
+    client behind a shared NAT must not stop the others' usage events (keys are 256-bit, so
+    the limit is about load and noise, not about making guessing feasible). Valid keys cost
+    no Redis lookup."""
 
     keyword = "Bearer"
 
@@ -26,21 +29,21 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header:
             return None
+        scheme, _, token = header.partition(" ")
+        well_formed = scheme.lower() == self.keyword.lower() and bool(token.strip())
+        key = api_key_authenticate(token.strip()) if well_formed else None
+        if key is not None:
+            return (None, key)
         failures = _failure_subjects(request)
         verdict = attempts.locked(failures)
         if verdict.refused:
             raise _throttled(request, verdict)
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != self.keyword.lower() or not token.strip():
-            _count_failure(request, failures)
+        _count_failure(request, failures)
+        if not well_formed:
             raise exceptions.AuthenticationFailed(
                 "Use the header `Authorization: Bearer <api key>`."
             )
-        key = api_key_authenticate(token.strip())
-        if key is None:
-            _count_failure(request, failures)
-            raise exceptions.AuthenticationFailed("The API key is not valid or was revoked.")
-        return (None, key)
+        raise exceptions.AuthenticationFailed("The API key is not valid or was revoked.")
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword

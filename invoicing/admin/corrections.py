@@ -177,7 +177,9 @@ class InvoiceCorrectionsMixin:
                 done = "voided; " if void_reason is not None else ""
                 results.append((invoice, done + replacement_message(replacement), True))
             except AppError as exc:
-                results.append((invoice, f"not re-issued: {exc.message}", False))
+                hint = (" A paid invoice is voided by refunding it in full (disputes)."
+                        if invoice.status == InvoiceStatus.PAID else "")
+                results.append((invoice, f"not re-issued: {exc.message}{hint}", False))
         return results
 
     @admin.action(description="Void and re-issue (with a reason)", permissions=["change"])
@@ -222,7 +224,8 @@ class InvoiceCorrectionsMixin:
                                                     args=[replacement.pk]))
         title = f"Void and re-issue {invoice}" if needs_void else f"Re-issue {invoice}"
         return TemplateResponse(request, "invoicing/admin/invoice_reissue.html", self._context(
-            request, title, invoice=invoice, form=form, needs_void=needs_void))
+            request, title, invoice=invoice, form=form, needs_void=needs_void,
+            total=money(invoice.total, invoice.currency)))
 
     def credit_note_view(self, request: HttpRequest, invoice_id: int) -> HttpResponse:
         self._require_change(request)
@@ -247,6 +250,7 @@ class InvoiceCorrectionsMixin:
         return TemplateResponse(request, "invoicing/admin/credit_note_create.html", self._context(
             request, f"Credit note for {invoice}", invoice=invoice, form=form, effect=effect,
             amount_due=money(invoice_amount_due(invoice), invoice.currency),
+            total=money(invoice.total, invoice.currency),
             paid=invoice.status == InvoiceStatus.PAID))
 
 

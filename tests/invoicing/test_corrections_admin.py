@@ -62,7 +62,8 @@ def test_finance_voids_and_reissues_in_bulk_with_a_reason_and_results_per_invoic
                                     "finalize": "yes"})
     body = done.content.decode()
     assert "voided; re-issued as INV-000003 (110.00 USD)" in body
-    assert "not re-issued: Invoice INV-000002 cannot go from paid to void." in body
+    assert ("not re-issued: Invoice INV-000002 cannot go from paid to void. A paid invoice is "
+            "voided by refunding it in full") in body
     first.refresh_from_db()
     assert (first.status, first.void_reason) == ("void", "Wrong billing entity")
     replacement = Invoice.objects.get(replaces=first)

@@ -1,5 +1,7 @@
-"""Invoices: read-only records with their lines, status history and PDF; bulk "finalize now"
-and "void" actions go through a confirmation page and report a result per invoice."""
+"""Invoices: read-only records with their lines, status history, PDF and the invoice they
+replace or are replaced by; bulk "finalize now", "void", "credit in full" and the corrections
+(void and re-issue, re-issue; see corrections.py) go through a confirmation page and report a
+result per invoice."""
 
 from __future__ import annotations
 
@@ -16,10 +18,10 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from billingsite.admin_readonly import ReadOnlyInline as _ReadOnlyInline
 from billingsite.errors import AppError
+from invoicing.admin.corrections import InvoiceCorrectionsMixin, manual_outcomes
 from invoicing.models import (
     CreditNote,
     CreditNoteLine,
-    CreditNoteOutcome,
     Invoice,
     InvoiceLine,
     InvoiceTransition,
@@ -27,6 +29,11 @@ from invoicing.models import (
 from invoicing.services.credit_notes import credit_note_create, invoice_amount_due
 from invoicing.services.invoices import invoice_finalize, invoice_void
 from invoicing.usage import metering_usage
+
+
+def _invoice_link(invoice: Invoice) -> str:
+    url = reverse("admin:invoicing_invoice_change", args=[invoice.pk])
+    return format_html('<a href="{}">{} ({})</a>', url, invoice, invoice.get_status_display())
 
 
 class LineInline(_ReadOnlyInline):
@@ -59,15 +66,17 @@ class TransitionInline(_ReadOnlyInline):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(SimpleHistoryAdmin):
+class InvoiceAdmin(InvoiceCorrectionsMixin, SimpleHistoryAdmin):
     list_display = ("__str__", "customer", "status", "total", "currency", "period_start",
                     "period_end", "issued_at", "due_at")
     list_filter = ("status", "kind", "currency")
     search_fields = ("number", "customer__external_id", "customer__name")
     date_hierarchy = "period_start"
     inlines = [LineInline, CreditNoteInline, TransitionInline]
-    actions = ["finalize_now", "void_invoices", "credit_in_full"]
-    fields = ("number", "status", "kind", "customer", "contract", "replaces", "currency",
+    actions = ["finalize_now", "void_invoices", "void_and_reissue", "reissue_voided",
+               "credit_in_full"]
+    fields = ("number", "status", "kind", "customer", "contract", "replaces_link",
+              "replaced_by_link", "currency",
               "period_start", "period_end", "total", "finalize_after", "issued_at", "due_at",
               "amount_due", "paid_at", "voided_at", "void_reason", "pdf_link", "refreshed_at",
               "stripe_summary")
@@ -78,6 +87,15 @@ class InvoiceAdmin(SimpleHistoryAdmin):
         from invoicing.admin.stripe import invoice_stripe_summary
 
         return invoice_stripe_summary(obj)
+
+    @admin.display(description="Replaces")
+    def replaces_link(self, obj: Invoice) -> str:
+        return _invoice_link(obj.replaces) if obj.replaces_id else "-"
+
+    @admin.display(description="Replaced by")
+    def replaced_by_link(self, obj: Invoice) -> str:
+        replacement = Invoice.objects.filter(replaces=obj).first()
+        return _invoice_link(replacement) if replacement else "-"
 
     @admin.display(description="Amount due")
     def amount_due(self, obj: Invoice) -> Any:
@@ -94,11 +112,13 @@ class InvoiceAdmin(SimpleHistoryAdmin):
         return False  # drafts are the billing run's; issued invoices are voided, not deleted
 
     def _confirm(self, request: HttpRequest, queryset: QuerySet[Invoice], *, action: str,
-                 title: str, needs_reason: bool, outcomes: Any = None) -> HttpResponse:
+                 title: str, needs_reason: bool, outcomes: Any = None,
+                 offers_finalize: bool = False) -> HttpResponse:
         return TemplateResponse(request, "invoicing/admin/invoice_action_confirm.html", {
             **self.admin_site.each_context(request), "opts": self.opts, "title": title,
             "invoices": queryset, "action": action, "needs_reason": needs_reason,
-            "outcomes": outcomes, "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "outcomes": outcomes, "offers_finalize": offers_finalize,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         })
 
     def _results(self, request: HttpRequest, title: str,
@@ -146,10 +166,12 @@ class InvoiceAdmin(SimpleHistoryAdmin):
     def credit_in_full(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> HttpResponse:
         reason = request.POST.get("reason", "").strip()
         outcome = request.POST.get("outcome", "")
-        if "confirm" not in request.POST or not reason or not outcome:
+        outcomes = manual_outcomes()  # refund notes come from the refund workflow
+        if "confirm" not in request.POST or not reason \
+                or outcome not in dict(outcomes):
             return self._confirm(request, queryset, action="credit_in_full",
                                  title="Issue full credit notes for these invoices?",
-                                 needs_reason=True, outcomes=CreditNoteOutcome.choices)
+                                 needs_reason=True, outcomes=outcomes)
         results = []
         for invoice in queryset.order_by("pk"):
             try:
@@ -169,13 +191,29 @@ class CreditNoteLineInline(_ReadOnlyInline):
 
 @admin.register(CreditNote)
 class CreditNoteAdmin(SimpleHistoryAdmin):
-    list_display = ("number", "invoice", "outcome", "total", "created_by", "created_at")
-    list_filter = ("outcome",)
-    search_fields = ("number", "invoice__number", "invoice__customer__external_id")
-    fields = ("number", "invoice", "outcome", "total", "reason", "credit_grant", "created_by",
-              "created_at")
+    list_display = ("number", "invoice", "customer", "outcome", "total", "currency",
+                    "created_by", "created_at")
+    list_filter = ("outcome", "invoice__currency", "invoice__status", "created_at")
+    list_select_related = ("invoice__customer", "created_by")
+    search_fields = ("number", "invoice__number", "invoice__customer__external_id",
+                     "invoice__customer__name", "reason")
+    date_hierarchy = "created_at"
+    fields = ("number", "invoice", "customer", "outcome", "total", "currency", "reason",
+              "credit_grant", "created_by", "created_at", "amount_due")
     readonly_fields = fields
     inlines = [CreditNoteLineInline]
+
+    @admin.display(description="Customer", ordering="invoice__customer__external_id")
+    def customer(self, obj: CreditNote) -> Any:
+        return obj.invoice.customer
+
+    @admin.display(description="Currency")
+    def currency(self, obj: CreditNote) -> str:
+        return obj.invoice.currency
+
+    @admin.display(description="Invoice's amount due now")
+    def amount_due(self, obj: CreditNote) -> Any:
+        return invoice_amount_due(obj.invoice)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

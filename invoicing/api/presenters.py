@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from billingsite.money import format_amount, format_decimal, round_line
-from invoicing.models import Contract, CreditGrant, Invoice, InvoiceLine
+from invoicing.models import Contract, CreditGrant, CreditNote, Invoice, InvoiceLine
 from invoicing.selectors.computation import InvoiceComputation, LineDraft
 from invoicing.services.credit_notes import invoice_amount_due
 
@@ -52,12 +52,37 @@ def invoice_data(invoice: Invoice) -> dict[str, Any]:
         "voided_at": invoice.voided_at,
         "total": money(invoice.total, currency),
         "amount_due": money(invoice_amount_due(invoice), currency),
-        "lines": [line_data(line, currency) for line in invoice.lines.all()],
+        "replaces": invoice.replaces.number if invoice.replaces_id and invoice.replaces else None,
+        "replaced_by": _replacement_number(invoice),
+        "lines": [{"id": line.pk, **line_data(line, currency)} for line in invoice.lines.all()],
         "credit_notes": [
             {"number": note.number, "outcome": note.outcome, "reason": note.reason,
              "total": money(note.total, currency), "created_at": note.created_at}
             for note in invoice.credit_notes.all()
         ],
+    }
+
+
+def _replacement_number(invoice: Invoice) -> str | None:
+    """The re-issue's number; None when there is none or it is still a draft (not public)."""
+    replacement = Invoice.objects.filter(replaces=invoice).values_list("number", flat=True)
+    return replacement.first()
+
+
+def credit_note_data(note: CreditNote) -> dict[str, Any]:
+    currency = note.invoice.currency
+    return {
+        "number": note.number,
+        "invoice": note.invoice.number,
+        "customer": note.invoice.customer.external_id,
+        "currency": currency,
+        "outcome": note.outcome,
+        "reason": note.reason,
+        "total": money(note.total, currency),
+        "credit_grant": note.credit_grant_id,
+        "lines": [{"line_id": line.invoice_line_id, "description": line.description,
+                   "amount": money(line.amount, currency)} for line in note.lines.all()],
+        "created_at": note.created_at,
     }
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from invoicing.api import catalog_views, views
+from invoicing.api import catalog_views, corrections, views
 
 urlpatterns = [
     path("pricing/preview", views.PricingPreview.as_view(), name="pricing-preview"),
@@ -13,4 +13,12 @@ urlpatterns = [
     path("customers/<str:external_id>/credits", views.CustomerCredits.as_view(),
          name="customer-credits"),
     path("invoices/<str:number>", views.InvoiceDetail.as_view(), name="invoice-detail"),
+    path("invoices/<str:number>/credit-notes", corrections.InvoiceCreditNoteCreate.as_view(),
+         name="invoice-credit-notes"),
+    path("invoices/<str:number>/void", corrections.InvoiceVoid.as_view(), name="invoice-void"),
+    path("invoices/<str:number>/reissue", corrections.InvoiceReissue.as_view(),
+         name="invoice-reissue"),
+    path("credit-notes", corrections.CreditNoteList.as_view(), name="credit-note-list"),
+    path("credit-notes/<str:number>", corrections.CreditNoteDetail.as_view(),
+         name="credit-note-detail"),
 ]

@@ -190,6 +190,8 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "COERCE_DECIMAL_TO_STRING": True,
 }
+# Stored Idempotency-Key answers are replayed this long, then pruned (hourly beat task).
+API_IDEMPOTENCY_KEY_HOURS = int(os.environ.get("API_IDEMPOTENCY_KEY_HOURS", 24))
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tally API",
     "DESCRIPTION": (
@@ -230,6 +232,8 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "heartbeat": {"task": "billingsite.heartbeat", "schedule": 30.0},
+    "idempotency-keys-prune": {"task": "billingsite.idempotency_keys_prune",
+                               "schedule": 3600.0},
     # Drafts invoices when periods end, refreshes them in the grace period, then finalizes.
     "invoicing-billing-run": {"task": "invoicing.billing.run", "schedule": 900.0},
     "metering-rollup": {"task": "metering.rollup_run", "schedule": 2.0},

@@ -8,6 +8,10 @@ stored, in the transaction of the change itself; a request that failed can be re
 
 Two concurrent requests with one key: the second INSERT waits on the unique index until the
 first commits, then replays its answer (or runs, if the first rolled back).
+
+Stored answers are kept ``API_IDEMPOTENCY_KEY_HOURS`` (default 24, as Stripe does) and then
+deleted by the hourly ``billingsite.idempotency_keys_prune`` task; a key sent again after
+that runs as a new request.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
@@ -84,3 +90,16 @@ def _replay(request: Request, key: str, fingerprint: str) -> Response:
                        details={HEADER: key})
     return Response(record.body, status=record.status_code,
                     headers={REPLAYED_HEADER: "true"})
+
+
+def idempotency_keys_prune(*, now: datetime, batch: int = 5000) -> int:
+    """Delete stored answers older than ``API_IDEMPOTENCY_KEY_HOURS``, ``batch`` rows per
+    statement so a large backlog never holds long locks; returns how many were deleted."""
+    cutoff = now - timedelta(hours=int(getattr(settings, "API_IDEMPOTENCY_KEY_HOURS", 24)))
+    deleted = 0
+    while True:
+        ids = list(IdempotencyKey.objects.filter(created_at__lt=cutoff)
+                   .order_by("pk").values_list("pk", flat=True)[:batch])
+        if not ids:
+            return deleted
+        deleted += IdempotencyKey.objects.filter(pk__in=ids).delete()[0]

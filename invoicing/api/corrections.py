@@ -10,6 +10,7 @@ Stripe confirms the refund.
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 from typing import Any
 
@@ -39,6 +40,8 @@ from invoicing.usage import metering_usage
 MAX_REASON_LENGTH = 2000
 MAX_LINES = 500
 MANUAL_OUTCOMES = [CreditNoteOutcome.REDUCE_AMOUNT_DUE, CreditNoteOutcome.CUSTOMER_CREDIT]
+
+logger = logging.getLogger(__name__)
 
 
 def _refuse_bound_key(request: Request) -> None:
@@ -124,8 +127,10 @@ class InvoiceCreditNoteCreate(GenericAPIView):
 
         def create() -> Response:
             note = credit_note_create(invoice=invoice, reason=values["reason"],
-                                      outcome=values["outcome"], lines=lines)
+                                      outcome=values["outcome"], lines=lines,
+                                      actor=request.auth.created_by)
             note = credit_note_by_number(request.auth, note.number)
+            _audit(request, "credited", number)
             return Response(credit_note_data(note), status=status.HTTP_201_CREATED)
 
         return idempotent(request, create)
@@ -140,6 +145,15 @@ class ReissueInput(serializers.Serializer):
         max_length=MAX_REASON_LENGTH, required=False,
         help_text="Void the invoice first with this reason (it must be unpaid); omit when it "
                   "is void already.")
+
+
+def _audit(request: Request, action: str, number: str) -> None:
+    """Changes through the API are made by the key's creator (the transitions' actor); the log
+    names the key they came through."""
+    key = request.auth
+    logger.info("invoice %s via the API", action,
+                extra={"event": f"invoice_{action}", "invoice": number,
+                       "api_key_prefix": key.prefix, "api_key_name": key.name})
 
 
 def _invoice(number: str) -> Invoice:
@@ -160,7 +174,8 @@ class InvoiceVoid(GenericAPIView):
 
         def void() -> Response:
             invoice_void(invoice=invoice, reason=data.validated_data["reason"],
-                         now=timezone.now())
+                         now=timezone.now(), actor=request.auth.created_by)
+            _audit(request, "voided", number)
             return Response(invoice_data(_invoice(number)))
 
         return idempotent(request, void)
@@ -179,9 +194,12 @@ class InvoiceReissue(GenericAPIView):
         data.is_valid(raise_exception=True)
 
         def reissue() -> Response:
+            void_reason = data.validated_data.get("void_reason")
             replacement = invoice_replace(
                 invoice=invoice, now=timezone.now(), usage=metering_usage,
-                void_reason=data.validated_data.get("void_reason"), finalize=True)
+                actor=request.auth.created_by, finalize=True,
+                void_reason=void_reason)
+            _audit(request, "reissued", number)
             return Response(invoice_data(_invoice(str(replacement.number))),
                             status=status.HTTP_201_CREATED)
 

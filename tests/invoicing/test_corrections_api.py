@@ -293,3 +293,28 @@ def test_schema_documents_the_corrections(client):
     create = schema["paths"]["/api/v1/invoices/{number}/credit-notes"]["post"]
     assert "requestBody" in create
     assert "Idempotency-Key" in [p["name"] for p in create["parameters"]]
+
+
+@pytest.mark.django_db
+def test_api_changes_are_audited_with_the_keys_creator_and_logged_with_the_key(caplog):
+    from django.contrib.auth.models import User
+    from rest_framework.test import APIClient
+
+    from accounts.services import api_key_create
+    from invoicing.models import InvoiceTransition
+
+    (invoice,) = issue_for("acme")
+    finance = User.objects.create_user("fin-ops", is_staff=True)
+    issued = api_key_create(name="finance automation", scope="admin", created_by=finance)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.plaintext}")
+    with caplog.at_level("INFO", logger="invoicing.api.corrections"):
+        response = client.post(f"/api/v1/invoices/{invoice.number}/void",
+                               {"reason": "Duplicate"}, format="json")
+    assert response.status_code == 200, response.json()
+    transition = InvoiceTransition.objects.get(invoice=invoice, to_status="void")
+    assert (transition.actor, transition.reason) == (finance, "Duplicate")
+    (record,) = [r for r in caplog.records if getattr(r, "event", "") == "invoice_voided"]
+    assert (record.api_key_prefix, record.api_key_name, record.invoice) == (
+        issued.api_key.prefix, "finance automation", invoice.number)
+    assert issued.plaintext not in caplog.text

@@ -172,8 +172,11 @@ def billing_run_contract(*, contract: Contract, now: datetime, usage: UsageSourc
     drew_credits = False
     for _start, invoice_id, finalize_after in sorted(drafts):
         if finalize_after <= now:
+            # What the chunk read says the customer lacks is not read again: a grant or an
+            # issued invoice appearing since (seconds ago) counts as arriving just after.
             finalized = invoice_finalize(invoice_id=invoice_id, usage=usage, now=now,
-                                         contract=contract)
+                                         contract=contract, with_credits=state.has_grants,
+                                         with_billed=state.has_issued or drew_credits)
             result.finalized += int(finalized is not None)
             drew_credits = drew_credits or finalized is not None
         # A draft created above is current, unless an earlier period just drew credits or

@@ -155,28 +155,34 @@ def invoice_refresh(*, invoice_id: int, usage: UsageSource, now: datetime,
 @transaction.atomic
 def invoice_finalize(*, invoice_id: int, usage: UsageSource, now: datetime,
                      actor: User | None = None, wait: bool = False,
-                     contract: Contract | None = None) -> Invoice | None:
+                     contract: Contract | None = None, with_credits: bool = True,
+                     with_billed: bool = True) -> Invoice | None:
     """Freeze a draft: final lines, credit draw-downs, gapless number, PDF. Idempotent: a
     non-draft (or a draft locked by a concurrent finalizer) is left alone and None returned.
 
-    The contract row is locked, so no amendment can commit meanwhile; a prefetched
-    ``contract`` is used only if its ``updated_at`` (bumped by every amendment) is current.
-    The series counter is taken last: its row lock serializes finalizations of a series, so
-    only the PDF and the final UPDATE happen while it is held."""
+    The invoice and its contract are locked in one statement, so no amendment can commit
+    meanwhile (without ``wait``, a draft whose contract is being amended is skipped like a
+    locked draft, and the next run finalizes it); a prefetched ``contract`` is used only if
+    its ``updated_at`` (bumped by every amendment) is current. ``with_credits``/
+    ``with_billed`` False skip reading grants / issued invoices the caller knows the customer
+    does not have (the billing run reads that for a chunk at once). The series counter is
+    taken last: its row lock serializes finalizations of a series, so only the PDF and the
+    final UPDATE happen while it is held."""
     from invoicing.services.credits import credit_draw
     from invoicing.services.stripe_invoices import invoice_stripe_enqueue
 
-    invoice = _lock_draft(invoice_id, wait=wait)
+    invoice = (Invoice.objects.select_related("contract")
+               .select_for_update(skip_locked=not wait, of=("self", "contract"))
+               .filter(pk=invoice_id, status=InvoiceStatus.DRAFT).first())
     if invoice is None:
         return None
-    current = (Contract.objects.select_for_update().filter(pk=invoice.contract_id)
-               .values_list("updated_at", flat=True).first())
-    if contract is None or contract.updated_at != current:
+    if contract is None or contract.updated_at != invoice.contract.updated_at:
         contract = None
     contract = _terms_for(invoice, contract)
     computation = compute_for_period(contract, contract_period(contract, invoice.period_start),
                                      usage=usage, lock_credits=True,
-                                     exclude_invoice_id=invoice.pk)
+                                     exclude_invoice_id=invoice.pk, with_credits=with_credits,
+                                     with_billed=with_billed)
     _store_lines(invoice, computation, now)
     draws = [(line.credit_grant_id, -line.amount) for line in computation.lines
              if line.credit_grant_id is not None]

@@ -65,3 +65,41 @@ def test_two_concurrent_billing_runs_make_one_invoice_per_contract_and_period():
     assert drawn == Decimal("0.00")  # 150 granted, exactly 150 drawn, never more
     assert -CreditEntry.objects.filter(grant=grant, kind="drawdown").aggregate(
         s=Sum("amount"))["s"] == Decimal("150.00")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_finalization_skips_a_draft_whose_contract_is_being_amended_and_takes_it_next_run():
+    """The finalizer locks the draft and its contract in one statement; while an amendment
+    holds the contract, the run leaves the draft (no wait, no failure), and the next run
+    finalizes it."""
+    from django.db import transaction
+
+    from invoicing.models import Contract
+
+    contract = make_contract(version=make_version())
+    usage = fixed_usage({"api_calls": 1000})
+    billing_run(now=datetime(2026, 2, 1, 0, 5, tzinfo=UTC), usage=usage)  # January's draft
+    locked, release = threading.Event(), threading.Event()
+
+    def amendment_in_progress() -> None:
+        try:
+            with transaction.atomic():
+                Contract.objects.select_for_update().get(pk=contract.pk)
+                locked.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=amendment_in_progress)
+    holder.start()
+    assert locked.wait(30)
+    try:
+        during = billing_run(now=datetime(2026, 2, 2, 1, tzinfo=UTC), usage=usage)
+    finally:
+        release.set()
+        holder.join(30)
+    assert (during.finalized, during.failed) == (0, [])
+    assert Invoice.objects.get().status == "draft"
+    after = billing_run(now=datetime(2026, 2, 2, 2, tzinfo=UTC), usage=usage)
+    assert after.finalized == 1
+    assert Invoice.objects.get().status == "finalized"

@@ -131,6 +131,20 @@ def _lock_draft(invoice_id: int, *, wait: bool) -> Invoice | None:
     return qs.filter(pk=invoice_id, status=InvoiceStatus.DRAFT).first()
 
 
+def _lock_draft_and_contract(invoice_id: int, *, wait: bool) -> Invoice | None:
+    """The draft (skipped if another finalizer holds it, unless ``wait``) and its contract
+    (always waited for: an amendment, or a finalization of the contract's other period a
+    concurrent run took, commits soon) locked in one statement. The invoice carries
+    ``contract_updated_at``."""
+    skip = "" if wait else " SKIP LOCKED"
+    rows = list(Invoice.objects.raw(
+        "SELECT i.*, c.updated_at AS contract_updated_at FROM invoicing_invoice i"  # noqa: S608
+        " JOIN invoicing_contract c ON c.id = i.contract_id"
+        " WHERE i.id = %s AND i.status = %s"
+        f" FOR UPDATE OF i{skip} FOR UPDATE OF c", [invoice_id, InvoiceStatus.DRAFT]))
+    return rows[0] if rows else None
+
+
 def _terms_for(invoice: Invoice, contract: Contract | None) -> Contract:
     if contract is not None and contract.pk == invoice.contract_id:
         return contract
@@ -161,9 +175,8 @@ def invoice_finalize(*, invoice_id: int, usage: UsageSource, now: datetime,
     non-draft (or a draft locked by a concurrent finalizer) is left alone and None returned.
 
     The invoice and its contract are locked in one statement, so no amendment can commit
-    meanwhile (without ``wait``, a draft whose contract is being amended is skipped like a
-    locked draft, and the next run finalizes it); a prefetched ``contract`` is used only if
-    its ``updated_at`` (bumped by every amendment) is current. ``with_credits``/
+    meanwhile; a prefetched ``contract`` is used only if its ``updated_at`` (bumped by every
+    amendment) is current. ``with_credits``/
     ``with_billed`` False skip reading grants / issued invoices the caller knows the customer
     does not have (the billing run reads that for a chunk at once). The series counter is
     taken last: its row lock serializes finalizations of a series, so only the PDF and the
@@ -171,12 +184,10 @@ def invoice_finalize(*, invoice_id: int, usage: UsageSource, now: datetime,
     from invoicing.services.credits import credit_draw
     from invoicing.services.stripe_invoices import invoice_stripe_enqueue
 
-    invoice = (Invoice.objects.select_related("contract")
-               .select_for_update(skip_locked=not wait, of=("self", "contract"))
-               .filter(pk=invoice_id, status=InvoiceStatus.DRAFT).first())
+    invoice = _lock_draft_and_contract(invoice_id, wait=wait)
     if invoice is None:
         return None
-    if contract is None or contract.updated_at != invoice.contract.updated_at:
+    if contract is None or contract.updated_at != invoice.contract_updated_at:
         contract = None
     contract = _terms_for(invoice, contract)
     computation = compute_for_period(contract, contract_period(contract, invoice.period_start),

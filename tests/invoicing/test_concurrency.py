@@ -68,11 +68,14 @@ def test_two_concurrent_billing_runs_make_one_invoice_per_contract_and_period():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_finalization_skips_a_draft_whose_contract_is_being_amended_and_takes_it_next_run():
+def test_finalization_waits_for_an_amendment_in_progress_and_uses_its_terms():
     """The finalizer locks the draft and its contract in one statement; while an amendment
-    holds the contract, the run leaves the draft (no wait, no failure), and the next run
-    finalizes it."""
+    holds the contract it waits, then bills with the amended terms (the prefetched contract
+    is stale: its ``updated_at`` moved)."""
+    from datetime import timedelta
+
     from django.db import transaction
+    from django.utils import timezone
 
     from invoicing.models import Contract
 
@@ -87,19 +90,23 @@ def test_finalization_skips_a_draft_whose_contract_is_being_amended_and_takes_it
                 Contract.objects.select_for_update().get(pk=contract.pk)
                 locked.set()
                 release.wait(30)
+                Contract.objects.filter(pk=contract.pk).update(net_days=45,
+                                                               updated_at=timezone.now())
         finally:
             connection.close()
 
     holder = threading.Thread(target=amendment_in_progress)
     holder.start()
     assert locked.wait(30)
-    try:
-        during = billing_run(now=datetime(2026, 2, 2, 1, tzinfo=UTC), usage=usage)
-    finally:
-        release.set()
-        holder.join(30)
-    assert (during.finalized, during.failed) == (0, [])
-    assert Invoice.objects.get().status == "draft"
-    after = billing_run(now=datetime(2026, 2, 2, 2, tzinfo=UTC), usage=usage)
-    assert after.finalized == 1
-    assert Invoice.objects.get().status == "finalized"
+    results: list[BillingRunResult] = []
+    runner = threading.Thread(target=lambda: (results.append(billing_run(
+        now=datetime(2026, 2, 2, 1, tzinfo=UTC), usage=usage)), connection.close()))
+    runner.start()
+    runner.join(1.0)
+    assert runner.is_alive()  # waiting for the contract, not skipping or failing
+    release.set()
+    holder.join(30)
+    runner.join(30)
+    assert (results[0].finalized, results[0].failed) == (1, [])
+    invoice = Invoice.objects.get()
+    assert invoice.due_at - invoice.issued_at == timedelta(days=45)

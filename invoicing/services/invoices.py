@@ -131,18 +131,21 @@ def _lock_draft(invoice_id: int, *, wait: bool) -> Invoice | None:
     return qs.filter(pk=invoice_id, status=InvoiceStatus.DRAFT).first()
 
 
-def _lock_draft_and_contract(invoice_id: int, *, wait: bool) -> Invoice | None:
+def _lock_draft_and_contract(invoice_id: int, *,
+                             wait: bool) -> tuple[Invoice, datetime] | None:
     """The draft (skipped if another finalizer holds it, unless ``wait``) and its contract
     (always waited for: an amendment, or a finalization of the contract's other period a
-    concurrent run took, commits soon) locked in one statement. The invoice carries
-    ``contract_updated_at``."""
+    concurrent run took, commits soon) locked in one statement: (draft, contract's
+    ``updated_at``)."""
     skip = "" if wait else " SKIP LOCKED"
     rows = list(Invoice.objects.raw(
         "SELECT i.*, c.updated_at AS contract_updated_at FROM invoicing_invoice i"  # noqa: S608
         " JOIN invoicing_contract c ON c.id = i.contract_id"
         " WHERE i.id = %s AND i.status = %s"
         f" FOR UPDATE OF i{skip} FOR UPDATE OF c", [invoice_id, InvoiceStatus.DRAFT]))
-    return rows[0] if rows else None
+    if not rows:
+        return None
+    return rows[0], rows[0].contract_updated_at  # type: ignore[attr-defined]
 
 
 def _terms_for(invoice: Invoice, contract: Contract | None) -> Contract:
@@ -184,10 +187,11 @@ def invoice_finalize(*, invoice_id: int, usage: UsageSource, now: datetime,
     from invoicing.services.credits import credit_draw
     from invoicing.services.stripe_invoices import invoice_stripe_enqueue
 
-    invoice = _lock_draft_and_contract(invoice_id, wait=wait)
-    if invoice is None:
+    locked = _lock_draft_and_contract(invoice_id, wait=wait)
+    if locked is None:
         return None
-    if contract is None or contract.updated_at != invoice.contract_updated_at:
+    invoice, contract_updated_at = locked
+    if contract is None or contract.updated_at != contract_updated_at:
         contract = None
     contract = _terms_for(invoice, contract)
     computation = compute_for_period(contract, contract_period(contract, invoice.period_start),

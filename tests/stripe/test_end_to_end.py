@@ -71,6 +71,11 @@ def test_finalized_invoice_is_paid_on_stripe_and_marked_paid_by_the_webhook(
             wait_for(lambda: Payment.objects.filter(customer=customer, invoice=invoice,
                                                     status="succeeded").exists(),
                      timeout=20, what="the payment_intent.succeeded webhook")
+            # The invoice can turn paid through the payment before the worker has processed
+            # the invoice.paid delivery itself: wait for that too, then check how it went.
+            wait_for(lambda: StripeWebhookEvent.objects.filter(
+                type="invoice.paid").exclude(status="received").exists(),
+                timeout=20, what="the invoice.paid delivery to be processed")
     finally:
         localstripe.register_webhook(hook, DEAD_LOOPBACK + "/", secret)
 

@@ -16,6 +16,9 @@ Invariants kept here:
   away from zero", so a credit line of -0.125 USD rounds to -0.13, the mirror of +0.13.
 - A total of several lines is the sum of the rounded lines (``sum_lines``), so an invoice total
   equals the sum of its lines by construction and never by a second rounding.
+- Stored amounts come back from the database as django-money ``Money`` objects (see
+  ``billingsite.moneyfields``); ``amount_of`` is the one way back to the ``Decimal`` that the
+  rules above work on, and it refuses a Money in a currency other than the one expected.
 
 This module must stay free of Django imports so that anything (the rating engine, scripts,
 tests without a database) can use it.
@@ -36,7 +39,7 @@ from decimal import (
     Overflow,
     localcontext,
 )
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 UNIT_PRICE_PLACES = 12
 """Decimal places a unit price (or any price-spec amount) may carry."""
@@ -93,6 +96,47 @@ class MoneyError(ValueError):
         self.code = code
         self.message = message
         self.details: dict[str, str] = dict(details or {})
+
+
+class SupportsAmount(Protocol):
+    """What ``amount_of`` needs of a money object (django-money's and py-moneyed's ``Money``)."""
+
+    @property
+    def amount(self) -> Decimal: ...
+
+    @property
+    def currency(self) -> Any: ...
+
+
+def amount_of(value: Decimal | int | SupportsAmount, currency: str | None = None) -> Decimal:
+    """The exact ``Decimal`` of a stored amount: a ``Money``'s ``.amount``, a Decimal as is
+    (an ``int`` such as a literal ``0`` becomes its Decimal; a float or a string is refused).
+
+    With ``currency``, a Money in another currency raises ``MoneyError`` (code
+    ``currency_mismatch``) instead of being read as a number in the wrong currency. Never
+    rounds and never accepts a float: a stored amount is already what the rules made it.
+    """
+    amount: object
+    if isinstance(value, Decimal):
+        amount = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        amount = Decimal(value)
+    else:
+        amount = getattr(value, "amount", None)
+        code = getattr(getattr(value, "currency", None), "code", None)
+        if currency is not None and code is not None and code != normalize_currency(currency):
+            raise MoneyError(
+                "currency_mismatch",
+                f"Expected an amount in {normalize_currency(currency)}, got {code}.",
+                {"currency": f"must be {normalize_currency(currency)}"},
+            )
+    if not isinstance(amount, Decimal):
+        raise MoneyError(
+            "invalid_decimal", f"Expected a Decimal or a Money, got {type(value).__name__}.",
+            {"amount": "not a Decimal"},
+        )
+    _require_decimal(amount, "amount")
+    return amount
 
 
 @contextmanager

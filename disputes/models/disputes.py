@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
+from billingsite.moneyfields import SHARED_CURRENCY
 from disputes.states import DisputeStatus
 from invoicing.models.invoices import AMOUNT
 
@@ -25,8 +27,8 @@ class Dispute(models.Model):
                                 on_delete=models.PROTECT, related_name="disputes")
     customer = models.ForeignKey("accounts.Customer", null=True, blank=True,
                                  on_delete=models.PROTECT, related_name="disputes")
-    amount = models.DecimalField(**AMOUNT)
     currency = models.CharField(max_length=3)
+    amount = MoneyField(**AMOUNT, **SHARED_CURRENCY)
     reason = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=32, choices=DisputeStatus.choices)
     due_by = models.DateTimeField(null=True, blank=True)

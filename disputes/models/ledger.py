@@ -8,7 +8,10 @@ balance is the sum of its entries.
 from __future__ import annotations
 
 from django.db import models
+from djmoney.models.fields import MoneyField
 
+from billingsite.money import amount_of
+from billingsite.moneyfields import SHARED_CURRENCY
 from invoicing.models.invoices import AMOUNT
 
 
@@ -23,8 +26,8 @@ class LedgerAccount(models.TextChoices):
 class LedgerEntry(models.Model):
     posting_key = models.CharField(max_length=128)
     account = models.CharField(max_length=24, choices=LedgerAccount.choices)
-    amount = models.DecimalField(**AMOUNT, help_text="Debit positive, credit negative.")
     currency = models.CharField(max_length=3)
+    amount = MoneyField(**AMOUNT, **SHARED_CURRENCY, help_text="Debit positive, credit negative.")
     customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT,
                                  null=True, blank=True, related_name="+")
     invoice = models.ForeignKey("invoicing.Invoice", on_delete=models.PROTECT,
@@ -43,4 +46,4 @@ class LedgerEntry(models.Model):
         verbose_name_plural = "ledger entries"
 
     def __str__(self) -> str:
-        return f"{self.posting_key} {self.account} {self.amount}"
+        return f"{self.posting_key} {self.account} {amount_of(self.amount)}"

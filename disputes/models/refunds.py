@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
+from billingsite.money import amount_of
+from billingsite.moneyfields import SHARED_CURRENCY
 from disputes.states import RefundReason, RefundStatus
 from invoicing.models.invoices import AMOUNT
 
@@ -30,8 +33,8 @@ class Refund(models.Model):
                                 on_delete=models.PROTECT, related_name="refunds")
     customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT,
                                  related_name="refunds")
-    amount = models.DecimalField(**AMOUNT)
     currency = models.CharField(max_length=3)
+    amount = MoneyField(**AMOUNT, **SHARED_CURRENCY)
     lines = models.JSONField(default=dict, blank=True,
                              help_text="{invoice line id: amount} when refunded by line.")
     reason = models.CharField(max_length=32, choices=RefundReason.choices)
@@ -71,7 +74,7 @@ class Refund(models.Model):
         indexes = [models.Index(fields=["status", "created_at"], name="refund_status_idx")]
 
     def __str__(self) -> str:
-        return f"Refund #{self.pk} {self.amount} {self.currency} ({self.status})"
+        return f"Refund #{self.pk} {amount_of(self.amount)} {self.currency} ({self.status})"
 
 
 class RefundTransition(models.Model):

@@ -26,7 +26,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billingsite.errors import AppError, Conflict
-from billingsite.money import from_minor_units
+from billingsite.money import amount_of, from_minor_units
 from billingsite.outbox.services import outbox_enqueue
 from disputes.models import Dispute, DisputeEvidenceSubmission, DisputeNote, LedgerAccount
 from disputes.services.ledger import ledger_post
@@ -104,7 +104,7 @@ def dispute_apply_stripe(obj: dict[str, Any], *, at: datetime,
 
 
 def _post_outcomes(dispute: Dispute, *, withdrawn: bool) -> None:
-    amount, fee = dispute.amount, dispute_fee(dispute.currency)
+    amount, fee = amount_of(dispute.amount), dispute_fee(dispute.currency)
     held = amount + fee
     links: dict[str, Any] = {"dispute": dispute, "invoice_id": dispute.invoice_id,
                              "customer_id": dispute.customer_id}

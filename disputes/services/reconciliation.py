@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from billingsite.money import to_minor_units
+from billingsite.money import amount_of, to_minor_units
 from disputes.models import Dispute, Refund
 from invoicing.services.reconciliation import (
     ReconciliationSource,
@@ -24,7 +24,8 @@ def tally_refunds(start: datetime, end: datetime) -> Side:
                                  created_at__lt=end)
     for refund in rows:
         side[str(refund.stripe_refund_id)] = Record(
-            ref=f"refund:{refund.pk}", amount=to_minor_units(refund.amount, refund.currency),
+            ref=f"refund:{refund.pk}",
+            amount=to_minor_units(amount_of(refund.amount), refund.currency),
             currency=refund.currency.upper(), status=refund.status)
     return side
 
@@ -45,7 +46,7 @@ def tally_disputes(start: datetime, end: datetime) -> Side:
     for dispute in Dispute.objects.filter(stripe_created__gte=start, stripe_created__lt=end):
         side[dispute.stripe_id] = Record(
             ref=dispute.stripe_charge_id or dispute.stripe_id,
-            amount=to_minor_units(dispute.amount, dispute.currency),
+            amount=to_minor_units(amount_of(dispute.amount), dispute.currency),
             currency=dispute.currency.upper(), status=dispute.status)
     return side
 

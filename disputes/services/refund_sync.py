@@ -17,7 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from billingsite.money import to_minor_units
+from billingsite.money import amount_of, to_minor_units
 from disputes.models import LedgerAccount, Refund
 from disputes.services.ledger import ledger_post
 from disputes.services.refunds import REFUND_TOPIC, refund_transition
@@ -42,7 +42,8 @@ def refund_send(message: Any) -> dict[str, Any]:
     target = ({"payment_intent_id": payment.stripe_payment_intent_id}
               if payment.stripe_payment_intent_id else {"charge_id": payment.stripe_charge_id})
     created = default_gateway().refund_create(
-        idempotency_key=message.key, amount=to_minor_units(refund.amount, refund.currency),
+        idempotency_key=message.key,
+        amount=to_minor_units(amount_of(refund.amount), refund.currency),
         metadata={"tally_refund_id": str(refund.pk)},
         **({"reason": reason} if reason and refund.reason != "requested_by_customer" else {}),
         **target)
@@ -108,8 +109,8 @@ def refund_record_success(refund: Refund) -> None:
                                   lines=_credit_lines(refund), actor=refund.requested_by)
         Refund.objects.filter(pk=refund.pk).update(credit_note=note)
     ledger_post(key=f"refund:{refund.pk}:succeeded", currency=refund.currency,
-                lines=[(LedgerAccount.REFUNDS, refund.amount),
-                       (LedgerAccount.CASH, -refund.amount)],
+                lines=[(LedgerAccount.REFUNDS, amount_of(refund.amount)),
+                       (LedgerAccount.CASH, -amount_of(refund.amount))],
                 memo=f"Refund #{refund.pk}", refund=refund, invoice=invoice,
                 customer_id=refund.customer_id)
 
@@ -129,9 +130,9 @@ def _credit_lines(refund: Refund) -> dict[int, Decimal]:
     invoice = refund.invoice
     assert invoice is not None
     already = credited_by_line(invoice)
-    left, out = refund.amount, {}
+    left, out = amount_of(refund.amount), {}
     for line in InvoiceLine.objects.filter(invoice=invoice, amount__gt=0).order_by("pk"):
-        take = min(left, line.amount - already.get(line.pk, ZERO))
+        take = min(left, amount_of(line.amount) - already.get(line.pk, ZERO))
         if take > 0:
             out[line.pk] = take
             left -= take

@@ -12,6 +12,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
+from billingsite.money import amount_of
 from disputes.models import Dispute
 from disputes.states import DISPUTE_OPEN
 
@@ -43,7 +44,8 @@ def _remind(dispute_id: int, field: str, hours: int, now: datetime) -> int:
     if not email:
         return 0
     subject = f"Dispute {dispute.stripe_id}: evidence due in under {hours} h"
-    body = (f"The evidence for dispute {dispute.stripe_id} ({dispute.customer}, {dispute.amount} "
+    amount = amount_of(dispute.amount)
+    body = (f"The evidence for dispute {dispute.stripe_id} ({dispute.customer}, {amount} "
             f"{dispute.currency}, reason {dispute.reason}) is due {dispute.due_by:%Y-%m-%d %H:%M} "
             "UTC. Submit it from the disputes queue in the admin.")
     transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email]))

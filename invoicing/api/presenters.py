@@ -6,14 +6,20 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from billingsite.money import format_amount, format_decimal, round_line
+from billingsite.money import (
+    SupportsAmount,
+    amount_of,
+    format_amount,
+    format_decimal,
+    round_line,
+)
 from invoicing.models import Contract, CreditGrant, CreditNote, Invoice, InvoiceLine
 from invoicing.selectors.computation import InvoiceComputation, LineDraft
 from invoicing.services.credit_notes import invoice_amount_due
 
 
-def money(amount: Decimal, currency: str) -> str:
-    return format_amount(round_line(Decimal(amount), currency), currency)
+def money(amount: Decimal | int | SupportsAmount, currency: str) -> str:
+    return format_amount(round_line(amount_of(amount, currency), currency), currency)
 
 
 def line_data(line: InvoiceLine | LineDraft, currency: str) -> dict[str, Any]:

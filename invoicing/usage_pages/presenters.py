@@ -14,7 +14,13 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from billingsite.money import format_amount, format_decimal, round_line
+from billingsite.money import (
+    SupportsAmount,
+    amount_of,
+    format_amount,
+    format_decimal,
+    round_line,
+)
 from invoicing.models import InvoiceLine, LineKind
 from invoicing.selectors.computation import LineDraft
 
@@ -26,9 +32,9 @@ PRICE_MODELS = {
 }
 
 
-def money(amount: Decimal, currency: str) -> str:
+def money(amount: Decimal | int | SupportsAmount, currency: str) -> str:
     """"1,234.50 USD" for a rounded amount (thousands separators for reading only)."""
-    text = format_amount(round_line(Decimal(amount), currency), currency)
+    text = format_amount(round_line(amount_of(amount, currency), currency), currency)
     whole, _, frac = text.partition(".")
     sign = "-" if whole.startswith("-") else ""
     grouped = f"{int(whole.lstrip('-')):,}"

@@ -77,7 +77,7 @@ def test_sla_batch_dry_run_changes_nothing_then_apply_refunds_each_row_once(clie
     assert "not an amount" in preview and not Refund.objects.exists()
     applied = upload(True)
     refund = Refund.objects.get()
-    assert f"refund #{refund.pk}" in applied and refund.amount == Decimal("2.00")
+    assert f"refund #{refund.pk}" in applied and refund.amount.amount == Decimal("2.00")
     assert (refund.source, refund.reason, refund.reason_text) == (
         "sla_batch", "sla_credit", "March outage")
     again = upload(True)
@@ -174,5 +174,5 @@ def test_finance_voids_a_paid_invoice_by_refunding_it(client, paid, settings):
     assert "cannot be undone" in client.get(url).content.decode()
     client.post(url, {"note": "Sold in error"})
     refund = Refund.objects.get()
-    assert (refund.amount, refund.source, refund.status) == (
+    assert (refund.amount.amount, refund.source, refund.status) == (
         payment.amount_captured, "invoice_void", "approved")

@@ -59,10 +59,10 @@ def test_each_dispute_event_type_creates_the_linked_dispute(client, payment, eve
     dispute = Dispute.objects.get(stripe_id="dp_test1")
     assert (dispute.payment, dispute.invoice, dispute.customer) == (
         payment, payment.invoice, payment.customer)
-    assert (dispute.amount, dispute.currency, dispute.reason, dispute.status) == (
+    assert (dispute.amount.amount, dispute.currency, dispute.reason, dispute.status) == (
         Decimal("12.34"), payment.currency, "fraudulent", status)
     assert dispute.due_by.timestamp() == 1893456000 and dispute.is_charge_refundable is False
-    assert sum(e.amount for e in LedgerEntry.objects.all()) == 0  # every posting balances
+    assert sum(e.amount.amount for e in LedgerEntry.objects.all()) == 0  # every posting balances
 
 
 def test_inquiry_warning_statuses_flow_and_close_without_money(client, payment):

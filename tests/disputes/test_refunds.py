@@ -120,7 +120,7 @@ def test_over_refund_refused_and_full_refund_takes_what_is_left(paid, agent, set
                        actor=agent)
     assert exc.value.code == "over_refund"
     rest = refund_request(payment=payment, reason="other", actor=agent)
-    assert rest.amount == payment.amount_captured - Decimal("10.00")
+    assert rest.amount.amount == payment.amount_captured - Decimal("10.00")
 
 
 def test_rejected_and_canceled_refunds_free_the_amount(paid, agent, finance, settings):
@@ -129,7 +129,7 @@ def test_rejected_and_canceled_refunds_free_the_amount(paid, agent, finance, set
     big = refund_request(payment=payment, reason="other", actor=agent)
     refund_reject(refund=big, actor=finance, note="no")
     again = refund_request(payment=payment, reason="other", actor=agent)
-    assert again.amount == payment.amount_captured
+    assert again.amount.amount == payment.amount_captured
 
 
 def test_open_dispute_blocks_a_refund_with_a_clear_message(paid, agent):
@@ -181,7 +181,7 @@ def test_refund_by_invoice_line_credits_that_line(paid, agent):
     line = invoice.lines.filter(amount__gt=0).order_by("-amount").first()
     refund = refund_request(payment=payment, lines={line.pk: Decimal("1.00")}, reason="other",
                             actor=agent)
-    assert refund.amount == Decimal("1.00")
+    assert refund.amount.amount == Decimal("1.00")
     refund_apply_stripe({"id": "re_line", "status": "succeeded",
                          "metadata": {"tally_refund_id": str(refund.pk)}}, at=None)
     refund.refresh_from_db()
@@ -197,7 +197,7 @@ def test_failed_refund_frees_the_amount_and_posts_nothing(paid, agent):
     refund.refresh_from_db()
     assert (refund.status, refund.failure_reason) == ("failed", "lost_or_stolen_card")
     assert balance(LedgerAccount.CASH) == 0 and refund.credit_note is None
-    assert refund_request(payment=payment, reason="other", actor=agent).amount == \
+    assert refund_request(payment=payment, reason="other", actor=agent).amount.amount == \
         payment.amount_captured
 
 

@@ -87,7 +87,7 @@ def test_duplicate_payment_is_refunded_once_without_a_credit_note(settings):
         amount_captured=invoice.total, status="succeeded",
         stripe_created=first.stripe_created + timedelta(minutes=1))
     refunds = refund_duplicate_payments()
-    assert [(r.payment, r.amount, r.reason, r.status) for r in refunds] == [
+    assert [(r.payment, r.amount.amount, r.reason, r.status) for r in refunds] == [
         (second, invoice.total, "duplicate", "approved")]
     assert refund_duplicate_payments() == []
     refund_apply_stripe({"id": "re_dup", "status": "succeeded"}, at=None,
@@ -102,7 +102,7 @@ def test_voided_paid_invoice_is_refunded_in_full_and_credited(settings):
     with pytest.raises(AppError):
         refund_voided_invoice(invoice=invoice, reason=" ", actor=finance)
     (refund,) = refund_voided_invoice(invoice=invoice, reason="sold in error", actor=finance)
-    assert (refund.amount, refund.source) == (payment.amount_captured, "invoice_void")
+    assert (refund.amount.amount, refund.source) == (payment.amount_captured, "invoice_void")
     refund_apply_stripe({"id": "re_void", "status": "succeeded"}, at=None, refund_id=refund.pk)
     refund.refresh_from_db()
     assert refund.credit_note.total == invoice.total

@@ -181,3 +181,41 @@ def test_money_module_does_not_import_django() -> None:
     ]
     assert imported, "expected the module to import something"
     assert not [name for name in imported if name.split(".")[0] == "django"]
+
+
+class _FakeCurrency:
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+
+class _FakeMoney:
+    """Duck-typed like django-money's Money: ``amount_of`` must not need Django to read it."""
+
+    def __init__(self, amount: object, currency: str) -> None:
+        self.amount = amount
+        self.currency = _FakeCurrency(currency)
+
+
+def test_amount_of_reads_decimals_ints_and_money_exactly() -> None:
+    from djmoney.money import Money
+
+    assert money.amount_of(D("1.2340")) == D("1.2340")
+    assert str(money.amount_of(D("1.2340"))) == "1.2340"
+    assert money.amount_of(0) == D(0)
+    assert money.amount_of(Money(D("1.235"), "KWD"), "KWD") == D("1.235")
+    assert money.amount_of(Money(D("1000"), "JPY")) == D("1000")
+    assert money.amount_of(_FakeMoney(D("-0.13"), "USD"), "usd") == D("-0.13")
+
+
+@pytest.mark.parametrize("value", [1.5, "1.50", True, None, _FakeMoney(0.5, "USD"),
+                                   D("NaN"), _FakeMoney(D("Infinity"), "USD")])
+def test_amount_of_refuses_floats_strings_and_non_finite(value: object) -> None:
+    with pytest.raises(MoneyError) as caught:
+        money.amount_of(value)  # type: ignore[arg-type]
+    assert caught.value.code == "invalid_decimal"
+
+
+def test_amount_of_refuses_money_in_another_currency() -> None:
+    with pytest.raises(MoneyError) as caught:
+        money.amount_of(_FakeMoney(D("1"), "EUR"), "USD")
+    assert caught.value.code == "currency_mismatch"

@@ -1,0 +1,122 @@
+"""Stored amounts are django-money ``MoneyField`` columns sharing the row's ``currency`` column.
+
+Per converted model: a round trip keeps the currency and the exact Decimal (KWD 3 places, JPY 0,
+a negative ledger amount); a Money in another currency is refused rather than silently
+re-denominating the row; aggregates and ``values()`` still give Decimals; deferred columns load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+from django.db import models
+from djmoney.models.fields import MoneyField
+from djmoney.money import Money
+
+from billingsite.money import MoneyError
+from billingsite.moneyfields import SharedCurrencyMoney, to_money
+from disputes.models import Dispute, LedgerAccount, LedgerEntry, Refund
+from tests.disputes.factories import paid_invoice_payment
+
+D = Decimal
+
+Builder = Callable[[str, Decimal], models.Model]
+
+
+def _refund(currency: str, amount: Decimal) -> models.Model:
+    _invoice, payment = paid_invoice_payment()
+    return Refund.objects.create(payment=payment, customer=payment.customer, currency=currency,
+                                 amount=amount, reason="other")
+
+
+def _dispute(currency: str, amount: Decimal) -> models.Model:
+    return Dispute.objects.create(stripe_id=f"dp_{currency}_{amount}", currency=currency,
+                                  amount=amount, status="needs_response")
+
+
+def _ledger_entry(currency: str, amount: Decimal) -> models.Model:
+    return LedgerEntry.objects.create(posting_key=f"t:{currency}:{amount}",
+                                      account=LedgerAccount.CASH, currency=currency, amount=amount)
+
+
+# (model, amount field, builder): every amount that is a MoneyField, with a way to store one.
+CONVERTED: list[tuple[type[models.Model], str, Builder]] = [
+    (Refund, "amount", _refund),
+    (Dispute, "amount", _dispute),
+    (LedgerEntry, "amount", _ledger_entry),
+]
+IDS = [f"{model.__name__}.{name}" for model, name, _ in CONVERTED]
+
+SAMPLES = [("KWD", D("1.235")), ("JPY", D("1000")), ("USD", D("12.50")), ("EUR", D("0.0001"))]
+
+
+@pytest.mark.parametrize(("model", "name", "build"), CONVERTED, ids=IDS)
+def test_amount_is_a_money_field_on_the_rows_currency_column(model, name, build):
+    field = model._meta.get_field(name)
+    assert isinstance(field, MoneyField)
+    assert (field.currency_field_name, field.max_digits, field.decimal_places) == \
+        ("currency", 24, 4)
+    assert isinstance(model.__dict__[name], SharedCurrencyMoney)
+    # No per-amount "<name>_currency" column was added next to the shared one.
+    assert [f.name for f in model._meta.concrete_fields if f.name.endswith("currency")] == \
+        ["currency"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("currency", "amount"), SAMPLES)
+@pytest.mark.parametrize(("model", "name", "build"), CONVERTED, ids=IDS)
+def test_round_trip_keeps_currency_and_exact_decimal(model, name, build, currency, amount):
+    row = build(currency, amount)
+    loaded = model.objects.get(pk=row.pk)
+    value = getattr(loaded, name)
+    assert isinstance(value, Money)
+    assert value == Money(amount, currency)
+    assert (value.amount, value.currency.code, loaded.currency) == (amount, currency, currency)
+    # Stored as numeric(24, 4): exactly the Decimal, four places, never a float.
+    assert str(value.amount) == str(amount.quantize(D("0.0001")))
+    # Aggregates and values() read the column as a plain Decimal.
+    assert model.objects.filter(pk=row.pk).values_list(name, flat=True).get() == amount
+    assert model.objects.filter(pk=row.pk).aggregate(s=models.Sum(name))["s"] == amount
+    # Filtering by a Money matches amount and currency.
+    assert model.objects.filter(**{name: Money(amount, currency)}).count() == 1
+    assert model.objects.filter(pk=row.pk, **{name: Money(amount, "CHF")}).count() == 0
+    # A deferred amount (or currency) loads on access.
+    deferred = model.objects.only("pk").get(pk=row.pk)
+    assert getattr(deferred, name) == Money(amount, currency)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("model", "name", "build"), CONVERTED, ids=IDS)
+def test_money_in_another_currency_is_refused_not_mixed(model, name, build):
+    row = build("USD", D("5.00"))
+    with pytest.raises(MoneyError) as caught:
+        setattr(row, name, Money(D("5.00"), "EUR"))
+    assert caught.value.code == "currency_mismatch"
+    assert (row.currency, getattr(row, name)) == ("USD", Money(D("5.00"), "USD"))
+    # The same currency as a Money, or a bare Decimal (in the row's currency), is accepted.
+    setattr(row, name, Money(D("7.25"), "USD"))
+    assert getattr(row, name) == Money(D("7.25"), "USD")
+    setattr(row, name, D("8"))
+    assert getattr(row, name) == Money(D("8"), "USD")
+
+
+@pytest.mark.django_db
+def test_money_on_a_new_row_without_currency_sets_it_and_kwargs_refuse_a_mismatch():
+    row = Dispute(stripe_id="dp_new", status="needs_response", amount=to_money(D("3"), "JPY"))
+    assert row.currency == "JPY"
+    with pytest.raises(MoneyError):
+        Dispute(stripe_id="dp_mix", status="needs_response", currency="USD",
+                amount=Money(D("3"), "JPY"))
+
+
+def test_to_money_builds_exact_money_and_checks_currency():
+    assert to_money(D("1.235"), "kwd") == Money(D("1.235"), "KWD")
+    assert to_money(Money(D("2"), "USD"), "USD") == Money(D("2"), "USD")
+    with pytest.raises(MoneyError):
+        to_money(Money(D("2"), "USD"), "EUR")
+    with pytest.raises(MoneyError):
+        to_money(1.5, "USD")  # type: ignore[arg-type]
+    with pytest.raises(MoneyError):
+        to_money(D("1"), "ZZZ")

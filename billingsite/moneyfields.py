@@ -58,6 +58,15 @@ class SharedCurrencyMoney(MoneyFieldProxy):
         return super().prepare_value(obj, value)
 
 
+def zero_amount() -> Decimal:
+    """Default of an amount column: a bare zero in the row's currency.
+
+    Not ``default=0``: django-money would turn that into ``Money(0, DEFAULT_CURRENCY)`` and,
+    on a new row, overwrite the currency the caller gave.
+    """
+    return Decimal(0)
+
+
 SHARED_CURRENCY: dict[str, Any] = {
     "currency_field_name": "currency",
     "money_descriptor_class": SharedCurrencyMoney,

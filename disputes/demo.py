@@ -11,7 +11,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from billingsite.money import round_line, to_minor_units
+from billingsite.money import amount_of, round_line, to_minor_units
 from billingsite.outbox.models import OutboxMessage, OutboxState
 from disputes.models import Dispute, DisputeNote, Refund, RefundTransition
 from disputes.services.disputes import dispute_apply_stripe
@@ -76,7 +76,7 @@ def _refund(label: str, payment: Payment, share: Decimal, state: str, support: U
     ref = f"demo:{label}"
     if Refund.objects.filter(batch_ref=ref).exists():
         return 0
-    amount = round_line(payment.amount_captured * share, payment.currency)
+    amount = round_line(amount_of(payment.amount_captured) * share, payment.currency)
     if state in (RefundStatus.REQUESTED, RefundStatus.REJECTED):
         refund = Refund.objects.create(  # above the threshold: waits for Finance
             payment=payment, invoice=payment.invoice, customer=payment.customer, amount=amount,
@@ -103,7 +103,7 @@ def _dispute(label: str, payment: Payment, status: str, due: Any, assignee: User
     stripe_id = f"dp_demo_{label}"
     if Dispute.objects.filter(stripe_id=stripe_id).exists():
         return
-    minor = to_minor_units(round_line(payment.amount_captured, payment.currency),
+    minor = to_minor_units(round_line(amount_of(payment.amount_captured), payment.currency),
                            payment.currency)
     base = {"id": stripe_id, "object": "dispute", "charge": payment.stripe_charge_id,
             "amount": minor, "currency": payment.currency.lower(), "reason": "fraudulent",

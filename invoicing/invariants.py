@@ -1,4 +1,7 @@
-"""Invariants 3, 4 and 9 as database checks (see billingsite/invariants.py)."""
+"""Invariants 3, 4 and 9 as database checks (see billingsite/invariants.py).
+
+The currency checks back the composite (parent id, currency) foreign keys of migration 0005:
+with those in place they find nothing, and they say so if a key was ever dropped."""
 
 from collections.abc import Iterator
 
@@ -6,7 +9,14 @@ from django.db.models import Count, DecimalField, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
 from billingsite.invariants import Violation, invariant
-from invoicing.models import CreditGrant, CreditNote, Invoice, InvoiceNumberCounter
+from invoicing.models import (
+    CreditEntry,
+    CreditGrant,
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceNumberCounter,
+)
 
 _ZERO = Value(0, output_field=DecimalField(max_digits=20, decimal_places=6))
 
@@ -66,3 +76,23 @@ def credit_balances_non_negative() -> Iterator[Violation]:
     )
     for pk, currency, balance in rows.iterator():
         yield Violation(f"credit grant #{pk}", f"balance {balance} {currency}")
+
+
+@invariant(3, "credit notes and their lines are in their invoice's currency")
+def invoice_currencies() -> Iterator[Violation]:
+    notes = (CreditNote.objects.exclude(currency=F("invoice__currency"))
+             .values_list("number", "currency", "invoice__currency"))
+    for number, currency, expected in notes.iterator():
+        yield Violation(f"credit note {number}", f"in {currency}, its invoice in {expected}")
+    note_lines = (CreditNoteLine.objects.exclude(currency=F("credit_note__currency"))
+                  .values_list("pk", "credit_note__number", "currency", "credit_note__currency"))
+    for pk, number, currency, expected in note_lines.iterator():
+        yield Violation(f"credit note line #{pk}", f"in {currency}, note {number} in {expected}")
+
+
+@invariant(9, "credit ledger entries are in their grant's currency")
+def credit_entry_currencies() -> Iterator[Violation]:
+    rows = (CreditEntry.objects.exclude(currency=F("grant__currency"))
+            .values_list("pk", "grant_id", "currency", "grant__currency"))
+    for pk, grant_id, currency, expected in rows.iterator():
+        yield Violation(f"credit entry #{pk}", f"in {currency}, grant #{grant_id} in {expected}")

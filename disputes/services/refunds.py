@@ -27,7 +27,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from billingsite.errors import AppError, Conflict, NotFound
-from billingsite.money import is_rounded
+from billingsite.money import SupportsAmount, amount_of, is_rounded
 from billingsite.outbox.services import outbox_enqueue
 from disputes.models import Dispute, Refund, RefundTransition
 from disputes.models.refunds import RefundSource
@@ -59,12 +59,12 @@ def refundable_amount(payment: Payment) -> Decimal:
     ours = Refund.objects.filter(payment=payment, status__in=RESERVING)
     reserved = ours.aggregate(s=Sum("amount"))["s"] or ZERO
     succeeded = ours.filter(status=RefundStatus.SUCCEEDED).aggregate(s=Sum("amount"))["s"] or ZERO
-    outside = max(ZERO, payment.amount_refunded - succeeded)
-    return payment.amount_captured - reserved - outside
+    outside = max(ZERO, amount_of(payment.amount_refunded) - succeeded)
+    return amount_of(payment.amount_captured) - reserved - outside
 
 
 def _check_refundable(payment: Payment, amount: Decimal) -> None:
-    if payment.status != PaymentStatus.SUCCEEDED or payment.amount_captured <= 0:
+    if payment.status != PaymentStatus.SUCCEEDED or amount_of(payment.amount_captured) <= 0:
         raise Conflict("payment_not_captured",
                        f"Payment {payment} is {payment.status}: only a captured payment can be "
                        "refunded.")
@@ -89,11 +89,11 @@ def _check_refundable(payment: Payment, amount: Decimal) -> None:
     if amount > free:
         raise Conflict("over_refund",
                        f"Only {free} {payment.currency} of this payment is left to refund "
-                       f"(captured {payment.amount_captured}); {amount} is too much.",
+                       f"(captured {amount_of(payment.amount_captured)}); {amount} is too much.",
                        details={"refundable": str(free)})
 
 
-def _amount_from(payment: Payment, amount: Decimal | None,
+def _amount_from(payment: Payment, amount: Decimal | SupportsAmount | None,
                  lines: Mapping[int, Decimal] | None) -> tuple[Decimal, dict[str, str]]:
     if lines:
         if payment.invoice_id is None:
@@ -109,12 +109,15 @@ def _amount_from(payment: Payment, amount: Decimal | None,
         return total, clean
     if amount is None:  # full: whatever is left
         return refundable_amount(payment), {}
-    return Decimal(amount), {}
+    if isinstance(amount, str):
+        return Decimal(amount), {}
+    return amount_of(amount, payment.currency), {}  # a Money must be in the payment's currency
 
 
 @transaction.atomic
 def refund_request(*, payment: Payment, reason: str, actor: User | None,
-                   amount: Decimal | None = None, lines: Mapping[int, Decimal] | None = None,
+                   amount: Decimal | SupportsAmount | None = None,
+                   lines: Mapping[int, Decimal] | None = None,
                    reason_text: str = "", internal_note: str = "",
                    source: str = RefundSource.AGENT, batch_ref: str = "") -> Refund:
     """Request a refund of ``amount`` (None = all that is left) or of invoice ``lines``.

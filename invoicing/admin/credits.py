@@ -33,6 +33,11 @@ class CreditEntryInline(admin.TabularInline):
 
 
 class CreditGrantForm(forms.ModelForm):
+    # One plain amount input: the currency is the grant's own field below (django-money's
+    # default form field would add a second currency picker).
+    amount = forms.DecimalField(max_digits=24, decimal_places=4,
+                                help_text="Amount granted (the first ledger entry).")
+
     class Meta:
         model = CreditGrant
         fields = ("customer", "contract", "kind", "amount", "currency", "effective_at",

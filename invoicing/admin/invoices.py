@@ -18,6 +18,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from billingsite.admin_readonly import ReadOnlyInline as _ReadOnlyInline
 from billingsite.errors import AppError
+from billingsite.money import amount_of
 from invoicing.admin.corrections import InvoiceCorrectionsMixin, manual_outcomes
 from invoicing.models import (
     CreditNote,
@@ -177,7 +178,8 @@ class InvoiceAdmin(InvoiceCorrectionsMixin, SimpleHistoryAdmin):
             try:
                 note = credit_note_create(invoice=invoice, reason=reason, outcome=outcome,
                                           actor=request.user)
-                results.append((invoice, f"credit note {note.number} for {note.total}", True))
+                total = amount_of(note.total)
+                results.append((invoice, f"credit note {note.number} for {total}", True))
             except AppError as exc:
                 results.append((invoice, f"no credit note: {exc.message}", False))
         return self._results(request, "Credit notes: results", results)

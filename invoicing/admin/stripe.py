@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from billingsite.admin_readonly import ReadOnlyAdmin
+from billingsite.money import amount_of
 from billingsite.outbox.admin import action_results
 from invoicing.models import (
     Payment,
@@ -113,7 +114,7 @@ def invoice_stripe_summary(invoice: Any) -> str:
     payments = Payment.objects.filter(invoice=invoice).order_by("created_at")
     rows = format_html_join(
         "", "<li>{} {} {}{}</li>",
-        ((p.stripe_payment_intent_id or p.stripe_charge_id, p.status, p.amount,
+        ((p.stripe_payment_intent_id or p.stripe_charge_id, p.status, amount_of(p.amount),
           f": {p.failure_message} ({p.decline_code or p.failure_code})"
           if p.status == "failed" else "") for p in payments))
     return format_html("{}<ul>{}</ul>", head, rows) if payments else head

@@ -12,8 +12,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
+from accounts.models import validate_currency
+from billingsite.money import amount_of
+from billingsite.moneyfields import SHARED_CURRENCY
 from invoicing.models.invoices import AMOUNT, Invoice, InvoiceLine
 
 
@@ -32,7 +36,10 @@ class CreditNote(models.Model):
     number = models.CharField(max_length=32, unique=True)
     reason = models.TextField()
     outcome = models.CharField(max_length=24, choices=CreditNoteOutcome.choices)
-    total = models.DecimalField(**AMOUNT)
+    currency = models.CharField(
+        max_length=3, validators=[validate_currency],
+        help_text="The invoice's currency; an (invoice, currency) foreign key keeps them equal.")
+    total = MoneyField(**AMOUNT, **SHARED_CURRENCY)
     credit_grant = models.OneToOneField(
         "invoicing.CreditGrant", null=True, blank=True, on_delete=models.PROTECT,
         related_name="credit_note",
@@ -48,6 +55,8 @@ class CreditNote(models.Model):
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.CheckConstraint(condition=models.Q(total__gt=0), name="creditnote_positive"),
+            # Target of the lines' (credit_note_id, currency) foreign key (migration 0005).
+            models.UniqueConstraint(fields=["id", "currency"], name="creditnote_id_currency"),
         ]
 
     def __str__(self) -> str:
@@ -63,7 +72,11 @@ class CreditNoteLine(models.Model):
     credit_note = models.ForeignKey(CreditNote, on_delete=models.PROTECT, related_name="lines")
     invoice_line = models.ForeignKey(InvoiceLine, on_delete=models.PROTECT,
                                      related_name="credit_note_lines")
-    amount = models.DecimalField(**AMOUNT, help_text="Positive: how much of the line is credited.")
+    currency = models.CharField(
+        max_length=3, validators=[validate_currency],
+        help_text="The note's currency; a (credit note, currency) foreign key keeps them equal.")
+    amount = MoneyField(**AMOUNT, **SHARED_CURRENCY,
+                        help_text="Positive: how much of the line is credited.")
     description = models.CharField(max_length=300)
 
     class Meta:
@@ -74,4 +87,4 @@ class CreditNoteLine(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.description}: {self.amount}"
+        return f"{self.description}: {amount_of(self.amount)}"

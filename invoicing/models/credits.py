@@ -12,9 +12,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
 from accounts.models import Customer, validate_currency
+from billingsite.money import amount_of
+from billingsite.moneyfields import SHARED_CURRENCY
 
 AMOUNT = {"max_digits": 24, "decimal_places": 4}
 
@@ -35,8 +38,9 @@ class CreditGrant(models.Model):
         related_name="credit_grant", help_text="The prepaid commit this grant funds, if any.",
     )
     kind = models.CharField(max_length=16, choices=GrantKind.choices)
-    amount = models.DecimalField(**AMOUNT, help_text="Amount granted (the first ledger entry).")
     currency = models.CharField(max_length=3, validators=[validate_currency])
+    amount = MoneyField(**AMOUNT, **SHARED_CURRENCY,
+                        help_text="Amount granted (the first ledger entry).")
     effective_at = models.DateTimeField()
     expires_at = models.DateTimeField(null=True, blank=True)
     priority = models.PositiveSmallIntegerField(default=100, help_text="Lower is used first.")
@@ -52,6 +56,8 @@ class CreditGrant(models.Model):
         ordering = ["customer", "expires_at", "priority", "created_at"]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="grant_amount_positive"),
+            # Target of the entries' (grant_id, currency) foreign key (migration 0005).
+            models.UniqueConstraint(fields=["id", "currency"], name="creditgrant_id_currency"),
             models.CheckConstraint(
                 condition=models.Q(expires_at__isnull=True)
                 | models.Q(expires_at__gt=models.F("effective_at")),
@@ -60,7 +66,8 @@ class CreditGrant(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} credit #{self.pk} {self.amount} {self.currency}"
+        amount = amount_of(self.amount)
+        return f"{self.get_kind_display()} credit #{self.pk} {amount} {self.currency}"
 
 
 class CreditEntryKind(models.TextChoices):
@@ -78,7 +85,10 @@ class ImmutableEntryError(Exception):
 class CreditEntry(models.Model):
     grant = models.ForeignKey(CreditGrant, on_delete=models.PROTECT, related_name="entries")
     kind = models.CharField(max_length=16, choices=CreditEntryKind.choices)
-    amount = models.DecimalField(**AMOUNT, help_text="Signed: + adds credit, - uses it.")
+    currency = models.CharField(
+        max_length=3, validators=[validate_currency],
+        help_text="The grant's currency; a (grant, currency) foreign key keeps them equal.")
+    amount = MoneyField(**AMOUNT, **SHARED_CURRENCY, help_text="Signed: + adds credit, - uses it.")
     invoice = models.ForeignKey(
         "invoicing.Invoice", null=True, blank=True, on_delete=models.PROTECT,
         related_name="credit_entries",
@@ -102,7 +112,7 @@ class CreditEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.amount} on grant #{self.grant_id}"
+        return f"{self.kind} {amount_of(self.amount)} on grant #{self.grant_id}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:

@@ -78,6 +78,9 @@ class Invoice(models.Model):
                 condition=models.Q(status="draft") | models.Q(number__isnull=False),
                 name="invoice_issued_has_number",
             ),
+            # Target of the (invoice_id, currency) foreign keys of lines and credit notes, which
+            # keep their currency equal to the invoice's (migrations 0005 and 0006).
+            models.UniqueConstraint(fields=["id", "currency"], name="invoice_id_currency"),
         ]
         indexes = [models.Index(fields=["status", "finalize_after"])]
 

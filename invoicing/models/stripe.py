@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
 from accounts.models import Customer
+from billingsite.moneyfields import SHARED_CURRENCY, zero_amount
 from invoicing.models.invoices import AMOUNT, Invoice
 
 
@@ -100,9 +102,9 @@ class Payment(models.Model):
                                                 unique=True)
     stripe_charge_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
     currency = models.CharField(max_length=3)
-    amount = models.DecimalField(default=0, **AMOUNT)
-    amount_captured = models.DecimalField(default=0, **AMOUNT)
-    amount_refunded = models.DecimalField(default=0, **AMOUNT)
+    amount = MoneyField(default=zero_amount, **AMOUNT, **SHARED_CURRENCY)
+    amount_captured = MoneyField(default=zero_amount, **AMOUNT, **SHARED_CURRENCY)
+    amount_refunded = MoneyField(default=zero_amount, **AMOUNT, **SHARED_CURRENCY)
     status = models.CharField(max_length=16, choices=PaymentStatus.choices,
                               default=PaymentStatus.PROCESSING)
     failure_code = models.CharField(max_length=100, blank=True)

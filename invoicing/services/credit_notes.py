@@ -65,10 +65,11 @@ def credit_note_create(*, invoice: Invoice, reason: str, outcome: str,
                        details=problems or {"lines": "Nothing left to credit."})
     note = CreditNote.objects.create(
         invoice=locked, number=number_allocate(CREDIT_NOTE_SERIES), reason=reason.strip(),
-        outcome=outcome, total=total, created_by=actor,
+        outcome=outcome, currency=locked.currency, total=total, created_by=actor,
         credit_grant=_grant_for(locked, total, actor) if outcome == "customer_credit" else None)
     CreditNoteLine.objects.bulk_create([
-        CreditNoteLine(credit_note=note, invoice_line_id=pk, amount=amount,
+        CreditNoteLine(credit_note=note, invoice_line_id=pk, currency=locked.currency,
+                       amount=amount,
                        description=positive[pk].description[:300])
         for pk, amount in wanted.items()])
     return note

@@ -50,8 +50,8 @@ def credit_grant_create(*, customer: Customer, kind: str, amount: Any, currency:
         effective_at=effective_at, expires_at=expires_at, priority=priority, contract=contract,
         commit=commit, note=note, created_by=actor,
     )
-    CreditEntry.objects.create(grant=grant, kind=CreditEntryKind.GRANT, amount=amount,
-                               note=note, created_by=actor)
+    CreditEntry.objects.create(grant=grant, kind=CreditEntryKind.GRANT, currency=currency,
+                               amount=amount, note=note, created_by=actor)
     return grant
 
 
@@ -75,7 +75,8 @@ def credit_draw(*, invoice: Invoice, draws: list[tuple[int, Decimal]]) -> list[C
             raise Conflict("credit_overdrawn", f"Grant #{grant_id} has {balance} left, "
                            f"cannot draw {amount}.", details={"grant_id": grant_id})
         entries.append(CreditEntry.objects.create(
-            grant_id=grant_id, kind=CreditEntryKind.DRAWDOWN, amount=-amount, invoice=invoice,
+            grant_id=grant_id, kind=CreditEntryKind.DRAWDOWN, currency=invoice.currency,
+            amount=-amount, invoice=invoice,
             note=f"Invoice {invoice.number or invoice.pk}"))
     return entries
 
@@ -93,7 +94,8 @@ def credit_reverse_for_invoice(*, invoice: Invoice, actor: User | None = None) -
         if row["grant_id"] in done:
             continue
         CreditEntry.objects.create(grant_id=row["grant_id"], kind=CreditEntryKind.REVERSAL,
-                                   amount=-row["total"], invoice=invoice, created_by=actor,
+                                   currency=invoice.currency, amount=-row["total"],
+                                   invoice=invoice, created_by=actor,
                                    note=f"Void of invoice {invoice.number}")
         count += 1
     return count
@@ -102,14 +104,14 @@ def credit_reverse_for_invoice(*, invoice: Invoice, actor: User | None = None) -
 @transaction.atomic
 def credit_expire(*, now: datetime) -> int:
     """Post an expiry entry for the remaining balance of every grant expired by ``now``."""
-    expired = list(CreditGrant.objects.filter(expires_at__lte=now).exclude(
-        entries__kind=CreditEntryKind.EXPIRY).order_by("pk").values_list("pk", flat=True))
-    _lock(expired)
+    expired = dict(CreditGrant.objects.filter(expires_at__lte=now).exclude(
+        entries__kind=CreditEntryKind.EXPIRY).order_by("pk").values_list("pk", "currency"))
+    _lock(list(expired))
     count = 0
-    for grant_id in expired:
+    for grant_id, currency in expired.items():
         balance = grant_balance(grant_id)
         if balance > 0:
             CreditEntry.objects.create(grant_id=grant_id, kind=CreditEntryKind.EXPIRY,
-                                       amount=-balance, note="Expired")
+                                       currency=currency, amount=-balance, note="Expired")
             count += 1
     return count

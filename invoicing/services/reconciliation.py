@@ -24,7 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from billingsite.errors import AppError
-from billingsite.money import round_line, to_minor_units
+from billingsite.money import SupportsAmount, amount_of, round_line, to_minor_units
 from invoicing.models import (
     DifferenceKind,
     Invoice,
@@ -147,8 +147,8 @@ TALLY_TO_STRIPE_STATUS: dict[str, str] = {
 }
 
 
-def _minor(amount: Decimal, currency: str) -> int:
-    return to_minor_units(round_line(Decimal(amount), currency), currency)
+def _minor(amount: Decimal | SupportsAmount, currency: str) -> int:
+    return to_minor_units(round_line(amount_of(amount, currency), currency), currency)
 
 
 def tally_invoices(start: datetime, end: datetime) -> Side:

@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from accounts.models import Customer
-from billingsite.money import from_minor_units, normalize_currency
+from billingsite.money import amount_of, from_minor_units, normalize_currency
 from invoicing.models import Invoice, Payment, PaymentStatus, StripeInvoice
 from invoicing.services.invoices import invoice_transition
 from invoicing.states import InvoiceStatus
@@ -246,7 +246,7 @@ def payment_record(*, intent_id: str | None, charge_id: str | None, customer: Cu
             for name, value in fields.items():
                 setattr(row, name, value)
             row.last_event_at = at
-        elif fields.get("amount_refunded", Decimal(0)) > row.amount_refunded:
+        elif fields.get("amount_refunded", Decimal(0)) > amount_of(row.amount_refunded):
             row.amount_refunded = fields["amount_refunded"]  # refunds only ever grow
         row.save()
         return f"payment {row.status}" + (" (stale snapshot ignored)" if stale or settled else "")

@@ -20,7 +20,7 @@ from django.db.models import QuerySet
 
 from accounts.models import Customer
 from billingsite.errors import AppError, NotFound
-from billingsite.money import exact_context, sum_lines
+from billingsite.money import amount_of, exact_context, sum_lines
 from invoicing.models import (
     Charge,
     ChargeKind,
@@ -254,7 +254,7 @@ def _grant_burns(customer: Customer, computation: InvoiceComputation,
             continue
         running, history = ZERO, []
         for entry in entries.get(grant.pk, []):
-            running += entry.amount
+            running += amount_of(entry.amount)
             history.append((entry.created_at, running))
         result.append(GrantBurn(grant, pending.get(grant.pk, ZERO), history))
     return result

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.portal.access import Viewer, usage_page
 from billingsite.errors import AppError, NotFound
+from billingsite.money import amount_of
 from invoicing.services.pdf import invoice_pdf_render
 from invoicing.usage_pages import selectors
 from invoicing.usage_pages.charts import series_table
@@ -55,7 +56,8 @@ def overview(request: HttpRequest, viewer: Viewer) -> HttpResponse:
                     "balance": money(b.grant.balance, cur),
                     "pending": money(b.pending_draw, cur),
                     "after": money(b.balance_after, cur),
-                    "used_pct": _pct(b.grant.amount - b.balance_after, b.grant.amount)}
+                    "used_pct": _pct(amount_of(b.grant.amount) - b.balance_after,
+                                    amount_of(b.grant.amount))}
                    for b in data.grants],
         "commits": [{"c": s, "amount": money(s.commit.amount, cur),
                      "spend": money(s.spend, cur), "forecast": money(s.forecast_spend, cur),

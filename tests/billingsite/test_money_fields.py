@@ -8,19 +8,35 @@ re-denominating the row; aggregates and ``values()`` still give Decimals; deferr
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import count
 
 import pytest
-from django.db import models
+from django.db import IntegrityError, connection, models, transaction
 from djmoney.models.fields import MoneyField
 from djmoney.money import Money
 
 from billingsite.money import MoneyError
 from billingsite.moneyfields import SharedCurrencyMoney, to_money
 from disputes.models import Dispute, LedgerAccount, LedgerEntry, Refund
+from invoicing.invariants import credit_entry_currencies, invoice_currencies
+from invoicing.models import (
+    CreditEntry,
+    CreditGrant,
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceLine,
+    Payment,
+)
 from tests.disputes.factories import paid_invoice_payment
+from tests.factories import CustomerFactory
+from tests.invoicing.factories import make_contract, make_version
 
 D = Decimal
+JAN, FEB = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
+_seq = count(1)
 
 Builder = Callable[[str, Decimal], models.Model]
 
@@ -41,11 +57,61 @@ def _ledger_entry(currency: str, amount: Decimal) -> models.Model:
                                       account=LedgerAccount.CASH, currency=currency, amount=amount)
 
 
+def _payment(currency: str, amount: Decimal) -> models.Model:
+    return Payment.objects.create(customer=CustomerFactory(), currency=currency,
+                                  stripe_payment_intent_id=f"pi_money_{next(_seq)}",
+                                  amount=amount, amount_captured=amount, amount_refunded=amount)
+
+
+def _grant(currency: str, amount: Decimal) -> CreditGrant:
+    return CreditGrant.objects.create(customer=CustomerFactory(), kind="promotional",
+                                      currency=currency, amount=amount, effective_at=JAN)
+
+
+def _credit_entry(currency: str, amount: Decimal) -> models.Model:
+    return CreditEntry.objects.create(grant=_grant(currency, amount), kind="adjustment",
+                                      currency=currency, amount=amount)
+
+
+def _invoice(currency: str) -> Invoice:
+    version = make_version(key=f"money{next(_seq)}", currency=currency)
+    contract = make_contract(CustomerFactory(currency=currency), version=version)
+    return Invoice.objects.create(customer=contract.customer, contract=contract,
+                                  currency=currency, series=f"T-{currency}", period_start=JAN,
+                                  period_end=FEB, finalize_after=FEB)
+
+
+def _invoice_line(invoice: Invoice, amount: Decimal) -> InvoiceLine:
+    return InvoiceLine.objects.create(invoice=invoice, position=next(_seq), kind="usage",
+                                      description="Calls", period_start=JAN, period_end=FEB,
+                                      amount=amount)
+
+
+def _credit_note(currency: str, amount: Decimal) -> CreditNote:
+    return CreditNote.objects.create(invoice=_invoice(currency), number=f"CN-T-{next(_seq)}",
+                                     reason="test", outcome="refund", currency=currency,
+                                     total=amount)
+
+
+def _credit_note_line(currency: str, amount: Decimal) -> models.Model:
+    note = _credit_note(currency, amount)
+    return CreditNoteLine.objects.create(credit_note=note,
+                                         invoice_line=_invoice_line(note.invoice, amount),
+                                         currency=currency, amount=amount, description="Calls")
+
+
 # (model, amount field, builder): every amount that is a MoneyField, with a way to store one.
 CONVERTED: list[tuple[type[models.Model], str, Builder]] = [
     (Refund, "amount", _refund),
     (Dispute, "amount", _dispute),
     (LedgerEntry, "amount", _ledger_entry),
+    (Payment, "amount", _payment),
+    (Payment, "amount_captured", _payment),
+    (Payment, "amount_refunded", _payment),
+    (CreditGrant, "amount", _grant),
+    (CreditEntry, "amount", _credit_entry),
+    (CreditNote, "total", _credit_note),
+    (CreditNoteLine, "amount", _credit_note_line),
 ]
 IDS = [f"{model.__name__}.{name}" for model, name, _ in CONVERTED]
 
@@ -120,3 +186,56 @@ def test_to_money_builds_exact_money_and_checks_currency():
         to_money(1.5, "USD")  # type: ignore[arg-type]
     with pytest.raises(MoneyError):
         to_money(D("1"), "ZZZ")
+
+
+@pytest.mark.django_db
+def test_payment_default_amounts_are_zero_in_the_given_currency():
+    payment = Payment(customer=CustomerFactory(), currency="KWD", stripe_charge_id="ch_default")
+    payment.save()
+    payment.refresh_from_db()
+    assert (payment.currency, payment.amount, payment.amount_captured, payment.amount_refunded) \
+        == ("KWD", Money(0, "KWD"), Money(0, "KWD"), Money(0, "KWD"))
+
+
+def _refused(create: Callable[[], object]) -> str:
+    with pytest.raises(IntegrityError) as caught, transaction.atomic():
+        create()
+    return str(caught.value)
+
+
+@pytest.mark.django_db
+def test_children_in_another_currency_than_their_parent_are_refused_by_the_database():
+    grant = _grant("USD", D("10"))
+    assert "creditentry_grant_currency_fk" in _refused(lambda: CreditEntry.objects.create(
+        grant=grant, kind="adjustment", currency="EUR", amount=D("1")))
+    invoice = _invoice("JPY")
+    assert "creditnote_invoice_currency_fk" in _refused(lambda: CreditNote.objects.create(
+        invoice=invoice, number="CN-T-X", reason="r", outcome="refund", currency="USD",
+        total=D("1")))
+    note = _credit_note("KWD", D("1.235"))
+    line = _invoice_line(note.invoice, D("1.235"))
+    assert "creditnoteline_note_currency_fk" in _refused(lambda: CreditNoteLine.objects.create(
+        credit_note=note, invoice_line=line, currency="BHD", amount=D("1"), description="x"))
+
+
+@pytest.mark.django_db
+def test_currency_invariants_find_children_whose_foreign_key_was_dropped():
+    grant = _grant("USD", D("10"))
+    note = _credit_note("USD", D("5"))
+    line = _invoice_line(note.invoice, D("5"))
+    assert list(credit_entry_currencies()) == [] and list(invoice_currencies()) == []
+    with connection.cursor() as cursor:  # rolled back with the test's transaction
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending events block ALTER TABLE
+        for table, key in [("creditentry", "creditentry_grant_currency_fk"),
+                           ("creditnote", "creditnote_invoice_currency_fk"),
+                           ("creditnoteline", "creditnoteline_note_currency_fk")]:
+            cursor.execute(f"ALTER TABLE invoicing_{table} DROP CONSTRAINT {key}")
+    entry = CreditEntry.objects.create(grant=grant, kind="adjustment", currency="EUR",
+                                       amount=D("1"))
+    bad_note = CreditNote.objects.create(invoice=note.invoice, number="CN-T-BAD", reason="r",
+                                         outcome="refund", currency="GBP", total=D("1"))
+    CreditNoteLine.objects.create(credit_note=note, invoice_line=line, currency="CHF",
+                                  amount=D("1"), description="x")
+    assert [v.subject for v in credit_entry_currencies()] == [f"credit entry #{entry.pk}"]
+    found = [v.subject for v in invoice_currencies()]
+    assert f"credit note {bad_note.number}" in found and len(found) == 2

@@ -68,7 +68,7 @@ def test_agent_requests_finance_approves_refund_succeeds_on_localstripe(
 
     sign_in(page, "ann-support")
     page.goto(f"/admin/disputes/refund/request/invoice/{invoice.pk}/")
-    expect(page.locator("#refundable")).to_contain_text(str(payment.amount_captured))
+    expect(page.locator("#refundable")).to_contain_text(str(payment.amount_captured.amount))
     page.locator("#id_amount").fill("5.00")
     page.locator("#id_reason").select_option("service_issue")
     page.get_by_label("Reason (free text)").fill("API outage on the 3rd")

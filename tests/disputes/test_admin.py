@@ -31,7 +31,7 @@ def test_agent_requests_and_finance_approves_in_the_admin(client, paid, settings
     agent, approver = staff("support"), staff("finance")
     client.force_login(agent)
     page = client.get(f"/admin/disputes/refund/request/invoice/{invoice.pk}/", follow=True)
-    assert page.status_code == 200 and str(payment.amount_captured) in page.content.decode()
+    assert page.status_code == 200 and str(payment.amount_captured.amount) in page.content.decode()
     response = client.post(f"/admin/disputes/refund/request/{payment.pk}/", {
         "amount": "5.00", "reason": "service_issue", "reason_text": "outage on the 3rd",
         "internal_note": "ticket 42"}, follow=True)
@@ -56,7 +56,7 @@ def test_request_form_shows_why_a_refund_is_refused(client, paid):
     _, payment = paid
     client.force_login(staff("support"))
     response = client.post(f"/admin/disputes/refund/request/{payment.pk}/", {
-        "amount": str(payment.amount_captured + 1), "reason": "other"})
+        "amount": str(payment.amount_captured.amount + 1), "reason": "other"})
     assert "left to refund" in response.content.decode() and not Refund.objects.exists()
 
 
@@ -175,4 +175,4 @@ def test_finance_voids_a_paid_invoice_by_refunding_it(client, paid, settings):
     client.post(url, {"note": "Sold in error"})
     refund = Refund.objects.get()
     assert (refund.amount.amount, refund.source, refund.status) == (
-        payment.amount_captured, "invoice_void", "approved")
+        payment.amount_captured.amount, "invoice_void", "approved")

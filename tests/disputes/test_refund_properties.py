@@ -50,7 +50,7 @@ def test_reserved_refunds_never_exceed_captured(steps, refund_case):
                 pass
             reserved = Refund.objects.filter(payment=payment, status__in=RESERVING).aggregate(
                 s=Sum("amount"))["s"] or 0
-            assert reserved <= payment.amount_captured
+            assert reserved <= payment.amount_captured.amount
     finally:
         transaction.savepoint_rollback(sid)
 

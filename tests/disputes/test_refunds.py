@@ -120,7 +120,7 @@ def test_over_refund_refused_and_full_refund_takes_what_is_left(paid, agent, set
                        actor=agent)
     assert exc.value.code == "over_refund"
     rest = refund_request(payment=payment, reason="other", actor=agent)
-    assert rest.amount.amount == payment.amount_captured - Decimal("10.00")
+    assert rest.amount.amount == payment.amount_captured.amount - Decimal("10.00")
 
 
 def test_rejected_and_canceled_refunds_free_the_amount(paid, agent, finance, settings):
@@ -129,7 +129,7 @@ def test_rejected_and_canceled_refunds_free_the_amount(paid, agent, finance, set
     big = refund_request(payment=payment, reason="other", actor=agent)
     refund_reject(refund=big, actor=finance, note="no")
     again = refund_request(payment=payment, reason="other", actor=agent)
-    assert again.amount.amount == payment.amount_captured
+    assert again.amount.amount == payment.amount_captured.amount
 
 
 def test_open_dispute_blocks_a_refund_with_a_clear_message(paid, agent):
@@ -171,7 +171,8 @@ def test_succeeded_refund_issues_a_credit_note_and_ledger_once(paid, agent):
     refund.refresh_from_db()
     assert refund.status == "succeeded" and refund.stripe_refund_id == "re_1"
     note = refund.credit_note
-    assert note.total == Decimal("7.00") and note.invoice == invoice and note.outcome == "refund"
+    assert note.total.amount == Decimal("7.00")
+    assert note.invoice == invoice and note.outcome == "refund"
     assert balance(LedgerAccount.REFUNDS) == Decimal("7.00")
     assert balance(LedgerAccount.CASH) == Decimal("-7.00")
 
@@ -185,7 +186,7 @@ def test_refund_by_invoice_line_credits_that_line(paid, agent):
     refund_apply_stripe({"id": "re_line", "status": "succeeded",
                          "metadata": {"tally_refund_id": str(refund.pk)}}, at=None)
     refund.refresh_from_db()
-    assert [(cl.invoice_line_id, cl.amount) for cl in refund.credit_note.lines.all()] == [
+    assert [(cl.invoice_line_id, cl.amount.amount) for cl in refund.credit_note.lines.all()] == [
         (line.pk, Decimal("1.00"))]
 
 
@@ -198,7 +199,7 @@ def test_failed_refund_frees_the_amount_and_posts_nothing(paid, agent):
     assert (refund.status, refund.failure_reason) == ("failed", "lost_or_stolen_card")
     assert balance(LedgerAccount.CASH) == 0 and refund.credit_note is None
     assert refund_request(payment=payment, reason="other", actor=agent).amount.amount == \
-        payment.amount_captured
+        payment.amount_captured.amount
 
 
 @pytest.mark.django_db(transaction=True)
@@ -206,7 +207,7 @@ def test_two_agents_at_once_cannot_over_refund():
     """Two requests of 60% each on separate connections: exactly one passes the lock."""
     _, payment = paid_invoice_payment()
     agents = [staff("support"), staff("support")]
-    share = (payment.amount_captured * Decimal("0.6")).quantize(Decimal("0.01"))
+    share = (payment.amount_captured.amount * Decimal("0.6")).quantize(Decimal("0.01"))
     barrier = threading.Barrier(2)
     results: list[str] = []
 

@@ -139,7 +139,7 @@ def test_credits_apply_in_design_order_and_ledger_matches():
     assert grant_balance(never_expires.pk) == Decimal("55.00")
     assert grant_balance(expires_soon.pk) == Decimal("0")
     entries = CreditEntry.objects.filter(invoice=invoice, kind="drawdown")
-    assert sorted(e.amount for e in entries) == sorted(c.amount for c in credits)
+    assert sorted(e.amount.amount for e in entries) == sorted(c.amount for c in credits)
 
 
 def test_void_gives_credits_back_once_and_reissue_draws_again():
@@ -227,7 +227,7 @@ def test_expired_grant_gets_an_expiry_entry_and_pays_nothing_after():
     february = Invoice.objects.get(period_start=at(2026, 2, 1))
     assert not february.lines.filter(kind="credit").exists()
     expiry = CreditEntry.objects.get(grant=grant, kind="expiry")
-    assert expiry.amount == Decimal("-400.00")
+    assert expiry.amount.amount == Decimal("-400.00")
     assert grant_balance(grant.pk) == Decimal("0")
     billing_run(now=at(2026, 3, 4), usage=per_day(api_calls=0))
     assert CreditEntry.objects.filter(grant=grant, kind="expiry").count() == 1

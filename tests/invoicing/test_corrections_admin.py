@@ -194,9 +194,9 @@ def test_finance_credits_one_line_partly_after_a_preview_of_the_effect(client):
     assert done.status_code == 302
     assert done["Location"] == f"/admin/invoicing/creditnote/{note.pk}/change/"
     # ... and took no number: the real note is the first of its series.
-    assert (note.number, note.total, note.created_by.username) == (
+    assert (note.number, note.total.amount, note.created_by.username) == (
         "CN-000001", Decimal("25.00"), "u-finance")
-    assert [(line.invoice_line_id, line.amount) for line in note.lines.all()] == [
+    assert [(line.invoice_line_id, line.amount.amount) for line in note.lines.all()] == [
         (fee.pk, Decimal("25.00"))]
     assert invoice_amount_due(invoice) == Decimal("85.00")
 
@@ -224,7 +224,7 @@ def test_paid_invoice_credit_becomes_a_grant_and_points_to_refunds(client):
     assert "gets a paid credit grant of <strong>110.00 USD</strong>" in preview
     client.post(url, {**data, "issue": "1"})
     note = CreditNote.objects.get()
-    assert (note.outcome, note.total, note.credit_grant.amount) == (
+    assert (note.outcome, note.total.amount, note.credit_grant.amount.amount) == (
         "customer_credit", Decimal("110.00"), Decimal("110.00"))
 
 

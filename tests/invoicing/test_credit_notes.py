@@ -33,7 +33,7 @@ def test_partial_credit_by_line_reduces_amount_due():
     fee = invoice.lines.get(kind="fixed")
     note = credit_note_create(invoice=invoice, reason="Outage on Jan 3",
                               outcome="reduce_amount_due", lines={fee.pk: Decimal("25.00")})
-    assert (note.number, note.total) == ("CN-000001", Decimal("25.00"))
+    assert (note.number, note.total.amount) == ("CN-000001", Decimal("25.00"))
     assert invoice_amount_due(invoice) == Decimal("85.00")
     invoice.refresh_from_db()
     assert invoice.total == Decimal("110.00")  # the invoice itself never changes
@@ -45,7 +45,7 @@ def test_partial_credit_by_line_reduces_amount_due():
         credit_note_create(invoice=invoice, reason="x", outcome="reduce_amount_due",
                            lines={fee.pk: Decimal("0.001")})
     full = credit_note_create(invoice=invoice, reason="Goodwill", outcome="reduce_amount_due")
-    assert full.total == Decimal("85.00")
+    assert full.total.amount == Decimal("85.00")
     assert invoice_amount_due(invoice) == Decimal("0.00")
     with pytest.raises(AppError):
         credit_note_create(invoice=invoice, reason="more", outcome="reduce_amount_due")
@@ -66,7 +66,7 @@ def test_outcomes_follow_payment_status():
                               lines={invoice.lines.get(kind="usage").pk: Decimal("10.00")})
     assert grant_balance(note.credit_grant_id) == Decimal("10.00")
     refund = credit_note_create(invoice=invoice, reason="Refund the rest", outcome="refund")
-    assert refund.total == Decimal("100.00")
+    assert refund.total.amount == Decimal("100.00")
     assert [n.number for n in CreditNote.objects.order_by("pk")] == ["CN-000001", "CN-000002"]
 
 
@@ -92,4 +92,4 @@ def test_two_concurrent_full_credit_notes_credit_once():
     for thread in threads:
         thread.join(60)
     assert sorted(outcomes) == ["invalid_credit_note", "ok"]
-    assert CreditNote.objects.get().total == Decimal("110.00")
+    assert CreditNote.objects.get().total.amount == Decimal("110.00")

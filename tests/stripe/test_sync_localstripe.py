@@ -91,7 +91,7 @@ def test_finalized_invoice_is_charged_and_the_poll_marks_it_paid(localstripe_set
     invoice.refresh_from_db()
     payment = Payment.objects.get(invoice=invoice)
     assert invoice.status == "paid"
-    assert (payment.status, str(payment.amount_captured)) == ("succeeded", "35.7700")
+    assert (payment.status, str(payment.amount_captured.amount)) == ("succeeded", "35.7700")
     assert payment.stripe_charge_id and payment.stripe_charge_id.startswith("ch_")
 
 
@@ -119,5 +119,5 @@ def test_a_refund_on_stripe_shows_on_the_payment(localstripe_settings, localstri
                                       payment_intent_id=intent, amount=1234)
     stripe_invoice_refresh(stripe_invoice_id=mirror.stripe_id)
     payment = Payment.objects.get(invoice=invoice)
-    assert str(payment.amount_captured) == "35.7700"
-    assert str(payment.amount_refunded) == "12.3400"
+    assert str(payment.amount_captured.amount) == "35.7700"
+    assert str(payment.amount_refunded.amount) == "12.3400"

@@ -145,7 +145,7 @@ def test_older_snapshot_of_a_payment_does_not_undo_a_newer_one(client):
                                   {**fixture_object("payment_intent"), **failed},
                                   created=now - 30))
     payment = Payment.objects.get(stripe_payment_intent_id="pi_ooo")
-    assert payment.status == "succeeded" and str(payment.amount_captured) == "20.0000"
+    assert payment.status == "succeeded" and str(payment.amount_captured.amount) == "20.0000"
     assert payment.stripe_charge_id == "ch_ooo" and payment.invoice_id == invoice.pk
     assert payment.failure_message == ""
 
@@ -165,7 +165,7 @@ def test_failed_payment_keeps_stripes_reason(client):
     assert (payment.status, payment.failure_code, payment.decline_code) == (
         "failed", "card_declined", "insufficient_funds")
     assert payment.failure_message == "Your card has insufficient funds."
-    assert str(payment.amount) == "43.2100" and payment.invoice_id == invoice.pk
+    assert str(payment.amount.amount) == "43.2100" and payment.invoice_id == invoice.pk
 
 
 def test_unknown_event_types_are_stored_and_ignored(client):
@@ -233,7 +233,8 @@ def test_charge_events_mirror_captured_and_refunded_amounts_in_any_order(client)
                                   created=now - 5))  # older, delivered late
     payment = Payment.objects.get(stripe_charge_id="ch_mirror")
     assert payment.stripe_payment_intent_id == "pi_mirror" and payment.invoice_id == invoice.pk
-    assert (str(payment.amount_captured), str(payment.amount_refunded)) == ("35.7700", "5.0000")
+    assert (str(payment.amount_captured.amount), str(payment.amount_refunded.amount)) == (
+        "35.7700", "5.0000")
     failed = fixture_object("charge", id="ch_failed", customer="cus_charges",
                             payment_intent="pi_failed", amount=3577, amount_captured=0,
                             captured=False, currency="usd", status="failed",

@@ -60,7 +60,7 @@ def _paid_payments() -> list[Payment]:
             stripe_payment_intent_id=f"pi_demo_d{invoice.pk:06d}", defaults={
                 "customer": invoice.customer, "invoice": invoice,
                 "stripe_charge_id": f"ch_demo_d{invoice.pk:06d}", "currency": invoice.currency,
-                "amount": invoice.total, "amount_captured": invoice.total,
+                "amount": amount_of(invoice.total), "amount_captured": amount_of(invoice.total),
                 "status": PaymentStatus.SUCCEEDED, "stripe_created": now, "last_event_at": now})
         invoice_mark_paid(invoice=invoice, now=now)
     return list(_succeeded_on_paid().order_by("pk")[:PAYMENTS_NEEDED])

@@ -12,7 +12,7 @@ from typing import Any
 from django.utils import timezone
 
 from accounts.models import Customer
-from billingsite.money import round_line, to_minor_units
+from billingsite.money import amount_of, round_line, to_minor_units
 from billingsite.outbox.models import OutboxMessage, OutboxState
 from invoicing.models import Invoice, Payment, StripeInvoice, StripePaymentMethod
 from invoicing.services.stripe_payments import stripe_invoice_apply
@@ -65,7 +65,7 @@ def _demo_invoice(invoice: Invoice, now: Any) -> None:
     StripeInvoice.objects.get_or_create(invoice=invoice, defaults={
         "stripe_id": stripe_id, "status": "open", "collection_method": "send_invoice",
         "currency": invoice.currency,
-        "total_minor": to_minor_units(round_line(invoice.total, invoice.currency),
+        "total_minor": to_minor_units(round_line(amount_of(invoice.total), invoice.currency),
                                       invoice.currency),
         "stripe_created": invoice.issued_at, "synced_at": now})
     OutboxMessage.objects.filter(key=f"invoice:{invoice.pk}:finalize",
@@ -80,7 +80,8 @@ def _demo_paid(invoice: Invoice, now: Any) -> int:
     Payment.objects.get_or_create(stripe_payment_intent_id=f"pi_demo{invoice.pk:06d}", defaults={
         "customer": invoice.customer, "invoice": invoice,
         "stripe_charge_id": f"ch_demo{invoice.pk:06d}", "currency": invoice.currency,
-        "amount": invoice.total, "amount_captured": invoice.total, "status": "succeeded",
+        "amount": amount_of(invoice.total), "amount_captured": amount_of(invoice.total),
+        "status": "succeeded",
         "stripe_created": now, "last_event_at": now})
     before = invoice.status
     stripe_invoice_apply({"object": "invoice", "id": mirror.stripe_id, "status": "paid",
@@ -92,6 +93,6 @@ def _demo_paid(invoice: Invoice, now: Any) -> int:
 def _demo_declined(invoice: Invoice) -> None:
     Payment.objects.get_or_create(stripe_payment_intent_id=f"pi_demo{invoice.pk:06d}", defaults={
         "customer": invoice.customer, "invoice": invoice, "currency": invoice.currency,
-        "amount": invoice.total, "status": "failed", "failure_code": "card_declined",
+        "amount": amount_of(invoice.total), "status": "failed", "failure_code": "card_declined",
         "decline_code": "insufficient_funds",
         "failure_message": "Your card has insufficient funds."})

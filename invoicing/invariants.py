@@ -1,6 +1,7 @@
 """Invariants 3, 4 and 9 as database checks (see billingsite/invariants.py).
 
-The currency checks back the composite (parent id, currency) foreign keys of migration 0005:
+The currency checks back the composite (parent id, currency) foreign keys of migrations 0005
+and 0006:
 with those in place they find nothing, and they say so if a key was ever dropped."""
 
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from invoicing.models import (
     CreditNote,
     CreditNoteLine,
     Invoice,
+    InvoiceLine,
     InvoiceNumberCounter,
 )
 
@@ -78,8 +80,13 @@ def credit_balances_non_negative() -> Iterator[Violation]:
         yield Violation(f"credit grant #{pk}", f"balance {balance} {currency}")
 
 
-@invariant(3, "credit notes and their lines are in their invoice's currency")
+@invariant(3, "invoice lines, credit notes and their lines are in their invoice's currency")
 def invoice_currencies() -> Iterator[Violation]:
+    lines = (InvoiceLine.objects.exclude(currency=F("invoice__currency"))
+             .values_list("pk", "invoice_id", "currency", "invoice__currency"))
+    for pk, invoice_id, currency, expected in lines.iterator():
+        yield Violation(f"invoice line #{pk}",
+                        f"in {currency}, invoice #{invoice_id} in {expected}")
     notes = (CreditNote.objects.exclude(currency=F("invoice__currency"))
              .values_list("number", "currency", "invoice__currency"))
     for number, currency, expected in notes.iterator():

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 
+from billingsite.money import amount_of
 from disputes.states import RefundReason
 from invoicing.models import Payment
 
@@ -34,7 +35,7 @@ class RefundRequestForm(forms.Form):
                 name = f"line_{line.pk}"
                 self.fields[name] = forms.DecimalField(
                     required=False, min_value=Decimal("0.01"), decimal_places=4,
-                    label=f"{line.description} ({line.amount})")
+                    label=f"{line.description} ({amount_of(line.amount)})")
                 self.line_fields.append((name, line))
 
     def lines(self) -> dict[int, Decimal]:

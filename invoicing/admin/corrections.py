@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from billingsite.admin_links import register_object_link
 from billingsite.errors import AppError
+from billingsite.money import amount_of
 from invoicing.api.presenters import money
 from invoicing.models import CreditNoteOutcome, Invoice
 from invoicing.services.corrections import invoice_replace
@@ -89,7 +90,7 @@ class CreditNoteForm(forms.Form):
         already = credited_by_line(invoice)
         self.line_fields: list[tuple[str, Any, Decimal]] = []
         for line in invoice.lines.filter(amount__gt=0).order_by("position"):
-            left = line.amount - already.get(line.pk, Decimal(0))
+            left = amount_of(line.amount) - already.get(line.pk, Decimal(0))
             name = f"line_{line.pk}"
             self.fields[name] = forms.DecimalField(
                 required=False, min_value=Decimal("0.0001"), max_digits=24, decimal_places=4,

@@ -18,9 +18,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
-from accounts.models import Customer
+from accounts.models import Customer, validate_currency
+from billingsite.money import amount_of
+from billingsite.moneyfields import SHARED_CURRENCY, zero_amount
 from invoicing.models.contracts import Contract
 from invoicing.states import InvoiceStatus
 
@@ -51,7 +54,7 @@ class Invoice(models.Model):
     currency = models.CharField(max_length=3)
     period_start = models.DateTimeField()
     period_end = models.DateTimeField()
-    total = models.DecimalField(default=0, **AMOUNT)
+    total = MoneyField(default=zero_amount, **AMOUNT, **SHARED_CURRENCY)
     finalize_after = models.DateTimeField(help_text="End of the grace period for late usage.")
     issued_at = models.DateTimeField(null=True, blank=True)
     due_at = models.DateTimeField(null=True, blank=True)
@@ -119,7 +122,10 @@ class InvoiceLine(models.Model):
     period_start = models.DateTimeField()
     period_end = models.DateTimeField()
     quantity = models.DecimalField(null=True, blank=True, **QUANTITY)
-    amount = models.DecimalField(**AMOUNT)
+    currency = models.CharField(
+        max_length=3, validators=[validate_currency],
+        help_text="The invoice's currency; an (invoice, currency) foreign key keeps them equal.")
+    amount = MoneyField(**AMOUNT, **SHARED_CURRENCY)
     price = models.JSONField(null=True, blank=True)
     breakdown = models.JSONField(default=list, blank=True)
     overrides = models.JSONField(default=list, blank=True)
@@ -140,7 +146,7 @@ class InvoiceLine(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.description}: {self.amount}"
+        return f"{self.description}: {amount_of(self.amount)}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.invoice.is_frozen:

@@ -16,7 +16,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from billingsite.errors import AppError, Conflict
-from billingsite.money import is_rounded
+from billingsite.money import amount_of, is_rounded
 from invoicing.models import (
     CreditNote,
     CreditNoteLine,
@@ -52,14 +52,14 @@ def credit_note_create(*, invoice: Invoice, reason: str, outcome: str,
     already = credited_by_line(locked)
     positive = {line.pk: line for line in locked.lines.filter(amount__gt=0)}
     wanted = lines if lines is not None else {
-        pk: line.amount - already.get(pk, ZERO) for pk, line in positive.items()}
+        pk: amount_of(line.amount) - already.get(pk, ZERO) for pk, line in positive.items()}
     wanted = {pk: Decimal(amount) for pk, amount in wanted.items() if Decimal(amount) != 0}
     problems = _line_problems(locked.currency, positive, already, wanted)
     total = sum(wanted.values(), ZERO)
     credited_total = sum(already.values(), ZERO)
-    if total + credited_total > locked.total:
+    if total + credited_total > amount_of(locked.total):
         problems["total"] = (f"{total} would credit more than the invoice's remaining "
-                             f"{locked.total - credited_total}.")
+                             f"{amount_of(locked.total) - credited_total}.")
     if problems or total <= 0:
         raise AppError("invalid_credit_note", "The credit note is not valid.",
                        details=problems or {"lines": "Nothing left to credit."})
@@ -100,8 +100,8 @@ def _line_problems(currency: str, positive: dict[int, InvoiceLine],
             problems[field] = "Not a positive line of this invoice."
         elif amount < 0 or not is_rounded(amount, currency):
             problems[field] = f"Must be a positive amount in {currency}'s minor units."
-        elif amount > positive[pk].amount - already.get(pk, ZERO):
-            left = positive[pk].amount - already.get(pk, ZERO)
+        elif amount > amount_of(positive[pk].amount) - already.get(pk, ZERO):
+            left = amount_of(positive[pk].amount) - already.get(pk, ZERO)
             problems[field] = f"Only {left} of this line is left to credit."
     return problems
 
@@ -123,4 +123,4 @@ def invoice_amount_due(invoice: Invoice) -> Decimal:
     reduced = CreditNote.objects.filter(
         invoice=invoice, outcome=CreditNoteOutcome.REDUCE_AMOUNT_DUE).aggregate(
         s=Sum("total"))["s"] or ZERO
-    return invoice.total - reduced
+    return amount_of(invoice.total) - reduced

@@ -24,6 +24,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
 
 from billingsite.errors import AppError, Conflict
+from billingsite.money import amount_of
 from invoicing.metrics import INVOICES_FINALIZED
 from invoicing.models import Contract, Invoice, InvoiceKind, InvoiceLine, InvoiceTransition
 from invoicing.periods import Period
@@ -93,7 +94,7 @@ def invoice_draft_create(*, contract: Contract, period: Period, usage: UsageSour
 def _line_signature(line: LineDraft | InvoiceLine) -> tuple[Any, ...]:
     quantity = None if line.quantity is None else Decimal(line.quantity).normalize()
     return (line.kind, line.description, line.period_start, line.period_end,
-            Decimal(line.amount).normalize(), line.charge_key, line.meter_key, quantity,
+            amount_of(line.amount).normalize(), line.charge_key, line.meter_key, quantity,
             line.price, line.breakdown, line.overrides, line.details, line.credit_grant_id,
             line.adjusts_invoice_id)
 
@@ -103,7 +104,7 @@ def _store_lines(invoice: Invoice, computation: InvoiceComputation, now: datetim
     stored = list(invoice.lines.order_by("position"))
     wanted = computation.lines
     if [_line_signature(s) for s in stored] == [_line_signature(w) for w in wanted] \
-            and invoice.total == computation.total:
+            and amount_of(invoice.total) == computation.total:
         return False
     invoice.lines.all().delete()
     _insert_lines(invoice, wanted)
@@ -115,7 +116,7 @@ def _store_lines(invoice: Invoice, computation: InvoiceComputation, now: datetim
 
 def _insert_lines(invoice: Invoice, lines: list[LineDraft]) -> None:
     InvoiceLine.objects.bulk_create([
-        InvoiceLine(invoice=invoice, position=index, kind=line.kind,
+        InvoiceLine(invoice=invoice, currency=invoice.currency, position=index, kind=line.kind,
                     description=line.description[:300], charge_key=line.charge_key,
                     meter_key=line.meter_key, period_start=line.period_start,
                     period_end=line.period_end, quantity=line.quantity, amount=line.amount,

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from fpdf import FPDF
 
-from billingsite.money import format_amount, round_line
+from billingsite.money import amount_of, format_amount, round_line
 from invoicing.models import Invoice
 
 LEFT, RIGHT = 15.0, 195.0  # mm on A4 (210 wide)
@@ -94,7 +94,7 @@ def invoice_pdf_render(invoice: Invoice, lines: Iterable[PdfLine] | None = None)
     for line in lines if lines is not None else invoice.lines.order_by("position"):
         quantity = "" if line.quantity is None else f"{Decimal(line.quantity).normalize():f}"
         page.row(line.description, quantity,
-                 format_amount(round_line(line.amount, currency), currency))
+                 format_amount(round_line(amount_of(line.amount), currency), currency))
     if page.y > BOTTOM:
         pdf.add_page()
         page.y = TOP
@@ -102,5 +102,6 @@ def invoice_pdf_render(invoice: Invoice, lines: Iterable[PdfLine] | None = None)
     page.y += 2
     pdf.set_font("Helvetica", "B", 11)
     pdf.text(LEFT, page.y, "Total")
-    page.right(RIGHT, f"{format_amount(round_line(invoice.total, currency), currency)} {currency}")
+    total = format_amount(round_line(amount_of(invoice.total), currency), currency)
+    page.right(RIGHT, f"{total} {currency}")
     return bytes(pdf.output())

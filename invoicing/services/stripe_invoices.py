@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billingsite.errors import AppError
-from billingsite.money import round_line, to_minor_units
+from billingsite.money import amount_of, round_line, to_minor_units
 from billingsite.outbox.models import OutboxMessage, OutboxState
 from billingsite.outbox.registry import register_outbox_handler
 from billingsite.outbox.services import outbox_enqueue
@@ -69,7 +69,7 @@ def invoice_push(message: OutboxMessage) -> dict[str, Any]:
     if invoice.status == InvoiceStatus.VOID and not StripeInvoice.objects.filter(
             invoice=invoice).exists():
         return {"skipped": "voided in Tally before it reached Stripe"}
-    total = to_minor_units(round_line(invoice.total, invoice.currency), invoice.currency)
+    total = to_minor_units(round_line(amount_of(invoice.total), invoice.currency), invoice.currency)
     if total <= 0:
         return {"skipped": "nothing to collect", "total": total}
     items = stripe_items(invoice.lines.order_by("position"), invoice.currency)

@@ -24,6 +24,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from billingsite.money import (
     UNIT_PRICE_PLACES,
+    amount_of,
     currency_exponent,
     decimal_places,
     exact_context,
@@ -70,7 +71,7 @@ def _per_unit_minor(line: InvoiceLine, currency: str) -> Decimal | None:
 
 
 def stripe_item(line: InvoiceLine, currency: str) -> StripeItem:
-    amount = to_minor_units(round_line(Decimal(line.amount), currency), currency)
+    amount = to_minor_units(round_line(amount_of(line.amount, currency), currency), currency)
     base = StripeItem(position=line.position, description=line.description[:DESCRIPTION_MAX],
                       period=(line.period_start, line.period_end), amount=amount)
     unit = _per_unit_minor(line, currency)

@@ -82,9 +82,21 @@ def _invoice(currency: str) -> Invoice:
 
 
 def _invoice_line(invoice: Invoice, amount: Decimal) -> InvoiceLine:
-    return InvoiceLine.objects.create(invoice=invoice, position=next(_seq), kind="usage",
+    return InvoiceLine.objects.create(invoice=invoice, currency=invoice.currency,
+                                      position=next(_seq), kind="usage",
                                       description="Calls", period_start=JAN, period_end=FEB,
                                       amount=amount)
+
+
+def _invoice_total(currency: str, amount: Decimal) -> models.Model:
+    invoice = _invoice(currency)
+    invoice.total = amount
+    invoice.save()
+    return invoice
+
+
+def _line(currency: str, amount: Decimal) -> models.Model:
+    return _invoice_line(_invoice(currency), amount)
 
 
 def _credit_note(currency: str, amount: Decimal) -> CreditNote:
@@ -112,6 +124,8 @@ CONVERTED: list[tuple[type[models.Model], str, Builder]] = [
     (CreditEntry, "amount", _credit_entry),
     (CreditNote, "total", _credit_note),
     (CreditNoteLine, "amount", _credit_note_line),
+    (Invoice, "total", _invoice_total),
+    (InvoiceLine, "amount", _line),
 ]
 IDS = [f"{model.__name__}.{name}" for model, name, _ in CONVERTED]
 
@@ -216,6 +230,13 @@ def test_children_in_another_currency_than_their_parent_are_refused_by_the_datab
     line = _invoice_line(note.invoice, D("1.235"))
     assert "creditnoteline_note_currency_fk" in _refused(lambda: CreditNoteLine.objects.create(
         credit_note=note, invoice_line=line, currency="BHD", amount=D("1"), description="x"))
+    assert "invoiceline_invoice_currency_fk" in _refused(lambda: InvoiceLine.objects.bulk_create([
+        InvoiceLine(invoice=invoice, currency="USD", position=1, kind="usage", description="x",
+                    period_start=JAN, period_end=FEB, amount=D("1"))]))
+    # An invoice's currency cannot move away from its lines' either.
+    _invoice_line(invoice, D("5"))
+    assert "invoiceline_invoice_currency_fk" in _refused(
+        lambda: Invoice.objects.filter(pk=invoice.pk).update(currency="EUR"))
 
 
 @pytest.mark.django_db
@@ -228,7 +249,8 @@ def test_currency_invariants_find_children_whose_foreign_key_was_dropped():
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending events block ALTER TABLE
         for table, key in [("creditentry", "creditentry_grant_currency_fk"),
                            ("creditnote", "creditnote_invoice_currency_fk"),
-                           ("creditnoteline", "creditnoteline_note_currency_fk")]:
+                           ("creditnoteline", "creditnoteline_note_currency_fk"),
+                           ("invoiceline", "invoiceline_invoice_currency_fk")]:
             cursor.execute(f"ALTER TABLE invoicing_{table} DROP CONSTRAINT {key}")
     entry = CreditEntry.objects.create(grant=grant, kind="adjustment", currency="EUR",
                                        amount=D("1"))
@@ -236,6 +258,10 @@ def test_currency_invariants_find_children_whose_foreign_key_was_dropped():
                                          outcome="refund", currency="GBP", total=D("1"))
     CreditNoteLine.objects.create(credit_note=note, invoice_line=line, currency="CHF",
                                   amount=D("1"), description="x")
+    bad_line = InvoiceLine.objects.create(
+        invoice=note.invoice, currency="SEK", position=99, kind="usage", description="x",
+        period_start=JAN, period_end=FEB, amount=D("1"))
     assert [v.subject for v in credit_entry_currencies()] == [f"credit entry #{entry.pk}"]
     found = [v.subject for v in invoice_currencies()]
-    assert f"credit note {bad_note.number}" in found and len(found) == 2
+    assert f"credit note {bad_note.number}" in found and len(found) == 3
+    assert f"invoice line #{bad_line.pk}" in found

@@ -26,6 +26,8 @@ from invoicing.models import (
     CreditGrant,
     CreditNote,
     CreditNoteLine,
+    Invoice,
+    InvoiceLine,
     Payment,
 )
 from invoicing.services.credit_notes import credit_note_create
@@ -48,6 +50,9 @@ CONVERTED = [
     (CreditNote, ["total"]),
     (CreditNote.history.model, ["total"]),
     (CreditNoteLine, ["amount"]),
+    (Invoice, ["total"]),
+    (Invoice.history.model, ["total"]),
+    (InvoiceLine, ["amount"]),
 ]
 
 
@@ -121,12 +126,15 @@ def test_rollback_and_forward_keeps_every_amount_and_refills_currencies(restore_
     before = _snapshot()
     assert {key[0] for key in before} >= {"invoicing.CreditEntry", "invoicing.CreditNote",
                                          "invoicing.CreditNoteLine", "invoicing.Payment",
-                                         "disputes.Refund"}
+                                         "disputes.Refund", "invoicing.InvoiceLine"}
 
     _migrate(BEFORE)
     with connection.cursor() as cursor:
         cursor.execute("SELECT column_name FROM information_schema.columns "
                        "WHERE table_name = 'invoicing_creditentry'")
+        assert "currency" not in {row[0] for row in cursor.fetchall()}
+        cursor.execute("SELECT column_name FROM information_schema.columns "
+                       "WHERE table_name = 'invoicing_invoiceline'")
         assert "currency" not in {row[0] for row in cursor.fetchall()}
     _migrate(_leaves())
 

@@ -39,15 +39,15 @@ def test_draft_then_refresh_then_finalize_after_grace():
     assert invoice.status == InvoiceStatus.DRAFT
     assert (invoice.period_start, invoice.period_end) == (at(2026, 1, 1), at(2026, 2, 1))
     assert invoice.finalize_after == at(2026, 2, 2)
-    assert invoice.total == Decimal("110.00")
-    assert [(ln.kind, ln.amount) for ln in invoice.lines.all()] == [
+    assert invoice.total.amount == Decimal("110.00")
+    assert [(ln.kind, ln.amount.amount) for ln in invoice.lines.all()] == [
         ("fixed", Decimal("100.00")), ("usage", Decimal("10.00"))]
 
     late = fixed_usage({"api_calls": 1500})
     refreshed = billing_run(now=at(2026, 2, 1, 12), usage=late)
     assert refreshed.refreshed == 1
     invoice.refresh_from_db()
-    assert invoice.total == Decimal("115.00")
+    assert invoice.total.amount == Decimal("115.00")
 
     final = billing_run(now=at(2026, 2, 2, 0, 1), usage=late)
     assert final.finalized == 1
@@ -87,7 +87,7 @@ def test_rerunning_changes_nothing():
     billing_run(now=at(2026, 2, 3), usage=USAGE)
     billing_run(now=at(2026, 2, 3), usage=fixed_usage({"api_calls": 99}))
     invoice = Invoice.objects.get()
-    assert (invoice.status, invoice.total) == ("finalized", Decimal("110.00"))
+    assert (invoice.status, invoice.total.amount) == ("finalized", Decimal("110.00"))
 
 
 def test_catches_up_on_missed_periods_with_gapless_numbers():
@@ -117,7 +117,7 @@ def test_contract_ending_mid_period_prorates_and_stops():
     invoices = list(Invoice.objects.order_by("period_start"))
     assert len(invoices) == 2
     fee = invoices[1].lines.get(kind="fixed")
-    assert fee.amount == Decimal("50.00")  # 14 of 28 February days
+    assert fee.amount.amount == Decimal("50.00")  # 14 of 28 February days
     assert fee.details["days_used"] == 14
     assert "prorated 14/28 days" in fee.description
 
@@ -126,7 +126,7 @@ def test_mid_period_start_prorates_first_fixed_fee():
     make_contract(start=date(2026, 1, 20), anchor=1)
     billing_run(now=at(2026, 2, 1, 1), usage=USAGE)
     fee = InvoiceLine.objects.get(kind="fixed")
-    assert fee.amount == Decimal("38.71")  # 100 * 12 / 31 = 38.709...
+    assert fee.amount.amount == Decimal("38.71")  # 100 * 12 / 31 = 38.709...
     assert fee.details["amount_unrounded"].startswith("38.709677")
     assert fee.period_start == at(2026, 1, 20)
 
@@ -147,11 +147,11 @@ def test_finalized_invoice_cannot_change():
         Invoice.objects.filter(pk=invoice.pk).delete()
     with pytest.raises(IntegrityError), transaction.atomic():
         InvoiceLine.objects.bulk_create([InvoiceLine(
-            invoice=invoice, position=99, kind="fixed", description="x",
+            invoice=invoice, currency=invoice.currency, position=99, kind="fixed", description="x",
             period_start=invoice.period_start, period_end=invoice.period_end,
             amount=Decimal(1))])  # bulk_create skips the model guard: the trigger still refuses
     invoice.refresh_from_db()
-    assert invoice.total == Decimal("110.00")
+    assert invoice.total.amount == Decimal("110.00")
 
 
 def test_new_york_period_ends_at_local_midnight_across_dst():
@@ -160,7 +160,7 @@ def test_new_york_period_ends_at_local_midnight_across_dst():
     assert billing_run(now=at(2026, 4, 1, 4, 0), usage=USAGE).drafted == 1  # midnight EDT
     invoice = Invoice.objects.get()
     assert (invoice.period_start, invoice.period_end) == (at(2026, 3, 1, 5), at(2026, 4, 1, 4))
-    assert invoice.lines.get(kind="fixed").amount == Decimal("100.00")  # whole local month
+    assert invoice.lines.get(kind="fixed").amount.amount == Decimal("100.00")  # whole local month
 
 
 def test_berlin_anchor_31_month_end_periods():

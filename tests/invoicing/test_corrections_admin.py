@@ -67,7 +67,7 @@ def test_finance_voids_and_reissues_in_bulk_with_a_reason_and_results_per_invoic
     first.refresh_from_db()
     assert (first.status, first.void_reason) == ("void", "Wrong billing entity")
     replacement = Invoice.objects.get(replaces=first)
-    assert (replacement.kind, replacement.status, replacement.number, replacement.total) == (
+    assert (replacement.kind, replacement.status, replacement.number, replacement.total.amount) == (
         InvoiceKind.REISSUE, "finalized", "INV-000003", Decimal("110.00"))
     assert Invoice.objects.get(pk=second.pk).status == "paid"
     audit = InvoiceTransition.objects.filter(invoice=replacement).order_by("pk")

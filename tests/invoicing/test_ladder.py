@@ -81,7 +81,7 @@ def test_amendment_mid_period_continues_the_graduated_tiers():
     # and charge 1000 x 0.08 + 5 + 600 x 0.04 + 10 = 119.00):
     #   tier 2 (1000, 2000]: 500 x 0.04 = 20 (its flat fee: tier 2 was entered before)
     #   tier 3 above 2000: 1100 x 0.02 = 22               -> 42.00
-    assert [(ln.quantity, ln.amount) for ln in usage] == [
+    assert [(ln.quantity, ln.amount.amount) for ln in usage] == [
         (D(1500), D("130.00")), (D(1600), D("42.00"))]
     first, second = usage
     assert [(i["tier_index"], D(i["units"]), D(i["amount"])) for i in first.breakdown] == [
@@ -93,7 +93,7 @@ def test_amendment_mid_period_continues_the_graduated_tiers():
                                         "to": "3100"}
     assert first.overrides == [] and second.overrides[0]["kind"] == "tiers"
     assert second.price["tiers"][1]["unit_amount"] == "0.04"
-    assert Invoice.objects.get().total == D("172.00")
+    assert Invoice.objects.get().total.amount == D("172.00")
 
 
 @pytest.mark.django_db
@@ -103,7 +103,7 @@ def test_minimum_applies_once_per_period_on_the_last_segment():
     usage = list(Invoice.objects.get().lines.filter(kind="usage").order_by("position"))
     # 130 + 42 = 172 < 200: one true-up of 28 on the last segment (per segment, the minimum
     # would have been charged twice: 200 + 200).
-    assert [ln.amount for ln in usage] == [D("130.00"), D("70.00")]
+    assert [ln.amount.amount for ln in usage] == [D("130.00"), D("70.00")]
     assert usage[1].breakdown[-1] == {"type": "adjustment", "limit": "minimum",
                                       "threshold": "200", "amount": "28.00"}
     assert usage[1].details["ladder"]["period_minimum"] == "200"

@@ -55,8 +55,8 @@ def test_invoice_bills_rolled_up_events_and_late_ones_as_adjustments():
     january = Invoice.objects.get()
     usage = {ln.charge_key: ln for ln in january.lines.all()}
     assert usage["api_calls"].quantity == 28
-    assert usage["api_calls"].amount == Decimal("14.00")
-    assert usage["regional"].amount == Decimal("33.00")  # 23 eu * 1 + 5 us * 2
+    assert usage["api_calls"].amount.amount == Decimal("14.00")
+    assert usage["regional"].amount.amount == Decimal("33.00")  # 23 eu * 1 + 5 us * 2
     assert {tuple(sorted(item["group"].items())) for item in usage["regional"].breakdown} == {
         (("region", "eu"),), (("region", "us"),)}
     assert january.status == "finalized"
@@ -65,8 +65,8 @@ def test_invoice_bills_rolled_up_events_and_late_ones_as_adjustments():
     billing_run(now=at(2026, 3, 3))
     february = Invoice.objects.get(period_start=at(2026, 2, 1, 5))
     adjustments = {ln.charge_key: ln for ln in february.lines.filter(kind="adjustment")}
-    assert adjustments["api_calls"].amount == Decimal("2.00")
-    assert adjustments["regional"].amount == Decimal("4.00")
+    assert adjustments["api_calls"].amount.amount == Decimal("2.00")
+    assert adjustments["regional"].amount.amount == Decimal("4.00")
     assert adjustments["api_calls"].adjusts_invoice_id == january.pk
     assert february.lines.get(kind="usage", charge_key="api_calls").quantity == 7
 
@@ -116,7 +116,7 @@ def test_late_event_four_periods_back_is_billed_once_on_the_next_invoice():
     billing_run(now=at(2026, 6, 3), usage=recording)
     may = Invoice.objects.get(period_start=at(2026, 5, 1))
     adjustment = may.lines.get(kind="adjustment")
-    assert adjustment.amount == Decimal("1.50")
+    assert adjustment.amount.amount == Decimal("1.50")
     assert adjustment.adjusts_invoice_id == january.pk
     assert (adjustment.period_start, adjustment.period_end) == (at(2026, 1, 1), at(2026, 2, 1))
     # January (late events) and the last two periods are re-rated; February, with no late
@@ -126,4 +126,4 @@ def test_late_event_four_periods_back_is_billed_once_on_the_next_invoice():
     billing_run(now=at(2026, 7, 3))
     june = Invoice.objects.get(period_start=at(2026, 6, 1))
     assert not june.lines.filter(kind="adjustment").exists()  # billed once, on May's invoice
-    assert january.lines.get(kind="usage").amount == Decimal("1.00")  # never changed
+    assert january.lines.get(kind="usage").amount.amount == Decimal("1.00")  # never changed

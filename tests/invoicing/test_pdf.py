@@ -47,10 +47,10 @@ def test_a_finalized_invoice_pdf_shows_its_number_lines_and_total():
     for line in invoice.lines.all():
         position = page.index(line.description)
         quantity = "" if line.quantity is None else f"{line.quantity.normalize():f}"
-        assert page[position + 1:position + 3] == [quantity, f"{line.amount:.2f}"] or \
-            page[position + 1] == f"{line.amount:.2f}"
-    assert page[-2:] == ["Total", f"{invoice.total:.2f} USD"]
-    assert invoice.total == Decimal("112.34")  # 100.00 fee + 1234 x 0.01
+        assert page[position + 1:position + 3] == [quantity, f"{line.amount.amount:.2f}"] or \
+            page[position + 1] == f"{line.amount.amount:.2f}"
+    assert page[-2:] == ["Total", f"{invoice.total.amount:.2f} USD"]
+    assert invoice.total.amount == Decimal("112.34")  # 100.00 fee + 1234 x 0.01
 
 
 @dataclass

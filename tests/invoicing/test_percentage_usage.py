@@ -74,18 +74,18 @@ def test_percentage_charges_bill_each_event_of_the_period(payments):
     billing_run(now=at(2026, 2, 3))
     (fees,), (capped,), (plain,) = usage_lines("fees"), usage_lines("capped"), usage_lines("plain")
     # 100 and 50 are the two free events; 20, 10, 5: 2.9 % of 35 = 1.015, + 3 x 0.30 = 1.915
-    assert (fees.quantity, fees.amount) == (D(185), D("1.92"))
+    assert (fees.quantity, fees.amount.amount) == (D(185), D("1.92"))
     (summary,) = fees.breakdown
     assert summary == {"type": "events", "events": 5, "value": "185", "free_events": 2,
                        "free_value": "150", "rate": "2.9", "percentage_amount": "1.015",
                        "fixed_amount": "0.30", "fixed_total": "0.90", "clamped_minimum": 0,
                        "clamped_maximum": 0, "clamp_adjustment": "0", "amount": "1.915"}
     # 10 % per event, clamped to [0.5, 3]: 3 + 3 + 2 + 1 + 0.5
-    assert capped.amount == D("9.50")
+    assert capped.amount.amount == D("9.50")
     assert (capped.breakdown[0]["clamped_maximum"], capped.breakdown[0]["clamp_adjustment"]) \
         == (2, "-9.0")
-    assert plain.amount == D("1.85")  # 1 % of 185, from one count + sum in SQL
-    assert Invoice.objects.get().total == D("13.27")
+    assert plain.amount.amount == D("1.85")  # 1 % of 185, from one count + sum in SQL
+    assert Invoice.objects.get().total.amount == D("13.27")
 
 
 def test_free_allowance_carries_across_a_mid_period_amendment(payments):
@@ -98,10 +98,10 @@ def test_free_allowance_carries_across_a_mid_period_amendment(payments):
     billing_run(now=at(2026, 2, 3))
     first, second = usage_lines("fees")
     # Jan 1-15: 100 and 50 free, 20 -> 0.58 + 0.30 = 0.88
-    assert (first.quantity, first.amount) == (D(170), D("0.88"))
+    assert (first.quantity, first.amount.amount) == (D(170), D("0.88"))
     # Jan 16-31 at twice the price; the allowance was used up before: 10 -> 0.58 + 0.60,
     # 5 -> 0.29 + 0.60 (restarting it would have made both free)
-    assert (second.quantity, second.amount) == (D(15), D("2.07"))
+    assert (second.quantity, second.amount.amount) == (D(15), D("2.07"))
     assert second.breakdown[0]["free_events"] == 0
 
 

@@ -35,4 +35,4 @@ def test_run_contracts_task_bills_them():
          "price": {"model": "flat", "amount": "10.00"}}]))
     result = tasks.billing_run_contracts_task([contract.pk], "2026-02-03T00:00:00+00:00")
     assert (result["drafted"], result["finalized"]) == (1, 1)
-    assert Invoice.objects.get().total == 10
+    assert Invoice.objects.get().total.amount == 10

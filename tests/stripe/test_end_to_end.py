@@ -89,4 +89,4 @@ def test_finalized_invoice_is_paid_on_stripe_and_marked_paid_by_the_webhook(
     assert set(OutboxMessage.objects.values_list("state", flat=True)) == {"sent"}
     payment = Payment.objects.get(customer=customer)
     assert payment.invoice_id == invoice.pk and payment.status == "succeeded"
-    assert payment.amount_captured.amount == invoice.total
+    assert payment.amount_captured == invoice.total

@@ -81,7 +81,7 @@ def test_push_sends_exact_requests_with_keys_and_the_exact_total(recording_defau
             .quantize(Decimal(1), rounding="ROUND_HALF_UP"))
         for f in by_desc.values())
     # 19.99 flat + 38,347 calls at 0.0004 (15.3388) + 93 GB tiered (0.43675), each rounded
-    assert stripe_total == to_minor_units(invoice.total, "USD") == 1999 + 1534 + 44
+    assert stripe_total == to_minor_units(invoice.total.amount, "USD") == 1999 + 1534 + 44
     assert by_desc["Platform fee"]["amount"] == "1999"
     assert {f["currency"] for f in by_desc.values()} == {"usd"}
     stripe_id = recording_client.answers[1]["id"]
@@ -165,7 +165,7 @@ def test_declined_card_is_an_outcome_with_stripes_reason(recording_default_gatew
         customer = invoice.customer.__class__.objects.get(pk=invoice.customer_id)
         return 200, fixture_object(
             "payment_intent", id=params["id"], customer=customer.stripe_customer_id,
-            amount=to_minor_units(invoice.total, "USD"), status="requires_payment_method",
+            amount=to_minor_units(invoice.total.amount, "USD"), status="requires_payment_method",
             last_payment_error={"code": "card_declined", "decline_code": "insufficient_funds",
                                 "message": "Your card has insufficient funds."})
 

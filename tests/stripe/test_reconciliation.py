@@ -47,16 +47,16 @@ def world():
 
 def _stripe_side(recording_client, paid, open_, **changes):
     invoices = [
-        fixture_object("invoice", id="in_recon_paid", total=int(paid.total * 100),
+        fixture_object("invoice", id="in_recon_paid", total=int(paid.total.amount * 100),
                        currency="usd", status="paid"),
-        fixture_object("invoice", id="in_recon_open", total=int(open_.total * 100),
+        fixture_object("invoice", id="in_recon_open", total=int(open_.total.amount * 100),
                        currency="usd", status="open"),
         *changes.get("extra_invoices", []),
     ]
     for invoice in invoices:
         invoice.update(changes.get(invoice["id"], {}))
-    charge = fixture_object("charge", id="ch_recon", amount=int(paid.total * 100),
-                            amount_captured=int(paid.total * 100), amount_refunded=500,
+    charge = fixture_object("charge", id="ch_recon", amount=int(paid.total.amount * 100),
+                            amount_captured=int(paid.total.amount * 100), amount_refunded=500,
                             captured=True, currency="usd", status="succeeded",
                             payment_intent="pi_recon")
     charge.update(changes.get("ch_recon", {}))
@@ -89,7 +89,7 @@ def test_every_kind_of_difference_is_recorded(world, recording_default_gateway,
     stranger = fixture_object("invoice", id="in_not_ours", total=999, currency="usd",
                               status="open")
     _stripe_side(recording_client, paid, open_, extra_invoices=[stranger],
-                 in_recon_open={"status": "paid", "total": int(open_.total * 100) + 1},
+                 in_recon_open={"status": "paid", "total": int(open_.total.amount * 100) + 1},
                  in_recon_paid={"currency": "eur"},
                  ch_recon={"amount_refunded": 700})
     run = reconcile(start=START, end=END)
@@ -97,10 +97,10 @@ def test_every_kind_of_difference_is_recorded(world, recording_default_gateway,
              for d in run.differences.all()}
     assert run.status == "differences"
     assert found == {
-        ("invoice", "missing_in_stripe", "", str(int(never_pushed.total * 100)), ""),
+        ("invoice", "missing_in_stripe", "", str(int(never_pushed.total.amount * 100)), ""),
         ("invoice", "missing_in_tally", "in_not_ours", "", "999"),
-        ("invoice", "amount", "in_recon_open", str(int(open_.total * 100)),
-         str(int(open_.total * 100) + 1)),
+        ("invoice", "amount", "in_recon_open", str(int(open_.total.amount * 100)),
+         str(int(open_.total.amount * 100) + 1)),
         ("invoice", "status", "in_recon_open", "open", "paid"),
         ("invoice", "currency", "in_recon_paid", "USD", "EUR"),
         ("charge", "amount", "ch_recon", "500", "700"),

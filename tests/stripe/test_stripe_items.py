@@ -23,6 +23,7 @@ def _line(position: int, unit: Decimal | None, quantity: Decimal | None, currenc
         amount = round_line(unit * quantity, currency)
     price = {"model": "per_unit", "unit_amount": str(unit)} if unit is not None else None
     return InvoiceLine(position=position, kind="usage", description=f"line {position}",
+                       currency=currency,
                        period_start=START, period_end=END, quantity=quantity, amount=amount,
                        price=price)
 
@@ -65,11 +66,11 @@ def test_stripe_total_equals_the_tally_total(currency, rows):
         if is_credit:
             line = _line(position, None, None, currency, amount=-line.amount)
         lines.append(line)
-    total = sum_lines([line.amount for line in lines], currency)
+    total = sum_lines([line.amount.amount for line in lines], currency)
     items = stripe_items(lines, currency)
     assert stripe_total(items) == to_minor_units(total, currency)
     for item, line in zip(items, lines, strict=True):
-        assert item.stripe_amount == to_minor_units(line.amount, currency)
+        assert item.stripe_amount == to_minor_units(line.amount.amount, currency)
         if item.unit_amount_decimal is not None:  # what Stripe computes, rounding half up
             exact = item.unit_amount_decimal * item.quantity
             assert exact.quantize(Decimal(1), ROUND_HALF_UP) == item.stripe_amount

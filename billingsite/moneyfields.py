@@ -15,6 +15,16 @@ currency once the row has one: django-money's own descriptor would silently swit
 column instead, re-denominating every other amount of the row, so ``SharedCurrencyMoney``
 refuses with ``MoneyError("currency_mismatch")``. Changing ``row.currency`` itself stays an
 explicit act on the row. Rounding is not done here: ``billingsite.money`` owns it.
+
+Rows without a currency of their own (invoice lines, credit notes and their lines, credit
+ledger entries) have one now, copied from their parent and pinned to it by a composite
+(parent id, currency) foreign key (invoicing migrations 0005 and 0006).
+
+What stays a plain Decimal, on purpose: quantities (``InvoiceLine.quantity``, rollup values),
+rate multipliers and percentages (``RateOverride.multiplier``, ``Discount.value``, which is a
+percent or an amount by ``kind``), price specs inside JSON (unit prices with up to 12
+places), ``Commit.amount`` (a contract term; see its comment) and Stripe's integer minor
+units on the Stripe mirrors (``StripeInvoice.total_minor``).
 """
 
 from __future__ import annotations

@@ -152,6 +152,9 @@ class Commit(EffectiveDated):
 
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="commits")
     kind = models.CharField(max_length=16, choices=CommitKind.choices)
+    # A Decimal, not a MoneyField: a commit is a contract term in the contract's currency (its
+    # plan's; a contract has no currency column to share) that the rating engine reads as a
+    # number. The money it moves is stored as Money on the invoice lines and the credit grant.
     amount = models.DecimalField(**AMOUNT)
     note = models.CharField(max_length=200, blank=True)
     history = HistoricalRecords()

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from djmoney.money import Money
 
 from invoicing.models import CreditEntry, CreditGrant, Invoice, InvoiceTransition
 from invoicing.services.billing import billing_run
@@ -103,6 +104,7 @@ def test_finance_adds_a_grant_with_its_first_ledger_entry(client):
     assert response.status_code == 302, response.content[:3000]
     grant = CreditGrant.objects.get()
     assert grant.created_by.username == "u-finance"
+    assert (grant.currency, grant.amount) == ("USD", Money(Decimal("40.00"), "USD"))
     assert list(CreditEntry.objects.values_list("kind", "amount")) == [
         ("grant", Decimal("40.0000"))]
 

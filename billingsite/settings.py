@@ -190,6 +190,11 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "COERCE_DECIMAL_TO_STRING": True,
 }
+# Late usage (invoicing): events rolled up from this many minutes before a draft is due for
+# finalization are flagged late (and re-rated on the next invoice); periods re-rated always.
+INVOICING_LATE_FLAG_MARGIN_MINUTES = int(os.environ.get("INVOICING_LATE_FLAG_MARGIN_MINUTES", 60))
+INVOICING_LATE_USAGE_LOOKBACK_PERIODS = int(
+    os.environ.get("INVOICING_LATE_USAGE_LOOKBACK_PERIODS", 0))
 # Stored Idempotency-Key answers are replayed this long, then pruned (hourly beat task).
 API_IDEMPOTENCY_KEY_HOURS = int(os.environ.get("API_IDEMPOTENCY_KEY_HOURS", 24))
 SPECTACULAR_SETTINGS = {

@@ -7,9 +7,11 @@ it sets ``UsageEvent.is_late`` (and ``late_marked_at``); invoicing then bills th
 adjustment, reading them with ``metering.selectors.late_events``.
 
 Because invoices read usage from rollups, "late" means "not yet rolled up when the period was
-closed". An event rolled up between invoicing's usage read and its finalize commit is neither in
-the invoice nor marked late; invoicing closes that window by re-reading usage for the period
-inside its finalize transaction (or by comparing ``usage_for_period`` with what it billed).
+closed". An event rolled up between invoicing's usage read and its finalize commit would be
+neither in the invoice nor marked late; invoicing's resolver closes that window by reporting a
+period as closed from shortly before its draft is due for finalization (a margin far longer
+than a rollup transaction), so such events are flagged and re-rated. Flagging an event the
+invoice did include costs one re-rating and bills nothing twice (adjustments are differences).
 """
 
 from __future__ import annotations

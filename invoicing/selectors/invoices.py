@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Max, Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from accounts.models import ApiKey, Customer
 from billingsite.errors import NotFound
@@ -53,16 +54,17 @@ def billed_usage(contract: Contract, before: Period, *, exclude_invoice_id: int 
                  ) -> list[BilledUsage]:
     """Usage billed per charge for the issued periods before ``before`` that late usage may
     have changed, oldest first: every period holding an event metering flagged late (however
-    far back), plus the last ``INVOICING_LATE_USAGE_LOOKBACK_PERIODS`` (default 2) periods,
-    which also catch events rolled up while their period was being finalized (not flagged,
-    see ``metering.late``). Re-rating a period whose late usage was already billed yields no
-    line, so the cost is bounded by the periods that actually received late events.
+    far back; ``closed_through`` makes metering flag events rolled up while their period was
+    being finalized too), plus the last ``INVOICING_LATE_USAGE_LOOKBACK_PERIODS`` (default 0)
+    periods, re-rated every time: for usage sources that cannot flag late events. Re-rating a
+    period whose late usage was already billed yields no line, so the cost is bounded by the
+    periods that actually received late events.
 
     Counts usage lines of the issued (not void) invoices of each period plus adjustment lines
     on other issued invoices that point at them. Periods whose invoices are all void are
     skipped: re-billing them is a re-issue, not an adjustment.
     """
-    lookback = getattr(settings, "INVOICING_LATE_USAGE_LOOKBACK_PERIODS", 2)
+    lookback = getattr(settings, "INVOICING_LATE_USAGE_LOOKBACK_PERIODS", 0)
     issued = (Invoice.objects.filter(contract=contract, status__in=ISSUED,
                                      period_end__lte=before.start)
               .order_by("-period_end", "pk").values_list("pk", "period_start", "period_end"))
@@ -165,10 +167,18 @@ def invoice_by_number(api_key: ApiKey | None, number: str) -> Invoice:
 
 
 def closed_through(customer_ids: Collection[int]) -> dict[int, datetime]:
-    """For metering's late-event hook: per customer, the end of the latest issued period.
+    """For metering's late-event hook: per customer, the end of the latest period that is
+    issued or whose draft is due for finalization within ``INVOICING_LATE_FLAG_MARGIN_MINUTES``
+    (60) from now.
 
     Events before that instant that reach the rollups now are "late": invoicing bills them as
-    adjustment lines (``billed_usage`` + re-rating) on the customer's next invoice."""
-    rows = (Invoice.objects.filter(customer_id__in=list(customer_ids), status__in=ISSUED)
+    adjustment lines (``billed_usage`` + re-rating) on the customer's next invoice. Counting
+    drafts about to be finalized closes the window in which a rollup commits after the
+    finalizer read the usage: such an event is flagged, and re-rating bills it once; one the
+    finalization did include is re-rated to no difference."""
+    margin = timedelta(minutes=int(getattr(settings, "INVOICING_LATE_FLAG_MARGIN_MINUTES", 60)))
+    due = Q(status=InvoiceStatus.DRAFT, finalize_after__lte=timezone.now() + margin)
+    rows = (Invoice.objects.filter(Q(status__in=ISSUED) | due,
+                                   customer_id__in=list(customer_ids))
             .values("customer_id").annotate(end=Max("period_end")))
     return {row["customer_id"]: row["end"] for row in rows}

@@ -101,7 +101,7 @@ def _warm_usage(usage: UsageSource, contracts: list[Contract],
 def _recent_periods(contract: Contract, periods: list[Period]) -> list[Period]:
     """The ``INVOICING_LATE_USAGE_LOOKBACK_PERIODS`` periods before each of ``periods``
     (those ``billed_usage`` always re-rates), from the contract's start on."""
-    lookback = getattr(settings, "INVOICING_LATE_USAGE_LOOKBACK_PERIODS", 2)
+    lookback = getattr(settings, "INVOICING_LATE_USAGE_LOOKBACK_PERIODS", 0)
     found = []
     for period in periods:
         for _ in range(lookback):

@@ -197,7 +197,10 @@ def test_prepaid_commit_is_invoiced_once_and_drawn_down():
     assert grant_balance(grant.pk) == Decimal("741.00")
 
 
-def test_late_usage_becomes_an_adjustment_line_on_the_next_invoice():
+def test_late_usage_becomes_an_adjustment_line_on_the_next_invoice(settings):
+    # A usage source that cannot flag late events (metering can) relies on re-rating the
+    # last issued periods every time.
+    settings.INVOICING_LATE_USAGE_LOOKBACK_PERIODS = 2
     make_contract()
     billing_run(now=at(2026, 2, 3), usage=per_day(api_calls=100))  # Jan: 3100 calls = 31.00
     jan = Invoice.objects.get()

@@ -119,11 +119,61 @@ def test_late_event_four_periods_back_is_billed_once_on_the_next_invoice():
     assert adjustment.amount.amount == Decimal("1.50")
     assert adjustment.adjusts_invoice_id == january.pk
     assert (adjustment.period_start, adjustment.period_end) == (at(2026, 1, 1), at(2026, 2, 1))
-    # January (late events) and the last two periods are re-rated; February, with no late
-    # event and outside the lookback, is not read at all.
+    # January (late events) is re-rated; February, with no late event, is not read at all.
     assert at(2026, 1, 1) in recording.asked and at(2026, 2, 1) not in recording.asked
 
     billing_run(now=at(2026, 7, 3))
     june = Invoice.objects.get(period_start=at(2026, 6, 1))
     assert not june.lines.filter(kind="adjustment").exists()  # billed once, on May's invoice
     assert january.lines.get(kind="usage").amount.amount == Decimal("1.00")  # never changed
+
+
+def test_an_event_rolled_up_while_its_period_is_finalized_is_billed_once_on_the_next_invoice():
+    """The window a flag set only after finalization would leave open: the finalizer read the
+    usage (here the run's read-ahead) before a rollup committed. Metering flags events of a
+    period whose draft is due for finalization within INVOICING_LATE_FLAG_MARGIN_MINUTES, so
+    the next invoice re-rates that period: an event the finalization missed becomes an
+    adjustment, one it saw adds nothing. Before the margin, nothing is flagged."""
+    import time_machine
+
+    from invoicing.selectors.invoices import contract_period, usage_requests
+    from invoicing.usage import MeteringUsage
+    from metering.models import UsageEvent
+
+    meter_create(key="api_calls", name="API calls", event_type="api_request",
+                 aggregation="count")
+    customer = CustomerFactory(external_id="acme", timezone="UTC")
+    contract = make_contract(customer, version=make_version([
+        {"key": "api_calls", "name": "API calls", "kind": "usage", "meter_key": "api_calls",
+         "price": {"model": "per_unit", "unit_amount": "1"}}]))
+    send("acme", "jan", 2, at(2026, 1, 10))
+    billing_run(now=at(2026, 2, 1, 0, 5))  # January's draft, due Feb 2 00:00
+    with time_machine.travel(at(2026, 2, 1, 12), tick=False):
+        send("acme", "in-grace", 1, at(2026, 1, 11))  # a draft refresh will pick it up
+    assert not UsageEvent.objects.filter(is_late=True).exists()
+
+    with time_machine.travel(at(2026, 2, 1, 23, 30), tick=False):  # within the margin
+        draft = Invoice.objects.get()
+        (request,) = usage_requests(contract, [contract_period(contract, draft.period_start)])
+        read_before = MeteringUsage()(customer=customer, meter_key=request.meter_key,
+                                      start=request.start, end=request.end)
+        send("acme", "racing", 3, at(2026, 1, 25))  # commits after the finalizer's read
+    assert set(UsageEvent.objects.filter(is_late=True).values_list("event_id", flat=True)) \
+        == {"racing-0", "racing-1", "racing-2"}
+
+    def finalizer_read(**kwargs):  # type: ignore[no-untyped-def]  # what it read, in time
+        return read_before if kwargs["start"] == request.start else MeteringUsage()(**kwargs)
+
+    billing_run(now=at(2026, 2, 2, 0, 10), usage=finalizer_read)
+    january = Invoice.objects.get()
+    assert january.status == "finalized"
+    assert january.lines.get(kind="usage").quantity == 3  # jan + in-grace, not the racing 3
+
+    billing_run(now=at(2026, 3, 3))
+    february = Invoice.objects.get(period_start=at(2026, 2, 1))
+    adjustment = february.lines.get(kind="adjustment")
+    assert adjustment.amount.amount == Decimal("3.00")  # January re-rated: 6 used, 3 billed
+    assert adjustment.adjusts_invoice_id == january.pk
+    billing_run(now=at(2026, 4, 3))
+    march = Invoice.objects.get(period_start=at(2026, 3, 1))
+    assert not march.lines.filter(kind="adjustment").exists()  # billed once

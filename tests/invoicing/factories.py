@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from accounts.models import Customer
 from invoicing.models import Contract, PlanVersion
 from invoicing.services.catalog import plan_create, plan_version_create
+from invoicing.usage import UsageReading
 from tests.factories import CustomerFactory
 
 API_CALLS = {"key": "api_calls", "name": "API calls", "kind": "usage", "meter_key": "api_calls",
@@ -36,3 +39,15 @@ def make_contract(customer: Customer | None = None, *, version: PlanVersion | No
     version = version or make_version()
     return contract_create(customer=customer, plan_version=version, start_date=start,
                            end_date=end, billing_anchor_day=anchor, timezone_name=tz, **kwargs)
+
+
+def per_day(**rates: int) -> Callable[..., UsageReading]:
+    """A usage source accruing evenly: ``rates[meter]`` units per UTC day of the interval
+    asked (so any split of a period adds up to the whole)."""
+
+    def source(*, customer: Customer, meter_key: str, start: datetime, end: datetime,
+               group_by: Sequence[str] | None = None) -> UsageReading:
+        days = Decimal((end - start).total_seconds()) / Decimal(86400)
+        return UsageReading(total=days * rates.get(meter_key, 0))
+
+    return source

@@ -3,7 +3,6 @@ credits in DESIGN order, voids giving credits back, late usage adjustments."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -17,25 +16,13 @@ from invoicing.services.contracts import AmendmentInput, commit_create, contract
 from invoicing.services.credits import credit_grant_create
 from invoicing.services.invoices import invoice_finalize, invoice_reissue, invoice_void
 from invoicing.services.previews import amendment_preview
-from invoicing.usage import UsageReading
-from tests.invoicing.factories import PLATFORM_FEE, make_contract, make_version
+from tests.invoicing.factories import PLATFORM_FEE, make_contract, make_version, per_day
 
 pytestmark = pytest.mark.django_db
 
 
 def at(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
-
-
-def per_day(**rates: int):  # type: ignore[no-untyped-def]
-    """Usage that accrues evenly: ``rates[meter]`` units per UTC day of the interval asked."""
-
-    def source(*, customer, meter_key: str, start: datetime, end: datetime,
-               group_by: Sequence[str] | None = None) -> UsageReading:
-        days = Decimal((end - start).total_seconds()) / Decimal(86400)
-        return UsageReading(total=days * rates.get(meter_key, 0))
-
-    return source
 
 
 def lines(invoice: Invoice) -> list[tuple[str, Decimal]]:

@@ -30,7 +30,7 @@ from invoicing.selectors.terms import ChargeSegment
 from invoicing.services.billing import billing_run
 from invoicing.services.contracts import AmendmentInput, contract_amend
 from invoicing.usage import UsageReading
-from tests.invoicing.factories import make_contract, make_version
+from tests.invoicing.factories import make_contract, make_version, per_day
 
 D = Decimal
 JAN = date(2026, 1, 1)
@@ -39,17 +39,6 @@ DAYS = 31
 
 def at(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
-
-
-def per_day(**rates: int):  # type: ignore[no-untyped-def]
-    """Usage accruing evenly: ``rates[meter]`` units per UTC day of the interval asked."""
-
-    def source(*, customer, meter_key: str, start: datetime, end: datetime,
-               group_by: Sequence[str] | None = None) -> UsageReading:
-        days = Decimal((end - start).total_seconds()) / Decimal(86400)
-        return UsageReading(total=days * rates.get(meter_key, 0))
-
-    return source
 
 
 GRADUATED = {"model": "graduated", "tiers": [

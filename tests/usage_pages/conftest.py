@@ -13,7 +13,7 @@ from django.test import Client
 
 from accounts.models import Customer
 from accounts.services import customer_user_create
-from invoicing.models import Invoice
+from invoicing.models import Invoice, PlanVersion
 from invoicing.services.billing import billing_run
 from metering.services import events_ingest, meter_create, rollup_drain
 from tests.factories import CustomerFactory
@@ -43,12 +43,14 @@ class World:
     globex_invoice: Invoice
 
 
-def build_world() -> World:
+def usage_plan() -> PlanVersion:
+    """The two meters (count; count by region) and a plan on them: a platform fee, a graduated
+    usage charge and a matrix charge by region; what the usage pages are tested with."""
     meter_create(key="api_calls", name="API calls", event_type="api_request",
                  aggregation="count")
     meter_create(key="calls_by_region", name="Calls by region", event_type="api_request",
                  aggregation="count", group_by=["region"])
-    version = make_version([
+    return make_version([
         {"key": "platform", "name": "Platform fee", "kind": "fixed",
          "price": {"model": "flat", "amount": "100.00"}},
         {"key": "api_calls", "name": "API calls", "kind": "usage", "meter_key": "api_calls",
@@ -60,6 +62,10 @@ def build_world() -> World:
              {"match": {"region": "eu"}, "unit_amount": "0.1"},
              {"match": {"region": "us"}, "unit_amount": "0.333"}]}},
     ])
+
+
+def build_world() -> World:
+    version = usage_plan()
     acme = CustomerFactory(external_id="acme", name="Acme", timezone="America/New_York")
     globex = CustomerFactory(external_id="globex", name="Globex", timezone="Europe/Berlin")
     make_contract(acme, version=version, start=date(2026, 1, 1), tz="America/New_York")

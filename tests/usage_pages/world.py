@@ -12,10 +12,10 @@ from accounts.models import Customer
 from accounts.services import customer_alias_add, customer_user_create
 from invoicing.models import Contract, Invoice
 from invoicing.services.billing import billing_run
-from metering.services import meter_create, rollup_drain
+from metering.services import rollup_drain
 from tests.factories import CustomerFactory
-from tests.invoicing.factories import make_contract, make_version
-from tests.usage_pages.conftest import PASSWORD, send
+from tests.invoicing.factories import make_contract
+from tests.usage_pages.conftest import PASSWORD, send, usage_plan
 
 
 @dataclass
@@ -36,22 +36,7 @@ def build_live_world(username: str = "ops-user") -> LiveWorld:
     this_month = _month_start(now.date())
     last_month = _month_start(this_month - timedelta(days=1))
     midnight = datetime(this_month.year, this_month.month, 1, tzinfo=UTC)
-    meter_create(key="api_calls", name="API calls", event_type="api_request",
-                 aggregation="count")
-    meter_create(key="calls_by_region", name="Calls by region", event_type="api_request",
-                 aggregation="count", group_by=["region"])
-    version = make_version([
-        {"key": "platform", "name": "Platform fee", "kind": "fixed",
-         "price": {"model": "flat", "amount": "100.00"}},
-        {"key": "api_calls", "name": "API calls", "kind": "usage", "meter_key": "api_calls",
-         "price": {"model": "graduated", "tiers": [
-             {"up_to": "10", "unit_amount": "0.5", "flat_amount": "0"},
-             {"up_to": None, "unit_amount": "0.25", "flat_amount": "1"}]}},
-        {"key": "regional", "name": "Regional", "kind": "usage", "meter_key": "calls_by_region",
-         "price": {"model": "matrix", "dimensions": ["region"], "rates": [
-             {"match": {"region": "eu"}, "unit_amount": "0.1"},
-             {"match": {"region": "us"}, "unit_amount": "0.333"}]}},
-    ])
+    version = usage_plan()
     customer = CustomerFactory(external_id="acme-prod", name="Acme Rockets", timezone="UTC")
     other = CustomerFactory(external_id="globex", name="Globex", timezone="UTC")
     customer_alias_add(customer=customer, alias="acme-legacy-42")

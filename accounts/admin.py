@@ -38,11 +38,17 @@ class ContactInline(admin.TabularInline):
 
 @admin.register(Customer)
 class CustomerAdmin(SimpleHistoryAdmin):
-    list_display = ("name", "external_id", "email", "currency", "timezone", "status",
-                    "created_at")
+    list_display = ("name", "external_id", "email", "currency", "timezone", "status", "created_at")
     list_filter = ("status", "currency", "timezone")
-    search_fields = ("name", "external_id", "email", "aliases__alias", "stripe_customer_id",
-                     "contacts__email", "tax_id")
+    search_fields = (
+        "name",
+        "external_id",
+        "email",
+        "aliases__alias",
+        "stripe_customer_id",
+        "contacts__email",
+        "tax_id",
+    )
     readonly_fields = ("stripe_customer_id", "created_at", "updated_at")
     inlines = [AliasInline, ContactInline]
     # Apps above accounts add read-only inlines here from their admin modules (invoicing:
@@ -51,10 +57,31 @@ class CustomerAdmin(SimpleHistoryAdmin):
     actions: list[Any] = []
     fieldsets = (
         (None, {"fields": ("external_id", "name", "email", "status")}),
-        ("Billing", {"fields": ("currency", "timezone", "tax_id", "invoice_grace_hours",
-                                "stripe_customer_id")}),
-        ("Address", {"fields": ("address_line1", "address_line2", "city", "state",
-                                "postal_code", "country")}),
+        (
+            "Billing",
+            {
+                "fields": (
+                    "currency",
+                    "timezone",
+                    "tax_id",
+                    "invoice_grace_hours",
+                    "stripe_customer_id",
+                )
+            },
+        ),
+        (
+            "Address",
+            {
+                "fields": (
+                    "address_line1",
+                    "address_line2",
+                    "city",
+                    "state",
+                    "postal_code",
+                    "country",
+                )
+            },
+        ),
         ("Audit", {"fields": ("created_at", "updated_at")}),
     )
 
@@ -64,8 +91,9 @@ class CustomerAdmin(SimpleHistoryAdmin):
             inlines += self.extra_readonly_inlines
         return inlines
 
-    def get_search_results(self, request: HttpRequest, queryset: Any,
-                           search_term: str) -> tuple[Any, bool]:
+    def get_search_results(
+        self, request: HttpRequest, queryset: Any, search_term: str
+    ) -> tuple[Any, bool]:
         """The built-in fields plus the apps' providers (invoice numbers, Stripe ids):
         ``accounts.customer360.search``."""
         found, duplicates = super().get_search_results(request, queryset, search_term)
@@ -107,12 +135,27 @@ class CustomerUserAdmin(admin.ModelAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(SimpleHistoryAdmin):
-    list_display = ("name", "prefix", "scope", "customer", "created_at", "last_used_at",
-                    "revoked_at")
+    list_display = (
+        "name",
+        "prefix",
+        "scope",
+        "customer",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
     list_filter = ("scope", ("revoked_at", admin.EmptyFieldListFilter))
     search_fields = ("name", "prefix", "customer__external_id")
-    fields = ("name", "scope", "customer", "prefix", "created_by", "created_at",
-              "last_used_at", "revoked_at")
+    fields = (
+        "name",
+        "scope",
+        "customer",
+        "prefix",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
     readonly_fields = ("prefix", "created_by", "created_at", "last_used_at", "revoked_at")
     autocomplete_fields = ("customer",)
     actions = ["revoke_keys"]
@@ -124,8 +167,9 @@ class ApiKeyAdmin(SimpleHistoryAdmin):
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if change:
             return  # keys are immutable once issued; revoke and issue a new one instead
-        issued = services.api_key_create(name=obj.name, scope=obj.scope, customer=obj.customer,
-                                         created_by=request.user)  # type: ignore[arg-type]
+        issued = services.api_key_create(
+            name=obj.name, scope=obj.scope, customer=obj.customer, created_by=request.user
+        )  # type: ignore[arg-type]
         obj.pk = issued.api_key.pk
         obj.refresh_from_db()
         messages.warning(
@@ -157,12 +201,27 @@ class _ReadOnlyAdmin(admin.ModelAdmin):
 class UsageLinkAdmin(_ReadOnlyAdmin):
     """Links are created from the Customer 360 page or the API; here they are revoked."""
 
-    list_display = ("__str__", "customer", "purpose", "created_by", "api_key", "created_at",
-                    "expires_at", "revoked_at")
+    list_display = (
+        "__str__",
+        "customer",
+        "purpose",
+        "created_by",
+        "api_key",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+    )
     list_filter = ("purpose", ("revoked_at", admin.EmptyFieldListFilter))
     search_fields = ("customer__external_id", "customer__name", "created_by__username")
-    readonly_fields = ("customer", "purpose", "created_by", "api_key", "created_at",
-                       "expires_at", "revoked_at")
+    readonly_fields = (
+        "customer",
+        "purpose",
+        "created_by",
+        "api_key",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+    )
     actions = ["revoke_links"]
 
     @admin.action(description="Revoke selected links", permissions=["change"])

@@ -83,13 +83,16 @@ def parse_limit(name: str, text: str, *, setting: str = "") -> Limit | None:
     if count < 1 or period < 1:
         raise ImproperlyConfigured(
             f"{setting or name} must look like 5/15m (attempts per period; units s, m, h, d) "
-            f"or off; got {text!r}.")
+            f"or off; got {text!r}."
+        )
     return Limit(name, count, period)
 
 
 LIMIT_SETTINGS = (
-    "USAGE_SIGN_IN_LIMIT_PER_USERNAME", "USAGE_SIGN_IN_LIMIT_PER_IP",
-    "USAGE_PASSWORD_RESET_LIMIT_PER_EMAIL", "USAGE_PASSWORD_RESET_LIMIT_PER_IP",
+    "USAGE_SIGN_IN_LIMIT_PER_USERNAME",
+    "USAGE_SIGN_IN_LIMIT_PER_IP",
+    "USAGE_PASSWORD_RESET_LIMIT_PER_EMAIL",
+    "USAGE_PASSWORD_RESET_LIMIT_PER_IP",
     "API_AUTH_FAILURE_LIMIT_PER_IP",
 )
 

@@ -21,8 +21,14 @@ DEMO_CUSTOMERS = [
     ("initech", "Initech", "USD", "America/Los_Angeles", "US", []),
     ("umbrella", "Umbrella Health GmbH", "EUR", "Europe/Berlin", "DE", ["proj_umb_eu"]),
     ("hooli", "Hooli", "USD", "America/Los_Angeles", "US", []),
-    ("stark", "Stark Industries (Enterprise)", "USD", "America/New_York", "US",
-     ["proj_stark_a", "proj_stark_b"]),
+    (
+        "stark",
+        "Stark Industries (Enterprise)",
+        "USD",
+        "America/New_York",
+        "US",
+        ["proj_stark_a", "proj_stark_b"],
+    ),
     ("wayne", "Wayne Enterprises", "USD", "America/New_York", "US", []),
     ("tyrell", "Tyrell Corp", "GBP", "Europe/London", "GB", []),
     ("soylent", "Soylent Foods", "EUR", "Europe/Paris", "FR", []),
@@ -40,23 +46,36 @@ def seed(out: Any) -> None:
         customer = Customer.objects.filter(external_id=external_id).first()
         if customer is None:
             customer = customer_create(
-                external_id=external_id, name=name, currency=currency, timezone=tz,
-                country=country, email=f"billing@{external_id}.example",
+                external_id=external_id,
+                name=name,
+                currency=currency,
+                timezone=tz,
+                country=country,
+                email=f"billing@{external_id}.example",
             )
         for alias in aliases:
             if not CustomerAlias.objects.filter(alias=alias).exists():
                 customer_alias_add(customer=customer, alias=alias)
         Contact.objects.get_or_create(
-            customer=customer, email=f"finance@{external_id}.example",
+            customer=customer,
+            email=f"finance@{external_id}.example",
             defaults={"name": f"{name.split()[0]} Finance Team"},
         )
     for username, role in STAFF:
-        staff_user_create(username=username, role=role, password=f"{username}-password",
-                          email=f"{username}@tally.example")
+        staff_user_create(
+            username=username,
+            role=role,
+            password=f"{username}-password",
+            email=f"{username}@tally.example",
+        )
     username, external_id, password = CUSTOMER_USER
     if not CustomerUser.objects.filter(user__username=username).exists():
         if User.objects.filter(username=username).exists():
             User.objects.filter(username=username).delete()
-        customer_user_create(customer=Customer.objects.get(external_id=external_id),
-                             username=username, email="ops@acme.example", password=password)
+        customer_user_create(
+            customer=Customer.objects.get(external_id=external_id),
+            username=username,
+            email="ops@acme.example",
+            password=password,
+        )
     out.write(f"  {Customer.objects.count()} customers, {len(STAFF)} staff logins")

@@ -35,7 +35,9 @@ class CustomerStatus(models.TextChoices):
 
 class Customer(models.Model):
     external_id = models.CharField(
-        max_length=128, unique=True, validators=[external_id_validator],
+        max_length=128,
+        unique=True,
+        validators=[external_id_validator],
         help_text="The id the operator's systems use for this customer; events carry it.",
     )
     name = models.CharField(max_length=200)
@@ -54,7 +56,8 @@ class Customer(models.Model):
         max_length=16, choices=CustomerStatus.choices, default=CustomerStatus.ACTIVE
     )
     invoice_grace_hours = models.PositiveIntegerField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="Hours a draft invoice waits for late usage; empty means the default (24).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -144,11 +147,18 @@ class ApiKey(models.Model):
     digest = models.CharField(max_length=64, editable=False)
     scope = models.CharField(max_length=16, choices=ApiKeyScope.choices)
     customer = models.ForeignKey(
-        Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys",
+        Customer,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="api_keys",
         help_text="When set, the key sees and names only this customer.",
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -182,11 +192,15 @@ class UsageLink(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="usage_links")
     purpose = models.CharField(max_length=16, choices=UsageLinkPurpose.choices)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
-    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="+")
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -207,13 +221,14 @@ class UsageSignInMethod(models.TextChoices):
 class UsagePageSignIn(models.Model):
     """Who entered a customer's usage pages, when, from where (dispute evidence, audit)."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE,
-                                 related_name="usage_sign_ins")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="usage_sign_ins")
     method = models.CharField(max_length=16, choices=UsageSignInMethod.choices)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                             on_delete=models.SET_NULL, related_name="+")
-    link = models.ForeignKey(UsageLink, null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="sign_ins")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    link = models.ForeignKey(
+        UsageLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="sign_ins"
+    )
     at = models.DateTimeField()
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=400, blank=True)

@@ -26,26 +26,42 @@ class Rule:
 
 
 _SUPPORT_RULES = (
-    Rule("accounts", ("view",), models=("customer", "customeralias", "contact", "customeruser",
-                                        "usagelink", "usagepagesignin")),
+    Rule(
+        "accounts",
+        ("view",),
+        models=(
+            "customer",
+            "customeralias",
+            "contact",
+            "customeruser",
+            "usagelink",
+            "usagepagesignin",
+        ),
+    ),
     # Support keeps contact details current, but not billing terms (currency, tax id); it
     # creates and revokes usage-page links.
-    Rule("accounts", ("add", "change"), models=("customeralias", "contact", "customeruser",
-                                                "usagelink")),
+    Rule(
+        "accounts",
+        ("add", "change"),
+        models=("customeralias", "contact", "customeruser", "usagelink"),
+    ),
     Rule("accounts", ("change",), models=("customer",)),
     Rule("metering", ("view",)),
     Rule("invoicing", ("view",)),
     Rule("disputes", ("view",)),
-    Rule("disputes", ("add", "change"), models=("refund", "dispute", "disputenote"),
-         codenames=("request_refund", "work_dispute")),
+    Rule(
+        "disputes",
+        ("add", "change"),
+        models=("refund", "dispute", "disputenote"),
+        codenames=("request_refund", "work_dispute"),
+    ),
     # The outbox (what was or will be told to Stripe): Support sees failures; Finance retries.
     Rule("billingsite", ("view",), models=("outboxmessage",)),
 )
 
 _FINANCE_RULES = (
     *_SUPPORT_RULES,
-    Rule("accounts", ("add",), models=("customer",),
-         codenames=("change_customer_billing_terms",)),
+    Rule("accounts", ("add",), models=("customer",), codenames=("change_customer_billing_terms",)),
     Rule("metering", ("add", "change")),
     Rule("invoicing", ("add", "change", "delete")),
     Rule("disputes", ("add", "change"), codenames=("approve_refund",)),

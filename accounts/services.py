@@ -26,12 +26,31 @@ API_KEY_PREFIX = "tly"
 # Billing profile fields Stripe keeps a copy of. A change writes an outbox row in the same
 # transaction; invoicing registers the handler (accounts does not import it).
 STRIPE_SYNC_TOPIC = "stripe.customer.sync"
-STRIPE_SYNC_FIELDS = ("name", "email", "address_line1", "address_line2", "city", "state",
-                      "postal_code", "country")
+STRIPE_SYNC_FIELDS = (
+    "name",
+    "email",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "postal_code",
+    "country",
+)
 
 CUSTOMER_FIELDS = (
-    "name", "email", "currency", "timezone", "address_line1", "address_line2", "city",
-    "state", "postal_code", "country", "tax_id", "status", "invoice_grace_hours",
+    "name",
+    "email",
+    "currency",
+    "timezone",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "postal_code",
+    "country",
+    "tax_id",
+    "status",
+    "invoice_grace_hours",
 )
 
 
@@ -43,8 +62,9 @@ def _full_clean(obj: Any, *, exclude: list[str] | None = None) -> None:
     try:
         obj.full_clean(exclude=exclude)
     except ValidationError as exc:
-        raise AppError("validation_error", "The request is not valid.",
-                       details=_validation_details(exc)) from exc
+        raise AppError(
+            "validation_error", "The request is not valid.", details=_validation_details(exc)
+        ) from exc
 
 
 def _ensure_identifier_free(identifier: str, *, ignore_customer: Customer | None = None) -> None:
@@ -55,18 +75,24 @@ def _ensure_identifier_free(identifier: str, *, ignore_customer: Customer | None
         taken_by_customer = taken_by_customer.exclude(pk=ignore_customer.pk)
         taken_by_alias = taken_by_alias.exclude(customer=ignore_customer)
     if taken_by_customer.exists() or taken_by_alias.exists():
-        raise Conflict("identifier_taken",
-                       f"{identifier!r} is already a customer id or alias.",
-                       details={"identifier": identifier})
+        raise Conflict(
+            "identifier_taken",
+            f"{identifier!r} is already a customer id or alias.",
+            details={"identifier": identifier},
+        )
 
 
 @transaction.atomic
-def customer_create(*, external_id: str, name: str, aliases: list[str] | None = None,
-                    **fields: Any) -> Customer:
+def customer_create(
+    *, external_id: str, name: str, aliases: list[str] | None = None, **fields: Any
+) -> Customer:
     unknown = set(fields) - set(CUSTOMER_FIELDS) - {"stripe_customer_id"}
     if unknown:
-        raise AppError("validation_error", "Unknown customer fields.",
-                       details={f: "Unknown field." for f in sorted(unknown)})
+        raise AppError(
+            "validation_error",
+            "Unknown customer fields.",
+            details={f: "Unknown field." for f in sorted(unknown)},
+        )
     _ensure_identifier_free(external_id)
     customer = Customer(external_id=external_id, name=name, **fields)
     _full_clean(customer)
@@ -78,8 +104,9 @@ def customer_create(*, external_id: str, name: str, aliases: list[str] | None = 
     for alias in aliases or []:
         customer_alias_add(customer=customer, alias=alias)
     if customer.email:
-        outbox_enqueue(STRIPE_SYNC_TOPIC, f"customer:{customer.pk}:create",
-                       {"customer_id": customer.pk})
+        outbox_enqueue(
+            STRIPE_SYNC_TOPIC, f"customer:{customer.pk}:create", {"customer_id": customer.pk}
+        )
     return customer
 
 
@@ -88,8 +115,11 @@ def customer_update(*, customer: Customer, **changes: Any) -> Customer:
     """Update profile fields under a row lock, so concurrent edits don't lose each other."""
     unknown = set(changes) - set(CUSTOMER_FIELDS)
     if unknown:
-        raise AppError("validation_error", "These fields cannot be changed.",
-                       details={f: "Not an editable field." for f in sorted(unknown)})
+        raise AppError(
+            "validation_error",
+            "These fields cannot be changed.",
+            details={f: "Not an editable field." for f in sorted(unknown)},
+        )
     locked = Customer.objects.select_for_update().get(pk=customer.pk)
     before = {name: getattr(locked, name) for name in STRIPE_SYNC_FIELDS}
     for name, value in changes.items():
@@ -99,8 +129,9 @@ def customer_update(*, customer: Customer, **changes: Any) -> Customer:
     synced = locked.email or locked.stripe_customer_id
     if synced and any(getattr(locked, name) != before[name] for name in STRIPE_SYNC_FIELDS):
         version = locked.history.order_by("-history_id").values_list("history_id", flat=True)[0]
-        outbox_enqueue(STRIPE_SYNC_TOPIC, f"customer:{locked.pk}:update:{version}",
-                       {"customer_id": locked.pk})
+        outbox_enqueue(
+            STRIPE_SYNC_TOPIC, f"customer:{locked.pk}:update:{version}", {"customer_id": locked.pk}
+        )
     return locked
 
 
@@ -140,15 +171,25 @@ class IssuedKey:
 
 
 @transaction.atomic
-def api_key_create(*, name: str, scope: str, customer: Customer | None = None,
-                   created_by: User | None = None) -> IssuedKey:
+def api_key_create(
+    *, name: str, scope: str, customer: Customer | None = None, created_by: User | None = None
+) -> IssuedKey:
     if scope not in ApiKeyScope.values:
-        raise AppError("validation_error", f"Unknown scope {scope!r}.",
-                       details={"scope": f"Choose one of {', '.join(ApiKeyScope.values)}."})
+        raise AppError(
+            "validation_error",
+            f"Unknown scope {scope!r}.",
+            details={"scope": f"Choose one of {', '.join(ApiKeyScope.values)}."},
+        )
     prefix = secrets.token_hex(6)
     plaintext = f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
-    key = ApiKey.objects.create(name=name, prefix=prefix, digest=_digest(plaintext),
-                                scope=scope, customer=customer, created_by=created_by)
+    key = ApiKey.objects.create(
+        name=name,
+        prefix=prefix,
+        digest=_digest(plaintext),
+        scope=scope,
+        customer=customer,
+        created_by=created_by,
+    )
     return IssuedKey(api_key=key, plaintext=plaintext)
 
 
@@ -194,8 +235,11 @@ def staff_user_create(*, username: str, role: str, password: str, email: str = "
     """Create (or re-role) a staff user in exactly one role group."""
     group_name = ROLE_BY_SLUG.get(role.lower())
     if group_name is None:
-        raise AppError("validation_error", f"Unknown role {role!r}.",
-                       details={"role": f"Choose one of {', '.join(ROLE_BY_SLUG)}."})
+        raise AppError(
+            "validation_error",
+            f"Unknown role {role!r}.",
+            details={"role": f"Choose one of {', '.join(ROLE_BY_SLUG)}."},
+        )
     group = Group.objects.filter(name=group_name).first()
     if group is None:
         raise AppError("roles_missing", "Role groups are missing: run `manage.py migrate`.")
@@ -210,8 +254,9 @@ def staff_user_create(*, username: str, role: str, password: str, email: str = "
 
 
 @transaction.atomic
-def customer_user_create(*, customer: Customer, username: str, email: str,
-                         password: str | None = None) -> CustomerUser:
+def customer_user_create(
+    *, customer: Customer, username: str, email: str, password: str | None = None
+) -> CustomerUser:
     if User.objects.filter(username=username).exists():
         raise Conflict("username_taken", f"User {username!r} already exists.")
     user = User(username=username, email=email, is_staff=False)

@@ -50,9 +50,11 @@ def _libpq(url: str) -> str:
     import dj_database_url
 
     cfg = dj_database_url.parse(url)
-    return (f"dbname={cfg['NAME']} user={cfg['USER']} host={cfg['HOST']}"
-            + (f" port={cfg['PORT']}" if cfg.get("PORT") else "")
-            + (f" password={cfg['PASSWORD']}" if cfg.get("PASSWORD") else ""))
+    return (
+        f"dbname={cfg['NAME']} user={cfg['USER']} host={cfg['HOST']}"
+        + (f" port={cfg['PORT']}" if cfg.get("PORT") else "")
+        + (f" password={cfg['PASSWORD']}" if cfg.get("PASSWORD") else "")
+    )
 
 
 def setup_django(database_url: str) -> None:
@@ -77,24 +79,66 @@ def build(customers: int, charges: int, hours: int, months: int = 1) -> list[int
     call_command("migrate", verbosity=0)
     specs = []
     for i in range(charges):
-        meter_create(key=f"m{i}", name=f"Meter {i}", event_type=f"type{i}", aggregation="sum",
-                     value_property="n")
-        price = ({"model": "per_unit", "unit_amount": "0.0015"} if i % 2 == 0 else
-                 {"model": "graduated", "tiers": [{"up_to": "1000", "unit_amount": "0.01"},
-                                                  {"up_to": None, "unit_amount": "0.004"}]})
-        specs.append({"key": f"c{i}", "name": f"Usage {i}", "kind": "usage",
-                      "meter_key": f"m{i}", "price": price})
+        meter_create(
+            key=f"m{i}",
+            name=f"Meter {i}",
+            event_type=f"type{i}",
+            aggregation="sum",
+            value_property="n",
+        )
+        price = (
+            {"model": "per_unit", "unit_amount": "0.0015"}
+            if i % 2 == 0
+            else {
+                "model": "graduated",
+                "tiers": [
+                    {"up_to": "1000", "unit_amount": "0.01"},
+                    {"up_to": None, "unit_amount": "0.004"},
+                ],
+            }
+        )
+        specs.append(
+            {
+                "key": f"c{i}",
+                "name": f"Usage {i}",
+                "kind": "usage",
+                "meter_key": f"m{i}",
+                "price": price,
+            }
+        )
     plan = plan_create(key="bench", name="Bench")
-    version = plan_version_create(plan=plan, charges=[
-        {"key": "fee", "name": "Platform", "kind": "fixed",
-         "price": {"model": "flat", "amount": "99.00"}}, *specs])
+    version = plan_version_create(
+        plan=plan,
+        charges=[
+            {
+                "key": "fee",
+                "name": "Platform",
+                "kind": "fixed",
+                "price": {"model": "flat", "amount": "99.00"},
+            },
+            *specs,
+        ],
+    )
     Customer.objects.bulk_create(
-        [Customer(external_id=f"bench-{n}", name=f"Bench {n}", currency="USD")
-         for n in range(customers)], batch_size=5000)
+        [
+            Customer(external_id=f"bench-{n}", name=f"Bench {n}", currency="USD")
+            for n in range(customers)
+        ],
+        batch_size=5000,
+    )
     Contract.objects.bulk_create(
-        [Contract(customer=c, plan_version=version, start_date=date(2026, 10, 1),
-                  billing_anchor_day=1, timezone="UTC")
-         for c in Customer.objects.all()], batch_size=5000)
+        [
+            Contract(
+                customer=c,
+                plan_version=version,
+                start_date=date(2026, 10, 1),
+                billing_anchor_day=1,
+                timezone="UTC",
+            )
+            for c in Customer.objects.all()
+        ],
+        batch_size=5000,
+    )
     version_ids = list(MeterVersion.objects.values_list("pk", flat=True))
     step = max(1, 744 // hours)
     with connection.cursor() as cursor:
@@ -108,7 +152,8 @@ def build(customers: int, charges: int, hours: int, months: int = 1) -> list[int
                 " '[]'::jsonb, ((c.id * 7 + h + %s) %% 50)::numeric, 1"
                 " FROM accounts_customer c CROSS JOIN unnest(%s::bigint[]) v"
                 " CROSS JOIN generate_series(0, %s, %s) h",
-                [first, month, version_ids, last_hour, step])
+                [first, month, version_ids, last_hour, step],
+            )
         cursor.execute("ANALYZE")
     return list(Contract.objects.order_by("pk").values_list("pk", flat=True))
 
@@ -134,8 +179,13 @@ def _run_shard(args: tuple[str, list[int], str]) -> dict[str, int]:
 
     with connection.execute_wrapper(count):
         result = billing_run(now=datetime.fromisoformat(now), contract_ids=ids)
-    return {"drafted": result.drafted, "refreshed": result.refreshed,
-            "finalized": result.finalized, "failed": len(result.failed), "queries": queries[0]}
+    return {
+        "drafted": result.drafted,
+        "refreshed": result.refreshed,
+        "finalized": result.finalized,
+        "failed": len(result.failed),
+        "queries": queries[0],
+    }
 
 
 def timed_phase(database_url: str, ids: list[int], now: datetime, workers: int) -> dict:
@@ -149,8 +199,12 @@ def timed_phase(database_url: str, ids: list[int], now: datetime, workers: int) 
     seconds = time.perf_counter() - started
     totals = {key: sum(r[key] for r in results) for key in results[0]}
     totals["queries_per_invoice"] = round(totals.pop("queries") / max(1, len(ids)), 1)
-    return {"seconds": round(seconds, 2), "load_average": os.getloadavg()[0],
-            "ms_per_invoice": round(1000 * seconds * workers / max(1, len(ids)), 2), **totals}
+    return {
+        "seconds": round(seconds, 2),
+        "load_average": os.getloadavg()[0],
+        "ms_per_invoice": round(1000 * seconds * workers / max(1, len(ids)), 2),
+        **totals,
+    }
 
 
 def main() -> None:
@@ -159,28 +213,45 @@ def main() -> None:
     parser.add_argument("--charges", type=int, default=5)
     parser.add_argument("--hours", type=int, default=744, help="rollup rows per customer-meter")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--months", type=int, default=1,
-                        help="bill this many months in a row (from October 2026); from the "
-                             "second on, each invoice also checks the issued one before it "
-                             "for late usage")
+    parser.add_argument(
+        "--months",
+        type=int,
+        default=1,
+        help="bill this many months in a row (from October 2026); from the "
+        "second on, each invoice also checks the issued one before it "
+        "for late usage",
+    )
     args = parser.parse_args()
     database_url = _bench_database(os.environ["DATABASE_URL"])
     setup_django(database_url)
     started = time.perf_counter()
     ids = build(args.customers, args.charges, args.hours, args.months)
-    report = {"customers": args.customers, "charges": args.charges, "hours": args.hours,
-              "workers": args.workers, "setup_seconds": round(time.perf_counter() - started, 1)}
+    report = {
+        "customers": args.customers,
+        "charges": args.charges,
+        "hours": args.hours,
+        "workers": args.workers,
+        "setup_seconds": round(time.perf_counter() - started, 1),
+    }
     for month in range(args.months):
         end = _month_start(month + 1)
         suffix = "" if month == 0 else f"_month{month + 1}"
-        print(f"[bench] month {month + 1}: drafting at {end:%Y-%m-%d} 00:05", file=sys.stderr,
-              flush=True)
-        report["draft" + suffix] = timed_phase(database_url, ids,
-                                               end + timedelta(minutes=5), args.workers)
-        print(f"[bench] month {month + 1}: finalizing after the grace period", file=sys.stderr,
-              flush=True)
+        print(
+            f"[bench] month {month + 1}: drafting at {end:%Y-%m-%d} 00:05",
+            file=sys.stderr,
+            flush=True,
+        )
+        report["draft" + suffix] = timed_phase(
+            database_url, ids, end + timedelta(minutes=5), args.workers
+        )
+        print(
+            f"[bench] month {month + 1}: finalizing after the grace period",
+            file=sys.stderr,
+            flush=True,
+        )
         report["finalize" + suffix] = timed_phase(
-            database_url, ids, end + timedelta(days=1, minutes=10), args.workers)
+            database_url, ids, end + timedelta(days=1, minutes=10), args.workers
+        )
     from invoicing.models import Invoice
 
     report["invoices"] = Invoice.objects.count()

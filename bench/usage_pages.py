@@ -78,8 +78,15 @@ def _generate(customer_id: int, total: int, start: datetime, end: datetime) -> f
                     decode(md5(g::text), 'hex'), %(end)s, %(end)s, false
                 FROM generate_series(%(lo)s::bigint, %(hi)s::bigint - 1) AS g
                 """,
-                {"customer": customer_id, "start": start, "end": end, "span": span,
-                 "lo": lo, "hi": hi})
+                {
+                    "customer": customer_id,
+                    "start": start,
+                    "end": end,
+                    "span": span,
+                    "lo": lo,
+                    "hi": hi,
+                },
+            )
             log(f"{hi:,} events ({time.monotonic() - started:.0f} s)")
         conn.execute("ANALYZE metering_usageevent")
     return time.monotonic() - started
@@ -104,32 +111,74 @@ def build(total: int, now: datetime) -> dict[str, object]:
     backfill = time.monotonic()
     with connection.cursor() as cursor:
         cursor.execute("SET work_mem = '256MB'")
-    meter_create(key="requests", name="Requests", event_type="api_request",
-                 aggregation="count")
-    meter_create(key="bytes", name="Bytes by region", event_type="api_request",
-                 aggregation="sum", value_property="bytes", group_by=["region"])
+    meter_create(key="requests", name="Requests", event_type="api_request", aggregation="count")
+    meter_create(
+        key="bytes",
+        name="Bytes by region",
+        event_type="api_request",
+        aggregation="sum",
+        value_property="bytes",
+        group_by=["region"],
+    )
     backfill_s = time.monotonic() - backfill
     plan = plan_create(key="bench", name="Bench", currency="USD")
-    version = plan_version_create(plan=plan, charges=[
-        {"key": "fee", "name": "Platform", "kind": "fixed",
-         "price": {"model": "flat", "amount": "499.00"}},
-        {"key": "requests", "name": "Requests", "kind": "usage", "meter_key": "requests",
-         "price": {"model": "graduated", "tiers": [
-             {"up_to": "1000000", "unit_amount": "0.0001"},
-             {"up_to": None, "unit_amount": "0.00005"}]}},
-        {"key": "bytes", "name": "Bytes", "kind": "usage", "meter_key": "bytes",
-         "price": {"model": "matrix", "dimensions": ["region"], "rates": [
-             {"match": {"region": "eu"}, "unit_amount": "0.000001"},
-             {"match": {"region": "us"}, "unit_amount": "0.0000012"}],
-             "default_unit_amount": "0.000002"}},
-    ])
+    version = plan_version_create(
+        plan=plan,
+        charges=[
+            {
+                "key": "fee",
+                "name": "Platform",
+                "kind": "fixed",
+                "price": {"model": "flat", "amount": "499.00"},
+            },
+            {
+                "key": "requests",
+                "name": "Requests",
+                "kind": "usage",
+                "meter_key": "requests",
+                "price": {
+                    "model": "graduated",
+                    "tiers": [
+                        {"up_to": "1000000", "unit_amount": "0.0001"},
+                        {"up_to": None, "unit_amount": "0.00005"},
+                    ],
+                },
+            },
+            {
+                "key": "bytes",
+                "name": "Bytes",
+                "kind": "usage",
+                "meter_key": "bytes",
+                "price": {
+                    "model": "matrix",
+                    "dimensions": ["region"],
+                    "rates": [
+                        {"match": {"region": "eu"}, "unit_amount": "0.000001"},
+                        {"match": {"region": "us"}, "unit_amount": "0.0000012"},
+                    ],
+                    "default_unit_amount": "0.000002",
+                },
+            },
+        ],
+    )
     first_day = start.astimezone(ZoneInfo(ZONE)).date()
     for customer in (big, small):
-        contract_create(customer=customer, plan_version=version,
-                        start_date=date(first_day.year, first_day.month, 1),
-                        end_date=None, billing_anchor_day=None, timezone_name=ZONE)
-    credit_grant_create(customer=big, kind="promotional", amount=Decimal("250.00"), currency="USD",
-                        effective_at=start, expires_at=start + timedelta(days=90))
+        contract_create(
+            customer=customer,
+            plan_version=version,
+            start_date=date(first_day.year, first_day.month, 1),
+            end_date=None,
+            billing_anchor_day=None,
+            timezone_name=ZONE,
+        )
+    credit_grant_create(
+        customer=big,
+        kind="promotional",
+        amount=Decimal("250.00"),
+        currency="USD",
+        effective_at=start,
+        expires_at=start + timedelta(days=90),
+    )
     with dbs.connect(DATABASE) as conn:
         conn.execute("ANALYZE")
     return {"generate_s": round(generate_s, 1), "backfill_s": round(backfill_s, 1)}
@@ -137,9 +186,11 @@ def build(total: int, now: datetime) -> dict[str, object]:
 
 def _percentiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
-    return {"p50_ms": round(statistics.median(ordered), 1),
-            "p95_ms": round(ordered[max(0, int(len(ordered) * 0.95) - 1)], 1),
-            "max_ms": round(ordered[-1], 1)}
+    return {
+        "p50_ms": round(statistics.median(ordered), 1),
+        "p95_ms": round(ordered[max(0, int(len(ordered) * 0.95) - 1)], 1),
+        "max_ms": round(ordered[-1], 1),
+    }
 
 
 def measure(samples: int, zone: str) -> dict[str, object]:
@@ -153,8 +204,10 @@ def measure(samples: int, zone: str) -> dict[str, object]:
     Customer.objects.filter(external_id="big").update(timezone=zone)
     Contract.objects.filter(customer__external_id="big").update(timezone=zone)
     # Plain static storage (no collectstatic manifest needed) and the test client's host.
-    storages = {**settings.STORAGES, "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    storages = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     with override_settings(STORAGES=storages, ALLOWED_HOSTS=["testserver"]):
         return _measure(samples)
 
@@ -184,10 +237,13 @@ def _measure(samples: int) -> dict[str, object]:
         page.append(1000 * (time.perf_counter() - t))
         assert response.status_code == 200
     assert overview is not None
-    return {"first_page_ms": round(first_ms, 1), "overview_selector": _percentiles(selector),
-            "overview_page": _percentiles(page),
-            "upcoming_total": str(overview.computation.total),
-            "requests_so_far": str(overview.charges[0].quantity)}
+    return {
+        "first_page_ms": round(first_ms, 1),
+        "overview_selector": _percentiles(selector),
+        "overview_page": _percentiles(page),
+        "upcoming_total": str(overview.computation.total),
+        "requests_so_far": str(overview.charges[0].quantity),
+    }
 
 
 def write_report(report: dict[str, object]) -> None:
@@ -196,35 +252,42 @@ def write_report(report: dict[str, object]) -> None:
     by_zone: dict[str, Any] = report["latency"]  # type: ignore[assignment]
     rows = []
     for zone, latency in by_zone.items():
-        rows += [(f"{zone}: `usage_overview` selector", latency["overview_selector"]),
-                 (f"{zone}: `GET /usage/l/<token>/` (whole request, rendered)",
-                  latency["overview_page"])]
-    table = "\n".join(f"| {name} | {v['p50_ms']} ms | {v['p95_ms']} ms | {v['max_ms']} ms |"
-                      for name, v in rows)
+        rows += [
+            (f"{zone}: `usage_overview` selector", latency["overview_selector"]),
+            (
+                f"{zone}: `GET /usage/l/<token>/` (whole request, rendered)",
+                latency["overview_page"],
+            ),
+        ]
+    table = "\n".join(
+        f"| {name} | {v['p50_ms']} ms | {v['p95_ms']} ms | {v['max_ms']} ms |" for name, v in rows
+    )
     firsts = ", ".join(f"{zone} {v['first_page_ms']} ms" for zone, v in by_zone.items())
-    command = (f"bin/tally exec -- python bench/usage_pages.py --events {report['events']} "
-               f"--samples {report['samples']}")
+    command = (
+        f"bin/tally exec -- python bench/usage_pages.py --events {report['events']} "
+        f"--samples {report['samples']}"
+    )
     section = f"""{BEGIN}
 ## Usage pages (`bench/usage_pages.py`, issue 7)
 
 `{command}`
-on {os.cpu_count()} cores, embedded PostgreSQL, run {report['ran_at']}, load average
-{report.get('load_average', '?')} while it ran (other work shares the machine).
+on {os.cpu_count()} cores, embedded PostgreSQL, run {report["ran_at"]}, load average
+{report.get("load_average", "?")} while it ran (other work shares the machine).
 
-One customer with {report['events']:,} events from the start of this month (in {ZONE}) to
+One customer with {report["events"]:,} events from the start of this month (in {ZONE}) to
 now, two meters (count; sum grouped by region), a graduated and a matrix charge, a credit
 grant; measured with the customer in a whole-hour zone (America/New_York) and in a half-hour
 zone (Asia/Kolkata, where every local day starts at :30 UTC). The
 overview computes the upcoming invoice, the forecast (the same computation over projected
-usage), a daily series per meter and the credit burn-down. Warm, in-process, {report['samples']}
+usage), a daily series per meter and the credit burn-down. Warm, in-process, {report["samples"]}
 samples each:
 
 | what | p50 | p95 | max |
 | --- | --- | --- | --- |
 {table}
 
-First request per zone: {firsts}. Dataset: {report['sizes']}.
-Build: {report['built']}.
+First request per zone: {firsts}. Dataset: {report["sizes"]}.
+Build: {report["built"]}.
 
 Rollups are kept in 15-minute buckets, which line up with every real UTC offset, so the
 overview reads rollups only in both zones and stays well under the 200 ms target. (Runs made
@@ -232,7 +295,7 @@ while rollups were hourly read the raw events of every cut hour in half-hour zon
 10 s and more for Asia/Kolkata; the 15-minute buckets removed that cost.)
 {END}"""
     if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
+        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     path.write_text(text)
@@ -244,8 +307,11 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/")
-    parser.add_argument("--zones", default=f"America/New_York,{ZONE}",
-                        help="time zones to measure the big customer in (comma-separated)")
+    parser.add_argument(
+        "--zones",
+        default=f"America/New_York,{ZONE}",
+        help="time zones to measure the big customer in (comma-separated)",
+    )
     args = parser.parse_args()
     now = datetime.now(UTC)
     rows = -1
@@ -260,11 +326,18 @@ def main() -> None:
         dbs.django_setup(DATABASE)
         built = {"reused": True}
     with dbs.connect(DATABASE) as conn:
-        sizes = {table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
-                 for table in ("metering_usageevent", "metering_hourlyrollup")}
-    report = {"events": args.events, "samples": args.samples, "built": built, "sizes": sizes,
-              "ran_at": now.isoformat(timespec="minutes"),
-              "latency": {zone: measure(args.samples, zone) for zone in args.zones.split(",")}}
+        sizes = {
+            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+            for table in ("metering_usageevent", "metering_hourlyrollup")
+        }
+    report = {
+        "events": args.events,
+        "samples": args.samples,
+        "built": built,
+        "sizes": sizes,
+        "ran_at": now.isoformat(timespec="minutes"),
+        "latency": {zone: measure(args.samples, zone) for zone in args.zones.split(",")},
+    }
     report["load_average"] = round(os.getloadavg()[0], 1)
     print(json.dumps(report))
     if not args.no_write:

@@ -23,8 +23,9 @@ class ObjectLink:
 _LINKS: dict[str, list[ObjectLink]] = {}
 
 
-def register_object_link(model_label: str, title: str, url: Callable[[Any], str | None], *,
-                         permission: str = "") -> None:
+def register_object_link(
+    model_label: str, title: str, url: Callable[[Any], str | None], *, permission: str = ""
+) -> None:
     """Offer a button on the change page of ``model_label`` (``"invoicing.invoice"``)."""
     _LINKS.setdefault(model_label.lower(), []).append(ObjectLink(title, url, permission))
 

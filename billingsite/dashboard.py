@@ -96,20 +96,35 @@ class RoleSection:
 _registry: dict[str, Panel] = {}
 
 
-def register_panel(role: str | Iterable[str], title: str, func: PanelFunc, *,
-                   key: str | None = None, permissions: Iterable[str] = (),
-                   empty: str = "Nothing to show.", more_url: str = "",
-                   more_label: str = "View all", search: SearchBox | None = None,
-                   order: int = 100) -> Panel:
+def register_panel(
+    role: str | Iterable[str],
+    title: str,
+    func: PanelFunc,
+    *,
+    key: str | None = None,
+    permissions: Iterable[str] = (),
+    empty: str = "Nothing to show.",
+    more_url: str = "",
+    more_label: str = "View all",
+    search: SearchBox | None = None,
+    order: int = 100,
+) -> Panel:
     """Add (or replace, by ``key``) a dashboard panel for one or more roles."""
     roles = (role,) if isinstance(role, str) else tuple(role)
     unknown = set(roles) - set(ROLES)
     if not roles or unknown:
         raise ValueError(f"Unknown role(s) {sorted(unknown)}; use {ROLES}.")
     panel = Panel(
-        key=key or f"{func.__module__}.{func.__qualname__}", roles=roles, title=title,
-        func=func, permissions=tuple(permissions), empty=empty, more_url=more_url,
-        more_label=more_label, search=search, order=order,
+        key=key or f"{func.__module__}.{func.__qualname__}",
+        roles=roles,
+        title=title,
+        func=func,
+        permissions=tuple(permissions),
+        empty=empty,
+        more_url=more_url,
+        more_label=more_label,
+        search=search,
+        order=order,
     )
     _registry[panel.key] = panel
     return panel

@@ -21,19 +21,24 @@ from billingsite.dashboard import LAST_24_HOURS, Row, SearchBox, ago, register_p
 
 PANEL_ROWS = 8
 _CHANGE_KIND = {"+": ("created", "ok"), "~": ("changed", "info"), "-": ("deleted", "danger")}
-_STATUS_TONE = {CustomerStatus.ACTIVE: "ok", CustomerStatus.SUSPENDED: "warn",
-                CustomerStatus.ARCHIVED: ""}
+_STATUS_TONE = {
+    CustomerStatus.ACTIVE: "ok",
+    CustomerStatus.SUSPENDED: "warn",
+    CustomerStatus.ARCHIVED: "",
+}
 
 
 def customers_by_status(request: HttpRequest) -> Sequence[Row]:
     """How many customers are in each status, each linking to the filtered list."""
     changelist = reverse("admin:accounts_customer_changelist")
-    counts = dict(
-        Customer.objects.values_list("status").annotate(n=Count("pk")).order_by()
-    )
+    counts = dict(Customer.objects.values_list("status").annotate(n=Count("pk")).order_by())
     return [
-        Row(label=str(status.label), url=f"{changelist}?status__exact={status.value}",
-            badge=str(counts[status.value]), tone=_STATUS_TONE[status])
+        Row(
+            label=str(status.label),
+            url=f"{changelist}?status__exact={status.value}",
+            badge=str(counts[status.value]),
+            tone=_STATUS_TONE[status],
+        )
         for status in CustomerStatus
         if counts.get(status.value)
     ]
@@ -43,11 +48,14 @@ def recently_changed_customers(request: HttpRequest) -> Sequence[Row]:
     """Each customer's latest audit entry (created, changed, deleted), newest first."""
     history = Customer.history  # type: ignore[attr-defined]
     latest_ids = list(
-        history.values("id").annotate(latest=Max("history_id"))
-        .order_by("-latest").values_list("latest", flat=True)[:PANEL_ROWS]
+        history.values("id")
+        .annotate(latest=Max("history_id"))
+        .order_by("-latest")
+        .values_list("latest", flat=True)[:PANEL_ROWS]
     )
     entries = (
-        history.filter(history_id__in=latest_ids).select_related("history_user")
+        history.filter(history_id__in=latest_ids)
+        .select_related("history_user")
         .order_by("-history_id")
     )
     return [_change_row(entry) for entry in entries]
@@ -57,11 +65,17 @@ def _change_row(entry: Any) -> Row:
     kind, tone = _CHANGE_KIND.get(entry.history_type, ("changed", "info"))
     who = entry.history_user.get_username() if entry.history_user else "the system"
     url = (
-        "" if entry.history_type == "-"
+        ""
+        if entry.history_type == "-"
         else reverse("admin:accounts_customer_change", args=[entry.id])
     )
-    return Row(label=f"{entry.name} ({entry.external_id})", url=url,
-               detail=f"{ago(entry.history_date)} by {who}", badge=kind, tone=tone)
+    return Row(
+        label=f"{entry.name} ({entry.external_id})",
+        url=url,
+        detail=f"{ago(entry.history_date)} by {who}",
+        badge=kind,
+        tone=tone,
+    )
 
 
 def api_keys_used_recently(request: HttpRequest) -> Sequence[Row]:
@@ -76,11 +90,13 @@ def api_keys_used_recently(request: HttpRequest) -> Sequence[Row]:
         Row(
             label=f"{key.name} ({key.prefix})",
             url=reverse("admin:accounts_apikey_change", args=[key.pk]),
-            detail=" · ".join((
-                f"{key.scope} scope",
-                key.customer.external_id if key.customer else "all customers",
-                f"used {ago(key.last_used_at)}",
-            )),
+            detail=" · ".join(
+                (
+                    f"{key.scope} scope",
+                    key.customer.external_id if key.customer else "all customers",
+                    f"used {ago(key.last_used_at)}",
+                )
+            ),
             badge="revoked" if key.revoked_at else "",
             tone="danger" if key.revoked_at else "",
         )
@@ -89,22 +105,38 @@ def api_keys_used_recently(request: HttpRequest) -> Sequence[Row]:
 
 
 register_panel(
-    (SUPPORT, FINANCE, ADMIN), "Find a customer", customers_by_status,
-    key="accounts.customer_search", permissions=("accounts.view_customer",),
-    search=SearchBox(url="admin:accounts_customer_changelist",
-                     placeholder="Name, external id, alias or email",
-                     label="Search customers"),
-    empty="No customers yet.", more_url="admin:accounts_customer_changelist",
-    more_label="All customers", order=10,
+    (SUPPORT, FINANCE, ADMIN),
+    "Find a customer",
+    customers_by_status,
+    key="accounts.customer_search",
+    permissions=("accounts.view_customer",),
+    search=SearchBox(
+        url="admin:accounts_customer_changelist",
+        placeholder="Name, external id, alias or email",
+        label="Search customers",
+    ),
+    empty="No customers yet.",
+    more_url="admin:accounts_customer_changelist",
+    more_label="All customers",
+    order=10,
 )
 register_panel(
-    (SUPPORT, FINANCE, ADMIN), "Recently changed customers", recently_changed_customers,
-    key="accounts.recent_customer_changes", permissions=("accounts.view_customer",),
-    empty="No customer has been created or changed yet.", order=20,
+    (SUPPORT, FINANCE, ADMIN),
+    "Recently changed customers",
+    recently_changed_customers,
+    key="accounts.recent_customer_changes",
+    permissions=("accounts.view_customer",),
+    empty="No customer has been created or changed yet.",
+    order=20,
 )
 register_panel(
-    ADMIN, "API keys used in the last 24 hours", api_keys_used_recently,
-    key="accounts.api_keys_recent", permissions=("accounts.view_apikey",),
+    ADMIN,
+    "API keys used in the last 24 hours",
+    api_keys_used_recently,
+    key="accounts.api_keys_recent",
+    permissions=("accounts.view_apikey",),
     empty="No API key was used in the last 24 hours.",
-    more_url="admin:accounts_apikey_changelist", more_label="All API keys", order=50,
+    more_url="admin:accounts_apikey_changelist",
+    more_label="All API keys",
+    order=50,
 )

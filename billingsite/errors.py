@@ -80,8 +80,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
     if isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict")
-                                         else exc.messages)
+        exc = exceptions.ValidationError(
+            detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        )
     if isinstance(exc, (Http404, PermissionDenied)):
         response = drf_exception_handler(exc, context)
         exc = exceptions.NotFound() if isinstance(exc, Http404) else exceptions.PermissionDenied()
@@ -130,11 +131,16 @@ class ApiExceptionMiddleware:
         if isinstance(exc, AppError):
             return error_response(exc.status_code, exc.code, exc.message, exc.details)
         if isinstance(exc, RequestDataTooBig):
-            return error_response(413, "payload_too_large", "The request body is too large.",
-                                  _size_details())
+            return error_response(
+                413, "payload_too_large", "The request body is too large.", _size_details()
+            )
         logger.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, "internal_error", "Something went wrong on our side.",
-                              {"request_id": getattr(request, "request_id", None)})
+        return error_response(
+            500,
+            "internal_error",
+            "Something went wrong on our side.",
+            {"request_id": getattr(request, "request_id", None)},
+        )
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -147,8 +153,12 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
 
 def handler500(request: HttpRequest) -> HttpResponse:
     if is_api_path(request.path):
-        return error_response(500, "internal_error", "Something went wrong on our side.",
-                              {"request_id": getattr(request, "request_id", None)})
+        return error_response(
+            500,
+            "internal_error",
+            "Something went wrong on our side.",
+            {"request_id": getattr(request, "request_id", None)},
+        )
     from django.views.defaults import server_error
 
     return server_error(request)

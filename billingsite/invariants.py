@@ -34,8 +34,9 @@ class Check:
 _CHECKS: dict[str, Check] = {}
 
 
-def invariant(number: int, title: str) -> Callable[[Callable[[], Iterable[Violation]]],
-                                                    Callable[[], Iterable[Violation]]]:
+def invariant(
+    number: int, title: str
+) -> Callable[[Callable[[], Iterable[Violation]]], Callable[[], Iterable[Violation]]]:
     def register(func: Callable[[], Iterable[Violation]]) -> Callable[[], Iterable[Violation]]:
         check = Check(number, title, func)
         _CHECKS[check.name] = check

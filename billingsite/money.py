@@ -132,7 +132,8 @@ def amount_of(value: Decimal | int | SupportsAmount, currency: str | None = None
             )
     if not isinstance(amount, Decimal):
         raise MoneyError(
-            "invalid_decimal", f"Expected a Decimal or a Money, got {type(value).__name__}.",
+            "invalid_decimal",
+            f"Expected a Decimal or a Money, got {type(value).__name__}.",
             {"amount": "not a Decimal"},
         )
     _require_decimal(amount, "amount")

@@ -48,8 +48,11 @@ class SharedCurrencyMoney(MoneyFieldProxy):
     def __get__(self, obj: Any, type: Any = None) -> Any:
         if obj is not None:
             # A deferred column (``.only()``) is loaded like Django's own descriptor would.
-            missing = [name for name in (self.field.attname, self.currency_field_name)
-                       if name not in obj.__dict__]
+            missing = [
+                name
+                for name in (self.field.attname, self.currency_field_name)
+                if name not in obj.__dict__
+            ]
             if missing:
                 obj.refresh_from_db(fields=missing)
         return super().__get__(obj, type)

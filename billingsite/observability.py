@@ -36,7 +36,9 @@ HTTP_REQUESTS = Counter(
     "tally_http_requests_total", "HTTP requests by method and status", ["method", "status"]
 )
 HTTP_LATENCY = Histogram(
-    "tally_http_request_seconds", "HTTP request latency", ["method"],
+    "tally_http_request_seconds",
+    "HTTP request latency",
+    ["method"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 

@@ -194,7 +194,8 @@ REST_FRAMEWORK = {
 # finalization are flagged late (and re-rated on the next invoice); periods re-rated always.
 INVOICING_LATE_FLAG_MARGIN_MINUTES = int(os.environ.get("INVOICING_LATE_FLAG_MARGIN_MINUTES", 60))
 INVOICING_LATE_USAGE_LOOKBACK_PERIODS = int(
-    os.environ.get("INVOICING_LATE_USAGE_LOOKBACK_PERIODS", 0))
+    os.environ.get("INVOICING_LATE_USAGE_LOOKBACK_PERIODS", 0)
+)
 # Stored Idempotency-Key answers are replayed this long, then pruned (hourly beat task).
 API_IDEMPOTENCY_KEY_HOURS = int(os.environ.get("API_IDEMPOTENCY_KEY_HOURS", 24))
 SPECTACULAR_SETTINGS = {
@@ -237,8 +238,7 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "heartbeat": {"task": "billingsite.heartbeat", "schedule": 30.0},
-    "idempotency-keys-prune": {"task": "billingsite.idempotency_keys_prune",
-                               "schedule": 3600.0},
+    "idempotency-keys-prune": {"task": "billingsite.idempotency_keys_prune", "schedule": 3600.0},
     # Drafts invoices when periods end, refreshes them in the grace period, then finalizes.
     "invoicing-billing-run": {"task": "invoicing.billing.run", "schedule": 900.0},
     "metering-rollup": {"task": "metering.rollup_run", "schedule": 2.0},
@@ -248,17 +248,19 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "outbox-dispatch": {"task": "billingsite.outbox_dispatch", "schedule": 5.0},
     # Stripe: process webhook events whose kick was lost, poll invoices whose webhook is late,
     # reconcile yesterday every night at 03:15 UTC.
-    "invoicing-stripe-webhook-sweep": {"task": "invoicing.stripe.webhook_sweep",
-                                       "schedule": 60.0},
-    "invoicing-stripe-invoices-poll": {"task": "invoicing.stripe.invoices_poll",
-                                       "schedule": 900.0},
-    "invoicing-stripe-reconcile": {"task": "invoicing.stripe.reconcile",
-                                   "schedule": crontab(hour=3, minute=15)},
+    "invoicing-stripe-webhook-sweep": {"task": "invoicing.stripe.webhook_sweep", "schedule": 60.0},
+    "invoicing-stripe-invoices-poll": {"task": "invoicing.stripe.invoices_poll", "schedule": 900.0},
+    "invoicing-stripe-reconcile": {
+        "task": "invoicing.stripe.reconcile",
+        "schedule": crontab(hour=3, minute=15),
+    },
     # Disputes: email the assignee 72 h and 24 h before the evidence is due (each once).
     "disputes-reminders": {"task": "disputes.reminders_send", "schedule": 900.0},
     # After the 03:15 reconciliation: a second succeeded payment on a paid invoice is refunded.
-    "disputes-duplicates-refund": {"task": "disputes.duplicates_refund",
-                                   "schedule": crontab(hour=3, minute=45)},
+    "disputes-duplicates-refund": {
+        "task": "disputes.duplicates_refund",
+        "schedule": crontab(hour=3, minute=45),
+    },
 }
 
 # --- Product settings -----------------------------------------------------------------------
@@ -270,7 +272,9 @@ STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
 STRIPE_WEBHOOK_SECRETS = env_list("STRIPE_WEBHOOK_SECRETS")
 # Where Stripe's Billing portal sends the customer back after updating a payment method.
-STRIPE_PORTAL_RETURN_URL = os.environ.get("STRIPE_PORTAL_RETURN_URL", "http://localhost:8000/usage/")
+STRIPE_PORTAL_RETURN_URL = os.environ.get(
+    "STRIPE_PORTAL_RETURN_URL", "http://localhost:8000/usage/"
+)
 
 # Ingest limits (POST /api/v1/events), stated in the API docs and enforced per request/event.
 METERING_MAX_EVENTS_PER_REQUEST = int(os.environ.get("METERING_MAX_EVENTS_PER_REQUEST", 5000))
@@ -296,8 +300,9 @@ STRIPE_WEBHOOK_TOLERANCE_SECONDS = int(os.environ.get("STRIPE_WEBHOOK_TOLERANCE_
 # clients' addresses, turn the per-address limits off (they would count everyone together).
 USAGE_SIGN_IN_LIMIT_PER_USERNAME = os.environ.get("USAGE_SIGN_IN_LIMIT_PER_USERNAME", "5/15m")
 USAGE_SIGN_IN_LIMIT_PER_IP = os.environ.get("USAGE_SIGN_IN_LIMIT_PER_IP", "20/15m")
-USAGE_PASSWORD_RESET_LIMIT_PER_EMAIL = os.environ.get("USAGE_PASSWORD_RESET_LIMIT_PER_EMAIL",
-                                                      "3/1h")
+USAGE_PASSWORD_RESET_LIMIT_PER_EMAIL = os.environ.get(
+    "USAGE_PASSWORD_RESET_LIMIT_PER_EMAIL", "3/1h"
+)
 USAGE_PASSWORD_RESET_LIMIT_PER_IP = os.environ.get("USAGE_PASSWORD_RESET_LIMIT_PER_IP", "10/1h")
 API_AUTH_FAILURE_LIMIT_PER_IP = os.environ.get("API_AUTH_FAILURE_LIMIT_PER_IP", "30/5m")
 

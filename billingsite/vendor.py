@@ -79,8 +79,10 @@ def vendor_package(package: dict[str, Any]) -> None:
     data = _download(package["tarball"])
     actual = sri_sha512(data)
     if actual != package["integrity"]:
-        raise VendorError(f"{package['name']} {package['version']}: integrity mismatch "
-                          f"(expected {package['integrity']}, got {actual}); refusing to use it.")
+        raise VendorError(
+            f"{package['name']} {package['version']}: integrity mismatch "
+            f"(expected {package['integrity']}, got {actual}); refusing to use it."
+        )
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         for member_name, target in package["files"].items():
             member = tar.getmember(member_name)

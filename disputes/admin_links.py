@@ -23,7 +23,15 @@ def _payment_refund_url(payment: Any) -> str | None:
 
 
 def register() -> None:
-    register_object_link("invoicing.invoice", "Request a refund", _invoice_refund_url,
-                         permission="disputes.request_refund")
-    register_object_link("invoicing.payment", "Request a refund", _payment_refund_url,
-                         permission="disputes.request_refund")
+    register_object_link(
+        "invoicing.invoice",
+        "Request a refund",
+        _invoice_refund_url,
+        permission="disputes.request_refund",
+    )
+    register_object_link(
+        "invoicing.payment",
+        "Request a refund",
+        _payment_refund_url,
+        permission="disputes.request_refund",
+    )

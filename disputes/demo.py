@@ -24,11 +24,13 @@ from invoicing.states import InvoiceStatus
 
 PAYMENTS_NEEDED = 5
 # (label, payment index, share of the captured amount, Stripe's final status or our state)
-REFUNDS = [("succeeded", 0, Decimal("0.10"), "succeeded"),
-           ("pending", 0, Decimal("0.05"), "pending"),
-           ("failed", 0, Decimal("0.05"), "failed"),
-           ("awaiting", 1, Decimal("0.50"), "requested"),
-           ("rejected", 1, Decimal("0.10"), "rejected")]
+REFUNDS = [
+    ("succeeded", 0, Decimal("0.10"), "succeeded"),
+    ("pending", 0, Decimal("0.05"), "pending"),
+    ("failed", 0, Decimal("0.05"), "failed"),
+    ("awaiting", 1, Decimal("0.50"), "requested"),
+    ("rejected", 1, Decimal("0.10"), "rejected"),
+]
 
 
 def seed(out: Any) -> None:
@@ -38,64 +40,110 @@ def seed(out: Any) -> None:
         return
     support = User.objects.filter(username="demo-support").first()
     finance = User.objects.filter(username="demo-finance").first()
-    made = sum(_refund(label, payments[i], share, state, support, finance)
-               for label, i, share, state in REFUNDS)
+    made = sum(
+        _refund(label, payments[i], share, state, support, finance)
+        for label, i, share, state in REFUNDS
+    )
     now = timezone.now()
     _dispute("soon", payments[2], "needs_response", now + timedelta(hours=40), support)
     _dispute("won", payments[3], "won", now - timedelta(days=20), None)
     _dispute("lost", payments[4], "lost", now - timedelta(days=25), None)
-    out.write(f"  {made} new demo refunds ({Refund.objects.count()} in all), "
-              f"{Dispute.objects.count()} disputes")
+    out.write(
+        f"  {made} new demo refunds ({Refund.objects.count()} in all), "
+        f"{Dispute.objects.count()} disputes"
+    )
 
 
 def _paid_payments() -> list[Payment]:
     """Succeeded payments on paid invoices; pays the oldest open invoices when too few."""
     now = timezone.now()
-    open_invoices = (Invoice.objects.filter(status=InvoiceStatus.FINALIZED, total__gt=0)
-                     .order_by("issued_at", "pk"))
+    open_invoices = Invoice.objects.filter(status=InvoiceStatus.FINALIZED, total__gt=0).order_by(
+        "issued_at", "pk"
+    )
     for invoice in open_invoices:
         if _succeeded_on_paid().count() >= PAYMENTS_NEEDED:
             break
         Payment.objects.get_or_create(
-            stripe_payment_intent_id=f"pi_demo_d{invoice.pk:06d}", defaults={
-                "customer": invoice.customer, "invoice": invoice,
-                "stripe_charge_id": f"ch_demo_d{invoice.pk:06d}", "currency": invoice.currency,
-                "amount": amount_of(invoice.total), "amount_captured": amount_of(invoice.total),
-                "status": PaymentStatus.SUCCEEDED, "stripe_created": now, "last_event_at": now})
+            stripe_payment_intent_id=f"pi_demo_d{invoice.pk:06d}",
+            defaults={
+                "customer": invoice.customer,
+                "invoice": invoice,
+                "stripe_charge_id": f"ch_demo_d{invoice.pk:06d}",
+                "currency": invoice.currency,
+                "amount": amount_of(invoice.total),
+                "amount_captured": amount_of(invoice.total),
+                "status": PaymentStatus.SUCCEEDED,
+                "stripe_created": now,
+                "last_event_at": now,
+            },
+        )
         invoice_mark_paid(invoice=invoice, now=now)
     return list(_succeeded_on_paid().order_by("pk")[:PAYMENTS_NEEDED])
 
 
 def _succeeded_on_paid():  # type: ignore[no-untyped-def]
-    return Payment.objects.filter(status=PaymentStatus.SUCCEEDED,
-                                  invoice__status=InvoiceStatus.PAID, amount_captured__gt=1)
+    return Payment.objects.filter(
+        status=PaymentStatus.SUCCEEDED, invoice__status=InvoiceStatus.PAID, amount_captured__gt=1
+    )
 
 
-def _refund(label: str, payment: Payment, share: Decimal, state: str, support: User | None,
-            finance: User | None) -> int:
+def _refund(
+    label: str,
+    payment: Payment,
+    share: Decimal,
+    state: str,
+    support: User | None,
+    finance: User | None,
+) -> int:
     ref = f"demo:{label}"
     if Refund.objects.filter(batch_ref=ref).exists():
         return 0
     amount = round_line(amount_of(payment.amount_captured) * share, payment.currency)
     if state in (RefundStatus.REQUESTED, RefundStatus.REJECTED):
         refund = Refund.objects.create(  # above the threshold: waits for Finance
-            payment=payment, invoice=payment.invoice, customer=payment.customer, amount=amount,
-            currency=payment.currency, reason="billing_error", reason_text="Demo: wrong tier",
-            requested_by=support, needs_approval=True, batch_ref=ref, status=state,
-            internal_note="Customer emailed twice.")
+            payment=payment,
+            invoice=payment.invoice,
+            customer=payment.customer,
+            amount=amount,
+            currency=payment.currency,
+            reason="billing_error",
+            reason_text="Demo: wrong tier",
+            requested_by=support,
+            needs_approval=True,
+            batch_ref=ref,
+            status=state,
+            internal_note="Customer emailed twice.",
+        )
         RefundTransition.objects.create(refund=refund, to_status="requested", actor=support)
         if state == RefundStatus.REJECTED:
-            RefundTransition.objects.create(refund=refund, from_status="requested",
-                                            to_status="rejected", actor=finance,
-                                            note="Usage matches the contract.")
+            RefundTransition.objects.create(
+                refund=refund,
+                from_status="requested",
+                to_status="rejected",
+                actor=finance,
+                note="Usage matches the contract.",
+            )
         return 1
-    refund = refund_request(payment=payment, amount=amount, reason="service_issue",
-                            reason_text=f"Demo refund ({label})", actor=support, batch_ref=ref)
+    refund = refund_request(
+        payment=payment,
+        amount=amount,
+        reason="service_issue",
+        reason_text=f"Demo refund ({label})",
+        actor=support,
+        batch_ref=ref,
+    )
     OutboxMessage.objects.filter(key=f"refund:{refund.pk}", state=OutboxState.PENDING).update(
-        state=OutboxState.SENT, sent_at=timezone.now(), attempts=1, result={"demo": True})
-    refund_apply_stripe({"id": f"re_demo_{label}_{refund.pk}", "status": state,
-                         "failure_reason": "expired_or_canceled_card"}, at=None,
-                        refund_id=refund.pk)
+        state=OutboxState.SENT, sent_at=timezone.now(), attempts=1, result={"demo": True}
+    )
+    refund_apply_stripe(
+        {
+            "id": f"re_demo_{label}_{refund.pk}",
+            "status": state,
+            "failure_reason": "expired_or_canceled_card",
+        },
+        at=None,
+        refund_id=refund.pk,
+    )
     return 1
 
 
@@ -103,19 +151,34 @@ def _dispute(label: str, payment: Payment, status: str, due: Any, assignee: User
     stripe_id = f"dp_demo_{label}"
     if Dispute.objects.filter(stripe_id=stripe_id).exists():
         return
-    minor = to_minor_units(round_line(amount_of(payment.amount_captured), payment.currency),
-                           payment.currency)
-    base = {"id": stripe_id, "object": "dispute", "charge": payment.stripe_charge_id,
-            "amount": minor, "currency": payment.currency.lower(), "reason": "fraudulent",
-            "is_charge_refundable": False, "created": int((due - timedelta(days=7)).timestamp()),
-            "evidence_details": {"due_by": int(due.timestamp())}}
+    minor = to_minor_units(
+        round_line(amount_of(payment.amount_captured), payment.currency), payment.currency
+    )
+    base = {
+        "id": stripe_id,
+        "object": "dispute",
+        "charge": payment.stripe_charge_id,
+        "amount": minor,
+        "currency": payment.currency.lower(),
+        "reason": "fraudulent",
+        "is_charge_refundable": False,
+        "created": int((due - timedelta(days=7)).timestamp()),
+        "evidence_details": {"due_by": int(due.timestamp())},
+    }
     at = timezone.now() - timedelta(days=1)
-    dispute = dispute_apply_stripe({**base, "status": "needs_response"}, at=at,
-                                   event_type="charge.dispute.created")
+    dispute = dispute_apply_stripe(
+        {**base, "status": "needs_response"}, at=at, event_type="charge.dispute.created"
+    )
     if status != "needs_response":
-        dispute = dispute_apply_stripe({**base, "status": status}, at=at + timedelta(hours=1),
-                                       event_type="charge.dispute.closed")
+        dispute = dispute_apply_stripe(
+            {**base, "status": status},
+            at=at + timedelta(hours=1),
+            event_type="charge.dispute.closed",
+        )
     if assignee is not None:
         Dispute.objects.filter(pk=dispute.pk).update(assignee=assignee)
-        DisputeNote.objects.create(dispute=dispute, author=assignee,
-                                   body="Called the customer: they do not recognise the charge.")
+        DisputeNote.objects.create(
+            dispute=dispute,
+            author=assignee,
+            body="Called the customer: they do not recognise the charge.",
+        )

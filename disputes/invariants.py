@@ -18,7 +18,9 @@ _ZERO = Value(0, output_field=DecimalField(max_digits=20, decimal_places=6))
 def refunds_within_captured() -> Iterator[Violation]:
     reserved = (
         Refund.objects.filter(payment=OuterRef("pk"), status__in=RESERVING)
-        .values("payment").annotate(total=Sum("amount")).values("total")
+        .values("payment")
+        .annotate(total=Sum("amount"))
+        .values("total")
     )
     rows = (
         Payment.objects.annotate(refunded=Coalesce(Subquery(reserved), _ZERO))
@@ -26,8 +28,11 @@ def refunds_within_captured() -> Iterator[Violation]:
         .values_list("pk", "currency", "amount_captured", "refunded")
     )
     for pk, currency, captured, refunded in rows.iterator():
-        yield Violation(f"payment #{pk}", f"refunds {format_amount(refunded, currency)} "
-                        f"{currency} exceed the captured {format_amount(captured, currency)}")
+        yield Violation(
+            f"payment #{pk}",
+            f"refunds {format_amount(refunded, currency)} "
+            f"{currency} exceed the captured {format_amount(captured, currency)}",
+        )
 
 
 @invariant(5, "each ledger posting balances to zero")
@@ -38,5 +43,7 @@ def ledger_postings_balance() -> Iterator[Violation]:
         .exclude(total=0)
     )
     for row in rows:
-        yield Violation(f"posting {row['posting_key']}",
-                        f"entries sum to {row['total']} {row['currency']}, not zero")
+        yield Violation(
+            f"posting {row['posting_key']}",
+            f"entries sum to {row['total']} {row['currency']}, not zero",
+        )

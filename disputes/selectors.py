@@ -23,13 +23,19 @@ from metering.models import MeterVersion, UsageEvent
 
 def disputes_queue() -> QuerySet[Dispute]:
     """Open disputes, evidence due soonest first (no due date last)."""
-    return (Dispute.objects.filter(status__in=DISPUTE_OPEN)
-            .select_related("customer", "assignee", "invoice").order_by("due_by", "pk"))
+    return (
+        Dispute.objects.filter(status__in=DISPUTE_OPEN)
+        .select_related("customer", "assignee", "invoice")
+        .order_by("due_by", "pk")
+    )
 
 
 def refunds_awaiting_approval() -> QuerySet[Refund]:
-    return (Refund.objects.filter(status=RefundStatus.REQUESTED)
-            .select_related("customer", "requested_by").order_by("created_at"))
+    return (
+        Refund.objects.filter(status=RefundStatus.REQUESTED)
+        .select_related("customer", "requested_by")
+        .order_by("created_at")
+    )
 
 
 @dataclass(frozen=True)
@@ -51,14 +57,29 @@ def usage_summary(customer_id: int, start: datetime, end: datetime) -> list[Usag
             meters_by_type[event_type].append(key)
     if not meters_by_type:
         return []
-    rows = (UsageEvent.objects.filter(customer_id=customer_id, type__in=list(meters_by_type),
-                                      timestamp__gte=start, timestamp__lt=end)
-            .annotate(day=TruncDate("timestamp", tzinfo=UTC)).values("type", "day")
-            .annotate(n=Count("id"), first=Min("timestamp"), last=Max("timestamp"))
-            .order_by("type", "day"))
-    return [UsageDay(meter=", ".join(meters_by_type[row["type"]]), event_type=row["type"],
-                     day=row["day"], events=row["n"], first_at=row["first"],
-                     last_at=row["last"]) for row in rows]
+    rows = (
+        UsageEvent.objects.filter(
+            customer_id=customer_id,
+            type__in=list(meters_by_type),
+            timestamp__gte=start,
+            timestamp__lt=end,
+        )
+        .annotate(day=TruncDate("timestamp", tzinfo=UTC))
+        .values("type", "day")
+        .annotate(n=Count("id"), first=Min("timestamp"), last=Max("timestamp"))
+        .order_by("type", "day")
+    )
+    return [
+        UsageDay(
+            meter=", ".join(meters_by_type[row["type"]]),
+            event_type=row["type"],
+            day=row["day"],
+            events=row["n"],
+            first_at=row["first"],
+            last_at=row["last"],
+        )
+        for row in rows
+    ]
 
 
 def _period(dispute: Dispute) -> tuple[datetime, datetime] | None:
@@ -75,13 +96,21 @@ def evidence_packet(dispute: Dispute) -> dict[str, Any]:
     period = _period(dispute)
     customer = dispute.customer
     contract = invoice.contract if invoice is not None else None
-    usage = (usage_summary(customer.pk, *period) if customer is not None and period else [])
-    sign_ins = (list(usage_sign_ins(customer, start=period[0] if period else None)[:200])
-                if customer is not None else [])
+    usage = usage_summary(customer.pk, *period) if customer is not None and period else []
+    sign_ins = (
+        list(usage_sign_ins(customer, start=period[0] if period else None)[:200])
+        if customer is not None
+        else []
+    )
     return {
-        "dispute": dispute, "invoice": invoice, "customer": customer, "period": period,
-        "contract": contract, "usage": usage,
-        "usage_events": sum(day.events for day in usage), "sign_ins": sign_ins,
+        "dispute": dispute,
+        "invoice": invoice,
+        "customer": customer,
+        "period": period,
+        "contract": contract,
+        "usage": usage,
+        "usage_events": sum(day.events for day in usage),
+        "sign_ins": sign_ins,
         "notes": list(dispute.notes.select_related("author")),
         "submissions": list(dispute.submissions.select_related("actor")),
     }
@@ -93,23 +122,35 @@ def evidence_draft(packet: dict[str, Any]) -> dict[str, str]:
     if dispute.evidence:
         return dict(dispute.evidence)
     customer, invoice, contract = packet["customer"], packet["invoice"], packet["contract"]
-    lines = [f"{d.day} {d.meter}: {d.events} events, {d.first_at:%H:%M:%S}-{d.last_at:%H:%M:%S}"
-             " UTC" for d in packet["usage"]]
-    access = [f"{s.at:%Y-%m-%d %H:%M} UTC {getattr(s, 'ip', '') or ''}".strip()
-              for s in packet["sign_ins"]]
+    lines = [
+        f"{d.day} {d.meter}: {d.events} events, {d.first_at:%H:%M:%S}-{d.last_at:%H:%M:%S} UTC"
+        for d in packet["usage"]
+    ]
+    access = [
+        f"{s.at:%Y-%m-%d %H:%M} UTC {getattr(s, 'ip', '') or ''}".strip()
+        for s in packet["sign_ins"]
+    ]
     draft = {
         "customer_name": customer.name if customer else "",
         "customer_email_address": getattr(customer, "email", "") or "",
-        "product_description": (f"Usage-based service under plan {contract.plan_version}"
-                                if contract else "Usage-based service"),
-        "service_date": (f"{packet['period'][0]:%Y-%m-%d} to {packet['period'][1]:%Y-%m-%d}"
-                         if packet["period"] else ""),
+        "product_description": (
+            f"Usage-based service under plan {contract.plan_version}"
+            if contract
+            else "Usage-based service"
+        ),
+        "service_date": (
+            f"{packet['period'][0]:%Y-%m-%d} to {packet['period'][1]:%Y-%m-%d}"
+            if packet["period"]
+            else ""
+        ),
         "access_activity_log": "\n".join(access)[:20000],
-        "uncategorized_text": (f"Invoice {invoice.number if invoice else '-'}: "
-                               f"{packet['usage_events']} usage events in the period.\n"
-                               + "\n".join(lines))[:20000],
+        "uncategorized_text": (
+            f"Invoice {invoice.number if invoice else '-'}: "
+            f"{packet['usage_events']} usage events in the period.\n" + "\n".join(lines)
+        )[:20000],
         "customer_communication": "\n".join(
-            f"{n.created_at:%Y-%m-%d} {n.body}" for n in packet["notes"])[:20000],
+            f"{n.created_at:%Y-%m-%d} {n.body}" for n in packet["notes"]
+        )[:20000],
     }
     return {k: v for k, v in draft.items() if v}
 
@@ -131,26 +172,43 @@ class Report:
 def report(start: datetime, end: datetime) -> Report:
     """Dispute rate (disputes / succeeded payments created in the period), win rate (won /
     decided disputes closed in the period), succeeded refunds by reason and by requester."""
-    payments = Payment.objects.filter(status="succeeded", created_at__gte=start,
-                                      created_at__lt=end).count()
+    payments = Payment.objects.filter(
+        status="succeeded", created_at__gte=start, created_at__lt=end
+    ).count()
     disputes = Dispute.objects.filter(created_at__gte=start, created_at__lt=end).count()
     closed = Dispute.objects.filter(closed_at__gte=start, closed_at__lt=end)
     won = closed.filter(status="won").count()
     lost = closed.filter(status="lost").count()
-    refunds = Refund.objects.filter(status=RefundStatus.SUCCEEDED, settled_at__gte=start,
-                                    settled_at__lt=end)
+    refunds = Refund.objects.filter(
+        status=RefundStatus.SUCCEEDED, settled_at__gte=start, settled_at__lt=end
+    )
     sums = {"count": Count("id"), "total": Sum("amount")}
     by_reason: list[dict[str, Any]] = [
-        dict(row) for row in refunds.values("reason", "currency").annotate(**sums)
-        .order_by("reason", "currency")]
+        dict(row)
+        for row in refunds.values("reason", "currency")
+        .annotate(**sums)
+        .order_by("reason", "currency")
+    ]
     by_agent: list[dict[str, Any]] = [
-        dict(row) for row in refunds.values("requested_by__username", "currency")
-        .annotate(**sums).order_by("requested_by__username", "currency")]
+        dict(row)
+        for row in refunds.values("requested_by__username", "currency")
+        .annotate(**sums)
+        .order_by("requested_by__username", "currency")
+    ]
     rate = (Decimal(disputes) / payments).quantize(Decimal("0.0001")) if payments else Decimal(0)
     decided = won + lost
-    return Report(start, end, payments, disputes, rate, won, lost,
-                  (Decimal(won) / decided).quantize(Decimal("0.0001")) if decided else None,
-                  by_reason, by_agent)
+    return Report(
+        start,
+        end,
+        payments,
+        disputes,
+        rate,
+        won,
+        lost,
+        (Decimal(won) / decided).quantize(Decimal("0.0001")) if decided else None,
+        by_reason,
+        by_agent,
+    )
 
 
 def _visible(rows: QuerySet[Any], api_key: ApiKey | None) -> QuerySet[Any]:
@@ -158,25 +216,41 @@ def _visible(rows: QuerySet[Any], api_key: ApiKey | None) -> QuerySet[Any]:
     return rows.filter(customer_id=bound) if bound else rows
 
 
-def refunds_for_api(*, api_key: ApiKey | None, customer_external_id: str | None = None,
-                    status: str | None = None, start: datetime | None = None,
-                    end: datetime | None = None) -> QuerySet[Refund]:
+def refunds_for_api(
+    *,
+    api_key: ApiKey | None,
+    customer_external_id: str | None = None,
+    status: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> QuerySet[Refund]:
     rows = _visible(Refund.objects.select_related("customer", "invoice", "payment"), api_key)
     return _filter(rows, customer_external_id, status, start, end).order_by("-created_at", "-pk")
 
 
-def disputes_for_api(*, api_key: ApiKey | None, customer_external_id: str | None = None,
-                     status: str | None = None, start: datetime | None = None,
-                     end: datetime | None = None) -> QuerySet[Dispute]:
+def disputes_for_api(
+    *,
+    api_key: ApiKey | None,
+    customer_external_id: str | None = None,
+    status: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> QuerySet[Dispute]:
     rows = _visible(Dispute.objects.select_related("customer", "invoice"), api_key)
     return _filter(rows, customer_external_id, status, start, end).order_by("-created_at", "-pk")
 
 
-def _filter(rows: QuerySet[Any], external_id: str | None, status: str | None,
-            start: datetime | None, end: datetime | None) -> QuerySet[Any]:
+def _filter(
+    rows: QuerySet[Any],
+    external_id: str | None,
+    status: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> QuerySet[Any]:
     if external_id:
-        rows = rows.filter(Q(customer__external_id=external_id)
-                           | Q(customer__aliases__alias=external_id)).distinct()
+        rows = rows.filter(
+            Q(customer__external_id=external_id) | Q(customer__aliases__alias=external_id)
+        ).distinct()
     if status:
         rows = rows.filter(status=status)
     if start:

@@ -23,13 +23,20 @@ class RefundStatus(models.TextChoices):
     CANCELED = "canceled", "Canceled"
 
 
-_STRIPE_OUTCOMES = frozenset({RefundStatus.PENDING, RefundStatus.REQUIRES_ACTION,
-                              RefundStatus.SUCCEEDED, RefundStatus.FAILED,
-                              RefundStatus.CANCELED})
+_STRIPE_OUTCOMES = frozenset(
+    {
+        RefundStatus.PENDING,
+        RefundStatus.REQUIRES_ACTION,
+        RefundStatus.SUCCEEDED,
+        RefundStatus.FAILED,
+        RefundStatus.CANCELED,
+    }
+)
 
 REFUND_TRANSITIONS: dict[str, frozenset[str]] = {
-    RefundStatus.REQUESTED: frozenset({RefundStatus.APPROVED, RefundStatus.REJECTED,
-                                       RefundStatus.CANCELED}),
+    RefundStatus.REQUESTED: frozenset(
+        {RefundStatus.APPROVED, RefundStatus.REJECTED, RefundStatus.CANCELED}
+    ),
     # Stripe may answer the create with any of its statuses (localstripe: succeeded at once).
     RefundStatus.APPROVED: _STRIPE_OUTCOMES,
     RefundStatus.PENDING: _STRIPE_OUTCOMES - {RefundStatus.PENDING},
@@ -41,10 +48,19 @@ REFUND_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 # Refunds that hold part of the captured amount (the over-refund guard sums these).
-RESERVING = (RefundStatus.REQUESTED, RefundStatus.APPROVED, RefundStatus.PENDING,
-             RefundStatus.REQUIRES_ACTION, RefundStatus.SUCCEEDED)
-SETTLED = (RefundStatus.SUCCEEDED, RefundStatus.FAILED, RefundStatus.CANCELED,
-           RefundStatus.REJECTED)
+RESERVING = (
+    RefundStatus.REQUESTED,
+    RefundStatus.APPROVED,
+    RefundStatus.PENDING,
+    RefundStatus.REQUIRES_ACTION,
+    RefundStatus.SUCCEEDED,
+)
+SETTLED = (
+    RefundStatus.SUCCEEDED,
+    RefundStatus.FAILED,
+    RefundStatus.CANCELED,
+    RefundStatus.REJECTED,
+)
 
 
 def refund_sources_of(target: str) -> frozenset[str]:
@@ -67,9 +83,11 @@ class RefundReason(models.TextChoices):
 
 
 # Stripe's own refund reasons, sent along when ours maps to one.
-STRIPE_REFUND_REASON = {RefundReason.DUPLICATE: "duplicate",
-                        RefundReason.FRAUDULENT: "fraudulent",
-                        RefundReason.REQUESTED_BY_CUSTOMER: "requested_by_customer"}
+STRIPE_REFUND_REASON = {
+    RefundReason.DUPLICATE: "duplicate",
+    RefundReason.FRAUDULENT: "fraudulent",
+    RefundReason.REQUESTED_BY_CUSTOMER: "requested_by_customer",
+}
 
 
 class DisputeStatus(models.TextChoices):
@@ -85,6 +103,7 @@ class DisputeStatus(models.TextChoices):
     PREVENTED = "prevented", "Prevented"
 
 
-DISPUTE_CLOSED = frozenset({DisputeStatus.WARNING_CLOSED, DisputeStatus.WON, DisputeStatus.LOST,
-                            DisputeStatus.PREVENTED})
+DISPUTE_CLOSED = frozenset(
+    {DisputeStatus.WARNING_CLOSED, DisputeStatus.WON, DisputeStatus.LOST, DisputeStatus.PREVENTED}
+)
 DISPUTE_OPEN = tuple(s for s in DisputeStatus.values if s not in DISPUTE_CLOSED)

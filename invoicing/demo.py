@@ -25,36 +25,86 @@ from invoicing.services.credits import credit_grant_create
 
 MONTHS_OF_HISTORY = 4
 METERS = [
-    {"key": "api_calls", "name": "API calls", "event_type": "api_request",
-     "aggregation": "count"},
-    {"key": "storage_gb", "name": "Storage (GB, peak)", "event_type": "storage_report",
-     "aggregation": "max", "value_property": "gb"},
+    {"key": "api_calls", "name": "API calls", "event_type": "api_request", "aggregation": "count"},
+    {
+        "key": "storage_gb",
+        "name": "Storage (GB, peak)",
+        "event_type": "storage_report",
+        "aggregation": "max",
+        "value_property": "gb",
+    },
 ]
 API_CALLS = {"key": "api_calls", "name": "API calls", "kind": "usage", "meter_key": "api_calls"}
 STORAGE = {"key": "storage", "name": "Storage", "kind": "usage", "meter_key": "storage_gb"}
 PLANS: dict[str, tuple[str, str, list[dict[str, Any]]]] = {
-    "starter": ("Starter", "USD", [
-        {"key": "platform", "name": "Platform fee", "kind": "fixed",
-         "price": {"model": "flat", "amount": "49.00"}},
-        {**API_CALLS, "price": {"model": "per_unit", "unit_amount": "0.10"}},
-    ]),
-    "scale": ("Scale", "USD", [
-        {"key": "platform", "name": "Platform fee", "kind": "fixed",
-         "price": {"model": "flat", "amount": "499.00"}},
-        {**API_CALLS, "price": {"model": "graduated", "tiers": [
-            {"up_to": "300", "unit_amount": "0.20"}, {"up_to": None, "unit_amount": "0.12"}]}},
-        {**STORAGE, "price": {"model": "volume", "tiers": [
-            {"up_to": "100", "unit_amount": "0.50"}, {"up_to": None, "unit_amount": "0.35"}]}},
-    ]),
-    "scale-eu": ("Scale (EUR)", "EUR", [
-        {"key": "platform", "name": "Platform fee", "kind": "fixed",
-         "price": {"model": "flat", "amount": "459.00"}},
-        {**API_CALLS, "price": {"model": "package", "package_size": "100",
-                                "package_amount": "15.00", "free_units": "100"}},
-    ]),
+    "starter": (
+        "Starter",
+        "USD",
+        [
+            {
+                "key": "platform",
+                "name": "Platform fee",
+                "kind": "fixed",
+                "price": {"model": "flat", "amount": "49.00"},
+            },
+            {**API_CALLS, "price": {"model": "per_unit", "unit_amount": "0.10"}},
+        ],
+    ),
+    "scale": (
+        "Scale",
+        "USD",
+        [
+            {
+                "key": "platform",
+                "name": "Platform fee",
+                "kind": "fixed",
+                "price": {"model": "flat", "amount": "499.00"},
+            },
+            {
+                **API_CALLS,
+                "price": {
+                    "model": "graduated",
+                    "tiers": [
+                        {"up_to": "300", "unit_amount": "0.20"},
+                        {"up_to": None, "unit_amount": "0.12"},
+                    ],
+                },
+            },
+            {
+                **STORAGE,
+                "price": {
+                    "model": "volume",
+                    "tiers": [
+                        {"up_to": "100", "unit_amount": "0.50"},
+                        {"up_to": None, "unit_amount": "0.35"},
+                    ],
+                },
+            },
+        ],
+    ),
+    "scale-eu": (
+        "Scale (EUR)",
+        "EUR",
+        [
+            {
+                "key": "platform",
+                "name": "Platform fee",
+                "kind": "fixed",
+                "price": {"model": "flat", "amount": "459.00"},
+            },
+            {
+                **API_CALLS,
+                "price": {
+                    "model": "package",
+                    "package_size": "100",
+                    "package_amount": "15.00",
+                    "free_units": "100",
+                },
+            },
+        ],
+    ),
 }
-CONTRACTS = [("acme", "starter"), ("globex", "scale"), ("umbrella", "scale-eu"),
-             ("stark", "scale")]
+CONTRACTS = [("acme", "starter"), ("globex", "scale"), ("umbrella", "scale-eu"), ("stark", "scale")]
 
 
 def seed(out: Any) -> None:
@@ -67,9 +117,13 @@ def seed(out: Any) -> None:
         if customer is None or customer.contracts.exists():
             continue
         start = _history_start(now, customer.timezone)
-        contract = contract_create(customer=customer, plan_version=versions[plan_key],
-                                   start_date=start, billing_anchor_day=1,
-                                   net_days=45 if external_id == "stark" else 30)
+        contract = contract_create(
+            customer=customer,
+            plan_version=versions[plan_key],
+            start_date=start,
+            billing_anchor_day=1,
+            net_days=45 if external_id == "stark" else 30,
+        )
         if external_id == "stark":
             _enterprise_terms(contract, start, now)
         created += 1
@@ -78,8 +132,10 @@ def seed(out: Any) -> None:
         if customer is not None:
             _send_usage(customer, _history_start(now, customer.timezone), now)
     result = billing_run(now=now)
-    out.write(f"  {len(PLANS)} plans, {created} new contracts, {result.finalized} invoices "
-              f"finalized, {result.drafted} drafted")
+    out.write(
+        f"  {len(PLANS)} plans, {created} new contracts, {result.finalized} invoices "
+        f"finalized, {result.drafted} drafted"
+    )
     from invoicing.demo_stripe import seed_stripe_mirror
 
     seed_stripe_mirror(out)
@@ -96,10 +152,12 @@ def _ensure_meters() -> None:
 
 def _plan_version(key: str) -> PlanVersion:
     name, currency, charges = PLANS[key]
-    plan = Plan.objects.filter(key=key).first() or plan_create(key=key, name=name,
-                                                               currency=currency)
-    return plan.versions.order_by("version").first() or plan_version_create(plan=plan,
-                                                                            charges=charges)
+    plan = Plan.objects.filter(key=key).first() or plan_create(
+        key=key, name=name, currency=currency
+    )
+    return plan.versions.order_by("version").first() or plan_version_create(
+        plan=plan, charges=charges
+    )
 
 
 def _history_start(now: datetime, tz: str) -> date:
@@ -110,26 +168,67 @@ def _history_start(now: datetime, tz: str) -> date:
 
 def _enterprise_terms(contract: Contract, start: date, now: datetime) -> None:
     """Stark: prepaid commit, negotiated rates (renegotiated two months ago), credits."""
-    contract_amend(contract=contract, change=AmendmentInput(
-        effective_date=start, note="Enterprise agreement",
-        overrides=({"charge_key": "api_calls", "kind": "multiplier",
-                    "multiplier": Decimal("0.8"), "note": "20% volume rate"},),
-        commits=({"kind": "prepaid", "amount": Decimal("3000.00"),
-                  "effective_to": date(start.year + 1, start.month, 1),
-                  "note": "Annual prepaid commit"},),
-        discounts=({"name": "Enterprise discount", "kind": "percentage",
-                    "value": Decimal(5), "duration": "recurring"},)))
+    contract_amend(
+        contract=contract,
+        change=AmendmentInput(
+            effective_date=start,
+            note="Enterprise agreement",
+            overrides=(
+                {
+                    "charge_key": "api_calls",
+                    "kind": "multiplier",
+                    "multiplier": Decimal("0.8"),
+                    "note": "20% volume rate",
+                },
+            ),
+            commits=(
+                {
+                    "kind": "prepaid",
+                    "amount": Decimal("3000.00"),
+                    "effective_to": date(start.year + 1, start.month, 1),
+                    "note": "Annual prepaid commit",
+                },
+            ),
+            discounts=(
+                {
+                    "name": "Enterprise discount",
+                    "kind": "percentage",
+                    "value": Decimal(5),
+                    "duration": "recurring",
+                },
+            ),
+        ),
+    )
     year, month = add_months(start.year, start.month, MONTHS_OF_HISTORY - 2)
-    contract_amend(contract=contract, change=AmendmentInput(
-        effective_date=date(year, month, 15), note="Storage tiers renegotiated mid-month",
-        overrides=({"charge_key": "storage", "kind": "tiers", "tiers": [
-            {"up_to": "50", "unit_amount": "0.40"}, {"up_to": None, "unit_amount": "0.25"}]},)))
+    contract_amend(
+        contract=contract,
+        change=AmendmentInput(
+            effective_date=date(year, month, 15),
+            note="Storage tiers renegotiated mid-month",
+            overrides=(
+                {
+                    "charge_key": "storage",
+                    "kind": "tiers",
+                    "tiers": [
+                        {"up_to": "50", "unit_amount": "0.40"},
+                        {"up_to": None, "unit_amount": "0.25"},
+                    ],
+                },
+            ),
+        ),
+    )
     tz = contract.timezone
-    credit_grant_create(customer=contract.customer, contract=contract, kind="promotional",
-                        amount=Decimal("150.00"), currency="USD",
-                        effective_at=local_midnight_utc(start, tz),
-                        expires_at=now + timedelta(days=90), priority=10,
-                        note="Migration credit")
+    credit_grant_create(
+        customer=contract.customer,
+        contract=contract,
+        kind="promotional",
+        amount=Decimal("150.00"),
+        currency="USD",
+        effective_at=local_midnight_utc(start, tz),
+        expires_at=now + timedelta(days=90),
+        priority=10,
+        note="Migration credit",
+    )
 
 
 def _send_usage(customer: Customer, start: date, now: datetime) -> None:
@@ -142,17 +241,28 @@ def _send_usage(customer: Customer, start: date, now: datetime) -> None:
     day = start
     while (instant := local_midnight_utc(day, customer.timezone)) < now - timedelta(hours=1):
         for i in range(rng.randint(4, 16)):
-            events.append({"id": f"demo-{customer.external_id}-{day}-{i}",
-                           "customer": customer.external_id, "type": "api_request",
-                           "timestamp": (instant + timedelta(minutes=37 * i + 5)).isoformat(),
-                           "properties": {"endpoint": rng.choice(["/v1/search", "/v1/embed"])}})
-        events.append({"id": f"demo-{customer.external_id}-{day}-storage",
-                       "customer": customer.external_id, "type": "storage_report",
-                       "timestamp": (instant + timedelta(hours=12)).isoformat(),
-                       "properties": {"gb": str(40 + rng.randint(0, 120))}})
+            events.append(
+                {
+                    "id": f"demo-{customer.external_id}-{day}-{i}",
+                    "customer": customer.external_id,
+                    "type": "api_request",
+                    "timestamp": (instant + timedelta(minutes=37 * i + 5)).isoformat(),
+                    "properties": {"endpoint": rng.choice(["/v1/search", "/v1/embed"])},
+                }
+            )
+        events.append(
+            {
+                "id": f"demo-{customer.external_id}-{day}-storage",
+                "customer": customer.external_id,
+                "type": "storage_report",
+                "timestamp": (instant + timedelta(hours=12)).isoformat(),
+                "properties": {"gb": str(40 + rng.randint(0, 120))},
+            }
+        )
         day += timedelta(days=1)
     limits = replace(ingest_limits(), max_age=timedelta(days=31 * (MONTHS_OF_HISTORY + 1)))
     for index in range(0, len(events), 2000):
-        events_ingest(api_key=None, events=events[index:index + 2000], limits=limits,
-                      received_at=now)
+        events_ingest(
+            api_key=None, events=events[index : index + 2000], limits=limits, received_at=now
+        )
     rollup_drain()

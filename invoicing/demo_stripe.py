@@ -27,8 +27,12 @@ def seed_stripe_mirror(out: Any) -> None:
     customers = list(Customer.objects.filter(email__gt="").order_by("pk"))
     for customer in customers:
         _demo_customer(customer, now)
-    invoices = list(Invoice.objects.exclude(status__in=[InvoiceStatus.DRAFT, InvoiceStatus.VOID])
-                    .filter(total__gt=0).select_related("customer").order_by("issued_at", "pk"))
+    invoices = list(
+        Invoice.objects.exclude(status__in=[InvoiceStatus.DRAFT, InvoiceStatus.VOID])
+        .filter(total__gt=0)
+        .select_related("customer")
+        .order_by("issued_at", "pk")
+    )
     for invoice in invoices:
         _demo_invoice(invoice, now)
     paid = 0
@@ -40,59 +44,110 @@ def seed_stripe_mirror(out: Any) -> None:
     if declined:
         _demo_declined(declined[-1])
     OutboxMessage.objects.filter(state=OutboxState.PENDING, key__startswith="customer:").update(
-        state=OutboxState.SENT, sent_at=now, attempts=1, result={"demo": True})
+        state=OutboxState.SENT, sent_at=now, attempts=1, result={"demo": True}
+    )
     OutboxMessage.objects.filter(state=OutboxState.PENDING, key__startswith="invoice:").update(
-        state=OutboxState.SENT, sent_at=now, attempts=1,
-        result={"demo": True, "skipped": "nothing to collect"})  # zero totals, as the handler
-    out.write(f"  Stripe mirror: {len(customers)} customers, {len(invoices)} invoices pushed, "
-              f"{paid} newly paid, a declined payment for {DECLINED_FOR}")
+        state=OutboxState.SENT,
+        sent_at=now,
+        attempts=1,
+        result={"demo": True, "skipped": "nothing to collect"},
+    )  # zero totals, as the handler
+    out.write(
+        f"  Stripe mirror: {len(customers)} customers, {len(invoices)} invoices pushed, "
+        f"{paid} newly paid, a declined payment for {DECLINED_FOR}"
+    )
 
 
 def _demo_customer(customer: Customer, now: Any) -> None:
     if not customer.stripe_customer_id:
         Customer.objects.filter(pk=customer.pk).update(
-            stripe_customer_id=f"cus_demo{customer.pk:06d}")
+            stripe_customer_id=f"cus_demo{customer.pk:06d}"
+        )
         customer.refresh_from_db(fields=["stripe_customer_id"])
     StripePaymentMethod.objects.get_or_create(
         stripe_id=f"pm_demo{customer.pk:06d}",
-        defaults={"customer": customer, "type": "card", "brand": "visa", "last4": "4242",
-                  "exp_month": 12, "exp_year": now.year + 3, "is_default": True,
-                  "refreshed_at": now})
+        defaults={
+            "customer": customer,
+            "type": "card",
+            "brand": "visa",
+            "last4": "4242",
+            "exp_month": 12,
+            "exp_year": now.year + 3,
+            "is_default": True,
+            "refreshed_at": now,
+        },
+    )
 
 
 def _demo_invoice(invoice: Invoice, now: Any) -> None:
     stripe_id = f"in_demo{invoice.pk:06d}"
-    StripeInvoice.objects.get_or_create(invoice=invoice, defaults={
-        "stripe_id": stripe_id, "status": "open", "collection_method": "send_invoice",
-        "currency": invoice.currency,
-        "total_minor": to_minor_units(round_line(amount_of(invoice.total), invoice.currency),
-                                      invoice.currency),
-        "stripe_created": invoice.issued_at, "synced_at": now})
-    OutboxMessage.objects.filter(key=f"invoice:{invoice.pk}:finalize",
-                                 state=OutboxState.PENDING).update(
-        state=OutboxState.SENT, sent_at=now, attempts=1,
-        result={"demo": True, "stripe_invoice": stripe_id, "collection": "sent"})
+    StripeInvoice.objects.get_or_create(
+        invoice=invoice,
+        defaults={
+            "stripe_id": stripe_id,
+            "status": "open",
+            "collection_method": "send_invoice",
+            "currency": invoice.currency,
+            "total_minor": to_minor_units(
+                round_line(amount_of(invoice.total), invoice.currency), invoice.currency
+            ),
+            "stripe_created": invoice.issued_at,
+            "synced_at": now,
+        },
+    )
+    OutboxMessage.objects.filter(
+        key=f"invoice:{invoice.pk}:finalize", state=OutboxState.PENDING
+    ).update(
+        state=OutboxState.SENT,
+        sent_at=now,
+        attempts=1,
+        result={"demo": True, "stripe_invoice": stripe_id, "collection": "sent"},
+    )
 
 
 def _demo_paid(invoice: Invoice, now: Any) -> int:
     mirror = StripeInvoice.objects.get(invoice=invoice)
     minor = mirror.total_minor
-    Payment.objects.get_or_create(stripe_payment_intent_id=f"pi_demo{invoice.pk:06d}", defaults={
-        "customer": invoice.customer, "invoice": invoice,
-        "stripe_charge_id": f"ch_demo{invoice.pk:06d}", "currency": invoice.currency,
-        "amount": amount_of(invoice.total), "amount_captured": amount_of(invoice.total),
-        "status": "succeeded",
-        "stripe_created": now, "last_event_at": now})
+    Payment.objects.get_or_create(
+        stripe_payment_intent_id=f"pi_demo{invoice.pk:06d}",
+        defaults={
+            "customer": invoice.customer,
+            "invoice": invoice,
+            "stripe_charge_id": f"ch_demo{invoice.pk:06d}",
+            "currency": invoice.currency,
+            "amount": amount_of(invoice.total),
+            "amount_captured": amount_of(invoice.total),
+            "status": "succeeded",
+            "stripe_created": now,
+            "last_event_at": now,
+        },
+    )
     before = invoice.status
-    stripe_invoice_apply({"object": "invoice", "id": mirror.stripe_id, "status": "paid",
-                          "total": minor, "amount_paid": minor}, at=now)
+    stripe_invoice_apply(
+        {
+            "object": "invoice",
+            "id": mirror.stripe_id,
+            "status": "paid",
+            "total": minor,
+            "amount_paid": minor,
+        },
+        at=now,
+    )
     invoice.refresh_from_db()
     return int(before != invoice.status)
 
 
 def _demo_declined(invoice: Invoice) -> None:
-    Payment.objects.get_or_create(stripe_payment_intent_id=f"pi_demo{invoice.pk:06d}", defaults={
-        "customer": invoice.customer, "invoice": invoice, "currency": invoice.currency,
-        "amount": amount_of(invoice.total), "status": "failed", "failure_code": "card_declined",
-        "decline_code": "insufficient_funds",
-        "failure_message": "Your card has insufficient funds."})
+    Payment.objects.get_or_create(
+        stripe_payment_intent_id=f"pi_demo{invoice.pk:06d}",
+        defaults={
+            "customer": invoice.customer,
+            "invoice": invoice,
+            "currency": invoice.currency,
+            "amount": amount_of(invoice.total),
+            "status": "failed",
+            "failure_code": "card_declined",
+            "decline_code": "insufficient_funds",
+            "failure_message": "Your card has insufficient funds.",
+        },
+    )

@@ -31,8 +31,9 @@ def invoice_totals() -> Iterator[Violation]:
         .values_list("pk", "number", "total", "lines_sum")
     )
     for pk, number, total, lines_sum in rows.iterator():
-        yield Violation(f"invoice {number or f'draft #{pk}'}",
-                        f"total {total} but lines sum to {lines_sum}")
+        yield Violation(
+            f"invoice {number or f'draft #{pk}'}", f"total {total} but lines sum to {lines_sum}"
+        )
 
 
 @invariant(3, "issued numbers are gapless in every series (invoices and credit notes)")
@@ -48,9 +49,10 @@ def numbers_gapless() -> Iterator[Violation]:
         values = sorted(used.pop(counter.series, []))
         if values != list(range(1, counter.last_value + 1)):
             missing = sorted(set(range(1, counter.last_value + 1)) - set(values))[:10]
-            yield Violation(f"series {counter.series}",
-                            f"counter at {counter.last_value}, {len(values)} numbers used; "
-                            f"missing {missing}")
+            yield Violation(
+                f"series {counter.series}",
+                f"counter at {counter.last_value}, {len(values)} numbers used; missing {missing}",
+            )
     for series in used:
         yield Violation(f"series {series}", "numbers issued without a counter row")
 
@@ -64,9 +66,11 @@ def one_invoice_per_period() -> Iterator[Violation]:
         .filter(n__gt=1)
     )
     for row in rows:
-        yield Violation(f"contract #{row['contract_id']}",
-                        f"{row['n']} {row['kind']} invoices for "
-                        f"{row['period_start']:%Y-%m-%d} to {row['period_end']:%Y-%m-%d}")
+        yield Violation(
+            f"contract #{row['contract_id']}",
+            f"{row['n']} {row['kind']} invoices for "
+            f"{row['period_start']:%Y-%m-%d} to {row['period_end']:%Y-%m-%d}",
+        )
 
 
 @invariant(9, "no credit grant is drawn below zero")
@@ -82,24 +86,29 @@ def credit_balances_non_negative() -> Iterator[Violation]:
 
 @invariant(3, "invoice lines, credit notes and their lines are in their invoice's currency")
 def invoice_currencies() -> Iterator[Violation]:
-    lines = (InvoiceLine.objects.exclude(currency=F("invoice__currency"))
-             .values_list("pk", "invoice_id", "currency", "invoice__currency"))
+    lines = InvoiceLine.objects.exclude(currency=F("invoice__currency")).values_list(
+        "pk", "invoice_id", "currency", "invoice__currency"
+    )
     for pk, invoice_id, currency, expected in lines.iterator():
-        yield Violation(f"invoice line #{pk}",
-                        f"in {currency}, invoice #{invoice_id} in {expected}")
-    notes = (CreditNote.objects.exclude(currency=F("invoice__currency"))
-             .values_list("number", "currency", "invoice__currency"))
+        yield Violation(
+            f"invoice line #{pk}", f"in {currency}, invoice #{invoice_id} in {expected}"
+        )
+    notes = CreditNote.objects.exclude(currency=F("invoice__currency")).values_list(
+        "number", "currency", "invoice__currency"
+    )
     for number, currency, expected in notes.iterator():
         yield Violation(f"credit note {number}", f"in {currency}, its invoice in {expected}")
-    note_lines = (CreditNoteLine.objects.exclude(currency=F("credit_note__currency"))
-                  .values_list("pk", "credit_note__number", "currency", "credit_note__currency"))
+    note_lines = CreditNoteLine.objects.exclude(currency=F("credit_note__currency")).values_list(
+        "pk", "credit_note__number", "currency", "credit_note__currency"
+    )
     for pk, number, currency, expected in note_lines.iterator():
         yield Violation(f"credit note line #{pk}", f"in {currency}, note {number} in {expected}")
 
 
 @invariant(9, "credit ledger entries are in their grant's currency")
 def credit_entry_currencies() -> Iterator[Violation]:
-    rows = (CreditEntry.objects.exclude(currency=F("grant__currency"))
-            .values_list("pk", "grant_id", "currency", "grant__currency"))
+    rows = CreditEntry.objects.exclude(currency=F("grant__currency")).values_list(
+        "pk", "grant_id", "currency", "grant__currency"
+    )
     for pk, grant_id, currency, expected in rows.iterator():
         yield Violation(f"credit entry #{pk}", f"in {currency}, grant #{grant_id} in {expected}")

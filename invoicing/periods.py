@@ -88,8 +88,13 @@ def period_containing(
 
 
 def period_after(period: Period, *, origin: date, anchor_day: int, cadence_months: int) -> Period:
-    return period_containing(period.end_date, origin=origin, anchor_day=anchor_day,
-                             cadence_months=cadence_months, timezone=period.timezone)
+    return period_containing(
+        period.end_date,
+        origin=origin,
+        anchor_day=anchor_day,
+        cadence_months=cadence_months,
+        timezone=period.timezone,
+    )
 
 
 def segment_bounds(period: Period, cut_dates: list[date]) -> list[tuple[date, date]]:

@@ -16,14 +16,13 @@ from django.utils import timezone
 from invoicing.services.billing import CHUNK, billing_candidates, billing_run
 
 
-@shared_task(name="invoicing.billing.run", time_limit=300, soft_time_limit=240,
-             ignore_result=True)
+@shared_task(name="invoicing.billing.run", time_limit=300, soft_time_limit=240, ignore_result=True)
 def billing_run_task() -> int:
     """Fan out: one ``run_contracts`` task per chunk of due contracts; returns the count."""
     now = timezone.now()
     ids = billing_candidates(now=now)
     for offset in range(0, len(ids), CHUNK):
-        billing_run_contracts_task.delay(ids[offset:offset + CHUNK], now.isoformat())
+        billing_run_contracts_task.delay(ids[offset : offset + CHUNK], now.isoformat())
     return len(ids)
 
 
@@ -31,5 +30,9 @@ def billing_run_task() -> int:
 def billing_run_contracts_task(contract_ids: list[int], now: str) -> dict[str, object]:
     """Draft, refresh and finalize the invoices of these contracts as of ``now``."""
     result = billing_run(now=datetime.fromisoformat(now), contract_ids=contract_ids)
-    return {"drafted": result.drafted, "refreshed": result.refreshed,
-            "finalized": result.finalized, "failed": result.failed}
+    return {
+        "drafted": result.drafted,
+        "refreshed": result.refreshed,
+        "finalized": result.finalized,
+        "failed": result.failed,
+    }

@@ -67,9 +67,12 @@ class MeteringUsage:
         if meter_key not in self._meters:
             meter = Meter.objects.prefetch_related("versions").filter(key=meter_key).first()
             if meter is None:
-                raise AppError("unknown_meter", f"No meter with key {meter_key!r}: a usage "
-                               "charge bills a meter that does not exist.",
-                               details={"meter_key": meter_key})
+                raise AppError(
+                    "unknown_meter",
+                    f"No meter with key {meter_key!r}: a usage "
+                    "charge bills a meter that does not exist.",
+                    details={"meter_key": meter_key},
+                )
             self._meters[meter_key] = meter
         return self._meters[meter_key]
 
@@ -83,40 +86,60 @@ class MeteringUsage:
 
         questions: dict[tuple[str, datetime, datetime, tuple[str, ...]], set[int]] = {}
         for request in requests:
-            questions.setdefault((request.meter_key, request.start, request.end,
-                                  request.group_by), set()).add(request.customer_id)
+            questions.setdefault(
+                (request.meter_key, request.start, request.end, request.group_by), set()
+            ).add(request.customer_id)
         for (meter_key, start, end, group_by), customer_ids in questions.items():
             try:
                 meter = self.meter(meter_key)
             except AppError:
                 continue
-            results = usage_for_customers(customer_ids=sorted(customer_ids), meter=meter,
-                                          start=start, end=end,
-                                          group_by=list(group_by) or None)
+            results = usage_for_customers(
+                customer_ids=sorted(customer_ids),
+                meter=meter,
+                start=start,
+                end=end,
+                group_by=list(group_by) or None,
+            )
             for customer_id, result in results.items():
                 key = UsageRequest(customer_id, meter_key, start, end, group_by)
                 self._warm[key] = reading_from(result)
         return len(self._warm)
 
-    def __call__(self, *, customer: Customer, meter_key: str, start: datetime, end: datetime,
-                 group_by: Sequence[str] | None = None) -> UsageReading:
+    def __call__(
+        self,
+        *,
+        customer: Customer,
+        meter_key: str,
+        start: datetime,
+        end: datetime,
+        group_by: Sequence[str] | None = None,
+    ) -> UsageReading:
         from metering.selectors.usage import usage_for_period
 
         warmed = self._warm.pop(
-            UsageRequest(customer.pk, meter_key, start, end, tuple(group_by or ())), None)
+            UsageRequest(customer.pk, meter_key, start, end, tuple(group_by or ())), None
+        )
         if warmed is not None:
             return warmed
-        result = usage_for_period(customer=customer, meter=self.meter(meter_key), start=start,
-                                  end=end, group_by=list(group_by) if group_by else None)
+        result = usage_for_period(
+            customer=customer,
+            meter=self.meter(meter_key),
+            start=start,
+            end=end,
+            group_by=list(group_by) if group_by else None,
+        )
         return reading_from(result)
 
-    def events(self, *, customer: Customer, meter_key: str, start: datetime,
-               end: datetime) -> EventValues:
+    def events(
+        self, *, customer: Customer, meter_key: str, start: datetime, end: datetime
+    ) -> EventValues:
         """Per-event values in ``[start, end)`` (percentage prices): lazy, in event order."""
         from metering.selectors.events import meter_event_values
 
-        return meter_event_values(customer=customer, meter=self.meter(meter_key), start=start,
-                                  end=end)
+        return meter_event_values(
+            customer=customer, meter=self.meter(meter_key), start=start, end=end
+        )
 
 
 class EventValues(Protocol):
@@ -128,11 +151,18 @@ class EventValues(Protocol):
     def totals(self) -> tuple[int, Decimal]: ...
 
 
-def metering_usage(*, customer: Customer, meter_key: str, start: datetime, end: datetime,
-                   group_by: Sequence[str] | None = None) -> UsageReading:
+def metering_usage(
+    *,
+    customer: Customer,
+    meter_key: str,
+    start: datetime,
+    end: datetime,
+    group_by: Sequence[str] | None = None,
+) -> UsageReading:
     """One-off usage read (previews, the API): a fresh ``MeteringUsage`` each call."""
-    return MeteringUsage()(customer=customer, meter_key=meter_key, start=start, end=end,
-                           group_by=group_by)
+    return MeteringUsage()(
+        customer=customer, meter_key=meter_key, start=start, end=end, group_by=group_by
+    )
 
 
 def reading_from(result: Any) -> UsageReading:
@@ -146,8 +176,9 @@ def reading_from(result: Any) -> UsageReading:
     return UsageReading(total=total, groups=tuple(groups))
 
 
-def fixed_usage(values: Mapping[str, Any],
-                events: Mapping[str, Iterable[Any]] | None = None) -> UsageSource:
+def fixed_usage(
+    values: Mapping[str, Any], events: Mapping[str, Iterable[Any]] | None = None
+) -> UsageSource:
     """A usage source with the same totals for every period (for tests and previews).
 
     ``values`` maps a meter key to a total (``Decimal``/``int``/``str``) or to a list of
@@ -162,16 +193,24 @@ class FixedUsage:
     values: Mapping[str, Any]
     event_values: Mapping[str, Iterable[Any]]
 
-    def __call__(self, *, customer: Customer, meter_key: str, start: datetime, end: datetime,
-                 group_by: Sequence[str] | None = None) -> UsageReading:
+    def __call__(
+        self,
+        *,
+        customer: Customer,
+        meter_key: str,
+        start: datetime,
+        end: datetime,
+        group_by: Sequence[str] | None = None,
+    ) -> UsageReading:
         value = self.values.get(meter_key, 0)
         if isinstance(value, list | tuple):
             pairs = tuple((dict(g), Decimal(str(v))) for g, v in value)
             return UsageReading(total=sum((v for _g, v in pairs), ZERO), groups=pairs)
         return UsageReading(total=Decimal(str(value)))
 
-    def events(self, *, customer: Customer, meter_key: str, start: datetime,
-               end: datetime) -> EventValues:
+    def events(
+        self, *, customer: Customer, meter_key: str, start: datetime, end: datetime
+    ) -> EventValues:
         return FixedEvents(tuple(Decimal(str(v)) for v in self.event_values.get(meter_key, ())))
 
 

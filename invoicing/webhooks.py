@@ -19,8 +19,9 @@ from invoicing.services.stripe_webhooks import webhook_receive
 @require_POST
 def stripe_webhook(request: HttpRequest) -> JsonResponse:
     try:
-        row, created = webhook_receive(body=request.body,
-                                       signature=request.headers.get("Stripe-Signature"))
+        row, created = webhook_receive(
+            body=request.body, signature=request.headers.get("Stripe-Signature")
+        )
     except AppError as exc:
         return error_response(exc.status_code, exc.code, exc.message, exc.details)
     return JsonResponse({"received": True, "id": row.stripe_id, "duplicate": not created})

@@ -22,21 +22,56 @@ MODELS = ("gpt-large", "gpt-small", "embed-1")
 ENDPOINTS = ("/v1/search", "/v1/items", "/v1/export")
 
 METERS: list[dict[str, Any]] = [
-    {"key": "api_requests", "name": "API requests", "event_type": "api_request",
-     "aggregation": "count"},
-    {"key": "storage_gb_hours", "name": "Storage (GB-hours)", "event_type": "storage_sample",
-     "aggregation": "time_weighted_sum", "value_property": "gb"},
-    {"key": "llm_tokens", "name": "LLM tokens", "event_type": "llm_usage",
-     "aggregation": "sum", "value_property": "tokens", "group_by": ["model"]},
-    {"key": "active_users", "name": "Active users", "event_type": "user_active",
-     "aggregation": "unique_count", "value_property": "user"},
-    {"key": "peak_concurrency", "name": "Peak concurrent sessions",
-     "event_type": "sessions", "aggregation": "max", "value_property": "concurrent"},
+    {
+        "key": "api_requests",
+        "name": "API requests",
+        "event_type": "api_request",
+        "aggregation": "count",
+    },
+    {
+        "key": "storage_gb_hours",
+        "name": "Storage (GB-hours)",
+        "event_type": "storage_sample",
+        "aggregation": "time_weighted_sum",
+        "value_property": "gb",
+    },
+    {
+        "key": "llm_tokens",
+        "name": "LLM tokens",
+        "event_type": "llm_usage",
+        "aggregation": "sum",
+        "value_property": "tokens",
+        "group_by": ["model"],
+    },
+    {
+        "key": "active_users",
+        "name": "Active users",
+        "event_type": "user_active",
+        "aggregation": "unique_count",
+        "value_property": "user",
+    },
+    {
+        "key": "peak_concurrency",
+        "name": "Peak concurrent sessions",
+        "event_type": "sessions",
+        "aggregation": "max",
+        "value_property": "concurrent",
+    },
 ]
 
 # customer reference -> relative size (0 = no usage); aliases exercise attribution.
-USAGE = {"acme": 6, "proj_acme_prod": 2, "globex": 4, "initech": 1, "umbrella": 3, "hooli": 2,
-         "stark": 5, "proj_stark_b": 1, "pied-piper": 2, "proj_not_yet_created": 1}
+USAGE = {
+    "acme": 6,
+    "proj_acme_prod": 2,
+    "globex": 4,
+    "initech": 1,
+    "umbrella": 3,
+    "hooli": 2,
+    "stark": 5,
+    "proj_stark_b": 1,
+    "pied-piper": 2,
+    "proj_not_yet_created": 1,
+}
 
 
 def _unit(*parts: object) -> float:
@@ -53,25 +88,50 @@ def _hour_events(ref: str, size: int, hour: datetime) -> Iterator[dict[str, Any]
     daytime = 0.3 if hour.hour in (0, 1, 2, 3, 4, 5) else 1.0
     for k in range(int(size * 3 * daytime * (0.5 + _unit(ref, stamp)))):
         key = f"demo-{ref}-req-{stamp}-{k}"
-        yield {"id": key, "customer": ref, "type": "api_request", "timestamp": _at(hour, key),
-               "properties": {"endpoint": ENDPOINTS[k % 3], "status": 200}}
+        yield {
+            "id": key,
+            "customer": ref,
+            "type": "api_request",
+            "timestamp": _at(hour, key),
+            "properties": {"endpoint": ENDPOINTS[k % 3], "status": 200},
+        }
     key = f"demo-{ref}-llm-{stamp}"
     model = MODELS[int(_unit(key) * 3)]
-    yield {"id": key, "customer": ref, "type": "llm_usage", "timestamp": _at(hour, key),
-           "properties": {"model": model, "tokens": int(size * 900 * _unit(key, "t"))}}
+    yield {
+        "id": key,
+        "customer": ref,
+        "type": "llm_usage",
+        "timestamp": _at(hour, key),
+        "properties": {"model": model, "tokens": int(size * 900 * _unit(key, "t"))},
+    }
     if hour.hour % 6 == 0:
         key = f"demo-{ref}-gb-{stamp}"
         gb = round(size * 20 + hour.timetuple().tm_yday * 0.5 * size, 1)
-        yield {"id": key, "customer": ref, "type": "storage_sample",
-               "timestamp": hour.isoformat(), "properties": {"gb": gb}}
+        yield {
+            "id": key,
+            "customer": ref,
+            "type": "storage_sample",
+            "timestamp": hour.isoformat(),
+            "properties": {"gb": gb},
+        }
     if hour.hour in (9, 14, 20):
         for user in range(size + int(_unit(ref, stamp, "u") * size * 2)):
             key = f"demo-{ref}-user-{stamp}-{user}"
-            yield {"id": key, "customer": ref, "type": "user_active",
-                   "timestamp": _at(hour, key), "properties": {"user": f"user-{user}"}}
+            yield {
+                "id": key,
+                "customer": ref,
+                "type": "user_active",
+                "timestamp": _at(hour, key),
+                "properties": {"user": f"user-{user}"},
+            }
         key = f"demo-{ref}-sess-{stamp}"
-        yield {"id": key, "customer": ref, "type": "sessions", "timestamp": _at(hour, key),
-               "properties": {"concurrent": int(size * 10 * (0.5 + _unit(key)))}}
+        yield {
+            "id": key,
+            "customer": ref,
+            "type": "sessions",
+            "timestamp": _at(hour, key),
+            "properties": {"concurrent": int(size * 10 * (0.5 + _unit(key)))},
+        }
 
 
 def demo_events(now: datetime, since: datetime | None = None) -> Iterator[dict[str, Any]]:
@@ -95,8 +155,12 @@ def seed(out: Any) -> None:
     now = timezone.now().astimezone(UTC)
     # Hours seeded by an earlier run are complete up to its latest event; resume from that
     # event's hour (re-sent events there answer "duplicate").
-    latest = (UsageEvent.objects.filter(namespace="", event_id__startswith="demo-")
-              .order_by("-timestamp").values_list("timestamp", flat=True).first())
+    latest = (
+        UsageEvent.objects.filter(namespace="", event_id__startswith="demo-")
+        .order_by("-timestamp")
+        .values_list("timestamp", flat=True)
+        .first()
+    )
     counts = {"accepted": 0, "duplicate": 0, "unattributed": 0}
     batch: list[dict[str, Any]] = []
     for item in demo_events(now, since=latest):
@@ -107,8 +171,10 @@ def seed(out: Any) -> None:
     if batch:
         _send(batch, now, counts)
     rolled = rollup_drain()
-    out.write(f"  {len(METERS)} meters; events: {counts['accepted']} new, {counts['duplicate']} "
-              f"already stored, {counts['unattributed']} unattributed; {rolled} rolled up")
+    out.write(
+        f"  {len(METERS)} meters; events: {counts['accepted']} new, {counts['duplicate']} "
+        f"already stored, {counts['unattributed']} unattributed; {rolled} rolled up"
+    )
 
 
 def _send(batch: list[dict[str, Any]], now: datetime, counts: dict[str, int]) -> None:

@@ -39,45 +39,63 @@ def _expected_sql(span: VersionSpan, since: datetime | None) -> tuple[str, list[
     value, value_params = value_sql(version)
     group, group_params = group_sql(version)
     lower = max(span.start, since) if since else span.start
-    tail = (" FROM metering_usageevent e WHERE e.customer_id IS NOT NULL"  # noqa: S608
-            " AND e.id NOT IN (SELECT unnest(event_pks) FROM metering_rollupqueue)"
-            f" AND e.timestamp >= %s AND e.timestamp < %s AND {where}")
+    tail = (
+        " FROM metering_usageevent e WHERE e.customer_id IS NOT NULL"  # noqa: S608
+        " AND e.id NOT IN (SELECT unnest(event_pks) FROM metering_rollupqueue)"
+        f" AND e.timestamp >= %s AND e.timestamp < %s AND {where}"
+    )
     tail_params = [lower, span.end, *where_params]
     if version.aggregation == Aggregation.UNIQUE_COUNT:
-        return (f"SELECT DISTINCT e.customer_id, {bucket_sql('e.timestamp')},"
-                f" {group}, {value}{tail}", [*group_params, *value_params, *tail_params])
+        return (
+            f"SELECT DISTINCT e.customer_id, {bucket_sql('e.timestamp')}, {group}, {value}{tail}",
+            [*group_params, *value_params, *tail_params],
+        )
     template = _EXPECTED_AGG[version.aggregation]
-    return (f"SELECT e.customer_id, {bucket_sql('e.timestamp')} AS hour, {group} AS g,"
-            f" {template.format(v=value)} AS value{tail} GROUP BY 1, 2, 3",
-            [*group_params, *(value_params if "{v}" in template else []), *tail_params])
+    return (
+        f"SELECT e.customer_id, {bucket_sql('e.timestamp')} AS hour, {group} AS g,"
+        f" {template.format(v=value)} AS value{tail} GROUP BY 1, 2, 3",
+        [*group_params, *(value_params if "{v}" in template else []), *tail_params],
+    )
 
 
-def _mismatches(cursor: Any, span: VersionSpan, since: datetime | None,
-                limit: int) -> list[dict[str, Any]]:
+def _mismatches(
+    cursor: Any, span: VersionSpan, since: datetime | None, limit: int
+) -> list[dict[str, Any]]:
     expected, params = _expected_sql(span, since)
     hour_from = since or span.start
     if span.aggregation == Aggregation.UNIQUE_COUNT:
-        stored = ("SELECT customer_id, hour, group_values, value FROM metering_uniquevalue"  # noqa: S608
-                  f" WHERE meter_version_id = %s AND hour >= {bucket_sql('%s::timestamptz')}")
-        sql = (f"(({expected}) EXCEPT ({stored})) UNION ALL (({stored}) EXCEPT ({expected}))"
-               f" LIMIT %s")
-        cursor.execute(sql, [*params, span.version.pk, hour_from, span.version.pk, hour_from,
-                             *params, limit])
-        return [{"customer_id": c, "hour": h, "group": g, "value": v, "kind": "unique"}
-                for c, h, g, v in cursor.fetchall()]
-    sql = (f"SELECT coalesce(x.customer_id, r.customer_id), coalesce(x.hour, r.hour),"  # noqa: S608
-           f" coalesce(x.g, r.group_values), x.value, r.value FROM ({expected}) x"
-           " FULL OUTER JOIN (SELECT * FROM metering_hourlyrollup WHERE meter_version_id = %s"
-           f" AND hour >= {bucket_sql('%s::timestamptz')}) r"
-           " ON r.customer_id = x.customer_id AND r.hour = x.hour AND r.group_values = x.g"
-           " WHERE x.value IS DISTINCT FROM r.value LIMIT %s")
+        stored = (
+            "SELECT customer_id, hour, group_values, value FROM metering_uniquevalue"  # noqa: S608
+            f" WHERE meter_version_id = %s AND hour >= {bucket_sql('%s::timestamptz')}"
+        )
+        sql = (
+            f"(({expected}) EXCEPT ({stored})) UNION ALL (({stored}) EXCEPT ({expected})) LIMIT %s"
+        )
+        cursor.execute(
+            sql, [*params, span.version.pk, hour_from, span.version.pk, hour_from, *params, limit]
+        )
+        return [
+            {"customer_id": c, "hour": h, "group": g, "value": v, "kind": "unique"}
+            for c, h, g, v in cursor.fetchall()
+        ]
+    sql = (
+        f"SELECT coalesce(x.customer_id, r.customer_id), coalesce(x.hour, r.hour),"  # noqa: S608
+        f" coalesce(x.g, r.group_values), x.value, r.value FROM ({expected}) x"
+        " FULL OUTER JOIN (SELECT * FROM metering_hourlyrollup WHERE meter_version_id = %s"
+        f" AND hour >= {bucket_sql('%s::timestamptz')}) r"
+        " ON r.customer_id = x.customer_id AND r.hour = x.hour AND r.group_values = x.g"
+        " WHERE x.value IS DISTINCT FROM r.value LIMIT %s"
+    )
     cursor.execute(sql, [*params, span.version.pk, hour_from, limit])
-    return [{"customer_id": c, "hour": h, "group": g, "expected": e, "stored": s}
-            for c, h, g, e, s in cursor.fetchall()]
+    return [
+        {"customer_id": c, "hour": h, "group": g, "expected": e, "stored": s}
+        for c, h, g, e, s in cursor.fetchall()
+    ]
 
 
-def rollup_mismatches(*, since: datetime | None = None,
-                      limit: int = 20) -> dict[str, list[dict[str, Any]]]:
+def rollup_mismatches(
+    *, since: datetime | None = None, limit: int = 20
+) -> dict[str, list[dict[str, Any]]]:
     """Meter version label -> differing buckets (empty dict: rollups equal raw events)."""
     found: dict[str, list[dict[str, Any]]] = {}
     outermost = not connection.in_atomic_block
@@ -114,5 +132,8 @@ def event_ids_unique() -> Iterator[Violation]:
         )
         row = cursor.fetchone()
     if row is None or not row[0]:
-        yield Violation("metering_usageevent", "the unique constraint on (namespace, event_id) "
-                        "is missing or invalid: duplicates could be counted")
+        yield Violation(
+            "metering_usageevent",
+            "the unique constraint on (namespace, event_id) "
+            "is missing or invalid: duplicates could be counted",
+        )

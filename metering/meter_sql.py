@@ -61,8 +61,11 @@ def spans_for(versions: list[MeterVersion]) -> list[VersionSpan]:
     """Versions of one meter (any order) -> consecutive spans."""
     ordered = sorted(versions, key=lambda v: v.effective_from)
     return [
-        VersionSpan(v, v.effective_from,
-                    ordered[i + 1].effective_from if i + 1 < len(ordered) else FAR_FUTURE)
+        VersionSpan(
+            v,
+            v.effective_from,
+            ordered[i + 1].effective_from if i + 1 < len(ordered) else FAR_FUTURE,
+        )
         for i, v in enumerate(ordered)
     ]
 

@@ -11,7 +11,8 @@ from prometheus_client.core import GaugeMetricFamily
 
 EVENTS = Counter("tally_events_total", "Ingested events by outcome", ["outcome"])
 INGEST_BATCH_SECONDS = Histogram(
-    "tally_ingest_batch_seconds", "Time to validate and store one ingest request",
+    "tally_ingest_batch_seconds",
+    "Time to validate and store one ingest request",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 ROLLUP_EVENTS = Counter("tally_rollup_events_total", "Events applied to rollups")
@@ -39,15 +40,23 @@ def metering_gauges() -> Iterable[GaugeMetricFamily]:
         (conflicts,) = cursor.fetchone()
         cursor.execute("SELECT count(*) FROM metering_rejectedevent WHERE status = 'open'")
         (rejected,) = cursor.fetchone()
-    yield GaugeMetricFamily("tally_rollup_lag_seconds",
-                            "Age of the oldest event batch waiting for rollup", value=float(lag))
-    yield GaugeMetricFamily("tally_rollup_backlog_events", "Events waiting for rollup",
-                            value=float(events))
-    yield GaugeMetricFamily("tally_rollup_backlog_batches", "Batches waiting for rollup",
-                            value=float(batches))
-    yield GaugeMetricFamily("tally_events_unattributed", "Stored events with no customer yet",
-                            value=float(unattributed))
-    yield GaugeMetricFamily("tally_event_conflicts_open", "Conflicting events awaiting review",
-                            value=float(conflicts))
-    yield GaugeMetricFamily("tally_events_rejected_open", "Rejected events awaiting review",
-                            value=float(rejected))
+    yield GaugeMetricFamily(
+        "tally_rollup_lag_seconds",
+        "Age of the oldest event batch waiting for rollup",
+        value=float(lag),
+    )
+    yield GaugeMetricFamily(
+        "tally_rollup_backlog_events", "Events waiting for rollup", value=float(events)
+    )
+    yield GaugeMetricFamily(
+        "tally_rollup_backlog_batches", "Batches waiting for rollup", value=float(batches)
+    )
+    yield GaugeMetricFamily(
+        "tally_events_unattributed", "Stored events with no customer yet", value=float(unattributed)
+    )
+    yield GaugeMetricFamily(
+        "tally_event_conflicts_open", "Conflicting events awaiting review", value=float(conflicts)
+    )
+    yield GaugeMetricFamily(
+        "tally_events_rejected_open", "Rejected events awaiting review", value=float(rejected)
+    )

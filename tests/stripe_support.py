@@ -41,10 +41,23 @@ from tests.stripe.canned import fixture_object
 from tests.stripe.recording import RecordingHTTPClient
 
 __all__ = [
-    "DEAD_LOOPBACK", "LOCALSTRIPE_API_KEY", "LocalStripe", "RecordingHTTPClient",
-    "assert_loopback", "fixture_object", "gateway_for", "localstripe", "localstripe_gateway",
-    "localstripe_settings", "recording_client", "recording_default_gateway",
-    "recording_gateway", "sign_webhook", "start_localstripe", "stop_process", "stripe_event",
+    "DEAD_LOOPBACK",
+    "LOCALSTRIPE_API_KEY",
+    "LocalStripe",
+    "RecordingHTTPClient",
+    "assert_loopback",
+    "fixture_object",
+    "gateway_for",
+    "localstripe",
+    "localstripe_gateway",
+    "localstripe_settings",
+    "recording_client",
+    "recording_default_gateway",
+    "recording_gateway",
+    "sign_webhook",
+    "start_localstripe",
+    "stop_process",
+    "stripe_event",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,20 +83,27 @@ class LocalStripe:
     process: subprocess.Popen[bytes] = field(repr=False)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        response = requests.request(method, self.base_url + path, auth=(LOCALSTRIPE_API_KEY, ""),
-                                    timeout=10, **kwargs)
+        response = requests.request(
+            method, self.base_url + path, auth=(LOCALSTRIPE_API_KEY, ""), timeout=10, **kwargs
+        )
         response.raise_for_status()
         return response
 
     def card_payment_method(self, number: str = "4242424242424242") -> str:
         """Create a card payment method (raw test card numbers: localstripe only; the gateway
         never sends card data). 4000000000000341 attaches but declines when charged."""
-        data = {"type": "card", "card[number]": number, "card[exp_month]": "12",
-                "card[exp_year]": "2034", "card[cvc]": "123"}
+        data = {
+            "type": "card",
+            "card[number]": number,
+            "card[exp_month]": "12",
+            "card[exp_year]": "2034",
+            "card[cvc]": "123",
+        }
         return str(self._request("POST", "/v1/payment_methods", data=data).json()["id"])
 
-    def register_webhook(self, name: str, url: str, secret: str,
-                         events: list[str] | None = None) -> None:
+    def register_webhook(
+        self, name: str, url: str, secret: str, events: list[str] | None = None
+    ) -> None:
         """localstripe POSTs each event (1 s after it happens, once) to ``url``, signed."""
         assert_loopback(url)
         data: dict[str, Any] = {"url": url, "secret": secret}
@@ -111,8 +131,12 @@ def _read_port(process: subprocess.Popen[bytes], deadline: float) -> int:
 def _wait_until_answering(base_url: str, deadline: float) -> None:
     while time.monotonic() < deadline:
         try:
-            response = requests.get(base_url + "/v1/customers", params={"limit": 1},
-                                    auth=(LOCALSTRIPE_API_KEY, ""), timeout=1)
+            response = requests.get(
+                base_url + "/v1/customers",
+                params={"limit": 1},
+                auth=(LOCALSTRIPE_API_KEY, ""),
+                timeout=1,
+            )
             if response.status_code == 200:
                 return
         except requests.ConnectionError:
@@ -126,7 +150,11 @@ def start_localstripe(state_dir: Path, *, timeout: float = 20.0) -> LocalStripe:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.stripe.localstripe_server", "--state-dir", str(state_dir)],
-        cwd=state_dir, env=env, stdout=subprocess.PIPE, stderr=stderr, start_new_session=True,
+        cwd=state_dir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        start_new_session=True,
     )
     stderr.close()
     try:
@@ -161,9 +189,13 @@ def localstripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStrip
 
 def gateway_for(base_url: str, *, http_client: Any = None) -> StripeGateway:
     assert_loopback(base_url)
-    config = GatewayConfig(api_key=LOCALSTRIPE_API_KEY, api_base=base_url,
-                           api_version=settings.STRIPE_API_VERSION,
-                           connect_timeout=2.0, read_timeout=10.0)
+    config = GatewayConfig(
+        api_key=LOCALSTRIPE_API_KEY,
+        api_base=base_url,
+        api_version=settings.STRIPE_API_VERSION,
+        connect_timeout=2.0,
+        read_timeout=10.0,
+    )
     return StripeGateway(config, http_client=http_client)
 
 
@@ -202,8 +234,9 @@ def recording_gateway(recording_client: RecordingHTTPClient) -> StripeGateway:
 
 
 @pytest.fixture
-def recording_default_gateway(recording_gateway: StripeGateway, settings: Any,
-                              monkeypatch: pytest.MonkeyPatch) -> StripeGateway:
+def recording_default_gateway(
+    recording_gateway: StripeGateway, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> StripeGateway:
     """Make ``default_gateway()`` (what tasks and services call) return ``recording_gateway``."""
     import invoicing.stripe.gateway as gateway_module
 
@@ -216,17 +249,23 @@ def recording_default_gateway(recording_gateway: StripeGateway, settings: Any,
 # --- fixtures3.json objects, events and signatures -------------------------------------------
 
 
-def stripe_event(event_type: str, obj: dict[str, Any] | str, *,
-                 previous_attributes: dict[str, Any] | None = None,
-                 **overrides: Any) -> bytes:
+def stripe_event(
+    event_type: str,
+    obj: dict[str, Any] | str,
+    *,
+    previous_attributes: dict[str, Any] | None = None,
+    **overrides: Any,
+) -> bytes:
     """The exact bytes of an event delivery wrapping ``obj`` (a dict, or a fixtures3 name).
 
     ``overrides`` replace envelope fields (``id``, ``created``, ``api_version``, ...)."""
     data_object = fixture_object(obj) if isinstance(obj, str) else obj
     created = int(time.time())
     envelope: dict[str, Any] = {
-        "id": "evt_" + hashlib.sha256(f"{event_type}{created}{time.perf_counter_ns()}".encode())
-        .hexdigest()[:24],
+        "id": "evt_"
+        + hashlib.sha256(f"{event_type}{created}{time.perf_counter_ns()}".encode()).hexdigest()[
+            :24
+        ],
         "object": "event",
         "api_version": settings.STRIPE_API_VERSION,
         "created": created,
@@ -242,8 +281,13 @@ def stripe_event(event_type: str, obj: dict[str, Any] | str, *,
     return json.dumps(envelope, separators=(",", ":")).encode("utf-8")
 
 
-def sign_webhook(payload: bytes, secret: str, timestamp: int | None = None, *,
-                 extra_secrets: tuple[str, ...] = ()) -> str:
+def sign_webhook(
+    payload: bytes,
+    secret: str,
+    timestamp: int | None = None,
+    *,
+    extra_secrets: tuple[str, ...] = (),
+) -> str:
     """A ``Stripe-Signature`` header for ``payload``: ``t=<ts>,v1=<hmac>[,v1=<hmac>...]``.
 
     Written independently of invoicing.stripe.signatures (straight from Stripe's documented

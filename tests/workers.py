@@ -29,16 +29,39 @@ def test_database_url() -> str:
 
 
 @contextmanager
-def celery_worker(*, queues: str = "default,rollups,billing,stripe,notifications",
-                  concurrency: int = 1, pool: str = "prefork",
-                  extra_env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def celery_worker(
+    *,
+    queues: str = "default,rollups,billing,stripe,notifications",
+    concurrency: int = 1,
+    pool: str = "prefork",
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``celery worker`` as a child process until the block ends; wait until it is ready."""
     env = {**os.environ, "DATABASE_URL": test_database_url(), **(extra_env or {})}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "billingsite", "worker", "-Q", queues,
-         "--concurrency", str(concurrency), "--pool", pool, "--loglevel", "WARNING",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "billingsite",
+            "worker",
+            "-Q",
+            queues,
+            "--concurrency",
+            str(concurrency),
+            "--pool",
+            pool,
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         start_new_session=True,
     )
     try:

@@ -56,8 +56,11 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
     name = "ApiKey"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        return {"type": "http", "scheme": "bearer",
-                "description": "An API key: `Authorization: Bearer tly_...`"}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key: `Authorization: Bearer tly_...`",
+        }
 
 
 def _failure_subjects(request: Request) -> list[attempts.Subject]:
@@ -69,16 +72,29 @@ def _count_failure(request: Request, failures: list[attempts.Subject]) -> None:
     """Count the failure; the one that reaches the limit is answered 401 like the others, and
     the lockout starts with the next request (logged once, here)."""
     if attempts.fail(failures).refused:
-        logger.warning("API key authentication locked for an address: too many failures",
-                       extra={"event": "auth_throttled", "action": "api-auth",
-                              "ip": request.META.get("REMOTE_ADDR"), "limit": "api-auth:ip"})
+        logger.warning(
+            "API key authentication locked for an address: too many failures",
+            extra={
+                "event": "auth_throttled",
+                "action": "api-auth",
+                "ip": request.META.get("REMOTE_ADDR"),
+                "limit": "api-auth:ip",
+            },
+        )
 
 
 def _throttled(request: Request, verdict: attempts.Verdict) -> exceptions.Throttled:
-    logger.info("API key authentication refused: address locked out",
-                extra={"event": "auth_throttled", "action": "api-auth",
-                       "ip": request.META.get("REMOTE_ADDR"), "limit": "api-auth:ip",
-                       "retry_after_seconds": verdict.retry_after})
+    logger.info(
+        "API key authentication refused: address locked out",
+        extra={
+            "event": "auth_throttled",
+            "action": "api-auth",
+            "ip": request.META.get("REMOTE_ADDR"),
+            "limit": "api-auth:ip",
+            "retry_after_seconds": verdict.retry_after,
+        },
+    )
     # DRF adds "Expected available in N seconds." and the Retry-After header.
     return exceptions.Throttled(
-        wait=verdict.retry_after, detail="Too many failed authentications from this address.")
+        wait=verdict.retry_after, detail="Too many failed authentications from this address."
+    )

@@ -11,8 +11,14 @@ class CustomerOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Customer
-        fields = ["external_id", *CUSTOMER_FIELDS, "stripe_customer_id", "aliases",
-                  "created_at", "updated_at"]
+        fields = [
+            "external_id",
+            *CUSTOMER_FIELDS,
+            "stripe_customer_id",
+            "aliases",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
     def get_aliases(self, obj: Customer) -> list[str]:
@@ -32,8 +38,9 @@ class _CustomerFields(serializers.Serializer):
     country = serializers.CharField(max_length=2, required=False, allow_blank=True)
     tax_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
     status = serializers.ChoiceField(choices=CustomerStatus.choices, required=False)
-    invoice_grace_hours = serializers.IntegerField(min_value=0, max_value=24 * 31,
-                                                   required=False, allow_null=True)
+    invoice_grace_hours = serializers.IntegerField(
+        min_value=0, max_value=24 * 31, required=False, allow_null=True
+    )
 
     def validate_currency(self, value: str) -> str:
         return value.upper()
@@ -43,7 +50,8 @@ class CustomerCreateInput(_CustomerFields):
     external_id = serializers.CharField(max_length=128, validators=[external_id_validator])
     aliases = serializers.ListField(
         child=serializers.CharField(max_length=128, validators=[external_id_validator]),
-        required=False, max_length=100,
+        required=False,
+        max_length=100,
     )
 
 

@@ -31,8 +31,9 @@ class CustomerListCreate(GenericAPIView):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(CustomerOutput(page, many=True).data)
 
-    @extend_schema(request=CustomerCreateInput, responses={201: CustomerOutput},
-                   summary="Create a customer")
+    @extend_schema(
+        request=CustomerCreateInput, responses={201: CustomerOutput}, summary="Create a customer"
+    )
     def post(self, request: Request) -> Response:
         if request.auth.customer_id is not None:
             raise PermissionDenied("A customer-bound API key cannot create customers.")
@@ -50,8 +51,9 @@ class CustomerDetail(GenericAPIView):
     def get(self, request: Request, external_id: str) -> Response:
         return Response(CustomerOutput(customer_for_key(request.auth, external_id)).data)
 
-    @extend_schema(request=CustomerUpdateInput, responses=CustomerOutput,
-                   summary="Update a customer")
+    @extend_schema(
+        request=CustomerUpdateInput, responses=CustomerOutput, summary="Update a customer"
+    )
     def patch(self, request: Request, external_id: str) -> Response:
         customer = customer_for_key(request.auth, external_id)
         data = CustomerUpdateInput(data=request.data, partial=True)
@@ -63,8 +65,9 @@ class CustomerDetail(GenericAPIView):
 class CustomerAliasCreate(GenericAPIView):
     serializer_class = AliasOutput
 
-    @extend_schema(request=AliasInput, responses={201: AliasOutput},
-                   summary="Add an alias to a customer")
+    @extend_schema(
+        request=AliasInput, responses={201: AliasOutput}, summary="Add an alias to a customer"
+    )
     def post(self, request: Request, external_id: str) -> Response:
         customer = customer_for_key(request.auth, external_id)
         data = AliasInput(data=request.data)

@@ -45,8 +45,15 @@ _sections: dict[str, Section] = {}
 _discovered = False
 
 
-def register_section(key: str, title: str, func: SectionFunc, *, template: str,
-                     permissions: Iterable[str] = (), order: int = 100) -> Section:
+def register_section(
+    key: str,
+    title: str,
+    func: SectionFunc,
+    *,
+    template: str,
+    permissions: Iterable[str] = (),
+    order: int = 100,
+) -> Section:
     """Add (or replace, by ``key``) a section; lower ``order`` shows first."""
     section = Section(key, title, template, func, tuple(permissions), order)
     _sections[key] = section

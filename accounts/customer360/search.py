@@ -26,9 +26,14 @@ def register_customer_search(key: str, func: SearchFunc) -> None:
 
 
 def builtin_q(term: str) -> Q:
-    return (Q(name__icontains=term) | Q(external_id__iexact=term) | Q(email__iexact=term)
-            | Q(aliases__alias__iexact=term) | Q(contacts__email__iexact=term)
-            | Q(stripe_customer_id=term))
+    return (
+        Q(name__icontains=term)
+        | Q(external_id__iexact=term)
+        | Q(email__iexact=term)
+        | Q(aliases__alias__iexact=term)
+        | Q(contacts__email__iexact=term)
+        | Q(stripe_customer_id=term)
+    )
 
 
 def provider_customer_ids(term: str) -> set[int]:

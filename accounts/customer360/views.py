@@ -30,12 +30,18 @@ def _require(request: HttpRequest, perm: str) -> None:
 def customer_360(request: HttpRequest, customer_id: int) -> HttpResponse:
     _require(request, "accounts.view_customer")
     customer = get_object_or_404(Customer, pk=customer_id)
-    return TemplateResponse(request, "admin/customer_360.html", {
-        **admin.site.each_context(request), "title": customer.name,
-        "customer": customer, "opts": Customer._meta,
-        "sections": sections_for(request, customer),
-        "can_link": request.user.has_perm("accounts.change_customer"),
-    })
+    return TemplateResponse(
+        request,
+        "admin/customer_360.html",
+        {
+            **admin.site.each_context(request),
+            "title": customer.name,
+            "customer": customer,
+            "opts": Customer._meta,
+            "sections": sections_for(request, customer),
+            "can_link": request.user.has_perm("accounts.change_customer"),
+        },
+    )
 
 
 def customer_search(request: HttpRequest) -> HttpResponse:
@@ -44,10 +50,17 @@ def customer_search(request: HttpRequest) -> HttpResponse:
     results = list(customers_matching(term)[:50]) if term else []
     if len(results) == 1 and request.GET.get("go") == "1":
         return HttpResponseRedirect(reverse("customer-360", args=[results[0].pk]))
-    return TemplateResponse(request, "admin/customer_360_search.html", {
-        **admin.site.each_context(request), "title": "Find a customer", "term": term,
-        "results": results, "opts": Customer._meta,
-    })
+    return TemplateResponse(
+        request,
+        "admin/customer_360_search.html",
+        {
+            **admin.site.each_context(request),
+            "title": "Find a customer",
+            "term": term,
+            "results": results,
+            "opts": Customer._meta,
+        },
+    )
 
 
 @require_POST
@@ -55,11 +68,15 @@ def usage_link(request: HttpRequest, customer_id: int) -> HttpResponse:
     """A shared read-only link for the customer (shown once on the 360 page)."""
     _require(request, "accounts.change_customer")
     customer = get_object_or_404(Customer, pk=customer_id)
-    issued = usage_link_create(customer=customer, created_by=request.user,
-                               lifetime=timedelta(days=SHARED_LINK_LIFETIME_DAYS))
+    issued = usage_link_create(
+        customer=customer,
+        created_by=request.user,
+        lifetime=timedelta(days=SHARED_LINK_LIFETIME_DAYS),
+    )
     url = request.build_absolute_uri(reverse("usage:overview", kwargs={"token": issued.token}))
-    messages.success(request, f"Read-only usage link (valid until "
-                              f"{issued.expires_at:%Y-%m-%d %H:%M} UTC): {url}")
+    messages.success(
+        request, f"Read-only usage link (valid until {issued.expires_at:%Y-%m-%d %H:%M} UTC): {url}"
+    )
     return HttpResponseRedirect(reverse("customer-360", args=[customer.pk]))
 
 
@@ -69,6 +86,10 @@ def open_usage_pages(request: HttpRequest, customer_id: int) -> HttpResponse:
     opening it is logged as a usage-page sign-in with the staff user's name."""
     _require(request, "accounts.view_customer")
     customer = get_object_or_404(Customer, pk=customer_id)
-    issued = usage_link_create(customer=customer, purpose=UsageLinkPurpose.STAFF,
-                               created_by=request.user, lifetime=STAFF_LIFETIME)
+    issued = usage_link_create(
+        customer=customer,
+        purpose=UsageLinkPurpose.STAFF,
+        created_by=request.user,
+        lifetime=STAFF_LIFETIME,
+    )
     return HttpResponseRedirect(reverse("usage:overview", kwargs={"token": issued.token}))

@@ -72,8 +72,11 @@ def link_from_token(token: str, *, now: datetime | None = None) -> UsageLink:
         link_id, customer_id = int(payload["l"]), int(payload["c"])
     except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
         raise LinkRefused("This link is not valid. Ask for a new one.") from exc
-    link = (UsageLink.objects.select_related("customer")
-            .filter(pk=link_id, customer_id=customer_id).first())
+    link = (
+        UsageLink.objects.select_related("customer")
+        .filter(pk=link_id, customer_id=customer_id)
+        .first()
+    )
     if link is None:
         raise LinkRefused("This link is not valid. Ask for a new one.")
     if link.revoked_at is not None:
@@ -95,10 +98,13 @@ def _link_viewer(request: HttpRequest, token: str) -> Viewer:
     link = link_from_token(token)
     staff = link.purpose == UsageLinkPurpose.STAFF
     usage_sign_in_record(
-        customer=link.customer, link=link, ip=client_ip(request),
+        customer=link.customer,
+        link=link,
+        ip=client_ip(request),
         method=UsageSignInMethod.STAFF if staff else UsageSignInMethod.LINK,
         user=link.created_by if staff else None,
-        user_agent=request.META.get("HTTP_USER_AGENT", ""))
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+    )
     return Viewer(link.customer, reverse("usage:overview", kwargs={"token": token}), link=link)
 
 
@@ -106,8 +112,11 @@ def _session_viewer(request: HttpRequest) -> Viewer | None:
     user = request.user
     if not isinstance(user, User):
         return None
-    membership = (CustomerUser.objects.select_related("customer")
-                  .filter(user_id=user.pk, user__is_active=True).first())
+    membership = (
+        CustomerUser.objects.select_related("customer")
+        .filter(user_id=user.pk, user__is_active=True)
+        .first()
+    )
     if membership is None:
         return None
     return Viewer(membership.customer, reverse("usage:overview"), user=user)
@@ -129,8 +138,9 @@ def usage_page(view: ViewFunc) -> ViewFunc:
     response private; link pages become framable (see module docstring)."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, token: str | None = None,
-                **kwargs: Any) -> HttpResponse:
+    def wrapper(
+        request: HttpRequest, *args: Any, token: str | None = None, **kwargs: Any
+    ) -> HttpResponse:
         if token is not None:
             try:
                 viewer = _link_viewer(request, token)
@@ -141,8 +151,11 @@ def usage_page(view: ViewFunc) -> ViewFunc:
         else:
             found = _session_viewer(request)
             if found is None:
-                return _refused(request, "This sign-in is for customers' users. Staff open a "
-                                "customer's usage pages from the customer in the back office.")
+                return _refused(
+                    request,
+                    "This sign-in is for customers' users. Staff open a "
+                    "customer's usage pages from the customer in the back office.",
+                )
             viewer = found
         with timezone.override(ZoneInfo(viewer.customer.timezone)):
             response = view(request, viewer, *args, **kwargs)

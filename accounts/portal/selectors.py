@@ -9,9 +9,13 @@ from django.db.models import QuerySet
 from accounts.models import Customer, UsagePageSignIn, UsageSignInMethod
 
 
-def usage_sign_ins(customer: Customer, *, start: datetime | None = None,
-                   end: datetime | None = None,
-                   include_staff: bool = False) -> QuerySet[UsagePageSignIn]:
+def usage_sign_ins(
+    customer: Customer,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    include_staff: bool = False,
+) -> QuerySet[UsagePageSignIn]:
     """The customer's entries to its usage pages in ``[start, end)``, oldest first.
 
     Staff "open as customer" visits are the operator's own, not the customer's: left out

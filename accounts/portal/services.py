@@ -49,40 +49,66 @@ class IssuedLink:
 
 def link_token(link: UsageLink) -> str:
     return signing.TimestampSigner(salt=TOKEN_SALT).sign_object(
-        {"l": link.pk, "c": link.customer_id}, compress=False)
+        {"l": link.pk, "c": link.customer_id}, compress=False
+    )
 
 
 @transaction.atomic
-def usage_link_create(*, customer: Customer, purpose: str = UsageLinkPurpose.SHARED,
-                      lifetime: timedelta = DEFAULT_LIFETIME,
-                      created_by: User | None = None, api_key: ApiKey | None = None,
-                      now: datetime | None = None) -> IssuedLink:
+def usage_link_create(
+    *,
+    customer: Customer,
+    purpose: str = UsageLinkPurpose.SHARED,
+    lifetime: timedelta = DEFAULT_LIFETIME,
+    created_by: User | None = None,
+    api_key: ApiKey | None = None,
+    now: datetime | None = None,
+) -> IssuedLink:
     """A read-only link to ``customer``'s usage pages, valid for ``lifetime`` from ``now``."""
     if not MIN_LIFETIME <= lifetime <= MAX_LIFETIME:
-        raise AppError("validation_error", "A usage link lives between 1 minute and 30 days.",
-                       details={"expires_in": "Seconds, from 60 to 2592000."})
+        raise AppError(
+            "validation_error",
+            "A usage link lives between 1 minute and 30 days.",
+            details={"expires_in": "Seconds, from 60 to 2592000."},
+        )
     now = now or timezone.now()
-    link = UsageLink.objects.create(customer=customer, purpose=purpose, created_by=created_by,
-                                    api_key=api_key, expires_at=now + lifetime)
+    link = UsageLink.objects.create(
+        customer=customer,
+        purpose=purpose,
+        created_by=created_by,
+        api_key=api_key,
+        expires_at=now + lifetime,
+    )
     return IssuedLink(link, link_token(link))
 
 
 def usage_link_revoke(*, link: UsageLink, now: datetime | None = None) -> bool:
     """Revoke once (conditional UPDATE); returns False when it was already revoked."""
-    return bool(UsageLink.objects.filter(pk=link.pk, revoked_at__isnull=True)
-                .update(revoked_at=now or timezone.now()))
+    return bool(
+        UsageLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(
+            revoked_at=now or timezone.now()
+        )
+    )
 
 
-def usage_sign_in_record(*, customer: Customer, method: str, ip: str | None, user_agent: str,
-                         user: User | None = None, link: UsageLink | None = None,
-                         now: datetime | None = None) -> UsagePageSignIn | None:
+def usage_sign_in_record(
+    *,
+    customer: Customer,
+    method: str,
+    ip: str | None,
+    user_agent: str,
+    user: User | None = None,
+    link: UsageLink | None = None,
+    now: datetime | None = None,
+) -> UsagePageSignIn | None:
     """Log one entry to the pages; ``None`` when it repeats a recent link entry (see module)."""
     now = now or timezone.now()
     user_agent = user_agent[:USER_AGENT_MAX]
     if method in (UsageSignInMethod.LINK, UsageSignInMethod.STAFF) and link is not None:
-        recent = UsagePageSignIn.objects.filter(link=link, ip=ip, user_agent=user_agent,
-                                                at__gt=now - LINK_SIGN_IN_DEDUPE)
+        recent = UsagePageSignIn.objects.filter(
+            link=link, ip=ip, user_agent=user_agent, at__gt=now - LINK_SIGN_IN_DEDUPE
+        )
         if recent.exists():
             return None
-    return UsagePageSignIn.objects.create(customer=customer, method=method, user=user,
-                                          link=link, at=now, ip=ip, user_agent=user_agent)
+    return UsagePageSignIn.objects.create(
+        customer=customer, method=method, user=user, link=link, at=now, ip=ip, user_agent=user_agent
+    )

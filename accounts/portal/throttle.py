@@ -34,8 +34,9 @@ _SETTINGS = {
 _WHAT = {SIGN_IN: "sign-in attempts", PASSWORD_RESET: "password reset requests"}
 
 
-def form_subjects(action: str, request: HttpRequest, identifier: str) -> tuple[list[Subject],
-                                                                              Subject | None]:
+def form_subjects(
+    action: str, request: HttpRequest, identifier: str
+) -> tuple[list[Subject], Subject | None]:
     """(every subject of this form's limits, the identifier's own subject or None)."""
     account_setting, ip_setting = _SETTINGS[action]
     account = attempts.configured_limit(f"{action}:account", account_setting)
@@ -49,16 +50,31 @@ def refused_page(action: str, request: HttpRequest, verdict: Verdict) -> HttpRes
     """The 429 page: when to try again, nothing about the account. Logs the refusal."""
     subject = verdict.subject
     logger.warning(
-        "usage %s refused: too many attempts", action,
-        extra={"event": "auth_throttled", "action": action, "ip": client_ip(request),
-               "limit": subject.limit.name if subject else "",
-               "subject": subject.digest if subject else "",
-               "retry_after_seconds": verdict.retry_after})
+        "usage %s refused: too many attempts",
+        action,
+        extra={
+            "event": "auth_throttled",
+            "action": action,
+            "ip": client_ip(request),
+            "limit": subject.limit.name if subject else "",
+            "subject": subject.digest if subject else "",
+            "retry_after_seconds": verdict.retry_after,
+        },
+    )
     until = timezone.now() + timedelta(seconds=verdict.retry_after)
     minutes = max(1, -(-verdict.retry_after // 60))
-    response = render(request, "usage/throttled.html", {
-        "what": _WHAT[action], "minutes": minutes, "until": until,
-        "retry_after": verdict.retry_after, "action": action}, status=429)
+    response = render(
+        request,
+        "usage/throttled.html",
+        {
+            "what": _WHAT[action],
+            "minutes": minutes,
+            "until": until,
+            "retry_after": verdict.retry_after,
+            "action": action,
+        },
+        status=429,
+    )
     response["Retry-After"] = str(verdict.retry_after)
     response["Cache-Control"] = "no-store"
     return response

@@ -10,10 +10,15 @@ urlpatterns = [
     path("sign-in/", views.SignIn.as_view(), name="login"),
     path("sign-out/", views.SignOut.as_view(), name="logout"),
     path("password-reset/", views.PasswordReset.as_view(), name="password_reset"),
-    path("password-reset/sent/", views.PasswordResetDone.as_view(),
-         name="password_reset_done"),
-    path("password-reset/<uidb64>/<token>/", views.PasswordResetConfirm.as_view(),
-         name="password_reset_confirm"),
-    path("password-reset/done/", views.PasswordResetComplete.as_view(),
-         name="password_reset_complete"),
+    path("password-reset/sent/", views.PasswordResetDone.as_view(), name="password_reset_done"),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        views.PasswordResetConfirm.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password-reset/done/",
+        views.PasswordResetComplete.as_view(),
+        name="password_reset_complete",
+    ),
 ]

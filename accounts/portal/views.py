@@ -28,14 +28,20 @@ class CustomerAuthenticationForm(auth_forms.AuthenticationForm):
     def confirm_login_allowed(self, user: AbstractBaseUser) -> None:
         super().confirm_login_allowed(user)
         if not CustomerUser.objects.filter(user_id=user.pk).exists():
-            raise ValidationError(self.error_messages["invalid_login"], code="invalid_login",
-                                  params={"username": self.username_field.verbose_name})
+            raise ValidationError(
+                self.error_messages["invalid_login"],
+                code="invalid_login",
+                params={"username": self.username_field.verbose_name},
+            )
 
 
 class CustomerPasswordResetForm(auth_forms.PasswordResetForm):
     def get_users(self, email: str) -> Iterator[Any]:
-        return (user for user in super().get_users(email)
-                if CustomerUser.objects.filter(user_id=user.pk).exists())
+        return (
+            user
+            for user in super().get_users(email)
+            if CustomerUser.objects.filter(user_id=user.pk).exists()
+        )
 
 
 class SignIn(auth_views.LoginView):
@@ -47,7 +53,8 @@ class SignIn(auth_views.LoginView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         # Reserved before the password is checked: past a limit, no password is tried at all.
         self._attempts, self._account = form_subjects(
-            SIGN_IN, request, str(request.POST.get("username", "")))
+            SIGN_IN, request, str(request.POST.get("username", ""))
+        )
         verdict = attempts.acquire(self._attempts)
         if verdict.refused:
             return refused_page(SIGN_IN, request, verdict)
@@ -62,10 +69,13 @@ class SignIn(auth_views.LoginView):
                 attempts.refund(subject)
         response = super().form_valid(form)
         user = form.get_user()
-        usage_sign_in_record(customer=user.customer_user.customer,
-                             method=UsageSignInMethod.PASSWORD, user=user,
-                             ip=client_ip(self.request),
-                             user_agent=self.request.META.get("HTTP_USER_AGENT", ""))
+        usage_sign_in_record(
+            customer=user.customer_user.customer,
+            method=UsageSignInMethod.PASSWORD,
+            user=user,
+            ip=client_ip(self.request),
+            user_agent=self.request.META.get("HTTP_USER_AGENT", ""),
+        )
         return response
 
 

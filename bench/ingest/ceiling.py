@@ -55,15 +55,31 @@ def measure(*, events: int, customers: int) -> Ceiling:
     pg.commit()
     started = time.perf_counter()
     for n, rows in enumerate(rows_sets):
-        with transaction.atomic(), pg.cursor() as cur, cur.copy(
-            "COPY bench_ceiling_copy (namespace, event_id, customer_id, customer_ref, type,"
-            " timestamp, timestamp_given, properties, content_hash, received_at, is_late)"
-            " FROM STDIN"
-        ) as copy:
+        with (
+            transaction.atomic(),
+            pg.cursor() as cur,
+            cur.copy(
+                "COPY bench_ceiling_copy (namespace, event_id, customer_id, customer_ref, type,"
+                " timestamp, timestamp_given, properties, content_hash, received_at, is_late)"
+                " FROM STDIN"
+            ) as copy,
+        ):
             for e in rows:
-                copy.write_row((f"c{n}", e.event_id, customer_ids.get(e.customer_ref),
-                                e.customer_ref, e.type, e.timestamp, True, e.properties_json,
-                                e.content_hash, e.timestamp, False))
+                copy.write_row(
+                    (
+                        f"c{n}",
+                        e.event_id,
+                        customer_ids.get(e.customer_ref),
+                        e.customer_ref,
+                        e.type,
+                        e.timestamp,
+                        True,
+                        e.properties_json,
+                        e.content_hash,
+                        e.timestamp,
+                        False,
+                    )
+                )
     copy_rate = events / (time.perf_counter() - started)
     with pg.cursor() as cur:
         cur.execute("DROP TABLE bench_ceiling_copy")
@@ -77,7 +93,8 @@ def measure(*, events: int, customers: int) -> Ceiling:
     batches = _batches(events, customers, "ceil-svc")
     started = time.perf_counter()
     for batch in batches:
-        events_ingest(api_key=None, events=batch, id_namespace="bench-ceiling-svc",
-                      check_imprecise=False)
+        events_ingest(
+            api_key=None, events=batch, id_namespace="bench-ceiling-svc", check_imprecise=False
+        )
     service_rate = events / (time.perf_counter() - started)
     return Ceiling(copy_rate, sql_rate, service_rate, events)

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 
-_COUNTS = re.compile(rb'"accepted":(\d+),"duplicate":(\d+),"conflict":(\d+),'
-                     rb'"unattributed":(\d+),"rejected":(\d+)')
+_COUNTS = re.compile(
+    rb'"accepted":(\d+),"duplicate":(\d+),"conflict":(\d+),'
+    rb'"unattributed":(\d+),"rejected":(\d+)'
+)
 
 
 @dataclass(frozen=True)
@@ -44,15 +46,19 @@ def build_bodies(plan: ClientPlan) -> list[bytes]:
         for _ in range(fresh_per_batch if previous else plan.batch):
             serial += 1
             at = now - timedelta(seconds=rng.randrange(3600))
-            fresh.append({
-                "id": f"{plan.run_id}-{plan.client_no}-{serial}",
-                "customer": f"bench-{rng.randrange(plan.customers)}",
-                "type": "api_request",
-                "timestamp": at.isoformat().replace("+00:00", "Z"),
-                "properties": {"endpoint": f"/v1/items/{rng.randrange(50)}",
-                               "bytes": rng.randrange(100_000),
-                               "region": rng.choice(("eu", "us", "ap"))},
-            })
+            fresh.append(
+                {
+                    "id": f"{plan.run_id}-{plan.client_no}-{serial}",
+                    "customer": f"bench-{rng.randrange(plan.customers)}",
+                    "type": "api_request",
+                    "timestamp": at.isoformat().replace("+00:00", "Z"),
+                    "properties": {
+                        "endpoint": f"/v1/items/{rng.randrange(50)}",
+                        "bytes": rng.randrange(100_000),
+                        "region": rng.choice(("eu", "us", "ap")),
+                    },
+                }
+            )
         repeats = previous[: plan.batch - len(fresh)] if previous else []
         events = fresh + repeats
         bodies.append(json.dumps({"events": events}).encode())
@@ -95,6 +101,14 @@ def run_client(plan: ClientPlan, out: Connection) -> None:
             for i, value in enumerate(match.groups()):
                 totals[i] += int(value)
     conn.close()
-    out.send({"latencies": latencies, "totals": totals, "errors": errors,
-              "elapsed": last - first, "requests": sent, "ran_out": sent == len(bodies)})
+    out.send(
+        {
+            "latencies": latencies,
+            "totals": totals,
+            "errors": errors,
+            "elapsed": last - first,
+            "requests": sent,
+            "ran_out": sent == len(bodies),
+        }
+    )
     out.close()

@@ -24,8 +24,10 @@ def connect(database: str, *, autocommit: bool = True) -> psycopg.Connection:
 
 def database_exists(name: str) -> bool:
     with connect("postgres") as conn:
-        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                            [name]).fetchone() is not None
+        return (
+            conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+            is not None
+        )
 
 
 def recreate(name: str) -> None:
@@ -36,8 +38,12 @@ def recreate(name: str) -> None:
 
 def migrate(name: str) -> None:
     env = {**os.environ, "DATABASE_URL": url_for(name)}
-    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
-                   cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
 
 
 def django_setup(name: str) -> None:

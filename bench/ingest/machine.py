@@ -19,8 +19,7 @@ def describe(pg_conn) -> dict[str, str]:  # type: ignore[no-untyped-def]
     except OSError:
         pass
     settings = {}
-    for name in ("server_version", "synchronous_commit", "fsync", "shared_buffers",
-                 "max_wal_size"):
+    for name in ("server_version", "synchronous_commit", "fsync", "shared_buffers", "max_wal_size"):
         settings[name] = pg_conn.execute(f"SHOW {name}").fetchone()[0]
     return {
         "cores": str(os.cpu_count()),
@@ -28,8 +27,9 @@ def describe(pg_conn) -> dict[str, str]:  # type: ignore[no-untyped-def]
         "memory_gb": f"{psutil.virtual_memory().total / 2**30:.1f}",
         "python": platform.python_version(),
         "postgres": settings["server_version"].split()[0],
-        "pg_durability": (f"fsync={settings['fsync']}, "
-                          f"synchronous_commit={settings['synchronous_commit']}"),
+        "pg_durability": (
+            f"fsync={settings['fsync']}, synchronous_commit={settings['synchronous_commit']}"
+        ),
         "pg_memory": f"shared_buffers={settings['shared_buffers']}",
         "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }

@@ -28,10 +28,21 @@ CUSTOMERS = 500
 ZONES = ("UTC", "America/New_York", "Asia/Kolkata")
 METERS = [
     {"key": "requests", "name": "Requests", "event_type": "api_request", "aggregation": "count"},
-    {"key": "bytes", "name": "Bytes by region", "event_type": "api_request",
-     "aggregation": "sum", "value_property": "bytes", "group_by": ["region"]},
-    {"key": "users", "name": "Active users", "event_type": "api_request",
-     "aggregation": "unique_count", "value_property": "user"},
+    {
+        "key": "bytes",
+        "name": "Bytes by region",
+        "event_type": "api_request",
+        "aggregation": "sum",
+        "value_property": "bytes",
+        "group_by": ["region"],
+    },
+    {
+        "key": "users",
+        "name": "Active users",
+        "event_type": "api_request",
+        "aggregation": "unique_count",
+        "value_property": "user",
+    },
 ]
 CHUNK = 1_000_000
 
@@ -64,8 +75,14 @@ def _generate(total: int, end: datetime) -> float:
                     decode(md5(g::text), 'hex'), %(end)s, %(end)s, false
                 FROM generate_series(%(lo)s::bigint, %(hi)s::bigint - 1) AS g
                 """,
-                {"first": first_id, "n": CUSTOMERS, "end": end, "span": span_seconds,
-                 "lo": lo, "hi": hi},
+                {
+                    "first": first_id,
+                    "n": CUSTOMERS,
+                    "end": end,
+                    "span": span_seconds,
+                    "lo": lo,
+                    "hi": hi,
+                },
             )
             log(f"{hi:,} events ({time.monotonic() - started:.0f} s)")
         conn.execute("ANALYZE metering_usageevent")
@@ -93,9 +110,12 @@ def build(total: int) -> dict[str, object]:
     for spec in METERS:
         meter_create(**spec)
         log(f"meter {spec['key']} backfilled ({time.monotonic() - started:.0f} s)")
-    built = {"generate_s": generate_s, "backfill_s": time.monotonic() - started,
-             "bucket_minutes": 15,
-             "built_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    built = {
+        "generate_s": generate_s,
+        "backfill_s": time.monotonic() - started,
+        "bucket_minutes": 15,
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
     with dbs.connect(DATABASE) as conn:
         conn.execute("CREATE TABLE bench_dataset_info (info jsonb)")
         conn.execute("INSERT INTO bench_dataset_info VALUES (%s::jsonb)", [json.dumps(built)])
@@ -130,16 +150,24 @@ def measure(samples: int) -> dict[str, object]:
             end = datetime.combine(now.astimezone(zone).date(), dtime(0), tzinfo=zone)
             start = end - timedelta(days=30)
             t = time.perf_counter()
-            usage_series(customer=customer, meter=meter, start=start, end=end, window="day",
-                         tz=customer.timezone)
+            usage_series(
+                customer=customer,
+                meter=meter,
+                start=start,
+                end=end,
+                window="day",
+                tz=customer.timezone,
+            )
             timings[customer.timezone].append(1000 * (time.perf_counter() - t))
         everything = sorted(x for values in timings.values() for x in values)
         results[meter.key] = {
             "p50_ms": statistics.median(everything),
             "p95_ms": everything[int(len(everything) * 0.95) - 1],
             "p99_ms": everything[int(len(everything) * 0.99) - 1],
-            "by_zone_p95_ms": {zone: sorted(v)[int(len(v) * 0.95) - 1] if v else None
-                               for zone, v in timings.items()},
+            "by_zone_p95_ms": {
+                zone: sorted(v)[int(len(v) * 0.95) - 1] if v else None
+                for zone, v in timings.items()
+            },
         }
     return results
 
@@ -167,14 +195,25 @@ def main() -> None:
             info = conn.execute("SELECT info FROM bench_dataset_info").fetchone()
         built = {**info[0], "reused": True} if info else None
     with dbs.connect(DATABASE) as conn:
-        sizes = {table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
-                 for table in ("metering_usageevent", "metering_hourlyrollup",
-                               "metering_uniquevalue")}
+        sizes = {
+            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+            for table in ("metering_usageevent", "metering_hourlyrollup", "metering_uniquevalue")
+        }
         sizes["database_bytes"] = conn.execute(
-            "SELECT pg_database_size(current_database())").fetchone()[0]
+            "SELECT pg_database_size(current_database())"
+        ).fetchone()[0]
     latencies = measure(args.samples)
-    json.dump({"events": args.events, "customers": CUSTOMERS, "sizes": sizes, "built": built,
-               "samples_per_meter": args.samples, "latency": latencies}, sys.stdout)
+    json.dump(
+        {
+            "events": args.events,
+            "customers": CUSTOMERS,
+            "sizes": sizes,
+            "built": built,
+            "samples_per_meter": args.samples,
+            "latency": latencies,
+        },
+        sys.stdout,
+    )
 
 
 if __name__ == "__main__":

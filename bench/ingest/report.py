@@ -15,9 +15,11 @@ def _fmt(value: float | None, unit: str = "", digits: int = 0) -> str:
 
 
 def _scenario_rows(scenarios: list[Any], cores: str) -> list[str]:
-    rows = ["| scenario | events/s durably committed | p50 latency | p99 latency | "
-            "max rollup lag | rollups caught up after | machine CPU busy | stored = accepted |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    rows = [
+        "| scenario | events/s durably committed | p50 latency | p99 latency | "
+        "max rollup lag | rollups caught up after | machine CPU busy | stored = accepted |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
     for s in scenarios:
         notes = []
         if s.errors:
@@ -29,7 +31,8 @@ def _scenario_rows(scenarios: list[Any], cores: str) -> list[str]:
             f"| {s.name}, {s.clients} clients | **{s.events_per_s:,.0f}** {cores} "
             f"| {s.p50_ms:.0f} ms | {s.p99_ms:.0f} ms | {s.max_lag_s:.1f} s "
             f"| {_fmt(s.catch_up_s, ' s', 1)} | {s.cpu_busy_pct:.0f}% "
-            f"| {check}{'; ' + '; '.join(notes) if notes else ''} |")
+            f"| {check}{'; ' + '; '.join(notes) if notes else ''} |"
+        )
     return rows
 
 
@@ -53,17 +56,24 @@ def _query_rows(query: dict[str, Any] | None, cores: str) -> list[str]:
     ]
     for key, lat in query["latency"].items():
         zones = " / ".join(_fmt(v, " ms", 1) for v in lat["by_zone_p95_ms"].values())
-        rows.append(f"| {key} | {lat['p50_ms']:.1f} ms | **{lat['p95_ms']:.1f} ms** {cores} "
-                    f"| {lat['p99_ms']:.1f} ms | {zones} |")
+        rows.append(
+            f"| {key} | {lat['p50_ms']:.1f} ms | **{lat['p95_ms']:.1f} ms** {cores} "
+            f"| {lat['p99_ms']:.1f} ms | {zones} |"
+        )
     if query.get("built"):
         built = query["built"]
         rows.append("")
-        when = (f"when it was built ({built.get('built_at', '?')}; this run reused it)"
-                if built.get("reused") else "in this run")
-        rows.append(f"Building the dataset took {built['generate_s']:.0f} s (SQL "
-                    f"generate_series) plus {built['backfill_s']:.0f} s for the meters' "
-                    f"backfill {cores}, {when}; later runs reuse it (`--rebuild-query-data` "
-                    f"to start over).")
+        when = (
+            f"when it was built ({built.get('built_at', '?')}; this run reused it)"
+            if built.get("reused")
+            else "in this run"
+        )
+        rows.append(
+            f"Building the dataset took {built['generate_s']:.0f} s (SQL "
+            f"generate_series) plus {built['backfill_s']:.0f} s for the meters' "
+            f"backfill {cores}, {when}; later runs reuse it (`--rebuild-query-data` "
+            f"to start over)."
+        )
     return rows
 
 
@@ -77,16 +87,22 @@ def _targets(scenarios: list[Any], query: dict[str, Any] | None, cores: str) -> 
         by_batch[s.batch] = min(by_batch.get(s.batch, float("inf")), s.events_per_s)
     lines = ["Targets of issue 3, this run " + cores + ":", ""]
     if 1000 in by_batch:
-        lines.append(f"- batches of 1,000: >= 20,000 events/s with rollup lag under 10 s: "
-                     f"{mark(by_batch[1000] >= 20_000 and lag_ok)} (slowest scenario "
-                     f"{by_batch[1000]:,.0f}/s)")
+        lines.append(
+            f"- batches of 1,000: >= 20,000 events/s with rollup lag under 10 s: "
+            f"{mark(by_batch[1000] >= 20_000 and lag_ok)} (slowest scenario "
+            f"{by_batch[1000]:,.0f}/s)"
+        )
     if 100 in by_batch:
-        lines.append(f"- batches of 100: >= 8,000 events/s: {mark(by_batch[100] >= 8_000)} "
-                     f"(slowest scenario {by_batch[100]:,.0f}/s)")
+        lines.append(
+            f"- batches of 100: >= 8,000 events/s: {mark(by_batch[100] >= 8_000)} "
+            f"(slowest scenario {by_batch[100]:,.0f}/s)"
+        )
     if query:
         worst = max(lat["p95_ms"] for lat in query["latency"].values())
-        lines.append(f"- usage query for one customer-month over {query['events']:,} events, "
-                     f"p95 under 50 ms: {mark(worst < 50)} (worst meter p95 {worst:.1f} ms)")
+        lines.append(
+            f"- usage query for one customer-month over {query['events']:,} events, "
+            f"p95 under 50 ms: {mark(worst < 50)} (worst meter p95 {worst:.1f} ms)"
+        )
     return lines
 
 
@@ -96,8 +112,11 @@ HISTORY_RULE = "| --- | --- | ---: | ---: | ---: |"
 
 def _history(existing: str, row: str) -> list[str]:
     """Earlier runs' one-line summaries (kept from the previous file) plus this run's."""
-    old = [line for line in existing.partition(START)[2].partition(END)[0].splitlines()
-           if line.startswith("| 20")]
+    old = [
+        line
+        for line in existing.partition(START)[2].partition(END)[0].splitlines()
+        if line.startswith("| 20")
+    ]
     return [
         "### Run history",
         "",
@@ -112,20 +131,43 @@ def _history(existing: str, row: str) -> list[str]:
     ]
 
 
-def _history_row(host: dict[str, str], load_during: str, scenarios: list[Any],
-                 query: dict[str, Any] | None, quick: bool) -> str:
+def _history_row(
+    host: dict[str, str],
+    load_during: str,
+    scenarios: list[Any],
+    query: dict[str, Any] | None,
+    quick: bool,
+) -> str:
     rate = {(s.batch, s.duplicates): f"{s.events_per_s:,.0f}" for s in scenarios}
-    worst = (f"{max(lat['p95_ms'] for lat in query['latency'].values()):.0f} ms "
-             f"({query['events'] / 1e6:.0f}M events)" if query else "n/a")
-    return (f"| {datetime.now(UTC):%Y-%m-%d %H:%M}{' (quick)' if quick else ''} "
-            f"| {host['load_before'].split()[0]} / {load_during.split()[0]} "
-            f"| {rate.get((1000, 0.0), 'n/a')} / {rate.get((1000, 0.2), 'n/a')} "
-            f"| {rate.get((100, 0.0), 'n/a')} / {rate.get((100, 0.2), 'n/a')} | {worst} |")
+    worst = (
+        f"{max(lat['p95_ms'] for lat in query['latency'].values()):.0f} ms "
+        f"({query['events'] / 1e6:.0f}M events)"
+        if query
+        else "n/a"
+    )
+    return (
+        f"| {datetime.now(UTC):%Y-%m-%d %H:%M}{' (quick)' if quick else ''} "
+        f"| {host['load_before'].split()[0]} / {load_during.split()[0]} "
+        f"| {rate.get((1000, 0.0), 'n/a')} / {rate.get((1000, 0.2), 'n/a')} "
+        f"| {rate.get((100, 0.0), 'n/a')} / {rate.get((100, 0.2), 'n/a')} | {worst} |"
+    )
 
 
-def write(path: str, *, command: str, host: dict[str, str], load_during: str,
-          scenarios: list[Any], ceiling: Any, query: dict[str, Any] | None, duration: float,
-          web_workers: int, rollup_workers: int, total_s: float, quick: bool = False) -> None:
+def write(
+    path: str,
+    *,
+    command: str,
+    host: dict[str, str],
+    load_during: str,
+    scenarios: list[Any],
+    ceiling: Any,
+    query: dict[str, Any] | None,
+    duration: float,
+    web_workers: int,
+    rollup_workers: int,
+    total_s: float,
+    quick: bool = False,
+) -> None:
     cores = f"({host['cores']} cores)"
     target = Path(path)
     existing = target.read_text() if target.exists() else "# Benchmarks\n\n"

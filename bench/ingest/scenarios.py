@@ -51,13 +51,23 @@ def _busy(before: Any, after: Any) -> float:
 def _queue_state(conn) -> tuple[int, float]:  # type: ignore[no-untyped-def]
     batches, lag = conn.execute(
         "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)"
-        " FROM metering_rollupqueue").fetchone()
+        " FROM metering_rollupqueue"
+    ).fetchone()
     return int(batches), float(lag)
 
 
-def run(*, database: str, port: int, api_key: str, batch: int,
-        duplicates: float, clients: int, duration: float, customers: int,
-        catch_up_limit: float = 120.0) -> ScenarioResult:
+def run(
+    *,
+    database: str,
+    port: int,
+    api_key: str,
+    batch: int,
+    duplicates: float,
+    clients: int,
+    duration: float,
+    customers: int,
+    catch_up_limit: float = 120.0,
+) -> ScenarioResult:
     name = f"batch {batch}, {int(duplicates * 100)}% duplicates"
     expected_rate = 60_000 if batch >= 1000 else 20_000
     bodies = int(expected_rate * duration / clients / batch) + 2
@@ -67,8 +77,9 @@ def run(*, database: str, port: int, api_key: str, batch: int,
     pipes, procs = [], []
     for n in range(clients):
         parent, child = ctx.Pipe(duplex=False)
-        plan = ClientPlan(port, api_key, batch, duplicates, bodies, start_at, duration,
-                          customers, run_id, n)
+        plan = ClientPlan(
+            port, api_key, batch, duplicates, bodies, start_at, duration, customers, run_id, n
+        )
         proc = ctx.Process(target=run_client, args=(plan, child), daemon=True)
         proc.start()
         pipes.append(parent)
@@ -102,13 +113,21 @@ def run(*, database: str, port: int, api_key: str, batch: int,
         for code, count in r["errors"].items():
             errors[code] = errors.get(code, 0) + count
     return ScenarioResult(
-        name=name, batch=batch, duplicates=duplicates, clients=clients,
-        requests=len(latencies), events_acked=totals[0] + totals[1], accepted=totals[0],
-        duplicate=totals[1], stored_delta=after_rows - before_rows,
+        name=name,
+        batch=batch,
+        duplicates=duplicates,
+        clients=clients,
+        requests=len(latencies),
+        events_acked=totals[0] + totals[1],
+        accepted=totals[0],
+        duplicate=totals[1],
+        stored_delta=after_rows - before_rows,
         elapsed=max(r["elapsed"] for r in results),
         p50_ms=1000 * statistics.median(latencies) if latencies else 0.0,
         p99_ms=1000 * latencies[int(len(latencies) * 0.99) - 1] if latencies else 0.0,
-        max_lag_s=max_lag, catch_up_s=catch_up,
-        cpu_busy_pct=_busy(cpu0, cpu1), errors=errors,
+        max_lag_s=max_lag,
+        catch_up_s=catch_up,
+        cpu_busy_pct=_busy(cpu0, cpu1),
+        errors=errors,
         ran_out=any(r["ran_out"] for r in results),
     )

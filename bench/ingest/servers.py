@@ -35,8 +35,11 @@ def free_port() -> int:
 
 def bench_env(database: str) -> dict[str, str]:
     return {
-        **os.environ, "DATABASE_URL": url_for(database), "DEBUG": "0",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING",
+        **os.environ,
+        "DATABASE_URL": url_for(database),
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
         # The per-key request budget is a product default, not what is being measured.
         "API_RATE_LIMIT": "10000000/min",
     }
@@ -62,18 +65,51 @@ def running(database: str, *, web_workers: int, rollup_workers: int) -> Iterator
     env = bench_env(database)
     port = free_port()
     web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "billingsite.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(web_workers), "--worker-class", "sync", "--timeout", "120",
-         "--log-level", "warning"],
-        cwd=ROOT, env=env, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "billingsite.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(web_workers),
+            "--worker-class",
+            "sync",
+            "--timeout",
+            "120",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
     )
     worker = subprocess.Popen(
         # -B: the beat schedule (rollups every 2 s) runs as in production, next to the kicks.
-        [sys.executable, "-m", "celery", "-A", "billingsite", "worker", "-B", "-Q", "rollups",
-         "--schedule", "/tmp/tally-bench-celerybeat", "--concurrency", str(rollup_workers),
-         "--loglevel", "WARNING",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=env, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "billingsite",
+            "worker",
+            "-B",
+            "-Q",
+            "rollups",
+            "--schedule",
+            "/tmp/tally-bench-celerybeat",
+            "--concurrency",
+            str(rollup_workers),
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
     )
     try:
         _wait_http(port, web)

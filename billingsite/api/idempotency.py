@@ -37,10 +37,14 @@ MAX_KEY_LENGTH = 255
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
     description="Optional, up to 255 printable characters. A retry with the same key and the "
-                "same request returns the first answer (header Idempotent-Replayed: true) "
-                "instead of doing it twice; the same key with another request is a 409.")
+    "same request returns the first answer (header Idempotent-Replayed: true) "
+    "instead of doing it twice; the same key with another request is a 409.",
+)
 
 
 def _fingerprint(request: Request) -> str:
@@ -55,9 +59,11 @@ def _key_of(request: Request) -> str | None:
         return None
     key = raw.strip()
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise AppError("invalid_idempotency_key",
-                       f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters.",
-                       details={HEADER: "invalid"})
+        raise AppError(
+            "invalid_idempotency_key",
+            f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters.",
+            details={HEADER: "invalid"},
+        )
     return key
 
 
@@ -70,8 +76,9 @@ def idempotent(request: Request, work: Callable[[], Response]) -> Response:
     with transaction.atomic():
         try:
             with transaction.atomic():
-                record = IdempotencyKey.objects.create(api_key=request.auth, key=key,
-                                                       fingerprint=fingerprint)
+                record = IdempotencyKey.objects.create(
+                    api_key=request.auth, key=key, fingerprint=fingerprint
+                )
         except IntegrityError:
             return _replay(request, key, fingerprint)
         response = work()
@@ -85,11 +92,12 @@ def idempotent(request: Request, work: Callable[[], Response]) -> Response:
 def _replay(request: Request, key: str, fingerprint: str) -> Response:
     record = IdempotencyKey.objects.get(api_key=request.auth, key=key)
     if record.fingerprint != fingerprint or record.status_code is None:
-        raise Conflict("idempotency_key_reused",
-                       f"This {HEADER} was already used for a different request.",
-                       details={HEADER: key})
-    return Response(record.body, status=record.status_code,
-                    headers={REPLAYED_HEADER: "true"})
+        raise Conflict(
+            "idempotency_key_reused",
+            f"This {HEADER} was already used for a different request.",
+            details={HEADER: key},
+        )
+    return Response(record.body, status=record.status_code, headers={REPLAYED_HEADER: "true"})
 
 
 def idempotency_keys_prune(*, now: datetime, batch: int = 5000) -> int:
@@ -98,8 +106,11 @@ def idempotency_keys_prune(*, now: datetime, batch: int = 5000) -> int:
     cutoff = now - timedelta(hours=int(getattr(settings, "API_IDEMPOTENCY_KEY_HOURS", 24)))
     deleted = 0
     while True:
-        ids = list(IdempotencyKey.objects.filter(created_at__lt=cutoff)
-                   .order_by("pk").values_list("pk", flat=True)[:batch])
+        ids = list(
+            IdempotencyKey.objects.filter(created_at__lt=cutoff)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch]
+        )
         if not ids:
             return deleted
         deleted += IdempotencyKey.objects.filter(pk__in=ids).delete()[0]

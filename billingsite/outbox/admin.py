@@ -15,28 +15,61 @@ from billingsite.outbox.models import OutboxMessage
 from billingsite.outbox.services import outbox_retry_now
 
 
-def action_results(request: HttpRequest, model_admin: admin.ModelAdmin, title: str,
-                   results: list[tuple[Any, str]], object_label: str = "Row") -> HttpResponse:
+def action_results(
+    request: HttpRequest,
+    model_admin: admin.ModelAdmin,
+    title: str,
+    results: list[tuple[Any, str]],
+    object_label: str = "Row",
+) -> HttpResponse:
     """A results page for a bulk admin action: one line per object (shared by the apps)."""
     opts = model_admin.model._meta
-    return TemplateResponse(request, "billingsite/admin/action_results.html", {
-        **model_admin.admin_site.each_context(request), "opts": opts, "title": title,
-        "results": results, "object_label": object_label,
-        "back_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
-    })
+    return TemplateResponse(
+        request,
+        "billingsite/admin/action_results.html",
+        {
+            **model_admin.admin_site.each_context(request),
+            "opts": opts,
+            "title": title,
+            "results": results,
+            "object_label": object_label,
+            "back_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
+        },
+    )
 
 
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(admin.ModelAdmin):
-    list_display = ("id", "topic", "key", "state", "attempts", "next_attempt_at",
-                    "last_error_code", "created_at", "sent_at")
+    list_display = (
+        "id",
+        "topic",
+        "key",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "last_error_code",
+        "created_at",
+        "sent_at",
+    )
     list_filter = ("state", "topic")
     search_fields = ("key", "last_error")
     date_hierarchy = "created_at"
     actions = ["retry_now"]
-    readonly_fields = ("topic", "key", "payload", "state", "attempts", "next_attempt_at",
-                       "lease_expires_at", "last_error_code", "last_error", "result",
-                       "created_at", "sent_at", "updated_at")
+    readonly_fields = (
+        "topic",
+        "key",
+        "payload",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "lease_expires_at",
+        "last_error_code",
+        "last_error",
+        "result",
+        "created_at",
+        "sent_at",
+        "updated_at",
+    )
     fields = readonly_fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -49,6 +82,10 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     def retry_now(self, request: HttpRequest, queryset: QuerySet[OutboxMessage]) -> HttpResponse:
         rows = {row.pk: row for row in queryset}
         results = outbox_retry_now(message_ids=list(rows))
-        return action_results(request, self, "Retry now: results",
-                              [(rows.get(pk, pk), text) for pk, text in results],
-                              object_label="Outbox row")
+        return action_results(
+            request,
+            self,
+            "Retry now: results",
+            [(rows.get(pk, pk), text) for pk, text in results],
+            object_label="Outbox row",
+        )

@@ -24,8 +24,9 @@ class OutboxMessage(models.Model):
     topic = models.CharField(max_length=100)
     key = models.CharField(max_length=255, unique=True)
     payload = models.JSONField(default=dict, blank=True)
-    state = models.CharField(max_length=16, choices=OutboxState.choices,
-                             default=OutboxState.PENDING)
+    state = models.CharField(
+        max_length=16, choices=OutboxState.choices, default=OutboxState.PENDING
+    )
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(db_index=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)

@@ -65,8 +65,9 @@ def backoff_delay(attempts: int, *, rng: random.Random | None = None) -> timedel
     return timedelta(seconds=delay * jitter)
 
 
-def outbox_enqueue(topic: str, key: str, payload: dict[str, Any] | None = None, *,
-                   now: datetime | None = None) -> tuple[OutboxMessage, bool]:
+def outbox_enqueue(
+    topic: str, key: str, payload: dict[str, Any] | None = None, *, now: datetime | None = None
+) -> tuple[OutboxMessage, bool]:
     """Write the message in the caller's transaction; (row, created). A row with the same key
     is left as it is (the fact was already enqueued). The dispatcher is kicked after commit."""
     if not connection.in_atomic_block:
@@ -79,13 +80,24 @@ def outbox_enqueue(topic: str, key: str, payload: dict[str, Any] | None = None, 
             " next_attempt_at, last_error, last_error_code, created_at, updated_at)"
             " VALUES (%s, %s, %s::jsonb, 'pending', 0, %s, '', '', %s, %s)"
             " ON CONFLICT (key) DO NOTHING RETURNING id",
-            [topic, key, body, now, now, now])
+            [topic, key, body, now, now, now],
+        )
         row = cursor.fetchone()
     if row is None:
         return OutboxMessage.objects.get(key=key), False
-    message = OutboxMessage(pk=row[0], topic=topic, key=key, payload=json.loads(body),
-                            state=OutboxState.PENDING, attempts=0, next_attempt_at=now,
-                            last_error="", last_error_code="", created_at=now, updated_at=now)
+    message = OutboxMessage(
+        pk=row[0],
+        topic=topic,
+        key=key,
+        payload=json.loads(body),
+        state=OutboxState.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        last_error="",
+        last_error_code="",
+        created_at=now,
+        updated_at=now,
+    )
     message._state.adding = False  # the row exists: built from what was just inserted
     message._state.db = connection.alias
     transaction.on_commit(_kick_after_commit)
@@ -136,12 +148,14 @@ def kick_dispatcher() -> None:
 
 
 def _due(now: datetime) -> Q:
-    return (Q(state__in=DUE_STATES, next_attempt_at__lte=now)
-            | Q(state=OutboxState.SENDING, lease_expires_at__lte=now))
+    return Q(state__in=DUE_STATES, next_attempt_at__lte=now) | Q(
+        state=OutboxState.SENDING, lease_expires_at__lte=now
+    )
 
 
-def outbox_claim(*, now: datetime, limit: int = 20,
-                 topics: list[str] | None = None) -> list[tuple[int, int]]:
+def outbox_claim(
+    *, now: datetime, limit: int = 20, topics: list[str] | None = None
+) -> list[tuple[int, int]]:
     """Claim up to ``limit`` due rows for this worker: [(id, attempt number)]. Rows another
     transaction holds are skipped, not waited for."""
     with transaction.atomic():
@@ -152,10 +166,16 @@ def outbox_claim(*, now: datetime, limit: int = 20,
         if not ids:
             return []
         OutboxMessage.objects.filter(pk__in=ids).update(
-            state=OutboxState.SENDING, lease_expires_at=now + timedelta(seconds=lease_seconds()),
-            attempts=F("attempts") + 1, updated_at=now)
-        return list(OutboxMessage.objects.filter(pk__in=ids).order_by("next_attempt_at", "pk")
-                    .values_list("pk", "attempts"))
+            state=OutboxState.SENDING,
+            lease_expires_at=now + timedelta(seconds=lease_seconds()),
+            attempts=F("attempts") + 1,
+            updated_at=now,
+        )
+        return list(
+            OutboxMessage.objects.filter(pk__in=ids)
+            .order_by("next_attempt_at", "pk")
+            .values_list("pk", "attempts")
+        )
 
 
 @dataclass
@@ -179,14 +199,21 @@ def outbox_send(message_id: int, attempt: int, *, now: datetime | None = None) -
 
 
 def _claimed(message: OutboxMessage) -> Any:
-    return OutboxMessage.objects.filter(pk=message.pk, state=OutboxState.SENDING,
-                                        attempts=message.attempts)
+    return OutboxMessage.objects.filter(
+        pk=message.pk, state=OutboxState.SENDING, attempts=message.attempts
+    )
 
 
 def _record_success(message: OutboxMessage, result: Any, now: datetime) -> SendOutcome:
     updated = _claimed(message).update(
-        state=OutboxState.SENT, sent_at=now, result=result if result is not None else {},
-        lease_expires_at=None, last_error="", last_error_code="", updated_at=now)
+        state=OutboxState.SENT,
+        sent_at=now,
+        result=result if result is not None else {},
+        lease_expires_at=None,
+        last_error="",
+        last_error_code="",
+        updated_at=now,
+    )
     if not updated:
         return SendOutcome(message.pk, "skipped")
     metrics.record_send(message.topic, "sent", now - message.created_at)
@@ -221,13 +248,25 @@ def _record_failure(message: OutboxMessage, exc: Exception, now: datetime) -> Se
     state = OutboxState.DEAD if dead else OutboxState.FAILED
     next_at = now if dead else now + backoff_delay(message.attempts)
     updated = _claimed(message).update(
-        state=state, next_attempt_at=next_at, lease_expires_at=None, last_error=text,
-        last_error_code=code, updated_at=now)
+        state=state,
+        next_attempt_at=next_at,
+        lease_expires_at=None,
+        last_error=text,
+        last_error_code=code,
+        updated_at=now,
+    )
     outcome = "dead" if dead else "retry"
     log = logger.error if dead else logger.warning
-    log("outbox send failed", extra={"outbox_id": message.pk, "topic": message.topic,
-                                     "attempts": message.attempts, "error_code": code,
-                                     "outcome": outcome})
+    log(
+        "outbox send failed",
+        extra={
+            "outbox_id": message.pk,
+            "topic": message.topic,
+            "attempts": message.attempts,
+            "error_code": code,
+            "outcome": outcome,
+        },
+    )
     if not updated:
         return SendOutcome(message.pk, "skipped", text)
     metrics.record_send(message.topic, outcome, None)
@@ -245,13 +284,15 @@ class DispatchResult:
         return {name: self.count(name) for name in ("sent", "retry", "dead", "skipped")}
 
 
-def outbox_dispatch(*, limit: int = 50, batch: int = 10,
-                    topics: list[str] | None = None) -> DispatchResult:
+def outbox_dispatch(
+    *, limit: int = 50, batch: int = 10, topics: list[str] | None = None
+) -> DispatchResult:
     """Send due rows until none is left or ``limit`` were handled (the task runs again soon)."""
     result = DispatchResult()
     while len(result.outcomes) < limit:
-        claimed = outbox_claim(now=timezone.now(), limit=min(batch, limit - len(result.outcomes)),
-                               topics=topics)
+        claimed = outbox_claim(
+            now=timezone.now(), limit=min(batch, limit - len(result.outcomes)), topics=topics
+        )
         if not claimed:
             break
         for message_id, attempt in claimed:
@@ -259,24 +300,31 @@ def outbox_dispatch(*, limit: int = 50, batch: int = 10,
     return result
 
 
-def outbox_retry_now(*, message_ids: list[int], now: datetime | None = None
-                     ) -> list[tuple[int, str]]:
+def outbox_retry_now(
+    *, message_ids: list[int], now: datetime | None = None
+) -> list[tuple[int, str]]:
     """Make failed or dead rows due now (a person decided to try again); [(id, what happened)].
     Sent rows and rows being sent are left alone. The dispatcher is kicked after commit."""
     now = now or timezone.now()
     results: list[tuple[int, str]] = []
     with transaction.atomic():
-        rows = {row.pk: row for row in OutboxMessage.objects.select_for_update()
-                .filter(pk__in=message_ids).order_by("pk")}
+        rows = {
+            row.pk: row
+            for row in OutboxMessage.objects.select_for_update()
+            .filter(pk__in=message_ids)
+            .order_by("pk")
+        }
         for message_id in sorted(message_ids):
             row = rows.get(message_id)
             if row is None:
                 results.append((message_id, "not found"))
             elif row.state in (OutboxState.FAILED, OutboxState.DEAD, OutboxState.PENDING):
                 OutboxMessage.objects.filter(pk=row.pk).update(
-                    state=OutboxState.PENDING, next_attempt_at=now, updated_at=now)
-                results.append((message_id, f"queued (was {row.state}, "
-                                            f"{row.attempts} attempts so far)"))
+                    state=OutboxState.PENDING, next_attempt_at=now, updated_at=now
+                )
+                results.append(
+                    (message_id, f"queued (was {row.state}, {row.attempts} attempts so far)")
+                )
             else:
                 results.append((message_id, f"left alone: it is {row.state}"))
         transaction.on_commit(kick_dispatcher)

@@ -67,15 +67,27 @@ class SubmissionInline(admin.TabularInline):
 
 @admin.register(Dispute)
 class DisputeAdmin(SimpleHistoryAdmin):
-    list_display = ("stripe_id", "customer", "amount", "currency", "reason", "status",
-                    "due_by", "assignee", "evidence_submitted_at", "evidence_link")
+    list_display = (
+        "stripe_id",
+        "customer",
+        "amount",
+        "currency",
+        "reason",
+        "status",
+        "due_by",
+        "assignee",
+        "evidence_submitted_at",
+        "evidence_link",
+    )
     list_filter = (DueFilter, "status", "reason")
     search_fields = ("stripe_id", "stripe_charge_id", "customer__external_id", "customer__name")
     ordering = ("due_by", "pk")
     actions = ["assign_to_me"]
     inlines = [NoteInline, SubmissionInline]
-    readonly_fields = (*(f.name for f in Dispute._meta.fields if f.name != "assignee"),
-                       "evidence_link")
+    readonly_fields = (
+        *(f.name for f in Dispute._meta.fields if f.name != "assignee"),
+        "evidence_link",
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # disputes come from Stripe
@@ -88,8 +100,10 @@ class DisputeAdmin(SimpleHistoryAdmin):
 
     @admin.display(description="Evidence")
     def evidence_link(self, obj: Dispute) -> str:
-        return format_html('<a href="{}">Evidence packet…</a>',
-                           reverse("admin:disputes_dispute_evidence", args=[obj.pk]))
+        return format_html(
+            '<a href="{}">Evidence packet…</a>',
+            reverse("admin:disputes_dispute_evidence", args=[obj.pk]),
+        )
 
     @admin.action(description="Assign to me", permissions=["change"])
     def assign_to_me(self, request: HttpRequest, queryset: QuerySet[Dispute]) -> None:
@@ -104,20 +118,35 @@ class DisputeAdmin(SimpleHistoryAdmin):
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view
         return [
-            path("<int:dispute_id>/evidence/", view(self.evidence_view),
-                 name="disputes_dispute_evidence"),
-            path("<int:dispute_id>/evidence/submit/", view(self.submit_view),
-                 name="disputes_dispute_submit"),
+            path(
+                "<int:dispute_id>/evidence/",
+                view(self.evidence_view),
+                name="disputes_dispute_evidence",
+            ),
+            path(
+                "<int:dispute_id>/evidence/submit/",
+                view(self.submit_view),
+                name="disputes_dispute_submit",
+            ),
             *super().get_urls(),
         ]
 
     def _context(self, request: HttpRequest, dispute: Dispute, **extra: Any) -> dict[str, Any]:
-        return {**self.admin_site.each_context(request), "opts": self.opts,
-                "title": f"Dispute {dispute.stripe_id}", "dispute": dispute, **extra}
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Dispute {dispute.stripe_id}",
+            "dispute": dispute,
+            **extra,
+        }
 
     def evidence_view(self, request: HttpRequest, dispute_id: int) -> HttpResponse:
-        dispute = get_object_or_404(Dispute.objects.select_related(
-            "customer", "invoice__contract__plan_version", "payment", "assignee"), pk=dispute_id)
+        dispute = get_object_or_404(
+            Dispute.objects.select_related(
+                "customer", "invoice__contract__plan_version", "payment", "assignee"
+            ),
+            pk=dispute_id,
+        )
         packet = evidence_packet(dispute)
         form = EvidenceForm(request.POST or None, initial=evidence_draft(packet))
         note_form = NoteForm(request.POST if "add_note" in request.POST else None)
@@ -126,36 +155,53 @@ class DisputeAdmin(SimpleHistoryAdmin):
                 raise PermissionDenied
             try:
                 if "add_note" in request.POST and note_form.is_valid():
-                    dispute_note_add(dispute=dispute, body=note_form.cleaned_data["body"],
-                                     actor=request.user)
+                    dispute_note_add(
+                        dispute=dispute, body=note_form.cleaned_data["body"], actor=request.user
+                    )
                     messages.success(request, "Note added.")
                     return HttpResponseRedirect(request.path)
                 if "save_draft" in request.POST and form.is_valid():
-                    dispute_evidence_save(dispute=dispute, evidence=form.evidence(),
-                                          submit=False, actor=request.user)
-                    messages.success(request, "Draft saved; it is being sent to Stripe "
-                                     "(not submitted).")
+                    dispute_evidence_save(
+                        dispute=dispute, evidence=form.evidence(), submit=False, actor=request.user
+                    )
+                    messages.success(
+                        request, "Draft saved; it is being sent to Stripe (not submitted)."
+                    )
                     return HttpResponseRedirect(request.path)
                 if "review_submit" in request.POST and form.is_valid():
-                    return TemplateResponse(request, "disputes/admin/evidence_confirm.html",
-                                            self._context(request, dispute,
-                                                          evidence=form.evidence()))
+                    return TemplateResponse(
+                        request,
+                        "disputes/admin/evidence_confirm.html",
+                        self._context(request, dispute, evidence=form.evidence()),
+                    )
             except AppError as exc:
                 messages.error(request, exc.message)
-        return TemplateResponse(request, "disputes/admin/evidence.html", self._context(
-            request, dispute, packet=packet, form=form, note_form=NoteForm(), now=timezone.now(),
-            amount=money(dispute.amount, dispute.currency)))
+        return TemplateResponse(
+            request,
+            "disputes/admin/evidence.html",
+            self._context(
+                request,
+                dispute,
+                packet=packet,
+                form=form,
+                note_form=NoteForm(),
+                now=timezone.now(),
+                amount=money(dispute.amount, dispute.currency),
+            ),
+        )
 
     def submit_view(self, request: HttpRequest, dispute_id: int) -> HttpResponse:
         dispute = get_object_or_404(Dispute, pk=dispute_id)
         if request.method != "POST" or request.POST.get("confirm") != "yes":
-            return HttpResponseRedirect(reverse("admin:disputes_dispute_evidence",
-                                                args=[dispute.pk]))
+            return HttpResponseRedirect(
+                reverse("admin:disputes_dispute_evidence", args=[dispute.pk])
+            )
         form = EvidenceForm(request.POST)
         form.is_valid()
         try:
-            dispute_evidence_save(dispute=dispute, evidence=form.evidence(), submit=True,
-                                  actor=request.user)
+            dispute_evidence_save(
+                dispute=dispute, evidence=form.evidence(), submit=True, actor=request.user
+            )
             messages.success(request, "Evidence submitted: it is being sent to Stripe.")
         except AppError as exc:
             messages.error(request, exc.message)

@@ -10,7 +10,15 @@ from disputes.models import LedgerEntry
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "posting_key", "account", "amount", "currency", "invoice",
-                    "customer", "memo")
+    list_display = (
+        "created_at",
+        "posting_key",
+        "account",
+        "amount",
+        "currency",
+        "invoice",
+        "customer",
+        "memo",
+    )
     list_filter = ("account", "currency")
     search_fields = ("posting_key", "memo")

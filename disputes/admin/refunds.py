@@ -45,16 +45,48 @@ class RefundTransitionInline(admin.TabularInline):
 
 @admin.register(Refund)
 class RefundAdmin(SimpleHistoryAdmin):
-    list_display = ("__str__", "customer", "payment", "invoice", "reason", "status",
-                    "requested_by", "approved_by", "created_at")
+    list_display = (
+        "__str__",
+        "customer",
+        "payment",
+        "invoice",
+        "reason",
+        "status",
+        "requested_by",
+        "approved_by",
+        "created_at",
+    )
     list_filter = ("status", "reason", "source", "needs_approval")
-    search_fields = ("stripe_refund_id", "payment__stripe_charge_id", "customer__external_id",
-                     "customer__name")
+    search_fields = (
+        "stripe_refund_id",
+        "payment__stripe_charge_id",
+        "customer__external_id",
+        "customer__name",
+    )
     inlines = [RefundTransitionInline]
-    readonly_fields = ("payment", "invoice", "customer", "amount", "currency", "lines", "reason",
-                       "reason_text", "internal_note", "source", "status", "requested_by",
-                       "approved_by", "needs_approval", "stripe_refund_id", "failure_reason",
-                       "credit_note", "batch_ref", "created_at", "settled_at", "actions_links")
+    readonly_fields = (
+        "payment",
+        "invoice",
+        "customer",
+        "amount",
+        "currency",
+        "lines",
+        "reason",
+        "reason_text",
+        "internal_note",
+        "source",
+        "status",
+        "requested_by",
+        "approved_by",
+        "needs_approval",
+        "stripe_refund_id",
+        "failure_reason",
+        "credit_note",
+        "batch_ref",
+        "created_at",
+        "settled_at",
+        "actions_links",
+    )
     change_list_template = "disputes/admin/refund_changelist.html"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -72,61 +104,95 @@ class RefundAdmin(SimpleHistoryAdmin):
             '<a class="button" href="{}">Cancel…</a>',
             reverse("admin:disputes_refund_decide", args=[obj.pk, "approve"]),
             reverse("admin:disputes_refund_decide", args=[obj.pk, "reject"]),
-            reverse("admin:disputes_refund_decide", args=[obj.pk, "cancel"]))
+            reverse("admin:disputes_refund_decide", args=[obj.pk, "cancel"]),
+        )
 
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view
         return [
-            path("request/<int:payment_id>/", view(self.request_view),
-                 name="disputes_refund_request"),
-            path("request/invoice/<int:invoice_id>/", view(self.request_for_invoice),
-                 name="disputes_refund_request_invoice"),
-            path("<int:refund_id>/decide/<str:decision>/", view(self.decide_view),
-                 name="disputes_refund_decide"),
-            path("void-paid/<int:invoice_id>/", view(self.void_paid_view),
-                 name="disputes_refund_void_paid"),
+            path(
+                "request/<int:payment_id>/", view(self.request_view), name="disputes_refund_request"
+            ),
+            path(
+                "request/invoice/<int:invoice_id>/",
+                view(self.request_for_invoice),
+                name="disputes_refund_request_invoice",
+            ),
+            path(
+                "<int:refund_id>/decide/<str:decision>/",
+                view(self.decide_view),
+                name="disputes_refund_decide",
+            ),
+            path(
+                "void-paid/<int:invoice_id>/",
+                view(self.void_paid_view),
+                name="disputes_refund_void_paid",
+            ),
             path("sla-batch/", view(self.sla_batch_view), name="disputes_refund_sla_batch"),
             path("reports/", view(self.reports_view), name="disputes_refund_reports"),
             *super().get_urls(),
         ]
 
     def _context(self, request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
-        return {**self.admin_site.each_context(request), "opts": self.opts, "title": title,
-                **extra}
+        return {**self.admin_site.each_context(request), "opts": self.opts, "title": title, **extra}
 
     def request_for_invoice(self, request: HttpRequest, invoice_id: int) -> HttpResponse:
-        payment = (Payment.objects.filter(invoice_id=invoice_id, status=PaymentStatus.SUCCEEDED)
-                   .order_by("-pk").first())
+        payment = (
+            Payment.objects.filter(invoice_id=invoice_id, status=PaymentStatus.SUCCEEDED)
+            .order_by("-pk")
+            .first()
+        )
         if payment is None:
             messages.error(request, "This invoice has no captured payment to refund.")
-            return HttpResponseRedirect(reverse("admin:invoicing_invoice_change",
-                                                args=[invoice_id]))
+            return HttpResponseRedirect(
+                reverse("admin:invoicing_invoice_change", args=[invoice_id])
+            )
         return HttpResponseRedirect(reverse("admin:disputes_refund_request", args=[payment.pk]))
 
     def request_view(self, request: HttpRequest, payment_id: int) -> HttpResponse:
         if not request.user.has_perm("disputes.request_refund"):
             raise PermissionDenied
-        payment = get_object_or_404(Payment.objects.select_related("invoice", "customer"),
-                                    pk=payment_id)
+        payment = get_object_or_404(
+            Payment.objects.select_related("invoice", "customer"), pk=payment_id
+        )
         form = RefundRequestForm(request.POST or None, payment=payment)
         if request.method == "POST" and form.is_valid():
             try:
                 refund = refund_request(
-                    payment=payment, amount=form.cleaned_data["amount"], lines=form.lines(),
+                    payment=payment,
+                    amount=form.cleaned_data["amount"],
+                    lines=form.lines(),
                     reason=form.cleaned_data["reason"],
                     reason_text=form.cleaned_data["reason_text"],
-                    internal_note=form.cleaned_data["internal_note"], actor=request.user)
+                    internal_note=form.cleaned_data["internal_note"],
+                    actor=request.user,
+                )
             except AppError as exc:
                 form.add_error(None, exc.message)
             else:
-                messages.success(request, f"{refund} recorded"
-                                 + (": it waits for a Finance approver." if refund.needs_approval
-                                    else " and queued for Stripe."))
-                return HttpResponseRedirect(reverse("admin:disputes_refund_change",
-                                                    args=[refund.pk]))
-        return TemplateResponse(request, "disputes/admin/refund_request.html", self._context(
-            request, f"Refund payment {payment}", payment=payment, form=form,
-            refundable=refundable_amount(payment)))
+                messages.success(
+                    request,
+                    f"{refund} recorded"
+                    + (
+                        ": it waits for a Finance approver."
+                        if refund.needs_approval
+                        else " and queued for Stripe."
+                    ),
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:disputes_refund_change", args=[refund.pk])
+                )
+        return TemplateResponse(
+            request,
+            "disputes/admin/refund_request.html",
+            self._context(
+                request,
+                f"Refund payment {payment}",
+                payment=payment,
+                form=form,
+                refundable=refundable_amount(payment),
+            ),
+        )
 
     def decide_view(self, request: HttpRequest, refund_id: int, decision: str) -> HttpResponse:
         refund = get_object_or_404(Refund, pk=refund_id)
@@ -140,17 +206,24 @@ class RefundAdmin(SimpleHistoryAdmin):
                 if decision == "approve":
                     refund_approve(refund=refund, actor=request.user)
                 elif decision == "reject":
-                    refund_reject(refund=refund, actor=request.user,
-                                  note=form.cleaned_data["note"])  # type: ignore[union-attr]
+                    refund_reject(refund=refund, actor=request.user, note=form.cleaned_data["note"])  # type: ignore[union-attr]
                 else:
                     refund_cancel(refund=refund, actor=request.user)
                 messages.success(request, f"Refund #{refund.pk}: {decision} done.")
             except AppError as exc:
                 messages.error(request, exc.message)
             return HttpResponseRedirect(reverse("admin:disputes_refund_change", args=[refund.pk]))
-        return TemplateResponse(request, "disputes/admin/refund_decide.html", self._context(
-            request, f"{decision.capitalize()} refund #{refund.pk}", refund=refund,
-            decision=decision, form=form))
+        return TemplateResponse(
+            request,
+            "disputes/admin/refund_decide.html",
+            self._context(
+                request,
+                f"{decision.capitalize()} refund #{refund.pk}",
+                refund=refund,
+                decision=decision,
+                form=form,
+            ),
+        )
 
     def void_paid_view(self, request: HttpRequest, invoice_id: int) -> HttpResponse:
         """Finance voids a paid invoice: every payment refunded in full (confirmation)."""
@@ -160,15 +233,19 @@ class RefundAdmin(SimpleHistoryAdmin):
         form = RejectForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                refunds = refund_voided_invoice(invoice=invoice, reason=form.cleaned_data["note"],
-                                                actor=request.user)
+                refunds = refund_voided_invoice(
+                    invoice=invoice, reason=form.cleaned_data["note"], actor=request.user
+                )
             except AppError as exc:
                 messages.error(request, exc.message)
             else:
                 messages.success(request, f"{len(refunds)} refund(s) requested for {invoice}.")
                 return HttpResponseRedirect(reverse("admin:disputes_refund_changelist"))
-        return TemplateResponse(request, "disputes/admin/void_paid.html", self._context(
-            request, f"Void paid invoice {invoice}", invoice=invoice, form=form))
+        return TemplateResponse(
+            request,
+            "disputes/admin/void_paid.html",
+            self._context(request, f"Void paid invoice {invoice}", invoice=invoice, form=form),
+        )
 
     def sla_batch_view(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm("disputes.request_refund"):
@@ -178,17 +255,25 @@ class RefundAdmin(SimpleHistoryAdmin):
         if request.method == "POST" and form.is_valid():
             content = form.cleaned_data["file"].read().decode("utf-8", errors="replace")
             try:
-                rows = sla_batch(content=content, batch_ref=form.cleaned_data["batch_ref"],
-                                 actor=request.user, apply=form.cleaned_data["apply"])
+                rows = sla_batch(
+                    content=content,
+                    batch_ref=form.cleaned_data["batch_ref"],
+                    actor=request.user,
+                    apply=form.cleaned_data["apply"],
+                )
             except AppError as exc:
                 form.add_error("file", exc.message)
-        return TemplateResponse(request, "disputes/admin/sla_batch.html", self._context(
-            request, "SLA credit refunds from a CSV", form=form, rows=rows))
+        return TemplateResponse(
+            request,
+            "disputes/admin/sla_batch.html",
+            self._context(request, "SLA credit refunds from a CSV", form=form, rows=rows),
+        )
 
     def reports_view(self, request: HttpRequest) -> HttpResponse:
         today = timezone.now().date()
-        form = PeriodForm(request.GET or {"start": today.replace(day=1),
-                                          "end": today + timedelta(days=1)})
+        form = PeriodForm(
+            request.GET or {"start": today.replace(day=1), "end": today + timedelta(days=1)}
+        )
         data = None
         if form.is_valid():
             start = datetime.combine(form.cleaned_data["start"], time(), tzinfo=UTC)
@@ -196,14 +281,18 @@ class RefundAdmin(SimpleHistoryAdmin):
             data = report(start, end)
             if request.GET.get("format") == "csv":
                 return report_csv(data)
-        return TemplateResponse(request, "disputes/admin/reports.html", self._context(
-            request, "Refunds and disputes report", form=form, report=data))
+        return TemplateResponse(
+            request,
+            "disputes/admin/reports.html",
+            self._context(request, "Refunds and disputes report", form=form, report=data),
+        )
 
 
 def report_csv(data: Any) -> HttpResponse:
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = (
-        f'attachment; filename="disputes-report-{data.start:%Y%m%d}-{data.end:%Y%m%d}.csv"')
+        f'attachment; filename="disputes-report-{data.start:%Y%m%d}-{data.end:%Y%m%d}.csv"'
+    )
     writer = csv.writer(response)
     writer.writerow(["section", "key", "currency", "count", "value"])
     writer.writerow(["payments", "succeeded", "", data.payments, ""])
@@ -211,12 +300,21 @@ def report_csv(data: Any) -> HttpResponse:
     writer.writerow(["disputes", "dispute_rate", "", "", data.dispute_rate])
     writer.writerow(["disputes", "won", "", data.won, ""])
     writer.writerow(["disputes", "lost", "", data.lost, ""])
-    writer.writerow(["disputes", "win_rate", "", "", "" if data.win_rate is None
-                     else data.win_rate])
+    writer.writerow(
+        ["disputes", "win_rate", "", "", "" if data.win_rate is None else data.win_rate]
+    )
     for row in data.refunds_by_reason:
-        writer.writerow(["refunds_by_reason", row["reason"], row["currency"], row["count"],
-                         row["total"]])
+        writer.writerow(
+            ["refunds_by_reason", row["reason"], row["currency"], row["count"], row["total"]]
+        )
     for row in data.refunds_by_agent:
-        writer.writerow(["refunds_by_agent", row["requested_by__username"] or "(automated)",
-                         row["currency"], row["count"], row["total"]])
+        writer.writerow(
+            [
+                "refunds_by_agent",
+                row["requested_by__username"] or "(automated)",
+                row["currency"],
+                row["count"],
+                row["total"],
+            ]
+        )
     return response

@@ -28,42 +28,59 @@ def _when(request: Request, name: str) -> datetime | None:
         return None
     value = parse_datetime(raw)
     if value is None or value.tzinfo is None:
-        raise AppError("validation_error", f"{name} must be an ISO 8601 time with a zone.",
-                       details={name: raw})
+        raise AppError(
+            "validation_error", f"{name} must be an ISO 8601 time with a zone.", details={name: raw}
+        )
     return value
 
 
 def _filters(request: Request, statuses: list[str]) -> dict[str, Any]:
     status = request.query_params.get("status") or None
     if status and status not in statuses:
-        raise AppError("validation_error", f"Unknown status {status!r}.",
-                       details={"status": ", ".join(statuses)})
-    return {"api_key": request.auth, "status": status,
-            "customer_external_id": request.query_params.get("customer") or None,
-            "start": _when(request, "start"), "end": _when(request, "end")}
+        raise AppError(
+            "validation_error",
+            f"Unknown status {status!r}.",
+            details={"status": ", ".join(statuses)},
+        )
+    return {
+        "api_key": request.auth,
+        "status": status,
+        "customer_external_id": request.query_params.get("customer") or None,
+        "start": _when(request, "start"),
+        "end": _when(request, "end"),
+    }
 
 
 def refund_data(refund: Refund) -> dict[str, Any]:
-    return {"id": refund.pk, "customer": refund.customer.external_id,
-            "invoice": refund.invoice.number if refund.invoice else None,
-            "stripe_charge_id": refund.payment.stripe_charge_id,
-            "stripe_refund_id": refund.stripe_refund_id,
-            "amount": money(refund.amount, refund.currency), "currency": refund.currency,
-            "status": refund.status, "reason": refund.reason,
-            "created_at": refund.created_at.isoformat(),
-            "settled_at": refund.settled_at.isoformat() if refund.settled_at else None}
+    return {
+        "id": refund.pk,
+        "customer": refund.customer.external_id,
+        "invoice": refund.invoice.number if refund.invoice else None,
+        "stripe_charge_id": refund.payment.stripe_charge_id,
+        "stripe_refund_id": refund.stripe_refund_id,
+        "amount": money(refund.amount, refund.currency),
+        "currency": refund.currency,
+        "status": refund.status,
+        "reason": refund.reason,
+        "created_at": refund.created_at.isoformat(),
+        "settled_at": refund.settled_at.isoformat() if refund.settled_at else None,
+    }
 
 
 def dispute_data(dispute: Dispute) -> dict[str, Any]:
-    return {"id": dispute.stripe_id,
-            "customer": dispute.customer.external_id if dispute.customer else None,
-            "invoice": dispute.invoice.number if dispute.invoice else None,
-            "stripe_charge_id": dispute.stripe_charge_id,
-            "amount": money(dispute.amount, dispute.currency), "currency": dispute.currency,
-            "status": dispute.status, "reason": dispute.reason,
-            "evidence_due_by": dispute.due_by.isoformat() if dispute.due_by else None,
-            "is_charge_refundable": dispute.is_charge_refundable,
-            "created_at": dispute.created_at.isoformat()}
+    return {
+        "id": dispute.stripe_id,
+        "customer": dispute.customer.external_id if dispute.customer else None,
+        "invoice": dispute.invoice.number if dispute.invoice else None,
+        "stripe_charge_id": dispute.stripe_charge_id,
+        "amount": money(dispute.amount, dispute.currency),
+        "currency": dispute.currency,
+        "status": dispute.status,
+        "reason": dispute.reason,
+        "evidence_due_by": dispute.due_by.isoformat() if dispute.due_by else None,
+        "is_charge_refundable": dispute.is_charge_refundable,
+        "created_at": dispute.created_at.isoformat(),
+    }
 
 
 class RefundList(GenericAPIView):

@@ -8,5 +8,12 @@ from disputes.models.disputes import (
 from disputes.models.ledger import LedgerAccount, LedgerEntry
 from disputes.models.refunds import Refund, RefundTransition
 
-__all__ = ["Dispute", "DisputeEvidenceSubmission", "DisputeNote", "LedgerAccount",
-           "LedgerEntry", "Refund", "RefundTransition"]
+__all__ = [
+    "Dispute",
+    "DisputeEvidenceSubmission",
+    "DisputeNote",
+    "LedgerAccount",
+    "LedgerEntry",
+    "Refund",
+    "RefundTransition",
+]

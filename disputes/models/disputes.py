@@ -21,23 +21,44 @@ from invoicing.models.invoices import AMOUNT
 class Dispute(models.Model):
     stripe_id = models.CharField(max_length=255, unique=True)
     stripe_charge_id = models.CharField(max_length=255, blank=True, db_index=True)
-    payment = models.ForeignKey("invoicing.Payment", null=True, blank=True,
-                                on_delete=models.PROTECT, related_name="disputes")
-    invoice = models.ForeignKey("invoicing.Invoice", null=True, blank=True,
-                                on_delete=models.PROTECT, related_name="disputes")
-    customer = models.ForeignKey("accounts.Customer", null=True, blank=True,
-                                 on_delete=models.PROTECT, related_name="disputes")
+    payment = models.ForeignKey(
+        "invoicing.Payment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="disputes",
+    )
+    invoice = models.ForeignKey(
+        "invoicing.Invoice",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="disputes",
+    )
+    customer = models.ForeignKey(
+        "accounts.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="disputes",
+    )
     currency = models.CharField(max_length=3)
     amount = MoneyField(**AMOUNT, **SHARED_CURRENCY)
     reason = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=32, choices=DisputeStatus.choices)
     due_by = models.DateTimeField(null=True, blank=True)
     is_charge_refundable = models.BooleanField(default=False)
-    evidence = models.JSONField(default=dict, blank=True,
-                                help_text="Stripe evidence fields as last saved by us.")
+    evidence = models.JSONField(
+        default=dict, blank=True, help_text="Stripe evidence fields as last saved by us."
+    )
     evidence_submitted_at = models.DateTimeField(null=True, blank=True)
-    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                 on_delete=models.SET_NULL, related_name="assigned_disputes")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_disputes",
+    )
     funds_withdrawn = models.BooleanField(default=False)
     reminded_72h_at = models.DateTimeField(null=True, blank=True)
     reminded_24h_at = models.DateTimeField(null=True, blank=True)
@@ -65,8 +86,9 @@ class DisputeNote(models.Model):
     """A communication note (call, email, chat) kept for the evidence packet."""
 
     dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="notes")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                               on_delete=models.SET_NULL, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     body = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -81,8 +103,9 @@ class DisputeEvidenceSubmission(models.Model):
     """What an agent sent to Stripe (a draft, ``submit=False``, or the final submission)."""
 
     dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="submissions")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     evidence = models.JSONField()
     submit = models.BooleanField()
     outbox_key = models.CharField(max_length=255, unique=True)
@@ -90,8 +113,13 @@ class DisputeEvidenceSubmission(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        constraints = [models.UniqueConstraint(fields=["dispute"], condition=models.Q(submit=True),
-                                               name="dispute_one_final_submission")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dispute"],
+                condition=models.Q(submit=True),
+                name="dispute_one_final_submission",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{'Submission' if self.submit else 'Draft'} for {self.dispute}"

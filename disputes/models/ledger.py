@@ -28,21 +28,36 @@ class LedgerEntry(models.Model):
     account = models.CharField(max_length=24, choices=LedgerAccount.choices)
     currency = models.CharField(max_length=3)
     amount = MoneyField(**AMOUNT, **SHARED_CURRENCY, help_text="Debit positive, credit negative.")
-    customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT,
-                                 null=True, blank=True, related_name="+")
-    invoice = models.ForeignKey("invoicing.Invoice", on_delete=models.PROTECT,
-                                null=True, blank=True, related_name="+")
-    refund = models.ForeignKey("disputes.Refund", on_delete=models.PROTECT,
-                               null=True, blank=True, related_name="ledger_entries")
-    dispute = models.ForeignKey("disputes.Dispute", on_delete=models.PROTECT,
-                                null=True, blank=True, related_name="ledger_entries")
+    customer = models.ForeignKey(
+        "accounts.Customer", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    invoice = models.ForeignKey(
+        "invoicing.Invoice", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    refund = models.ForeignKey(
+        "disputes.Refund",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger_entries",
+    )
+    dispute = models.ForeignKey(
+        "disputes.Dispute",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger_entries",
+    )
     memo = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "pk"]
-        constraints = [models.UniqueConstraint(fields=["posting_key", "account"],
-                                               name="ledger_posting_account_once")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["posting_key", "account"], name="ledger_posting_account_once"
+            )
+        ]
         verbose_name_plural = "ledger entries"
 
     def __str__(self) -> str:

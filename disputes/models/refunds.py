@@ -27,34 +27,48 @@ class RefundSource(models.TextChoices):
 
 
 class Refund(models.Model):
-    payment = models.ForeignKey("invoicing.Payment", on_delete=models.PROTECT,
-                                related_name="refunds")
-    invoice = models.ForeignKey("invoicing.Invoice", null=True, blank=True,
-                                on_delete=models.PROTECT, related_name="refunds")
-    customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT,
-                                 related_name="refunds")
+    payment = models.ForeignKey(
+        "invoicing.Payment", on_delete=models.PROTECT, related_name="refunds"
+    )
+    invoice = models.ForeignKey(
+        "invoicing.Invoice", null=True, blank=True, on_delete=models.PROTECT, related_name="refunds"
+    )
+    customer = models.ForeignKey(
+        "accounts.Customer", on_delete=models.PROTECT, related_name="refunds"
+    )
     currency = models.CharField(max_length=3)
     amount = MoneyField(**AMOUNT, **SHARED_CURRENCY)
-    lines = models.JSONField(default=dict, blank=True,
-                             help_text="{invoice line id: amount} when refunded by line.")
+    lines = models.JSONField(
+        default=dict, blank=True, help_text="{invoice line id: amount} when refunded by line."
+    )
     reason = models.CharField(max_length=32, choices=RefundReason.choices)
     reason_text = models.TextField(blank=True)
     internal_note = models.TextField(blank=True)
-    source = models.CharField(max_length=24, choices=RefundSource.choices,
-                              default=RefundSource.AGENT)
-    status = models.CharField(max_length=16, choices=RefundStatus.choices,
-                              default=RefundStatus.REQUESTED)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                     on_delete=models.SET_NULL, related_name="+")
-    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                    on_delete=models.SET_NULL, related_name="+")
+    source = models.CharField(
+        max_length=24, choices=RefundSource.choices, default=RefundSource.AGENT
+    )
+    status = models.CharField(
+        max_length=16, choices=RefundStatus.choices, default=RefundStatus.REQUESTED
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     needs_approval = models.BooleanField(default=False)
     stripe_refund_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
     failure_reason = models.CharField(max_length=255, blank=True)
-    credit_note = models.OneToOneField("invoicing.CreditNote", null=True, blank=True,
-                                       on_delete=models.PROTECT, related_name="refund")
-    batch_ref = models.CharField(max_length=64, blank=True,
-                                 help_text="SLA batch / duplicate-payment reference.")
+    credit_note = models.OneToOneField(
+        "invoicing.CreditNote",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="refund",
+    )
+    batch_ref = models.CharField(
+        max_length=64, blank=True, help_text="SLA batch / duplicate-payment reference."
+    )
     last_event_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -63,13 +77,17 @@ class Refund(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        permissions = [("request_refund", "Can request a refund"),
-                       ("approve_refund", "Can approve a refund above the threshold")]
+        permissions = [
+            ("request_refund", "Can request a refund"),
+            ("approve_refund", "Can approve a refund above the threshold"),
+        ]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_positive"),
-            models.UniqueConstraint(fields=["batch_ref", "customer"],
-                                    condition=~models.Q(batch_ref=""),
-                                    name="refund_unique_batch_row"),
+            models.UniqueConstraint(
+                fields=["batch_ref", "customer"],
+                condition=~models.Q(batch_ref=""),
+                name="refund_unique_batch_row",
+            ),
         ]
         indexes = [models.Index(fields=["status", "created_at"], name="refund_status_idx")]
 
@@ -83,8 +101,9 @@ class RefundTransition(models.Model):
     refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="transitions")
     from_status = models.CharField(max_length=16, blank=True)
     to_status = models.CharField(max_length=16)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     note = models.TextField(blank=True)
     at = models.DateTimeField(auto_now_add=True)
 

@@ -33,14 +33,20 @@ from invoicing.states import InvoiceStatus
 
 def duplicate_payments() -> list[Payment]:
     """Succeeded payments beyond the first on a paid invoice (oldest payment is the real one)."""
-    invoices = (Payment.objects.filter(status=PaymentStatus.SUCCEEDED, invoice__isnull=False)
-                .values("invoice_id").annotate(n=Count("id")).filter(n__gt=1)
-                .values_list("invoice_id", flat=True))
+    invoices = (
+        Payment.objects.filter(status=PaymentStatus.SUCCEEDED, invoice__isnull=False)
+        .values("invoice_id")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .values_list("invoice_id", flat=True)
+    )
     found: list[Payment] = []
     for invoice_id in invoices:
-        payments = list(Payment.objects.filter(invoice_id=invoice_id,
-                                               status=PaymentStatus.SUCCEEDED)
-                        .order_by("stripe_created", "pk"))
+        payments = list(
+            Payment.objects.filter(invoice_id=invoice_id, status=PaymentStatus.SUCCEEDED).order_by(
+                "stripe_created", "pk"
+            )
+        )
         found.extend(payments[1:])
     return found
 
@@ -53,31 +59,44 @@ def refund_duplicate_payments(*, actor: User | None = None) -> list[Refund]:
         if Refund.objects.filter(batch_ref=ref).exists():
             continue
         try:
-            created.append(refund_request(
-                payment=payment, reason=RefundReason.DUPLICATE, actor=actor, batch_ref=ref,
-                source=RefundSource.DUPLICATE_PAYMENT,
-                reason_text="Duplicate payment found by reconciliation."))
+            created.append(
+                refund_request(
+                    payment=payment,
+                    reason=RefundReason.DUPLICATE,
+                    actor=actor,
+                    batch_ref=ref,
+                    source=RefundSource.DUPLICATE_PAYMENT,
+                    reason_text="Duplicate payment found by reconciliation.",
+                )
+            )
         except (AppError, IntegrityError):
             continue  # already refunded elsewhere, disputed, ...: left for a person
     return created
 
 
 @transaction.atomic
-def refund_voided_invoice(*, invoice: Invoice, reason: str,
-                          actor: User | None) -> list[Refund]:
+def refund_voided_invoice(*, invoice: Invoice, reason: str, actor: User | None) -> list[Refund]:
     """Finance voids a paid invoice: refund each of its payments in full."""
     if invoice.status != InvoiceStatus.PAID:
-        raise AppError("invoice_not_paid", f"Invoice {invoice} is {invoice.status}: void it "
-                       "directly, there is nothing to refund.")
+        raise AppError(
+            "invoice_not_paid",
+            f"Invoice {invoice} is {invoice.status}: void it directly, there is nothing to refund.",
+        )
     if not reason.strip():
         raise AppError("reason_required", "Say why the paid invoice is voided.")
     refunds = []
     for payment in invoice.payments.filter(status=PaymentStatus.SUCCEEDED).order_by("pk"):
         if refundable_amount(payment) > 0:
-            refunds.append(refund_request(
-                payment=payment, reason=RefundReason.INVOICE_VOIDED, reason_text=reason,
-                actor=actor, source=RefundSource.INVOICE_VOID,
-                batch_ref=f"void:{invoice.pk}:{payment.pk}"))
+            refunds.append(
+                refund_request(
+                    payment=payment,
+                    reason=RefundReason.INVOICE_VOIDED,
+                    reason_text=reason,
+                    actor=actor,
+                    source=RefundSource.INVOICE_VOID,
+                    batch_ref=f"void:{invoice.pk}:{payment.pk}",
+                )
+            )
     return refunds
 
 
@@ -96,8 +115,7 @@ class _DryRun(Exception):
     pass
 
 
-def sla_batch(*, content: str, batch_ref: str, actor: User | None,
-              apply: bool) -> list[BatchRow]:
+def sla_batch(*, content: str, batch_ref: str, actor: User | None, apply: bool) -> list[BatchRow]:
     """Refund each CSV row from the customer's latest paid payment with room left. With
     ``apply=False`` everything runs and is rolled back: the preview is what apply will do."""
     rows = _parse(content)
@@ -124,8 +142,12 @@ def _parse(content: str) -> list[BatchRow]:
         raise AppError("validation_error", f"The CSV lacks columns: {', '.join(sorted(missing))}.")
     rows = []
     for number, raw in enumerate(reader, start=2):
-        row = BatchRow(number, (raw.get("customer") or "").strip(),
-                       (raw.get("amount") or "").strip(), (raw.get("reason") or "").strip())
+        row = BatchRow(
+            number,
+            (raw.get("customer") or "").strip(),
+            (raw.get("amount") or "").strip(),
+            (raw.get("reason") or "").strip(),
+        )
         try:
             if Decimal(row.amount) <= 0:
                 row.outcome = "amount must be positive"
@@ -136,24 +158,31 @@ def _parse(content: str) -> list[BatchRow]:
 
 
 def _apply_row(row: BatchRow, batch_ref: str, actor: User | None) -> None:
-    customer = Customer.objects.filter(Q(external_id=row.customer)
-                                       | Q(aliases__alias=row.customer)).first()
+    customer = Customer.objects.filter(
+        Q(external_id=row.customer) | Q(aliases__alias=row.customer)
+    ).first()
     if customer is None:
         row.outcome = "unknown customer"
         return
     amount = Decimal(row.amount)
-    payments = (Payment.objects.filter(customer=customer, status=PaymentStatus.SUCCEEDED,
-                                       invoice__status=InvoiceStatus.PAID)
-                .order_by("-stripe_created", "-pk"))
+    payments = Payment.objects.filter(
+        customer=customer, status=PaymentStatus.SUCCEEDED, invoice__status=InvoiceStatus.PAID
+    ).order_by("-stripe_created", "-pk")
     payment = next((p for p in payments if refundable_amount(p) >= amount), None)
     if payment is None:
         row.outcome = "no paid payment with that much left to refund"
         return
     try:
         with transaction.atomic():
-            refund = refund_request(payment=payment, amount=amount, actor=actor,
-                                    reason=RefundReason.SLA_CREDIT, reason_text=row.reason,
-                                    source=RefundSource.SLA_BATCH, batch_ref=batch_ref)
+            refund = refund_request(
+                payment=payment,
+                amount=amount,
+                actor=actor,
+                reason=RefundReason.SLA_CREDIT,
+                reason_text=row.reason,
+                source=RefundSource.SLA_BATCH,
+                batch_ref=batch_ref,
+            )
     except IntegrityError:
         row.outcome = "already refunded in this batch"
         return

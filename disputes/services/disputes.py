@@ -55,12 +55,15 @@ def _charge_id(obj: dict[str, Any]) -> str:
 def _fields(obj: dict[str, Any]) -> dict[str, Any]:
     currency = str(obj.get("currency") or "usd").upper()
     details = obj.get("evidence_details") or {}
-    return {"amount": from_minor_units(int(obj.get("amount") or 0), currency),
-            "currency": currency, "reason": str(obj.get("reason") or ""),
-            "status": str(obj.get("status") or DisputeStatus.NEEDS_RESPONSE),
-            "due_by": _ts(details.get("due_by")),
-            "is_charge_refundable": bool(obj.get("is_charge_refundable")),
-            "stripe_created": _ts(obj.get("created"))}
+    return {
+        "amount": from_minor_units(int(obj.get("amount") or 0), currency),
+        "currency": currency,
+        "reason": str(obj.get("reason") or ""),
+        "status": str(obj.get("status") or DisputeStatus.NEEDS_RESPONSE),
+        "due_by": _ts(details.get("due_by")),
+        "is_charge_refundable": bool(obj.get("is_charge_refundable")),
+        "stripe_created": _ts(obj.get("created")),
+    }
 
 
 def _ensure(obj: dict[str, Any]) -> Dispute:
@@ -73,18 +76,22 @@ def _ensure(obj: dict[str, Any]) -> Dispute:
     try:
         with transaction.atomic():
             dispute, _ = Dispute.objects.get_or_create(
-                stripe_id=obj["id"], defaults={
-                    **_fields(obj), "stripe_charge_id": charge_id, "payment": payment,
+                stripe_id=obj["id"],
+                defaults={
+                    **_fields(obj),
+                    "stripe_charge_id": charge_id,
+                    "payment": payment,
                     "invoice_id": payment.invoice_id if payment else None,
-                    "customer_id": payment.customer_id if payment else None})
+                    "customer_id": payment.customer_id if payment else None,
+                },
+            )
     except IntegrityError:  # a concurrent delivery created it
         dispute = Dispute.objects.get(stripe_id=obj["id"])
     return dispute
 
 
 @transaction.atomic
-def dispute_apply_stripe(obj: dict[str, Any], *, at: datetime,
-                         event_type: str = "") -> Dispute:
+def dispute_apply_stripe(obj: dict[str, Any], *, at: datetime, event_type: str = "") -> Dispute:
     """Create or move forward the dispute from one snapshot taken at ``at``."""
     created = _ensure(obj)
     dispute = Dispute.objects.select_for_update().get(pk=created.pk)
@@ -93,12 +100,14 @@ def dispute_apply_stripe(obj: dict[str, Any], *, at: datetime,
         fields = _fields(obj)
         if fields["status"] in DISPUTE_CLOSED:
             fields["closed_at"] = at
-        Dispute.objects.filter(pk=dispute.pk).update(last_event_at=at, updated_at=timezone.now(),
-                                                     **fields)
+        Dispute.objects.filter(pk=dispute.pk).update(
+            last_event_at=at, updated_at=timezone.now(), **fields
+        )
         dispute.refresh_from_db()
     withdrawn = event_type == "charge.dispute.funds_withdrawn" or any(
         isinstance(bt, dict) and int(bt.get("amount") or 0) < 0
-        for bt in obj.get("balance_transactions") or [])
+        for bt in obj.get("balance_transactions") or []
+    )
     _post_outcomes(dispute, withdrawn=withdrawn)
     return dispute
 
@@ -106,26 +115,44 @@ def dispute_apply_stripe(obj: dict[str, Any], *, at: datetime,
 def _post_outcomes(dispute: Dispute, *, withdrawn: bool) -> None:
     amount, fee = amount_of(dispute.amount), dispute_fee(dispute.currency)
     held = amount + fee
-    links: dict[str, Any] = {"dispute": dispute, "invoice_id": dispute.invoice_id,
-                             "customer_id": dispute.customer_id}
+    links: dict[str, Any] = {
+        "dispute": dispute,
+        "invoice_id": dispute.invoice_id,
+        "customer_id": dispute.customer_id,
+    }
     currency = dispute.currency
     final = dispute.status in (DisputeStatus.WON, DisputeStatus.LOST)
     if withdrawn or final:
-        ledger_post(key=f"dispute:{dispute.pk}:withdrawn", memo=f"{dispute.stripe_id} withdrawn",
-                    lines=[(LedgerAccount.DISPUTED, held), (LedgerAccount.CASH, -held)],
-                    currency=currency, **links)
+        ledger_post(
+            key=f"dispute:{dispute.pk}:withdrawn",
+            memo=f"{dispute.stripe_id} withdrawn",
+            lines=[(LedgerAccount.DISPUTED, held), (LedgerAccount.CASH, -held)],
+            currency=currency,
+            **links,
+        )
         if not dispute.funds_withdrawn:
             Dispute.objects.filter(pk=dispute.pk).update(funds_withdrawn=True)
             dispute.funds_withdrawn = True
     if dispute.status == DisputeStatus.WON:
-        ledger_post(key=f"dispute:{dispute.pk}:won", memo=f"{dispute.stripe_id} won: reinstated",
-                    lines=[(LedgerAccount.CASH, held), (LedgerAccount.DISPUTED, -held)],
-                    currency=currency, **links)
+        ledger_post(
+            key=f"dispute:{dispute.pk}:won",
+            memo=f"{dispute.stripe_id} won: reinstated",
+            lines=[(LedgerAccount.CASH, held), (LedgerAccount.DISPUTED, -held)],
+            currency=currency,
+            **links,
+        )
     elif dispute.status == DisputeStatus.LOST:
-        ledger_post(key=f"dispute:{dispute.pk}:lost", memo=f"{dispute.stripe_id} lost: written off",
-                    lines=[(LedgerAccount.DISPUTE_WRITEOFF, amount),
-                           (LedgerAccount.DISPUTE_FEES, fee), (LedgerAccount.DISPUTED, -held)],
-                    currency=currency, **links)
+        ledger_post(
+            key=f"dispute:{dispute.pk}:lost",
+            memo=f"{dispute.stripe_id} lost: written off",
+            lines=[
+                (LedgerAccount.DISPUTE_WRITEOFF, amount),
+                (LedgerAccount.DISPUTE_FEES, fee),
+                (LedgerAccount.DISPUTED, -held),
+            ],
+            currency=currency,
+            **links,
+        )
 
 
 def on_dispute_event(event: StripeEvent) -> None:
@@ -133,8 +160,9 @@ def on_dispute_event(event: StripeEvent) -> None:
     funds_reinstated); inquiries arrive as the same events with ``warning_*`` statuses."""
     if event.object_type not in (None, "dispute"):
         return
-    dispute_apply_stripe(event.data_object, at=datetime.fromtimestamp(event.created, tz=UTC),
-                         event_type=event.type)
+    dispute_apply_stripe(
+        event.data_object, at=datetime.fromtimestamp(event.created, tz=UTC), event_type=event.type
+    )
 
 
 def _require_worker(actor: User) -> None:
@@ -143,8 +171,7 @@ def _require_worker(actor: User) -> None:
 
 
 @transaction.atomic
-def dispute_assign(*, dispute: Dispute, assignee: User | None,
-                   actor: User) -> Dispute:
+def dispute_assign(*, dispute: Dispute, assignee: User | None, actor: User) -> Dispute:
     _require_worker(actor)
     locked = Dispute.objects.select_for_update().get(pk=dispute.pk)
     locked.assignee = assignee  # type: ignore[assignment]
@@ -163,8 +190,9 @@ def dispute_note_add(*, dispute: Dispute, body: str, actor: User) -> DisputeNote
 
 
 @transaction.atomic
-def dispute_evidence_save(*, dispute: Dispute, evidence: dict[str, str], submit: bool,
-                          actor: User) -> DisputeEvidenceSubmission:
+def dispute_evidence_save(
+    *, dispute: Dispute, evidence: dict[str, str], submit: bool, actor: User
+) -> DisputeEvidenceSubmission:
     """Store the evidence and queue it for Stripe: a draft (``submit=False``) or the final
     submission (once; Stripe then closes the evidence for edits)."""
     from invoicing.stripe.gateway import EVIDENCE_FIELDS
@@ -173,16 +201,21 @@ def dispute_evidence_save(*, dispute: Dispute, evidence: dict[str, str], submit:
     locked = Dispute.objects.select_for_update().get(pk=dispute.pk)
     unknown = set(evidence) - set(EVIDENCE_FIELDS)
     if unknown:
-        raise AppError("validation_error", "Unknown evidence fields.",
-                       details={"fields": sorted(unknown)})
+        raise AppError(
+            "validation_error", "Unknown evidence fields.", details={"fields": sorted(unknown)}
+        )
     if locked.evidence_submitted_at is not None:
         raise Conflict("evidence_submitted", "The evidence was already submitted to Stripe.")
     if locked.status in DISPUTE_CLOSED:
         raise Conflict("dispute_closed", f"The dispute is {locked.status}: nothing to submit.")
     clean = {k: v.strip() for k, v in evidence.items() if isinstance(v, str) and v.strip()}
     submission = DisputeEvidenceSubmission.objects.create(
-        dispute=locked, actor=actor, evidence=clean, submit=submit,
-        outbox_key=f"dispute:{locked.pk}:evidence:pending:{timezone.now().timestamp()}")
+        dispute=locked,
+        actor=actor,
+        evidence=clean,
+        submit=submit,
+        outbox_key=f"dispute:{locked.pk}:evidence:pending:{timezone.now().timestamp()}",
+    )
     key = f"dispute:{locked.pk}:evidence:{submission.pk}"
     DisputeEvidenceSubmission.objects.filter(pk=submission.pk).update(outbox_key=key)
     locked.evidence = clean
@@ -201,18 +234,26 @@ def dispute_evidence_send(message: Any) -> dict[str, Any]:
     from invoicing.stripe.gateway import default_gateway
 
     submission = DisputeEvidenceSubmission.objects.select_related("dispute__invoice").get(
-        pk=message.payload["submission_id"])
+        pk=message.payload["submission_id"]
+    )
     gateway = default_gateway()
     evidence = dict(submission.evidence)
     invoice = submission.dispute.invoice
     if invoice is not None and invoice.pdf and "receipt" not in evidence:
         with invoice.pdf.open("rb") as pdf:
-            uploaded = gateway.file_create(pdf.read(), filename=f"{invoice.number}.pdf",
-                                           idempotency_key=f"{message.key}:receipt")
+            uploaded = gateway.file_create(
+                pdf.read(),
+                filename=f"{invoice.number}.pdf",
+                idempotency_key=f"{message.key}:receipt",
+            )
         evidence["receipt"] = str(uploaded.id)
     answer = gateway.dispute_update(
-        submission.dispute.stripe_id, evidence=evidence, submit=submission.submit,
-        idempotency_key=message.key, metadata={"tally_dispute_id": str(submission.dispute_id)})
+        submission.dispute.stripe_id,
+        evidence=evidence,
+        submit=submission.submit,
+        idempotency_key=message.key,
+        metadata={"tally_dispute_id": str(submission.dispute_id)},
+    )
     return {"status": str(getattr(answer, "status", "")), "receipt": evidence.get("receipt")}
 
 

@@ -11,8 +11,9 @@ from disputes.models import LedgerEntry
 
 
 @transaction.atomic
-def ledger_post(*, key: str, lines: list[tuple[str, Decimal]], currency: str, memo: str = "",
-                **links: Any) -> bool:
+def ledger_post(
+    *, key: str, lines: list[tuple[str, Decimal]], currency: str, memo: str = "", **links: Any
+) -> bool:
     """Write the posting ``key`` once; True when this call wrote it.
 
     ``lines`` are (account, signed amount) and must sum to zero. A concurrent or repeated call
@@ -22,9 +23,20 @@ def ledger_post(*, key: str, lines: list[tuple[str, Decimal]], currency: str, me
     if LedgerEntry.objects.filter(posting_key=key).exists():
         return False
     created = LedgerEntry.objects.bulk_create(
-        [LedgerEntry(posting_key=key, account=account, amount=amount, currency=currency,
-                     memo=memo[:255], **links) for account, amount in lines if amount != 0],
-        ignore_conflicts=True)
+        [
+            LedgerEntry(
+                posting_key=key,
+                account=account,
+                amount=amount,
+                currency=currency,
+                memo=memo[:255],
+                **links,
+            )
+            for account, amount in lines
+            if amount != 0
+        ],
+        ignore_conflicts=True,
+    )
     return bool(created)
 
 

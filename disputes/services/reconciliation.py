@@ -20,13 +20,16 @@ from invoicing.stripe.gateway import StripeGateway
 def tally_refunds(start: datetime, end: datetime) -> Side:
     """Our refunds Stripe knows of (by id), created in ``[start, end)``."""
     side: Side = {}
-    rows = Refund.objects.filter(stripe_refund_id__isnull=False, created_at__gte=start,
-                                 created_at__lt=end)
+    rows = Refund.objects.filter(
+        stripe_refund_id__isnull=False, created_at__gte=start, created_at__lt=end
+    )
     for refund in rows:
         side[str(refund.stripe_refund_id)] = Record(
             ref=f"refund:{refund.pk}",
             amount=to_minor_units(amount_of(refund.amount), refund.currency),
-            currency=refund.currency.upper(), status=refund.status)
+            currency=refund.currency.upper(),
+            status=refund.status,
+        )
     return side
 
 
@@ -36,8 +39,10 @@ def stripe_refunds(gateway: StripeGateway, start: datetime, end: datetime) -> Si
         data: dict[str, Any] = obj.to_dict()
         side[data["id"]] = Record(
             ref=str((data.get("metadata") or {}).get("tally_refund_id") or data["id"]),
-            amount=int(data.get("amount") or 0), currency=str(data.get("currency")).upper(),
-            status=str(data.get("status")))
+            amount=int(data.get("amount") or 0),
+            currency=str(data.get("currency")).upper(),
+            status=str(data.get("status")),
+        )
     return side
 
 
@@ -47,7 +52,9 @@ def tally_disputes(start: datetime, end: datetime) -> Side:
         side[dispute.stripe_id] = Record(
             ref=dispute.stripe_charge_id or dispute.stripe_id,
             amount=to_minor_units(amount_of(dispute.amount), dispute.currency),
-            currency=dispute.currency.upper(), status=dispute.status)
+            currency=dispute.currency.upper(),
+            status=dispute.status,
+        )
     return side
 
 
@@ -58,12 +65,13 @@ def stripe_disputes(gateway: StripeGateway, start: datetime, end: datetime) -> S
         charge = data.get("charge")
         side[data["id"]] = Record(
             ref=str(charge.get("id") if isinstance(charge, dict) else charge or data["id"]),
-            amount=int(data.get("amount") or 0), currency=str(data.get("currency")).upper(),
-            status=str(data.get("status")))
+            amount=int(data.get("amount") or 0),
+            currency=str(data.get("currency")).upper(),
+            status=str(data.get("status")),
+        )
     return side
 
 
 def register() -> None:
     register_reconciliation_source(ReconciliationSource("refund", tally_refunds, stripe_refunds))
-    register_reconciliation_source(ReconciliationSource("dispute", tally_disputes,
-                                                        stripe_disputes))
+    register_reconciliation_source(ReconciliationSource("dispute", tally_disputes, stripe_disputes))

@@ -39,14 +39,18 @@ def refund_send(message: Any) -> dict[str, Any]:
         return {"skipped": refund.status}
     payment = refund.payment
     reason = STRIPE_REFUND_REASON.get(refund.reason)  # type: ignore[call-overload]
-    target = ({"payment_intent_id": payment.stripe_payment_intent_id}
-              if payment.stripe_payment_intent_id else {"charge_id": payment.stripe_charge_id})
+    target = (
+        {"payment_intent_id": payment.stripe_payment_intent_id}
+        if payment.stripe_payment_intent_id
+        else {"charge_id": payment.stripe_charge_id}
+    )
     created = default_gateway().refund_create(
         idempotency_key=message.key,
         amount=to_minor_units(amount_of(refund.amount), refund.currency),
         metadata={"tally_refund_id": str(refund.pk)},
         **({"reason": reason} if reason and refund.reason != "requested_by_customer" else {}),
-        **target)
+        **target,
+    )
     data: dict[str, Any] = created.to_dict()
     refund_apply_stripe(data, at=None, refund_id=refund.pk)
     return {"stripe_refund_id": data.get("id"), "status": data.get("status")}
@@ -62,8 +66,9 @@ def _refund_for(obj: dict[str, Any]) -> Refund | None:
 
 
 @transaction.atomic
-def refund_apply_stripe(obj: dict[str, Any], *, at: datetime | None,
-                        refund_id: int | None = None) -> Refund | None:
+def refund_apply_stripe(
+    obj: dict[str, Any], *, at: datetime | None, refund_id: int | None = None
+) -> Refund | None:
     """Apply one Stripe refund snapshot (taken at ``at``; None = the create's own answer).
 
     Refunds Stripe made without us (dashboard) are left to reconciliation."""
@@ -83,8 +88,9 @@ def refund_apply_stripe(obj: dict[str, Any], *, at: datetime | None,
     if target == refund.status or refund.status in SETTLED:
         return refund
     if target not in RefundStatus.values or not can_transition(refund.status, target):
-        logger.warning("refund %s: Stripe status %s not applicable from %s", refund.pk, target,
-                       refund.status)
+        logger.warning(
+            "refund %s: Stripe status %s not applicable from %s", refund.pk, target, refund.status
+        )
         return refund
     fields: dict[str, Any] = {}
     if target in SETTLED:
@@ -103,16 +109,32 @@ def refund_record_success(refund: Refund) -> None:
 
     invoice = refund.invoice
     # A duplicate payment's refund returns money the invoice never asked for: no credit note.
-    if invoice is not None and refund.credit_note_id is None \
-            and invoice.status == InvoiceStatus.PAID and refund.source != "duplicate_payment":
-        note = credit_note_create(invoice=invoice, reason=_note_reason(refund), outcome="refund",
-                                  lines=_credit_lines(refund), actor=refund.requested_by)
+    if (
+        invoice is not None
+        and refund.credit_note_id is None
+        and invoice.status == InvoiceStatus.PAID
+        and refund.source != "duplicate_payment"
+    ):
+        note = credit_note_create(
+            invoice=invoice,
+            reason=_note_reason(refund),
+            outcome="refund",
+            lines=_credit_lines(refund),
+            actor=refund.requested_by,
+        )
         Refund.objects.filter(pk=refund.pk).update(credit_note=note)
-    ledger_post(key=f"refund:{refund.pk}:succeeded", currency=refund.currency,
-                lines=[(LedgerAccount.REFUNDS, amount_of(refund.amount)),
-                       (LedgerAccount.CASH, -amount_of(refund.amount))],
-                memo=f"Refund #{refund.pk}", refund=refund, invoice=invoice,
-                customer_id=refund.customer_id)
+    ledger_post(
+        key=f"refund:{refund.pk}:succeeded",
+        currency=refund.currency,
+        lines=[
+            (LedgerAccount.REFUNDS, amount_of(refund.amount)),
+            (LedgerAccount.CASH, -amount_of(refund.amount)),
+        ],
+        memo=f"Refund #{refund.pk}",
+        refund=refund,
+        invoice=invoice,
+        customer_id=refund.customer_id,
+    )
 
 
 def _note_reason(refund: Refund) -> str:
@@ -164,7 +186,11 @@ def register() -> None:
     from invoicing.stripe.events import handlers
 
     register_outbox_handler(REFUND_TOPIC, refund_send)
-    for event_type in ("refund.created", "refund.updated", "refund.failed",
-                       "charge.refund.updated"):
+    for event_type in (
+        "refund.created",
+        "refund.updated",
+        "refund.failed",
+        "charge.refund.updated",
+    ):
         handlers.register(event_type, on_refund_event)
     handlers.register("charge.refunded", on_charge_refunded)

@@ -24,10 +24,14 @@ def reminders_send(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     sent = 0
     for hours, field in WINDOWS:
-        due = Dispute.objects.filter(status__in=DISPUTE_OPEN, assignee__isnull=False,
-                                     evidence_submitted_at__isnull=True, due_by__gt=now,
-                                     due_by__lte=now + timedelta(hours=hours),
-                                     **{f"{field}__isnull": True})
+        due = Dispute.objects.filter(
+            status__in=DISPUTE_OPEN,
+            assignee__isnull=False,
+            evidence_submitted_at__isnull=True,
+            due_by__gt=now,
+            due_by__lte=now + timedelta(hours=hours),
+            **{f"{field}__isnull": True},
+        )
         for dispute_id in list(due.values_list("pk", flat=True)):
             sent += _remind(dispute_id, field, hours, now)
     return sent
@@ -36,7 +40,8 @@ def reminders_send(*, now: datetime | None = None) -> int:
 @transaction.atomic
 def _remind(dispute_id: int, field: str, hours: int, now: datetime) -> int:
     claimed = Dispute.objects.filter(pk=dispute_id, **{f"{field}__isnull": True}).update(
-        **{field: now})
+        **{field: now}
+    )
     if not claimed:
         return 0
     dispute = Dispute.objects.select_related("assignee", "customer").get(pk=dispute_id)
@@ -45,8 +50,10 @@ def _remind(dispute_id: int, field: str, hours: int, now: datetime) -> int:
         return 0
     subject = f"Dispute {dispute.stripe_id}: evidence due in under {hours} h"
     amount = amount_of(dispute.amount)
-    body = (f"The evidence for dispute {dispute.stripe_id} ({dispute.customer}, {amount} "
-            f"{dispute.currency}, reason {dispute.reason}) is due {dispute.due_by:%Y-%m-%d %H:%M} "
-            "UTC. Submit it from the disputes queue in the admin.")
+    body = (
+        f"The evidence for dispute {dispute.stripe_id} ({dispute.customer}, {amount} "
+        f"{dispute.currency}, reason {dispute.reason}) is due {dispute.due_by:%Y-%m-%d %H:%M} "
+        "UTC. Submit it from the disputes queue in the admin."
+    )
     transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email]))
     return 1

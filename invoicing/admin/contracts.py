@@ -39,8 +39,16 @@ from invoicing.usage import metering_usage
 
 class OverrideInline(_ReadOnlyInline):
     model = RateOverride
-    fields = ("charge_key", "kind", "multiplier", "price", "tiers", "effective_from",
-              "effective_to", "note")
+    fields = (
+        "charge_key",
+        "kind",
+        "multiplier",
+        "price",
+        "tiers",
+        "effective_from",
+        "effective_to",
+        "note",
+    )
     readonly_fields = fields
 
 
@@ -65,24 +73,40 @@ class AmendmentInline(_ReadOnlyInline):
 class ContractForm(forms.ModelForm):
     class Meta:
         model = Contract
-        fields = ("customer", "plan_version", "start_date", "end_date", "billing_anchor_day",
-                  "timezone", "net_days", "collection_method", "invoice_series")
+        fields = (
+            "customer",
+            "plan_version",
+            "start_date",
+            "end_date",
+            "billing_anchor_day",
+            "timezone",
+            "net_days",
+            "collection_method",
+            "invoice_series",
+        )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         customer, version = data.get("customer"), data.get("plan_version")
         if customer and version and version.plan.currency != customer.currency:
             raise forms.ValidationError(
-                f"The plan bills in {version.plan.currency}; the customer in "
-                f"{customer.currency}.")
+                f"The plan bills in {version.plan.currency}; the customer in {customer.currency}."
+            )
         return data
 
 
 @admin.register(Contract)
 class ContractAdmin(SimpleHistoryAdmin):
     form = ContractForm
-    list_display = ("customer", "plan_version", "start_date", "end_date", "timezone",
-                    "collection_method", "amend_link")
+    list_display = (
+        "customer",
+        "plan_version",
+        "start_date",
+        "end_date",
+        "timezone",
+        "collection_method",
+        "amend_link",
+    )
     list_filter = ("collection_method",)
     search_fields = ("customer__external_id", "customer__name")
     autocomplete_fields = ("customer",)
@@ -92,8 +116,15 @@ class ContractAdmin(SimpleHistoryAdmin):
         if obj is None:
             return ()
         # What shapes billing periods and prices changes only through amendments.
-        return ("customer", "plan_version", "start_date", "end_date", "billing_anchor_day",
-                "timezone", "invoice_series")
+        return (
+            "customer",
+            "plan_version",
+            "start_date",
+            "end_date",
+            "billing_anchor_day",
+            "timezone",
+            "invoice_series",
+        )
 
     @admin.display(description="Amend")
     def amend_link(self, obj: Contract) -> str:
@@ -101,8 +132,13 @@ class ContractAdmin(SimpleHistoryAdmin):
         return format_html('<a href="{}">Amend…</a>', url)
 
     def get_urls(self) -> list[Any]:
-        custom = [path("<int:contract_id>/amend/", self.admin_site.admin_view(self.amend_view),
-                       name="invoicing_contract_amend")]
+        custom = [
+            path(
+                "<int:contract_id>/amend/",
+                self.admin_site.admin_view(self.amend_view),
+                name="invoicing_contract_amend",
+            )
+        ]
         return custom + super().get_urls()
 
     def amend_view(self, request: HttpRequest, contract_id: int) -> HttpResponse:
@@ -110,9 +146,13 @@ class ContractAdmin(SimpleHistoryAdmin):
         if not self.has_change_permission(request, contract):
             raise PermissionDenied
         form = AmendmentForm(request.POST or None, contract=contract)
-        context: dict[str, Any] = {**self.admin_site.each_context(request), "opts": self.opts,
-                                   "contract": contract, "form": form,
-                                   "title": f"Amend contract {contract}"}
+        context: dict[str, Any] = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "contract": contract,
+            "form": form,
+            "title": f"Amend contract {contract}",
+        }
         if request.method == "POST" and form.is_valid():
             change = form.amendment_input()
             try:
@@ -120,9 +160,11 @@ class ContractAdmin(SimpleHistoryAdmin):
                     contract_amend(contract=contract, change=change, actor=request.user)
                     messages.success(request, "Amendment saved.")
                     return HttpResponseRedirect(
-                        reverse("admin:invoicing_contract_change", args=[contract.pk]))
-                context["impact"] = amendment_preview(contract=contract, change=change,
-                                                      at=timezone.now(), usage=metering_usage)
+                        reverse("admin:invoicing_contract_change", args=[contract.pk])
+                    )
+                context["impact"] = amendment_preview(
+                    contract=contract, change=change, at=timezone.now(), usage=metering_usage
+                )
             except AppError as exc:
                 form.add_error(None, f"{exc.message} {exc.details or ''}")
         return TemplateResponse(request, "invoicing/admin/contract_amend.html", context)
@@ -137,16 +179,14 @@ class AmendmentForm(forms.Form):
     plan_version = forms.ModelChoiceField(PlanVersion.objects.all(), required=False)
     end_date = forms.DateField(required=False, help_text="End the contract (exclusive).")
     override_charge_key = forms.CharField(required=False, label="Override: charge key")
-    override_kind = forms.ChoiceField(choices=[("", "-"), *OverrideKind.choices],
-                                      required=False)
+    override_kind = forms.ChoiceField(choices=[("", "-"), *OverrideKind.choices], required=False)
     override_multiplier = forms.DecimalField(required=False, max_digits=30, decimal_places=12)
     override_price = _json_field("Override: price spec (JSON)")
     override_tiers = _json_field("Override: tiers (JSON list)")
     commit_kind = forms.ChoiceField(choices=[("", "-"), *CommitKind.choices], required=False)
     commit_amount = forms.DecimalField(required=False, max_digits=24, decimal_places=4)
     discount_name = forms.CharField(required=False)
-    discount_kind = forms.ChoiceField(choices=[("", "-"), *DiscountKind.choices],
-                                      required=False)
+    discount_kind = forms.ChoiceField(choices=[("", "-"), *DiscountKind.choices], required=False)
     discount_value = forms.DecimalField(required=False, max_digits=30, decimal_places=12)
     discount_duration = forms.ChoiceField(choices=DiscountDuration.choices, required=False)
     note = forms.CharField(required=False, widget=forms.Textarea({"rows": 2}))
@@ -155,7 +195,8 @@ class AmendmentForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.contract = contract
         self.fields["plan_version"].queryset = PlanVersion.objects.filter(
-            plan__currency=contract.currency, cadence=contract.plan_version.cadence)
+            plan__currency=contract.currency, cadence=contract.plan_version.cadence
+        )
 
     def _json(self, name: str) -> Any:
         text = self.cleaned_data.get(name) or ""
@@ -178,28 +219,49 @@ class AmendmentForm(forms.Form):
         data = self.cleaned_data
         overrides, commits, discounts = [], [], []
         if data.get("override_kind"):
-            overrides.append({"charge_key": data["override_charge_key"],
-                              "kind": data["override_kind"],
-                              "multiplier": data.get("override_multiplier"),
-                              "price": data["override_price_json"],
-                              "tiers": data["override_tiers_json"]})
+            overrides.append(
+                {
+                    "charge_key": data["override_charge_key"],
+                    "kind": data["override_kind"],
+                    "multiplier": data.get("override_multiplier"),
+                    "price": data["override_price_json"],
+                    "tiers": data["override_tiers_json"],
+                }
+            )
         if data.get("commit_kind"):
             commits.append({"kind": data["commit_kind"], "amount": data.get("commit_amount")})
         if data.get("discount_kind"):
-            discounts.append({"name": data.get("discount_name") or "Discount",
-                              "kind": data["discount_kind"], "value": data.get("discount_value"),
-                              "duration": data.get("discount_duration") or "recurring"})
+            discounts.append(
+                {
+                    "name": data.get("discount_name") or "Discount",
+                    "kind": data["discount_kind"],
+                    "value": data.get("discount_value"),
+                    "duration": data.get("discount_duration") or "recurring",
+                }
+            )
         return AmendmentInput(
-            effective_date=data["effective_date"], plan_version=data.get("plan_version"),
-            end_date=data.get("end_date"), overrides=tuple(overrides), commits=tuple(commits),
-            discounts=tuple(discounts), note=data.get("note", ""))
+            effective_date=data["effective_date"],
+            plan_version=data.get("plan_version"),
+            end_date=data.get("end_date"),
+            overrides=tuple(overrides),
+            commits=tuple(commits),
+            discounts=tuple(discounts),
+            note=data.get("note", ""),
+        )
 
 
 @admin.register(ContractAmendment)
 class ContractAmendmentAdmin(SimpleHistoryAdmin):
     list_display = ("contract", "effective_date", "plan_version", "created_by", "created_at")
-    readonly_fields = ("contract", "effective_date", "plan_version", "note", "changes",
-                       "created_by", "created_at")
+    readonly_fields = (
+        "contract",
+        "effective_date",
+        "plan_version",
+        "note",
+        "changes",
+        "created_by",
+        "created_at",
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

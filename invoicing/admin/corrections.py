@@ -57,18 +57,24 @@ def manual_outcomes(invoice: Invoice | None = None) -> list[tuple[str, str]]:
 
 def replacement_message(replacement: Invoice) -> str:
     if replacement.status == InvoiceStatus.DRAFT:
-        return (f"replacement draft #{replacement.pk} created; the next billing run issues it "
-                "(or use Finalize now)")
+        return (
+            f"replacement draft #{replacement.pk} created; the next billing run issues it "
+            "(or use Finalize now)"
+        )
     total = money(replacement.total, replacement.currency)
     return f"re-issued as {replacement.number} ({total} {replacement.currency})"
 
 
 class ReissueForm(forms.Form):
-    reason = forms.CharField(required=False, max_length=MAX_REASON_LENGTH,
-                             widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-                             label="Why it is voided (required, kept in the audit trail)")
-    finalize = forms.BooleanField(required=False, initial=True,
-                                  label="Issue the replacement now (number, PDF, Stripe)")
+    reason = forms.CharField(
+        required=False,
+        max_length=MAX_REASON_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        label="Why it is voided (required, kept in the audit trail)",
+    )
+    finalize = forms.BooleanField(
+        required=False, initial=True, label="Issue the replacement now (number, PDF, Stripe)"
+    )
 
     def __init__(self, *args: Any, needs_reason: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -78,9 +84,11 @@ class ReissueForm(forms.Form):
 
 
 class CreditNoteForm(forms.Form):
-    reason = forms.CharField(max_length=MAX_REASON_LENGTH,
-                             widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-                             label="Reason (required, shown to the customer and audited)")
+    reason = forms.CharField(
+        max_length=MAX_REASON_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        label="Reason (required, shown to the customer and audited)",
+    )
     outcome = forms.ChoiceField(label="Where the credit goes")
     full = forms.BooleanField(required=False, label="Credit everything still creditable")
 
@@ -93,10 +101,14 @@ class CreditNoteForm(forms.Form):
             left = amount_of(line.amount) - already.get(line.pk, Decimal(0))
             name = f"line_{line.pk}"
             self.fields[name] = forms.DecimalField(
-                required=False, min_value=Decimal("0.0001"), max_digits=24, decimal_places=4,
+                required=False,
+                min_value=Decimal("0.0001"),
+                max_digits=24,
+                decimal_places=4,
                 label=f"{line.description} ({money(left, invoice.currency)} of "
-                  f"{money(line.amount, invoice.currency)} left)",
-                disabled=left <= 0)
+                f"{money(line.amount, invoice.currency)} left)",
+                disabled=left <= 0,
+            )
             self.line_fields.append((name, line, left))
 
     def clean(self) -> dict[str, Any]:
@@ -105,15 +117,19 @@ class CreditNoteForm(forms.Form):
         if data.get("full") and chosen:
             raise forms.ValidationError("Either credit everything or give line amounts.")
         if not data.get("full") and not chosen:
-            raise forms.ValidationError("Tick “Credit everything” or give at least one line "
-                                        "amount.")
+            raise forms.ValidationError(
+                "Tick “Credit everything” or give at least one line amount."
+            )
         return data
 
     def lines(self) -> dict[int, Decimal] | None:
         if self.cleaned_data.get("full"):
             return None
-        return {line.pk: self.cleaned_data[name] for name, line, _left in self.line_fields
-                if self.cleaned_data.get(name)}
+        return {
+            line.pk: self.cleaned_data[name]
+            for name, line, _left in self.line_fields
+            if self.cleaned_data.get(name)
+        }
 
 
 class _Preview(Exception):
@@ -127,14 +143,21 @@ def credit_note_preview(invoice: Invoice, form: CreditNoteForm) -> dict[str, Any
     effect: dict[str, Any] = {}
     try:
         with transaction.atomic():
-            note = credit_note_create(invoice=invoice, reason=form.cleaned_data["reason"],
-                                      outcome=form.cleaned_data["outcome"], lines=form.lines())
+            note = credit_note_create(
+                invoice=invoice,
+                reason=form.cleaned_data["reason"],
+                outcome=form.cleaned_data["outcome"],
+                lines=form.lines(),
+            )
             currency = invoice.currency
-            effect = {"total": money(note.total, currency),
-                      "due_before": money(due_before, currency),
-                      "due_after": money(invoice_amount_due(invoice), currency),
-                      "lines": [(line.description, money(line.amount, currency))
-                                for line in note.lines.all()]}
+            effect = {
+                "total": money(note.total, currency),
+                "due_before": money(due_before, currency),
+                "due_after": money(invoice_amount_due(invoice), currency),
+                "lines": [
+                    (line.description, money(line.amount, currency)) for line in note.lines.all()
+                ],
+            }
             raise _Preview
     except _Preview:
         pass
@@ -150,16 +173,21 @@ class InvoiceCorrectionsMixin:
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view
         return [
-            path("<int:invoice_id>/reissue/", view(self.reissue_view),
-                 name="invoicing_invoice_reissue"),
-            path("<int:invoice_id>/credit-note/", view(self.credit_note_view),
-                 name="invoicing_invoice_credit_note"),
+            path(
+                "<int:invoice_id>/reissue/",
+                view(self.reissue_view),
+                name="invoicing_invoice_reissue",
+            ),
+            path(
+                "<int:invoice_id>/credit-note/",
+                view(self.credit_note_view),
+                name="invoicing_invoice_credit_note",
+            ),
             *super().get_urls(),  # type: ignore[misc]
         ]
 
     def _context(self, request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
-        return {**self.admin_site.each_context(request), "opts": self.opts, "title": title,
-                **extra}
+        return {**self.admin_site.each_context(request), "opts": self.opts, "title": title, **extra}
 
     def _require_change(self, request: HttpRequest) -> None:
         if not request.user.has_perm(CHANGE_INVOICE):
@@ -167,19 +195,33 @@ class InvoiceCorrectionsMixin:
 
     # Bulk actions ------------------------------------------------------------------------
 
-    def _replace_each(self, request: HttpRequest, queryset: QuerySet[Invoice], *,
-                      void_reason: str | None, finalize: bool) -> list[tuple[Invoice, str, bool]]:
+    def _replace_each(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Invoice],
+        *,
+        void_reason: str | None,
+        finalize: bool,
+    ) -> list[tuple[Invoice, str, bool]]:
         results = []
         for invoice in queryset.select_related("customer").order_by("pk"):
             try:
-                replacement = invoice_replace(invoice=invoice, now=timezone.now(),
-                                              usage=metering_usage, actor=request.user,
-                                              void_reason=void_reason, finalize=finalize)
+                replacement = invoice_replace(
+                    invoice=invoice,
+                    now=timezone.now(),
+                    usage=metering_usage,
+                    actor=request.user,
+                    void_reason=void_reason,
+                    finalize=finalize,
+                )
                 done = "voided; " if void_reason is not None else ""
                 results.append((invoice, done + replacement_message(replacement), True))
             except AppError as exc:
-                hint = (" A paid invoice is voided by refunding it in full (disputes)."
-                        if invoice.status == InvoiceStatus.PAID else "")
+                hint = (
+                    " A paid invoice is voided by refunding it in full (disputes)."
+                    if invoice.status == InvoiceStatus.PAID
+                    else ""
+                )
                 results.append((invoice, f"not re-issued: {exc.message}{hint}", False))
         return results
 
@@ -188,20 +230,32 @@ class InvoiceCorrectionsMixin:
         reason = request.POST.get("reason", "").strip()
         if "confirm" not in request.POST or not reason:
             return self._confirm(  # type: ignore[attr-defined]
-                request, queryset, action="void_and_reissue", needs_reason=True,
-                title="Void these invoices and issue replacements?", offers_finalize=True)
-        results = self._replace_each(request, queryset, void_reason=reason,
-                                     finalize=bool(request.POST.get("finalize")))
+                request,
+                queryset,
+                action="void_and_reissue",
+                needs_reason=True,
+                title="Void these invoices and issue replacements?",
+                offers_finalize=True,
+            )
+        results = self._replace_each(
+            request, queryset, void_reason=reason, finalize=bool(request.POST.get("finalize"))
+        )
         return self._results(request, "Void and re-issue: results", results)  # type: ignore[attr-defined]
 
     @admin.action(description="Re-issue voided invoices", permissions=["change"])
     def reissue_voided(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> HttpResponse:
         if "confirm" not in request.POST:
             return self._confirm(  # type: ignore[attr-defined]
-                request, queryset, action="reissue_voided", needs_reason=False,
-                title="Issue replacements for these voided invoices?", offers_finalize=True)
-        results = self._replace_each(request, queryset, void_reason=None,
-                                     finalize=bool(request.POST.get("finalize")))
+                request,
+                queryset,
+                action="reissue_voided",
+                needs_reason=False,
+                title="Issue replacements for these voided invoices?",
+                offers_finalize=True,
+            )
+        results = self._replace_each(
+            request, queryset, void_reason=None, finalize=bool(request.POST.get("finalize"))
+        )
         return self._results(request, "Re-issue: results", results)  # type: ignore[attr-defined]
 
     # Object pages ------------------------------------------------------------------------
@@ -214,19 +268,33 @@ class InvoiceCorrectionsMixin:
         if request.method == "POST" and form.is_valid():
             try:
                 replacement = invoice_replace(
-                    invoice=invoice, now=timezone.now(), usage=metering_usage,
-                    actor=request.user, finalize=form.cleaned_data["finalize"],
-                    void_reason=form.cleaned_data["reason"] if needs_void else None)
+                    invoice=invoice,
+                    now=timezone.now(),
+                    usage=metering_usage,
+                    actor=request.user,
+                    finalize=form.cleaned_data["finalize"],
+                    void_reason=form.cleaned_data["reason"] if needs_void else None,
+                )
             except AppError as exc:
                 form.add_error(None, exc.message)
             else:
                 messages.success(request, f"{invoice}: {replacement_message(replacement)}.")
-                return HttpResponseRedirect(reverse("admin:invoicing_invoice_change",
-                                                    args=[replacement.pk]))
+                return HttpResponseRedirect(
+                    reverse("admin:invoicing_invoice_change", args=[replacement.pk])
+                )
         title = f"Void and re-issue {invoice}" if needs_void else f"Re-issue {invoice}"
-        return TemplateResponse(request, "invoicing/admin/invoice_reissue.html", self._context(
-            request, title, invoice=invoice, form=form, needs_void=needs_void,
-            total=money(invoice.total, invoice.currency)))
+        return TemplateResponse(
+            request,
+            "invoicing/admin/invoice_reissue.html",
+            self._context(
+                request,
+                title,
+                invoice=invoice,
+                form=form,
+                needs_void=needs_void,
+                total=money(invoice.total, invoice.currency),
+            ),
+        )
 
     def credit_note_view(self, request: HttpRequest, invoice_id: int) -> HttpResponse:
         self._require_change(request)
@@ -237,22 +305,38 @@ class InvoiceCorrectionsMixin:
             try:
                 if "issue" in request.POST:
                     note = credit_note_create(
-                        invoice=invoice, reason=form.cleaned_data["reason"],
-                        outcome=form.cleaned_data["outcome"], lines=form.lines(),
-                        actor=request.user)
-                    messages.success(request, f"Credit note {note.number} issued for "
-                                     f"{money(note.total, invoice.currency)} "
-                                     f"{invoice.currency}.")
-                    return HttpResponseRedirect(reverse("admin:invoicing_creditnote_change",
-                                                        args=[note.pk]))
+                        invoice=invoice,
+                        reason=form.cleaned_data["reason"],
+                        outcome=form.cleaned_data["outcome"],
+                        lines=form.lines(),
+                        actor=request.user,
+                    )
+                    messages.success(
+                        request,
+                        f"Credit note {note.number} issued for "
+                        f"{money(note.total, invoice.currency)} "
+                        f"{invoice.currency}.",
+                    )
+                    return HttpResponseRedirect(
+                        reverse("admin:invoicing_creditnote_change", args=[note.pk])
+                    )
                 effect = credit_note_preview(invoice, form)
             except AppError as exc:
                 _form_errors(form, exc)
-        return TemplateResponse(request, "invoicing/admin/credit_note_create.html", self._context(
-            request, f"Credit note for {invoice}", invoice=invoice, form=form, effect=effect,
-            amount_due=money(invoice_amount_due(invoice), invoice.currency),
-            total=money(invoice.total, invoice.currency),
-            paid=invoice.status == InvoiceStatus.PAID))
+        return TemplateResponse(
+            request,
+            "invoicing/admin/credit_note_create.html",
+            self._context(
+                request,
+                f"Credit note for {invoice}",
+                invoice=invoice,
+                form=form,
+                effect=effect,
+                amount_due=money(invoice_amount_due(invoice), invoice.currency),
+                total=money(invoice.total, invoice.currency),
+                paid=invoice.status == InvoiceStatus.PAID,
+            ),
+        )
 
 
 def _form_errors(form: CreditNoteForm, exc: AppError) -> None:
@@ -286,7 +370,9 @@ def _credit_note_url(invoice: Invoice) -> str | None:
 
 
 register_object_link("invoicing.invoice", "Re-issue…", _reissue_url, permission=CHANGE_INVOICE)
-register_object_link("invoicing.invoice", "Void and re-issue…", _void_and_reissue_url,
-                     permission=CHANGE_INVOICE)
-register_object_link("invoicing.invoice", "Issue a credit note…", _credit_note_url,
-                     permission=CHANGE_INVOICE)
+register_object_link(
+    "invoicing.invoice", "Void and re-issue…", _void_and_reissue_url, permission=CHANGE_INVOICE
+)
+register_object_link(
+    "invoicing.invoice", "Issue a credit note…", _credit_note_url, permission=CHANGE_INVOICE
+)

@@ -35,13 +35,23 @@ class CreditEntryInline(admin.TabularInline):
 class CreditGrantForm(forms.ModelForm):
     # One plain amount input: the currency is the grant's own field below (django-money's
     # default form field would add a second currency picker).
-    amount = forms.DecimalField(max_digits=24, decimal_places=4,
-                                help_text="Amount granted (the first ledger entry).")
+    amount = forms.DecimalField(
+        max_digits=24, decimal_places=4, help_text="Amount granted (the first ledger entry)."
+    )
 
     class Meta:
         model = CreditGrant
-        fields = ("customer", "contract", "kind", "amount", "currency", "effective_at",
-                  "expires_at", "priority", "note")
+        fields = (
+            "customer",
+            "contract",
+            "kind",
+            "amount",
+            "currency",
+            "effective_at",
+            "expires_at",
+            "priority",
+            "note",
+        )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -56,8 +66,17 @@ class CreditGrantForm(forms.ModelForm):
 @admin.register(CreditGrant)
 class CreditGrantAdmin(SimpleHistoryAdmin):
     form = CreditGrantForm
-    list_display = ("__str__", "customer", "kind", "amount", "balance", "currency",
-                    "effective_at", "expires_at", "priority")
+    list_display = (
+        "__str__",
+        "customer",
+        "kind",
+        "amount",
+        "balance",
+        "currency",
+        "effective_at",
+        "expires_at",
+        "priority",
+    )
     list_filter = ("kind", "currency")
     search_fields = ("customer__external_id", "customer__name", "note")
     autocomplete_fields = ("customer",)
@@ -80,10 +99,17 @@ class CreditGrantAdmin(SimpleHistoryAdmin):
             return
         data = form.cleaned_data
         grant = credit_grant_create(
-            customer=data["customer"], contract=data.get("contract"), kind=data["kind"],
-            amount=data["amount"], currency=data["currency"],
-            effective_at=data["effective_at"], expires_at=data.get("expires_at"),
-            priority=data["priority"], note=data.get("note", ""), actor=request.user)
+            customer=data["customer"],
+            contract=data.get("contract"),
+            kind=data["kind"],
+            amount=data["amount"],
+            currency=data["currency"],
+            effective_at=data["effective_at"],
+            expires_at=data.get("expires_at"),
+            priority=data["priority"],
+            note=data.get("note", ""),
+            actor=request.user,
+        )
         obj.pk = grant.pk
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> Any:

@@ -40,9 +40,23 @@ def _invoice_link(invoice: Invoice) -> str:
 class LineInline(_ReadOnlyInline):
     model = InvoiceLine
     fk_name = "invoice"
-    fields = ("position", "kind", "description", "explain", "meter_key", "quantity", "amount",
-              "period_start", "period_end", "price", "breakdown", "overrides", "credit_grant",
-              "adjusts_invoice", "details")
+    fields = (
+        "position",
+        "kind",
+        "description",
+        "explain",
+        "meter_key",
+        "quantity",
+        "amount",
+        "period_start",
+        "period_end",
+        "price",
+        "breakdown",
+        "overrides",
+        "credit_grant",
+        "adjusts_invoice",
+        "details",
+    )
     readonly_fields = fields
 
     @admin.display(description="Explain")
@@ -68,19 +82,51 @@ class TransitionInline(_ReadOnlyInline):
 
 @admin.register(Invoice)
 class InvoiceAdmin(InvoiceCorrectionsMixin, SimpleHistoryAdmin):
-    list_display = ("__str__", "customer", "status", "total", "currency", "period_start",
-                    "period_end", "issued_at", "due_at")
+    list_display = (
+        "__str__",
+        "customer",
+        "status",
+        "total",
+        "currency",
+        "period_start",
+        "period_end",
+        "issued_at",
+        "due_at",
+    )
     list_filter = ("status", "kind", "currency")
     search_fields = ("number", "customer__external_id", "customer__name")
     date_hierarchy = "period_start"
     inlines = [LineInline, CreditNoteInline, TransitionInline]
-    actions = ["finalize_now", "void_invoices", "void_and_reissue", "reissue_voided",
-               "credit_in_full"]
-    fields = ("number", "status", "kind", "customer", "contract", "replaces_link",
-              "replaced_by_link", "currency",
-              "period_start", "period_end", "total", "finalize_after", "issued_at", "due_at",
-              "amount_due", "paid_at", "voided_at", "void_reason", "pdf_link", "refreshed_at",
-              "stripe_summary")
+    actions = [
+        "finalize_now",
+        "void_invoices",
+        "void_and_reissue",
+        "reissue_voided",
+        "credit_in_full",
+    ]
+    fields = (
+        "number",
+        "status",
+        "kind",
+        "customer",
+        "contract",
+        "replaces_link",
+        "replaced_by_link",
+        "currency",
+        "period_start",
+        "period_end",
+        "total",
+        "finalize_after",
+        "issued_at",
+        "due_at",
+        "amount_due",
+        "paid_at",
+        "voided_at",
+        "void_reason",
+        "pdf_link",
+        "refreshed_at",
+        "stripe_summary",
+    )
     readonly_fields = fields
 
     @admin.display(description="Stripe")
@@ -112,36 +158,78 @@ class InvoiceAdmin(InvoiceCorrectionsMixin, SimpleHistoryAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # drafts are the billing run's; issued invoices are voided, not deleted
 
-    def _confirm(self, request: HttpRequest, queryset: QuerySet[Invoice], *, action: str,
-                 title: str, needs_reason: bool, outcomes: Any = None,
-                 offers_finalize: bool = False) -> HttpResponse:
-        return TemplateResponse(request, "invoicing/admin/invoice_action_confirm.html", {
-            **self.admin_site.each_context(request), "opts": self.opts, "title": title,
-            "invoices": queryset, "action": action, "needs_reason": needs_reason,
-            "outcomes": outcomes, "offers_finalize": offers_finalize,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        })
+    def _confirm(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Invoice],
+        *,
+        action: str,
+        title: str,
+        needs_reason: bool,
+        outcomes: Any = None,
+        offers_finalize: bool = False,
+    ) -> HttpResponse:
+        return TemplateResponse(
+            request,
+            "invoicing/admin/invoice_action_confirm.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": title,
+                "invoices": queryset,
+                "action": action,
+                "needs_reason": needs_reason,
+                "outcomes": outcomes,
+                "offers_finalize": offers_finalize,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
 
-    def _results(self, request: HttpRequest, title: str,
-                 results: list[tuple[Invoice, str, bool]]) -> HttpResponse:
-        return TemplateResponse(request, "invoicing/admin/invoice_action_results.html", {
-            **self.admin_site.each_context(request), "opts": self.opts, "title": title,
-            "results": results,
-        })
+    def _results(
+        self, request: HttpRequest, title: str, results: list[tuple[Invoice, str, bool]]
+    ) -> HttpResponse:
+        return TemplateResponse(
+            request,
+            "invoicing/admin/invoice_action_results.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": title,
+                "results": results,
+            },
+        )
 
-    @admin.action(description="Finalize now (skip the rest of the grace period)",
-                  permissions=["change"])
+    @admin.action(
+        description="Finalize now (skip the rest of the grace period)", permissions=["change"]
+    )
     def finalize_now(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> HttpResponse:
         if "confirm" not in request.POST:
-            return self._confirm(request, queryset, action="finalize_now",
-                                 title="Finalize these invoices now?", needs_reason=False)
+            return self._confirm(
+                request,
+                queryset,
+                action="finalize_now",
+                title="Finalize these invoices now?",
+                needs_reason=False,
+            )
         results = []
         for invoice in queryset.order_by("pk"):
             try:
-                done = invoice_finalize(invoice_id=invoice.pk, usage=metering_usage,
-                                        now=timezone.now(), actor=request.user, wait=True)
-                results.append((invoice, f"finalized as {done.number}" if done
-                                else f"skipped: it is {invoice.status}", done is not None))
+                done = invoice_finalize(
+                    invoice_id=invoice.pk,
+                    usage=metering_usage,
+                    now=timezone.now(),
+                    actor=request.user,
+                    wait=True,
+                )
+                results.append(
+                    (
+                        invoice,
+                        f"finalized as {done.number}"
+                        if done
+                        else f"skipped: it is {invoice.status}",
+                        done is not None,
+                    )
+                )
             except AppError as exc:
                 results.append((invoice, f"failed: {exc.message}", False))
         return self._results(request, "Finalize now: results", results)
@@ -150,34 +238,42 @@ class InvoiceAdmin(InvoiceCorrectionsMixin, SimpleHistoryAdmin):
     def void_invoices(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> HttpResponse:
         reason = request.POST.get("reason", "").strip()
         if "confirm" not in request.POST or not reason:
-            return self._confirm(request, queryset, action="void_invoices",
-                                 title="Void these invoices?", needs_reason=True)
+            return self._confirm(
+                request,
+                queryset,
+                action="void_invoices",
+                title="Void these invoices?",
+                needs_reason=True,
+            )
         results = []
         for invoice in queryset.order_by("pk"):
             try:
-                invoice_void(invoice=invoice, reason=reason, now=timezone.now(),
-                             actor=request.user)
+                invoice_void(invoice=invoice, reason=reason, now=timezone.now(), actor=request.user)
                 results.append((invoice, "voided; credits drawn were returned", True))
             except AppError as exc:
                 results.append((invoice, f"not voided: {exc.message}", False))
         return self._results(request, "Void: results", results)
 
-    @admin.action(description="Credit in full (credit note, with a reason)",
-                  permissions=["change"])
+    @admin.action(description="Credit in full (credit note, with a reason)", permissions=["change"])
     def credit_in_full(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> HttpResponse:
         reason = request.POST.get("reason", "").strip()
         outcome = request.POST.get("outcome", "")
         outcomes = manual_outcomes()  # refund notes come from the refund workflow
-        if "confirm" not in request.POST or not reason \
-                or outcome not in dict(outcomes):
-            return self._confirm(request, queryset, action="credit_in_full",
-                                 title="Issue full credit notes for these invoices?",
-                                 needs_reason=True, outcomes=outcomes)
+        if "confirm" not in request.POST or not reason or outcome not in dict(outcomes):
+            return self._confirm(
+                request,
+                queryset,
+                action="credit_in_full",
+                title="Issue full credit notes for these invoices?",
+                needs_reason=True,
+                outcomes=outcomes,
+            )
         results = []
         for invoice in queryset.order_by("pk"):
             try:
-                note = credit_note_create(invoice=invoice, reason=reason, outcome=outcome,
-                                          actor=request.user)
+                note = credit_note_create(
+                    invoice=invoice, reason=reason, outcome=outcome, actor=request.user
+                )
                 total = amount_of(note.total)
                 results.append((invoice, f"credit note {note.number} for {total}", True))
             except AppError as exc:
@@ -193,15 +289,39 @@ class CreditNoteLineInline(_ReadOnlyInline):
 
 @admin.register(CreditNote)
 class CreditNoteAdmin(SimpleHistoryAdmin):
-    list_display = ("number", "invoice", "customer", "outcome", "total", "currency",
-                    "created_by", "created_at")
+    list_display = (
+        "number",
+        "invoice",
+        "customer",
+        "outcome",
+        "total",
+        "currency",
+        "created_by",
+        "created_at",
+    )
     list_filter = ("outcome", "invoice__currency", "invoice__status", "created_at")
     list_select_related = ("invoice__customer", "created_by")
-    search_fields = ("number", "invoice__number", "invoice__customer__external_id",
-                     "invoice__customer__name", "reason")
+    search_fields = (
+        "number",
+        "invoice__number",
+        "invoice__customer__external_id",
+        "invoice__customer__name",
+        "reason",
+    )
     date_hierarchy = "created_at"
-    fields = ("number", "invoice", "customer", "outcome", "total", "currency", "reason",
-              "credit_grant", "created_by", "created_at", "amount_due")
+    fields = (
+        "number",
+        "invoice",
+        "customer",
+        "outcome",
+        "total",
+        "currency",
+        "reason",
+        "credit_grant",
+        "created_by",
+        "created_at",
+        "amount_due",
+    )
     readonly_fields = fields
     inlines = [CreditNoteLineInline]
 

@@ -12,8 +12,15 @@ class DifferenceInline(admin.TabularInline):
     model = ReconciliationDifference
     extra = 0
     can_delete = False
-    fields = ("object_type", "kind", "stripe_id", "tally_ref", "tally_value", "stripe_value",
-              "details")
+    fields = (
+        "object_type",
+        "kind",
+        "stripe_id",
+        "tally_ref",
+        "tally_value",
+        "stripe_value",
+        "details",
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
@@ -25,12 +32,27 @@ class DifferenceInline(admin.TabularInline):
 
 @admin.register(ReconciliationRun)
 class ReconciliationRunAdmin(ReadOnlyAdmin):
-    list_display = ("__str__", "status", "difference_count", "trigger", "counts", "started_at",
-                    "finished_at")
+    list_display = (
+        "__str__",
+        "status",
+        "difference_count",
+        "trigger",
+        "counts",
+        "started_at",
+        "finished_at",
+    )
     list_filter = ("status", "trigger")
     date_hierarchy = "period_start"
-    fields = ("period_start", "period_end", "status", "trigger", "counts", "error",
-              "started_at", "finished_at")
+    fields = (
+        "period_start",
+        "period_end",
+        "status",
+        "trigger",
+        "counts",
+        "error",
+        "started_at",
+        "finished_at",
+    )
     readonly_fields = fields
     inlines = [DifferenceInline]
 
@@ -41,8 +63,15 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
 
 @admin.register(ReconciliationDifference)
 class ReconciliationDifferenceAdmin(ReadOnlyAdmin):
-    list_display = ("run", "object_type", "kind", "stripe_id", "tally_ref", "tally_value",
-                    "stripe_value")
+    list_display = (
+        "run",
+        "object_type",
+        "kind",
+        "stripe_id",
+        "tally_ref",
+        "tally_value",
+        "stripe_value",
+    )
     list_filter = ("kind", "object_type", "run__status")
     search_fields = ("stripe_id", "tally_ref")
     list_select_related = ("run",)

@@ -25,43 +25,98 @@ from invoicing.services.stripe_webhooks import webhook_events_replay
 
 @admin.register(StripeWebhookEvent)
 class StripeWebhookEventAdmin(ReadOnlyAdmin):
-    list_display = ("stripe_id", "type", "status", "error_code", "attempts", "stripe_created",
-                    "received_at", "processed_at")
+    list_display = (
+        "stripe_id",
+        "type",
+        "status",
+        "error_code",
+        "attempts",
+        "stripe_created",
+        "received_at",
+        "processed_at",
+    )
     list_filter = ("status", "type")
     search_fields = ("stripe_id", "object_id", "error")
     date_hierarchy = "received_at"
     actions = ["replay"]
-    fields = ("stripe_id", "type", "object_id", "status", "error_code", "error", "attempts",
-              "stripe_created", "received_at", "processed_at", "livemode", "api_version", "body")
+    fields = (
+        "stripe_id",
+        "type",
+        "object_id",
+        "status",
+        "error_code",
+        "error",
+        "attempts",
+        "stripe_created",
+        "received_at",
+        "processed_at",
+        "livemode",
+        "api_version",
+        "body",
+    )
     readonly_fields = fields
 
     @admin.action(description="Replay (process again now)", permissions=["replay"])
-    def replay(self, request: HttpRequest, queryset: QuerySet[StripeWebhookEvent]
-               ) -> HttpResponse:
+    def replay(self, request: HttpRequest, queryset: QuerySet[StripeWebhookEvent]) -> HttpResponse:
         rows = {row.pk: row for row in queryset}
         results = webhook_events_replay(event_ids=list(rows))
-        return action_results(request, self, "Replay: results",
-                              [(rows.get(pk, pk), status) for pk, status in results],
-                              object_label="Event")
+        return action_results(
+            request,
+            self,
+            "Replay: results",
+            [(rows.get(pk, pk), status) for pk, status in results],
+            object_label="Event",
+        )
 
     def has_replay_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("invoicing.view_stripewebhookevent") and (
-            request.user.is_superuser or request.user.has_perm("invoicing.change_invoice"))
+            request.user.is_superuser or request.user.has_perm("invoicing.change_invoice")
+        )
 
 
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
-    list_display = ("__str__", "customer", "invoice", "status", "amount", "amount_captured",
-                    "amount_refunded", "currency", "failure_reason", "created_at")
+    list_display = (
+        "__str__",
+        "customer",
+        "invoice",
+        "status",
+        "amount",
+        "amount_captured",
+        "amount_refunded",
+        "currency",
+        "failure_reason",
+        "created_at",
+    )
     list_filter = ("status", "currency")
-    search_fields = ("stripe_payment_intent_id", "stripe_charge_id", "customer__external_id",
-                     "customer__name", "invoice__number", "failure_message")
+    search_fields = (
+        "stripe_payment_intent_id",
+        "stripe_charge_id",
+        "customer__external_id",
+        "customer__name",
+        "invoice__number",
+        "failure_message",
+    )
     date_hierarchy = "created_at"
     list_select_related = ("customer", "invoice")
-    fields = ("customer", "invoice", "stripe_payment_intent_id", "stripe_charge_id", "status",
-              "currency", "amount", "amount_captured", "amount_refunded", "failure_code",
-              "decline_code", "failure_message", "stripe_created", "last_event_at",
-              "created_at", "updated_at")
+    fields = (
+        "customer",
+        "invoice",
+        "stripe_payment_intent_id",
+        "stripe_charge_id",
+        "status",
+        "currency",
+        "amount",
+        "amount_captured",
+        "amount_refunded",
+        "failure_code",
+        "decline_code",
+        "failure_message",
+        "stripe_created",
+        "last_event_at",
+        "created_at",
+        "updated_at",
+    )
     readonly_fields = fields
 
     @admin.display(description="Stripe's reason")
@@ -74,32 +129,69 @@ class PaymentAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
 
 @admin.register(StripeInvoice)
 class StripeInvoiceAdmin(ReadOnlyAdmin):
-    list_display = ("stripe_id", "invoice", "status", "collection_method", "total_minor",
-                    "amount_paid_minor", "currency", "last_event_at", "synced_at")
+    list_display = (
+        "stripe_id",
+        "invoice",
+        "status",
+        "collection_method",
+        "total_minor",
+        "amount_paid_minor",
+        "currency",
+        "last_event_at",
+        "synced_at",
+    )
     list_filter = ("status", "collection_method")
     search_fields = ("stripe_id", "invoice__number")
     list_select_related = ("invoice",)
-    fields = ("invoice", "stripe_id", "status", "collection_method", "currency", "total_minor",
-              "amount_paid_minor", "hosted_link", "stripe_created", "last_event_at",
-              "synced_at")
+    fields = (
+        "invoice",
+        "stripe_id",
+        "status",
+        "collection_method",
+        "currency",
+        "total_minor",
+        "amount_paid_minor",
+        "hosted_link",
+        "stripe_created",
+        "last_event_at",
+        "synced_at",
+    )
     readonly_fields = fields
 
     @admin.display(description="Hosted invoice")
     def hosted_link(self, obj: StripeInvoice) -> str:
         if not obj.hosted_invoice_url:
             return "-"
-        return format_html('<a href="{}" rel="noopener">{}</a>', obj.hosted_invoice_url,
-                           obj.hosted_invoice_url)
+        return format_html(
+            '<a href="{}" rel="noopener">{}</a>', obj.hosted_invoice_url, obj.hosted_invoice_url
+        )
 
 
 @admin.register(PaymentMethodUpdateLink)
 class PaymentMethodUpdateLinkAdmin(ReadOnlyAdmin):
-    list_display = ("__str__", "customer", "status", "url", "email_to", "emailed_at",
-                    "requested_by", "created_at")
+    list_display = (
+        "__str__",
+        "customer",
+        "status",
+        "url",
+        "email_to",
+        "emailed_at",
+        "requested_by",
+        "created_at",
+    )
     list_filter = ("status",)
     search_fields = ("customer__external_id", "customer__name", "email_to")
-    fields = ("customer", "status", "url", "email_to", "emailed_at", "error", "requested_by",
-              "created_at", "ready_at")
+    fields = (
+        "customer",
+        "status",
+        "url",
+        "email_to",
+        "emailed_at",
+        "error",
+        "requested_by",
+        "created_at",
+        "ready_at",
+    )
     readonly_fields = fields
 
 
@@ -108,13 +200,28 @@ def invoice_stripe_summary(invoice: Any) -> str:
     from django.utils.html import format_html_join
 
     mirror = StripeInvoice.objects.filter(invoice=invoice).first()
-    head = (format_html("{} ({})", mirror.stripe_id, mirror.status) if mirror
-            else format_html("{}", "not on Stripe" if invoice.status == "draft"
-                             else "not on Stripe yet (see the outbox)"))
+    head = (
+        format_html("{} ({})", mirror.stripe_id, mirror.status)
+        if mirror
+        else format_html(
+            "{}",
+            "not on Stripe" if invoice.status == "draft" else "not on Stripe yet (see the outbox)",
+        )
+    )
     payments = Payment.objects.filter(invoice=invoice).order_by("created_at")
     rows = format_html_join(
-        "", "<li>{} {} {}{}</li>",
-        ((p.stripe_payment_intent_id or p.stripe_charge_id, p.status, amount_of(p.amount),
-          f": {p.failure_message} ({p.decline_code or p.failure_code})"
-          if p.status == "failed" else "") for p in payments))
+        "",
+        "<li>{} {} {}{}</li>",
+        (
+            (
+                p.stripe_payment_intent_id or p.stripe_charge_id,
+                p.status,
+                amount_of(p.amount),
+                f": {p.failure_message} ({p.decline_code or p.failure_code})"
+                if p.status == "failed"
+                else "",
+            )
+            for p in payments
+        ),
+    )
     return format_html("{}<ul>{}</ul>", head, rows) if payments else head

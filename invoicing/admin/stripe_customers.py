@@ -29,16 +29,34 @@ class _ReadOnlyInline(ReadOnlyInline):
 class PaymentMethodInline(_ReadOnlyInline):
     model = StripePaymentMethod
     verbose_name_plural = "Payment methods on Stripe (read back)"
-    fields = ("is_default", "type", "brand", "last4", "exp_month", "exp_year", "stripe_id",
-              "refreshed_at")
+    fields = (
+        "is_default",
+        "type",
+        "brand",
+        "last4",
+        "exp_month",
+        "exp_year",
+        "stripe_id",
+        "refreshed_at",
+    )
     readonly_fields = fields
 
 
 class PaymentInline(_ReadOnlyInline):
     model = Payment
     verbose_name_plural = "Payments (from Stripe)"
-    fields = ("created_at", "invoice", "status", "amount", "amount_captured", "amount_refunded",
-              "currency", "failure_message", "decline_code", "stripe_payment_intent_id")
+    fields = (
+        "created_at",
+        "invoice",
+        "status",
+        "amount",
+        "amount_captured",
+        "amount_refunded",
+        "currency",
+        "failure_message",
+        "decline_code",
+        "stripe_payment_intent_id",
+    )
     readonly_fields = fields
     ordering = ("-created_at",)
     max_num = 20
@@ -53,42 +71,59 @@ class PaymentMethodLinkInline(_ReadOnlyInline):
     max_num = 10
 
 
-def _results(modeladmin: admin.ModelAdmin, request: HttpRequest, title: str,
-             results: list[tuple[Any, str]]) -> HttpResponse:
+def _results(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, title: str, results: list[tuple[Any, str]]
+) -> HttpResponse:
     return action_results(request, modeladmin, title, results, object_label="Customer")
 
 
-@admin.action(description="Create a payment-method update link (show it to me)",
-              permissions=["view"])
-def payment_method_link(modeladmin: admin.ModelAdmin, request: HttpRequest,
-                        queryset: QuerySet[Customer]) -> HttpResponse:
+@admin.action(
+    description="Create a payment-method update link (show it to me)", permissions=["view"]
+)
+def payment_method_link(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Customer]
+) -> HttpResponse:
     results = []
     for customer in queryset.order_by("pk"):
         link = payment_method_link_request(customer=customer, requested_by=request.user)
-        results.append((customer, f"link #{link.pk} requested: its URL appears under "
-                                  "'Payment-method update links' on the customer page"))
+        results.append(
+            (
+                customer,
+                f"link #{link.pk} requested: its URL appears under "
+                "'Payment-method update links' on the customer page",
+            )
+        )
     return _results(modeladmin, request, "Payment-method update links", results)
 
 
-@admin.action(description="Email a payment-method update link to the billing email",
-              permissions=["view"])
-def payment_method_link_email(modeladmin: admin.ModelAdmin, request: HttpRequest,
-                              queryset: QuerySet[Customer]) -> HttpResponse:
+@admin.action(
+    description="Email a payment-method update link to the billing email", permissions=["view"]
+)
+def payment_method_link_email(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Customer]
+) -> HttpResponse:
     results = []
     for customer in queryset.order_by("pk"):
         if not customer.email:
             results.append((customer, "not sent: the customer has no billing email"))
             continue
-        link = payment_method_link_request(customer=customer, requested_by=request.user,
-                                           email_to=customer.email)
-        results.append((customer, f"link #{link.pk} requested; it is emailed to "
-                                  f"{customer.email} once Stripe created it"))
+        link = payment_method_link_request(
+            customer=customer, requested_by=request.user, email_to=customer.email
+        )
+        results.append(
+            (
+                customer,
+                f"link #{link.pk} requested; it is emailed to "
+                f"{customer.email} once Stripe created it",
+            )
+        )
     return _results(modeladmin, request, "Payment-method update links by email", results)
 
 
 @admin.action(description="Sync with Stripe and read payment methods back", permissions=["view"])
-def stripe_refresh(modeladmin: admin.ModelAdmin, request: HttpRequest,
-                   queryset: QuerySet[Customer]) -> HttpResponse:
+def stripe_refresh(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Customer]
+) -> HttpResponse:
     results = []
     for customer in queryset.order_by("pk"):
         row = customer_stripe_refresh_request(customer=customer)
@@ -96,8 +131,15 @@ def stripe_refresh(modeladmin: admin.ModelAdmin, request: HttpRequest,
     return _results(modeladmin, request, "Stripe refresh", results)
 
 
-CustomerAdmin.extra_readonly_inlines = [*CustomerAdmin.extra_readonly_inlines,
-                                        PaymentMethodInline, PaymentInline,
-                                        PaymentMethodLinkInline]
-CustomerAdmin.actions = [*CustomerAdmin.actions, payment_method_link, payment_method_link_email,
-                         stripe_refresh]
+CustomerAdmin.extra_readonly_inlines = [
+    *CustomerAdmin.extra_readonly_inlines,
+    PaymentMethodInline,
+    PaymentInline,
+    PaymentMethodLinkInline,
+]
+CustomerAdmin.actions = [
+    *CustomerAdmin.actions,
+    payment_method_link,
+    payment_method_link_email,
+    stripe_refresh,
+]

@@ -43,14 +43,27 @@ class PlanInput(serializers.Serializer):
 
 def plan_data(plan: Plan) -> dict[str, Any]:
     return {
-        "key": plan.key, "name": plan.name, "currency": plan.currency,
+        "key": plan.key,
+        "name": plan.name,
+        "currency": plan.currency,
         "description": plan.description,
-        "versions": [{
-            "version": v.version, "cadence": v.cadence,
-            "charges": [{"key": c.key, "name": c.name, "kind": c.kind,
-                         "meter_key": c.meter_key or None, "price": c.price}
-                        for c in v.charges.all()],
-        } for v in plan.versions.all()],
+        "versions": [
+            {
+                "version": v.version,
+                "cadence": v.cadence,
+                "charges": [
+                    {
+                        "key": c.key,
+                        "name": c.name,
+                        "kind": c.kind,
+                        "meter_key": c.meter_key or None,
+                        "price": c.price,
+                    }
+                    for c in v.charges.all()
+                ],
+            }
+            for v in plan.versions.all()
+        ],
     }
 
 
@@ -60,8 +73,11 @@ class PlanListCreate(GenericAPIView):
         page = self.paginate_queryset(plans_with_versions())
         return self.get_paginated_response([plan_data(plan) for plan in page])
 
-    @extend_schema(request=PlanInput, responses={201: OpenApiTypes.OBJECT},
-                   summary="Create a plan and its first version")
+    @extend_schema(
+        request=PlanInput,
+        responses={201: OpenApiTypes.OBJECT},
+        summary="Create a plan and its first version",
+    )
     def post(self, request: Request) -> Response:
         if request.auth.customer_id is not None:
             raise PermissionDenied("A customer-bound API key cannot create plans.")
@@ -69,13 +85,18 @@ class PlanListCreate(GenericAPIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         with transaction.atomic():
-            plan = plan_create(key=values["key"], name=values["name"],
-                               currency=values["currency"],
-                               description=values.get("description", ""))
-            plan_version_create(plan=plan, cadence=values["cadence"],
-                                charges=[dict(c) for c in values["charges"]])
-        return Response(plan_data(plans_with_versions().get(pk=plan.pk)),
-                        status=status.HTTP_201_CREATED)
+            plan = plan_create(
+                key=values["key"],
+                name=values["name"],
+                currency=values["currency"],
+                description=values.get("description", ""),
+            )
+            plan_version_create(
+                plan=plan, cadence=values["cadence"], charges=[dict(c) for c in values["charges"]]
+            )
+        return Response(
+            plan_data(plans_with_versions().get(pk=plan.pk)), status=status.HTTP_201_CREATED
+        )
 
 
 class ContractInput(serializers.Serializer):
@@ -87,17 +108,21 @@ class ContractInput(serializers.Serializer):
     billing_anchor_day = serializers.IntegerField(required=False, min_value=1, max_value=31)
     timezone = serializers.CharField(required=False, max_length=64)
     net_days = serializers.IntegerField(required=False, min_value=0, max_value=365)
-    collection_method = serializers.ChoiceField(choices=CollectionMethod.choices,
-                                                required=False)
+    collection_method = serializers.ChoiceField(choices=CollectionMethod.choices, required=False)
 
 
 def contract_data(contract: Contract) -> dict[str, Any]:
     return {
-        "id": contract.pk, "customer": contract.customer.external_id,
-        "plan": contract.plan_version.plan.key, "plan_version": contract.plan_version.version,
-        "currency": contract.currency, "start_date": contract.start_date,
-        "end_date": contract.end_date, "billing_anchor_day": contract.billing_anchor_day,
-        "timezone": contract.timezone, "net_days": contract.net_days,
+        "id": contract.pk,
+        "customer": contract.customer.external_id,
+        "plan": contract.plan_version.plan.key,
+        "plan_version": contract.plan_version.version,
+        "currency": contract.currency,
+        "start_date": contract.start_date,
+        "end_date": contract.end_date,
+        "billing_anchor_day": contract.billing_anchor_day,
+        "timezone": contract.timezone,
+        "net_days": contract.net_days,
         "collection_method": contract.collection_method,
     }
 
@@ -112,8 +137,11 @@ class ContractListCreate(GenericAPIView):
         page = self.paginate_queryset(contracts)
         return self.get_paginated_response([contract_data(c) for c in page])
 
-    @extend_schema(request=ContractInput, responses={201: OpenApiTypes.OBJECT},
-                   summary="Put a customer on a plan version")
+    @extend_schema(
+        request=ContractInput,
+        responses={201: OpenApiTypes.OBJECT},
+        summary="Put a customer on a plan version",
+    )
     def post(self, request: Request) -> Response:
         data = ContractInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -57,11 +57,17 @@ class CreditNoteLineInput(serializers.Serializer):
 class CreditNoteInput(serializers.Serializer):
     reason = serializers.CharField(max_length=MAX_REASON_LENGTH)
     outcome = serializers.ChoiceField(
-        choices=MANUAL_OUTCOMES, default=CreditNoteOutcome.REDUCE_AMOUNT_DUE,
+        choices=MANUAL_OUTCOMES,
+        default=CreditNoteOutcome.REDUCE_AMOUNT_DUE,
         help_text="reduce_amount_due (unpaid invoices) or customer_credit (a paid credit grant). "
-                  "Refunds issue their own credit notes.")
-    lines = CreditNoteLineInput(many=True, required=False, max_length=MAX_LINES,
-                                help_text="Omit to credit everything still creditable.")
+        "Refunds issue their own credit notes.",
+    )
+    lines = CreditNoteLineInput(
+        many=True,
+        required=False,
+        max_length=MAX_LINES,
+        help_text="Omit to credit everything still creditable.",
+    )
 
     def validate_lines(self, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not lines:
@@ -82,23 +88,28 @@ def _amounts(lines: list[dict[str, Any]] | None) -> dict[int, Decimal] | None:
         except MoneyError as exc:
             problems.update(exc.details)
     if problems:
-        raise AppError("invalid_decimal", "Line amounts must be decimal strings.",
-                       details=problems)
+        raise AppError("invalid_decimal", "Line amounts must be decimal strings.", details=problems)
     return amounts
 
 
 class CreditNoteList(GenericAPIView):
     read_scope = ApiKeyScope.READ
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, summary="Credit notes (?customer=&invoice=)",
-                   operation_id="v1_credit_notes_list", parameters=[
-                       OpenApiParameter("customer", str, description="A customer's external id"),
-                       OpenApiParameter("invoice", str, description="An invoice number")])
+    @extend_schema(
+        responses=OpenApiTypes.OBJECT,
+        summary="Credit notes (?customer=&invoice=)",
+        operation_id="v1_credit_notes_list",
+        parameters=[
+            OpenApiParameter("customer", str, description="A customer's external id"),
+            OpenApiParameter("invoice", str, description="An invoice number"),
+        ],
+    )
     def get(self, request: Request) -> Response:
         external_id = request.query_params.get("customer")
         customer = customer_for_key(request.auth, external_id) if external_id else None
-        notes = credit_notes_visible_to(request.auth, customer=customer,
-                                        invoice_number=request.query_params.get("invoice"))
+        notes = credit_notes_visible_to(
+            request.auth, customer=customer, invoice_number=request.query_params.get("invoice")
+        )
         page = self.paginate_queryset(notes)
         return self.get_paginated_response([credit_note_data(note) for note in page])
 
@@ -114,9 +125,12 @@ class CreditNoteDetail(GenericAPIView):
 class InvoiceCreditNoteCreate(GenericAPIView):
     write_scope = ApiKeyScope.ADMIN
 
-    @extend_schema(request=CreditNoteInput, responses={201: OpenApiTypes.OBJECT},
-                   parameters=[IDEMPOTENCY_PARAMETER],
-                   summary="Credit an issued invoice, in full or by line")
+    @extend_schema(
+        request=CreditNoteInput,
+        responses={201: OpenApiTypes.OBJECT},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        summary="Credit an issued invoice, in full or by line",
+    )
     def post(self, request: Request, number: str) -> Response:
         _refuse_bound_key(request)
         invoice = invoice_by_number(request.auth, number)
@@ -126,9 +140,13 @@ class InvoiceCreditNoteCreate(GenericAPIView):
         lines = _amounts(values.get("lines"))
 
         def create() -> Response:
-            note = credit_note_create(invoice=invoice, reason=values["reason"],
-                                      outcome=values["outcome"], lines=lines,
-                                      actor=request.auth.created_by)
+            note = credit_note_create(
+                invoice=invoice,
+                reason=values["reason"],
+                outcome=values["outcome"],
+                lines=lines,
+                actor=request.auth.created_by,
+            )
             note = credit_note_by_number(request.auth, note.number)
             _audit(request, "credited", number)
             return Response(credit_note_data(note), status=status.HTTP_201_CREATED)
@@ -142,18 +160,27 @@ class VoidInput(serializers.Serializer):
 
 class ReissueInput(serializers.Serializer):
     void_reason = serializers.CharField(
-        max_length=MAX_REASON_LENGTH, required=False,
+        max_length=MAX_REASON_LENGTH,
+        required=False,
         help_text="Void the invoice first with this reason (it must be unpaid); omit when it "
-                  "is void already.")
+        "is void already.",
+    )
 
 
 def _audit(request: Request, action: str, number: str) -> None:
     """Changes through the API are made by the key's creator (the transitions' actor); the log
     names the key they came through."""
     key = request.auth
-    logger.info("invoice %s via the API", action,
-                extra={"event": f"invoice_{action}", "invoice": number,
-                       "api_key_prefix": key.prefix, "api_key_name": key.name})
+    logger.info(
+        "invoice %s via the API",
+        action,
+        extra={
+            "event": f"invoice_{action}",
+            "invoice": number,
+            "api_key_prefix": key.prefix,
+            "api_key_name": key.name,
+        },
+    )
 
 
 def _invoice(number: str) -> Invoice:
@@ -163,9 +190,12 @@ def _invoice(number: str) -> Invoice:
 class InvoiceVoid(GenericAPIView):
     write_scope = ApiKeyScope.ADMIN
 
-    @extend_schema(request=VoidInput, responses=OpenApiTypes.OBJECT,
-                   parameters=[IDEMPOTENCY_PARAMETER],
-                   summary="Void an unpaid issued invoice (reason required)")
+    @extend_schema(
+        request=VoidInput,
+        responses=OpenApiTypes.OBJECT,
+        parameters=[IDEMPOTENCY_PARAMETER],
+        summary="Void an unpaid issued invoice (reason required)",
+    )
     def post(self, request: Request, number: str) -> Response:
         _refuse_bound_key(request)
         invoice = invoice_by_number(request.auth, number)
@@ -173,8 +203,12 @@ class InvoiceVoid(GenericAPIView):
         data.is_valid(raise_exception=True)
 
         def void() -> Response:
-            invoice_void(invoice=invoice, reason=data.validated_data["reason"],
-                         now=timezone.now(), actor=request.auth.created_by)
+            invoice_void(
+                invoice=invoice,
+                reason=data.validated_data["reason"],
+                now=timezone.now(),
+                actor=request.auth.created_by,
+            )
             _audit(request, "voided", number)
             return Response(invoice_data(_invoice(number)))
 
@@ -184,9 +218,12 @@ class InvoiceVoid(GenericAPIView):
 class InvoiceReissue(GenericAPIView):
     write_scope = ApiKeyScope.ADMIN
 
-    @extend_schema(request=ReissueInput, responses={201: OpenApiTypes.OBJECT},
-                   parameters=[IDEMPOTENCY_PARAMETER],
-                   summary="Issue a replacement for a voided invoice (optionally voiding it)")
+    @extend_schema(
+        request=ReissueInput,
+        responses={201: OpenApiTypes.OBJECT},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        summary="Issue a replacement for a voided invoice (optionally voiding it)",
+    )
     def post(self, request: Request, number: str) -> Response:
         _refuse_bound_key(request)
         invoice = invoice_by_number(request.auth, number)
@@ -196,11 +233,16 @@ class InvoiceReissue(GenericAPIView):
         def reissue() -> Response:
             void_reason = data.validated_data.get("void_reason")
             replacement = invoice_replace(
-                invoice=invoice, now=timezone.now(), usage=metering_usage,
-                actor=request.auth.created_by, finalize=True,
-                void_reason=void_reason)
+                invoice=invoice,
+                now=timezone.now(),
+                usage=metering_usage,
+                actor=request.auth.created_by,
+                finalize=True,
+                void_reason=void_reason,
+            )
             _audit(request, "reissued", number)
-            return Response(invoice_data(_invoice(str(replacement.number))),
-                            status=status.HTTP_201_CREATED)
+            return Response(
+                invoice_data(_invoice(str(replacement.number))), status=status.HTTP_201_CREATED
+            )
 
         return idempotent(request, reissue)

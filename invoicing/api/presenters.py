@@ -30,8 +30,9 @@ def line_data(line: InvoiceLine | LineDraft, currency: str) -> dict[str, Any]:
         "meter": line.meter_key or None,
         "period_start": line.period_start,
         "period_end": line.period_end,
-        "quantity": None if line.quantity is None else format_decimal(
-            Decimal(line.quantity).normalize()),
+        "quantity": None
+        if line.quantity is None
+        else format_decimal(Decimal(line.quantity).normalize()),
         "amount": money(line.amount, currency),
         "price": line.price,
         "breakdown": line.breakdown,
@@ -62,8 +63,13 @@ def invoice_data(invoice: Invoice) -> dict[str, Any]:
         "replaced_by": _replacement_number(invoice),
         "lines": [{"id": line.pk, **line_data(line, currency)} for line in invoice.lines.all()],
         "credit_notes": [
-            {"number": note.number, "outcome": note.outcome, "reason": note.reason,
-             "total": money(note.total, currency), "created_at": note.created_at}
+            {
+                "number": note.number,
+                "outcome": note.outcome,
+                "reason": note.reason,
+                "total": money(note.total, currency),
+                "created_at": note.created_at,
+            }
             for note in invoice.credit_notes.all()
         ],
     }
@@ -86,8 +92,14 @@ def credit_note_data(note: CreditNote) -> dict[str, Any]:
         "reason": note.reason,
         "total": money(note.total, currency),
         "credit_grant": note.credit_grant_id,
-        "lines": [{"line_id": line.invoice_line_id, "description": line.description,
-                   "amount": money(line.amount, currency)} for line in note.lines.all()],
+        "lines": [
+            {
+                "line_id": line.invoice_line_id,
+                "description": line.description,
+                "amount": money(line.amount, currency),
+            }
+            for line in note.lines.all()
+        ],
         "created_at": note.created_at,
     }
 
@@ -119,9 +131,13 @@ def grant_data(grant: CreditGrant) -> dict[str, Any]:
         "priority": grant.priority,
         "note": grant.note,
         "entries": [
-            {"id": e.pk, "kind": e.kind, "amount": money(e.amount, currency),
-             "invoice": e.invoice.number if e.invoice_id and e.invoice else None,
-             "created_at": e.created_at}
+            {
+                "id": e.pk,
+                "kind": e.kind,
+                "amount": money(e.amount, currency),
+                "invoice": e.invoice.number if e.invoice_id and e.invoice else None,
+                "created_at": e.created_at,
+            }
             for e in grant.entries.all()
         ],
     }

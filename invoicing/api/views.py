@@ -40,7 +40,8 @@ class PreviewInput(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("quantity" in attrs) == ("events" in attrs):
             raise serializers.ValidationError(
-                {"quantity": 'Send either "quantity" or "events", not both or neither.'})
+                {"quantity": 'Send either "quantity" or "events", not both or neither.'}
+            )
         return attrs
 
 
@@ -64,8 +65,11 @@ class PricingPreview(GenericAPIView):
     read_scope = ApiKeyScope.READ
     write_scope = ApiKeyScope.READ  # a preview writes nothing
 
-    @extend_schema(request=PreviewInput, responses=OpenApiTypes.OBJECT,
-                   summary="Price a quantity or events with a price spec")
+    @extend_schema(
+        request=PreviewInput,
+        responses=OpenApiTypes.OBJECT,
+        summary="Price a quantity or events with a price spec",
+    )
     def post(self, request: Request) -> Response:
         data = PreviewInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -81,12 +85,13 @@ class CustomerInvoiceList(GenericAPIView):
 
 
 class UpcomingInvoice(GenericAPIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT,
-                   summary="The current period's invoice so far (same code as finalization)")
+    @extend_schema(
+        responses=OpenApiTypes.OBJECT,
+        summary="The current period's invoice so far (same code as finalization)",
+    )
     def get(self, request: Request, external_id: str) -> Response:
         customer = customer_for_key(request.auth, external_id)
-        contract, computation = upcoming_invoice(customer, at=timezone.now(),
-                                                 usage=metering_usage)
+        contract, computation = upcoming_invoice(customer, at=timezone.now(), usage=metering_usage)
         return Response(computation_data(contract, computation))
 
 
@@ -101,11 +106,16 @@ class CustomerCredits(GenericAPIView):
     def get(self, request: Request, external_id: str) -> Response:
         customer = customer_for_key(request.auth, external_id)
         entries = CreditEntry.objects.select_related("invoice").order_by("created_at", "pk")
-        grants = grants_with_balance(customer).prefetch_related(
-            Prefetch("entries", queryset=entries)).order_by("pk")
+        grants = (
+            grants_with_balance(customer)
+            .prefetch_related(Prefetch("entries", queryset=entries))
+            .order_by("pk")
+        )
         balances = customer_credit_summary(customer, at=timezone.now())
-        return Response({
-            "customer": customer.external_id,
-            "balances": {cur: money(amount, cur) for cur, amount in balances.items()},
-            "grants": [grant_data(grant) for grant in grants],
-        })
+        return Response(
+            {
+                "customer": customer.external_id,
+                "balances": {cur: money(amount, cur) for cur, amount in balances.items()},
+                "grants": [grant_data(grant) for grant in grants],
+            }
+        )

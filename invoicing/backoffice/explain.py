@@ -52,44 +52,56 @@ def _window(line: InvoiceLine) -> tuple[datetime, datetime]:
 def charge_explanation(line: InvoiceLine) -> ChargeExplanation:
     invoice, customer = line.invoice, line.invoice.customer
     names = dict(Meter.objects.values_list("key", "name"))
-    result = ChargeExplanation(line, explain_line(line, invoice.currency, customer.timezone,
-                                                  names))
-    meter = (Meter.objects.prefetch_related("versions").filter(key=line.meter_key).first()
-             if line.meter_key else None)
+    result = ChargeExplanation(line, explain_line(line, invoice.currency, customer.timezone, names))
+    meter = (
+        Meter.objects.prefetch_related("versions").filter(key=line.meter_key).first()
+        if line.meter_key
+        else None
+    )
     if meter is None:
         return result
     start, end = _window(line)
     result.meter = meter
-    result.usage_now = usage_for_period(customer=customer, meter=meter, start=start,
-                                        end=end).total
+    result.usage_now = usage_for_period(customer=customer, meter=meter, start=start, end=end).total
     if line.quantity is not None and result.usage_now is not None:
         result.usage_matches = Decimal(line.quantity) == result.usage_now
-    series = usage_series(customer=customer, meter=meter, start=start, end=end, window="day",
-                          tz=customer.timezone)
-    result.daily = series_table(series, caption=f"{meter.name} per day in this line's period",
-                                unit=meter.name)
+    series = usage_series(
+        customer=customer, meter=meter, start=start, end=end, window="day", tz=customer.timezone
+    )
+    result.daily = series_table(
+        series, caption=f"{meter.name} per day in this line's period", unit=meter.name
+    )
     versions = list(meter.versions.all())
-    rollups = HourlyRollup.objects.filter(customer=customer, meter_version__in=versions,
-                                          hour__gte=start, hour__lt=end)
+    rollups = HourlyRollup.objects.filter(
+        customer=customer, meter_version__in=versions, hour__gte=start, hour__lt=end
+    )
     totals = rollups.aggregate(n=Count("pk"), events=Sum("event_count"))
     result.rollup_count, result.rollup_events = totals["n"], totals["events"] or 0
     result.rollups = list(rollups.select_related("meter_version").order_by("hour")[:ROLLUP_ROWS])
     result.event_types = sorted({v.event_type for v in versions})
-    result.events = list(UsageEvent.objects.filter(
-        customer=customer, type__in=result.event_types, timestamp__gte=start,
-        timestamp__lt=end).order_by("timestamp", "pk")[:SAMPLE_EVENTS])
+    result.events = list(
+        UsageEvent.objects.filter(
+            customer=customer, type__in=result.event_types, timestamp__gte=start, timestamp__lt=end
+        ).order_by("timestamp", "pk")[:SAMPLE_EVENTS]
+    )
     return result
 
 
 def explain_view(request: HttpRequest, line_id: int) -> HttpResponse:
     if not request.user.has_perm("invoicing.view_invoice"):
         raise PermissionDenied
-    line = get_object_or_404(InvoiceLine.objects.select_related("invoice__customer"),
-                             pk=line_id)
+    line = get_object_or_404(InvoiceLine.objects.select_related("invoice__customer"), pk=line_id)
     explanation = charge_explanation(line)
-    return TemplateResponse(request, "admin/customer_360_explain.html", {
-        **admin.site.each_context(request), "title": f"Explain: {line.description}",
-        "x": explanation, "invoice": line.invoice,
-        "customer": line.invoice.customer, "usage_now": number(explanation.usage_now),
-        "opts": InvoiceLine._meta,
-    })
+    return TemplateResponse(
+        request,
+        "admin/customer_360_explain.html",
+        {
+            **admin.site.each_context(request),
+            "title": f"Explain: {line.description}",
+            "x": explanation,
+            "invoice": line.invoice,
+            "customer": line.invoice.customer,
+            "usage_now": number(explanation.usage_now),
+            "opts": InvoiceLine._meta,
+        },
+    )

@@ -20,10 +20,12 @@ ROWS = 12
 
 
 def contracts(request: HttpRequest, customer: Customer) -> dict[str, Any]:
-    rows = (Contract.objects.filter(customer=customer)
-            .select_related("plan_version__plan")
-            .prefetch_related("amendments__created_by", "commits", "discounts", "overrides")
-            .order_by("-start_date", "-pk"))
+    rows = (
+        Contract.objects.filter(customer=customer)
+        .select_related("plan_version__plan")
+        .prefetch_related("amendments__created_by", "commits", "discounts", "overrides")
+        .order_by("-start_date", "-pk")
+    )
     return {"contracts": list(rows)}
 
 
@@ -40,17 +42,22 @@ def usage(request: HttpRequest, customer: Customer) -> dict[str, Any]:
         "cost_so_far": money(overview.cost_so_far, cur),
         "forecast": money(overview.forecast_cost, cur),
         "upcoming_total": money(overview.computation.total, cur),
-        "charges": [(c.name, c.meter, number(c.quantity), money(c.cost, cur))
-                    for c in overview.charges],
-        "charts": [series_table(s, caption=f"{m.name} per day this period", unit=m.name)
-                   for m, s in overview.series],
+        "charges": [
+            (c.name, c.meter, number(c.quantity), money(c.cost, cur)) for c in overview.charges
+        ],
+        "charts": [
+            series_table(s, caption=f"{m.name} per day this period", unit=m.name)
+            for m, s in overview.series
+        ],
     }
 
 
 def invoices(request: HttpRequest, customer: Customer) -> dict[str, Any]:
     rows = Invoice.objects.filter(customer=customer).order_by("-period_start", "-pk")[:ROWS]
-    return {"invoices": [(inv, money(inv.total, inv.currency)) for inv in rows],
-            "total_count": Invoice.objects.filter(customer=customer).count()}
+    return {
+        "invoices": [(inv, money(inv.total, inv.currency)) for inv in rows],
+        "total_count": Invoice.objects.filter(customer=customer).count(),
+    }
 
 
 def payments(request: HttpRequest, customer: Customer) -> dict[str, Any]:
@@ -60,11 +67,15 @@ def payments(request: HttpRequest, customer: Customer) -> dict[str, Any]:
 
 def credits(request: HttpRequest, customer: Customer) -> dict[str, Any]:
     grants = list(grants_with_balance(customer).order_by("expires_at", "priority", "pk"))
-    entries = (CreditEntry.objects.filter(grant__customer=customer)
-               .select_related("invoice", "grant").order_by("-created_at", "-pk")[:ROWS])
-    return {"grants": [(g, money(g.amount, g.currency), money(g.balance, g.currency))
-                       for g in grants],
-            "entries": [(e, money(e.amount, e.grant.currency)) for e in entries]}
+    entries = (
+        CreditEntry.objects.filter(grant__customer=customer)
+        .select_related("invoice", "grant")
+        .order_by("-created_at", "-pk")[:ROWS]
+    )
+    return {
+        "grants": [(g, money(g.amount, g.currency), money(g.balance, g.currency)) for g in grants],
+        "entries": [(e, money(e.amount, e.grant.currency)) for e in entries],
+    }
 
 
 def by_invoice_number(term: str) -> Iterable[int]:
@@ -74,10 +85,11 @@ def by_invoice_number(term: str) -> Iterable[int]:
 def by_stripe_ids(term: str) -> Iterable[int]:
     if "_" not in term:  # Stripe ids look like ch_..., pi_..., in_...
         return []
-    ids = set(StripeInvoice.objects.filter(stripe_id=term)
-              .values_list("invoice__customer_id", flat=True))
-    ids |= set(Payment.objects.filter(stripe_charge_id=term).values_list("customer_id",
-                                                                         flat=True))
-    ids |= set(Payment.objects.filter(stripe_payment_intent_id=term)
-               .values_list("customer_id", flat=True))
+    ids = set(
+        StripeInvoice.objects.filter(stripe_id=term).values_list("invoice__customer_id", flat=True)
+    )
+    ids |= set(Payment.objects.filter(stripe_charge_id=term).values_list("customer_id", flat=True))
+    ids |= set(
+        Payment.objects.filter(stripe_payment_intent_id=term).values_list("customer_id", flat=True)
+    )
     return ids

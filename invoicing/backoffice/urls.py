@@ -6,6 +6,9 @@ from django.urls import path
 from invoicing.backoffice.explain import explain_view
 
 urlpatterns = [
-    path("invoiceline/<int:line_id>/explain/", admin.site.admin_view(explain_view),
-         name="invoice-line-explain"),
+    path(
+        "invoiceline/<int:line_id>/explain/",
+        admin.site.admin_view(explain_view),
+        name="invoice-line-explain",
+    ),
 ]

@@ -86,8 +86,9 @@ class Charge(models.Model):
     meter_key = models.CharField(
         max_length=64, blank=True, help_text="The meter whose usage this charge bills (usage only)."
     )
-    price = models.JSONField(help_text='A price spec, e.g. {"model": "per_unit", '
-                                       '"unit_amount": "0.002"}.')
+    price = models.JSONField(
+        help_text='A price spec, e.g. {"model": "per_unit", "unit_amount": "0.002"}.'
+    )
     position = models.PositiveIntegerField(default=0)
     history = HistoricalRecords()
 
@@ -103,7 +104,8 @@ class Charge(models.Model):
     def clean(self) -> None:
         from invoicing.services.catalog import charge_validation_errors
 
-        errors = charge_validation_errors(kind=self.kind, meter_key=self.meter_key,
-                                          price=self.price)
+        errors = charge_validation_errors(
+            kind=self.kind, meter_key=self.meter_key, price=self.price
+        )
         if errors:
             raise ValidationError(errors)

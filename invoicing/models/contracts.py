@@ -27,7 +27,9 @@ class CollectionMethod(models.TextChoices):
 class Contract(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="contracts")
     plan_version = models.ForeignKey(
-        PlanVersion, on_delete=models.PROTECT, related_name="contracts",
+        PlanVersion,
+        on_delete=models.PROTECT,
+        related_name="contracts",
         help_text="The plan version from the start date; amendments may switch it later.",
     )
     start_date = models.DateField(help_text="First day billed (in the contract's time zone).")
@@ -82,7 +84,10 @@ class ContractAmendment(models.Model):
     note = models.TextField(blank=True)
     changes = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -133,8 +138,12 @@ class RateOverride(EffectiveDated):
         return f"{self.kind} {self.charge_key} from {self.effective_from}"
 
     def describe(self) -> dict[str, object]:
-        data: dict[str, object] = {"id": self.pk, "kind": self.kind, "charge": self.charge_key,
-                                   "effective_from": self.effective_from.isoformat()}
+        data: dict[str, object] = {
+            "id": self.pk,
+            "kind": self.kind,
+            "charge": self.charge_key,
+            "effective_from": self.effective_from.isoformat(),
+        }
         if self.kind == OverrideKind.MULTIPLIER:
             data["multiplier"] = str(self.multiplier)
         return data

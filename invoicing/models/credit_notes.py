@@ -37,15 +37,23 @@ class CreditNote(models.Model):
     reason = models.TextField()
     outcome = models.CharField(max_length=24, choices=CreditNoteOutcome.choices)
     currency = models.CharField(
-        max_length=3, validators=[validate_currency],
-        help_text="The invoice's currency; an (invoice, currency) foreign key keeps them equal.")
+        max_length=3,
+        validators=[validate_currency],
+        help_text="The invoice's currency; an (invoice, currency) foreign key keeps them equal.",
+    )
     total = MoneyField(**AMOUNT, **SHARED_CURRENCY)
     credit_grant = models.OneToOneField(
-        "invoicing.CreditGrant", null=True, blank=True, on_delete=models.PROTECT,
+        "invoicing.CreditGrant",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="credit_note",
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -70,20 +78,25 @@ class CreditNote(models.Model):
 
 class CreditNoteLine(models.Model):
     credit_note = models.ForeignKey(CreditNote, on_delete=models.PROTECT, related_name="lines")
-    invoice_line = models.ForeignKey(InvoiceLine, on_delete=models.PROTECT,
-                                     related_name="credit_note_lines")
+    invoice_line = models.ForeignKey(
+        InvoiceLine, on_delete=models.PROTECT, related_name="credit_note_lines"
+    )
     currency = models.CharField(
-        max_length=3, validators=[validate_currency],
-        help_text="The note's currency; a (credit note, currency) foreign key keeps them equal.")
-    amount = MoneyField(**AMOUNT, **SHARED_CURRENCY,
-                        help_text="Positive: how much of the line is credited.")
+        max_length=3,
+        validators=[validate_currency],
+        help_text="The note's currency; a (credit note, currency) foreign key keeps them equal.",
+    )
+    amount = MoneyField(
+        **AMOUNT, **SHARED_CURRENCY, help_text="Positive: how much of the line is credited."
+    )
     description = models.CharField(max_length=300)
 
     class Meta:
         ordering = ["credit_note", "pk"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(amount__gt=0),
-                                   name="creditnoteline_positive"),
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0), name="creditnoteline_positive"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -30,23 +30,34 @@ class GrantKind(models.TextChoices):
 class CreditGrant(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="credit_grants")
     contract = models.ForeignKey(
-        "invoicing.Contract", null=True, blank=True, on_delete=models.PROTECT,
+        "invoicing.Contract",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="credit_grants",
     )
     commit = models.OneToOneField(
-        "invoicing.Commit", null=True, blank=True, on_delete=models.PROTECT,
-        related_name="credit_grant", help_text="The prepaid commit this grant funds, if any.",
+        "invoicing.Commit",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="credit_grant",
+        help_text="The prepaid commit this grant funds, if any.",
     )
     kind = models.CharField(max_length=16, choices=GrantKind.choices)
     currency = models.CharField(max_length=3, validators=[validate_currency])
-    amount = MoneyField(**AMOUNT, **SHARED_CURRENCY,
-                        help_text="Amount granted (the first ledger entry).")
+    amount = MoneyField(
+        **AMOUNT, **SHARED_CURRENCY, help_text="Amount granted (the first ledger entry)."
+    )
     effective_at = models.DateTimeField()
     expires_at = models.DateTimeField(null=True, blank=True)
     priority = models.PositiveSmallIntegerField(default=100, help_text="Lower is used first.")
     note = models.CharField(max_length=200, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -86,16 +97,24 @@ class CreditEntry(models.Model):
     grant = models.ForeignKey(CreditGrant, on_delete=models.PROTECT, related_name="entries")
     kind = models.CharField(max_length=16, choices=CreditEntryKind.choices)
     currency = models.CharField(
-        max_length=3, validators=[validate_currency],
-        help_text="The grant's currency; a (grant, currency) foreign key keeps them equal.")
+        max_length=3,
+        validators=[validate_currency],
+        help_text="The grant's currency; a (grant, currency) foreign key keeps them equal.",
+    )
     amount = MoneyField(**AMOUNT, **SHARED_CURRENCY, help_text="Signed: + adds credit, - uses it.")
     invoice = models.ForeignKey(
-        "invoicing.Invoice", null=True, blank=True, on_delete=models.PROTECT,
+        "invoicing.Invoice",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="credit_entries",
     )
     note = models.CharField(max_length=200, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -106,7 +125,8 @@ class CreditEntry(models.Model):
         constraints = [
             models.CheckConstraint(condition=~models.Q(amount=0), name="entry_amount_nonzero"),
             models.UniqueConstraint(
-                fields=["grant", "invoice", "kind"], condition=models.Q(invoice__isnull=False),
+                fields=["grant", "invoice", "kind"],
+                condition=models.Q(invoice__isnull=False),
                 name="entry_once_per_grant_invoice_kind",
             ),
         ]

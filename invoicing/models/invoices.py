@@ -47,8 +47,9 @@ class Invoice(models.Model):
     replaces = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"
     )
-    status = models.CharField(max_length=16, choices=InvoiceStatus.choices,
-                              default=InvoiceStatus.DRAFT)
+    status = models.CharField(
+        max_length=16, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT
+    )
     series = models.CharField(max_length=16)
     number = models.CharField(max_length=32, null=True, blank=True, unique=True)
     currency = models.CharField(max_length=3)
@@ -75,8 +76,10 @@ class Invoice(models.Model):
                 condition=models.Q(replaces__isnull=True),
                 name="invoice_one_per_contract_period",
             ),
-            models.CheckConstraint(condition=models.Q(period_end__gt=models.F("period_start")),
-                                   name="invoice_period_nonempty"),
+            models.CheckConstraint(
+                condition=models.Q(period_end__gt=models.F("period_start")),
+                name="invoice_period_nonempty",
+            ),
             models.CheckConstraint(
                 condition=models.Q(status="draft") | models.Q(number__isnull=False),
                 name="invoice_issued_has_number",
@@ -123,19 +126,28 @@ class InvoiceLine(models.Model):
     period_end = models.DateTimeField()
     quantity = models.DecimalField(null=True, blank=True, **QUANTITY)
     currency = models.CharField(
-        max_length=3, validators=[validate_currency],
-        help_text="The invoice's currency; an (invoice, currency) foreign key keeps them equal.")
+        max_length=3,
+        validators=[validate_currency],
+        help_text="The invoice's currency; an (invoice, currency) foreign key keeps them equal.",
+    )
     amount = MoneyField(**AMOUNT, **SHARED_CURRENCY)
     price = models.JSONField(null=True, blank=True)
     breakdown = models.JSONField(default=list, blank=True)
     overrides = models.JSONField(default=list, blank=True)
     details = models.JSONField(default=dict, blank=True)
     credit_grant = models.ForeignKey(
-        "invoicing.CreditGrant", null=True, blank=True, on_delete=models.PROTECT,
+        "invoicing.CreditGrant",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="invoice_lines",
     )
     adjusts_invoice = models.ForeignKey(
-        Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="adjusted_by",
+        Invoice,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="adjusted_by",
         help_text="For late-usage adjustments: the finalized invoice of the period it belongs to.",
     )
 
@@ -162,7 +174,10 @@ class InvoiceTransition(models.Model):
     to_status = models.CharField(max_length=16, choices=InvoiceStatus.choices)
     reason = models.TextField(blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)

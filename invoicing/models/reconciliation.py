@@ -26,8 +26,7 @@ class ReconciliationRun(models.Model):
 
     period_start = models.DateTimeField()
     period_end = models.DateTimeField()
-    status = models.CharField(max_length=16, choices=RunStatus.choices,
-                              default=RunStatus.RUNNING)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING)
     trigger = models.CharField(max_length=32, default="manual")
     counts = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
@@ -42,8 +41,7 @@ class ReconciliationRun(models.Model):
 
 
 class ReconciliationDifference(models.Model):
-    run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE,
-                            related_name="differences")
+    run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="differences")
     object_type = models.CharField(max_length=32)
     kind = models.CharField(max_length=32, choices=DifferenceKind.choices)
     stripe_id = models.CharField(max_length=255, blank=True)

@@ -41,8 +41,9 @@ class StripeWebhookEvent(models.Model):
     api_version = models.CharField(max_length=64, blank=True)
     stripe_created = models.DateTimeField(help_text="When Stripe created the event.")
     body = models.TextField()
-    status = models.CharField(max_length=16, choices=WebhookStatus.choices,
-                              default=WebhookStatus.RECEIVED)
+    status = models.CharField(
+        max_length=16, choices=WebhookStatus.choices, default=WebhookStatus.RECEIVED
+    )
     attempts = models.PositiveIntegerField(default=0)
     error_code = models.CharField(max_length=100, blank=True)
     error = models.TextField(blank=True)
@@ -70,8 +71,9 @@ class StripeInvoice(models.Model):
     amount_paid_minor = models.BigIntegerField(default=0)
     hosted_invoice_url = models.URLField(max_length=1000, blank=True)
     stripe_created = models.DateTimeField(null=True, blank=True)
-    last_event_at = models.DateTimeField(null=True, blank=True,
-                                         help_text="Stripe time of the latest state applied.")
+    last_event_at = models.DateTimeField(
+        null=True, blank=True, help_text="Stripe time of the latest state applied."
+    )
     synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -96,17 +98,18 @@ class Payment(models.Model):
     ``amount_captured`` is what refunds may draw on; ``failure_*`` is Stripe's reason."""
 
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="payments")
-    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="payments")
-    stripe_payment_intent_id = models.CharField(max_length=255, null=True, blank=True,
-                                                unique=True)
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
+    )
+    stripe_payment_intent_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
     stripe_charge_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
     currency = models.CharField(max_length=3)
     amount = MoneyField(default=zero_amount, **AMOUNT, **SHARED_CURRENCY)
     amount_captured = MoneyField(default=zero_amount, **AMOUNT, **SHARED_CURRENCY)
     amount_refunded = MoneyField(default=zero_amount, **AMOUNT, **SHARED_CURRENCY)
-    status = models.CharField(max_length=16, choices=PaymentStatus.choices,
-                              default=PaymentStatus.PROCESSING)
+    status = models.CharField(
+        max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.PROCESSING
+    )
     failure_code = models.CharField(max_length=100, blank=True)
     decline_code = models.CharField(max_length=100, blank=True)
     failure_message = models.TextField(blank=True)
@@ -120,8 +123,10 @@ class Payment(models.Model):
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.CheckConstraint(
-                condition=(models.Q(stripe_payment_intent_id__isnull=False)
-                           | models.Q(stripe_charge_id__isnull=False)),
+                condition=(
+                    models.Q(stripe_payment_intent_id__isnull=False)
+                    | models.Q(stripe_charge_id__isnull=False)
+                ),
                 name="payment_has_stripe_id",
             ),
         ]
@@ -134,8 +139,9 @@ class Payment(models.Model):
 class StripePaymentMethod(models.Model):
     """A payment method saved on the customer's Stripe customer, as last read back."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE,
-                                 related_name="stripe_payment_methods")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="stripe_payment_methods"
+    )
     stripe_id = models.CharField(max_length=255, unique=True)
     type = models.CharField(max_length=32)
     brand = models.CharField(max_length=32, blank=True)
@@ -162,13 +168,14 @@ class PaymentMethodUpdateLink(models.Model):
     """A Stripe Billing portal session that opens on "update payment method", requested by
     support; created by the outbox (never in the admin request) and optionally emailed."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE,
-                                 related_name="payment_method_links")
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                     on_delete=models.SET_NULL, related_name="+")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="payment_method_links"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     email_to = models.EmailField(blank=True, help_text="Email the link here once it is ready.")
-    status = models.CharField(max_length=16, choices=LinkStatus.choices,
-                              default=LinkStatus.PENDING)
+    status = models.CharField(max_length=16, choices=LinkStatus.choices, default=LinkStatus.PENDING)
     url = models.URLField(max_length=1000, blank=True)
     error = models.TextField(blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)

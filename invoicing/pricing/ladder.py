@@ -78,8 +78,9 @@ class LadderPart:
     items: tuple[BreakdownItem, ...]
 
 
-def ladder_quantity_step(spec: PriceSpec, *, before: Decimal | None, through: Decimal,
-                         final: Decimal, days: int) -> LadderPart:
+def ladder_quantity_step(
+    spec: PriceSpec, *, before: Decimal | None, through: Decimal, final: Decimal, days: int
+) -> LadderPart:
     """The part of a quantity-priced segment: cumulative usage ``before`` it (None for the
     ladder's first segment) and ``through`` its end; ``final`` is the ladder's total (volume
     tiers are decided by it)."""
@@ -99,8 +100,11 @@ def ladder_quantity_step(spec: PriceSpec, *, before: Decimal | None, through: De
 
 
 def ladder_groups_step(
-    spec: PriceSpec, *, before: Iterable[tuple[Mapping[str, Any], Decimal]] | None,
-    through: Iterable[tuple[Mapping[str, Any], Decimal]], days: int,
+    spec: PriceSpec,
+    *,
+    before: Iterable[tuple[Mapping[str, Any], Decimal]] | None,
+    through: Iterable[tuple[Mapping[str, Any], Decimal]],
+    days: int,
 ) -> LadderPart:
     """The part of a matrix-priced segment: per group, cumulative usage through its end minus
     before it (``before`` None for the ladder's first segment)."""
@@ -117,11 +121,10 @@ def ladder_groups_step(
     return LadderPart(spec, days, quantity, tuple(items))
 
 
-def _transformed_groups(spec: PriceSpec, pricing: MatrixPrice,
-                        groups: Iterable[tuple[Mapping[str, Any], Decimal]]
-                        ) -> dict[GroupKey, Decimal]:
-    return {key: apply_transform(spec, units)
-            for key, units in group_quantities(pricing, groups)}
+def _transformed_groups(
+    spec: PriceSpec, pricing: MatrixPrice, groups: Iterable[tuple[Mapping[str, Any], Decimal]]
+) -> dict[GroupKey, Decimal]:
+    return {key: apply_transform(spec, units) for key, units in group_quantities(pricing, groups)}
 
 
 class PercentageStep:
@@ -150,8 +153,12 @@ class PercentageStep:
     @property
     def linear(self) -> bool:
         price = self.price
-        return (not self.allowance.is_open() and price.min_per_event is None
-                and price.max_per_event is None and self.spec.transform is None)
+        return (
+            not self.allowance.is_open()
+            and price.min_per_event is None
+            and price.max_per_event is None
+            and self.spec.transform is None
+        )
 
     def skip(self, value: Decimal) -> None:
         """An earlier event of the ladder: it uses up the free allowance, nothing else."""
@@ -181,8 +188,11 @@ class PercentageStep:
     def add_bulk(self, count: int, total: Decimal) -> None:
         """``count`` further events whose values sum to ``total`` (only while ``linear``)."""
         if not self.linear:
-            raise PricingError("not_linear", "Events inside the free allowance or with "
-                               "per-event limits or a transform are priced one by one.")
+            raise PricingError(
+                "not_linear",
+                "Events inside the free allowance or with "
+                "per-event limits or a transform are priced one by one.",
+            )
         total = non_negative(total, "total")
         with exact_context():
             percentage_amount = total * self.price.rate / Decimal(100)
@@ -195,20 +205,26 @@ class PercentageStep:
 
     def part(self, days: int) -> LadderPart:
         item = EventSummaryItem(
-            events=self.events, value=self.value, free_events=self.free_events,
-            free_value=self.free_value, rate=self.price.rate,
-            percentage_amount=self.percentage_amount, fixed_amount=self.price.fixed_amount,
-            fixed_total=self.fixed_total, clamped_minimum=self.clamped_minimum,
-            clamped_maximum=self.clamped_maximum, clamp_adjustment=self.clamp_adjustment,
-            amount=self.amount)
+            events=self.events,
+            value=self.value,
+            free_events=self.free_events,
+            free_value=self.free_value,
+            rate=self.price.rate,
+            percentage_amount=self.percentage_amount,
+            fixed_amount=self.price.fixed_amount,
+            fixed_total=self.fixed_total,
+            clamped_minimum=self.clamped_minimum,
+            clamped_maximum=self.clamped_maximum,
+            clamp_adjustment=self.clamp_adjustment,
+            amount=self.amount,
+        )
         return LadderPart(self.spec, days, self.value, (item,))
 
 
 def finish_ladder(parts: Sequence[LadderPart], currency: str) -> list[Rating]:
     """Apply the ladder's minimum/maximum (on the last part) and round each part once."""
     currency = normalize_currency(currency)
-    if any(isinstance(p.days, bool) or not isinstance(p.days, int) or p.days <= 0
-           for p in parts):
+    if any(isinstance(p.days, bool) or not isinstance(p.days, int) or p.days <= 0 for p in parts):
         raise PricingError("invalid_days", "Every segment of a ladder covers at least one day.")
     items = [list(part.items) for part in parts]
     with exact_context():
@@ -218,9 +234,14 @@ def finish_ladder(parts: Sequence[LadderPart], currency: str) -> list[Rating]:
             items[-1].append(limit)
         totals = [sum((item.amount for item in part_items), ZERO) for part_items in items]
     return [
-        Rating(model=part.spec.model, currency=currency, quantity=part.quantity,
-               amount_unrounded=total, amount=round_line(total, currency),
-               breakdown=tuple(part_items))
+        Rating(
+            model=part.spec.model,
+            currency=currency,
+            quantity=part.quantity,
+            amount_unrounded=total,
+            amount=round_line(total, currency),
+            breakdown=tuple(part_items),
+        )
         for part, part_items, total in zip(parts, items, totals, strict=True)
     ]
 
@@ -236,12 +257,20 @@ def ladder_limits(parts: Sequence[LadderPart]) -> tuple[Decimal | None, Decimal 
     with exact_context():
         minimum = None
         if any(part.spec.minimum is not None for part in parts):
-            minimum = sum(((part.spec.minimum or ZERO) * part.days for part in parts),
-                          ZERO) / days
+            minimum = sum(((part.spec.minimum or ZERO) * part.days for part in parts), ZERO) / days
         maximum = None
         if all(part.spec.maximum is not None for part in parts):
-            maximum = sum((part.spec.maximum * part.days for part in parts
-                           if part.spec.maximum is not None), ZERO) / days
+            maximum = (
+                sum(
+                    (
+                        part.spec.maximum * part.days
+                        for part in parts
+                        if part.spec.maximum is not None
+                    ),
+                    ZERO,
+                )
+                / days
+            )
     return minimum, maximum
 
 
@@ -254,8 +283,9 @@ def _ladder_limit(parts: Sequence[LadderPart], subtotal: Decimal) -> AdjustmentI
     return None
 
 
-def _volume_step(price: VolumePrice, low: Decimal | None, high: Decimal,
-                 reached: Decimal) -> list[BreakdownItem]:
+def _volume_step(
+    price: VolumePrice, low: Decimal | None, high: Decimal, reached: Decimal
+) -> list[BreakdownItem]:
     """Units of this segment at the tier ``reached`` (the ladder's total) falls in; that tier's
     flat fee in the segment whose cumulative quantity enters it."""
     lower, index = ZERO, 0
@@ -288,7 +318,7 @@ def _difference(upper: list[BreakdownItem], lower: list[BreakdownItem]) -> list[
         result.append(item if other is None else _minus(item, other))
     result += [_minus(None, item) for item in remaining.values()]
     kept = [item for item in result if any(getattr(item, f) for f in _ADDITIVE[type(item)])]
-    return kept or result[len(upper) - 1:len(upper)]
+    return kept or result[len(upper) - 1 : len(upper)]
 
 
 def _key(item: BreakdownItem) -> tuple[str, int]:
@@ -298,6 +328,8 @@ def _key(item: BreakdownItem) -> tuple[str, int]:
 def _minus(upper: BreakdownItem | None, lower: BreakdownItem) -> BreakdownItem:
     base = upper if upper is not None else lower
     fields = _ADDITIVE[type(base)]
-    changes = {name: (getattr(upper, name) if upper is not None else ZERO) - getattr(lower, name)
-               for name in fields}
+    changes = {
+        name: (getattr(upper, name) if upper is not None else ZERO) - getattr(lower, name)
+        for name in fields
+    }
     return dataclasses.replace(base, **changes)  # type: ignore[type-var]

@@ -54,8 +54,9 @@ def price_percentage(price: PercentagePrice, values: Sequence[Decimal]) -> list[
     return [price_event(price, allowance, index, value) for index, value in enumerate(values)]
 
 
-def price_event(price: PercentagePrice, allowance: Allowance, index: int,
-                value: Decimal) -> EventItem:
+def price_event(
+    price: PercentagePrice, allowance: Allowance, index: int, value: Decimal
+) -> EventItem:
     """Price one event of a percentage price, consuming ``allowance`` (events in order)."""
     inside = allowance.is_open()
     free = allowance.take(value) if inside else ZERO

@@ -11,15 +11,17 @@ from invoicing.models import Charge, Contract, Plan, PlanVersion
 
 def plans_with_versions() -> QuerySet[Plan]:
     versions = PlanVersion.objects.order_by("version").prefetch_related(
-        Prefetch("charges", queryset=Charge.objects.order_by("position", "key")))
+        Prefetch("charges", queryset=Charge.objects.order_by("position", "key"))
+    )
     return Plan.objects.prefetch_related(Prefetch("versions", queryset=versions))
 
 
 def plan_version_by_key(plan_key: str, version: int | None = None) -> PlanVersion:
     """A plan's version by number, or its latest version."""
     versions = PlanVersion.objects.select_related("plan").filter(plan__key=plan_key)
-    found = (versions.filter(version=version) if version is not None
-             else versions.order_by("-version")).first()
+    found = (
+        versions.filter(version=version) if version is not None else versions.order_by("-version")
+    ).first()
     if found is None:
         raise NotFound(f"No plan {plan_key!r}" + (f" version {version}." if version else "."))
     return found

@@ -124,59 +124,93 @@ def _utc(day: date, period: Period) -> datetime:
 
 def _commit_lines(terms: ContractTerms, period: Period, currency: str) -> list[LineDraft]:
     return [
-        LineDraft(LineKind.COMMIT, f"Prepaid commit: {commit.note or commit.amount}",
-                  period.start, period.end, round_line(Decimal(commit.amount), currency),
-                  details={"commit_id": commit.pk})
+        LineDraft(
+            LineKind.COMMIT,
+            f"Prepaid commit: {commit.note or commit.amount}",
+            period.start,
+            period.end,
+            round_line(Decimal(commit.amount), currency),
+            details={"commit_id": commit.pk},
+        )
         for commit in terms.contract.commits.all()
         if commit.kind == CommitKind.PREPAID
         and period.start_date <= commit.effective_from < period.end_date
     ]
 
 
-def _charge_lines(terms: ContractTerms, period: Period, usage: UsageSource,
-                  currency: str) -> list[LineDraft]:
+def _charge_lines(
+    terms: ContractTerms, period: Period, usage: UsageSource, currency: str
+) -> list[LineDraft]:
     lines = []
     for key in terms.charge_keys():
         lines += charge_lines(terms, period, terms.charge_segments(period, key), usage, currency)
     return lines
 
 
-def charge_lines(terms: ContractTerms, period: Period, segments: list[ChargeSegment],
-                 usage: UsageSource, currency: str) -> list[LineDraft]:
+def charge_lines(
+    terms: ContractTerms,
+    period: Period,
+    segments: list[ChargeSegment],
+    usage: UsageSource,
+    currency: str,
+) -> list[LineDraft]:
     """One charge's lines over a period, in segment order: a fixed fee per segment (prorated
     by day), usage per segment rated as one ladder per period (``selectors.ladder``)."""
     rated: dict[int, RatedSegment] = {}
     for ladder in usage_ladders(segments):
-        for item in rate_ladder(ladder, customer=terms.contract.customer,
-                                utc=lambda day: _utc(day, period), usage=usage,
-                                currency=currency):
+        for item in rate_ladder(
+            ladder,
+            customer=terms.contract.customer,
+            utc=lambda day: _utc(day, period),
+            usage=usage,
+            currency=currency,
+        ):
             rated[id(item.segment)] = item
     lines = []
     for segment in segments:
         found = rated.get(id(segment))
-        lines.append(_fixed_line(period, segment, currency) if found is None
-                     else _usage_line(period, found))
+        lines.append(
+            _fixed_line(period, segment, currency) if found is None else _usage_line(period, found)
+        )
     return lines
 
 
 def _fixed_line(period: Period, segment: ChargeSegment, currency: str) -> LineDraft:
     days = (segment.end_date - segment.start_date).days
     rating = rate_flat(segment.spec, currency, days_used=days, days_in_period=period.days)
-    details: dict[str, Any] = {"segment": _segment_dates(segment), "days_used": days,
-                               "days_in_period": period.days}
+    details: dict[str, Any] = {
+        "segment": _segment_dates(segment),
+        "days_used": days,
+        "days_in_period": period.days,
+    }
     description = segment.charge.name
     if days != period.days:
         description += f" (prorated {days}/{period.days} days)"
-    return _rated_line(LineKind.FIXED, _describe(description, period, segment),
-                       _utc(segment.start_date, period), _utc(segment.end_date, period),
-                       rating, segment, None, details)
+    return _rated_line(
+        LineKind.FIXED,
+        _describe(description, period, segment),
+        _utc(segment.start_date, period),
+        _utc(segment.end_date, period),
+        rating,
+        segment,
+        None,
+        details,
+    )
 
 
 def _usage_line(period: Period, item: RatedSegment) -> LineDraft:
     segment = item.segment
     details = {"segment": _segment_dates(segment), **item.details}
-    return _rated_line(LineKind.USAGE, _describe(segment.charge.name, period, segment),
-                       item.start, item.end, item.rating, segment, item.quantity, details)
+    return _rated_line(
+        LineKind.USAGE,
+        _describe(segment.charge.name, period, segment),
+        item.start,
+        item.end,
+        item.rating,
+        segment,
+        item.quantity,
+        details,
+    )
 
 
 def _segment_dates(segment: ChargeSegment) -> list[str]:
@@ -189,49 +223,80 @@ def _describe(description: str, period: Period, segment: ChargeSegment) -> str:
     return description
 
 
-def _rated_line(kind: str, description: str, start: datetime, end: datetime, rating: Rating,
-                segment: ChargeSegment, quantity: Decimal | None,
-                details: dict[str, Any]) -> LineDraft:
+def _rated_line(
+    kind: str,
+    description: str,
+    start: datetime,
+    end: datetime,
+    rating: Rating,
+    segment: ChargeSegment,
+    quantity: Decimal | None,
+    details: dict[str, Any],
+) -> LineDraft:
     details["amount_unrounded"] = format_decimal(rating.amount_unrounded)
     details["rated_quantity"] = format_decimal(rating.quantity)
     breakdown = rating.as_dict()["breakdown"]
-    return LineDraft(kind, description, start, end, rating.amount,
-                     charge_key=segment.charge.key, meter_key=segment.charge.meter_key,
-                     quantity=quantity, price=segment.spec.as_dict(), breakdown=breakdown,
-                     overrides=list(segment.overrides), details=details)
+    return LineDraft(
+        kind,
+        description,
+        start,
+        end,
+        rating.amount,
+        charge_key=segment.charge.key,
+        meter_key=segment.charge.meter_key,
+        quantity=quantity,
+        price=segment.spec.as_dict(),
+        breakdown=breakdown,
+        overrides=list(segment.overrides),
+        details=details,
+    )
 
 
-def _adjustment_lines(terms: ContractTerms, billed: list[BilledUsage], usage: UsageSource,
-                      currency: str) -> list[LineDraft]:
+def _adjustment_lines(
+    terms: ContractTerms, billed: list[BilledUsage], usage: UsageSource, currency: str
+) -> list[LineDraft]:
     """Late usage: re-rate each earlier finalized period and bill the difference."""
     lines = []
     for previous in billed:
         for key in terms.charge_keys():
-            segments = [s for s in terms.charge_segments(previous.period, key)
-                        if s.charge.kind == ChargeKind.USAGE]
+            segments = [
+                s
+                for s in terms.charge_segments(previous.period, key)
+                if s.charge.kind == ChargeKind.USAGE
+            ]
             if not segments:
                 continue
             now = charge_lines(terms, previous.period, segments, usage, currency)
             delta = sum_lines((line.amount for line in now), currency) - previous.amounts.get(
-                key, ZERO)
+                key, ZERO
+            )
             if delta == 0:
                 continue
             period = previous.period
-            lines.append(LineDraft(
-                LineKind.ADJUSTMENT,
-                f"{segments[0].charge.name}: late usage for {period.start_date} to "
-                f"{period.end_date}", period.start, period.end, delta, charge_key=key,
-                meter_key=segments[0].charge.meter_key,
-                quantity=sum((line.quantity or ZERO for line in now), ZERO),
-                details={"rerated_amount": str(delta + previous.amounts.get(key, ZERO)),
-                         "billed_amount": str(previous.amounts.get(key, ZERO))},
-                adjusts_invoice_id=previous.invoice_id,
-            ))
+            lines.append(
+                LineDraft(
+                    LineKind.ADJUSTMENT,
+                    f"{segments[0].charge.name}: late usage for {period.start_date} to "
+                    f"{period.end_date}",
+                    period.start,
+                    period.end,
+                    delta,
+                    charge_key=key,
+                    meter_key=segments[0].charge.meter_key,
+                    quantity=sum((line.quantity or ZERO for line in now), ZERO),
+                    details={
+                        "rerated_amount": str(delta + previous.amounts.get(key, ZERO)),
+                        "billed_amount": str(previous.amounts.get(key, ZERO)),
+                    },
+                    adjusts_invoice_id=previous.invoice_id,
+                )
+            )
     return lines
 
 
-def _true_up_lines(terms: ContractTerms, period: Period, lines: list[LineDraft],
-                   currency: str) -> list[LineDraft]:
+def _true_up_lines(
+    terms: ContractTerms, period: Period, lines: list[LineDraft], currency: str
+) -> list[LineDraft]:
     spend = sum_lines((ln.amount for ln in lines if ln.kind in CHARGE_KINDS), currency)
     result = []
     for commit in terms.contract.commits.all():
@@ -243,11 +308,22 @@ def _true_up_lines(terms: ContractTerms, period: Period, lines: list[LineDraft],
         with exact_context():
             minimum = round_line(Decimal(commit.amount) * days / period.days, currency)
         if spend < minimum:
-            result.append(LineDraft(
-                LineKind.TRUE_UP, f"Minimum commit true-up (commit {minimum}, spend {spend})",
-                period.start, period.end, minimum - spend,
-                details={"commit_id": commit.pk, "minimum": str(minimum), "spend": str(spend),
-                         "days": days, "days_in_period": period.days}))
+            result.append(
+                LineDraft(
+                    LineKind.TRUE_UP,
+                    f"Minimum commit true-up (commit {minimum}, spend {spend})",
+                    period.start,
+                    period.end,
+                    minimum - spend,
+                    details={
+                        "commit_id": commit.pk,
+                        "minimum": str(minimum),
+                        "spend": str(spend),
+                        "days": days,
+                        "days_in_period": period.days,
+                    },
+                )
+            )
             spend = minimum
     return result
 
@@ -258,27 +334,42 @@ def _discount_applies(discount: Any, period: Period) -> bool:
     return period.overlap_days(discount.effective_from, discount.effective_to) > 0
 
 
-def _discount_lines(terms: ContractTerms, period: Period, lines: list[LineDraft],
-                    currency: str) -> list[LineDraft]:
+def _discount_lines(
+    terms: ContractTerms, period: Period, lines: list[LineDraft], currency: str
+) -> list[LineDraft]:
     remaining = sum_lines((ln.amount for ln in lines if ln.kind in CHARGE_KINDS), currency)
     result = []
     for discount in terms.contract.discounts.all():
         if remaining <= 0 or not _discount_applies(discount, period):
             continue
         with exact_context():
-            wanted = (remaining * Decimal(discount.value) / HUNDRED
-                      if discount.kind == DiscountKind.PERCENTAGE else Decimal(discount.value))
+            wanted = (
+                remaining * Decimal(discount.value) / HUNDRED
+                if discount.kind == DiscountKind.PERCENTAGE
+                else Decimal(discount.value)
+            )
         amount = min(round_line(wanted, currency), remaining)
         remaining -= amount
-        result.append(LineDraft(LineKind.DISCOUNT, f"Discount: {discount.name}", period.start,
-                                period.end, -amount,
-                                details={"discount_id": discount.pk, "kind": discount.kind,
-                                         "value": format_decimal(Decimal(discount.value))}))
+        result.append(
+            LineDraft(
+                LineKind.DISCOUNT,
+                f"Discount: {discount.name}",
+                period.start,
+                period.end,
+                -amount,
+                details={
+                    "discount_id": discount.pk,
+                    "kind": discount.kind,
+                    "value": format_decimal(Decimal(discount.value)),
+                },
+            )
+        )
     return result
 
 
-def credit_lines(period: Period, lines: list[LineDraft], grants: list[GrantBalance],
-                 currency: str) -> list[LineDraft]:
+def credit_lines(
+    period: Period, lines: list[LineDraft], grants: list[GrantBalance], currency: str
+) -> list[LineDraft]:
     """Draw credits on the amount due (excluding the prepayment of a commit)."""
     due = sum_lines((ln.amount for ln in lines if ln.kind != LineKind.COMMIT), currency)
     result = []
@@ -289,9 +380,19 @@ def credit_lines(period: Period, lines: list[LineDraft], grants: list[GrantBalan
         if draw <= 0:
             continue
         due -= draw
-        result.append(LineDraft(
-            LineKind.CREDIT, f"Credit applied ({grant.kind} grant #{grant.grant_id})",
-            period.start, period.end, -draw, credit_grant_id=grant.grant_id,
-            details={"grant_id": grant.grant_id, "balance_before": str(grant.balance),
-                     "balance_after": str(grant.balance - draw)}))
+        result.append(
+            LineDraft(
+                LineKind.CREDIT,
+                f"Credit applied ({grant.kind} grant #{grant.grant_id})",
+                period.start,
+                period.end,
+                -draw,
+                credit_grant_id=grant.grant_id,
+                details={
+                    "grant_id": grant.grant_id,
+                    "balance_before": str(grant.balance),
+                    "balance_after": str(grant.balance - draw),
+                },
+            )
+        )
     return result

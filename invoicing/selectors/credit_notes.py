@@ -10,10 +10,12 @@ from billingsite.errors import NotFound
 from invoicing.models import CreditNote, CreditNoteLine
 
 
-def credit_notes_visible_to(api_key: ApiKey | None, *, customer: Customer | None = None,
-                            invoice_number: str | None = None) -> QuerySet[CreditNote]:
+def credit_notes_visible_to(
+    api_key: ApiKey | None, *, customer: Customer | None = None, invoice_number: str | None = None
+) -> QuerySet[CreditNote]:
     qs = CreditNote.objects.select_related("invoice__customer", "credit_grant").prefetch_related(
-        Prefetch("lines", CreditNoteLine.objects.order_by("pk")))
+        Prefetch("lines", CreditNoteLine.objects.order_by("pk"))
+    )
     if api_key is not None and api_key.customer_id is not None:
         qs = qs.filter(invoice__customer_id=api_key.customer_id)
     if customer is not None:

@@ -14,8 +14,9 @@ from invoicing.periods import Period
 from invoicing.selectors.computation import GrantBalance
 
 ZERO = Decimal(0)
-_BALANCE = Coalesce(Sum("entries__amount"), Value(ZERO),
-                    output_field=DecimalField(max_digits=24, decimal_places=4))
+_BALANCE = Coalesce(
+    Sum("entries__amount"), Value(ZERO), output_field=DecimalField(max_digits=24, decimal_places=4)
+)
 
 
 def grants_with_balance(customer: Customer) -> QuerySet[CreditGrant]:
@@ -30,12 +31,16 @@ def grant_balance(grant_id: int) -> Decimal:
 def usable_grants_q(currency: str, period: Period) -> Q:
     """Grants that may pay an invoice of this period: same currency, effective before the
     period ends, not expired before it starts."""
-    return (Q(currency=currency) & Q(effective_at__lt=period.end)
-            & (Q(expires_at__isnull=True) | Q(expires_at__gt=period.start)))
+    return (
+        Q(currency=currency)
+        & Q(effective_at__lt=period.end)
+        & (Q(expires_at__isnull=True) | Q(expires_at__gt=period.start))
+    )
 
 
-def usable_grant_balances(customer: Customer, currency: str, period: Period,
-                          *, lock: bool = False) -> list[GrantBalance]:
+def usable_grant_balances(
+    customer: Customer, currency: str, period: Period, *, lock: bool = False
+) -> list[GrantBalance]:
     """Grants with a positive balance for this period, ordered for drawing.
 
     With ``lock=True`` the grant rows are locked (in primary key order, to avoid deadlocks)
@@ -50,7 +55,8 @@ def usable_grant_balances(customer: Customer, currency: str, period: Period,
     rows = grants.annotate(balance=_BALANCE).order_by("pk")
     return [
         GrantBalance(g.pk, g.kind, g.balance, g.expires_at, g.priority, g.created_at)
-        for g in rows if g.balance > 0
+        for g in rows
+        if g.balance > 0
     ]
 
 
@@ -58,7 +64,8 @@ def customer_credit_summary(customer: Customer, *, at: datetime) -> dict[str, De
     """Balance per currency of the grants in effect and not expired at ``at``."""
     summary: dict[str, Decimal] = {}
     live = grants_with_balance(customer).filter(
-        Q(effective_at__lte=at) & (Q(expires_at__isnull=True) | Q(expires_at__gt=at)))
+        Q(effective_at__lte=at) & (Q(expires_at__isnull=True) | Q(expires_at__gt=at))
+    )
     for grant in live:
         balance: Decimal = grant.balance  # type: ignore[attr-defined]
         summary[grant.currency] = summary.get(grant.currency, ZERO) + balance

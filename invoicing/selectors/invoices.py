@@ -30,28 +30,38 @@ ZERO = Decimal(0)
 def contracts_with_terms() -> QuerySet[Contract]:
     """Contracts with everything ``ContractTerms.load`` and the computation read, prefetched."""
     versions = PlanVersion.objects.select_related("plan").prefetch_related("charges")
-    return Contract.objects.select_related(
-        "customer", "plan_version__plan"
-    ).prefetch_related(
-        "plan_version__charges", "overrides", "commits", "discounts",
+    return Contract.objects.select_related("customer", "plan_version__plan").prefetch_related(
+        "plan_version__charges",
+        "overrides",
+        "commits",
+        "discounts",
         Prefetch("amendments__plan_version", queryset=versions),
     )
 
 
-def contract_period(contract: Contract, day: datetime | None = None, *,
-                    local_day: object = None) -> Period:
+def contract_period(
+    contract: Contract, day: datetime | None = None, *, local_day: object = None
+) -> Period:
     """The billing period of ``contract`` containing an instant (or a local date)."""
     if local_day is None:
         assert day is not None
         local_day = local_date(day, contract.timezone)
     cadence = Cadence(contract.plan_version.cadence)
-    return period_containing(local_day, origin=contract.start_date,  # type: ignore[arg-type]
-                             anchor_day=contract.billing_anchor_day,
-                             cadence_months=cadence.months, timezone=contract.timezone)
+    return period_containing(
+        local_day,
+        origin=contract.start_date,  # type: ignore[arg-type]
+        anchor_day=contract.billing_anchor_day,
+        cadence_months=cadence.months,
+        timezone=contract.timezone,
+    )
 
 
-def billed_usage(contract: Contract, before: Period, *, exclude_invoice_id: int | None = None,
-                 ) -> list[BilledUsage]:
+def billed_usage(
+    contract: Contract,
+    before: Period,
+    *,
+    exclude_invoice_id: int | None = None,
+) -> list[BilledUsage]:
     """Usage billed per charge for the issued periods before ``before`` that late usage may
     have changed, oldest first: every period holding an event metering flagged late (however
     far back; ``closed_through`` makes metering flag events rolled up while their period was
@@ -65,9 +75,11 @@ def billed_usage(contract: Contract, before: Period, *, exclude_invoice_id: int 
     skipped: re-billing them is a re-issue, not an adjustment.
     """
     lookback = getattr(settings, "INVOICING_LATE_USAGE_LOOKBACK_PERIODS", 0)
-    issued = (Invoice.objects.filter(contract=contract, status__in=ISSUED,
-                                     period_end__lte=before.start)
-              .order_by("-period_end", "pk").values_list("pk", "period_start", "period_end"))
+    issued = (
+        Invoice.objects.filter(contract=contract, status__in=ISSUED, period_end__lte=before.start)
+        .order_by("-period_end", "pk")
+        .values_list("pk", "period_start", "period_end")
+    )
     by_period: dict[tuple[datetime, datetime], list[int]] = {}
     for pk, start, end in issued:
         by_period.setdefault((start, end), []).append(pk)
@@ -86,26 +98,39 @@ def billed_usage(contract: Contract, before: Period, *, exclude_invoice_id: int 
         lines = lines.exclude(invoice_id=exclude_invoice_id)
     amounts: dict[tuple[datetime, datetime], dict[str, Decimal]] = {key: {} for key in chosen}
     for invoice_id, adjusts_id, kind, key, amount in lines.values_list(
-            "invoice_id", "adjusts_invoice_id", "kind", "charge_key", "amount"):
+        "invoice_id", "adjusts_invoice_id", "kind", "charge_key", "amount"
+    ):
         period_key = owner[invoice_id if kind == LineKind.USAGE else adjusts_id]
         amounts[period_key][key] = amounts[period_key].get(key, ZERO) + amount
-    return [BilledUsage(min(by_period[key]), contract_period(contract, key[0]), amounts[key])
-            for key in sorted(chosen)]
+    return [
+        BilledUsage(min(by_period[key]), contract_period(contract, key[0]), amounts[key])
+        for key in sorted(chosen)
+    ]
 
 
-def compute_for_period(contract: Contract, period: Period, *, usage: UsageSource,
-                       lock_credits: bool = False, exclude_invoice_id: int | None = None,
-                       with_credits: bool = True, with_billed: bool = True,
-                       ) -> InvoiceComputation:
+def compute_for_period(
+    contract: Contract,
+    period: Period,
+    *,
+    usage: UsageSource,
+    lock_credits: bool = False,
+    exclude_invoice_id: int | None = None,
+    with_credits: bool = True,
+    with_billed: bool = True,
+) -> InvoiceComputation:
     """The one entry point that drafts, refreshes, finalizes and previews all go through.
 
     ``with_credits``/``with_billed`` False skip reading grants / earlier issued invoices when
     the caller knows there are none (the billing run checks a whole chunk at once)."""
     terms = ContractTerms.load(contract)
-    grants = usable_grant_balances(contract.customer, contract.currency, period,
-                                   lock=lock_credits) if with_credits else []
-    billed = billed_usage(contract, period,
-                          exclude_invoice_id=exclude_invoice_id) if with_billed else []
+    grants = (
+        usable_grant_balances(contract.customer, contract.currency, period, lock=lock_credits)
+        if with_credits
+        else []
+    )
+    billed = (
+        billed_usage(contract, period, exclude_invoice_id=exclude_invoice_id) if with_billed else []
+    )
     return invoice_compute(terms, period, usage=usage, grants=grants, billed=billed)
 
 
@@ -118,14 +143,17 @@ def usage_requests(contract: Contract, periods: Collection[Period]) -> list[Usag
     terms = ContractTerms.load(contract)
     requests = []
     for period in periods:
+
         def utc(day: date, period: Period = period) -> datetime:
             return local_midnight_utc(day, period.timezone)
 
         for key in terms.charge_keys():
             for ladder in usage_ladders(terms.charge_segments(period, key)):
                 meter_key = ladder[0].charge.meter_key
-                requests += [UsageRequest(contract.customer_id, meter_key, start, end, dims)
-                             for start, end, dims in ladder_reads(ladder, utc)]
+                requests += [
+                    UsageRequest(contract.customer_id, meter_key, start, end, dims)
+                    for start, end, dims in ladder_reads(ladder, utc)
+                ]
     return requests
 
 
@@ -139,8 +167,9 @@ def current_contract(customer: Customer, at: datetime) -> Contract | None:
     return None
 
 
-def upcoming_invoice(customer: Customer, *, at: datetime,
-                     usage: UsageSource) -> tuple[Contract, InvoiceComputation]:
+def upcoming_invoice(
+    customer: Customer, *, at: datetime, usage: UsageSource
+) -> tuple[Contract, InvoiceComputation]:
     contract = current_contract(customer, at)
     if contract is None:
         raise NotFound(f"Customer {customer.external_id!r} has no contract in effect.")
@@ -178,7 +207,9 @@ def closed_through(customer_ids: Collection[int]) -> dict[int, datetime]:
     finalization did include is re-rated to no difference."""
     margin = timedelta(minutes=int(getattr(settings, "INVOICING_LATE_FLAG_MARGIN_MINUTES", 60)))
     due = Q(status=InvoiceStatus.DRAFT, finalize_after__lte=timezone.now() + margin)
-    rows = (Invoice.objects.filter(Q(status__in=ISSUED) | due,
-                                   customer_id__in=list(customer_ids))
-            .values("customer_id").annotate(end=Max("period_end")))
+    rows = (
+        Invoice.objects.filter(Q(status__in=ISSUED) | due, customer_id__in=list(customer_ids))
+        .values("customer_id")
+        .annotate(end=Max("period_end"))
+    )
     return {row["customer_id"]: row["end"] for row in rows}

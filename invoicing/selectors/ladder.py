@@ -59,8 +59,11 @@ def usage_ladders(segments: Sequence[ChargeSegment]) -> list[list[ChargeSegment]
         if segment.charge.kind != ChargeKind.USAGE:
             previous = None
             continue
-        if (previous is not None and previous.end_date == segment.start_date
-                and previous.charge.meter_key == segment.charge.meter_key):
+        if (
+            previous is not None
+            and previous.end_date == segment.start_date
+            and previous.charge.meter_key == segment.charge.meter_key
+        ):
             ladders[-1].append(segment)
         else:
             ladders.append([segment])
@@ -68,8 +71,10 @@ def usage_ladders(segments: Sequence[ChargeSegment]) -> list[list[ChargeSegment]
     return ladders
 
 
-def ladder_reads(ladder: Sequence[ChargeSegment], utc: Callable[[date], datetime],
-                 ) -> list[tuple[datetime, datetime, tuple[str, ...]]]:
+def ladder_reads(
+    ladder: Sequence[ChargeSegment],
+    utc: Callable[[date], datetime],
+) -> list[tuple[datetime, datetime, tuple[str, ...]]]:
     """The usage reads ``rate_ladder`` makes, as ``(start, end, group_by)`` (for read-ahead):
     cumulative from the ladder's start to each segment's start and end, plus the ladder's
     total for volume tiers; percentage segments read events instead."""
@@ -91,23 +96,33 @@ def ladder_reads(ladder: Sequence[ChargeSegment], utc: Callable[[date], datetime
 class _CumulativeUsage:
     """Usage from the ladder's start to a given instant, each reading taken once."""
 
-    def __init__(self, usage: UsageSource, customer: Customer, meter_key: str,
-                 start: datetime) -> None:
+    def __init__(
+        self, usage: UsageSource, customer: Customer, meter_key: str, start: datetime
+    ) -> None:
         self.usage, self.customer, self.meter_key, self.start = usage, customer, meter_key, start
         self._readings: dict[tuple[datetime, tuple[str, ...]], UsageReading] = {}
 
     def through(self, end: datetime, dims: Sequence[str] = ()) -> UsageReading:
         key = (end, tuple(dims))
         if key not in self._readings:
-            self._readings[key] = self.usage(customer=self.customer, meter_key=self.meter_key,
-                                             start=self.start, end=end,
-                                             group_by=list(dims) if dims else None)
+            self._readings[key] = self.usage(
+                customer=self.customer,
+                meter_key=self.meter_key,
+                start=self.start,
+                end=end,
+                group_by=list(dims) if dims else None,
+            )
         return self._readings[key]
 
 
-def rate_ladder(ladder: Sequence[ChargeSegment], *, customer: Customer,
-                utc: Callable[[date], datetime], usage: UsageSource,
-                currency: str) -> list[RatedSegment]:
+def rate_ladder(
+    ladder: Sequence[ChargeSegment],
+    *,
+    customer: Customer,
+    utc: Callable[[date], datetime],
+    usage: UsageSource,
+    currency: str,
+) -> list[RatedSegment]:
     """Price every segment of one ladder; the lines sum to what one unchanged price would
     charge for the period (up to each line's own rounding)."""
     meter_key = ladder[0].charge.meter_key
@@ -123,21 +138,40 @@ def rate_ladder(ladder: Sequence[ChargeSegment], *, customer: Customer,
         spec = segment.spec
         details: dict[str, Any] = {}
         if isinstance(spec.pricing, PercentagePrice):
-            part, quantity = _percentage_part(spec, usage, customer=customer,
-                                              meter_key=meter_key, ladder_start=ladder_start,
-                                              start=start, end=end, days=days)
+            part, quantity = _percentage_part(
+                spec,
+                usage,
+                customer=customer,
+                meter_key=meter_key,
+                ladder_start=ladder_start,
+                start=start,
+                end=end,
+                days=days,
+            )
         else:
             dims = list(getattr(spec.pricing, "dimensions", ()) or ())
             upper = cumulative.through(end, dims)
             lower = None if first else cumulative.through(start, dims)
             if dims:
-                part = ladder_groups_step(spec, before=None if lower is None else lower.groups,
-                                          through=upper.groups, days=days)
+                part = ladder_groups_step(
+                    spec,
+                    before=None if lower is None else lower.groups,
+                    through=upper.groups,
+                    days=days,
+                )
             else:
-                final = (cumulative.through(ladder_end).total
-                         if isinstance(spec.pricing, VolumePrice) else upper.total)
-                part = ladder_quantity_step(spec, before=None if lower is None else lower.total,
-                                            through=upper.total, final=final, days=days)
+                final = (
+                    cumulative.through(ladder_end).total
+                    if isinstance(spec.pricing, VolumePrice)
+                    else upper.total
+                )
+                part = ladder_quantity_step(
+                    spec,
+                    before=None if lower is None else lower.total,
+                    through=upper.total,
+                    final=final,
+                    days=days,
+                )
                 if isinstance(spec.pricing, VolumePrice) and len(ladder) > 1:
                     details["period_quantity"] = format_decimal(final)
             quantity = upper.total - (ZERO if lower is None else lower.total)
@@ -148,15 +182,23 @@ def rate_ladder(ladder: Sequence[ChargeSegment], *, customer: Customer,
         extras.append((quantity, details))
     ratings = finish_ladder(parts, currency)
     return [
-        RatedSegment(segment, utc(segment.start_date), utc(segment.end_date), rating, quantity,
-                     _ladder_details(index, parts, details))
-        for index, (segment, rating, (quantity, details))
-        in enumerate(zip(ladder, ratings, extras, strict=True))
+        RatedSegment(
+            segment,
+            utc(segment.start_date),
+            utc(segment.end_date),
+            rating,
+            quantity,
+            _ladder_details(index, parts, details),
+        )
+        for index, (segment, rating, (quantity, details)) in enumerate(
+            zip(ladder, ratings, extras, strict=True)
+        )
     ]
 
 
-def _ladder_details(index: int, parts: Sequence[LadderPart],
-                    details: dict[str, Any]) -> dict[str, Any]:
+def _ladder_details(
+    index: int, parts: Sequence[LadderPart], details: dict[str, Any]
+) -> dict[str, Any]:
     """``details["ladder"]`` of a line in a ladder of several segments: where it sits on the
     period's ladder and, on the last line, the period's limits it was held to."""
     if len(parts) == 1:
@@ -171,17 +213,24 @@ def _ladder_details(index: int, parts: Sequence[LadderPart],
     return {"ladder": ladder}
 
 
-def _percentage_part(spec: PriceSpec, usage: UsageSource, *, customer: Customer,
-                     meter_key: str, ladder_start: datetime, start: datetime, end: datetime,
-                     days: int) -> tuple[LadderPart, Decimal]:
+def _percentage_part(
+    spec: PriceSpec,
+    usage: UsageSource,
+    *,
+    customer: Customer,
+    meter_key: str,
+    ladder_start: datetime,
+    start: datetime,
+    end: datetime,
+    days: int,
+) -> tuple[LadderPart, Decimal]:
     """Price a segment's events: earlier events of the ladder use up the free allowance; once
     it is used up and no per-event limit or transform applies, the rest is one count + sum in
     SQL, otherwise the events are streamed (a page at a time, never all in memory)."""
     events = _event_source(usage)
     step = PercentageStep(spec)
     if start > ladder_start and step.allowance_open:
-        for value in events(customer=customer, meter_key=meter_key, start=ladder_start,
-                            end=start):
+        for value in events(customer=customer, meter_key=meter_key, start=ladder_start, end=start):
             step.skip(value)
             if not step.allowance_open:
                 break

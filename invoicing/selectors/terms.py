@@ -21,10 +21,21 @@ from invoicing.periods import Period, segment_bounds
 from invoicing.pricing import PriceSpec, PriceSpecError, parse_price_spec
 
 # Price-spec fields that are money (a multiplier scales them); quantities and limits are not.
-PRICE_FIELDS = frozenset({
-    "amount", "unit_amount", "package_amount", "flat_amount", "fixed_amount", "minimum",
-    "maximum", "default_unit_amount", "min_per_event", "max_per_event", "rate",
-})
+PRICE_FIELDS = frozenset(
+    {
+        "amount",
+        "unit_amount",
+        "package_amount",
+        "flat_amount",
+        "fixed_amount",
+        "minimum",
+        "maximum",
+        "default_unit_amount",
+        "min_per_event",
+        "max_per_event",
+        "rate",
+    }
+)
 _PLACES = Decimal(1).scaleb(-UNIT_PRICE_PLACES)
 
 
@@ -38,7 +49,8 @@ def scale_prices(data: Any, multiplier: Decimal) -> Any:
     The product is rounded to 12 decimal places (the precision a unit price may carry)."""
     if isinstance(data, Mapping):
         return {
-            key: _scale(value, multiplier) if key in PRICE_FIELDS and value is not None
+            key: _scale(value, multiplier)
+            if key in PRICE_FIELDS and value is not None
             else scale_prices(value, multiplier)
             for key, value in data.items()
         }
@@ -75,8 +87,11 @@ def applied_spec(charge: Charge, overrides: Iterable[RateOverride]) -> tuple[Pri
     try:
         return parse_price_spec(price), applied
     except PriceSpecError as exc:
-        raise AppError("invalid_price", f"Charge {charge.key!r} after overrides: {exc.message}",
-                       details=exc.details) from exc
+        raise AppError(
+            "invalid_price",
+            f"Charge {charge.key!r} after overrides: {exc.message}",
+            details=exc.details,
+        ) from exc
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,15 +135,19 @@ class ContractTerms:
 
     def active_range(self, period: Period) -> tuple[date, date] | None:
         start = max(self.contract.start_date, period.start_date)
-        end = period.end_date if self.contract.end_date is None else min(
-            self.contract.end_date, period.end_date)
+        end = (
+            period.end_date
+            if self.contract.end_date is None
+            else min(self.contract.end_date, period.end_date)
+        )
         return (start, end) if start < end else None
 
     def charge_keys(self) -> list[str]:
         keys: list[str] = []
         for _day, version in self.versions:
-            ordered = sorted(self.charges_by_version[version.pk].values(),
-                             key=lambda c: (c.position, c.key))
+            ordered = sorted(
+                self.charges_by_version[version.pk].values(), key=lambda c: (c.position, c.key)
+            )
             keys.extend(c.key for c in ordered if c.key not in keys)
         return keys
 
@@ -152,9 +171,13 @@ class ContractTerms:
             in_effect = [o for o in self.overrides if o.charge_key == key and _in_effect(o, start)]
             spec, applied = applied_spec(charge, in_effect)
             previous = segments[-1] if segments else None
-            if (previous is not None and previous.end_date == start
-                    and previous.spec == spec and previous.charge.kind == charge.kind
-                    and previous.charge.meter_key == charge.meter_key):
+            if (
+                previous is not None
+                and previous.end_date == start
+                and previous.spec == spec
+                and previous.charge.kind == charge.kind
+                and previous.charge.meter_key == charge.meter_key
+            ):
                 segments[-1] = dataclasses.replace(previous, end_date=end)
             else:
                 segments.append(ChargeSegment(charge, start, end, spec, tuple(applied)))

@@ -45,22 +45,24 @@ class BillingRunResult:
     failed: list[int] = dataclasses.field(default_factory=list)
 
 
-def billing_run(*, now: datetime, usage: UsageSource | None = None,
-                contract_ids: list[int] | None = None) -> BillingRunResult:
+def billing_run(
+    *, now: datetime, usage: UsageSource | None = None, contract_ids: list[int] | None = None
+) -> BillingRunResult:
     """Bill every contract with a period ended by ``now`` or an open draft."""
     with BILLING_RUN_SECONDS.time():
         return _billing_run(now=now, usage=usage or MeteringUsage(), contract_ids=contract_ids)
 
 
-def _billing_run(*, now: datetime, usage: UsageSource,
-                 contract_ids: list[int] | None) -> BillingRunResult:
+def _billing_run(
+    *, now: datetime, usage: UsageSource, contract_ids: list[int] | None
+) -> BillingRunResult:
     result = BillingRunResult()
     # Expired grants first: a grant pays invoices finalized before it expires, and a draft
     # never previews a credit that its finalization could not draw.
     credit_expire(now=now)
     ids = billing_candidates(now=now, contract_ids=contract_ids)
     for offset in range(0, len(ids), CHUNK):
-        chunk = ids[offset:offset + CHUNK]
+        chunk = ids[offset : offset + CHUNK]
         states = contract_states(chunk)
         contracts = list(contracts_with_terms().filter(pk__in=chunk).order_by("pk"))
         _warm_usage(usage, contracts, states, now)
@@ -68,16 +70,22 @@ def _billing_run(*, now: datetime, usage: UsageSource,
         with kicks_coalesced():
             for contract in contracts:
                 try:
-                    billing_run_contract(contract=contract, now=now, usage=usage,
-                                         result=result, state=states[contract.pk])
+                    billing_run_contract(
+                        contract=contract,
+                        now=now,
+                        usage=usage,
+                        result=result,
+                        state=states[contract.pk],
+                    )
                 except Exception:
                     logger.exception("billing run failed for contract %s", contract.pk)
                     result.failed.append(contract.pk)
     return result
 
 
-def _warm_usage(usage: UsageSource, contracts: list[Contract],
-                states: dict[int, ContractState], now: datetime) -> None:
+def _warm_usage(
+    usage: UsageSource, contracts: list[Contract], states: dict[int, ContractState], now: datetime
+) -> None:
     """Read the chunk's usage for the periods it drafts, refreshes or finalizes with one query
     per meter and period instead of one per contract and charge. Only a speed-up: a reading
     that is not warmed (or a failure here) is read contract by contract as before."""
@@ -119,9 +127,15 @@ def billing_candidates(*, now: datetime, contract_ids: list[int] | None = None) 
     if contract_ids is not None:
         contracts = contracts.filter(pk__in=contract_ids)
     recent = now.date() - timedelta(days=ENDED_CONTRACT_DAYS)
-    return list(contracts.filter(Q(end_date__isnull=True) | Q(end_date__gt=recent)
-                                 | Q(invoices__status=InvoiceStatus.DRAFT))
-                .distinct().values_list("pk", flat=True))
+    return list(
+        contracts.filter(
+            Q(end_date__isnull=True)
+            | Q(end_date__gt=recent)
+            | Q(invoices__status=InvoiceStatus.DRAFT)
+        )
+        .distinct()
+        .values_list("pk", flat=True)
+    )
 
 
 @dataclasses.dataclass
@@ -137,34 +151,51 @@ class ContractState:
 def contract_states(contract_ids: list[int]) -> dict[int, ContractState]:
     """Four queries for a whole chunk instead of four per contract."""
     states = {pk: ContractState() for pk in contract_ids}
-    ends = (Invoice.objects.filter(contract_id__in=contract_ids, kind=InvoiceKind.PERIOD,
-                                   replaces__isnull=True)
-            .values("contract_id").annotate(end=Max("period_end")))
+    ends = (
+        Invoice.objects.filter(
+            contract_id__in=contract_ids, kind=InvoiceKind.PERIOD, replaces__isnull=True
+        )
+        .values("contract_id")
+        .annotate(end=Max("period_end"))
+    )
     for row in ends:
         states[row["contract_id"]].last_end = row["end"]
     drafts = Invoice.objects.filter(contract_id__in=contract_ids, status=InvoiceStatus.DRAFT)
     for contract_id, start, pk, finalize_after in drafts.values_list(
-            "contract_id", "period_start", "pk", "finalize_after"):
+        "contract_id", "period_start", "pk", "finalize_after"
+    ):
         states[contract_id].drafts.append((start, pk, finalize_after))
     issued = Invoice.objects.filter(contract_id__in=contract_ids, status__in=ISSUED)
     for contract_id in issued.values_list("contract_id", flat=True).distinct():
         states[contract_id].has_issued = True
-    with_grants = Contract.objects.filter(pk__in=contract_ids,
-                                          customer__credit_grants__isnull=False)
+    with_grants = Contract.objects.filter(
+        pk__in=contract_ids, customer__credit_grants__isnull=False
+    )
     for contract_id in with_grants.values_list("pk", flat=True).distinct():
         states[contract_id].has_grants = True
     return states
 
 
-def billing_run_contract(*, contract: Contract, now: datetime, usage: UsageSource,
-                         result: BillingRunResult, state: ContractState | None = None) -> None:
+def billing_run_contract(
+    *,
+    contract: Contract,
+    now: datetime,
+    usage: UsageSource,
+    result: BillingRunResult,
+    state: ContractState | None = None,
+) -> None:
     state = state or contract_states([contract.pk])[contract.pk]
     created: set[int] = set()
     drafts = list(state.drafts)
     for period in unbilled_periods(contract, now, last_end=state.last_end):
-        invoice = invoice_draft_create(contract=contract, period=period, usage=usage, now=now,
-                                       with_credits=state.has_grants,
-                                       with_billed=state.has_issued)
+        invoice = invoice_draft_create(
+            contract=contract,
+            period=period,
+            usage=usage,
+            now=now,
+            with_credits=state.has_grants,
+            with_billed=state.has_issued,
+        )
         if invoice is not None:
             created.add(invoice.pk)
             drafts.append((invoice.period_start, invoice.pk, invoice.finalize_after))
@@ -174,20 +205,27 @@ def billing_run_contract(*, contract: Contract, now: datetime, usage: UsageSourc
         if finalize_after <= now:
             # What the chunk read says the customer lacks is not read again: a grant or an
             # issued invoice appearing since (seconds ago) counts as arriving just after.
-            finalized = invoice_finalize(invoice_id=invoice_id, usage=usage, now=now,
-                                         contract=contract, with_credits=state.has_grants,
-                                         with_billed=state.has_issued or drew_credits)
+            finalized = invoice_finalize(
+                invoice_id=invoice_id,
+                usage=usage,
+                now=now,
+                contract=contract,
+                with_credits=state.has_grants,
+                with_billed=state.has_issued or drew_credits,
+            )
             result.finalized += int(finalized is not None)
             drew_credits = drew_credits or finalized is not None
         # A draft created above is current, unless an earlier period just drew credits or
         # became the issued invoice its adjustments compare with.
         elif invoice_id not in created or drew_credits:
-            result.refreshed += int(invoice_refresh(invoice_id=invoice_id, usage=usage, now=now,
-                                                    contract=contract))
+            result.refreshed += int(
+                invoice_refresh(invoice_id=invoice_id, usage=usage, now=now, contract=contract)
+            )
 
 
-def unbilled_periods(contract: Contract, now: datetime, *,
-                     last_end: datetime | None) -> list[Period]:
+def unbilled_periods(
+    contract: Contract, now: datetime, *, last_end: datetime | None
+) -> list[Period]:
     """Periods after ``last_end`` (the last billing-run invoice's) that have ended by ``now``,
     oldest first."""
     if last_end is None:
@@ -195,14 +233,20 @@ def unbilled_periods(contract: Contract, now: datetime, *,
     else:
         period = _following(contract, contract_period(contract, last_end - timedelta(seconds=1)))
     periods: list[Period] = []
-    while len(periods) < MAX_PERIODS_PER_RUN and period.end <= now and (
-            contract.end_date is None or period.start_date < contract.end_date):
+    while (
+        len(periods) < MAX_PERIODS_PER_RUN
+        and period.end <= now
+        and (contract.end_date is None or period.start_date < contract.end_date)
+    ):
         periods.append(period)
         period = _following(contract, period)
     return periods
 
 
 def _following(contract: Contract, period: Period) -> Period:
-    return period_after(period, origin=contract.start_date,
-                        anchor_day=contract.billing_anchor_day,
-                        cadence_months=Cadence(contract.plan_version.cadence).months)
+    return period_after(
+        period,
+        origin=contract.start_date,
+        anchor_day=contract.billing_anchor_day,
+        cadence_months=Cadence(contract.plan_version.cadence).months,
+    )

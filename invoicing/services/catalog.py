@@ -18,8 +18,9 @@ def price_spec_or_error(price: Any, *, field: str = "price") -> PriceSpec:
     try:
         return parse_price_spec(price)
     except PriceSpecError as exc:
-        details = {f"{field}.{path}" if path else field: problem
-                   for path, problem in exc.details.items()}
+        details = {
+            f"{field}.{path}" if path else field: problem for path, problem in exc.details.items()
+        }
         raise AppError("invalid_price", exc.message, details=details) from exc
 
 
@@ -58,8 +59,9 @@ def plan_create(*, key: str, name: str, currency: str = "USD", description: str 
 
 
 @transaction.atomic
-def plan_version_create(*, plan: Plan, cadence: str = Cadence.MONTHLY,
-                        charges: list[dict[str, Any]], notes: str = "") -> PlanVersion:
+def plan_version_create(
+    *, plan: Plan, cadence: str = Cadence.MONTHLY, charges: list[dict[str, Any]], notes: str = ""
+) -> PlanVersion:
     """A new version numbered after the latest, with its charges (validated all at once)."""
     Plan.objects.select_for_update().filter(pk=plan.pk).first()  # serializes version numbers
     latest = plan.versions.aggregate(v=Max("version"))["v"] or 0
@@ -82,15 +84,33 @@ def plan_version_create(*, plan: Plan, cadence: str = Cadence.MONTHLY,
 
 
 @transaction.atomic
-def charge_create(*, plan_version: PlanVersion, key: str, name: str, kind: str, price: Any,
-                  meter_key: str = "", position: int = 0) -> Charge:
+def charge_create(
+    *,
+    plan_version: PlanVersion,
+    key: str,
+    name: str,
+    kind: str,
+    price: Any,
+    meter_key: str = "",
+    position: int = 0,
+) -> Charge:
     errors = charge_validation_errors(kind=kind, meter_key=meter_key, price=price)
     if errors:
-        raise AppError("invalid_price" if "price" in errors else "invalid_charge",
-                       "; ".join(errors.values()), details=errors)
+        raise AppError(
+            "invalid_price" if "price" in errors else "invalid_charge",
+            "; ".join(errors.values()),
+            details=errors,
+        )
     canonical = parse_price_spec(price).as_dict()
-    charge = Charge(plan_version=plan_version, key=key, name=name, kind=kind,
-                    meter_key=meter_key, price=canonical, position=position)
+    charge = Charge(
+        plan_version=plan_version,
+        key=key,
+        name=name,
+        kind=kind,
+        meter_key=meter_key,
+        price=canonical,
+        position=position,
+    )
     _clean(charge, exclude=["plan_version"])
     try:
         with transaction.atomic():

@@ -21,9 +21,15 @@ from invoicing.usage import UsageSource
 
 
 @transaction.atomic
-def invoice_replace(*, invoice: Invoice, now: datetime, usage: UsageSource,
-                    actor: User | None = None, void_reason: str | None = None,
-                    finalize: bool = False) -> Invoice:
+def invoice_replace(
+    *,
+    invoice: Invoice,
+    now: datetime,
+    usage: UsageSource,
+    actor: User | None = None,
+    void_reason: str | None = None,
+    finalize: bool = False,
+) -> Invoice:
     """Replace ``invoice`` with a new invoice for its period and return the replacement.
 
     With ``void_reason`` the invoice is voided first (it must be a draft or unpaid); without
@@ -34,8 +40,12 @@ def invoice_replace(*, invoice: Invoice, now: datetime, usage: UsageSource,
     replacement = invoice_reissue(invoice=invoice, now=now, actor=actor)
     why = invoice.void_reason.strip()
     InvoiceTransition.objects.create(
-        invoice=replacement, from_status=InvoiceStatus.DRAFT, to_status=InvoiceStatus.DRAFT,
-        actor=actor, reason=f"Re-issue of {invoice}" + (f" (voided: {why})" if why else ""))
+        invoice=replacement,
+        from_status=InvoiceStatus.DRAFT,
+        to_status=InvoiceStatus.DRAFT,
+        actor=actor,
+        reason=f"Re-issue of {invoice}" + (f" (voided: {why})" if why else ""),
+    )
     if finalize:
         invoice_finalize(invoice_id=replacement.pk, usage=usage, now=now, actor=actor, wait=True)
         replacement.refresh_from_db()

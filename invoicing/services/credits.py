@@ -29,35 +29,66 @@ from invoicing.selectors.credits import grant_balance
 
 
 @transaction.atomic
-def credit_grant_create(*, customer: Customer, kind: str, amount: Any, currency: str,
-                        effective_at: datetime, expires_at: datetime | None = None,
-                        priority: int = 100, contract: Contract | None = None,
-                        commit: Commit | None = None, note: str = "",
-                        actor: User | None = None) -> CreditGrant:
+def credit_grant_create(
+    *,
+    customer: Customer,
+    kind: str,
+    amount: Any,
+    currency: str,
+    effective_at: datetime,
+    expires_at: datetime | None = None,
+    priority: int = 100,
+    contract: Contract | None = None,
+    commit: Commit | None = None,
+    note: str = "",
+    actor: User | None = None,
+) -> CreditGrant:
     """A grant and its first ledger entry (+amount), in one transaction."""
     from invoicing.services.contracts import check_amount
 
     if kind not in GrantKind.values:
-        raise AppError("invalid_grant", "kind must be 'promotional' or 'paid'.",
-                       details={"kind": kind})
+        raise AppError(
+            "invalid_grant", "kind must be 'promotional' or 'paid'.", details={"kind": kind}
+        )
     currency = currency.upper()
     amount = check_amount(amount, currency, "amount")
     if expires_at is not None and expires_at <= effective_at:
-        raise AppError("invalid_grant", "expires_at must be after effective_at.",
-                       details={"expires_at": expires_at.isoformat()})
+        raise AppError(
+            "invalid_grant",
+            "expires_at must be after effective_at.",
+            details={"expires_at": expires_at.isoformat()},
+        )
     grant = CreditGrant.objects.create(
-        customer=customer, kind=kind, amount=amount, currency=currency,
-        effective_at=effective_at, expires_at=expires_at, priority=priority, contract=contract,
-        commit=commit, note=note, created_by=actor,
+        customer=customer,
+        kind=kind,
+        amount=amount,
+        currency=currency,
+        effective_at=effective_at,
+        expires_at=expires_at,
+        priority=priority,
+        contract=contract,
+        commit=commit,
+        note=note,
+        created_by=actor,
     )
-    CreditEntry.objects.create(grant=grant, kind=CreditEntryKind.GRANT, currency=currency,
-                               amount=amount, note=note, created_by=actor)
+    CreditEntry.objects.create(
+        grant=grant,
+        kind=CreditEntryKind.GRANT,
+        currency=currency,
+        amount=amount,
+        note=note,
+        created_by=actor,
+    )
     return grant
 
 
 def _lock(grant_ids: list[int]) -> None:
-    list(CreditGrant.objects.filter(pk__in=sorted(grant_ids)).order_by("pk")
-         .select_for_update().values_list("pk", flat=True))
+    list(
+        CreditGrant.objects.filter(pk__in=sorted(grant_ids))
+        .order_by("pk")
+        .select_for_update()
+        .values_list("pk", flat=True)
+    )
 
 
 @transaction.atomic
@@ -72,31 +103,51 @@ def credit_draw(*, invoice: Invoice, draws: list[tuple[int, Decimal]]) -> list[C
     for grant_id, amount in draws:
         balance = grant_balance(grant_id)
         if amount <= 0 or amount > balance:
-            raise Conflict("credit_overdrawn", f"Grant #{grant_id} has {balance} left, "
-                           f"cannot draw {amount}.", details={"grant_id": grant_id})
-        entries.append(CreditEntry.objects.create(
-            grant_id=grant_id, kind=CreditEntryKind.DRAWDOWN, currency=invoice.currency,
-            amount=-amount, invoice=invoice,
-            note=f"Invoice {invoice.number or invoice.pk}"))
+            raise Conflict(
+                "credit_overdrawn",
+                f"Grant #{grant_id} has {balance} left, cannot draw {amount}.",
+                details={"grant_id": grant_id},
+            )
+        entries.append(
+            CreditEntry.objects.create(
+                grant_id=grant_id,
+                kind=CreditEntryKind.DRAWDOWN,
+                currency=invoice.currency,
+                amount=-amount,
+                invoice=invoice,
+                note=f"Invoice {invoice.number or invoice.pk}",
+            )
+        )
     return entries
 
 
 @transaction.atomic
 def credit_reverse_for_invoice(*, invoice: Invoice, actor: User | None = None) -> int:
     """Give back what a voided invoice drew (once per grant: a unique constraint)."""
-    drawn = (CreditEntry.objects.filter(invoice=invoice, kind=CreditEntryKind.DRAWDOWN)
-             .values("grant_id").annotate(total=Sum("amount")))
+    drawn = (
+        CreditEntry.objects.filter(invoice=invoice, kind=CreditEntryKind.DRAWDOWN)
+        .values("grant_id")
+        .annotate(total=Sum("amount"))
+    )
     _lock([row["grant_id"] for row in drawn])
-    done = set(CreditEntry.objects.filter(invoice=invoice, kind=CreditEntryKind.REVERSAL)
-               .values_list("grant_id", flat=True))
+    done = set(
+        CreditEntry.objects.filter(invoice=invoice, kind=CreditEntryKind.REVERSAL).values_list(
+            "grant_id", flat=True
+        )
+    )
     count = 0
     for row in drawn:
         if row["grant_id"] in done:
             continue
-        CreditEntry.objects.create(grant_id=row["grant_id"], kind=CreditEntryKind.REVERSAL,
-                                   currency=invoice.currency, amount=-row["total"],
-                                   invoice=invoice, created_by=actor,
-                                   note=f"Void of invoice {invoice.number}")
+        CreditEntry.objects.create(
+            grant_id=row["grant_id"],
+            kind=CreditEntryKind.REVERSAL,
+            currency=invoice.currency,
+            amount=-row["total"],
+            invoice=invoice,
+            created_by=actor,
+            note=f"Void of invoice {invoice.number}",
+        )
         count += 1
     return count
 
@@ -104,14 +155,23 @@ def credit_reverse_for_invoice(*, invoice: Invoice, actor: User | None = None) -
 @transaction.atomic
 def credit_expire(*, now: datetime) -> int:
     """Post an expiry entry for the remaining balance of every grant expired by ``now``."""
-    expired = dict(CreditGrant.objects.filter(expires_at__lte=now).exclude(
-        entries__kind=CreditEntryKind.EXPIRY).order_by("pk").values_list("pk", "currency"))
+    expired = dict(
+        CreditGrant.objects.filter(expires_at__lte=now)
+        .exclude(entries__kind=CreditEntryKind.EXPIRY)
+        .order_by("pk")
+        .values_list("pk", "currency")
+    )
     _lock(list(expired))
     count = 0
     for grant_id, currency in expired.items():
         balance = grant_balance(grant_id)
         if balance > 0:
-            CreditEntry.objects.create(grant_id=grant_id, kind=CreditEntryKind.EXPIRY,
-                                       currency=currency, amount=-balance, note="Expired")
+            CreditEntry.objects.create(
+                grant_id=grant_id,
+                kind=CreditEntryKind.EXPIRY,
+                currency=currency,
+                amount=-balance,
+                note="Expired",
+            )
             count += 1
     return count

@@ -55,36 +55,55 @@ def number_allocate(series: str) -> str:
         cursor.execute(
             "INSERT INTO invoicing_invoicenumbercounter AS c (series, last_value) VALUES (%s, 1)"
             " ON CONFLICT (series) DO UPDATE SET last_value = c.last_value + 1"
-            " RETURNING last_value", [series])
+            " RETURNING last_value",
+            [series],
+        )
         value = cursor.fetchone()[0]
     return f"{series}-{value:06d}"
 
 
-def invoice_draft_create(*, contract: Contract, period: Period, usage: UsageSource,
-                         now: datetime, with_credits: bool = True,
-                         with_billed: bool = True) -> Invoice | None:
+def invoice_draft_create(
+    *,
+    contract: Contract,
+    period: Period,
+    usage: UsageSource,
+    now: datetime,
+    with_credits: bool = True,
+    with_billed: bool = True,
+) -> Invoice | None:
     """Create the period's billing-run draft with its lines, or None when it exists already.
 
     The unique constraint decides: a concurrent run that inserted first makes our INSERT fail,
     and we leave its draft alone. ``with_credits``/``with_billed`` False skip reads the caller
     knows are empty (no grants, no issued invoice); a draft is refreshed and finalized with
     the full computation anyway."""
-    computation = compute_for_period(contract, period, usage=usage, with_credits=with_credits,
-                                     with_billed=with_billed)
+    computation = compute_for_period(
+        contract, period, usage=usage, with_credits=with_credits, with_billed=with_billed
+    )
     invoice = Invoice(
-        customer=contract.customer, contract=contract, kind=InvoiceKind.PERIOD,
-        series=contract.invoice_series, currency=contract.currency,
-        period_start=period.start, period_end=period.end, total=computation.total,
-        finalize_after=period.end + timedelta(hours=grace_hours(contract)), refreshed_at=now,
+        customer=contract.customer,
+        contract=contract,
+        kind=InvoiceKind.PERIOD,
+        series=contract.invoice_series,
+        currency=contract.currency,
+        period_start=period.start,
+        period_end=period.end,
+        total=computation.total,
+        finalize_after=period.end + timedelta(hours=grace_hours(contract)),
+        refreshed_at=now,
     )
     try:
         with transaction.atomic():
             invoice.save()
             _insert_lines(invoice, computation.lines)
     except IntegrityError:
-        exists = Invoice.objects.filter(contract=contract, period_start=period.start,
-                                        period_end=period.end, kind=InvoiceKind.PERIOD,
-                                        replaces__isnull=True).exists()
+        exists = Invoice.objects.filter(
+            contract=contract,
+            period_start=period.start,
+            period_end=period.end,
+            kind=InvoiceKind.PERIOD,
+            replaces__isnull=True,
+        ).exists()
         if not exists:
             raise
         return None
@@ -93,38 +112,66 @@ def invoice_draft_create(*, contract: Contract, period: Period, usage: UsageSour
 
 def _line_signature(line: LineDraft | InvoiceLine) -> tuple[Any, ...]:
     quantity = None if line.quantity is None else Decimal(line.quantity).normalize()
-    return (line.kind, line.description, line.period_start, line.period_end,
-            amount_of(line.amount).normalize(), line.charge_key, line.meter_key, quantity,
-            line.price, line.breakdown, line.overrides, line.details, line.credit_grant_id,
-            line.adjusts_invoice_id)
+    return (
+        line.kind,
+        line.description,
+        line.period_start,
+        line.period_end,
+        amount_of(line.amount).normalize(),
+        line.charge_key,
+        line.meter_key,
+        quantity,
+        line.price,
+        line.breakdown,
+        line.overrides,
+        line.details,
+        line.credit_grant_id,
+        line.adjusts_invoice_id,
+    )
 
 
 def _store_lines(invoice: Invoice, computation: InvoiceComputation, now: datetime) -> bool:
     """Replace the draft's lines when they differ from ``computation``; True if written."""
     stored = list(invoice.lines.order_by("position"))
     wanted = computation.lines
-    if [_line_signature(s) for s in stored] == [_line_signature(w) for w in wanted] \
-            and amount_of(invoice.total) == computation.total:
+    if [_line_signature(s) for s in stored] == [_line_signature(w) for w in wanted] and amount_of(
+        invoice.total
+    ) == computation.total:
         return False
     invoice.lines.all().delete()
     _insert_lines(invoice, wanted)
     Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.DRAFT).update(
-        total=computation.total, refreshed_at=now)
+        total=computation.total, refreshed_at=now
+    )
     invoice.total = computation.total
     return True
 
 
 def _insert_lines(invoice: Invoice, lines: list[LineDraft]) -> None:
-    InvoiceLine.objects.bulk_create([
-        InvoiceLine(invoice=invoice, currency=invoice.currency, position=index, kind=line.kind,
-                    description=line.description[:300], charge_key=line.charge_key,
-                    meter_key=line.meter_key, period_start=line.period_start,
-                    period_end=line.period_end, quantity=line.quantity, amount=line.amount,
-                    price=line.price, breakdown=line.breakdown, overrides=line.overrides,
-                    details=line.details, credit_grant_id=line.credit_grant_id,
-                    adjusts_invoice_id=line.adjusts_invoice_id)
-        for index, line in enumerate(lines)
-    ])
+    InvoiceLine.objects.bulk_create(
+        [
+            InvoiceLine(
+                invoice=invoice,
+                currency=invoice.currency,
+                position=index,
+                kind=line.kind,
+                description=line.description[:300],
+                charge_key=line.charge_key,
+                meter_key=line.meter_key,
+                period_start=line.period_start,
+                period_end=line.period_end,
+                quantity=line.quantity,
+                amount=line.amount,
+                price=line.price,
+                breakdown=line.breakdown,
+                overrides=line.overrides,
+                details=line.details,
+                credit_grant_id=line.credit_grant_id,
+                adjusts_invoice_id=line.adjusts_invoice_id,
+            )
+            for index, line in enumerate(lines)
+        ]
+    )
 
 
 def _lock_draft(invoice_id: int, *, wait: bool) -> Invoice | None:
@@ -132,18 +179,21 @@ def _lock_draft(invoice_id: int, *, wait: bool) -> Invoice | None:
     return qs.filter(pk=invoice_id, status=InvoiceStatus.DRAFT).first()
 
 
-def _lock_draft_and_contract(invoice_id: int, *,
-                             wait: bool) -> tuple[Invoice, datetime] | None:
+def _lock_draft_and_contract(invoice_id: int, *, wait: bool) -> tuple[Invoice, datetime] | None:
     """The draft (skipped if another finalizer holds it, unless ``wait``) and its contract
     (always waited for: an amendment, or a finalization of the contract's other period a
     concurrent run took, commits soon) locked in one statement: (draft, contract's
     ``updated_at``)."""
     skip = "" if wait else " SKIP LOCKED"
-    rows = list(Invoice.objects.raw(
-        "SELECT i.*, c.updated_at AS contract_updated_at FROM invoicing_invoice i"  # noqa: S608
-        " JOIN invoicing_contract c ON c.id = i.contract_id"
-        " WHERE i.id = %s AND i.status = %s"
-        f" FOR UPDATE OF i{skip} FOR UPDATE OF c", [invoice_id, InvoiceStatus.DRAFT]))
+    rows = list(
+        Invoice.objects.raw(
+            "SELECT i.*, c.updated_at AS contract_updated_at FROM invoicing_invoice i"  # noqa: S608
+            " JOIN invoicing_contract c ON c.id = i.contract_id"
+            " WHERE i.id = %s AND i.status = %s"
+            f" FOR UPDATE OF i{skip} FOR UPDATE OF c",
+            [invoice_id, InvoiceStatus.DRAFT],
+        )
+    )
     if not rows:
         return None
     return rows[0], rows[0].contract_updated_at  # type: ignore[attr-defined]
@@ -156,8 +206,14 @@ def _terms_for(invoice: Invoice, contract: Contract | None) -> Contract:
 
 
 @transaction.atomic
-def invoice_refresh(*, invoice_id: int, usage: UsageSource, now: datetime,
-                    wait: bool = False, contract: Contract | None = None) -> bool:
+def invoice_refresh(
+    *,
+    invoice_id: int,
+    usage: UsageSource,
+    now: datetime,
+    wait: bool = False,
+    contract: Contract | None = None,
+) -> bool:
     """Recompute a draft with the latest usage. No-op (False) for a non-draft or a draft
     another worker holds, or when nothing changed. ``contract`` may be passed with its terms
     prefetched (the billing run does)."""
@@ -165,16 +221,27 @@ def invoice_refresh(*, invoice_id: int, usage: UsageSource, now: datetime,
     if invoice is None:
         return False
     contract = _terms_for(invoice, contract)
-    computation = compute_for_period(contract, contract_period(contract, invoice.period_start),
-                                     usage=usage, exclude_invoice_id=invoice.pk)
+    computation = compute_for_period(
+        contract,
+        contract_period(contract, invoice.period_start),
+        usage=usage,
+        exclude_invoice_id=invoice.pk,
+    )
     return _store_lines(invoice, computation, now)
 
 
 @transaction.atomic
-def invoice_finalize(*, invoice_id: int, usage: UsageSource, now: datetime,
-                     actor: User | None = None, wait: bool = False,
-                     contract: Contract | None = None, with_credits: bool = True,
-                     with_billed: bool = True) -> Invoice | None:
+def invoice_finalize(
+    *,
+    invoice_id: int,
+    usage: UsageSource,
+    now: datetime,
+    actor: User | None = None,
+    wait: bool = False,
+    contract: Contract | None = None,
+    with_credits: bool = True,
+    with_billed: bool = True,
+) -> Invoice | None:
     """Freeze a draft: final lines, credit draw-downs, gapless number, PDF. Idempotent: a
     non-draft (or a draft locked by a concurrent finalizer) is left alone and None returned.
 
@@ -195,26 +262,39 @@ def invoice_finalize(*, invoice_id: int, usage: UsageSource, now: datetime,
     if contract is None or contract.updated_at != contract_updated_at:
         contract = None
     contract = _terms_for(invoice, contract)
-    computation = compute_for_period(contract, contract_period(contract, invoice.period_start),
-                                     usage=usage, lock_credits=True,
-                                     exclude_invoice_id=invoice.pk, with_credits=with_credits,
-                                     with_billed=with_billed)
+    computation = compute_for_period(
+        contract,
+        contract_period(contract, invoice.period_start),
+        usage=usage,
+        lock_credits=True,
+        exclude_invoice_id=invoice.pk,
+        with_credits=with_credits,
+        with_billed=with_billed,
+    )
     _store_lines(invoice, computation, now)
-    draws = [(line.credit_grant_id, -line.amount) for line in computation.lines
-             if line.credit_grant_id is not None]
+    draws = [
+        (line.credit_grant_id, -line.amount)
+        for line in computation.lines
+        if line.credit_grant_id is not None
+    ]
     if draws:
         credit_draw(invoice=invoice, draws=draws)
-    InvoiceTransition.objects.create(invoice=invoice, from_status=InvoiceStatus.DRAFT,
-                                     to_status=InvoiceStatus.FINALIZED, actor=actor,
-                                     reason="finalized")
+    InvoiceTransition.objects.create(
+        invoice=invoice,
+        from_status=InvoiceStatus.DRAFT,
+        to_status=InvoiceStatus.FINALIZED,
+        actor=actor,
+        reason="finalized",
+    )
     _issue(invoice, contract, computation, now)
     invoice_stripe_enqueue(invoice)  # outbox row: pushed to Stripe iff this commits
     transaction.on_commit(INVOICES_FINALIZED.inc)
     return invoice
 
 
-def _issue(invoice: Invoice, contract: Contract, computation: InvoiceComputation,
-           now: datetime) -> None:
+def _issue(
+    invoice: Invoice, contract: Contract, computation: InvoiceComputation, now: datetime
+) -> None:
     """Number, render and flip the status: the part that holds the series counter's lock."""
     from invoicing.services.pdf import invoice_pdf_render
 
@@ -228,45 +308,64 @@ def _issue(invoice: Invoice, contract: Contract, computation: InvoiceComputation
     pdf = invoice_pdf_render(invoice, computation.lines)
     invoice.pdf.save(f"{invoice.number}.pdf", ContentFile(pdf), save=False)
     updated = Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.DRAFT).update(
-        status=InvoiceStatus.FINALIZED, number=invoice.number, issued_at=invoice.issued_at,
-        due_at=invoice.due_at, pdf=invoice.pdf.name, total=invoice.total, updated_at=now)
+        status=InvoiceStatus.FINALIZED,
+        number=invoice.number,
+        issued_at=invoice.issued_at,
+        due_at=invoice.due_at,
+        pdf=invoice.pdf.name,
+        total=invoice.total,
+        updated_at=now,
+    )
     if updated != 1:  # impossible while we hold the row lock; refuse loudly if it happens
         raise Conflict("invoice_not_draft", f"Invoice {invoice.pk} changed while finalizing.")
 
 
 @transaction.atomic
-def invoice_transition(*, invoice: Invoice, to: str, actor: User | None = None,
-                       reason: str = "", **fields: Any) -> Invoice:
+def invoice_transition(
+    *, invoice: Invoice, to: str, actor: User | None = None, reason: str = "", **fields: Any
+) -> Invoice:
     """Move ``invoice`` to status ``to`` if the map allows it from its current status.
 
     One conditional UPDATE decides; a concurrent change makes it fail with ``Conflict``."""
     current = Invoice.objects.filter(pk=invoice.pk).values_list("status", flat=True).first()
     if current is None or not can_transition(current, to):
-        raise Conflict("invalid_transition",
-                       f"Invoice {invoice} cannot go from {current} to {to}.",
-                       details={"status": current, "to": to})
-    updated = Invoice.objects.filter(pk=invoice.pk, status=current,
-                                     status__in=sources_of(to)).update(status=to, **fields)
+        raise Conflict(
+            "invalid_transition",
+            f"Invoice {invoice} cannot go from {current} to {to}.",
+            details={"status": current, "to": to},
+        )
+    updated = Invoice.objects.filter(
+        pk=invoice.pk, status=current, status__in=sources_of(to)
+    ).update(status=to, **fields)
     if updated != 1:
         raise Conflict("invalid_transition", f"Invoice {invoice} changed status meanwhile.")
-    InvoiceTransition.objects.create(invoice=invoice, from_status=current, to_status=to,
-                                     actor=actor, reason=reason)
+    InvoiceTransition.objects.create(
+        invoice=invoice, from_status=current, to_status=to, actor=actor, reason=reason
+    )
     invoice.refresh_from_db()
     return invoice
 
 
 @transaction.atomic
-def invoice_void(*, invoice: Invoice, reason: str, now: datetime,
-                 actor: User | None = None) -> Invoice:
+def invoice_void(
+    *, invoice: Invoice, reason: str, now: datetime, actor: User | None = None
+) -> Invoice:
     """Void a draft or an unpaid issued invoice (reason required); its credits come back."""
     from invoicing.services.credits import credit_reverse_for_invoice
     from invoicing.services.stripe_invoices import invoice_stripe_void_enqueue
 
     if not reason.strip():
-        raise AppError("reason_required", "Say why the invoice is voided.",
-                       details={"reason": "required"})
-    invoice = invoice_transition(invoice=invoice, to=InvoiceStatus.VOID, actor=actor,
-                                 reason=reason, voided_at=now, void_reason=reason)
+        raise AppError(
+            "reason_required", "Say why the invoice is voided.", details={"reason": "required"}
+        )
+    invoice = invoice_transition(
+        invoice=invoice,
+        to=InvoiceStatus.VOID,
+        actor=actor,
+        reason=reason,
+        voided_at=now,
+        void_reason=reason,
+    )
     credit_reverse_for_invoice(invoice=invoice, actor=actor)
     invoice_stripe_void_enqueue(invoice)  # outbox row: voided on Stripe iff this commits
     return invoice
@@ -274,8 +373,9 @@ def invoice_void(*, invoice: Invoice, reason: str, now: datetime,
 
 @transaction.atomic
 def invoice_mark_paid(*, invoice: Invoice, now: datetime, actor: User | None = None) -> Invoice:
-    return invoice_transition(invoice=invoice, to=InvoiceStatus.PAID, actor=actor,
-                              reason="paid", paid_at=now)
+    return invoice_transition(
+        invoice=invoice, to=InvoiceStatus.PAID, actor=actor, reason="paid", paid_at=now
+    )
 
 
 @transaction.atomic
@@ -288,9 +388,15 @@ def invoice_reissue(*, invoice: Invoice, now: datetime, actor: User | None = Non
     try:
         with transaction.atomic():
             return Invoice.objects.create(
-                customer=invoice.customer, contract=invoice.contract, kind=InvoiceKind.REISSUE,
-                replaces=invoice, series=invoice.series, currency=invoice.currency,
-                period_start=invoice.period_start, period_end=invoice.period_end,
-                finalize_after=now)
+                customer=invoice.customer,
+                contract=invoice.contract,
+                kind=InvoiceKind.REISSUE,
+                replaces=invoice,
+                series=invoice.series,
+                currency=invoice.currency,
+                period_start=invoice.period_start,
+                period_end=invoice.period_end,
+                finalize_after=now,
+            )
     except IntegrityError as exc:
         raise Conflict("already_reissued", f"Invoice {invoice} was re-issued already.") from exc

@@ -93,8 +93,11 @@ def invoice_pdf_render(invoice: Invoice, lines: Iterable[PdfLine] | None = None)
     page.headings()
     for line in lines if lines is not None else invoice.lines.order_by("position"):
         quantity = "" if line.quantity is None else f"{Decimal(line.quantity).normalize():f}"
-        page.row(line.description, quantity,
-                 format_amount(round_line(amount_of(line.amount), currency), currency))
+        page.row(
+            line.description,
+            quantity,
+            format_amount(round_line(amount_of(line.amount), currency), currency),
+        )
     if page.y > BOTTOM:
         pdf.add_page()
         page.y = TOP

@@ -1,4 +1,4 @@
-""""What would this amendment do to the next invoice?" without saving it.
+""" "What would this amendment do to the next invoice?" without saving it.
 
 The amendment is applied inside a savepoint with the real ``contract_amend``, the invoice is
 computed with the real ``compute_for_period``, and the savepoint is rolled back: the preview
@@ -30,8 +30,9 @@ class AmendmentImpact:
         return self.after.total - self.before.total
 
 
-def amendment_preview(*, contract: Contract, change: AmendmentInput, at: datetime,
-                      usage: UsageSource) -> AmendmentImpact:
+def amendment_preview(
+    *, contract: Contract, change: AmendmentInput, at: datetime, usage: UsageSource
+) -> AmendmentImpact:
     """The next invoice (the period containing ``at``, or the amendment's first period if
     later) before and after ``change``."""
     start = max(at, local_midnight_utc(change.effective_date, contract.timezone))
@@ -42,8 +43,9 @@ def amendment_preview(*, contract: Contract, change: AmendmentInput, at: datetim
         savepoint = transaction.savepoint()
         try:
             contract_amend(contract=fresh, change=change)
-            after = compute_for_period(contracts_with_terms().get(pk=contract.pk), period,
-                                       usage=usage)
+            after = compute_for_period(
+                contracts_with_terms().get(pk=contract.pk), period, usage=usage
+            )
         finally:
             transaction.savepoint_rollback(savepoint)
     return AmendmentImpact(before, after)

@@ -78,11 +78,17 @@ def compare(object_type: str, tally: Side, stripe: Side) -> list[ReconciliationD
 
     def add(key: str, kind: str, ours: Any = "", theirs: Any = "", **details: Any) -> None:
         record = tally.get(key) or stripe.get(key)
-        found.append(ReconciliationDifference(
-            object_type=object_type, kind=kind, stripe_id="" if key.startswith("tally:") else key,
-            tally_ref=tally[key].ref if key in tally else "", tally_value=str(ours)[:255],
-            stripe_value=str(theirs)[:255], details={"ref": record.ref if record else "",
-                                                      **details}))
+        found.append(
+            ReconciliationDifference(
+                object_type=object_type,
+                kind=kind,
+                stripe_id="" if key.startswith("tally:") else key,
+                tally_ref=tally[key].ref if key in tally else "",
+                tally_value=str(ours)[:255],
+                stripe_value=str(theirs)[:255],
+                details={"ref": record.ref if record else "", **details},
+            )
+        )
 
     for key in sorted(set(tally) | set(stripe)):
         ours, theirs = tally.get(key), stripe.get(key)
@@ -98,15 +104,21 @@ def compare(object_type: str, tally: Side, stripe: Side) -> list[ReconciliationD
             add(key, DifferenceKind.AMOUNT, ours.amount, theirs.amount, field="amount")
         for name in sorted(set(ours.extra) | set(theirs.extra)):
             if ours.extra.get(name, 0) != theirs.extra.get(name, 0):
-                add(key, DifferenceKind.AMOUNT, ours.extra.get(name, 0),
-                    theirs.extra.get(name, 0), field=name)
+                add(
+                    key,
+                    DifferenceKind.AMOUNT,
+                    ours.extra.get(name, 0),
+                    theirs.extra.get(name, 0),
+                    field=name,
+                )
         if ours.status != theirs.status:
             add(key, DifferenceKind.STATUS, ours.status, theirs.status)
     return found
 
 
-def reconcile(*, start: datetime, end: datetime, trigger: str = "manual",
-              gateway: StripeGateway | None = None) -> ReconciliationRun:
+def reconcile(
+    *, start: datetime, end: datetime, trigger: str = "manual", gateway: StripeGateway | None = None
+) -> ReconciliationRun:
     """Compare every registered source for ``[start, end)`` and record the report."""
     if end <= start:
         raise AppError("invalid_period", "The period must end after it starts.")
@@ -123,8 +135,11 @@ def reconcile(*, start: datetime, end: datetime, trigger: str = "manual",
     except AppError as exc:
         logger.error("reconciliation failed", extra={"run": run.pk, "error_code": exc.code})
         ReconciliationRun.objects.filter(pk=run.pk).update(
-            status=RunStatus.FAILED, error=f"{exc.code}: {exc.message}", counts=counts,
-            finished_at=timezone.now())
+            status=RunStatus.FAILED,
+            error=f"{exc.code}: {exc.message}",
+            counts=counts,
+            finished_at=timezone.now(),
+        )
         run.refresh_from_db()
         return run
     with transaction.atomic():
@@ -142,7 +157,9 @@ def reconcile(*, start: datetime, end: datetime, trigger: str = "manual",
 
 
 TALLY_TO_STRIPE_STATUS: dict[str, str] = {
-    InvoiceStatus.FINALIZED: "open", InvoiceStatus.PAID: "paid", InvoiceStatus.VOID: "void",
+    InvoiceStatus.FINALIZED: "open",
+    InvoiceStatus.PAID: "paid",
+    InvoiceStatus.VOID: "void",
     InvoiceStatus.UNCOLLECTIBLE: "uncollectible",
 }
 
@@ -154,21 +171,30 @@ def _minor(amount: Decimal | SupportsAmount, currency: str) -> int:
 def tally_invoices(start: datetime, end: datetime) -> Side:
     """Issued invoices with something to collect: by their Stripe invoice's creation time, or,
     when never pushed, by issue time (then expected on Stripe and reported missing)."""
-    pushed = Q(stripe__isnull=False, stripe__stripe_created__gte=start,
-               stripe__stripe_created__lt=end)
-    unpushed = (Q(stripe__isnull=True, issued_at__gte=start, issued_at__lt=end)
-                & ~Q(status=InvoiceStatus.VOID))
+    pushed = Q(
+        stripe__isnull=False, stripe__stripe_created__gte=start, stripe__stripe_created__lt=end
+    )
+    unpushed = Q(stripe__isnull=True, issued_at__gte=start, issued_at__lt=end) & ~Q(
+        status=InvoiceStatus.VOID
+    )
     side: Side = {}
-    rows = (Invoice.objects.filter(pushed | unpushed).exclude(status=InvoiceStatus.DRAFT)
-            .select_related("stripe"))
+    rows = (
+        Invoice.objects.filter(pushed | unpushed)
+        .exclude(status=InvoiceStatus.DRAFT)
+        .select_related("stripe")
+    )
     for invoice in rows:
         amount = _minor(invoice.total, invoice.currency)
         mirror = getattr(invoice, "stripe", None)
         if amount <= 0 and mirror is None:
             continue  # nothing to collect: never pushed (see stripe_invoices.invoice_push)
         key = mirror.stripe_id if mirror is not None else f"tally:invoice:{invoice.pk}"
-        side[key] = Record(ref=str(invoice), amount=amount, currency=invoice.currency.upper(),
-                           status=TALLY_TO_STRIPE_STATUS.get(invoice.status, invoice.status))
+        side[key] = Record(
+            ref=str(invoice),
+            amount=amount,
+            currency=invoice.currency.upper(),
+            status=TALLY_TO_STRIPE_STATUS.get(invoice.status, invoice.status),
+        )
     return side
 
 
@@ -178,8 +204,10 @@ def stripe_invoices(gateway: StripeGateway, start: datetime, end: datetime) -> S
         data = obj.to_dict()
         side[data["id"]] = Record(
             ref=str((data.get("metadata") or {}).get("tally_invoice_number") or data["id"]),
-            amount=int(data.get("total") or 0), currency=str(data.get("currency")).upper(),
-            status=str(data.get("status")))
+            amount=int(data.get("total") or 0),
+            currency=str(data.get("currency")).upper(),
+            status=str(data.get("status")),
+        )
     return side
 
 
@@ -188,15 +216,18 @@ CHARGE_STATUS = {"succeeded": "succeeded", "failed": "failed", "pending": "proce
 
 def tally_charges(start: datetime, end: datetime) -> Side:
     side: Side = {}
-    rows = Payment.objects.filter(stripe_charge_id__isnull=False, stripe_created__gte=start,
-                                  stripe_created__lt=end)
+    rows = Payment.objects.filter(
+        stripe_charge_id__isnull=False, stripe_created__gte=start, stripe_created__lt=end
+    )
     for payment in rows:
         currency = payment.currency
         side[str(payment.stripe_charge_id)] = Record(
             ref=str(payment.stripe_payment_intent_id or payment.pk),
-            amount=_minor(payment.amount_captured, currency), currency=currency.upper(),
+            amount=_minor(payment.amount_captured, currency),
+            currency=currency.upper(),
             status=payment.status,
-            extra={"amount_refunded": _minor(payment.amount_refunded, currency)})
+            extra={"amount_refunded": _minor(payment.amount_refunded, currency)},
+        )
     return side
 
 
@@ -210,21 +241,23 @@ def stripe_charges(gateway: StripeGateway, start: datetime, end: datetime) -> Si
         intent = data.get("payment_intent")
         side[data["id"]] = Record(
             ref=str(intent.get("id") if isinstance(intent, dict) else intent or data["id"]),
-            amount=int(captured or 0), currency=str(data.get("currency")).upper(),
+            amount=int(captured or 0),
+            currency=str(data.get("currency")).upper(),
             status=CHARGE_STATUS.get(str(data.get("status")), str(data.get("status"))),
-            extra={"amount_refunded": int(data.get("amount_refunded") or 0)})
+            extra={"amount_refunded": int(data.get("amount_refunded") or 0)},
+        )
     return side
 
 
 def register() -> None:
-    register_reconciliation_source(ReconciliationSource("invoice", tally_invoices,
-                                                        stripe_invoices))
-    register_reconciliation_source(ReconciliationSource("charge", tally_charges,
-                                                        stripe_charges))
+    register_reconciliation_source(ReconciliationSource("invoice", tally_invoices, stripe_invoices))
+    register_reconciliation_source(ReconciliationSource("charge", tally_charges, stripe_charges))
 
 
 def differences_summary(runs: Iterable[ReconciliationRun]) -> list[str]:
     """One line per run, for the command's output."""
-    return [f"run {run.pk} {run.period_start:%Y-%m-%d %H:%M} .. {run.period_end:%Y-%m-%d %H:%M}"
-            f": {run.status}, {run.differences.count()} differences, {run.counts}"
-            for run in runs]
+    return [
+        f"run {run.pk} {run.period_start:%Y-%m-%d %H:%M} .. {run.period_end:%Y-%m-%d %H:%M}"
+        f": {run.status}, {run.differences.count()} differences, {run.counts}"
+        for run in runs
+    ]

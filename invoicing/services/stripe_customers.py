@@ -46,20 +46,29 @@ def customer_ensure_on_stripe(customer: Customer) -> str:
         return customer.stripe_customer_id
     created = default_gateway().customer_create(
         idempotency_key=idempotency_key("customer", customer.pk, "create"),
-        metadata={"tally_customer_id": str(customer.pk),
-                  "tally_external_id": customer.external_id})
+        metadata={"tally_customer_id": str(customer.pk), "tally_external_id": customer.external_id},
+    )
     Customer.objects.filter(pk=customer.pk, stripe_customer_id="").update(
-        stripe_customer_id=created.id)
+        stripe_customer_id=created.id
+    )
     customer.refresh_from_db(fields=["stripe_customer_id"])
     return customer.stripe_customer_id
 
 
 def _profile(customer: Customer) -> dict[str, Any]:
-    address = {"line1": customer.address_line1, "line2": customer.address_line2,
-               "city": customer.city, "state": customer.state,
-               "postal_code": customer.postal_code, "country": customer.country}
-    return {"email": customer.email or None, "name": customer.name,
-            "address": {k: v for k, v in address.items() if v} or None}
+    address = {
+        "line1": customer.address_line1,
+        "line2": customer.address_line2,
+        "city": customer.city,
+        "state": customer.state,
+        "postal_code": customer.postal_code,
+        "country": customer.country,
+    }
+    return {
+        "email": customer.email or None,
+        "name": customer.name,
+        "address": {k: v for k, v in address.items() if v} or None,
+    }
 
 
 def customer_sync_send(message: OutboxMessage) -> dict[str, Any]:
@@ -70,11 +79,12 @@ def customer_sync_send(message: OutboxMessage) -> dict[str, Any]:
     digest = hashlib.sha256(json.dumps(profile, sort_keys=True).encode()).hexdigest()[:12]
     gateway = default_gateway()
     gateway.customer_update(
-        stripe_id, idempotency_key=idempotency_key("customer", customer.pk, "sync", message.pk,
-                                                   digest),
-        email=profile["email"], name=profile["name"],
-        metadata={"tally_customer_id": str(customer.pk),
-                  "tally_external_id": customer.external_id})
+        stripe_id,
+        idempotency_key=idempotency_key("customer", customer.pk, "sync", message.pk, digest),
+        email=profile["email"],
+        name=profile["name"],
+        metadata={"tally_customer_id": str(customer.pk), "tally_external_id": customer.external_id},
+    )
     methods = payment_methods_refresh(customer)
     return {"stripe_customer_id": stripe_id, "payment_methods": methods}
 
@@ -90,15 +100,23 @@ def payment_methods_refresh(customer: Customer) -> int:
     now = timezone.now()
     with transaction.atomic():
         StripePaymentMethod.objects.filter(customer=customer).exclude(
-            stripe_id__in=[pm["id"] for pm in methods]).delete()
+            stripe_id__in=[pm["id"] for pm in methods]
+        ).delete()
         for pm in methods:
             card = pm.get("card") or {}
-            StripePaymentMethod.objects.update_or_create(stripe_id=pm["id"], defaults={
-                "customer": customer, "type": str(pm.get("type") or ""),
-                "brand": str(card.get("brand") or "")[:32],
-                "last4": str(card.get("last4") or "")[:4],
-                "exp_month": card.get("exp_month"), "exp_year": card.get("exp_year"),
-                "is_default": pm["id"] == default, "refreshed_at": now})
+            StripePaymentMethod.objects.update_or_create(
+                stripe_id=pm["id"],
+                defaults={
+                    "customer": customer,
+                    "type": str(pm.get("type") or ""),
+                    "brand": str(card.get("brand") or "")[:32],
+                    "last4": str(card.get("last4") or "")[:4],
+                    "exp_month": card.get("exp_month"),
+                    "exp_year": card.get("exp_year"),
+                    "is_default": pm["id"] == default,
+                    "refreshed_at": now,
+                },
+            )
     return len(methods)
 
 
@@ -118,39 +136,49 @@ def customer_stripe_refresh_request(*, customer: Customer) -> OutboxMessage:
 
 
 @transaction.atomic
-def payment_method_link_request(*, customer: Customer, requested_by: User | None,
-                                email_to: str = "") -> PaymentMethodUpdateLink:
+def payment_method_link_request(
+    *, customer: Customer, requested_by: User | None, email_to: str = ""
+) -> PaymentMethodUpdateLink:
     """Record support's request for a payment-method update link; the outbox creates it."""
-    link = PaymentMethodUpdateLink.objects.create(customer=customer, requested_by=requested_by,
-                                                  email_to=email_to)
-    outbox_enqueue(PORTAL_TOPIC, idempotency_key("payment-method-link", link.pk),
-                   {"link_id": link.pk})
+    link = PaymentMethodUpdateLink.objects.create(
+        customer=customer, requested_by=requested_by, email_to=email_to
+    )
+    outbox_enqueue(
+        PORTAL_TOPIC, idempotency_key("payment-method-link", link.pk), {"link_id": link.pk}
+    )
     return link
 
 
 def payment_method_link_send(message: OutboxMessage) -> dict[str, Any]:
     """Outbox handler for ``stripe.customer.portal_link``."""
     link = PaymentMethodUpdateLink.objects.select_related("customer").get(
-        pk=message.payload["link_id"])
+        pk=message.payload["link_id"]
+    )
     if link.status == LinkStatus.READY and (link.emailed_at or not link.email_to):
         return {"url": link.url}
     stripe_id = customer_ensure_on_stripe(link.customer)
     try:
         session = default_gateway().billing_portal_session_create(
-            stripe_id, return_url=settings.STRIPE_PORTAL_RETURN_URL, idempotency_key=message.key)
+            stripe_id, return_url=settings.STRIPE_PORTAL_RETURN_URL, idempotency_key=message.key
+        )
     except AppError as exc:
         if not getattr(exc, "retryable", False):
             PaymentMethodUpdateLink.objects.filter(pk=link.pk).update(
-                status=LinkStatus.FAILED, error=exc.message)
+                status=LinkStatus.FAILED, error=exc.message
+            )
         raise
     now = timezone.now()
     PaymentMethodUpdateLink.objects.filter(pk=link.pk).update(
-        status=LinkStatus.READY, url=session.url, ready_at=now, error="")
+        status=LinkStatus.READY, url=session.url, ready_at=now, error=""
+    )
     if link.email_to and link.emailed_at is None:
-        send_mail("Update your payment method",
-                  f"Hello {link.customer.name},\n\nPlease update the payment method we charge "
-                  f"for your invoices here:\n\n{session.url}\n\nThe link expires soon.\n",
-                  settings.DEFAULT_FROM_EMAIL, [link.email_to])
+        send_mail(
+            "Update your payment method",
+            f"Hello {link.customer.name},\n\nPlease update the payment method we charge "
+            f"for your invoices here:\n\n{session.url}\n\nThe link expires soon.\n",
+            settings.DEFAULT_FROM_EMAIL,
+            [link.email_to],
+        )
         PaymentMethodUpdateLink.objects.filter(pk=link.pk).update(emailed_at=now)
     return {"url": session.url, "emailed_to": link.email_to}
 

@@ -17,13 +17,25 @@ from invoicing.services.stripe_payments import (
 from invoicing.stripe.events import StripeEvent, handlers
 
 INVOICE_EVENTS = (
-    "invoice.created", "invoice.finalized", "invoice.sent", "invoice.updated", "invoice.paid",
-    "invoice.payment_succeeded", "invoice.payment_failed", "invoice.payment_action_required",
-    "invoice.voided", "invoice.marked_uncollectible",
+    "invoice.created",
+    "invoice.finalized",
+    "invoice.sent",
+    "invoice.updated",
+    "invoice.paid",
+    "invoice.payment_succeeded",
+    "invoice.payment_failed",
+    "invoice.payment_action_required",
+    "invoice.voided",
+    "invoice.marked_uncollectible",
 )
 CHARGE_EVENTS = (
-    "charge.succeeded", "charge.failed", "charge.pending", "charge.captured", "charge.refunded",
-    "charge.updated", "charge.expired",
+    "charge.succeeded",
+    "charge.failed",
+    "charge.pending",
+    "charge.captured",
+    "charge.refunded",
+    "charge.updated",
+    "charge.expired",
 )
 
 

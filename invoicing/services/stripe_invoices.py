@@ -55,19 +55,24 @@ class PushNotFinished(AppError):
 
 def invoice_stripe_enqueue(invoice: Invoice) -> None:
     """Call inside the finalizing transaction: the push exists iff the finalization commits."""
-    outbox_enqueue(TOPIC, idempotency_key("invoice", invoice.pk, "finalize"),
-                   {"invoice_id": invoice.pk})
+    outbox_enqueue(
+        TOPIC, idempotency_key("invoice", invoice.pk, "finalize"), {"invoice_id": invoice.pk}
+    )
 
 
 def invoice_push(message: OutboxMessage) -> dict[str, Any]:
     """Outbox handler: create, fill, finalize and charge/send the Stripe invoice."""
     invoice = Invoice.objects.select_related("customer", "contract").get(
-        pk=message.payload["invoice_id"])
+        pk=message.payload["invoice_id"]
+    )
     if invoice.status == InvoiceStatus.DRAFT:
-        raise StripeGatewayError("invoice_not_finalized", f"Invoice {invoice.pk} is a draft.",
-                                 retryable=False)
-    if invoice.status == InvoiceStatus.VOID and not StripeInvoice.objects.filter(
-            invoice=invoice).exists():
+        raise StripeGatewayError(
+            "invoice_not_finalized", f"Invoice {invoice.pk} is a draft.", retryable=False
+        )
+    if (
+        invoice.status == InvoiceStatus.VOID
+        and not StripeInvoice.objects.filter(invoice=invoice).exists()
+    ):
         return {"skipped": "voided in Tally before it reached Stripe"}
     total = to_minor_units(round_line(amount_of(invoice.total), invoice.currency), invoice.currency)
     if total <= 0:
@@ -81,13 +86,19 @@ def invoice_push(message: OutboxMessage) -> dict[str, Any]:
     _link_record(invoice, created)
     for item in items:
         gateway.invoice_item_create(
-            customer_id, created["id"], currency=invoice.currency, description=item.description,
-            idempotency_key=f"{key}:line:{item.position}", amount=item.amount,
-            unit_amount_decimal=item.unit_amount_decimal, quantity=item.quantity,
-            period=item.period, metadata={"tally_invoice_id": str(invoice.pk)})
+            customer_id,
+            created["id"],
+            currency=invoice.currency,
+            description=item.description,
+            idempotency_key=f"{key}:line:{item.position}",
+            amount=item.amount,
+            unit_amount_decimal=item.unit_amount_decimal,
+            quantity=item.quantity,
+            period=item.period,
+            metadata={"tally_invoice_id": str(invoice.pk)},
+        )
     finalized = gateway.invoice_finalize(created["id"], idempotency_key=f"{key}:finalize")
-    result: dict[str, Any] = {"stripe_invoice": created["id"], "total": total,
-                              "items": len(items)}
+    result: dict[str, Any] = {"stripe_invoice": created["id"], "total": total, "items": len(items)}
     result.update(_collect(gateway, invoice, finalized.to_dict(), key))
     if result["collection"] == "declined":
         # The 402 names no payment object: read it now so the failure shows with its reason.
@@ -95,34 +106,41 @@ def invoice_push(message: OutboxMessage) -> dict[str, Any]:
     return result
 
 
-def _create(gateway: StripeGateway, invoice: Invoice, customer_id: str, key: str
-            ) -> dict[str, Any]:
+def _create(gateway: StripeGateway, invoice: Invoice, customer_id: str, key: str) -> dict[str, Any]:
     send = invoice.contract.collection_method == CollectionMethod.SEND_INVOICE
     return gateway.invoice_create(
-        customer_id, currency=invoice.currency,
+        customer_id,
+        currency=invoice.currency,
         collection_method="send_invoice" if send else "charge_automatically",
-        days_until_due=invoice.contract.net_days if send else None, idempotency_key=key,
+        days_until_due=invoice.contract.net_days if send else None,
+        idempotency_key=key,
         description=f"Invoice {invoice.number}",
-        metadata={"tally_invoice_id": str(invoice.pk),
-                  "tally_invoice_number": str(invoice.number)},
+        metadata={"tally_invoice_id": str(invoice.pk), "tally_invoice_number": str(invoice.number)},
     ).to_dict()
 
 
 def _link_record(invoice: Invoice, created: dict[str, Any]) -> None:
     try:
         with transaction.atomic():
-            StripeInvoice.objects.get_or_create(invoice=invoice, defaults={
-                "stripe_id": created["id"], "status": str(created.get("status") or "draft"),
-                "collection_method": str(created.get("collection_method") or ""),
-                "currency": invoice.currency, "total_minor": 0,
-                "stripe_created": stripe_time(created.get("created")),
-                "synced_at": timezone.now()})
+            StripeInvoice.objects.get_or_create(
+                invoice=invoice,
+                defaults={
+                    "stripe_id": created["id"],
+                    "status": str(created.get("status") or "draft"),
+                    "collection_method": str(created.get("collection_method") or ""),
+                    "currency": invoice.currency,
+                    "total_minor": 0,
+                    "stripe_created": stripe_time(created.get("created")),
+                    "synced_at": timezone.now(),
+                },
+            )
     except IntegrityError:
         pass  # a webhook recorded it first (same Stripe id); nothing to add
 
 
-def _collect(gateway: StripeGateway, invoice: Invoice, finalized: dict[str, Any], key: str
-             ) -> dict[str, Any]:
+def _collect(
+    gateway: StripeGateway, invoice: Invoice, finalized: dict[str, Any], key: str
+) -> dict[str, Any]:
     if finalized.get("status") != "open":
         return {"collection": f"none: stripe invoice is {finalized.get('status')}"}
     if finalized.get("collection_method") == "send_invoice":
@@ -132,19 +150,25 @@ def _collect(gateway: StripeGateway, invoice: Invoice, finalized: dict[str, Any]
         gateway.invoice_pay(finalized["id"], idempotency_key=f"{key}:pay")
     except StripeGatewayError as exc:
         if exc.code == errors.CARD_ERROR:
-            return {"collection": "declined", "stripe_code": exc.stripe_code,
-                    "decline_code": exc.decline_code, "message": exc.message}
+            return {
+                "collection": "declined",
+                "stripe_code": exc.stripe_code,
+                "decline_code": exc.decline_code,
+                "message": exc.message,
+            }
         if exc.code in (errors.INVALID_REQUEST, errors.NOT_FOUND):
             # e.g. no payment method on file: the Stripe invoice stays open for the customer
             # to pay (support sends a payment-method link); resending cannot change that.
-            return {"collection": "not charged", "stripe_code": exc.stripe_code,
-                    "message": exc.message}
+            return {
+                "collection": "not charged",
+                "stripe_code": exc.stripe_code,
+                "message": exc.message,
+            }
         raise
     return {"collection": "charged"}
 
 
-def stripe_invoice_refresh(*, stripe_invoice_id: str, gateway: StripeGateway | None = None
-                           ) -> str:
+def stripe_invoice_refresh(*, stripe_invoice_id: str, gateway: StripeGateway | None = None) -> str:
     """Read a Stripe invoice (and its payment intent) and apply it, as a late webhook would."""
     gateway = gateway or default_gateway()
     now = timezone.now()
@@ -159,14 +183,19 @@ def stripe_invoice_refresh(*, stripe_invoice_id: str, gateway: StripeGateway | N
     return outcome
 
 
-def stripe_invoices_poll(*, now: datetime, quiet_minutes: int = 30, limit: int = 200
-                         ) -> dict[str, int]:
+def stripe_invoices_poll(
+    *, now: datetime, quiet_minutes: int = 30, limit: int = 200
+) -> dict[str, int]:
     """Poll open Stripe invoices not heard of for ``quiet_minutes`` (a webhook may be late or
     lost). Reads only, one invoice at a time, outside any transaction."""
     stale = now - timedelta(minutes=quiet_minutes)
-    ids = list(StripeInvoice.objects.filter(status__in=("draft", "open")).exclude(
-        synced_at__gt=stale).exclude(last_event_at__gt=stale).order_by("synced_at")
-        .values_list("stripe_id", flat=True)[:limit])
+    ids = list(
+        StripeInvoice.objects.filter(status__in=("draft", "open"))
+        .exclude(synced_at__gt=stale)
+        .exclude(last_event_at__gt=stale)
+        .order_by("synced_at")
+        .values_list("stripe_id", flat=True)[:limit]
+    )
     failed = 0
     for stripe_id in ids:
         try:
@@ -179,8 +208,9 @@ def stripe_invoices_poll(*, now: datetime, quiet_minutes: int = 30, limit: int =
 def invoice_stripe_void_enqueue(invoice: Invoice) -> None:
     """Call inside the voiding transaction, for an invoice that was issued (has a number)."""
     if invoice.number:
-        outbox_enqueue(VOID_TOPIC, idempotency_key("invoice", invoice.pk, "void"),
-                       {"invoice_id": invoice.pk})
+        outbox_enqueue(
+            VOID_TOPIC, idempotency_key("invoice", invoice.pk, "void"), {"invoice_id": invoice.pk}
+        )
 
 
 def invoice_void_push(message: OutboxMessage) -> dict[str, Any]:
@@ -189,10 +219,12 @@ def invoice_void_push(message: OutboxMessage) -> dict[str, Any]:
     mirror = StripeInvoice.objects.filter(invoice_id=invoice_id).first()
     if mirror is None:
         push = OutboxMessage.objects.filter(
-            key=idempotency_key("invoice", invoice_id, "finalize")).first()
+            key=idempotency_key("invoice", invoice_id, "finalize")
+        ).first()
         if push is not None and push.state not in (OutboxState.SENT, OutboxState.DEAD):
-            raise PushNotFinished("push_not_finished",
-                                  f"Invoice {invoice_id} is still being pushed to Stripe.")
+            raise PushNotFinished(
+                "push_not_finished", f"Invoice {invoice_id} is still being pushed to Stripe."
+            )
         return {"skipped": "never on Stripe"}
     if mirror.status == "void":
         return {"stripe_invoice": mirror.stripe_id, "status": "void"}

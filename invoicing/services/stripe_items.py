@@ -58,8 +58,12 @@ class StripeItem:
 
 def _per_unit_minor(line: InvoiceLine, currency: str) -> Decimal | None:
     price = line.price if isinstance(line.price, dict) else {}
-    if price.get("model") != "per_unit" or price.get("transform") or price.get("minimum") \
-            or price.get("maximum"):
+    if (
+        price.get("model") != "per_unit"
+        or price.get("transform")
+        or price.get("minimum")
+        or price.get("maximum")
+    ):
         return None
     try:
         unit = Decimal(str(price.get("unit_amount")))
@@ -72,8 +76,12 @@ def _per_unit_minor(line: InvoiceLine, currency: str) -> Decimal | None:
 
 def stripe_item(line: InvoiceLine, currency: str) -> StripeItem:
     amount = to_minor_units(round_line(amount_of(line.amount, currency), currency), currency)
-    base = StripeItem(position=line.position, description=line.description[:DESCRIPTION_MAX],
-                      period=(line.period_start, line.period_end), amount=amount)
+    base = StripeItem(
+        position=line.position,
+        description=line.description[:DESCRIPTION_MAX],
+        period=(line.period_start, line.period_end),
+        amount=amount,
+    )
     unit = _per_unit_minor(line, currency)
     quantity = line.quantity
     if unit is None or quantity is None or quantity < 0 or quantity != quantity.to_integral():
@@ -83,9 +91,13 @@ def stripe_item(line: InvoiceLine, currency: str) -> StripeItem:
     fraction = product - product.to_integral_value(rounding="ROUND_FLOOR")
     if fraction == Decimal("0.5"):
         return base  # a tie: Stripe's rounding mode might differ from ours
-    candidate = StripeItem(position=line.position, description=base.description,
-                           period=base.period, unit_amount_decimal=unit.normalize(),
-                           quantity=int(quantity))
+    candidate = StripeItem(
+        position=line.position,
+        description=base.description,
+        period=base.period,
+        unit_amount_decimal=unit.normalize(),
+        quantity=int(quantity),
+    )
     return candidate if candidate.stripe_amount == amount else base
 
 

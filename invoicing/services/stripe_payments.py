@@ -42,8 +42,11 @@ PI_STATUS = {
     "requires_payment_method": PaymentStatus.FAILED,
     "canceled": PaymentStatus.CANCELED,
 }
-CHARGE_STATUS = {"succeeded": PaymentStatus.SUCCEEDED, "pending": PaymentStatus.PROCESSING,
-                 "failed": PaymentStatus.FAILED}
+CHARGE_STATUS = {
+    "succeeded": PaymentStatus.SUCCEEDED,
+    "pending": PaymentStatus.PROCESSING,
+    "failed": PaymentStatus.FAILED,
+}
 
 
 def stripe_time(value: Any) -> datetime | None:
@@ -84,9 +87,13 @@ def _link_for(obj: dict[str, Any]) -> StripeInvoice | None:
     try:
         with transaction.atomic():
             StripeInvoice.objects.create(
-                invoice_id=invoice_id, stripe_id=obj["id"], status="draft",
+                invoice_id=invoice_id,
+                stripe_id=obj["id"],
+                status="draft",
                 collection_method=str(obj.get("collection_method") or ""),
-                currency=_currency(obj), stripe_created=stripe_time(obj.get("created")))
+                currency=_currency(obj),
+                stripe_created=stripe_time(obj.get("created")),
+            )
     except IntegrityError:
         pass  # created concurrently (by stripe id) or another Stripe invoice claims ours
     return StripeInvoice.objects.select_for_update().filter(stripe_id=obj["id"]).first()
@@ -124,8 +131,12 @@ def _mark_tally_paid(link: StripeInvoice, obj: dict[str, Any], at: datetime) -> 
     if invoice.status not in (InvoiceStatus.FINALIZED, InvoiceStatus.UNCOLLECTIBLE):
         return f"tally invoice already {invoice.status}"
     paid_at = stripe_time((obj.get("status_transitions") or {}).get("paid_at")) or at
-    invoice_transition(invoice=invoice, to=InvoiceStatus.PAID, reason=f"paid on Stripe "
-                       f"({link.stripe_id})", paid_at=paid_at)
+    invoice_transition(
+        invoice=invoice,
+        to=InvoiceStatus.PAID,
+        reason=f"paid on Stripe ({link.stripe_id})",
+        paid_at=paid_at,
+    )
     return "tally invoice marked paid"
 
 
@@ -135,8 +146,9 @@ def _payments_of_invoice(obj: dict[str, Any], link: StripeInvoice) -> None:
     for item in (obj.get("payments") or {}).get("data") or []:
         intents.add(object_id((item.get("payment") or {}).get("payment_intent")))
     for intent_id in intents - {None}:
-        Payment.objects.filter(stripe_payment_intent_id=intent_id, invoice__isnull=True
-                               ).update(invoice_id=link.invoice_id)
+        Payment.objects.filter(stripe_payment_intent_id=intent_id, invoice__isnull=True).update(
+            invoice_id=link.invoice_id
+        )
 
 
 # --- payments ------------------------------------------------------------------------------------
@@ -150,8 +162,11 @@ def _customer(stripe_customer_id: str | None) -> Customer | None:
 
 def _invoice_for(stripe_invoice_id: str | None, metadata: dict[str, Any]) -> int | None:
     if stripe_invoice_id:
-        found = StripeInvoice.objects.filter(stripe_id=stripe_invoice_id).values_list(
-            "invoice_id", flat=True).first()
+        found = (
+            StripeInvoice.objects.filter(stripe_id=stripe_invoice_id)
+            .values_list("invoice_id", flat=True)
+            .first()
+        )
         if found is not None:
             return found
     return _tally_invoice_id({"metadata": metadata})
@@ -167,7 +182,8 @@ def payment_intent_apply(obj: dict[str, Any], *, at: datetime) -> str:
     latest = obj.get("latest_charge")
     charge: dict[str, Any] = latest if isinstance(latest, dict) else {}
     fields = {
-        "currency": currency, "amount": _amount(obj.get("amount"), currency),
+        "currency": currency,
+        "amount": _amount(obj.get("amount"), currency),
         "amount_captured": _amount(_received(obj, status), currency),
         "status": status,
         "failure_code": str(error.get("code") or "")[:100] if status == "failed" else "",
@@ -177,10 +193,14 @@ def payment_intent_apply(obj: dict[str, Any], *, at: datetime) -> str:
     if charge.get("amount_refunded") is not None:
         fields["amount_refunded"] = _amount(charge.get("amount_refunded"), currency)
     return payment_record(
-        intent_id=str(obj["id"]), charge_id=object_id(obj.get("latest_charge")),
+        intent_id=str(obj["id"]),
+        charge_id=object_id(obj.get("latest_charge")),
         customer=_customer(object_id(obj.get("customer"))),
         invoice_id=_invoice_for(object_id(obj.get("invoice")), obj.get("metadata") or {}),
-        created=stripe_time(obj.get("created")), at=at, fields=fields)
+        created=stripe_time(obj.get("created")),
+        at=at,
+        fields=fields,
+    )
 
 
 def _received(intent: dict[str, Any], status: str) -> int:
@@ -206,7 +226,8 @@ def charge_apply(obj: dict[str, Any], *, at: datetime) -> str:
     status = CHARGE_STATUS.get(str(obj.get("status")), PaymentStatus.PROCESSING)
     outcome = obj.get("outcome") or {}
     fields = {
-        "currency": currency, "amount": _amount(obj.get("amount"), currency),
+        "currency": currency,
+        "amount": _amount(obj.get("amount"), currency),
         "amount_captured": _amount(_captured(obj, status), currency),
         "amount_refunded": _amount(obj.get("amount_refunded"), currency),
         "status": status,
@@ -215,23 +236,33 @@ def charge_apply(obj: dict[str, Any], *, at: datetime) -> str:
         "failure_message": str(obj.get("failure_message") or ""),
     }
     return payment_record(
-        intent_id=object_id(obj.get("payment_intent")), charge_id=str(obj["id"]),
+        intent_id=object_id(obj.get("payment_intent")),
+        charge_id=str(obj["id"]),
         customer=_customer(object_id(obj.get("customer"))),
         invoice_id=_invoice_for(object_id(obj.get("invoice")), obj.get("metadata") or {}),
-        created=stripe_time(obj.get("created")), at=at, fields=fields)
+        created=stripe_time(obj.get("created")),
+        at=at,
+        fields=fields,
+    )
 
 
-def payment_record(*, intent_id: str | None, charge_id: str | None, customer: Customer | None,
-                   invoice_id: int | None, created: datetime | None, at: datetime,
-                   fields: dict[str, Any]) -> str:
+def payment_record(
+    *,
+    intent_id: str | None,
+    charge_id: str | None,
+    customer: Customer | None,
+    invoice_id: int | None,
+    created: datetime | None,
+    at: datetime,
+    fields: dict[str, Any],
+) -> str:
     """Create or move forward the ``Payment`` for this intent/charge (see module docstring)."""
     with transaction.atomic():
         row = _locked_payment(intent_id, charge_id)
         if row is None:
             if customer is None:
                 return "ignored: customer unknown to Tally"
-            row = _payment_create(intent_id, charge_id, customer, invoice_id, created, at,
-                                  fields)
+            row = _payment_create(intent_id, charge_id, customer, invoice_id, created, at, fields)
             if row is not None:
                 return f"payment {row.status}"
             row = _locked_payment(intent_id, charge_id)
@@ -261,14 +292,25 @@ def _locked_payment(intent_id: str | None, charge_id: str | None) -> Payment | N
     return Payment.objects.select_for_update().filter(match).order_by("pk").first()
 
 
-def _payment_create(intent_id: str | None, charge_id: str | None, customer: Customer,
-                    invoice_id: int | None, created: datetime | None, at: datetime,
-                    fields: dict[str, Any]) -> Payment | None:
+def _payment_create(
+    intent_id: str | None,
+    charge_id: str | None,
+    customer: Customer,
+    invoice_id: int | None,
+    created: datetime | None,
+    at: datetime,
+    fields: dict[str, Any],
+) -> Payment | None:
     try:
         with transaction.atomic():
             return Payment.objects.create(
-                stripe_payment_intent_id=intent_id, stripe_charge_id=charge_id,
-                customer=customer, invoice_id=invoice_id, stripe_created=created,
-                last_event_at=at, **fields)
+                stripe_payment_intent_id=intent_id,
+                stripe_charge_id=charge_id,
+                customer=customer,
+                invoice_id=invoice_id,
+                stripe_created=created,
+                last_event_at=at,
+                **fields,
+            )
     except IntegrityError:
         return None  # a concurrent event created it; the caller locks and updates it

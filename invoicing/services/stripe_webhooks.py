@@ -36,22 +36,30 @@ REPROCESS_STATES = (WebhookStatus.RECEIVED, WebhookStatus.FAILED)
 def webhook_receive(*, body: bytes, signature: str | None) -> tuple[StripeWebhookEvent, bool]:
     """Verify and store a delivery; (row, created). Raises ``WebhookSignatureError`` (nothing
     stored) or ``WebhookPayloadError``. A new row is processed by a task after commit."""
-    verify_signature(body, signature, settings.STRIPE_WEBHOOK_SECRETS,
-                     tolerance=settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS)
+    verify_signature(
+        body,
+        signature,
+        settings.STRIPE_WEBHOOK_SECRETS,
+        tolerance=settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
+    )
     event = parse_event(body)
     with transaction.atomic():
         row, created = StripeWebhookEvent.objects.get_or_create(
             stripe_id=event.id,
             defaults={
-                "type": event.type[:100], "object_id": (event.object_id or "")[:255],
-                "livemode": event.livemode, "api_version": (event.api_version or "")[:64],
+                "type": event.type[:100],
+                "object_id": (event.object_id or "")[:255],
+                "livemode": event.livemode,
+                "api_version": (event.api_version or "")[:64],
                 "stripe_created": datetime.fromtimestamp(event.created, tz=UTC),
                 "body": body.decode("utf-8"),
-            })
+            },
+        )
         if created:
             transaction.on_commit(lambda: _kick(row.pk))
-    metrics.WEBHOOKS_RECEIVED.labels(type=event.type, outcome="new" if created else "duplicate"
-                                     ).inc()
+    metrics.WEBHOOKS_RECEIVED.labels(
+        type=event.type, outcome="new" if created else "duplicate"
+    ).inc()
     return row, created
 
 
@@ -68,8 +76,11 @@ def webhook_event_process(*, event_pk: int) -> str:
     """Apply one stored event; returns its new status, or ``skipped`` when it is done already
     or another worker holds it."""
     with transaction.atomic():
-        row = (StripeWebhookEvent.objects.select_for_update(skip_locked=True)
-               .filter(pk=event_pk, status__in=REPROCESS_STATES).first())
+        row = (
+            StripeWebhookEvent.objects.select_for_update(skip_locked=True)
+            .filter(pk=event_pk, status__in=REPROCESS_STATES)
+            .first()
+        )
         if row is None:
             return "skipped"
         now = timezone.now()
@@ -84,13 +95,15 @@ def webhook_event_process(*, event_pk: int) -> str:
                     for handler in found:
                         handler(event)
             except Exception as exc:  # recorded on the row; replayable from the admin
-                logger.exception("webhook handler failed", extra={"stripe_event": event.id,
-                                                                  "event_type": event.type})
+                logger.exception(
+                    "webhook handler failed",
+                    extra={"stripe_event": event.id, "event_type": event.type},
+                )
                 status = WebhookStatus.FAILED
                 code, error = error_text(exc)
         StripeWebhookEvent.objects.filter(pk=row.pk).update(
-            status=status, attempts=row.attempts + 1, error_code=code, error=error,
-            processed_at=now)
+            status=status, attempts=row.attempts + 1, error_code=code, error=error, processed_at=now
+        )
     metrics.record_processed(event.type, status, now - row.stripe_created)
     return str(status)
 
@@ -101,16 +114,25 @@ def webhook_events_replay(*, event_ids: list[int]) -> list[tuple[int, str]]:
     results = []
     for event_pk in sorted(event_ids):
         updated = StripeWebhookEvent.objects.filter(pk=event_pk).update(
-            status=WebhookStatus.RECEIVED)
-        results.append((event_pk, webhook_event_process(event_pk=event_pk) if updated
-                        else "not found"))
+            status=WebhookStatus.RECEIVED
+        )
+        results.append(
+            (event_pk, webhook_event_process(event_pk=event_pk) if updated else "not found")
+        )
     return results
 
 
-def webhook_pending_ids(*, older_than_seconds: int = 30, max_attempts: int = 3,
-                        limit: int = 500) -> list[int]:
+def webhook_pending_ids(
+    *, older_than_seconds: int = 30, max_attempts: int = 3, limit: int = 500
+) -> list[int]:
     """Events whose processing kick was lost, or that failed fewer than ``max_attempts``."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    return list(StripeWebhookEvent.objects.filter(
-        status__in=REPROCESS_STATES, attempts__lt=max_attempts, received_at__lte=cutoff,
-    ).order_by("stripe_created", "pk").values_list("pk", flat=True)[:limit])
+    return list(
+        StripeWebhookEvent.objects.filter(
+            status__in=REPROCESS_STATES,
+            attempts__lt=max_attempts,
+            received_at__lte=cutoff,
+        )
+        .order_by("stripe_created", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )

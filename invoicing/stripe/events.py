@@ -73,7 +73,10 @@ def parse_event(payload: bytes) -> StripeEvent:
     previous = data.get("previous_attributes")
     api_version = body.get("api_version")
     return StripeEvent(
-        id=event_id, type=event_type, created=created, livemode=body.get("livemode") is True,
+        id=event_id,
+        type=event_type,
+        created=created,
+        livemode=body.get("livemode") is True,
         api_version=api_version if isinstance(api_version, str) else None,
         data_object=data["object"],
         previous_attributes=previous if isinstance(previous, dict) else None,

@@ -52,8 +52,9 @@ EVIDENCE_FIELDS = frozenset(DisputeUpdateParamsEvidence.__annotations__)
 LIST_PAGE_SIZE = 100
 
 
-def build_client(config: GatewayConfig, http_client: stripe.HTTPClient | None = None
-                 ) -> stripe.StripeClient:
+def build_client(
+    config: GatewayConfig, http_client: stripe.HTTPClient | None = None
+) -> stripe.StripeClient:
     """A ``StripeClient`` with our version, timeouts, base address and no SDK retries."""
     if http_client is None:
         http_client = stripe.RequestsClient(timeout=(config.connect_timeout, config.read_timeout))
@@ -79,9 +80,7 @@ def map_stripe_error(exc: stripe.StripeError) -> StripeGatewayError:
     decline_code = body.get("decline_code")
     message = exc.user_message or type(exc).__name__
     code, retryable = _classify(exc, status)
-    should_retry = {k.lower(): v for k, v in (exc.headers or {}).items()}.get(
-        "stripe-should-retry"
-    )
+    should_retry = {k.lower(): v for k, v in (exc.headers or {}).items()}.get("stripe-should-retry")
     if status is not None and should_retry in ("true", "false"):
         retryable = should_retry == "true"
     return StripeGatewayError(
@@ -133,8 +132,12 @@ def _mapped_errors(operation: str, key: str | None) -> Iterator[None]:
         error = map_stripe_error(exc)
         logger.warning(
             "stripe call failed",
-            extra={"stripe_operation": operation, "idempotency_key": key,
-                   "error_code": error.code, **error.as_details()},
+            extra={
+                "stripe_operation": operation,
+                "idempotency_key": key,
+                "error_code": error.code,
+                **error.as_details(),
+            },
         )
         raise error from exc
 
@@ -142,8 +145,9 @@ def _mapped_errors(operation: str, key: str | None) -> Iterator[None]:
 class StripeGateway:
     """Typed, small calls Tally makes to Stripe. Amounts are integers in the minor unit."""
 
-    def __init__(self, config: GatewayConfig, *, http_client: stripe.HTTPClient | None = None
-                 ) -> None:
+    def __init__(
+        self, config: GatewayConfig, *, http_client: stripe.HTTPClient | None = None
+    ) -> None:
         self.config = config
         self._client = build_client(config, http_client)
 
@@ -154,8 +158,14 @@ class StripeGateway:
     def v1(self) -> Any:
         return self._client.v1
 
-    def _call(self, operation: str, send: Callable[[dict[str, Any]], T], *,
-              key: str | None = None, write: bool = False) -> T:
+    def _call(
+        self,
+        operation: str,
+        send: Callable[[dict[str, Any]], T],
+        *,
+        key: str | None = None,
+        write: bool = False,
+    ) -> T:
         """Run one SDK call; map its failure. ``write`` calls must carry an idempotency key."""
         assert_no_transaction(f"Stripe call {operation}")
         options: dict[str, Any] = {}
@@ -170,8 +180,14 @@ class StripeGateway:
             raise
         elapsed = time.monotonic() - started
         record_call(operation, "ok", elapsed)
-        logger.info("stripe call", extra={"stripe_operation": operation, "idempotency_key": key,
-                                          "duration_ms": round(elapsed * 1000)})
+        logger.info(
+            "stripe call",
+            extra={
+                "stripe_operation": operation,
+                "idempotency_key": key,
+                "duration_ms": round(elapsed * 1000),
+            },
+        )
         return result
 
     def _paginate(self, operation: str, send: Callable[[dict[str, Any]], Any]) -> Iterator[Any]:
@@ -186,30 +202,54 @@ class StripeGateway:
 
     # --- customers and payment methods -------------------------------------------------------
 
-    def customer_create(self, *, idempotency_key: str, email: str | None = None, name: str = "",
-                        metadata: Metadata | None = None) -> stripe.Customer:
+    def customer_create(
+        self,
+        *,
+        idempotency_key: str,
+        email: str | None = None,
+        name: str = "",
+        metadata: Metadata | None = None,
+    ) -> stripe.Customer:
         params = without_none({"email": email, "name": name or None, "metadata": metadata})
-        return self._call("customer_create", lambda o: self.v1.customers.create(params, o),
-                          key=idempotency_key, write=True)
+        return self._call(
+            "customer_create",
+            lambda o: self.v1.customers.create(params, o),
+            key=idempotency_key,
+            write=True,
+        )
 
-    def customer_update(self, customer_id: str, *, idempotency_key: str,
-                        email: str | None = None, name: str | None = None,
-                        metadata: Metadata | None = None) -> stripe.Customer:
+    def customer_update(
+        self,
+        customer_id: str,
+        *,
+        idempotency_key: str,
+        email: str | None = None,
+        name: str | None = None,
+        metadata: Metadata | None = None,
+    ) -> stripe.Customer:
         params = without_none({"email": email, "name": name, "metadata": metadata})
-        return self._call("customer_update",
-                          lambda o: self.v1.customers.update(customer_id, params, o),
-                          key=idempotency_key, write=True)
+        return self._call(
+            "customer_update",
+            lambda o: self.v1.customers.update(customer_id, params, o),
+            key=idempotency_key,
+            write=True,
+        )
 
     def customer_retrieve(self, customer_id: str) -> stripe.Customer:
-        return self._call("customer_retrieve",
-                          lambda o: self.v1.customers.retrieve(customer_id, None, o))
+        return self._call(
+            "customer_retrieve", lambda o: self.v1.customers.retrieve(customer_id, None, o)
+        )
 
-    def customer_default_payment_method_set(self, customer_id: str, payment_method_id: str, *,
-                                            idempotency_key: str) -> stripe.Customer:
+    def customer_default_payment_method_set(
+        self, customer_id: str, payment_method_id: str, *, idempotency_key: str
+    ) -> stripe.Customer:
         params = {"invoice_settings": {"default_payment_method": payment_method_id}}
-        return self._call("customer_default_payment_method_set",
-                          lambda o: self.v1.customers.update(customer_id, params, o),
-                          key=idempotency_key, write=True)
+        return self._call(
+            "customer_default_payment_method_set",
+            lambda o: self.v1.customers.update(customer_id, params, o),
+            key=idempotency_key,
+            write=True,
+        )
 
     def customer_default_payment_method(self, customer_id: str) -> str | None:
         """The id of the customer's default payment method for invoices, or None."""
@@ -222,177 +262,317 @@ class StripeGateway:
             return str(default["id"])
         return str(default) if default else None
 
-    def payment_methods_list(self, customer_id: str, *, payment_method_type: str = "card"
-                             ) -> list[stripe.PaymentMethod]:
+    def payment_methods_list(
+        self, customer_id: str, *, payment_method_type: str = "card"
+    ) -> list[stripe.PaymentMethod]:
         params = {"customer": customer_id, "type": payment_method_type, "limit": LIST_PAGE_SIZE}
-        return list(self._paginate("payment_methods_list",
-                                   lambda o: self.v1.payment_methods.list(params, o)))
+        return list(
+            self._paginate(
+                "payment_methods_list", lambda o: self.v1.payment_methods.list(params, o)
+            )
+        )
 
-    def payment_method_attach(self, payment_method_id: str, customer_id: str, *,
-                              idempotency_key: str) -> stripe.PaymentMethod:
+    def payment_method_attach(
+        self, payment_method_id: str, customer_id: str, *, idempotency_key: str
+    ) -> stripe.PaymentMethod:
         params = {"customer": customer_id}
-        return self._call("payment_method_attach",
-                          lambda o: self.v1.payment_methods.attach(payment_method_id, params, o),
-                          key=idempotency_key, write=True)
+        return self._call(
+            "payment_method_attach",
+            lambda o: self.v1.payment_methods.attach(payment_method_id, params, o),
+            key=idempotency_key,
+            write=True,
+        )
 
-    def billing_portal_session_create(self, customer_id: str, *, return_url: str,
-                                      idempotency_key: str) -> stripe.billing_portal.Session:
+    def billing_portal_session_create(
+        self, customer_id: str, *, return_url: str, idempotency_key: str
+    ) -> stripe.billing_portal.Session:
         """A Billing portal link that opens straight on "update payment method"."""
-        params = {"customer": customer_id, "return_url": return_url,
-                  "flow_data": {"type": "payment_method_update"}}
-        return self._call("billing_portal_session_create",
-                          lambda o: self.v1.billing_portal.sessions.create(params, o),
-                          key=idempotency_key, write=True)
+        params = {
+            "customer": customer_id,
+            "return_url": return_url,
+            "flow_data": {"type": "payment_method_update"},
+        }
+        return self._call(
+            "billing_portal_session_create",
+            lambda o: self.v1.billing_portal.sessions.create(params, o),
+            key=idempotency_key,
+            write=True,
+        )
 
-    def checkout_setup_session_create(self, customer_id: str, *, currency: str,
-                                      success_url: str, cancel_url: str,
-                                      idempotency_key: str) -> stripe.checkout.Session:
+    def checkout_setup_session_create(
+        self,
+        customer_id: str,
+        *,
+        currency: str,
+        success_url: str,
+        cancel_url: str,
+        idempotency_key: str,
+    ) -> stripe.checkout.Session:
         """A Checkout session in setup mode: collects a payment method without charging."""
-        params = {"mode": "setup", "customer": customer_id, "currency": currency.lower(),
-                  "success_url": success_url, "cancel_url": cancel_url}
-        return self._call("checkout_setup_session_create",
-                          lambda o: self.v1.checkout.sessions.create(params, o),
-                          key=idempotency_key, write=True)
+        params = {
+            "mode": "setup",
+            "customer": customer_id,
+            "currency": currency.lower(),
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+        }
+        return self._call(
+            "checkout_setup_session_create",
+            lambda o: self.v1.checkout.sessions.create(params, o),
+            key=idempotency_key,
+            write=True,
+        )
 
     # --- invoices ------------------------------------------------------------------------------
 
-    def invoice_create(self, customer_id: str, *, currency: str,
-                       collection_method: CollectionMethod, idempotency_key: str,
-                       days_until_due: int | None = None, description: str | None = None,
-                       metadata: Metadata | None = None) -> stripe.Invoice:
+    def invoice_create(
+        self,
+        customer_id: str,
+        *,
+        currency: str,
+        collection_method: CollectionMethod,
+        idempotency_key: str,
+        days_until_due: int | None = None,
+        description: str | None = None,
+        metadata: Metadata | None = None,
+    ) -> stripe.Invoice:
         """A draft invoice that picks up only the items created for it (never pending ones)."""
         if (collection_method == "send_invoice") != (days_until_due is not None):
             raise ValueError("days_until_due is required for, and only for, send_invoice")
-        params = without_none({
-            "customer": customer_id, "currency": currency.lower(),
-            "collection_method": collection_method, "days_until_due": days_until_due,
-            "auto_advance": False, "pending_invoice_items_behavior": "exclude",
-            "description": description, "metadata": metadata,
-        })
-        return self._call("invoice_create", lambda o: self.v1.invoices.create(params, o),
-                          key=idempotency_key, write=True)
+        params = without_none(
+            {
+                "customer": customer_id,
+                "currency": currency.lower(),
+                "collection_method": collection_method,
+                "days_until_due": days_until_due,
+                "auto_advance": False,
+                "pending_invoice_items_behavior": "exclude",
+                "description": description,
+                "metadata": metadata,
+            }
+        )
+        return self._call(
+            "invoice_create",
+            lambda o: self.v1.invoices.create(params, o),
+            key=idempotency_key,
+            write=True,
+        )
 
-    def invoice_item_create(self, customer_id: str, invoice_id: str, *, currency: str,
-                            description: str, idempotency_key: str,
-                            amount: int | None = None, unit_amount_decimal: Decimal | None = None,
-                            quantity: int | None = None,
-                            period: tuple[datetime, datetime] | None = None,
-                            metadata: Metadata | None = None) -> stripe.InvoiceItem:
+    def invoice_item_create(
+        self,
+        customer_id: str,
+        invoice_id: str,
+        *,
+        currency: str,
+        description: str,
+        idempotency_key: str,
+        amount: int | None = None,
+        unit_amount_decimal: Decimal | None = None,
+        quantity: int | None = None,
+        period: tuple[datetime, datetime] | None = None,
+        metadata: Metadata | None = None,
+    ) -> stripe.InvoiceItem:
         """One invoice line: either ``amount`` (minor units) or ``unit_amount_decimal`` (minor
         units, up to 12 decimals) with an integer ``quantity``."""
         if (amount is None) == (unit_amount_decimal is None):
             raise ValueError("give either amount or unit_amount_decimal")
         if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool)):
             raise TypeError("amount is an int in the currency's minor unit")
-        params = without_none({
-            "customer": customer_id, "invoice": invoice_id, "currency": currency.lower(),
-            "description": description, "amount": amount, "quantity": quantity,
-            "unit_amount_decimal": (None if unit_amount_decimal is None
-                                    else decimal_string(unit_amount_decimal)),
-            "period": (None if period is None
-                       else {"start": timestamp(period[0]), "end": timestamp(period[1])}),
-            "metadata": metadata,
-        })
-        return self._call("invoice_item_create", lambda o: self.v1.invoice_items.create(params, o),
-                          key=idempotency_key, write=True)
+        params = without_none(
+            {
+                "customer": customer_id,
+                "invoice": invoice_id,
+                "currency": currency.lower(),
+                "description": description,
+                "amount": amount,
+                "quantity": quantity,
+                "unit_amount_decimal": (
+                    None if unit_amount_decimal is None else decimal_string(unit_amount_decimal)
+                ),
+                "period": (
+                    None
+                    if period is None
+                    else {"start": timestamp(period[0]), "end": timestamp(period[1])}
+                ),
+                "metadata": metadata,
+            }
+        )
+        return self._call(
+            "invoice_item_create",
+            lambda o: self.v1.invoice_items.create(params, o),
+            key=idempotency_key,
+            write=True,
+        )
 
     def invoice_finalize(self, invoice_id: str, *, idempotency_key: str) -> stripe.Invoice:
         params = {"auto_advance": False}
-        return self._call("invoice_finalize",
-                          lambda o: self.v1.invoices.finalize_invoice(invoice_id, params, o),
-                          key=idempotency_key, write=True)
+        return self._call(
+            "invoice_finalize",
+            lambda o: self.v1.invoices.finalize_invoice(invoice_id, params, o),
+            key=idempotency_key,
+            write=True,
+        )
 
     def invoice_pay(self, invoice_id: str, *, idempotency_key: str) -> stripe.Invoice:
-        return self._call("invoice_pay", lambda o: self.v1.invoices.pay(invoice_id, None, o),
-                          key=idempotency_key, write=True)
+        return self._call(
+            "invoice_pay",
+            lambda o: self.v1.invoices.pay(invoice_id, None, o),
+            key=idempotency_key,
+            write=True,
+        )
 
     def invoice_send(self, invoice_id: str, *, idempotency_key: str) -> stripe.Invoice:
-        return self._call("invoice_send",
-                          lambda o: self.v1.invoices.send_invoice(invoice_id, None, o),
-                          key=idempotency_key, write=True)
+        return self._call(
+            "invoice_send",
+            lambda o: self.v1.invoices.send_invoice(invoice_id, None, o),
+            key=idempotency_key,
+            write=True,
+        )
 
     def invoice_void(self, invoice_id: str, *, idempotency_key: str) -> stripe.Invoice:
-        return self._call("invoice_void",
-                          lambda o: self.v1.invoices.void_invoice(invoice_id, None, o),
-                          key=idempotency_key, write=True)
+        return self._call(
+            "invoice_void",
+            lambda o: self.v1.invoices.void_invoice(invoice_id, None, o),
+            key=idempotency_key,
+            write=True,
+        )
 
     def invoice_retrieve(self, invoice_id: str) -> stripe.Invoice:
-        return self._call("invoice_retrieve",
-                          lambda o: self.v1.invoices.retrieve(invoice_id, None, o))
+        return self._call(
+            "invoice_retrieve", lambda o: self.v1.invoices.retrieve(invoice_id, None, o)
+        )
 
     # --- payments, refunds, disputes -----------------------------------------------------------
 
-    def payment_intent_create(self, customer_id: str, *, amount: int, currency: str,
-                              payment_method_id: str, idempotency_key: str,
-                              metadata: Metadata | None = None) -> stripe.PaymentIntent:
+    def payment_intent_create(
+        self,
+        customer_id: str,
+        *,
+        amount: int,
+        currency: str,
+        payment_method_id: str,
+        idempotency_key: str,
+        metadata: Metadata | None = None,
+    ) -> stripe.PaymentIntent:
         """Charge a saved payment method now (off-session, confirmed in the same call)."""
-        params = without_none({
-            "customer": customer_id, "amount": amount, "currency": currency.lower(),
-            "payment_method": payment_method_id, "confirm": True, "off_session": True,
-            "metadata": metadata,
-        })
-        return self._call("payment_intent_create",
-                          lambda o: self.v1.payment_intents.create(params, o),
-                          key=idempotency_key, write=True)
+        params = without_none(
+            {
+                "customer": customer_id,
+                "amount": amount,
+                "currency": currency.lower(),
+                "payment_method": payment_method_id,
+                "confirm": True,
+                "off_session": True,
+                "metadata": metadata,
+            }
+        )
+        return self._call(
+            "payment_intent_create",
+            lambda o: self.v1.payment_intents.create(params, o),
+            key=idempotency_key,
+            write=True,
+        )
 
     def payment_intent_retrieve(self, payment_intent_id: str) -> stripe.PaymentIntent:
-        return self._call("payment_intent_retrieve",
-                          lambda o: self.v1.payment_intents.retrieve(payment_intent_id, None, o))
+        return self._call(
+            "payment_intent_retrieve",
+            lambda o: self.v1.payment_intents.retrieve(payment_intent_id, None, o),
+        )
 
     def charge_retrieve(self, charge_id: str) -> stripe.Charge:
-        return self._call("charge_retrieve",
-                          lambda o: self.v1.charges.retrieve(charge_id, None, o))
+        return self._call("charge_retrieve", lambda o: self.v1.charges.retrieve(charge_id, None, o))
 
-    def refund_create(self, *, idempotency_key: str, payment_intent_id: str | None = None,
-                      charge_id: str | None = None, amount: int | None = None,
-                      reason: RefundReason | None = None,
-                      metadata: Metadata | None = None) -> stripe.Refund:
+    def refund_create(
+        self,
+        *,
+        idempotency_key: str,
+        payment_intent_id: str | None = None,
+        charge_id: str | None = None,
+        amount: int | None = None,
+        reason: RefundReason | None = None,
+        metadata: Metadata | None = None,
+    ) -> stripe.Refund:
         """Refund ``amount`` (minor units; None = whatever is left) of one payment."""
         if (payment_intent_id is None) == (charge_id is None):
             raise ValueError("give exactly one of payment_intent_id and charge_id")
-        params = without_none({
-            "payment_intent": payment_intent_id, "charge": charge_id, "amount": amount,
-            "reason": reason, "metadata": metadata,
-        })
-        return self._call("refund_create", lambda o: self.v1.refunds.create(params, o),
-                          key=idempotency_key, write=True)
+        params = without_none(
+            {
+                "payment_intent": payment_intent_id,
+                "charge": charge_id,
+                "amount": amount,
+                "reason": reason,
+                "metadata": metadata,
+            }
+        )
+        return self._call(
+            "refund_create",
+            lambda o: self.v1.refunds.create(params, o),
+            key=idempotency_key,
+            write=True,
+        )
 
     def refund_retrieve(self, refund_id: str) -> stripe.Refund:
-        return self._call("refund_retrieve",
-                          lambda o: self.v1.refunds.retrieve(refund_id, None, o))
+        return self._call("refund_retrieve", lambda o: self.v1.refunds.retrieve(refund_id, None, o))
 
     def dispute_retrieve(self, dispute_id: str) -> stripe.Dispute:
-        return self._call("dispute_retrieve",
-                          lambda o: self.v1.disputes.retrieve(dispute_id, None, o))
+        return self._call(
+            "dispute_retrieve", lambda o: self.v1.disputes.retrieve(dispute_id, None, o)
+        )
 
-    def dispute_update(self, dispute_id: str, *, evidence: Mapping[str, Any], submit: bool,
-                       idempotency_key: str, metadata: Metadata | None = None) -> stripe.Dispute:
+    def dispute_update(
+        self,
+        dispute_id: str,
+        *,
+        evidence: Mapping[str, Any],
+        submit: bool,
+        idempotency_key: str,
+        metadata: Metadata | None = None,
+    ) -> stripe.Dispute:
         """Save evidence (``submit=False``: stays editable) or submit it (final, once)."""
         unknown = set(evidence) - EVIDENCE_FIELDS
         if unknown:
             raise ValueError(f"unknown dispute evidence fields: {sorted(unknown)}")
-        params = without_none({"evidence": dict(evidence), "submit": submit,
-                                "metadata": metadata})
-        return self._call("dispute_update",
-                          lambda o: self.v1.disputes.update(dispute_id, params, o),
-                          key=idempotency_key, write=True)
+        params = without_none({"evidence": dict(evidence), "submit": submit, "metadata": metadata})
+        return self._call(
+            "dispute_update",
+            lambda o: self.v1.disputes.update(dispute_id, params, o),
+            key=idempotency_key,
+            write=True,
+        )
 
-    def file_create(self, content: bytes, *, filename: str, idempotency_key: str,
-                    purpose: Literal["dispute_evidence"] = "dispute_evidence") -> stripe.File:
+    def file_create(
+        self,
+        content: bytes,
+        *,
+        filename: str,
+        idempotency_key: str,
+        purpose: Literal["dispute_evidence"] = "dispute_evidence",
+    ) -> stripe.File:
         """Upload a document (an invoice PDF, a usage summary) to cite as dispute evidence."""
         upload = io.BytesIO(content)
         upload.name = filename
         params = {"file": upload, "purpose": purpose}
-        return self._call("file_create", lambda o: self.v1.files.create(params, o),
-                          key=idempotency_key, write=True)
+        return self._call(
+            "file_create",
+            lambda o: self.v1.files.create(params, o),
+            key=idempotency_key,
+            write=True,
+        )
 
     # --- reconciliation ------------------------------------------------------------------------
 
-    def _list_created(self, operation: str, service: Any, start: datetime, end: datetime,
-                      ) -> Iterator[Any]:
+    def _list_created(
+        self,
+        operation: str,
+        service: Any,
+        start: datetime,
+        end: datetime,
+    ) -> Iterator[Any]:
         """Every object created in ``[start, end)``, following Stripe's pagination."""
-        params = {"created": {"gte": timestamp(start), "lt": timestamp(end)},
-                  "limit": LIST_PAGE_SIZE}
+        params = {
+            "created": {"gte": timestamp(start), "lt": timestamp(end)},
+            "limit": LIST_PAGE_SIZE,
+        }
         return self._paginate(operation, lambda o: service.list(params, o))
 
     def invoices_list(self, start: datetime, end: datetime) -> Iterator[stripe.Invoice]:

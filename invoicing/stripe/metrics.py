@@ -9,12 +9,15 @@ from __future__ import annotations
 from prometheus_client import Counter, Histogram
 
 STRIPE_REQUESTS = Counter(
-    "tally_stripe_requests_total", "Calls to Stripe by operation and outcome",
+    "tally_stripe_requests_total",
+    "Calls to Stripe by operation and outcome",
     ["operation", "outcome"],
 )
 STRIPE_REQUEST_SECONDS = Histogram(
-    "tally_stripe_request_seconds", "Duration of calls to Stripe, failures included",
-    ["operation"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    "tally_stripe_request_seconds",
+    "Duration of calls to Stripe, failures included",
+    ["operation"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 
 
@@ -24,7 +27,8 @@ def record_call(operation: str, outcome: str, seconds: float) -> None:
 
 
 WEBHOOKS_RECEIVED = Counter(
-    "tally_stripe_webhooks_received_total", "Verified webhook deliveries (new or duplicate)",
+    "tally_stripe_webhooks_received_total",
+    "Verified webhook deliveries (new or duplicate)",
     ["type", "outcome"],
 )
 WEBHOOKS_PROCESSED = Counter(
@@ -33,7 +37,8 @@ WEBHOOKS_PROCESSED = Counter(
     ["type", "status"],
 )
 WEBHOOK_LAG_SECONDS = Histogram(
-    "tally_stripe_webhook_lag_seconds", "From Stripe creating an event to it taking effect",
+    "tally_stripe_webhook_lag_seconds",
+    "From Stripe creating an event to it taking effect",
     buckets=(0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
 )
 

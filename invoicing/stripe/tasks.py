@@ -9,16 +9,18 @@ from celery import shared_task
 from django.utils import timezone
 
 
-@shared_task(name="invoicing.stripe.webhook_process", time_limit=120, soft_time_limit=100,
-             ignore_result=True)
+@shared_task(
+    name="invoicing.stripe.webhook_process", time_limit=120, soft_time_limit=100, ignore_result=True
+)
 def webhook_process_task(event_pk: int) -> str:
     from invoicing.services.stripe_webhooks import webhook_event_process
 
     return webhook_event_process(event_pk=event_pk)
 
 
-@shared_task(name="invoicing.stripe.webhook_sweep", time_limit=600, soft_time_limit=540,
-             ignore_result=True)
+@shared_task(
+    name="invoicing.stripe.webhook_sweep", time_limit=600, soft_time_limit=540, ignore_result=True
+)
 def webhook_sweep_task() -> int:
     """Process events whose kick was lost and retry recent failures (a few times)."""
     from invoicing.services.stripe_webhooks import webhook_event_process, webhook_pending_ids
@@ -29,8 +31,9 @@ def webhook_sweep_task() -> int:
     return len(ids)
 
 
-@shared_task(name="invoicing.stripe.invoices_poll", time_limit=900, soft_time_limit=840,
-             ignore_result=True)
+@shared_task(
+    name="invoicing.stripe.invoices_poll", time_limit=900, soft_time_limit=840, ignore_result=True
+)
 def invoices_poll_task() -> dict[str, int]:
     """Read open Stripe invoices whose webhook is late and apply what Stripe says."""
     from invoicing.services.stripe_sync import stripe_invoices_poll
@@ -38,8 +41,9 @@ def invoices_poll_task() -> dict[str, int]:
     return stripe_invoices_poll(now=timezone.now())
 
 
-@shared_task(name="invoicing.stripe.reconcile", time_limit=3600, soft_time_limit=3500,
-             ignore_result=True)
+@shared_task(
+    name="invoicing.stripe.reconcile", time_limit=3600, soft_time_limit=3500, ignore_result=True
+)
 def reconcile_task(start: str | None = None, end: str | None = None) -> int:
     """Nightly: reconcile yesterday (UTC) unless a period is given (ISO datetimes)."""
     from datetime import datetime

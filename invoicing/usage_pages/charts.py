@@ -28,8 +28,7 @@ def _label(series: UsageSeries, start: datetime) -> str:
     return f"{local:%b %d %H:00}" if series.window == "hour" else f"{local:%a %b %d}"
 
 
-def series_table(series: UsageSeries, *, caption: str, unit: str,
-                 group: str = "") -> ChartTable:
+def series_table(series: UsageSeries, *, caption: str, unit: str, group: str = "") -> ChartTable:
     """One row per window; one column per group value (or a single column)."""
     columns: list[str] = []
     cells: dict[tuple[str, str], str] = {}
@@ -50,4 +49,3 @@ def series_table(series: UsageSeries, *, caption: str, unit: str,
             values.append((raw or "0", number(None) if raw == "" else number(Decimal(raw))))
         table.rows.append((_label(series, start), key, values))
     return table
-

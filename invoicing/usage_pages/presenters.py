@@ -26,14 +26,19 @@ from invoicing.selectors.computation import LineDraft
 
 MAX_BREAKDOWN_ROWS = 25
 PRICE_MODELS = {
-    "flat": "Flat fee per period", "per_unit": "Per unit", "package": "Per package",
-    "graduated": "Graduated tiers", "volume": "Volume tiers", "percentage": "Percentage",
-    "graduated_percentage": "Graduated percentage tiers", "matrix": "Rates by dimension",
+    "flat": "Flat fee per period",
+    "per_unit": "Per unit",
+    "package": "Per package",
+    "graduated": "Graduated tiers",
+    "volume": "Volume tiers",
+    "percentage": "Percentage",
+    "graduated_percentage": "Graduated percentage tiers",
+    "matrix": "Rates by dimension",
 }
 
 
 def money(amount: Decimal | int | SupportsAmount, currency: str) -> str:
-    """"1,234.50 USD" for a rounded amount (thousands separators for reading only)."""
+    """ "1,234.50 USD" for a rounded amount (thousands separators for reading only)."""
     text = format_amount(round_line(amount_of(amount, currency), currency), currency)
     whole, _, frac = text.partition(".")
     sign = "-" if whole.startswith("-") else ""
@@ -44,12 +49,14 @@ def money(amount: Decimal | int | SupportsAmount, currency: str) -> str:
 def number(value: Decimal | None) -> str:
     if value is None:
         return "—"
-    text = format_decimal(Decimal(value).normalize() if value == value.to_integral_value()
-                          else Decimal(value))
+    text = format_decimal(
+        Decimal(value).normalize() if value == value.to_integral_value() else Decimal(value)
+    )
     whole, _, frac = text.partition(".")
     sign = "-" if whole.startswith("-") else ""
-    return f"{sign}{int(whole.lstrip('-')):,}" + (f".{frac.rstrip('0')}" if frac.rstrip("0")
-                                                   else "")
+    return f"{sign}{int(whole.lstrip('-')):,}" + (
+        f".{frac.rstrip('0')}" if frac.rstrip("0") else ""
+    )
 
 
 def local_range(start: datetime, end: datetime, tz: str) -> str:
@@ -81,8 +88,11 @@ class LineExplained:
 
 def _terms(price: dict[str, Any]) -> list[tuple[str, str]]:
     skip = {"model", "tiers", "rates", "dimensions"}
-    return [(key.replace("_", " "), _plain(value)) for key, value in price.items()
-            if key not in skip and value not in (None, "", [], {})]
+    return [
+        (key.replace("_", " "), _plain(value))
+        for key, value in price.items()
+        if key not in skip and value not in (None, "", [], {})
+    ]
 
 
 def _plain(value: Any) -> str:
@@ -96,9 +106,13 @@ def _tiers(price: dict[str, Any]) -> list[dict[str, str]]:
     previous = "0"
     for tier in price.get("tiers") or []:
         upper = tier.get("up_to")
-        rows.append({"range": f"{previous} – {upper if upper is not None else '∞'}",
-                     "unit": str(tier.get("unit_amount", tier.get("rate", ""))),
-                     "flat": str(tier.get("flat_amount") or "0")})
+        rows.append(
+            {
+                "range": f"{previous} – {upper if upper is not None else '∞'}",
+                "unit": str(tier.get("unit_amount", tier.get("rate", ""))),
+                "flat": str(tier.get("flat_amount") or "0"),
+            }
+        )
         previous = str(upper) if upper is not None else previous
     for rate in price.get("rates") or []:
         match = ", ".join(f"{k}={v}" for k, v in (rate.get("match") or {}).items())
@@ -112,41 +126,56 @@ def _step(item: dict[str, Any], currency: str) -> str:
         return f"{item['units']} units × {item['unit_amount']} = {amt}"
     if kind == "tier":
         upper = item["up_to"] if item.get("up_to") is not None else "∞"
-        return (f"Tier {item['tier_index'] + 1} ({item['from_units']} – {upper}): "
-                f"{item['units']} units × {item['unit_amount']} + {item['flat_amount']} = {amt}")
+        return (
+            f"Tier {item['tier_index'] + 1} ({item['from_units']} – {upper}): "
+            f"{item['units']} units × {item['unit_amount']} + {item['flat_amount']} = {amt}"
+        )
     if kind == "package":
-        return (f"{item['units']} units, {item['free_units']} free: {item['packages']} "
-                f"packages of {item['package_size']} × {item['package_amount']} = {amt}")
+        return (
+            f"{item['units']} units, {item['free_units']} free: {item['packages']} "
+            f"packages of {item['package_size']} × {item['package_amount']} = {amt}"
+        )
     if kind == "flat":
-        days = (f" × {item['days_used']}/{item['days_in_period']} days"
-                if item.get("days_used") is not None else "")
+        days = (
+            f" × {item['days_used']}/{item['days_in_period']} days"
+            if item.get("days_used") is not None
+            else ""
+        )
         return f"{item['amount_per_period']} × {item['quantity']}{days} = {amt}"
     if kind == "group":
         group = ", ".join(f"{k}={v}" for k, v in (item.get("group") or {}).items()) or "other"
         return f"{group}: {item['units']} units × {item['unit_amount']} = {amt}"
     if kind == "percent_tier":
-        return (f"Tier {item['tier_index'] + 1}: {item['value']} at {item['rate']}% "
-                f"+ {item['flat_amount']} = {amt}")
+        return (
+            f"Tier {item['tier_index'] + 1}: {item['value']} at {item['rate']}% "
+            f"+ {item['flat_amount']} = {amt}"
+        )
     if kind == "event":
         return f"Event {item['event_index'] + 1}: value {item['value']} → {amt}"
     if kind == "events":
-        return (f"{item['events']} events ({item['free_events']} free), value {item['value']}: "
-                f"{item['rate']}% = {item['percentage_amount']} + {item['fixed_total']} fixed "
-                f"+ {item['clamp_adjustment']} per-event limits = {amt}")
+        return (
+            f"{item['events']} events ({item['free_events']} free), value {item['value']}: "
+            f"{item['rate']}% = {item['percentage_amount']} + {item['fixed_total']} fixed "
+            f"+ {item['clamp_adjustment']} per-event limits = {amt}"
+        )
     if kind == "adjustment":
         return f"{str(item['limit']).capitalize()} of {item['threshold']} applied: {amt}"
     return f"{kind}: {amt}"
 
 
-def explain_line(line: InvoiceLine | LineDraft, currency: str, tz: str,
-                 meter_names: dict[str, str]) -> LineExplained:
+def explain_line(
+    line: InvoiceLine | LineDraft, currency: str, tz: str, meter_names: dict[str, str]
+) -> LineExplained:
     """Every line in words: meter, period, quantity, price and tiers, steps, credits."""
     kind = str(line.kind)
     explained = LineExplained(
-        kind=kind, kind_label=LineKind(kind).label, description=line.description,
+        kind=kind,
+        kind_label=LineKind(kind).label,
+        description=line.description,
         amount=money(line.amount, currency),
         period=local_range(line.period_start, line.period_end, tz),
-        quantity="" if line.quantity is None else number(Decimal(line.quantity)))
+        quantity="" if line.quantity is None else number(Decimal(line.quantity)),
+    )
     if line.meter_key:
         explained.meter = f"{meter_names.get(line.meter_key, line.meter_key)} ({line.meter_key})"
     price = line.price or {}
@@ -167,24 +196,30 @@ def _notes(line: InvoiceLine | LineDraft, currency: str) -> list[str]:
     details = line.details or {}
     notes = []
     if "amount_unrounded" in details:
-        notes.append(f"Exact amount {details['amount_unrounded']} {currency}, rounded once "
-                     f"to {money(line.amount, currency)}.")
+        notes.append(
+            f"Exact amount {details['amount_unrounded']} {currency}, rounded once "
+            f"to {money(line.amount, currency)}."
+        )
     if line.overrides:
         notes.append(f"Contract terms applied: {len(line.overrides)} rate override(s).")
     ladder = details.get("ladder")
     if ladder:
-        notes.append(f"Part {ladder['segment']} of {ladder['segments']} of this period's usage "
-                     "(the price changed mid-period): tiers continue from the earlier part"
-                     + (f", usage {ladder['from']} → {ladder['to']}." if "from" in ladder
-                        else "."))
+        notes.append(
+            f"Part {ladder['segment']} of {ladder['segments']} of this period's usage "
+            "(the price changed mid-period): tiers continue from the earlier part"
+            + (f", usage {ladder['from']} → {ladder['to']}." if "from" in ladder else ".")
+        )
     if line.kind == LineKind.CREDIT:
-        notes.append(f"Drawn from credit grant #{details.get('grant_id')}: balance "
-                     f"{details.get('balance_before')} → {details.get('balance_after')} "
-                     f"{currency}.")
+        notes.append(
+            f"Drawn from credit grant #{details.get('grant_id')}: balance "
+            f"{details.get('balance_before')} → {details.get('balance_after')} "
+            f"{currency}."
+        )
     if line.kind == LineKind.ADJUSTMENT:
-        notes.append(f"Re-rated {details.get('rerated_amount')}, already billed "
-                     f"{details.get('billed_amount')} {currency}: the difference is billed.")
+        notes.append(
+            f"Re-rated {details.get('rerated_amount')}, already billed "
+            f"{details.get('billed_amount')} {currency}: the difference is billed."
+        )
     if line.kind == LineKind.TRUE_UP:
-        notes.append(f"Minimum {details.get('minimum')}, spend {details.get('spend')} "
-                     f"{currency}.")
+        notes.append(f"Minimum {details.get('minimum')}, spend {details.get('spend')} {currency}.")
     return notes

@@ -68,8 +68,9 @@ def projection_factor(period: Period, at: datetime) -> Decimal:
     if elapsed < MIN_ELAPSED:
         return Decimal(1)
     with exact_context():
-        return (Decimal((period.end - period.start).total_seconds())
-                / Decimal(elapsed.total_seconds()))
+        return Decimal((period.end - period.start).total_seconds()) / Decimal(
+            elapsed.total_seconds()
+        )
 
 
 class RememberedUsage(MeteringUsage):
@@ -80,12 +81,20 @@ class RememberedUsage(MeteringUsage):
         super().__init__()
         self._readings: dict[tuple[Any, ...], UsageReading] = {}
 
-    def __call__(self, *, customer: Customer, meter_key: str, start: datetime, end: datetime,
-                 group_by: Sequence[str] | None = None) -> UsageReading:
+    def __call__(
+        self,
+        *,
+        customer: Customer,
+        meter_key: str,
+        start: datetime,
+        end: datetime,
+        group_by: Sequence[str] | None = None,
+    ) -> UsageReading:
         key = (customer.pk, meter_key, start, end, tuple(group_by or ()))
         if key not in self._readings:
-            self._readings[key] = super().__call__(customer=customer, meter_key=meter_key,
-                                                   start=start, end=end, group_by=group_by)
+            self._readings[key] = super().__call__(
+                customer=customer, meter_key=meter_key, start=start, end=end, group_by=group_by
+            )
         return self._readings[key]
 
 
@@ -100,12 +109,23 @@ class ProjectedUsage:
         with exact_context():
             return (value * self.factor).quantize(PROJECTION_PLACES, rounding=ROUND_HALF_UP)
 
-    def __call__(self, *, customer: Customer, meter_key: str, start: datetime, end: datetime,
-                 group_by: Sequence[str] | None = None) -> UsageReading:
-        reading = self.source(customer=customer, meter_key=meter_key, start=start, end=end,
-                              group_by=group_by)
-        if (start < self.period.start or self.factor == 1
-                or aggregation_of(self.source.meter(meter_key)) not in PROJECTABLE):
+    def __call__(
+        self,
+        *,
+        customer: Customer,
+        meter_key: str,
+        start: datetime,
+        end: datetime,
+        group_by: Sequence[str] | None = None,
+    ) -> UsageReading:
+        reading = self.source(
+            customer=customer, meter_key=meter_key, start=start, end=end, group_by=group_by
+        )
+        if (
+            start < self.period.start
+            or self.factor == 1
+            or aggregation_of(self.source.meter(meter_key)) not in PROJECTABLE
+        ):
             return reading
         groups = tuple((g, self._scale(v)) for g, v in reading.groups)
         return UsageReading(total=self._scale(reading.total), groups=groups)
@@ -198,8 +218,9 @@ def _charge_names(contract: Contract) -> dict[str, str]:
     return names
 
 
-def _charges(contract: Contract, now: InvoiceComputation, forecast: InvoiceComputation,
-             usage: MeteringUsage) -> list[ChargeUsage]:
+def _charges(
+    contract: Contract, now: InvoiceComputation, forecast: InvoiceComputation, usage: MeteringUsage
+) -> list[ChargeUsage]:
     names = _charge_names(contract)
     currency = now.currency
 
@@ -211,13 +232,17 @@ def _charges(contract: Contract, now: InvoiceComputation, forecast: InvoiceCompu
     for key in keys:
         lines, ahead = usage_lines(now, key), usage_lines(forecast, key)
         meter_key = lines[0].meter_key
-        result.append(ChargeUsage(
-            charge_key=key, name=names.get(key, lines[0].description),
-            meter=usage.meter(meter_key) if meter_key else None,
-            quantity=sum((ln.quantity or ZERO for ln in lines), ZERO),
-            cost=sum_lines((ln.amount for ln in lines), currency),
-            forecast_quantity=sum((ln.quantity or ZERO for ln in ahead), ZERO),
-            forecast_cost=sum_lines((ln.amount for ln in ahead), currency)))
+        result.append(
+            ChargeUsage(
+                charge_key=key,
+                name=names.get(key, lines[0].description),
+                meter=usage.meter(meter_key) if meter_key else None,
+                quantity=sum((ln.quantity or ZERO for ln in lines), ZERO),
+                cost=sum_lines((ln.amount for ln in lines), currency),
+                forecast_quantity=sum((ln.quantity or ZERO for ln in ahead), ZERO),
+                forecast_cost=sum_lines((ln.amount for ln in ahead), currency),
+            )
+        )
     return result
 
 
@@ -226,24 +251,41 @@ def _next_local_midnight(at: datetime, tz: str) -> datetime:
     return datetime(local.year, local.month, local.day, tzinfo=ZoneInfo(tz))
 
 
-def _daily_series(customer: Customer, period: Period, at: datetime,
-                  charges: list[ChargeUsage]) -> list[tuple[Meter, UsageSeries]]:
+def _daily_series(
+    customer: Customer, period: Period, at: datetime, charges: list[ChargeUsage]
+) -> list[tuple[Meter, UsageSeries]]:
     end = min(period.end, _next_local_midnight(at, customer.timezone))
     if end <= period.start:
         return []
     meters = list({c.meter.key: c.meter for c in charges if c.meter is not None}.values())
-    return [(m, usage_series(customer=customer, meter=m, start=period.start, end=end,
-                             window="day", tz=customer.timezone)) for m in meters]
+    return [
+        (
+            m,
+            usage_series(
+                customer=customer,
+                meter=m,
+                start=period.start,
+                end=end,
+                window="day",
+                tz=customer.timezone,
+            ),
+        )
+        for m in meters
+    ]
 
 
-def _grant_burns(customer: Customer, computation: InvoiceComputation,
-                 at: datetime) -> list[GrantBurn]:
+def _grant_burns(
+    customer: Customer, computation: InvoiceComputation, at: datetime
+) -> list[GrantBurn]:
     pending: dict[int, Decimal] = {}
     for line in computation.lines:
         if line.kind == LineKind.CREDIT and line.credit_grant_id is not None:
             pending[line.credit_grant_id] = pending.get(line.credit_grant_id, ZERO) - line.amount
-    grants = list(grants_with_balance(customer).filter(currency=computation.currency)
-                  .order_by("expires_at", "priority", "pk"))
+    grants = list(
+        grants_with_balance(customer)
+        .filter(currency=computation.currency)
+        .order_by("expires_at", "priority", "pk")
+    )
     entries: dict[int, list[CreditEntry]] = {}
     for entry in CreditEntry.objects.filter(grant__in=grants).order_by("created_at", "pk"):
         entries.setdefault(entry.grant_id, []).append(entry)
@@ -265,10 +307,12 @@ def _commits(contract: Contract, period: Period, overview: UsageOverview) -> lis
     result = []
     for commit in contract.commits.all():
         if not period.overlap_days(commit.effective_from, commit.effective_to) and not (
-                commit.kind == CommitKind.PREPAID and commit.pk in burns):
+            commit.kind == CommitKind.PREPAID and commit.pk in burns
+        ):
             continue
-        result.append(CommitStatus(commit, overview.cost_so_far, overview.forecast_cost,
-                                   burns.get(commit.pk)))
+        result.append(
+            CommitStatus(commit, overview.cost_so_far, overview.forecast_cost, burns.get(commit.pk))
+        )
     return result
 
 
@@ -279,10 +323,14 @@ def meters_for(customer: Customer) -> QuerySet[Meter]:
     """Meters billed by any of the customer's contracts (plan versions and amendments)."""
     contracts = Contract.objects.filter(customer=customer)
     versions = set(contracts.values_list("plan_version_id", flat=True))
-    versions |= set(contracts.filter(amendments__plan_version__isnull=False)
-                    .values_list("amendments__plan_version_id", flat=True))
-    keys = (Charge.objects.filter(plan_version_id__in=versions, kind=ChargeKind.USAGE)
-            .values_list("meter_key", flat=True))
+    versions |= set(
+        contracts.filter(amendments__plan_version__isnull=False).values_list(
+            "amendments__plan_version_id", flat=True
+        )
+    )
+    keys = Charge.objects.filter(plan_version_id__in=versions, kind=ChargeKind.USAGE).values_list(
+        "meter_key", flat=True
+    )
     return Meter.objects.filter(key__in=set(keys)).prefetch_related("versions").order_by("key")
 
 
@@ -304,22 +352,38 @@ class MeterRange:
 def meter_usage(customer: Customer, meter: Meter, selection: MeterRange) -> UsageSeries:
     """Usage per window over the chosen local days, grouped by one dimension if asked."""
     if selection.end_day < selection.start_day:
-        raise AppError("validation_error", "The end date is before the start date.",
-                       details={"end": "Pick a day on or after the start."})
+        raise AppError(
+            "validation_error",
+            "The end date is before the start date.",
+            details={"end": "Pick a day on or after the start."},
+        )
     if (selection.end_day - selection.start_day).days >= MAX_RANGE_DAYS:
-        raise AppError("validation_error", f"Choose at most {MAX_RANGE_DAYS} days.",
-                       details={"start": "Shorten the range."})
+        raise AppError(
+            "validation_error",
+            f"Choose at most {MAX_RANGE_DAYS} days.",
+            details={"start": "Shorten the range."},
+        )
     if selection.group and selection.group not in dimensions_of(meter):
-        raise AppError("validation_error", "This meter has no such dimension.",
-                       details={"group": f"Choose from {dimensions_of(meter) or 'none'}."})
+        raise AppError(
+            "validation_error",
+            "This meter has no such dimension.",
+            details={"group": f"Choose from {dimensions_of(meter) or 'none'}."},
+        )
     zone = ZoneInfo(customer.timezone)
-    start = datetime(selection.start_day.year, selection.start_day.month,
-                     selection.start_day.day, tzinfo=zone)
+    start = datetime(
+        selection.start_day.year, selection.start_day.month, selection.start_day.day, tzinfo=zone
+    )
     last = selection.end_day + timedelta(days=1)
     end = datetime(last.year, last.month, last.day, tzinfo=zone)
-    return usage_series(customer=customer, meter=meter, start=start, end=end,
-                        window=selection.window, tz=customer.timezone,
-                        group_by=[selection.group] if selection.group else None)
+    return usage_series(
+        customer=customer,
+        meter=meter,
+        start=start,
+        end=end,
+        window=selection.window,
+        tz=customer.timezone,
+        group_by=[selection.group] if selection.group else None,
+    )
 
 
 # --- invoices ---------------------------------------------------------------------------

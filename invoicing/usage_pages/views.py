@@ -26,10 +26,16 @@ from metering.models import Meter
 HUNDREDTH = Decimal("0.01")  # forecast quantities are projections: shown to two places
 
 
-def _page(request: HttpRequest, viewer: Viewer, template: str, context: dict[str, Any],
-          status: int = 200) -> HttpResponse:
-    context = {"viewer": viewer, "customer": viewer.customer, "base": viewer.base,
-               "tz": viewer.customer.timezone, **context}
+def _page(
+    request: HttpRequest, viewer: Viewer, template: str, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
+    context = {
+        "viewer": viewer,
+        "customer": viewer.customer,
+        "base": viewer.base,
+        "tz": viewer.customer.timezone,
+        **context,
+    }
     return render(request, f"usage/{template}", context, status=status)
 
 
@@ -40,32 +46,61 @@ def overview(request: HttpRequest, viewer: Viewer) -> HttpResponse:
     if data is None:
         return _page(request, viewer, "overview.html", {"overview": None, "nav": "overview"})
     cur, names = data.currency, _meter_names()
-    charts = [series_table(series, caption=f"{meter.name}: usage per day this period",
-                           unit=meter.name) for meter, series in data.series]
-    return _page(request, viewer, "overview.html", {
-        "nav": "overview", "overview": data, "charts": charts,
-        "period": local_range(data.period.start, data.period.end, customer.timezone),
-        "cost_so_far": money(data.cost_so_far, cur),
-        "forecast_cost": money(data.forecast_cost, cur),
-        "upcoming_total": money(data.computation.total, cur),
-        "forecast_total": money(data.forecast.total, cur),
-        "charges": [{"c": c, "quantity": number(c.quantity), "cost": money(c.cost, cur),
-                     "forecast_quantity": number(c.forecast_quantity.quantize(HUNDREDTH)),
-                     "forecast_cost": money(c.forecast_cost, cur)} for c in data.charges],
-        "grants": [{"g": b, "amount": money(b.grant.amount, cur),
+    charts = [
+        series_table(series, caption=f"{meter.name}: usage per day this period", unit=meter.name)
+        for meter, series in data.series
+    ]
+    return _page(
+        request,
+        viewer,
+        "overview.html",
+        {
+            "nav": "overview",
+            "overview": data,
+            "charts": charts,
+            "period": local_range(data.period.start, data.period.end, customer.timezone),
+            "cost_so_far": money(data.cost_so_far, cur),
+            "forecast_cost": money(data.forecast_cost, cur),
+            "upcoming_total": money(data.computation.total, cur),
+            "forecast_total": money(data.forecast.total, cur),
+            "charges": [
+                {
+                    "c": c,
+                    "quantity": number(c.quantity),
+                    "cost": money(c.cost, cur),
+                    "forecast_quantity": number(c.forecast_quantity.quantize(HUNDREDTH)),
+                    "forecast_cost": money(c.forecast_cost, cur),
+                }
+                for c in data.charges
+            ],
+            "grants": [
+                {
+                    "g": b,
+                    "amount": money(b.grant.amount, cur),
                     "balance": money(b.grant.balance, cur),
                     "pending": money(b.pending_draw, cur),
                     "after": money(b.balance_after, cur),
-                    "used_pct": _pct(amount_of(b.grant.amount) - b.balance_after,
-                                    amount_of(b.grant.amount))}
-                   for b in data.grants],
-        "commits": [{"c": s, "amount": money(s.commit.amount, cur),
-                     "spend": money(s.spend, cur), "forecast": money(s.forecast_spend, cur),
-                     "balance": money(s.grant.grant.balance, cur) if s.grant else ""}
-                    for s in data.commits],
-        "lines": [explain_line(ln, cur, customer.timezone, names)
-                  for ln in data.computation.lines],
-    })
+                    "used_pct": _pct(
+                        amount_of(b.grant.amount) - b.balance_after, amount_of(b.grant.amount)
+                    ),
+                }
+                for b in data.grants
+            ],
+            "commits": [
+                {
+                    "c": s,
+                    "amount": money(s.commit.amount, cur),
+                    "spend": money(s.spend, cur),
+                    "forecast": money(s.forecast_spend, cur),
+                    "balance": money(s.grant.grant.balance, cur) if s.grant else "",
+                }
+                for s in data.commits
+            ],
+            "lines": [
+                explain_line(ln, cur, customer.timezone, names) for ln in data.computation.lines
+            ],
+        },
+    )
 
 
 def _pct(part: Any, whole: Any) -> int:
@@ -84,23 +119,30 @@ def _selection(request: HttpRequest, viewer: Viewer, meter: Meter) -> selectors.
         try:
             return date.fromisoformat(raw) if raw else default
         except ValueError as exc:
-            raise AppError("validation_error", f"{name} is not a date (YYYY-MM-DD).",
-                           details={name: "Use YYYY-MM-DD."}) from exc
+            raise AppError(
+                "validation_error",
+                f"{name} is not a date (YYYY-MM-DD).",
+                details={name: "Use YYYY-MM-DD."},
+            ) from exc
 
     window = request.GET.get("window", "day")
     if window not in ("day", "hour"):
         raise AppError("validation_error", "window is day or hour.", details={"window": ""})
     default_start = today - timedelta(days=1 if window == "hour" else 29)
-    return selectors.MeterRange(day("start", default_start), day("end", today), window,
-                                request.GET.get("group", ""))
+    return selectors.MeterRange(
+        day("start", default_start), day("end", today), window, request.GET.get("group", "")
+    )
 
 
 @usage_page
 def meter_detail(request: HttpRequest, viewer: Viewer, meter_key: str) -> HttpResponse:
     meter = _meter_or_404(viewer, meter_key)
-    context: dict[str, Any] = {"nav": "meters", "meter": meter,
-                               "dimensions": selectors.dimensions_of(meter),
-                               "meters": selectors.meters_for(viewer.customer)}
+    context: dict[str, Any] = {
+        "nav": "meters",
+        "meter": meter,
+        "dimensions": selectors.dimensions_of(meter),
+        "meters": selectors.meters_for(viewer.customer),
+    }
     try:
         selection = _selection(request, viewer, meter)
         context["selection"] = selection
@@ -109,11 +151,16 @@ def meter_detail(request: HttpRequest, viewer: Viewer, meter_key: str) -> HttpRe
         context["error"] = exc.message
         return _page(request, viewer, "meter.html", context, status=400)
     context["chart"] = series_table(
-        series, caption=f"{meter.name} per {selection.window}", unit=meter.name,
-        group=selection.group)
+        series,
+        caption=f"{meter.name} per {selection.window}",
+        unit=meter.name,
+        group=selection.group,
+    )
     context["total"] = number(series.total)
-    context["groups"] = [(", ".join(f"{k}={v}" for k, v in (g.group or {}).items()),
-                          number(g.value)) for g in series.groups]
+    context["groups"] = [
+        (", ".join(f"{k}={v}" for k, v in (g.group or {}).items()), number(g.value))
+        for g in series.groups
+    ]
     context["export_query"] = request.GET.urlencode()
     return _page(request, viewer, "meter.html", context)
 
@@ -131,13 +178,26 @@ def meter_export(request: HttpRequest, viewer: Viewer, meter_key: str) -> HttpRe
     response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     writer = csv.writer(response)
     zone = ZoneInfo(viewer.customer.timezone)
-    writer.writerow(["window_start", "window_end", "meter",
-                     *([selection.group] if selection.group else []), "value"])
+    writer.writerow(
+        [
+            "window_start",
+            "window_end",
+            "meter",
+            *([selection.group] if selection.group else []),
+            "value",
+        ]
+    )
     for point in series.points:
         group = [str((point.group or {}).get(selection.group, ""))] if selection.group else []
-        writer.writerow([point.start.astimezone(zone).isoformat(),
-                         point.end.astimezone(zone).isoformat(), meter.key, *group,
-                         "" if point.value is None else str(point.value)])
+        writer.writerow(
+            [
+                point.start.astimezone(zone).isoformat(),
+                point.end.astimezone(zone).isoformat(),
+                meter.key,
+                *group,
+                "" if point.value is None else str(point.value),
+            ]
+        )
     return response
 
 
@@ -157,10 +217,14 @@ def _invoice_or_404(viewer: Viewer, number_: str) -> Any:
 
 @usage_page
 def invoice_list(request: HttpRequest, viewer: Viewer) -> HttpResponse:
-    invoices = [{"inv": inv, "total": money(inv.total, inv.currency),
-                 "period": local_range(inv.period_start, inv.period_end,
-                                       viewer.customer.timezone)}
-                for inv in selectors.customer_invoices(viewer.customer)[:200]]
+    invoices = [
+        {
+            "inv": inv,
+            "total": money(inv.total, inv.currency),
+            "period": local_range(inv.period_start, inv.period_end, viewer.customer.timezone),
+        }
+        for inv in selectors.customer_invoices(viewer.customer)[:200]
+    ]
     return _page(request, viewer, "invoices.html", {"nav": "invoices", "invoices": invoices})
 
 
@@ -168,13 +232,22 @@ def invoice_list(request: HttpRequest, viewer: Viewer) -> HttpResponse:
 def invoice_detail(request: HttpRequest, viewer: Viewer, number: str) -> HttpResponse:
     invoice = _invoice_or_404(viewer, number)
     tz, cur, names = viewer.customer.timezone, invoice.currency, _meter_names()
-    return _page(request, viewer, "invoice.html", {
-        "nav": "invoices", "invoice": invoice, "total": money(invoice.total, cur),
-        "period": local_range(invoice.period_start, invoice.period_end, tz),
-        "lines": [explain_line(ln, cur, tz, names) for ln in invoice.lines.all()],
-        "credit_notes": [(note, money(note.total, cur))
-                         for note in invoice.credit_notes.order_by("created_at", "pk")],
-    })
+    return _page(
+        request,
+        viewer,
+        "invoice.html",
+        {
+            "nav": "invoices",
+            "invoice": invoice,
+            "total": money(invoice.total, cur),
+            "period": local_range(invoice.period_start, invoice.period_end, tz),
+            "lines": [explain_line(ln, cur, tz, names) for ln in invoice.lines.all()],
+            "credit_notes": [
+                (note, money(note.total, cur))
+                for note in invoice.credit_notes.order_by("created_at", "pk")
+            ],
+        },
+    )
 
 
 @usage_page

@@ -27,8 +27,12 @@ class RecentFilter(admin.SimpleListFilter):
     title = "time"
     parameter_name = "within"
     field = "timestamp"
-    CHOICES = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7),
-               "35d": timedelta(days=35)}
+    CHOICES = {
+        "1h": timedelta(hours=1),
+        "24h": timedelta(days=1),
+        "7d": timedelta(days=7),
+        "35d": timedelta(days=35),
+    }
 
     def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
         return [(key, f"last {key}") for key in self.CHOICES]

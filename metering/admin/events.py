@@ -29,8 +29,16 @@ class TypeFilter(admin.SimpleListFilter):
 
 @admin.register(UsageEvent)
 class UsageEventAdmin(ReadOnlyAdmin):
-    list_display = ("event_id", "namespace", "customer_ref", "customer", "type", "timestamp",
-                    "received_at", "is_late")
+    list_display = (
+        "event_id",
+        "namespace",
+        "customer_ref",
+        "customer",
+        "type",
+        "timestamp",
+        "received_at",
+        "is_late",
+    )
     list_filter = (RecentFilter, ReceivedFilter, TypeFilter, "is_late")
     list_select_related = ("customer",)
     search_fields = ("event_id",)  # see get_search_results: exact matches only
@@ -39,13 +47,25 @@ class UsageEventAdmin(ReadOnlyAdmin):
     paginator = CappedCountPaginator
     list_per_page = 50
     ordering = ("-id",)
-    readonly_fields = ("namespace", "event_id", "customer", "customer_ref", "type", "timestamp",
-                       "timestamp_given", "properties", "received_at", "attributed_at",
-                       "is_late", "late_marked_at")
+    readonly_fields = (
+        "namespace",
+        "event_id",
+        "customer",
+        "customer_ref",
+        "type",
+        "timestamp",
+        "timestamp_given",
+        "properties",
+        "received_at",
+        "attributed_at",
+        "is_late",
+        "late_marked_at",
+    )
     fields = readonly_fields
 
-    def get_search_results(self, request: HttpRequest, queryset: Any,
-                           search_term: str) -> tuple[Any, bool]:
+    def get_search_results(
+        self, request: HttpRequest, queryset: Any, search_term: str
+    ) -> tuple[Any, bool]:
         """One exact, index-friendly predicate: an event id if one exists, else a customer
         (external id or alias), else an unattributed customer reference, else a type."""
         term = search_term.strip()

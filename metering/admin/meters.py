@@ -25,12 +25,15 @@ class MeterForm(forms.ModelForm):
     event_type = forms.CharField(max_length=128)
     aggregation = forms.ChoiceField(choices=Aggregation.choices)
     value_property = forms.CharField(max_length=200, required=False)
-    filters = forms.JSONField(required=False, initial=list,
-                              help_text=MeterVersion._meta.get_field("filters").help_text)
+    filters = forms.JSONField(
+        required=False, initial=list, help_text=MeterVersion._meta.get_field("filters").help_text
+    )
     group_by = forms.JSONField(required=False, initial=list, help_text='e.g. ["model"]')
     effective_from = forms.DateTimeField(
-        required=False, help_text="For changes: an hour boundary, not before the current hour "
-                                  "(empty: the current hour). Past hours never change.")
+        required=False,
+        help_text="For changes: an hour boundary, not before the current hour "
+        "(empty: the current hour). Past hours never change.",
+    )
 
     class Meta:
         model = Meter
@@ -38,8 +41,9 @@ class MeterForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        current = self.instance.versions.order_by("-effective_from").first() \
-            if self.instance.pk else None
+        current = (
+            self.instance.versions.order_by("-effective_from").first() if self.instance.pk else None
+        )
         if current is not None:
             for name in DEFINITION_FIELDS:
                 self.initial[name] = getattr(current, name)
@@ -54,8 +58,11 @@ class MeterForm(forms.ModelForm):
             if self.instance.pk:
                 data["effective_from"] = version_start(data.get("effective_from"))
         except AppError as exc:
-            raise ValidationError(exc.details if isinstance(exc.details, dict) and all(
-                k in self.fields for k in exc.details) else exc.message) from exc
+            raise ValidationError(
+                exc.details
+                if isinstance(exc.details, dict) and all(k in self.fields for k in exc.details)
+                else exc.message
+            ) from exc
         return data
 
 
@@ -63,8 +70,17 @@ class VersionInline(admin.TabularInline):
     model = MeterVersion
     extra = 0
     can_delete = False
-    fields = ("version", "effective_from", "event_type", "aggregation", "value_property",
-              "filters", "group_by", "created_by", "created_at")
+    fields = (
+        "version",
+        "effective_from",
+        "event_type",
+        "aggregation",
+        "value_property",
+        "filters",
+        "group_by",
+        "created_by",
+        "created_at",
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -79,9 +95,19 @@ class MeterAdmin(admin.ModelAdmin):
     inlines = [VersionInline]
     fieldsets = (
         (None, {"fields": ("key", "name", "description")}),
-        ("Definition (changes create a new version)",
-         {"fields": ("event_type", "aggregation", "value_property", "filters", "group_by",
-                     "effective_from")}),
+        (
+            "Definition (changes create a new version)",
+            {
+                "fields": (
+                    "event_type",
+                    "aggregation",
+                    "value_property",
+                    "filters",
+                    "group_by",
+                    "effective_from",
+                )
+            },
+        ),
     )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
@@ -100,15 +126,24 @@ class MeterAdmin(admin.ModelAdmin):
         definition = {name: data[name] for name in DEFINITION_FIELDS}
         who = request.user.get_username()
         if not change:
-            created = services.meter_create(key=obj.key, name=obj.name,
-                                            description=obj.description, created_by=who,
-                                            **definition)
+            created = services.meter_create(
+                key=obj.key,
+                name=obj.name,
+                description=obj.description,
+                created_by=who,
+                **definition,
+            )
             obj.pk = created.pk
             obj.refresh_from_db()
             return
-        services.meter_update(meter=obj, name=obj.name, description=obj.description,
-                              effective_from=data["effective_from"], created_by=who,
-                              **definition)
+        services.meter_update(
+            meter=obj,
+            name=obj.name,
+            description=obj.description,
+            effective_from=data["effective_from"],
+            created_by=who,
+            **definition,
+        )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         """Versions are written by the services only; the inline is read-only."""
@@ -116,16 +151,18 @@ class MeterAdmin(admin.ModelAdmin):
             formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     def get_urls(self) -> list[Any]:
-        summary = path("usage-summary/", self.admin_site.admin_view(self.usage_summary),
-                       name="metering_usage_summary")
+        summary = path(
+            "usage-summary/",
+            self.admin_site.admin_view(self.usage_summary),
+            name="metering_usage_summary",
+        )
         return [summary, *super().get_urls()]
 
     def usage_summary(self, request: HttpRequest) -> HttpResponse:
         """Every meter's total for one customer and calendar month (customer's time zone)."""
         external_id = request.GET.get("customer", "").strip()
         month = request.GET.get("month", "").strip()
-        customer = Customer.objects.filter(external_id=external_id).first() \
-            if external_id else None
+        customer = Customer.objects.filter(external_id=external_id).first() if external_id else None
         rows: list[dict[str, Any]] = []
         error = ""
         start = end = None
@@ -133,17 +170,24 @@ class MeterAdmin(admin.ModelAdmin):
             try:
                 start, end = _month(month, ZoneInfo(customer.timezone))
                 for meter in Meter.objects.prefetch_related("versions"):
-                    usage = usage_for_period(customer=customer, meter=meter, start=start,
-                                             end=end)
+                    usage = usage_for_period(customer=customer, meter=meter, start=start, end=end)
                     rows.append({"meter": meter, "total": usage.total})
             except (ValueError, AppError) as exc:
                 error = getattr(exc, "message", str(exc))
         elif external_id:
             error = f"No customer {external_id!r}."
-        context = {**self.admin_site.each_context(request), "title": "Usage summary",
-                   "opts": self.model._meta, "customer": customer, "rows": rows,
-                   "error": error, "start": start, "end": end, "external_id": external_id,
-                   "month": month}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Usage summary",
+            "opts": self.model._meta,
+            "customer": customer,
+            "rows": rows,
+            "error": error,
+            "start": start,
+            "end": end,
+            "external_id": external_id,
+            "month": month,
+        }
         return TemplateResponse(request, "admin/metering/usage_summary.html", context)
 
 

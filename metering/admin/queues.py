@@ -25,16 +25,35 @@ class _Queue(ReadOnlyAdmin):
 
 @admin.register(RejectedEvent)
 class RejectedEventAdmin(_Queue):
-    list_display = ("id", "event_id", "vendor", "reason", "status", "replay_outcome",
-                    "received_at", "api_key")
+    list_display = (
+        "id",
+        "event_id",
+        "vendor",
+        "reason",
+        "status",
+        "replay_outcome",
+        "received_at",
+        "api_key",
+    )
     list_filter = ("status", "vendor", "reason", ReceivedFilter)
     search_fields = ("=event_id",)
-    readonly_fields = ("vendor", "namespace", "event_id", "payload", "reason", "message",
-                       "api_key", "received_at", "status", "replay_outcome")
+    readonly_fields = (
+        "vendor",
+        "namespace",
+        "event_id",
+        "payload",
+        "reason",
+        "message",
+        "api_key",
+        "received_at",
+        "status",
+        "replay_outcome",
+    )
     actions = ["replay"]
 
-    @admin.action(description="Replay selected rejected events through ingestion",
-                  permissions=["change"])
+    @admin.action(
+        description="Replay selected rejected events through ingestion", permissions=["change"]
+    )
     def replay(self, request: HttpRequest, queryset: Any) -> None:
         for rejected in queryset.order_by("id"):
             try:
@@ -44,8 +63,9 @@ class RejectedEventAdmin(_Queue):
                 continue
             level = messages.WARNING if outcome.status == "rejected" else messages.SUCCESS
             detail = f" ({outcome.reason})" if outcome.reason else ""
-            messages.add_message(request, level, f"#{rejected.pk} {rejected.event_id}: "
-                                 f"{outcome.status}{detail}")
+            messages.add_message(
+                request, level, f"#{rejected.pk} {rejected.event_id}: {outcome.status}{detail}"
+            )
 
 
 @admin.register(EventConflict)
@@ -71,16 +91,24 @@ class UnattributedEventAdmin(_Queue):
     list_display = ("event_id", "customer_ref", "type", "timestamp", "received_at")
     list_filter = (ReceivedFilter,)
     search_fields = ("=customer_ref", "=event_id")
-    readonly_fields = ("namespace", "event_id", "customer_ref", "type", "timestamp",
-                       "properties", "received_at")
+    readonly_fields = (
+        "namespace",
+        "event_id",
+        "customer_ref",
+        "type",
+        "timestamp",
+        "properties",
+        "received_at",
+    )
     ordering = ("-id",)
     actions = ["attribute"]
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).filter(customer__isnull=True)
 
-    @admin.action(description="Replay: attribute to customers that now exist",
-                  permissions=["change"])
+    @admin.action(
+        description="Replay: attribute to customers that now exist", permissions=["change"]
+    )
     def attribute(self, request: HttpRequest, queryset: Any) -> None:
         refs = sorted(set(queryset.values_list("customer_ref", flat=True)))
         for ref in refs:

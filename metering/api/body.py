@@ -9,10 +9,13 @@ from metering.ingest.limits import IngestLimits
 
 
 def _too_large(limits: IngestLimits) -> AppError:
-    return AppError("payload_too_large",
-                    f"The request body is larger than {limits.max_body_bytes} bytes; "
-                    "send fewer events per request or gzip the body.",
-                    details={"max_request_bytes": limits.max_body_bytes}, status_code=413)
+    return AppError(
+        "payload_too_large",
+        f"The request body is larger than {limits.max_body_bytes} bytes; "
+        "send fewer events per request or gzip the body.",
+        details={"max_request_bytes": limits.max_body_bytes},
+        status_code=413,
+    )
 
 
 def read_body(request: HttpRequest, limits: IngestLimits) -> bytes:

@@ -18,7 +18,8 @@ class EventOutcome(serializers.Serializer):
     index = serializers.IntegerField()
     id = serializers.CharField()
     status = serializers.CharField(
-        help_text="accepted | duplicate | conflict | unattributed | rejected")
+        help_text="accepted | duplicate | conflict | unattributed | rejected"
+    )
     reason = serializers.CharField(required=False, help_text="Only for rejected events.")
     message = serializers.CharField(required=False)
 
@@ -38,8 +39,9 @@ class EventInput(serializers.Serializer):
     id = serializers.CharField(max_length=256, help_text="Idempotency key, unique forever.")
     customer = serializers.CharField(max_length=128, help_text="External id or alias.")
     type = serializers.CharField(max_length=128)
-    timestamp = serializers.DateTimeField(required=False,
-                                          help_text="RFC 3339; defaults to the time received.")
+    timestamp = serializers.DateTimeField(
+        required=False, help_text="RFC 3339; defaults to the time received."
+    )
     properties = serializers.DictField(required=False)
 
 
@@ -53,8 +55,17 @@ class EventOutput(serializers.ModelSerializer):
 
     class Meta:
         model = UsageEvent
-        fields = ["id", "namespace", "customer", "customer_ref", "type", "timestamp",
-                  "properties", "received_at", "is_late"]
+        fields = [
+            "id",
+            "namespace",
+            "customer",
+            "customer_ref",
+            "type",
+            "timestamp",
+            "properties",
+            "received_at",
+            "is_late",
+        ]
         read_only_fields = fields
 
     def get_customer(self, obj: UsageEvent) -> str | None:
@@ -81,9 +92,11 @@ class _Definition(serializers.Serializer):
     value_property = serializers.CharField(max_length=200, required=False, allow_blank=True)
     filters = serializers.JSONField(
         required=False,
-        help_text='List of {"property", and one of "equals" | "in" (list) | "exists" (bool)}.')
-    group_by = serializers.ListField(child=serializers.CharField(max_length=200),
-                                     required=False, max_length=5)
+        help_text='List of {"property", and one of "equals" | "in" (list) | "exists" (bool)}.',
+    )
+    group_by = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, max_length=5
+    )
 
 
 class MeterCreateInput(_Definition):
@@ -98,14 +111,23 @@ class MeterUpdateInput(_Definition):
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
     effective_from = serializers.DateTimeField(
-        required=False, help_text="An hour boundary, not before the current hour (default).")
+        required=False, help_text="An hour boundary, not before the current hour (default)."
+    )
 
 
 class MeterVersionOutput(serializers.ModelSerializer):
     class Meta:
         model = MeterVersion
-        fields = ["version", "effective_from", "event_type", "aggregation", "value_property",
-                  "filters", "group_by", "created_at"]
+        fields = [
+            "version",
+            "effective_from",
+            "event_type",
+            "aggregation",
+            "value_property",
+            "filters",
+            "group_by",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
@@ -115,8 +137,7 @@ class MeterOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Meter
-        fields = ["key", "name", "description", "current", "versions", "created_at",
-                  "updated_at"]
+        fields = ["key", "name", "description", "current", "versions", "created_at", "updated_at"]
         read_only_fields = fields
 
     def _ordered(self, obj: Meter) -> list[MeterVersion]:
@@ -140,11 +161,13 @@ class MeterOutput(serializers.ModelSerializer):
 
 class UsageQuery(serializers.Serializer):
     meter = serializers.CharField()
-    start = serializers.DateTimeField(required=False,
-                                      help_text="Default: start of the current month (tz).")
+    start = serializers.DateTimeField(
+        required=False, help_text="Default: start of the current month (tz)."
+    )
     end = serializers.DateTimeField(required=False, help_text="Exclusive. Default: start+1 month.")
-    window = serializers.ChoiceField(choices=["hour", "day", "month"], required=False,
-                                     default="day")
+    window = serializers.ChoiceField(
+        choices=["hour", "day", "month"], required=False, default="day"
+    )
     group_by = serializers.CharField(required=False, help_text="Comma-separated dimensions.")
     tz = serializers.CharField(required=False, help_text="Default: the customer's time zone.")
 

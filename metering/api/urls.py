@@ -6,6 +6,5 @@ urlpatterns = [
     path("events", views.Events.as_view(), name="events"),
     path("meters", views.MeterListCreate.as_view(), name="meter-list"),
     path("meters/<str:key>", views.MeterDetail.as_view(), name="meter-detail"),
-    path("customers/<str:external_id>/usage", views.CustomerUsage.as_view(),
-         name="customer-usage"),
+    path("customers/<str:external_id>/usage", views.CustomerUsage.as_view(), name="customer-usage"),
 ]

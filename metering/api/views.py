@@ -44,7 +44,8 @@ def _ingest_description() -> str:
         max_events=settings.METERING_MAX_EVENTS_PER_REQUEST,
         max_bytes=settings.METERING_MAX_REQUEST_BYTES,
         max_inflated=settings.METERING_MAX_DECOMPRESSED_BYTES,
-        future=settings.METERING_MAX_FUTURE_SECONDS, age=settings.METERING_MAX_EVENT_AGE_DAYS,
+        future=settings.METERING_MAX_FUTURE_SECONDS,
+        age=settings.METERING_MAX_EVENT_AGE_DAYS,
         props=settings.METERING_MAX_PROPERTIES_BYTES,
     )
 
@@ -58,22 +59,31 @@ class Events(GenericAPIView):
     serializer_class = s.EventOutput
     queryset = UsageEvent.objects.none()
 
-    @extend_schema(request=s.IngestRequest, responses={200: s.IngestResponse},
-                   summary="Ingest usage events", description=_ingest_description())
+    @extend_schema(
+        request=s.IngestRequest,
+        responses={200: s.IngestResponse},
+        summary="Ingest usage events",
+        description=_ingest_description(),
+    )
     def post(self, request: Request) -> Response:
         started = time.perf_counter()
         limits = ingest_limits()
         body = read_body(request._request, limits)
         document, imprecise = decode_body(
-            body, content_encoding=request.META.get("HTTP_CONTENT_ENCODING", ""), limits=limits)
+            body, content_encoding=request.META.get("HTTP_CONTENT_ENCODING", ""), limits=limits
+        )
         events = events_from_document(document, limits)
-        result = services.events_ingest(api_key=request.auth, events=events, limits=limits,
-                                        check_imprecise=imprecise)
+        result = services.events_ingest(
+            api_key=request.auth, events=events, limits=limits, check_imprecise=imprecise
+        )
         metrics.INGEST_BATCH_SECONDS.observe(time.perf_counter() - started)
         return Response(result.as_dict())
 
-    @extend_schema(parameters=[s.EventQuery], responses=s.EventOutput(many=True),
-                   summary="Browse stored events")
+    @extend_schema(
+        parameters=[s.EventQuery],
+        responses=s.EventOutput(many=True),
+        summary="Browse stored events",
+    )
     def get(self, request: Request) -> Response:
         query = s.EventQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -81,8 +91,13 @@ class Events(GenericAPIView):
         customer = None
         if params.get("customer"):
             customer = customer_for_key(request.auth, params["customer"])
-        qs = events_filtered(api_key=request.auth, customer=customer, type=params.get("type"),
-                             start=params.get("start"), end=params.get("end"))
+        qs = events_filtered(
+            api_key=request.auth,
+            customer=customer,
+            type=params.get("type"),
+            start=params.get("start"),
+            end=params.get("end"),
+        )
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(s.EventOutput(page, many=True).data)
 
@@ -107,16 +122,19 @@ class MeterListCreate(GenericAPIView):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(s.MeterOutput(page, many=True).data)
 
-    @extend_schema(request=s.MeterCreateInput, responses={201: s.MeterOutput},
-                   summary="Create a meter")
+    @extend_schema(
+        request=s.MeterCreateInput, responses={201: s.MeterOutput}, summary="Create a meter"
+    )
     def post(self, request: Request) -> Response:
         _deny_bound(request)
         data = s.MeterCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        meter = services.meter_create(created_by=f"api:{request.auth.prefix}",
-                                      **data.validated_data)
-        return Response(s.MeterOutput(_meters().get(pk=meter.pk)).data,
-                        status=status.HTTP_201_CREATED)
+        meter = services.meter_create(
+            created_by=f"api:{request.auth.prefix}", **data.validated_data
+        )
+        return Response(
+            s.MeterOutput(_meters().get(pk=meter.pk)).data, status=status.HTTP_201_CREATED
+        )
 
 
 class MeterDetail(GenericAPIView):
@@ -126,15 +144,19 @@ class MeterDetail(GenericAPIView):
     def get(self, request: Request, key: str) -> Response:
         return Response(s.MeterOutput(_meters().get(pk=meter_by_key(key).pk)).data)
 
-    @extend_schema(request=s.MeterUpdateInput, responses=s.MeterOutput,
-                   summary="Change a meter (definition changes create a new version)")
+    @extend_schema(
+        request=s.MeterUpdateInput,
+        responses=s.MeterOutput,
+        summary="Change a meter (definition changes create a new version)",
+    )
     def patch(self, request: Request, key: str) -> Response:
         _deny_bound(request)
         meter = meter_by_key(key)
         data = s.MeterUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        services.meter_update(meter=meter, created_by=f"api:{request.auth.prefix}",
-                              **data.validated_data)
+        services.meter_update(
+            meter=meter, created_by=f"api:{request.auth.prefix}", **data.validated_data
+        )
         return Response(s.MeterOutput(_meters().get(pk=meter.pk)).data)
 
 
@@ -146,16 +168,20 @@ def _month_start(now: datetime, zone: ZoneInfo) -> datetime:
 def _next_month(start: datetime, zone: ZoneInfo) -> datetime:
     local = start.astimezone(zone)
     year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
-    return datetime.combine(local.date().replace(year=year, month=month, day=1), dtime(0),
-                            tzinfo=zone)
+    return datetime.combine(
+        local.date().replace(year=year, month=month, day=1), dtime(0), tzinfo=zone
+    )
 
 
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ValueError, KeyError) as exc:
-        raise AppError("validation_error", f"{name!r} is not an IANA time zone.",
-                       details={"tz": "e.g. Europe/Paris"}) from exc
+        raise AppError(
+            "validation_error",
+            f"{name!r} is not an IANA time zone.",
+            details={"tz": "e.g. Europe/Paris"},
+        ) from exc
 
 
 class CustomerUsage(GenericAPIView):
@@ -176,15 +202,27 @@ class CustomerUsage(GenericAPIView):
         start = params.get("start") or _month_start(datetime.now(UTC), zone)
         end = params.get("end") or _next_month(start, zone)
         dims = [d.strip() for d in params.get("group_by", "").split(",") if d.strip()]
-        series = usage_series(customer=customer, meter=meter, start=start, end=end,
-                              window=params["window"], tz=zone.key, group_by=dims)
+        series = usage_series(
+            customer=customer,
+            meter=meter,
+            start=start,
+            end=end,
+            window=params["window"],
+            tz=zone.key,
+            group_by=dims,
+        )
         body = {
-            "meter": series.meter, "customer": customer.external_id,
-            "start": series.start, "end": series.end, "window": series.window, "tz": series.tz,
+            "meter": series.meter,
+            "customer": customer.external_id,
+            "start": series.start,
+            "end": series.end,
+            "window": series.window,
+            "tz": series.tz,
             "total": s.decimal_text(series.total),
-            "groups": [{"group": g.group, "value": s.decimal_text(g.value)}
-                       for g in series.groups],
-            "series": [{"start": p.start, "end": p.end, "value": s.decimal_text(p.value),
-                        "group": p.group} for p in series.points],
+            "groups": [{"group": g.group, "value": s.decimal_text(g.value)} for g in series.groups],
+            "series": [
+                {"start": p.start, "end": p.end, "value": s.decimal_text(p.value), "group": p.group}
+                for p in series.points
+            ],
         }
         return Response(s.UsageOutput(body).data)

@@ -21,7 +21,9 @@ def translator(vendor: str) -> Callable[[Any], Any]:
     from metering.compat import lago, metronome, openmeter, orb
 
     translators: dict[str, Callable[[Any], Any]] = {
-        lago.VENDOR: lago.lago_event, metronome.VENDOR: metronome.metronome_event,
-        openmeter.VENDOR: openmeter.cloudevent, orb.VENDOR: orb.orb_event,
+        lago.VENDOR: lago.lago_event,
+        metronome.VENDOR: metronome.metronome_event,
+        openmeter.VENDOR: openmeter.cloudevent,
+        orb.VENDOR: orb.orb_event,
     }
     return translators[vendor]

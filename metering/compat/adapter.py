@@ -42,8 +42,10 @@ from metering.ingest.limits import IngestLimits, ingest_limits
 from metering.ingest.service import CONFLICT, REJECTED, events_ingest, events_refused_store
 from metering.ingest.wire import Rejection, decode_body, events_from_document
 
-CONFLICT_MESSAGE = ("An event with this id was already stored with different content; "
-                    "this one was not applied (it is kept for review).")
+CONFLICT_MESSAGE = (
+    "An event with this id was already stored with different content; "
+    "this one was not applied (it is kept for review)."
+)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PASSED_HEADERS = ("WWW-Authenticate", "Retry-After")
 
@@ -146,9 +148,15 @@ def drop_nulls(event: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in event.items() if v is not None}
 
 
-def ingest(*, api_key: Any, vendor: str, raws: Sequence[Any],
-           translate: Callable[[Any], Translated | Refused],
-           limits: IngestLimits, check_imprecise: bool) -> Outcomes:
+def ingest(
+    *,
+    api_key: Any,
+    vendor: str,
+    raws: Sequence[Any],
+    translate: Callable[[Any], Translated | Refused],
+    limits: IngestLimits,
+    check_imprecise: bool,
+) -> Outcomes:
     """Translate ``raws`` and store them through ``events_ingest``, one call per namespace
     (namespaces in sorted order, so concurrent requests take locks in the same order); events
     the translation refused go to the rejected queue as sent."""
@@ -159,22 +167,30 @@ def ingest(*, api_key: Any, vendor: str, raws: Sequence[Any],
     refusals: list[Rejection] = []
     for index, item in enumerate(translations):
         if isinstance(item, Refused):
-            outcomes[index] = {"index": index, "id": item.event_id, "status": REJECTED,
-                               "reason": item.reason, "message": item.message}
-            refusals.append(Rejection(index, item.event_id, item.reason, item.message,
-                                      raws[index]))
+            outcomes[index] = {
+                "index": index,
+                "id": item.event_id,
+                "status": REJECTED,
+                "reason": item.reason,
+                "message": item.message,
+            }
+            refusals.append(Rejection(index, item.event_id, item.reason, item.message, raws[index]))
         else:
             groups.setdefault(item.namespace, []).append(index)
     for namespace in sorted(groups):
         indexes = groups[namespace]
         result = events_ingest(
-            api_key=api_key, events=[translations[i].event for i in indexes],  # type: ignore[union-attr]
-            received_at=received_at, id_namespace=namespace, limits=limits,
-            check_imprecise=check_imprecise, vendor=vendor)
+            api_key=api_key,
+            events=[translations[i].event for i in indexes],  # type: ignore[union-attr]
+            received_at=received_at,
+            id_namespace=namespace,
+            limits=limits,
+            check_imprecise=check_imprecise,
+            vendor=vendor,
+        )
         for index, outcome in zip(indexes, result.events, strict=True):
             outcomes[index] = {**outcome, "index": index}
-    events_refused_store(api_key=api_key, vendor=vendor, refusals=refusals,
-                         received_at=received_at)
+    events_refused_store(api_key=api_key, vendor=vendor, refusals=refusals, received_at=received_at)
     translated = [t.event if isinstance(t, Translated) else None for t in translations]
     return Outcomes(outcomes, translated, received_at, _failures(outcomes))
 
@@ -195,8 +211,11 @@ def single_event_refused(*, api_key: Any, vendor: str, raw: Any) -> None:
     if raw is None or isinstance(raw, dict):
         return
     events_refused_store(
-        api_key=api_key, vendor=vendor, received_at=timezone.now(),
-        refusals=[Rejection(0, "", "invalid_event", "An event must be a JSON object.", raw)])
+        api_key=api_key,
+        vendor=vendor,
+        received_at=timezone.now(),
+        refusals=[Rejection(0, "", "invalid_event", "An event must be a JSON object.", raw)],
+    )
 
 
 def event_list(events: Any, limits: IngestLimits, *, shape: str) -> list[Any]:
@@ -226,15 +245,15 @@ class CompatIngestView(APIView):
         limits = ingest_limits()
         body = read_body(request._request, limits)
         document, imprecise = decode_body(
-            body, content_encoding=request.META.get("HTTP_CONTENT_ENCODING", ""), limits=limits)
+            body, content_encoding=request.META.get("HTTP_CONTENT_ENCODING", ""), limits=limits
+        )
         return document, imprecise, limits
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         self._started = time.perf_counter()
         super().initial(request, *args, **kwargs)
 
-    def finalize_response(self, request: Request, response: Any, *args: Any,
-                          **kwargs: Any) -> Any:
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         started = getattr(self, "_started", None)
         if started is not None and response.status_code < 300:
             metrics.INGEST_BATCH_SECONDS.observe(time.perf_counter() - started)
@@ -248,8 +267,9 @@ class CompatIngestView(APIView):
         if native is None:
             return None
         error = native.data["error"]
-        response = self.error_response(native.status_code, error["code"], error["message"],
-                                       error["details"])
+        response = self.error_response(
+            native.status_code, error["code"], error["message"], error["details"]
+        )
         for header in _PASSED_HEADERS:
             if header in native:
                 response[header] = native[header]

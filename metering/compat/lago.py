@@ -67,13 +67,18 @@ def lago_event(raw: Any) -> Translated:
     if not isinstance(raw, dict):
         return Translated(NAMESPACE, raw)
     timestamp = raw.get("timestamp")
-    return Translated(NAMESPACE, drop_nulls({
-        "id": raw.get("transaction_id"),
-        "customer": raw.get("external_customer_id") or raw.get("external_subscription_id"),
-        "type": raw.get("code"),
-        "timestamp": timestamp_from_unix(timestamp) if timestamp is not None else None,
-        "properties": raw.get("properties"),
-    }))
+    return Translated(
+        NAMESPACE,
+        drop_nulls(
+            {
+                "id": raw.get("transaction_id"),
+                "customer": raw.get("external_customer_id") or raw.get("external_subscription_id"),
+                "type": raw.get("code"),
+                "timestamp": timestamp_from_unix(timestamp) if timestamp is not None else None,
+                "properties": raw.get("properties"),
+            }
+        ),
+    )
 
 
 def lago_error_code(reason: str) -> tuple[str, str]:
@@ -90,15 +95,25 @@ def _details(outcomes: Outcomes) -> dict[str, list[str]] | dict[str, dict[str, l
 
 
 def _validation_failed(details: dict[str, Any]) -> Response:
-    return Response({"status": 422, "error": "Unprocessable Entity",
-                     "code": "validation_errors", "error_details": details}, status=422)
+    return Response(
+        {
+            "status": 422,
+            "error": "Unprocessable Entity",
+            "code": "validation_errors",
+            "error_details": details,
+        },
+        status=422,
+    )
 
 
-def _event_body(raw: dict[str, Any], translated: dict[str, Any],
-                outcomes: Outcomes) -> dict[str, Any]:
+def _event_body(
+    raw: dict[str, Any], translated: dict[str, Any], outcomes: Outcomes
+) -> dict[str, Any]:
     received = format_timestamp(outcomes.received_at)
     return {
-        "lago_id": None, "lago_customer_id": None, "lago_subscription_id": None,
+        "lago_id": None,
+        "lago_customer_id": None,
+        "lago_subscription_id": None,
         "transaction_id": raw.get("transaction_id"),
         "external_customer_id": raw.get("external_customer_id"),
         "external_subscription_id": raw.get("external_subscription_id"),
@@ -112,8 +127,16 @@ def _event_body(raw: dict[str, Any], translated: dict[str, Any],
 
 class LagoView(CompatIngestView):
     def error_response(self, status: int, code: str, message: str, details: Any) -> Response:
-        return Response({"status": status, "error": status_phrase(status), "code": code,
-                         "message": message, "error_details": details}, status=status)
+        return Response(
+            {
+                "status": status,
+                "error": status_phrase(status),
+                "code": code,
+                "message": message,
+                "error_details": details,
+            },
+            status=status,
+        )
 
 
 class LagoEventCreate(LagoView):
@@ -121,14 +144,21 @@ class LagoEventCreate(LagoView):
         document, imprecise, limits = self.read_document(request)
         if not isinstance(document, dict) or not isinstance(document.get("event"), dict):
             if isinstance(document, dict):  # an event that is not an object is kept, too
-                single_event_refused(api_key=request.auth, vendor=VENDOR,
-                                     raw=document.get("event"))
-            raise AppError("bad_request",
-                           "param is missing or the value is empty: event",
-                           details={"event": ["value_is_mandatory"]})
+                single_event_refused(api_key=request.auth, vendor=VENDOR, raw=document.get("event"))
+            raise AppError(
+                "bad_request",
+                "param is missing or the value is empty: event",
+                details={"event": ["value_is_mandatory"]},
+            )
         raw = document["event"]
-        outcomes = ingest(api_key=request.auth, vendor=VENDOR, raws=[raw], translate=lago_event,
-                          limits=limits, check_imprecise=imprecise)
+        outcomes = ingest(
+            api_key=request.auth,
+            vendor=VENDOR,
+            raws=[raw],
+            translate=lago_event,
+            limits=limits,
+            check_imprecise=imprecise,
+        )
         if outcomes.failures:
             return _validation_failed(_details(outcomes)["0"])
         return Response({"event": _event_body(raw, outcomes.translated[0], outcomes)})
@@ -139,10 +169,21 @@ class LagoEventBatch(LagoView):
         document, imprecise, limits = self.read_document(request)
         events = document.get("events") if isinstance(document, dict) else None
         raws = event_list(events, limits, shape='{"events": [...]}')
-        outcomes = ingest(api_key=request.auth, vendor=VENDOR, raws=raws, translate=lago_event,
-                          limits=limits, check_imprecise=imprecise)
+        outcomes = ingest(
+            api_key=request.auth,
+            vendor=VENDOR,
+            raws=raws,
+            translate=lago_event,
+            limits=limits,
+            check_imprecise=imprecise,
+        )
         if outcomes.failures:
             return _validation_failed(_details(outcomes))
-        return Response({"events": [_event_body(raw, tally, outcomes)
-                                    for raw, tally in zip(raws, outcomes.translated,
-                                                          strict=True)]})
+        return Response(
+            {
+                "events": [
+                    _event_body(raw, tally, outcomes)
+                    for raw, tally in zip(raws, outcomes.translated, strict=True)
+                ]
+            }
+        )

@@ -38,13 +38,18 @@ def metronome_event(raw: Any) -> Translated:
     if not isinstance(raw, dict):
         return Translated(NAMESPACE, raw)
     timestamp = raw.get("timestamp")
-    return Translated(NAMESPACE, drop_nulls({
-        "id": raw.get("transaction_id"),
-        "customer": raw.get("customer_id"),
-        "type": raw.get("event_type"),
-        "timestamp": timestamp_from_iso(timestamp) if timestamp is not None else None,
-        "properties": raw.get("properties"),
-    }))
+    return Translated(
+        NAMESPACE,
+        drop_nulls(
+            {
+                "id": raw.get("transaction_id"),
+                "customer": raw.get("customer_id"),
+                "type": raw.get("event_type"),
+                "timestamp": timestamp_from_iso(timestamp) if timestamp is not None else None,
+                "properties": raw.get("properties"),
+            }
+        ),
+    )
 
 
 class MetronomeIngest(CompatIngestView):
@@ -54,15 +59,30 @@ class MetronomeIngest(CompatIngestView):
     def post(self, request: Request) -> Response:
         document, imprecise, limits = self.read_document(request)
         raws = event_list(document, limits, shape="a JSON array of usage events")
-        outcomes = ingest(api_key=request.auth, vendor=VENDOR, raws=raws,
-                          translate=metronome_event,
-                          limits=limits, check_imprecise=imprecise)
+        outcomes = ingest(
+            api_key=request.auth,
+            vendor=VENDOR,
+            raws=raws,
+            translate=metronome_event,
+            limits=limits,
+            check_imprecise=imprecise,
+        )
         if not outcomes.failures:
             return Response(status=200)
-        errors = [{"index": f.index, "transaction_id": f.event_id, "reason": f.reason,
-                   "message": f.message} for f in outcomes.failures]
-        return Response({
-            "message": f"{len(errors)} of {len(raws)} usage events were not ingested; "
-                       "the others were.",
-            "errors": errors,
-        }, status=400)
+        errors = [
+            {
+                "index": f.index,
+                "transaction_id": f.event_id,
+                "reason": f.reason,
+                "message": f.message,
+            }
+            for f in outcomes.failures
+        ]
+        return Response(
+            {
+                "message": f"{len(errors)} of {len(raws)} usage events were not ingested; "
+                "the others were.",
+                "errors": errors,
+            },
+            status=400,
+        )

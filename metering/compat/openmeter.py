@@ -43,8 +43,11 @@ from metering.compat.adapter import (
 VENDOR = "openmeter"
 NAMESPACE_PREFIX = "openmeter:"
 NAMESPACE_MAX = 64  # metering.RejectedEvent/UsageEvent namespace column
-SINGLE, BATCH, JSON = ("application/cloudevents+json", "application/cloudevents-batch+json",
-                       "application/json")
+SINGLE, BATCH, JSON = (
+    "application/cloudevents+json",
+    "application/cloudevents-batch+json",
+    "application/json",
+)
 
 
 def namespace_for(source: str) -> str:
@@ -68,13 +71,18 @@ def cloudevent(raw: Any) -> Translated | Refused:
     if not isinstance(source, str) or not source:
         return Refused(shown_id, "missing_source", "source is required (a non-empty string).")
     time = raw.get("time")
-    return Translated(namespace_for(source), drop_nulls({
-        "id": raw.get("id"),
-        "customer": raw.get("subject"),
-        "type": raw.get("type"),
-        "timestamp": timestamp_from_iso(time) if time is not None else None,
-        "properties": raw.get("data"),
-    }))
+    return Translated(
+        namespace_for(source),
+        drop_nulls(
+            {
+                "id": raw.get("id"),
+                "customer": raw.get("subject"),
+                "type": raw.get("type"),
+                "timestamp": timestamp_from_iso(time) if time is not None else None,
+                "properties": raw.get("data"),
+            }
+        ),
+    )
 
 
 def _events_in(request: Request, document: Any, media_type: str) -> Any:
@@ -88,32 +96,55 @@ def _events_in(request: Request, document: Any, media_type: str) -> Any:
 
 class OpenMeterEvents(CompatIngestView):
     def error_response(self, status: int, code: str, message: str, details: Any) -> Response:
-        body = {"type": "about:blank", "title": status_phrase(status) or code, "status": status,
-                "detail": message,
-                "instance": self.request.path if self.request else "",
-                "extensions": {"code": code, **(details if isinstance(details, dict) else {})}}
+        body = {
+            "type": "about:blank",
+            "title": status_phrase(status) or code,
+            "status": status,
+            "detail": message,
+            "instance": self.request.path if self.request else "",
+            "extensions": {"code": code, **(details if isinstance(details, dict) else {})},
+        }
         return Response(body, status=status, content_type="application/problem+json")
 
     def post(self, request: Request) -> Response:
         media_type = (request.content_type or "").split(";")[0].strip().lower()
         if media_type not in (SINGLE, BATCH, JSON):
-            raise AppError("unsupported_media_type",
-                           f"Send {SINGLE}, {BATCH} or {JSON} (CloudEvents structured mode).",
-                           status_code=415)
+            raise AppError(
+                "unsupported_media_type",
+                f"Send {SINGLE}, {BATCH} or {JSON} (CloudEvents structured mode).",
+                status_code=415,
+            )
         document, imprecise, limits = self.read_document(request)
-        raws = event_list(_events_in(request, document, media_type), limits,
-                          shape="a CloudEvent or an array of CloudEvents")
-        outcomes = ingest(api_key=request.auth, vendor=VENDOR, raws=raws, translate=cloudevent,
-                          limits=limits, check_imprecise=imprecise)
+        raws = event_list(
+            _events_in(request, document, media_type),
+            limits,
+            shape="a CloudEvent or an array of CloudEvents",
+        )
+        outcomes = ingest(
+            api_key=request.auth,
+            vendor=VENDOR,
+            raws=raws,
+            translate=cloudevent,
+            limits=limits,
+            check_imprecise=imprecise,
+        )
         if not outcomes.failures:
             return Response(status=204)
-        errors = [{"index": f.index, "id": f.event_id,
-                   "source": raws[f.index].get("source") if isinstance(raws[f.index], dict)
-                   else None, "reason": f.reason, "message": f.message}
-                  for f in outcomes.failures]
+        errors = [
+            {
+                "index": f.index,
+                "id": f.event_id,
+                "source": raws[f.index].get("source") if isinstance(raws[f.index], dict) else None,
+                "reason": f.reason,
+                "message": f.message,
+            }
+            for f in outcomes.failures
+        ]
         return self.error_response(
-            400, "validation_error",
+            400,
+            "validation_error",
             f"{len(errors)} of {len(raws)} events were not ingested ("
             + "; ".join(f"{e['index']}: {e['reason']}" for e in errors[:5])
             + "); the others were.",
-            {"validationErrors": errors})
+            {"validationErrors": errors},
+        )

@@ -41,9 +41,13 @@ VENDOR = NAMESPACE = "orb"
 _DOCS = "https://docs.withorb.com/reference/error-responses#"
 # HTTP status -> Orb problem type (the SDK picks its exception class from ``type``)
 _TYPES = {
-    400: "400-request-validation-errors", 401: "401-authentication-error",
-    404: "404-url-not-found", 409: "409-resource-conflict", 413: "413-request-too-large",
-    429: "429-too-many-requests", 500: "500-internal-server-error",
+    400: "400-request-validation-errors",
+    401: "401-authentication-error",
+    404: "404-url-not-found",
+    409: "409-resource-conflict",
+    413: "413-request-too-large",
+    429: "429-too-many-requests",
+    500: "500-internal-server-error",
 }
 
 
@@ -52,28 +56,37 @@ def orb_event(raw: Any) -> Translated:
     if not isinstance(raw, dict):
         return Translated(NAMESPACE, raw)
     timestamp = raw.get("timestamp")
-    return Translated(NAMESPACE, drop_nulls({
-        "id": raw.get("idempotency_key"),
-        "customer": raw.get("external_customer_id") or raw.get("customer_id"),
-        "type": raw.get("event_name"),
-        "timestamp": timestamp_from_iso(timestamp) if timestamp is not None else None,
-        "properties": raw.get("properties"),
-    }))
+    return Translated(
+        NAMESPACE,
+        drop_nulls(
+            {
+                "id": raw.get("idempotency_key"),
+                "customer": raw.get("external_customer_id") or raw.get("customer_id"),
+                "type": raw.get("event_name"),
+                "timestamp": timestamp_from_iso(timestamp) if timestamp is not None else None,
+                "properties": raw.get("properties"),
+            }
+        ),
+    )
 
 
 def _debug(request: Request, outcomes: Outcomes) -> dict[str, list[str]] | None:
     if request.query_params.get("debug", "").lower() not in ("true", "1"):
         return None
-    return {"duplicate": outcomes.ids_with(DUPLICATE),
-            "ingested": outcomes.ids_with(ACCEPTED, UNATTRIBUTED)}
+    return {
+        "duplicate": outcomes.ids_with(DUPLICATE),
+        "ingested": outcomes.ids_with(ACCEPTED, UNATTRIBUTED),
+    }
 
 
 class OrbIngest(CompatIngestView):
     def error_response(self, status: int, code: str, message: str, details: Any) -> Response:
         kind = _TYPES.get(status)
         body: dict[str, Any] = {
-            "type": _DOCS + kind if kind else "about:blank", "status": status,
-            "title": code.replace("_", " ").capitalize(), "detail": message,
+            "type": _DOCS + kind if kind else "about:blank",
+            "status": status,
+            "title": code.replace("_", " ").capitalize(),
+            "detail": message,
         }
         if status == 400:
             body["validation_errors"] = [message]
@@ -85,20 +98,30 @@ class OrbIngest(CompatIngestView):
         document, imprecise, limits = self.read_document(request)
         events = document.get("events") if isinstance(document, dict) else None
         raws = event_list(events, limits, shape='{"events": [...]}')
-        outcomes = ingest(api_key=request.auth, vendor=VENDOR, raws=raws, translate=orb_event,
-                          limits=limits, check_imprecise=imprecise)
+        outcomes = ingest(
+            api_key=request.auth,
+            vendor=VENDOR,
+            raws=raws,
+            translate=orb_event,
+            limits=limits,
+            check_imprecise=imprecise,
+        )
         debug = _debug(request, outcomes)
         if not outcomes.failures:
             return Response({"validation_failed": [], "debug": debug})
-        failed = [{"idempotency_key": f.event_id,
-                   "validation_errors": [f"{f.reason}: {f.message}"]}
-                  for f in outcomes.failures]
+        failed = [
+            {"idempotency_key": f.event_id, "validation_errors": [f"{f.reason}: {f.message}"]}
+            for f in outcomes.failures
+        ]
         error = self.error_response(
-            400, "request_validation_error",
+            400,
+            "request_validation_error",
             f"{len(failed)} of {len(raws)} events failed validation; the others were ingested.",
-            {})
+            {},
+        )
         error.data["validation_errors"] = [
             f"event {f.index} ({f.event_id or 'no idempotency_key'}): {f.reason}: {f.message}"
-            for f in outcomes.failures]
+            for f in outcomes.failures
+        ]
         error.data.update({"validation_failed": failed, "debug": debug})
         return error

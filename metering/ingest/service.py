@@ -60,11 +60,17 @@ def resolve_customers(refs: Iterable[str]) -> dict[str, int]:
         return dict(cursor.fetchall())
 
 
-def events_ingest(*, api_key: ApiKey | None, events: Sequence[Any],
-                  received_at: datetime | None = None, id_namespace: str = "",
-                  limits: IngestLimits | None = None,
-                  check_imprecise: bool = True, store_rejections: bool = True,
-                  vendor: str = "") -> IngestResult:
+def events_ingest(
+    *,
+    api_key: ApiKey | None,
+    events: Sequence[Any],
+    received_at: datetime | None = None,
+    id_namespace: str = "",
+    limits: IngestLimits | None = None,
+    check_imprecise: bool = True,
+    store_rejections: bool = True,
+    vendor: str = "",
+) -> IngestResult:
     """Validate, dedupe, attribute and store ``events``; one outcome per event, input order.
 
     ``api_key`` bound to a customer may only send that customer's events (others are rejected
@@ -81,8 +87,14 @@ def events_ingest(*, api_key: ApiKey | None, events: Sequence[Any],
     for attempt in range(attempts):
         try:
             with transaction.atomic():
-                result = _store(api_key, checked, received_at, id_namespace,
-                                store_rejections=store_rejections, vendor=vendor)
+                result = _store(
+                    api_key,
+                    checked,
+                    received_at,
+                    id_namespace,
+                    store_rejections=store_rejections,
+                    vendor=vendor,
+                )
             break
         except OperationalError:
             if attempt == attempts - 1:
@@ -96,9 +108,15 @@ def events_ingest(*, api_key: ApiKey | None, events: Sequence[Any],
     return result
 
 
-def _store(api_key: ApiKey | None, checked: list[ValidEvent | Rejection],
-           received_at: datetime, namespace: str, *, store_rejections: bool,
-           vendor: str) -> IngestResult:
+def _store(
+    api_key: ApiKey | None,
+    checked: list[ValidEvent | Rejection],
+    received_at: datetime,
+    namespace: str,
+    *,
+    store_rejections: bool,
+    vendor: str,
+) -> IngestResult:
     outcomes: list[dict[str, Any]] = [{} for _ in checked]
     rejections = [c for c in checked if isinstance(c, Rejection)]
     valid = [c for c in checked if isinstance(c, ValidEvent)]
@@ -108,9 +126,15 @@ def _store(api_key: ApiKey | None, checked: list[ValidEvent | Rejection],
     repeats: list[ValidEvent] = []
     for event in valid:
         if bound is not None and customer_ids.get(event.customer_ref) != bound:
-            rejections.append(Rejection(event.index, event.event_id, "customer_not_allowed",
-                                        "This API key may only send events for its own "
-                                        "customer.", event.raw))
+            rejections.append(
+                Rejection(
+                    event.index,
+                    event.event_id,
+                    "customer_not_allowed",
+                    "This API key may only send events for its own customer.",
+                    event.raw,
+                )
+            )
         elif event.event_id in first:
             repeats.append(event)
         else:
@@ -129,10 +153,16 @@ def _store(api_key: ApiKey | None, checked: list[ValidEvent | Rejection],
                 conflicts.append((event, existing_pk))
         outcomes[event.index] = {"index": event.index, "id": event.event_id, "status": status}
     for rej in rejections:
-        outcomes[rej.index] = {"index": rej.index, "id": rej.event_id, "status": REJECTED,
-                               "reason": rej.reason, "message": rej.message}
-    _save_reviews(api_key, namespace, received_at, conflicts,
-                  rejections if store_rejections else [], vendor)
+        outcomes[rej.index] = {
+            "index": rej.index,
+            "id": rej.event_id,
+            "status": REJECTED,
+            "reason": rej.reason,
+            "message": rej.message,
+        }
+    _save_reviews(
+        api_key, namespace, received_at, conflicts, rejections if store_rejections else [], vendor
+    )
     counts = dict.fromkeys(OUTCOMES, 0)
     for outcome in outcomes:
         counts[outcome["status"]] += 1
@@ -148,28 +178,44 @@ def enqueue_for_rollup(event_pks: list[int], now: datetime) -> None:
         )
 
 
-def _save_reviews(api_key: ApiKey | None, namespace: str, received_at: datetime,
-                  conflicts: list[tuple[ValidEvent, int | None]],
-                  rejections: list[Rejection], vendor: str = "") -> None:
+def _save_reviews(
+    api_key: ApiKey | None,
+    namespace: str,
+    received_at: datetime,
+    conflicts: list[tuple[ValidEvent, int | None]],
+    rejections: list[Rejection],
+    vendor: str = "",
+) -> None:
     if conflicts:
         EventConflict.objects.bulk_create(
-            EventConflict(namespace=namespace, event_id=e.event_id, existing_id=pk,
-                          payload=e.raw, received_at=received_at)
+            EventConflict(
+                namespace=namespace,
+                event_id=e.event_id,
+                existing_id=pk,
+                payload=e.raw,
+                received_at=received_at,
+            )
             for e, pk in conflicts
         )
     if rejections:
         RejectedEvent.objects.bulk_create(
-            RejectedEvent(namespace=namespace, vendor=vendor,
-                          event_id=r.event_id.replace("\x00", "\ufffd"),
-                          payload=_jsonable(r.raw),
-                          reason=r.reason, message=r.message, received_at=received_at,
-                          api_key=api_key)
+            RejectedEvent(
+                namespace=namespace,
+                vendor=vendor,
+                event_id=r.event_id.replace("\x00", "\ufffd"),
+                payload=_jsonable(r.raw),
+                reason=r.reason,
+                message=r.message,
+                received_at=received_at,
+                api_key=api_key,
+            )
             for r in rejections
         )
 
 
-def events_refused_store(*, api_key: ApiKey | None, vendor: str,
-                         refusals: Sequence[Rejection], received_at: datetime) -> None:
+def events_refused_store(
+    *, api_key: ApiKey | None, vendor: str, refusals: Sequence[Rejection], received_at: datetime
+) -> None:
     """Keep events a vendor adapter refused before translation (no namespace to place them
     in, e.g. a CloudEvent without ``source``) in the rejected queue, as the vendor sent them,
     and count them as rejected: nothing that arrives is dropped."""

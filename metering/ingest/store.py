@@ -45,9 +45,12 @@ WHERE namespace = %s AND event_id = ANY(%s)
 """
 
 
-def insert_events(events: Sequence[ValidEvent], customer_ids: dict[str, int],
-                  received_at: datetime, namespace: str,
-                  ) -> tuple[dict[str, int], dict[str, tuple[int, bytes]]]:
+def insert_events(
+    events: Sequence[ValidEvent],
+    customer_ids: dict[str, int],
+    received_at: datetime,
+    namespace: str,
+) -> tuple[dict[str, int], dict[str, tuple[int, bytes]]]:
     """Insert events whose id is new. Returns ``(inserted, existing)``: new ids -> pk, and for
     ids already stored (by anyone, committed before us) -> (pk, content hash)."""
     if not events:
@@ -59,9 +62,18 @@ def insert_events(events: Sequence[ValidEvent], customer_ids: dict[str, int],
         cursor.execute(f"{_STAGE_DDL}; DELETE FROM {_STAGE}")  # noqa: S608
         with cursor.copy(f"COPY {_STAGE} FROM STDIN") as copy:
             for e in events:
-                copy.write_row((e.event_id, customer_ids.get(e.customer_ref), e.customer_ref,
-                                e.type, e.timestamp, e.timestamp_given, e.properties_json,
-                                e.content_hash))
+                copy.write_row(
+                    (
+                        e.event_id,
+                        customer_ids.get(e.customer_ref),
+                        e.customer_ref,
+                        e.type,
+                        e.timestamp,
+                        e.timestamp_given,
+                        e.properties_json,
+                        e.content_hash,
+                    )
+                )
         cursor.execute(_INSERT, {"ns": namespace, "at": received_at})
         inserted = {event_id: pk for pk, event_id in cursor.fetchall()}
         existing: dict[str, tuple[int, bytes]] = {}

@@ -66,14 +66,18 @@ def decode_body(body: bytes, *, content_encoding: str, limits: IngestLimits) -> 
     if encoding == "gzip":
         body = gunzip_capped(body, limits.max_decompressed_bytes)
     elif encoding not in ("", "identity"):
-        raise AppError("unsupported_encoding", f"Content-Encoding {encoding!r} is not supported;"
-                       " send gzip or an uncompressed body.", status_code=415)
+        raise AppError(
+            "unsupported_encoding",
+            f"Content-Encoding {encoding!r} is not supported; send gzip or an uncompressed body.",
+            status_code=415,
+        )
     parse_number = _NumberParser()
     try:
         document = json.loads(body, parse_float=parse_number, parse_constant=_no_constants)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise AppError("parse_error", "The request body is not valid JSON.",
-                       details={"reason": str(exc)[:200]}) from exc
+        raise AppError(
+            "parse_error", "The request body is not valid JSON.", details={"reason": str(exc)[:200]}
+        ) from exc
     return document, parse_number.saw_imprecise
 
 
@@ -89,25 +93,34 @@ def gunzip_capped(body: bytes, cap: int) -> bytes:
     except zlib.error as exc:
         raise AppError("bad_gzip", "The gzip body could not be decompressed.") from exc
     if len(out) > cap or inflater.unconsumed_tail:
-        raise AppError("payload_too_large",
-                       f"The decompressed body is larger than {cap} bytes.",
-                       details={"max_decompressed_bytes": cap}, status_code=413)
+        raise AppError(
+            "payload_too_large",
+            f"The decompressed body is larger than {cap} bytes.",
+            details={"max_decompressed_bytes": cap},
+            status_code=413,
+        )
     return out
 
 
 def events_from_document(document: Any, limits: IngestLimits) -> list[Any]:
     if not isinstance(document, dict) or not isinstance(document.get("events"), list):
-        raise AppError("validation_error", 'The body must be {"events": [...]}.',
-                       details={"events": "A list of events is required."})
+        raise AppError(
+            "validation_error",
+            'The body must be {"events": [...]}.',
+            details={"events": "A list of events is required."},
+        )
     events = document["events"]
     if not events:
-        raise AppError("validation_error", "Send at least one event.",
-                       details={"events": "The list is empty."})
+        raise AppError(
+            "validation_error", "Send at least one event.", details={"events": "The list is empty."}
+        )
     if len(events) > limits.max_events:
-        raise AppError("too_many_events",
-                       f"At most {limits.max_events} events per request; split the batch.",
-                       details={"max_events_per_request": limits.max_events,
-                                "received": len(events)}, status_code=413)
+        raise AppError(
+            "too_many_events",
+            f"At most {limits.max_events} events per request; split the batch.",
+            details={"max_events_per_request": limits.max_events, "received": len(events)},
+            status_code=413,
+        )
     return events
 
 
@@ -169,24 +182,48 @@ class EventValidator:
         properties = raw.get("properties")
         properties_json = _canonical(properties if properties is not None else {})
         if len(properties_json) > self.limits.max_properties_bytes:
-            return Rejection(index, shown_id, "properties_too_large",
-                             f"properties exceed {self.limits.max_properties_bytes} bytes.", raw)
+            return Rejection(
+                index,
+                shown_id,
+                "properties_too_large",
+                f"properties exceed {self.limits.max_properties_bytes} bytes.",
+                raw,
+            )
         if "\\u0000" in properties_json:
-            return Rejection(index, shown_id, "invalid_properties",
-                             "properties may not contain NUL (\\u0000) characters.", raw)
+            return Rejection(
+                index,
+                shown_id,
+                "invalid_properties",
+                "properties may not contain NUL (\\u0000) characters.",
+                raw,
+            )
         customer, type_ = raw["customer"], raw["type"]
         micros = _micros(timestamp) if given else None  # type: ignore[arg-type]
         digest = content_hash(customer, type_, micros, properties_json)
-        return ValidEvent(index, shown_id, customer, type_, timestamp,  # type: ignore[arg-type]
-                          given, properties_json, digest, raw)
+        return ValidEvent(
+            index,
+            shown_id,
+            customer,
+            type_,
+            timestamp,  # type: ignore[arg-type]
+            given,
+            properties_json,
+            digest,
+            raw,
+        )
 
     def _time_problem(self, timestamp: datetime | None) -> tuple[str, str] | None:
         if timestamp is None:
-            return ("invalid_timestamp",
-                    "timestamp must be RFC 3339 with an offset, e.g. 2026-11-02T10:15:00Z.")
+            return (
+                "invalid_timestamp",
+                "timestamp must be RFC 3339 with an offset, e.g. 2026-11-02T10:15:00Z.",
+            )
         if timestamp > self.latest:
-            return ("timestamp_in_future", f"timestamp is more than "
-                    f"{int(self.limits.max_future.total_seconds())} seconds in the future.")
+            return (
+                "timestamp_in_future",
+                f"timestamp is more than "
+                f"{int(self.limits.max_future.total_seconds())} seconds in the future.",
+            )
         if timestamp < self.earliest:
             return "timestamp_too_old", f"timestamp is older than {self.limits.max_age.days} days."
         return None
@@ -196,20 +233,26 @@ class EventValidator:
             unknown = ", ".join(sorted(raw.keys() - ALLOWED_FIELDS))
             return "unknown_field", f"Unknown field(s): {unknown}."
         limits = self.limits
-        for name, max_len in (("id", limits.max_id_length), ("customer",
-                              limits.max_customer_length), ("type", limits.max_type_length)):
+        for name, max_len in (
+            ("id", limits.max_id_length),
+            ("customer", limits.max_customer_length),
+            ("type", limits.max_type_length),
+        ):
             value = raw.get(name)
             if type(value) is not str or not 0 < len(value) <= max_len or "\x00" in value:
                 if value is None:
                     return f"missing_{name}", f"{name} is required."
-                return f"invalid_{name}", (f"{name} must be a string of 1-{max_len} characters"
-                                           " without NUL.")
+                return f"invalid_{name}", (
+                    f"{name} must be a string of 1-{max_len} characters without NUL."
+                )
         properties = raw.get("properties")
         if properties is not None and type(properties) is not dict:
             return "invalid_properties", "properties must be a JSON object."
         if self.check_imprecise and _has_imprecise(properties):
-            return "imprecise_number", ("A number in properties has more significant digits "
-                                        "than can be stored exactly; send it as a string.")
+            return "imprecise_number", (
+                "A number in properties has more significant digits "
+                "than can be stored exactly; send it as a string."
+            )
         return None
 
 

@@ -13,13 +13,20 @@ from django.db import models
 
 class UsageEvent(models.Model):
     namespace = models.CharField(
-        max_length=64, blank=True, default="",
+        max_length=64,
+        blank=True,
+        default="",
         help_text="Empty for Tally's own API; vendor adapters use e.g. 'lago'.",
     )
     event_id = models.CharField(max_length=256)
     customer = models.ForeignKey(
-        "accounts.Customer", null=True, blank=True, on_delete=models.PROTECT, db_index=False,
-        related_name="usage_events", help_text="Empty while unattributed.",
+        "accounts.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        db_index=False,
+        related_name="usage_events",
+        help_text="Empty while unattributed.",
     )
     customer_ref = models.CharField(max_length=128, help_text="The `customer` the event named.")
     type = models.CharField(max_length=128)
@@ -41,10 +48,16 @@ class UsageEvent(models.Model):
         ]
         indexes = [
             models.Index(fields=["customer", "type", "timestamp"], name="usageevent_cust_type_ts"),
-            models.Index(fields=["customer_ref"], condition=models.Q(customer__isnull=True),
-                         name="usageevent_unattributed"),
-            models.Index(fields=["customer", "late_marked_at"], condition=models.Q(is_late=True),
-                         name="usageevent_late"),
+            models.Index(
+                fields=["customer_ref"],
+                condition=models.Q(customer__isnull=True),
+                name="usageevent_unattributed",
+            ),
+            models.Index(
+                fields=["customer", "late_marked_at"],
+                condition=models.Q(is_late=True),
+                name="usageevent_late",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -63,12 +76,14 @@ class EventConflict(models.Model):
 
     namespace = models.CharField(max_length=64, blank=True, default="")
     event_id = models.CharField(max_length=256, db_index=True)
-    existing = models.ForeignKey(UsageEvent, null=True, on_delete=models.SET_NULL,
-                                 related_name="conflicts")
+    existing = models.ForeignKey(
+        UsageEvent, null=True, on_delete=models.SET_NULL, related_name="conflicts"
+    )
     payload = models.JSONField()
     received_at = models.DateTimeField()
-    status = models.CharField(max_length=16, choices=ReviewStatus.choices,
-                              default=ReviewStatus.OPEN)
+    status = models.CharField(
+        max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.OPEN
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -89,18 +104,22 @@ class RejectedEvent(models.Model):
 
     namespace = models.CharField(max_length=64, blank=True, default="")
     vendor = models.CharField(
-        max_length=32, blank=True, default="",
+        max_length=32,
+        blank=True,
+        default="",
         help_text="Entry point: empty for Tally's API, else the compat adapter (e.g. 'lago').",
     )
     event_id = models.CharField(max_length=256, blank=True, db_index=True)
     payload = models.JSONField()
     reason = models.CharField(max_length=64)
     message = models.TextField(blank=True)
-    api_key = models.ForeignKey("accounts.ApiKey", null=True, blank=True,
-                                on_delete=models.SET_NULL, related_name="+")
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     received_at = models.DateTimeField()
-    status = models.CharField(max_length=16, choices=ReviewStatus.choices,
-                              default=ReviewStatus.OPEN)
+    status = models.CharField(
+        max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.OPEN
+    )
     replay_outcome = models.CharField(max_length=32, blank=True)
 
     class Meta:

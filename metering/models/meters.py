@@ -54,17 +54,20 @@ class MeterVersion(models.Model):
     event_type = models.CharField(max_length=128)
     aggregation = models.CharField(max_length=32, choices=Aggregation.choices)
     value_property = models.CharField(
-        max_length=200, blank=True,
+        max_length=200,
+        blank=True,
         help_text="Dotted property path read as the value; empty for count.",
     )
     filters = models.JSONField(
-        default=list, blank=True,
+        default=list,
+        blank=True,
         help_text='e.g. [{"property": "region", "in": ["eu", "us"]}, '
-                  '{"property": "endpoint", "equals": "/v1/x"}, '
-                  '{"property": "user", "exists": true}]',
+        '{"property": "endpoint", "equals": "/v1/x"}, '
+        '{"property": "user", "exists": true}]',
     )
-    group_by = models.JSONField(default=list, blank=True,
-                                help_text='Dotted property paths, e.g. ["model"].')
+    group_by = models.JSONField(
+        default=list, blank=True, help_text='Dotted property paths, e.g. ["model"].'
+    )
     created_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -72,8 +75,9 @@ class MeterVersion(models.Model):
         ordering = ["meter_id", "effective_from"]
         constraints = [
             models.UniqueConstraint(fields=["meter", "version"], name="meterversion_unique_no"),
-            models.UniqueConstraint(fields=["meter", "effective_from"],
-                                    name="meterversion_unique_start"),
+            models.UniqueConstraint(
+                fields=["meter", "effective_from"], name="meterversion_unique_start"
+            ),
         ]
         indexes = [models.Index(fields=["event_type"])]
 

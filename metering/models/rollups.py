@@ -27,10 +27,12 @@ class HourlyRollup(models.Model):
     line up with hour/day/month boundaries in every real time zone (+5:30, +5:45, -3:30).
     """
 
-    meter_version = models.ForeignKey("metering.MeterVersion", on_delete=models.CASCADE,
-                                      related_name="+")
-    customer = models.ForeignKey("accounts.Customer", on_delete=models.CASCADE, related_name="+",
-                                 db_index=False)
+    meter_version = models.ForeignKey(
+        "metering.MeterVersion", on_delete=models.CASCADE, related_name="+"
+    )
+    customer = models.ForeignKey(
+        "accounts.Customer", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     hour = models.DateTimeField()
     group_values = models.JSONField(default=list)
     value = models.DecimalField(max_digits=38, decimal_places=12)
@@ -54,10 +56,12 @@ class UniqueValue(models.Model):
     """Distinct values seen per bucket (``hour``: 15-minute bucket start) for unique_count
     meters, so distincts over any range of buckets are exact."""
 
-    meter_version = models.ForeignKey("metering.MeterVersion", on_delete=models.CASCADE,
-                                      related_name="+")
-    customer = models.ForeignKey("accounts.Customer", on_delete=models.CASCADE, related_name="+",
-                                 db_index=False)
+    meter_version = models.ForeignKey(
+        "metering.MeterVersion", on_delete=models.CASCADE, related_name="+"
+    )
+    customer = models.ForeignKey(
+        "accounts.Customer", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     hour = models.DateTimeField()
     group_values = models.JSONField(default=list)
     value = models.TextField()

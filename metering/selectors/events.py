@@ -27,9 +27,14 @@ def events_visible_to(api_key: ApiKey | None) -> QuerySet[UsageEvent]:
     return qs
 
 
-def events_filtered(*, api_key: ApiKey | None, customer: Customer | None = None,
-                    type: str | None = None, start: datetime | None = None,
-                    end: datetime | None = None) -> QuerySet[UsageEvent]:
+def events_filtered(
+    *,
+    api_key: ApiKey | None,
+    customer: Customer | None = None,
+    type: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> QuerySet[UsageEvent]:
     qs = events_visible_to(api_key)
     if customer is not None:
         qs = qs.filter(customer=customer)
@@ -49,8 +54,12 @@ def meter_by_key(key: str) -> Meter:
     return meter
 
 
-def late_events(*, customer: Customer, since: datetime, meter: Meter | None = None,
-                ) -> QuerySet[UsageEvent]:
+def late_events(
+    *,
+    customer: Customer,
+    since: datetime,
+    meter: Meter | None = None,
+) -> QuerySet[UsageEvent]:
     """Events flagged late (their period was closed when they were rolled up) since ``since``
     (by ``late_marked_at``); restricted to the event types ``meter`` has ever selected."""
     qs = UsageEvent.objects.filter(customer=customer, is_late=True, late_marked_at__gte=since)
@@ -59,8 +68,9 @@ def late_events(*, customer: Customer, since: datetime, meter: Meter | None = No
     return qs.order_by("late_marked_at", "id")
 
 
-def late_event_intervals(*, customer: Customer,
-                         intervals: Sequence[tuple[datetime, datetime]]) -> set[int]:
+def late_event_intervals(
+    *, customer: Customer, intervals: Sequence[tuple[datetime, datetime]]
+) -> set[int]:
     """Which of the half-open ``[start, end)`` intervals hold at least one event of
     ``customer`` flagged late (by ``metering.late``); returns their indexes.
 
@@ -76,7 +86,8 @@ def late_event_intervals(*, customer: Customer,
             " WITH ORDINALITY AS k(lo, hi, i) WHERE EXISTS (SELECT 1 FROM metering_usageevent e"
             " WHERE e.customer_id = %s AND e.is_late AND e.timestamp >= k.lo"
             " AND e.timestamp < k.hi)",
-            [starts, ends, customer.pk])
+            [starts, ends, customer.pk],
+        )
         return {int(row[0]) - 1 for row in cursor.fetchall()}
 
 
@@ -113,8 +124,16 @@ class MeterEventValues:
                         f"SELECT e.timestamp, e.id, {value} FROM metering_usageevent e"  # noqa: S608
                         f" WHERE e.customer_id = %s AND e.timestamp >= %s AND e.timestamp < %s"
                         f" AND {where}{keyset} ORDER BY e.timestamp, e.id LIMIT %s",
-                        [*value_params, self.customer_id, lo, hi, *where_params, *after,
-                         self.page_size])
+                        [
+                            *value_params,
+                            self.customer_id,
+                            lo,
+                            hi,
+                            *where_params,
+                            *after,
+                            self.page_size,
+                        ],
+                    )
                     rows = cursor.fetchall()
                 for _timestamp, _pk, amount in rows:
                     yield Decimal(amount)
@@ -132,21 +151,32 @@ class MeterEventValues:
                     f"SELECT count(*), coalesce(sum({value}), 0) FROM metering_usageevent e"  # noqa: S608
                     f" WHERE e.customer_id = %s AND e.timestamp >= %s AND e.timestamp < %s"
                     f" AND {where}",
-                    [*value_params, self.customer_id, lo, hi, *where_params])
+                    [*value_params, self.customer_id, lo, hi, *where_params],
+                )
                 row = cursor.fetchone()
             count += int(row[0])
             total += Decimal(row[1])
         return count, total
 
 
-def meter_event_values(*, customer: Customer, meter: Meter, start: datetime, end: datetime,
-                       page_size: int = EVENT_PAGE_SIZE) -> MeterEventValues:
+def meter_event_values(
+    *,
+    customer: Customer,
+    meter: Meter,
+    start: datetime,
+    end: datetime,
+    page_size: int = EVENT_PAGE_SIZE,
+) -> MeterEventValues:
     """The per-event values of ``meter`` for ``customer`` in ``[start, end)`` (see
     ``MeterEventValues``). A ``unique_count`` meter has no numeric value per event."""
-    spans = tuple(s for s in spans_for(list(meter.versions.all()))
-                  if s.start < end and s.end > start)
+    spans = tuple(
+        s for s in spans_for(list(meter.versions.all())) if s.start < end and s.end > start
+    )
     if any(s.aggregation == Aggregation.UNIQUE_COUNT for s in spans):
-        raise AppError("unsupported_meter", f"Meter {meter.key!r} counts unique values; a "
-                       "per-event price needs a meter whose events carry a number.",
-                       details={"meter_key": meter.key})
+        raise AppError(
+            "unsupported_meter",
+            f"Meter {meter.key!r} counts unique values; a "
+            "per-event price needs a meter whose events carry a number.",
+            details={"meter_key": meter.key},
+        )
     return MeterEventValues(customer.pk, spans, start, end, page_size)

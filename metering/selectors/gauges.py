@@ -25,8 +25,9 @@ MICROS_PER_HOUR = Decimal(3_600_000_000)
 ONE_MICRO = timedelta(microseconds=1)
 
 
-def _samples(customer_id: int, span: VersionSpan, lo: datetime,
-             hi: datetime) -> dict[str, list[tuple[datetime, Decimal]]]:
+def _samples(
+    customer_id: int, span: VersionSpan, lo: datetime, hi: datetime
+) -> dict[str, list[tuple[datetime, Decimal]]]:
     version = span.version
     where, where_params = filter_sql(version)
     value, value_params = value_sql(version)
@@ -58,8 +59,9 @@ def _project(version_dims: list[str], dims: list[str], full_key: str) -> str:
     return json.dumps([own.get(d) for d in dims])
 
 
-def time_weighted(customer: Customer, spans: list[VersionSpan], bounds: list[datetime],
-                  dims: list[str]) -> tuple[dict[tuple[int, str], Any], dict[str, Any]]:
+def time_weighted(
+    customer: Customer, spans: list[VersionSpan], bounds: list[datetime], dims: list[str]
+) -> tuple[dict[tuple[int, str], Any], dict[str, Any]]:
     now = timezone.now()
     cells: dict[tuple[int, str], Any] = {}
     totals: dict[str, Any] = {}
@@ -75,8 +77,15 @@ def time_weighted(customer: Customer, spans: list[VersionSpan], bounds: list[dat
     return cells, totals
 
 
-def _add_segment(cells: dict[tuple[int, str], Any], totals: dict[str, Any], key: str,
-                 bounds: list[datetime], start: datetime, end: datetime, value: Decimal) -> None:
+def _add_segment(
+    cells: dict[tuple[int, str], Any],
+    totals: dict[str, Any],
+    key: str,
+    bounds: list[datetime],
+    start: datetime,
+    end: datetime,
+    value: Decimal,
+) -> None:
     """Add value x duration of [start, end) to each window it overlaps."""
     index = bisect.bisect_right(bounds, start) - 1
     while start < end and index < len(bounds) - 1:

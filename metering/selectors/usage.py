@@ -62,15 +62,27 @@ class UsageSeries(Usage):
     points: list[UsagePoint]
 
 
-def usage_for_period(*, customer: Customer, meter: Meter, start: datetime, end: datetime,
-                     group_by: list[str] | None = None) -> Usage:
+def usage_for_period(
+    *,
+    customer: Customer,
+    meter: Meter,
+    start: datetime,
+    end: datetime,
+    group_by: list[str] | None = None,
+) -> Usage:
     """Usage of ``meter`` by ``customer`` in ``[start, end)``; per group when ``group_by``."""
     series = _compute(customer, meter, start, end, None, ZoneInfo("UTC"), group_by or [])
     return Usage(meter.key, series.start, series.end, series.total, series.groups)
 
 
-def usage_for_customers(*, customer_ids: list[int], meter: Meter, start: datetime,
-                        end: datetime, group_by: list[str] | None = None) -> dict[int, Usage]:
+def usage_for_customers(
+    *,
+    customer_ids: list[int],
+    meter: Meter,
+    start: datetime,
+    end: datetime,
+    group_by: list[str] | None = None,
+) -> dict[int, Usage]:
     """``usage_for_period`` for many customers at once: {customer id: Usage}, every id present.
 
     count/sum/max/latest meters are read with one query per meter version for all the
@@ -79,14 +91,21 @@ def usage_for_customers(*, customer_ids: list[int], meter: Meter, start: datetim
     zone = ZoneInfo("UTC")
     dims = group_by or []
     bounds = window_boundaries(start, end, None, zone)
-    spans = [s for s in spans_for(list(meter.versions.all()))
-             if s.start < bounds[-1] and s.end > bounds[0]]
+    spans = [
+        s
+        for s in spans_for(list(meter.versions.all()))
+        if s.start < bounds[-1] and s.end > bounds[0]
+    ]
     _check_dims(spans, dims)
     aggregation = spans[-1].aggregation if spans else Aggregation.COUNT
     if aggregation in (Aggregation.TIME_WEIGHTED_SUM, Aggregation.UNIQUE_COUNT):
         customers = Customer.objects.in_bulk(customer_ids)
-        return {pk: usage_for_period(customer=customers[pk], meter=meter, start=start, end=end,
-                                     group_by=group_by) for pk in customer_ids}
+        return {
+            pk: usage_for_period(
+                customer=customers[pk], meter=meter, start=start, end=end, group_by=group_by
+            )
+            for pk in customer_ids
+        }
     per_customer = _rolled_many(customer_ids, spans, bounds, dims, aggregation)
     result = {}
     for pk in customer_ids:
@@ -96,24 +115,44 @@ def usage_for_customers(*, customer_ids: list[int], meter: Meter, start: datetim
     return result
 
 
-def usage_series(*, customer: Customer, meter: Meter, start: datetime, end: datetime,
-                 window: str = "day", tz: str | None = None,
-                 group_by: list[str] | None = None) -> UsageSeries:
+def usage_series(
+    *,
+    customer: Customer,
+    meter: Meter,
+    start: datetime,
+    end: datetime,
+    window: str = "day",
+    tz: str | None = None,
+    group_by: list[str] | None = None,
+) -> UsageSeries:
     """Per-window values (windows in ``tz``, default the customer's time zone) and the total."""
     zone_name = tz or customer.timezone
     try:
         zone = ZoneInfo(zone_name)
     except (ValueError, KeyError) as exc:
-        raise AppError("validation_error", f"{zone_name!r} is not an IANA time zone.",
-                       details={"tz": "e.g. Europe/Paris"}) from exc
+        raise AppError(
+            "validation_error",
+            f"{zone_name!r} is not an IANA time zone.",
+            details={"tz": "e.g. Europe/Paris"},
+        ) from exc
     return _compute(customer, meter, start, end, window, zone, group_by or [])
 
 
-def _compute(customer: Customer, meter: Meter, start: datetime, end: datetime,
-             window: str | None, zone: ZoneInfo, dims: list[str]) -> UsageSeries:
+def _compute(
+    customer: Customer,
+    meter: Meter,
+    start: datetime,
+    end: datetime,
+    window: str | None,
+    zone: ZoneInfo,
+    dims: list[str],
+) -> UsageSeries:
     bounds = window_boundaries(start, end, window, zone)
-    spans = [s for s in spans_for(list(meter.versions.all()))
-             if s.start < bounds[-1] and s.end > bounds[0]]
+    spans = [
+        s
+        for s in spans_for(list(meter.versions.all()))
+        if s.start < bounds[-1] and s.end > bounds[0]
+    ]
     _check_dims(spans, dims)
     aggregation = spans[-1].aggregation if spans else Aggregation.COUNT
     if aggregation == Aggregation.TIME_WEIGHTED_SUM:
@@ -129,16 +168,24 @@ def _check_dims(spans: list[VersionSpan], dims: list[str]) -> None:
     known = {d for s in spans for d in (s.version.group_by or [])}
     unknown = [d for d in dims if d not in known]
     if unknown or len(set(dims)) != len(dims):
-        raise AppError("validation_error", "group_by names dimensions the meter does not have.",
-                       details={"group_by": f"Choose from {sorted(known) or 'none'}."})
+        raise AppError(
+            "validation_error",
+            "group_by names dimensions the meter does not have.",
+            details={"group_by": f"Choose from {sorted(known) or 'none'}."},
+        )
 
 
 Cells = dict[tuple[int, str], Any]
 Totals = dict[str, Any]
 
 
-def _rolled(customer: Customer, spans: list[VersionSpan], bounds: list[datetime],
-            dims: list[str], aggregation: str) -> tuple[Cells, Totals]:
+def _rolled(
+    customer: Customer,
+    spans: list[VersionSpan],
+    bounds: list[datetime],
+    dims: list[str],
+    aggregation: str,
+) -> tuple[Cells, Totals]:
     """count/sum/max/latest: partial aggregates per (window, group), combined in Python."""
     edges = edge_buckets(bounds)
     cells: Cells = {}
@@ -154,8 +201,13 @@ def _rolled(customer: Customer, spans: list[VersionSpan], bounds: list[datetime]
     return cells, _totals(aggregation, cells)
 
 
-def _rolled_many(customer_ids: list[int], spans: list[VersionSpan], bounds: list[datetime],
-                 dims: list[str], aggregation: str) -> dict[int, tuple[Cells, Totals]]:
+def _rolled_many(
+    customer_ids: list[int],
+    spans: list[VersionSpan],
+    bounds: list[datetime],
+    dims: list[str],
+    aggregation: str,
+) -> dict[int, tuple[Cells, Totals]]:
     """``_rolled`` for many customers with one query per span: {customer id: (cells, totals)}
     for the customers that have any usage."""
     edges = edge_buckets(bounds)
@@ -190,8 +242,9 @@ def _combine(aggregation: str, acc: Any, part: Any) -> Any:
     return max(acc, part, key=lambda p: (p[1], p[2]))  # latest: by (timestamp, event pk)
 
 
-def _unique(customer: Customer, spans: list[VersionSpan], bounds: list[datetime],
-            dims: list[str]) -> tuple[Cells, Totals]:
+def _unique(
+    customer: Customer, spans: list[VersionSpan], bounds: list[datetime], dims: list[str]
+) -> tuple[Cells, Totals]:
     sql, params = usage_sql.unique_counts(customer.pk, spans, bounds, edge_buckets(bounds), dims)
     cells: Cells = {}
     totals: Totals = {}
@@ -207,22 +260,42 @@ def _unique(customer: Customer, spans: list[VersionSpan], bounds: list[datetime]
     return cells, totals
 
 
-def _present(meter: Meter, bounds: list[datetime], window: str | None, zone: ZoneInfo,
-             dims: list[str], aggregation: str, cells: Cells, totals: Totals) -> UsageSeries:
+def _present(
+    meter: Meter,
+    bounds: list[datetime],
+    window: str | None,
+    zone: ZoneInfo,
+    dims: list[str],
+    aggregation: str,
+    cells: Cells,
+    totals: Totals,
+) -> UsageSeries:
     empty = None if aggregation in (Aggregation.MAX, Aggregation.LATEST) else ZERO
     points: list[UsagePoint] = []
     for i in range(len(bounds) - 1):
         keys = sorted(k for k in cells if k[0] == i) if dims else [(i, "[]")]
         for key in keys:
             part = cells.get(key)
-            points.append(UsagePoint(bounds[i], bounds[i + 1],
-                                     _clean(part[0]) if part else empty, _group(dims, key[1])))
-    groups = [UsageGroup(_group(dims, g), _clean(v[0])) for g, v in sorted(totals.items())
-              if g != "*"]
+            points.append(
+                UsagePoint(
+                    bounds[i],
+                    bounds[i + 1],
+                    _clean(part[0]) if part else empty,
+                    _group(dims, key[1]),
+                )
+            )
+    groups = [
+        UsageGroup(_group(dims, g), _clean(v[0])) for g, v in sorted(totals.items()) if g != "*"
+    ]
     return UsageSeries(
-        meter=meter.key, start=bounds[0], end=bounds[-1],
-        total=_total(aggregation, totals, empty), groups=groups if dims else [],
-        window=window or "period", tz=str(zone.key), points=points,
+        meter=meter.key,
+        start=bounds[0],
+        end=bounds[-1],
+        total=_total(aggregation, totals, empty),
+        groups=groups if dims else [],
+        window=window or "period",
+        tz=str(zone.key),
+        points=points,
     )
 
 
@@ -235,8 +308,11 @@ def _total(aggregation: str, totals: Totals, empty: Decimal | None) -> Decimal |
         return empty
     acc = None
     for part in parts:
-        acc = _combine(aggregation if aggregation != Aggregation.TIME_WEIGHTED_SUM
-                       else Aggregation.SUM, acc, part)
+        acc = _combine(
+            aggregation if aggregation != Aggregation.TIME_WEIGHTED_SUM else Aggregation.SUM,
+            acc,
+            part,
+        )
     return _clean(acc[0]) if acc else empty
 
 

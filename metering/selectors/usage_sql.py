@@ -63,8 +63,9 @@ def _customer_sql(alias: str, customers: Customers) -> tuple[str, list[Any]]:
     return f"{alias}.customer_id = %s", [customers]
 
 
-def raw_source(customers: Customers, span: VersionSpan, bounds: list[datetime],
-               edges: list[datetime]) -> tuple[str, list[Any]] | None:
+def raw_source(
+    customers: Customers, span: VersionSpan, bounds: list[datetime], edges: list[datetime]
+) -> tuple[str, list[Any]] | None:
     """``FROM … WHERE …`` for this span's events inside the edge buckets: one timestamp range
     per edge bucket, so the (customer, type, timestamp) index reads only those minutes."""
     lo, hi = _clip(span, bounds)
@@ -80,18 +81,23 @@ def raw_source(customers: Customers, span: VersionSpan, bounds: list[datetime],
     where, params = filter_sql(span.version)
     who, who_params = _customer_sql("e", customers)
     return (
-        f" FROM metering_usageevent e WHERE {who} AND ({' OR '.join(ranges)})"
-        f" AND {where}",
+        f" FROM metering_usageevent e WHERE {who} AND ({' OR '.join(ranges)}) AND {where}",
         [*who_params, *range_params, *params],
     )
 
 
-def _rollup_where(customers: Customers, span: VersionSpan, bounds: list[datetime],
-                  edges: list[datetime], table: str) -> tuple[str, list[Any]]:
+def _rollup_where(
+    customers: Customers,
+    span: VersionSpan,
+    bounds: list[datetime],
+    edges: list[datetime],
+    table: str,
+) -> tuple[str, list[Any]]:
     lo, hi = _clip(span, bounds)
     who, who_params = _customer_sql("r", customers)
-    sql = (f" FROM {table} r WHERE {who} AND r.meter_version_id = %s"
-           " AND r.hour >= %s AND r.hour < %s")
+    sql = (
+        f" FROM {table} r WHERE {who} AND r.meter_version_id = %s AND r.hour >= %s AND r.hour < %s"
+    )
     params: list[Any] = [*who_params, span.version.pk, floor_bucket(lo), hi]
     if edges:
         sql += " AND NOT (r.hour = ANY(%s::timestamptz[]))"
@@ -99,21 +105,29 @@ def _rollup_where(customers: Customers, span: VersionSpan, bounds: list[datetime
     return sql, params
 
 
-def partials(customers: Customers, span: VersionSpan, bounds: list[datetime],
-             edges: list[datetime], dims: list[str]) -> tuple[str, list[Any]]:
+def partials(
+    customers: Customers,
+    span: VersionSpan,
+    bounds: list[datetime],
+    edges: list[datetime],
+    dims: list[str],
+) -> tuple[str, list[Any]]:
     """Rows ``(window, group, value, latest_at, latest_pk)`` for a count/sum/max/latest span,
     each preceded by the customer id when ``customers`` is a list."""
     version = span.version
     agg = version.aggregation
     group = project_group_sql(version, dims, "r.group_values")
     many = isinstance(customers, list)
-    who_r, who_e, by = ("r.customer_id, ", "e.customer_id, ", "1, 2, 3") if many else \
-        ("", "", "1, 2")
+    who_r, who_e, by = (
+        ("r.customer_id, ", "e.customer_id, ", "1, 2, 3") if many else ("", "", "1, 2")
+    )
     where, where_params = _rollup_where(customers, span, bounds, edges, "metering_hourlyrollup")
-    sql = (f"SELECT {who_r}width_bucket(r.hour, %s::timestamptz[]), {group},"
-           f" {_ROLLUP_AGG[agg]}, max(r.latest_at),"
-           " (array_agg(r.latest_pk ORDER BY r.latest_at DESC, r.latest_pk DESC))[1]"
-           f"{where} GROUP BY {by}")
+    sql = (
+        f"SELECT {who_r}width_bucket(r.hour, %s::timestamptz[]), {group},"
+        f" {_ROLLUP_AGG[agg]}, max(r.latest_at),"
+        " (array_agg(r.latest_pk ORDER BY r.latest_at DESC, r.latest_pk DESC))[1]"
+        f"{where} GROUP BY {by}"
+    )
     params: list[Any] = [bounds, *where_params]
     raw = raw_source(customers, span, bounds, edges)
     if raw is not None:
@@ -121,16 +135,23 @@ def partials(customers: Customers, span: VersionSpan, bounds: list[datetime],
         value, value_params = value_sql(version)
         raw_group, group_params = raw_group_sql(version, dims)
         uses_value = "{v}" in _RAW_AGG[agg]
-        sql += (f" UNION ALL SELECT {who_e}width_bucket(e.timestamp, %s::timestamptz[]),"
-                f" {raw_group}, {_RAW_AGG[agg].format(v=value)}, max(e.timestamp),"
-                " (array_agg(e.id ORDER BY e.timestamp DESC, e.id DESC))[1]"
-                f"{source} GROUP BY {by}")
+        sql += (
+            f" UNION ALL SELECT {who_e}width_bucket(e.timestamp, %s::timestamptz[]),"
+            f" {raw_group}, {_RAW_AGG[agg].format(v=value)}, max(e.timestamp),"
+            " (array_agg(e.id ORDER BY e.timestamp DESC, e.id DESC))[1]"
+            f"{source} GROUP BY {by}"
+        )
         params += [bounds, *group_params, *(value_params if uses_value else []), *source_params]
     return sql, params
 
 
-def unique_counts(customer_id: int, spans: list[VersionSpan], bounds: list[datetime],
-                  edges: list[datetime], dims: list[str]) -> tuple[str, list[Any]]:
+def unique_counts(
+    customer_id: int,
+    spans: list[VersionSpan],
+    bounds: list[datetime],
+    edges: list[datetime],
+    dims: list[str],
+) -> tuple[str, list[Any]]:
     """Rows ``(window, group, kind, count)``; kind 0 = per window and group, 1 = per group over
     the period, 2 = overall. Distinct values are unioned across versions and hours."""
     parts: list[str] = []
@@ -139,8 +160,9 @@ def unique_counts(customer_id: int, spans: list[VersionSpan], bounds: list[datet
         if span.aggregation != Aggregation.UNIQUE_COUNT:
             continue
         group = project_group_sql(span.version, dims, "r.group_values")
-        where, where_params = _rollup_where(customer_id, span, bounds, edges,
-                                            "metering_uniquevalue")
+        where, where_params = _rollup_where(
+            customer_id, span, bounds, edges, "metering_uniquevalue"
+        )
         parts.append(f"SELECT r.hour AS t, {group} AS g, r.value AS v{where}")
         params += where_params
         raw = raw_source(customer_id, span, bounds, edges)

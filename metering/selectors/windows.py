@@ -35,26 +35,33 @@ def _next_boundary(instant: datetime, window: str, tz: ZoneInfo) -> datetime:
     return datetime.combine(nxt, time(0), tzinfo=tz)
 
 
-def window_boundaries(start: datetime, end: datetime, window: str | None,
-                      tz: ZoneInfo) -> list[datetime]:
+def window_boundaries(
+    start: datetime, end: datetime, window: str | None, tz: ZoneInfo
+) -> list[datetime]:
     """[start, b1, ..., end]: window starts strictly inside the period, in UTC."""
     if start.tzinfo is None or end.tzinfo is None:
         raise AppError("validation_error", "start and end need a time zone offset.")
     if end <= start:
-        raise AppError("validation_error", "end must be after start.",
-                       details={"end": "Must be after start."})
+        raise AppError(
+            "validation_error", "end must be after start.", details={"end": "Must be after start."}
+        )
     bounds = [start.astimezone(UTC)]
     if window is not None:
         if window not in WINDOWS:
-            raise AppError("validation_error", f"window is one of {', '.join(WINDOWS)}.",
-                           details={"window": f"Choose one of {', '.join(WINDOWS)}."})
+            raise AppError(
+                "validation_error",
+                f"window is one of {', '.join(WINDOWS)}.",
+                details={"window": f"Choose one of {', '.join(WINDOWS)}."},
+            )
         cursor = _next_boundary(start, window, tz)
         while cursor < end:
             bounds.append(cursor.astimezone(UTC))
             if len(bounds) > MAX_WINDOWS:
-                raise AppError("too_many_windows",
-                               f"At most {MAX_WINDOWS} windows; use a larger window.",
-                               details={"max_windows": MAX_WINDOWS})
+                raise AppError(
+                    "too_many_windows",
+                    f"At most {MAX_WINDOWS} windows; use a larger window.",
+                    details={"max_windows": MAX_WINDOWS},
+                )
             cursor = _next_boundary(cursor, window, tz)
     bounds.append(end.astimezone(UTC))
     return bounds

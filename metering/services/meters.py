@@ -44,21 +44,33 @@ def validate_definition(definition: dict[str, Any]) -> dict[str, Any]:
     value_property = definition.get("value_property") or ""
     if aggregation == Aggregation.COUNT and value_property:
         errors["value_property"] = "count meters have no value property."
-    elif aggregation != Aggregation.COUNT and aggregation in Aggregation.values \
-            and not _is_path(value_property):
+    elif (
+        aggregation != Aggregation.COUNT
+        and aggregation in Aggregation.values
+        and not _is_path(value_property)
+    ):
         errors["value_property"] = f"{aggregation} needs a property path, e.g. 'bytes'."
     filters = definition.get("filters") or []
     filter_error = _filter_error(filters)
     if filter_error:
         errors["filters"] = filter_error
     group_by = definition.get("group_by") or []
-    if not isinstance(group_by, list) or not all(_is_path(g) for g in group_by) \
-            or len(set(group_by)) != len(group_by) or len(group_by) > 5:
+    if (
+        not isinstance(group_by, list)
+        or not all(_is_path(g) for g in group_by)
+        or len(set(group_by)) != len(group_by)
+        or len(group_by) > 5
+    ):
         errors["group_by"] = "Up to 5 distinct property paths."
     if errors:
         raise _invalid(errors)
-    return {"event_type": event_type, "aggregation": aggregation,
-            "value_property": value_property, "filters": filters, "group_by": group_by}
+    return {
+        "event_type": event_type,
+        "aggregation": aggregation,
+        "value_property": value_property,
+        "filters": filters,
+        "group_by": group_by,
+    }
 
 
 def _is_path(value: Any) -> bool:
@@ -87,8 +99,9 @@ def _lock_definitions() -> None:
 
 
 @transaction.atomic
-def meter_create(*, key: str, name: str, description: str = "", created_by: str = "",
-                 **definition: Any) -> Meter:
+def meter_create(
+    *, key: str, name: str, description: str = "", created_by: str = "", **definition: Any
+) -> Meter:
     """Create a meter and its first version, and count the events already stored."""
     try:
         meter_key_validator(key)
@@ -103,15 +116,17 @@ def meter_create(*, key: str, name: str, description: str = "", created_by: str 
             meter = Meter.objects.create(key=key, name=name, description=description)
     except IntegrityError as exc:
         raise Conflict("meter_exists", f"A meter with key {key!r} already exists.") from exc
-    version = MeterVersion.objects.create(meter=meter, version=1, effective_from=BEGINNING,
-                                          created_by=created_by, **clean)
+    version = MeterVersion.objects.create(
+        meter=meter, version=1, effective_from=BEGINNING, created_by=created_by, **clean
+    )
     _backfill(version)
     return meter
 
 
 @transaction.atomic
-def meter_update(*, meter: Meter, effective_from: datetime | None = None,
-                 created_by: str = "", **changes: Any) -> MeterVersion | None:
+def meter_update(
+    *, meter: Meter, effective_from: datetime | None = None, created_by: str = "", **changes: Any
+) -> MeterVersion | None:
     """Rename or re-define a meter. A definition change makes a new version (see module doc);
     returns it, or None when only name/description changed."""
     unknown = set(changes) - {"name", "description", *DEFINITION_FIELDS}
@@ -142,8 +157,11 @@ def meter_update(*, meter: Meter, effective_from: datetime | None = None,
         assert current is not None  # version 1 starts in 1970, never at a current hour
     number = meter.versions.order_by("-version").values_list("version", flat=True).first() or 0
     version = MeterVersion.objects.create(
-        meter=meter, version=number + 1, effective_from=start,
-        created_by=created_by, **clean,
+        meter=meter,
+        version=number + 1,
+        effective_from=start,
+        created_by=created_by,
+        **clean,
     )
     _retire_after(current, start)
     _backfill(version)
@@ -160,8 +178,13 @@ def version_start(requested: datetime | None) -> datetime:
     if requested != requested.replace(minute=0, second=0, microsecond=0):
         raise _invalid({"effective_from": "Must be an hour boundary (minutes and seconds 0)."})
     if requested < current_hour:
-        raise _invalid({"effective_from": "Must not be before the current hour: past hours "
-                        "may already be invoiced.", "earliest": current_hour.isoformat()})
+        raise _invalid(
+            {
+                "effective_from": "Must not be before the current hour: past hours "
+                "may already be invoiced.",
+                "earliest": current_hour.isoformat(),
+            }
+        )
     return requested
 
 
@@ -169,8 +192,10 @@ def _retire_after(previous: MeterVersion, start: datetime) -> None:
     """The previous version stops counting at ``start``: drop its rollups from there on."""
     with connection.cursor() as cursor:
         for table in ("metering_hourlyrollup", "metering_uniquevalue"):
-            cursor.execute(f"DELETE FROM {table} WHERE meter_version_id = %s AND hour >= %s",  # noqa: S608
-                           [previous.pk, start])
+            cursor.execute(
+                f"DELETE FROM {table} WHERE meter_version_id = %s AND hour >= %s",  # noqa: S608
+                [previous.pk, start],
+            )
 
 
 def _backfill(version: MeterVersion) -> None:

@@ -52,8 +52,9 @@ def _replayed(rejected: RejectedEvent) -> dict[str, Any]:
         if isinstance(item, Refused):
             return {"status": "rejected", "reason": item.reason, "message": item.message}
         event, namespace = item.event, item.namespace
-    result = events_ingest(api_key=None, events=[event], id_namespace=namespace,
-                           store_rejections=False)
+    result = events_ingest(
+        api_key=None, events=[event], id_namespace=namespace, store_rejections=False
+    )
     return result.events[0]
 
 
@@ -61,7 +62,8 @@ def _replayed(rejected: RejectedEvent) -> dict[str, Any]:
 def conflict_dismiss(*, conflict: EventConflict) -> EventConflict:
     """Mark a conflict reviewed: the stored event stands (ids are never overwritten)."""
     updated = EventConflict.objects.filter(pk=conflict.pk, status=ReviewStatus.OPEN).update(
-        status=ReviewStatus.DISMISSED)
+        status=ReviewStatus.DISMISSED
+    )
     if not updated:
         raise AppError("not_open", f"Conflict {conflict.pk} is not open.")
     conflict.refresh_from_db()

@@ -43,8 +43,10 @@ _COMBINE: dict[str, str] = {
     Aggregation.COUNT: "r.value + excluded.value",
     Aggregation.SUM: "r.value + excluded.value",
     Aggregation.MAX: "GREATEST(r.value, excluded.value)",
-    Aggregation.LATEST: ("CASE WHEN (excluded.latest_at, excluded.latest_pk) > "
-                         "(r.latest_at, r.latest_pk) THEN excluded.value ELSE r.value END"),
+    Aggregation.LATEST: (
+        "CASE WHEN (excluded.latest_at, excluded.latest_pk) > "
+        "(r.latest_at, r.latest_pk) THEN excluded.value ELSE r.value END"
+    ),
 }
 _AGGREGATE: dict[str, str] = {
     Aggregation.COUNT: "count(*)",
@@ -117,18 +119,27 @@ def rollup_drain(*, max_rounds: int = 1000) -> int:
 def _spans_for_types(types: list[str]) -> list[VersionSpan]:
     if not types:
         return []
-    meter_ids = set(MeterVersion.objects.filter(event_type__in=types)
-                    .values_list("meter_id", flat=True))
+    meter_ids = set(
+        MeterVersion.objects.filter(event_type__in=types).values_list("meter_id", flat=True)
+    )
     versions = list(MeterVersion.objects.filter(meter_id__in=meter_ids).order_by("id"))
     spans: list[VersionSpan] = []
     for meter_id in sorted(meter_ids):
-        spans += [s for s in spans_for([v for v in versions if v.meter_id == meter_id])
-                  if s.version.event_type in types]
+        spans += [
+            s
+            for s in spans_for([v for v in versions if v.meter_id == meter_id])
+            if s.version.event_type in types
+        ]
     return spans
 
 
-def apply_span(cursor, span: VersionSpan, *, source: str,  # type: ignore[no-untyped-def]
-               start: datetime | None = None) -> None:
+def apply_span(
+    cursor,
+    span: VersionSpan,
+    *,
+    source: str,  # type: ignore[no-untyped-def]
+    start: datetime | None = None,
+) -> None:
     """Add the events of ``source`` ("claim": the claimed batch; "backfill": every countable
     event not waiting in the queue) that fall in the span into this version's rollups."""
     version = span.version
@@ -140,11 +151,15 @@ def apply_span(cursor, span: VersionSpan, *, source: str,  # type: ignore[no-unt
     if source == "claim":
         origin = "metering_claim e WHERE"
     else:
-        origin = ("metering_usageevent e WHERE e.id NOT IN"
-                  " (SELECT unnest(event_pks) FROM metering_rollupqueue) AND")
+        origin = (
+            "metering_usageevent e WHERE e.id NOT IN"
+            " (SELECT unnest(event_pks) FROM metering_rollupqueue) AND"
+        )
     lower = max(span.start, start) if start else span.start
-    tail = (f" FROM {origin} e.customer_id IS NOT NULL AND e.timestamp >= %s"
-            f" AND e.timestamp < %s AND {where}")
+    tail = (
+        f" FROM {origin} e.customer_id IS NOT NULL AND e.timestamp >= %s"
+        f" AND e.timestamp < %s AND {where}"
+    )
     tail_params = [lower, span.end, *where_params]
     if version.aggregation == Aggregation.UNIQUE_COUNT:
         cursor.execute(

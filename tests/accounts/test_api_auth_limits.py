@@ -23,8 +23,7 @@ def good_key(db: None, settings) -> str:  # type: ignore[no-untyped-def]
     return api_key_create(name="reader", scope="read").plaintext
 
 
-def test_an_address_guessing_keys_is_locked_out_but_valid_keys_still_work(
-        good_key: str) -> None:
+def test_an_address_guessing_keys_is_locked_out_but_valid_keys_still_work(good_key: str) -> None:
     for n in range(3):
         response = call(f"tly_guess_{n}")
         assert response.status_code == 401
@@ -65,8 +64,7 @@ def test_compat_endpoints_answer_the_lockout_in_the_vendor_shape(good_key: str) 
     response = call("tly_guess_3", path="/compat/lago/api/v1/events")
     assert response.status_code == 429 and response["Retry-After"] == "300"
     body = response.json()
-    assert (body["status"], body["error"], body["code"]) == (429, "Too Many Requests",
-                                                             "throttled")
+    assert (body["status"], body["error"], body["code"]) == (429, "Too Many Requests", "throttled")
 
 
 def test_the_limit_can_be_turned_off(good_key: str, settings) -> None:  # type: ignore[no-untyped-def]

@@ -12,10 +12,17 @@ from accounts import attempts
 from accounts.attempts import Limit, Subject, parse_limit
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("5/15m", (5, 900)), ("20/min", (20, 60)), ("3/1h", (3, 3600)), ("10 / 30s", (10, 30)),
-    ("2/d", (2, 86400)), ("1/1S", (1, 1)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("5/15m", (5, 900)),
+        ("20/min", (20, 60)),
+        ("3/1h", (3, 3600)),
+        ("10 / 30s", (10, 30)),
+        ("2/d", (2, 86400)),
+        ("1/1S", (1, 1)),
+    ],
+)
 def test_limits_parse(text: str, expected: tuple[int, int]) -> None:
     limit = parse_limit("x", text)
     assert limit is not None and (limit.attempts, limit.period) == expected

@@ -9,8 +9,14 @@ pytestmark = pytest.mark.django_db
 def test_create_and_read_customer(admin_api, read_api):
     response = admin_api.post(
         "/api/v1/customers",
-        {"external_id": "acme", "name": "Acme", "email": "ap@acme.example",
-         "currency": "eur", "timezone": "Europe/Paris", "aliases": ["proj_1", "proj_2"]},
+        {
+            "external_id": "acme",
+            "name": "Acme",
+            "email": "ap@acme.example",
+            "currency": "eur",
+            "timezone": "Europe/Paris",
+            "aliases": ["proj_1", "proj_2"],
+        },
         format="json",
     )
     assert response.status_code == 201, response.content
@@ -22,30 +28,33 @@ def test_create_and_read_customer(admin_api, read_api):
 
 def test_external_id_and_aliases_share_one_namespace(admin_api):
     CustomerAliasFactory(alias="proj_1", customer=CustomerFactory(external_id="other"))
-    response = admin_api.post("/api/v1/customers", {"external_id": "proj_1", "name": "X"},
-                              format="json")
+    response = admin_api.post(
+        "/api/v1/customers", {"external_id": "proj_1", "name": "X"}, format="json"
+    )
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "identifier_taken"
     assert not Customer.objects.filter(external_id="proj_1").exists()
-    response = admin_api.post("/api/v1/customers/other/aliases", {"alias": "other"},
-                              format="json")
+    response = admin_api.post("/api/v1/customers/other/aliases", {"alias": "other"}, format="json")
     assert response.status_code == 409
 
 
 def test_duplicate_external_id_is_a_conflict(admin_api):
     CustomerFactory(external_id="acme")
-    response = admin_api.post("/api/v1/customers", {"external_id": "acme", "name": "Again"},
-                              format="json")
+    response = admin_api.post(
+        "/api/v1/customers", {"external_id": "acme", "name": "Again"}, format="json"
+    )
     assert response.status_code == 409
 
 
 def test_add_alias(admin_api):
     CustomerFactory(external_id="acme")
-    response = admin_api.post("/api/v1/customers/acme/aliases", {"alias": "proj_9"},
-                              format="json")
+    response = admin_api.post("/api/v1/customers/acme/aliases", {"alias": "proj_9"}, format="json")
     assert response.status_code == 201
-    assert response.json() == {"alias": "proj_9", "customer": "acme",
-                               "created_at": response.json()["created_at"]}
+    assert response.json() == {
+        "alias": "proj_9",
+        "customer": "acme",
+        "created_at": response.json()["created_at"],
+    }
     assert admin_api.get("/api/v1/customers/acme").json()["aliases"] == ["proj_9"]
 
 
@@ -61,8 +70,9 @@ def test_patch_validates_timezone_and_currency(admin_api):
 
 def test_patch_cannot_change_external_id(admin_api):
     CustomerFactory(external_id="acme")
-    response = admin_api.patch("/api/v1/customers/acme", {"external_id": "x", "name": "N"},
-                               format="json")
+    response = admin_api.patch(
+        "/api/v1/customers/acme", {"external_id": "x", "name": "N"}, format="json"
+    )
     assert response.status_code == 200
     assert Customer.objects.filter(external_id="acme", name="N").exists()
 

@@ -12,8 +12,15 @@ pytestmark = pytest.mark.django_db
 
 
 def staff(role: str) -> User:
-    call_command("create_staff_user", "--username", f"u-{role}", "--role", role,
-                 "--password", "pw-long-enough-1")
+    call_command(
+        "create_staff_user",
+        "--username",
+        f"u-{role}",
+        "--role",
+        role,
+        "--password",
+        "pw-long-enough-1",
+    )
     return User.objects.get(username=f"u-{role}")
 
 
@@ -25,8 +32,15 @@ def test_create_staff_user_puts_user_in_exactly_one_role():
     user = staff("finance")
     assert user.is_staff and not user.is_superuser
     assert list(user.groups.values_list("name", flat=True)) == [FINANCE]
-    call_command("create_staff_user", "--username", "u-finance", "--role", "support",
-                 "--password", "pw-long-enough-2")
+    call_command(
+        "create_staff_user",
+        "--username",
+        "u-finance",
+        "--role",
+        "support",
+        "--password",
+        "pw-long-enough-2",
+    )
     user.refresh_from_db()
     assert list(user.groups.values_list("name", flat=True)) == [SUPPORT]
     assert user.check_password("pw-long-enough-2")
@@ -34,12 +48,23 @@ def test_create_staff_user_puts_user_in_exactly_one_role():
 
 def _change_form(client, customer, **overrides):
     data = {
-        "name": customer.name, "email": customer.email, "status": customer.status,
-        "currency": customer.currency, "timezone": customer.timezone, "tax_id": "",
-        "address_line1": "", "address_line2": "", "city": "", "state": "",
-        "postal_code": "", "country": "", "invoice_grace_hours": "",
-        "aliases-TOTAL_FORMS": "0", "aliases-INITIAL_FORMS": "0",
-        "contacts-TOTAL_FORMS": "0", "contacts-INITIAL_FORMS": "0",
+        "name": customer.name,
+        "email": customer.email,
+        "status": customer.status,
+        "currency": customer.currency,
+        "timezone": customer.timezone,
+        "tax_id": "",
+        "address_line1": "",
+        "address_line2": "",
+        "city": "",
+        "state": "",
+        "postal_code": "",
+        "country": "",
+        "invoice_grace_hours": "",
+        "aliases-TOTAL_FORMS": "0",
+        "aliases-INITIAL_FORMS": "0",
+        "contacts-TOTAL_FORMS": "0",
+        "contacts-INITIAL_FORMS": "0",
     }
     data.update(overrides)
     return client.post(f"/admin/accounts/customer/{customer.pk}/change/", data)
@@ -77,8 +102,11 @@ def test_admin_role_sees_api_keys(client):
 
 def test_admin_creates_api_key_and_sees_it_once(client):
     client.force_login(staff("admin"))
-    response = client.post("/admin/accounts/apikey/add/",
-                           {"name": "from-admin", "scope": "read", "customer": ""}, follow=True)
+    response = client.post(
+        "/admin/accounts/apikey/add/",
+        {"name": "from-admin", "scope": "read", "customer": ""},
+        follow=True,
+    )
     assert response.status_code == 200
     shown = [str(m) for m in response.context["messages"]]
     key = next(m.split(": ")[-1] for m in shown if "Copy this key" in m)

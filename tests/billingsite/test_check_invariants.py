@@ -93,11 +93,22 @@ def test_refunds_beyond_the_captured_amount_are_reported(capsys):
 
     assert "BROKEN" not in run(capsys, "--only", "refunds_within_captured")
     customer = CustomerFactory(external_id="payer")
-    payment = Payment.objects.create(customer=customer, currency="USD", amount=Decimal("50"),
-                                     amount_captured=Decimal("50"), stripe_charge_id="ch_over")
+    payment = Payment.objects.create(
+        customer=customer,
+        currency="USD",
+        amount=Decimal("50"),
+        amount_captured=Decimal("50"),
+        stripe_charge_id="ch_over",
+    )
     for _ in range(2):  # what a missing row lock would let through
-        Refund.objects.create(payment=payment, customer=customer, amount=Decimal("30"),
-                              currency="USD", reason="other", status="pending")
+        Refund.objects.create(
+            payment=payment,
+            customer=customer,
+            amount=Decimal("30"),
+            currency="USD",
+            reason="other",
+            status="pending",
+        )
     with pytest.raises(CommandError):
         run(capsys, "--only", "refunds_within_captured")
     assert "refunds 60.00 USD exceed the captured 50.00" in capsys.readouterr().out

@@ -50,24 +50,41 @@ def test_each_role_sees_its_panels_and_admins_see_all() -> None:
     support = staff_user_create(username="s", role="support", password=PASSWORD)
     finance = staff_user_create(username="f", role="finance", password=PASSWORD)
     admin = staff_user_create(username="a", role="admin", password=PASSWORD)
-    support_panels = ["accounts.customer_search", "disputes.open_disputes",
-                      "invoicing.failed_payments", "accounts.recent_customer_changes",
-                      "disputes.my_waiting_refunds"]
-    finance_panels = ["accounts.customer_search", "disputes.refunds_to_approve",
-                      "accounts.recent_customer_changes", "invoicing.contracts_renewing",
-                      "invoicing.revenue_this_month"]
+    support_panels = [
+        "accounts.customer_search",
+        "disputes.open_disputes",
+        "invoicing.failed_payments",
+        "accounts.recent_customer_changes",
+        "disputes.my_waiting_refunds",
+    ]
+    finance_panels = [
+        "accounts.customer_search",
+        "disputes.refunds_to_approve",
+        "accounts.recent_customer_changes",
+        "invoicing.contracts_renewing",
+        "invoicing.revenue_this_month",
+    ]
     assert _panel_keys(support) == {SUPPORT: support_panels}
     assert _panel_keys(finance) == {FINANCE: finance_panels}
     assert _panel_keys(admin) == {
         SUPPORT: support_panels,
-        FINANCE: ["disputes.refunds_to_approve", "invoicing.contracts_renewing",
-                  "invoicing.revenue_this_month"],
-        ADMIN: ["accounts.api_keys_recent"]}
+        FINANCE: [
+            "disputes.refunds_to_approve",
+            "invoicing.contracts_renewing",
+            "invoicing.revenue_this_month",
+        ],
+        ADMIN: ["accounts.api_keys_recent"],
+    }
 
 
 def test_panel_needs_every_permission_it_names(temporary_panels: list[str]) -> None:
-    panel = register_panel((SUPPORT, FINANCE), "New customers", lambda request: [],
-                           key="test.needs_add", permissions=("accounts.add_customer",))
+    panel = register_panel(
+        (SUPPORT, FINANCE),
+        "New customers",
+        lambda request: [],
+        key="test.needs_add",
+        permissions=("accounts.add_customer",),
+    )
     temporary_panels.append(panel.key)
     support = staff_user_create(username="s", role="support", password=PASSWORD)
     finance = staff_user_create(username="f", role="finance", password=PASSWORD)

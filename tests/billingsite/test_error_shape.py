@@ -19,8 +19,9 @@ def assert_error(response, status, code):
 
 
 def test_bad_json(admin_api):
-    response = admin_api.post("/api/v1/customers", data="{not json",
-                              content_type="application/json")
+    response = admin_api.post(
+        "/api/v1/customers", data="{not json", content_type="application/json"
+    )
     assert_error(response, 400, "parse_error")
 
 
@@ -38,8 +39,9 @@ def test_wrong_method(admin_api):
 
 
 def test_unsupported_media_type(admin_api):
-    response = admin_api.post("/api/v1/customers", data="external_id=a",
-                              content_type="application/x-www-form-urlencoded")
+    response = admin_api.post(
+        "/api/v1/customers", data="external_id=a", content_type="application/x-www-form-urlencoded"
+    )
     assert_error(response, 415, "unsupported_media_type")
 
 
@@ -48,14 +50,18 @@ def test_oversized_body(admin_api):
     big = '{"external_id": "big", "name": "' + "x" * 5000 + '"}'
     error = assert_error(
         admin_api.post("/api/v1/customers", data=big, content_type="application/json"),
-        413, "payload_too_large",
+        413,
+        "payload_too_large",
     )
     assert error["details"]["max_bytes"] == 1000
 
 
 def test_validation_error_lists_fields(admin_api):
-    response = admin_api.post("/api/v1/customers", {"external_id": "bad id!", "currency": "ZZZ",
-                                                    "name": "X"}, format="json")
+    response = admin_api.post(
+        "/api/v1/customers",
+        {"external_id": "bad id!", "currency": "ZZZ", "name": "X"},
+        format="json",
+    )
     error = assert_error(response, 400, "validation_error")
     assert "external_id" in error["details"]
 

@@ -19,8 +19,9 @@ def test_answers_older_than_the_retention_are_deleted_in_batches(settings):
     api_key = api_key_create(name="writer", scope="admin").api_key
     now = timezone.now()
     for n, age in enumerate([1, 23, 25, 30, 100, 24 * 7]):
-        row = IdempotencyKey.objects.create(api_key=api_key, key=f"k{n}", fingerprint="x",
-                                            status_code=201, body={"n": n})
+        row = IdempotencyKey.objects.create(
+            api_key=api_key, key=f"k{n}", fingerprint="x", status_code=201, body={"n": n}
+        )
         IdempotencyKey.objects.filter(pk=row.pk).update(created_at=now - timedelta(hours=age))
     assert idempotency_keys_prune(now=now, batch=2) == 4
     assert sorted(IdempotencyKey.objects.values_list("key", flat=True)) == ["k0", "k1"]

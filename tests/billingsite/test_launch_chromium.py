@@ -30,8 +30,10 @@ def apt_calls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[list[str]
 def test_installs_with_apt_when_missing_and_root(apt_calls, monkeypatch, capsys) -> None:
     monkeypatch.setattr(launch.os, "geteuid", lambda: 0)
     launch.ensure_chromium()
-    assert apt_calls == [["apt-get", "update", "-qq"],
-                         ["apt-get", "install", "-y", "-qq", "chromium"]]
+    assert apt_calls == [
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "chromium"],
+    ]
     assert "installing Debian's chromium" in capsys.readouterr().out
 
 

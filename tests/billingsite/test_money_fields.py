@@ -43,49 +43,81 @@ Builder = Callable[[str, Decimal], models.Model]
 
 def _refund(currency: str, amount: Decimal) -> models.Model:
     _invoice, payment = paid_invoice_payment()
-    return Refund.objects.create(payment=payment, customer=payment.customer, currency=currency,
-                                 amount=amount, reason="other")
+    return Refund.objects.create(
+        payment=payment, customer=payment.customer, currency=currency, amount=amount, reason="other"
+    )
 
 
 def _dispute(currency: str, amount: Decimal) -> models.Model:
-    return Dispute.objects.create(stripe_id=f"dp_{currency}_{amount}", currency=currency,
-                                  amount=amount, status="needs_response")
+    return Dispute.objects.create(
+        stripe_id=f"dp_{currency}_{amount}",
+        currency=currency,
+        amount=amount,
+        status="needs_response",
+    )
 
 
 def _ledger_entry(currency: str, amount: Decimal) -> models.Model:
-    return LedgerEntry.objects.create(posting_key=f"t:{currency}:{amount}",
-                                      account=LedgerAccount.CASH, currency=currency, amount=amount)
+    return LedgerEntry.objects.create(
+        posting_key=f"t:{currency}:{amount}",
+        account=LedgerAccount.CASH,
+        currency=currency,
+        amount=amount,
+    )
 
 
 def _payment(currency: str, amount: Decimal) -> models.Model:
-    return Payment.objects.create(customer=CustomerFactory(), currency=currency,
-                                  stripe_payment_intent_id=f"pi_money_{next(_seq)}",
-                                  amount=amount, amount_captured=amount, amount_refunded=amount)
+    return Payment.objects.create(
+        customer=CustomerFactory(),
+        currency=currency,
+        stripe_payment_intent_id=f"pi_money_{next(_seq)}",
+        amount=amount,
+        amount_captured=amount,
+        amount_refunded=amount,
+    )
 
 
 def _grant(currency: str, amount: Decimal) -> CreditGrant:
-    return CreditGrant.objects.create(customer=CustomerFactory(), kind="promotional",
-                                      currency=currency, amount=amount, effective_at=JAN)
+    return CreditGrant.objects.create(
+        customer=CustomerFactory(),
+        kind="promotional",
+        currency=currency,
+        amount=amount,
+        effective_at=JAN,
+    )
 
 
 def _credit_entry(currency: str, amount: Decimal) -> models.Model:
-    return CreditEntry.objects.create(grant=_grant(currency, amount), kind="adjustment",
-                                      currency=currency, amount=amount)
+    return CreditEntry.objects.create(
+        grant=_grant(currency, amount), kind="adjustment", currency=currency, amount=amount
+    )
 
 
 def _invoice(currency: str) -> Invoice:
     version = make_version(key=f"money{next(_seq)}", currency=currency)
     contract = make_contract(CustomerFactory(currency=currency), version=version)
-    return Invoice.objects.create(customer=contract.customer, contract=contract,
-                                  currency=currency, series=f"T-{currency}", period_start=JAN,
-                                  period_end=FEB, finalize_after=FEB)
+    return Invoice.objects.create(
+        customer=contract.customer,
+        contract=contract,
+        currency=currency,
+        series=f"T-{currency}",
+        period_start=JAN,
+        period_end=FEB,
+        finalize_after=FEB,
+    )
 
 
 def _invoice_line(invoice: Invoice, amount: Decimal) -> InvoiceLine:
-    return InvoiceLine.objects.create(invoice=invoice, currency=invoice.currency,
-                                      position=next(_seq), kind="usage",
-                                      description="Calls", period_start=JAN, period_end=FEB,
-                                      amount=amount)
+    return InvoiceLine.objects.create(
+        invoice=invoice,
+        currency=invoice.currency,
+        position=next(_seq),
+        kind="usage",
+        description="Calls",
+        period_start=JAN,
+        period_end=FEB,
+        amount=amount,
+    )
 
 
 def _invoice_total(currency: str, amount: Decimal) -> models.Model:
@@ -100,16 +132,25 @@ def _line(currency: str, amount: Decimal) -> models.Model:
 
 
 def _credit_note(currency: str, amount: Decimal) -> CreditNote:
-    return CreditNote.objects.create(invoice=_invoice(currency), number=f"CN-T-{next(_seq)}",
-                                     reason="test", outcome="refund", currency=currency,
-                                     total=amount)
+    return CreditNote.objects.create(
+        invoice=_invoice(currency),
+        number=f"CN-T-{next(_seq)}",
+        reason="test",
+        outcome="refund",
+        currency=currency,
+        total=amount,
+    )
 
 
 def _credit_note_line(currency: str, amount: Decimal) -> models.Model:
     note = _credit_note(currency, amount)
-    return CreditNoteLine.objects.create(credit_note=note,
-                                         invoice_line=_invoice_line(note.invoice, amount),
-                                         currency=currency, amount=amount, description="Calls")
+    return CreditNoteLine.objects.create(
+        credit_note=note,
+        invoice_line=_invoice_line(note.invoice, amount),
+        currency=currency,
+        amount=amount,
+        description="Calls",
+    )
 
 
 # (model, amount field, builder): every amount that is a MoneyField, with a way to store one.
@@ -136,12 +177,16 @@ SAMPLES = [("KWD", D("1.235")), ("JPY", D("1000")), ("USD", D("12.50")), ("EUR",
 def test_amount_is_a_money_field_on_the_rows_currency_column(model, name, build):
     field = model._meta.get_field(name)
     assert isinstance(field, MoneyField)
-    assert (field.currency_field_name, field.max_digits, field.decimal_places) == \
-        ("currency", 24, 4)
+    assert (field.currency_field_name, field.max_digits, field.decimal_places) == (
+        "currency",
+        24,
+        4,
+    )
     assert isinstance(model.__dict__[name], SharedCurrencyMoney)
     # No per-amount "<name>_currency" column was added next to the shared one.
-    assert [f.name for f in model._meta.concrete_fields if f.name.endswith("currency")] == \
-        ["currency"]
+    assert [f.name for f in model._meta.concrete_fields if f.name.endswith("currency")] == [
+        "currency"
+    ]
 
 
 @pytest.mark.django_db
@@ -187,8 +232,9 @@ def test_money_on_a_new_row_without_currency_sets_it_and_kwargs_refuse_a_mismatc
     row = Dispute(stripe_id="dp_new", status="needs_response", amount=to_money(D("3"), "JPY"))
     assert row.currency == "JPY"
     with pytest.raises(MoneyError):
-        Dispute(stripe_id="dp_mix", status="needs_response", currency="USD",
-                amount=Money(D("3"), "JPY"))
+        Dispute(
+            stripe_id="dp_mix", status="needs_response", currency="USD", amount=Money(D("3"), "JPY")
+        )
 
 
 def test_to_money_builds_exact_money_and_checks_currency():
@@ -207,8 +253,12 @@ def test_payment_default_amounts_are_zero_in_the_given_currency():
     payment = Payment(customer=CustomerFactory(), currency="KWD", stripe_charge_id="ch_default")
     payment.save()
     payment.refresh_from_db()
-    assert (payment.currency, payment.amount, payment.amount_captured, payment.amount_refunded) \
-        == ("KWD", Money(0, "KWD"), Money(0, "KWD"), Money(0, "KWD"))
+    assert (payment.currency, payment.amount, payment.amount_captured, payment.amount_refunded) == (
+        "KWD",
+        Money(0, "KWD"),
+        Money(0, "KWD"),
+        Money(0, "KWD"),
+    )
 
 
 def _refused(create: Callable[[], object]) -> str:
@@ -220,23 +270,50 @@ def _refused(create: Callable[[], object]) -> str:
 @pytest.mark.django_db
 def test_children_in_another_currency_than_their_parent_are_refused_by_the_database():
     grant = _grant("USD", D("10"))
-    assert "creditentry_grant_currency_fk" in _refused(lambda: CreditEntry.objects.create(
-        grant=grant, kind="adjustment", currency="EUR", amount=D("1")))
+    assert "creditentry_grant_currency_fk" in _refused(
+        lambda: CreditEntry.objects.create(
+            grant=grant, kind="adjustment", currency="EUR", amount=D("1")
+        )
+    )
     invoice = _invoice("JPY")
-    assert "creditnote_invoice_currency_fk" in _refused(lambda: CreditNote.objects.create(
-        invoice=invoice, number="CN-T-X", reason="r", outcome="refund", currency="USD",
-        total=D("1")))
+    assert "creditnote_invoice_currency_fk" in _refused(
+        lambda: CreditNote.objects.create(
+            invoice=invoice,
+            number="CN-T-X",
+            reason="r",
+            outcome="refund",
+            currency="USD",
+            total=D("1"),
+        )
+    )
     note = _credit_note("KWD", D("1.235"))
     line = _invoice_line(note.invoice, D("1.235"))
-    assert "creditnoteline_note_currency_fk" in _refused(lambda: CreditNoteLine.objects.create(
-        credit_note=note, invoice_line=line, currency="BHD", amount=D("1"), description="x"))
-    assert "invoiceline_invoice_currency_fk" in _refused(lambda: InvoiceLine.objects.bulk_create([
-        InvoiceLine(invoice=invoice, currency="USD", position=1, kind="usage", description="x",
-                    period_start=JAN, period_end=FEB, amount=D("1"))]))
+    assert "creditnoteline_note_currency_fk" in _refused(
+        lambda: CreditNoteLine.objects.create(
+            credit_note=note, invoice_line=line, currency="BHD", amount=D("1"), description="x"
+        )
+    )
+    assert "invoiceline_invoice_currency_fk" in _refused(
+        lambda: InvoiceLine.objects.bulk_create(
+            [
+                InvoiceLine(
+                    invoice=invoice,
+                    currency="USD",
+                    position=1,
+                    kind="usage",
+                    description="x",
+                    period_start=JAN,
+                    period_end=FEB,
+                    amount=D("1"),
+                )
+            ]
+        )
+    )
     # An invoice's currency cannot move away from its lines' either.
     _invoice_line(invoice, D("5"))
     assert "invoiceline_invoice_currency_fk" in _refused(
-        lambda: Invoice.objects.filter(pk=invoice.pk).update(currency="EUR"))
+        lambda: Invoice.objects.filter(pk=invoice.pk).update(currency="EUR")
+    )
 
 
 @pytest.mark.django_db
@@ -247,20 +324,37 @@ def test_currency_invariants_find_children_whose_foreign_key_was_dropped():
     assert list(credit_entry_currencies()) == [] and list(invoice_currencies()) == []
     with connection.cursor() as cursor:  # rolled back with the test's transaction
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending events block ALTER TABLE
-        for table, key in [("creditentry", "creditentry_grant_currency_fk"),
-                           ("creditnote", "creditnote_invoice_currency_fk"),
-                           ("creditnoteline", "creditnoteline_note_currency_fk"),
-                           ("invoiceline", "invoiceline_invoice_currency_fk")]:
+        for table, key in [
+            ("creditentry", "creditentry_grant_currency_fk"),
+            ("creditnote", "creditnote_invoice_currency_fk"),
+            ("creditnoteline", "creditnoteline_note_currency_fk"),
+            ("invoiceline", "invoiceline_invoice_currency_fk"),
+        ]:
             cursor.execute(f"ALTER TABLE invoicing_{table} DROP CONSTRAINT {key}")
-    entry = CreditEntry.objects.create(grant=grant, kind="adjustment", currency="EUR",
-                                       amount=D("1"))
-    bad_note = CreditNote.objects.create(invoice=note.invoice, number="CN-T-BAD", reason="r",
-                                         outcome="refund", currency="GBP", total=D("1"))
-    CreditNoteLine.objects.create(credit_note=note, invoice_line=line, currency="CHF",
-                                  amount=D("1"), description="x")
+    entry = CreditEntry.objects.create(
+        grant=grant, kind="adjustment", currency="EUR", amount=D("1")
+    )
+    bad_note = CreditNote.objects.create(
+        invoice=note.invoice,
+        number="CN-T-BAD",
+        reason="r",
+        outcome="refund",
+        currency="GBP",
+        total=D("1"),
+    )
+    CreditNoteLine.objects.create(
+        credit_note=note, invoice_line=line, currency="CHF", amount=D("1"), description="x"
+    )
     bad_line = InvoiceLine.objects.create(
-        invoice=note.invoice, currency="SEK", position=99, kind="usage", description="x",
-        period_start=JAN, period_end=FEB, amount=D("1"))
+        invoice=note.invoice,
+        currency="SEK",
+        position=99,
+        kind="usage",
+        description="x",
+        period_start=JAN,
+        period_end=FEB,
+        amount=D("1"),
+    )
     assert [v.subject for v in credit_entry_currencies()] == [f"credit entry #{entry.pk}"]
     found = [v.subject for v in invoice_currencies()]
     assert f"credit note {bad_note.number}" in found and len(found) == 3

@@ -88,18 +88,29 @@ def restore_leaves() -> Iterator[None]:
 def test_rows_written_before_the_conversion_read_back_as_the_same_money(restore_leaves):
     apps = _migrate(BEFORE)
     dispute = apps.get_model("disputes", "Dispute").objects.create(
-        stripe_id="dp_m", amount=D("1.235"), currency="KWD", status="needs_response")
+        stripe_id="dp_m", amount=D("1.235"), currency="KWD", status="needs_response"
+    )
     entry = apps.get_model("disputes", "LedgerEntry").objects.create(
-        posting_key="m:1", account="cash", amount=D("-1000"), currency="JPY")
+        posting_key="m:1", account="cash", amount=D("-1000"), currency="JPY"
+    )
     customer = CustomerFactory(currency="KWD")
     payment = apps.get_model("invoicing", "Payment").objects.create(
-        customer_id=customer.pk, stripe_charge_id="ch_m", currency="KWD", amount=D("1.235"),
-        amount_captured=D("1.235"))
+        customer_id=customer.pk,
+        stripe_charge_id="ch_m",
+        currency="KWD",
+        amount=D("1.235"),
+        amount_captured=D("1.235"),
+    )
     grant = apps.get_model("invoicing", "CreditGrant").objects.create(
-        customer_id=customer.pk, kind="paid", amount=D("2.5"), currency="KWD",
-        effective_at=datetime(2026, 1, 1, tzinfo=UTC))
+        customer_id=customer.pk,
+        kind="paid",
+        amount=D("2.5"),
+        currency="KWD",
+        effective_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
     old_entry = apps.get_model("invoicing", "CreditEntry").objects.create(
-        grant_id=grant.pk, kind="grant", amount=D("2.5"))
+        grant_id=grant.pk, kind="grant", amount=D("2.5")
+    )
 
     _migrate(_leaves())
 
@@ -107,7 +118,10 @@ def test_rows_written_before_the_conversion_read_back_as_the_same_money(restore_
     assert LedgerEntry.objects.get(pk=entry.pk).amount == Money(D("-1000"), "JPY")
     loaded = Payment.objects.get(pk=payment.pk)
     assert (loaded.amount, loaded.amount_captured, loaded.amount_refunded) == (
-        Money(D("1.235"), "KWD"), Money(D("1.235"), "KWD"), Money(0, "KWD"))
+        Money(D("1.235"), "KWD"),
+        Money(D("1.235"), "KWD"),
+        Money(0, "KWD"),
+    )
     assert CreditGrant.objects.get(pk=grant.pk).amount == Money(D("2.5"), "KWD")
     filled = CreditEntry.objects.get(pk=old_entry.pk)
     assert (filled.currency, filled.amount) == ("KWD", Money(D("2.5"), "KWD"))
@@ -116,25 +130,43 @@ def test_rows_written_before_the_conversion_read_back_as_the_same_money(restore_
 @pytest.mark.django_db(transaction=True)
 def test_rollback_and_forward_keeps_every_amount_and_refills_currencies(restore_leaves):
     customer = CustomerFactory()
-    credit_grant_create(customer=customer, kind="promotional", amount="5.00", currency="USD",
-                        effective_at=datetime(2025, 12, 1, tzinfo=UTC))
+    credit_grant_create(
+        customer=customer,
+        kind="promotional",
+        amount="5.00",
+        currency="USD",
+        effective_at=datetime(2025, 12, 1, tzinfo=UTC),
+    )
     invoice, payment = paid_invoice_payment(customer)
     assert CreditEntry.objects.filter(invoice=invoice, kind="drawdown").exists()
-    credit_note_create(invoice=invoice, reason="Outage", outcome="customer_credit",
-                       lines={invoice.lines.filter(amount__gt=0).first().pk: D("1.00")})
+    credit_note_create(
+        invoice=invoice,
+        reason="Outage",
+        outcome="customer_credit",
+        lines={invoice.lines.filter(amount__gt=0).first().pk: D("1.00")},
+    )
     refund_request(payment=payment, amount=D("2.00"), reason="other", actor=staff("support"))
     before = _snapshot()
-    assert {key[0] for key in before} >= {"invoicing.CreditEntry", "invoicing.CreditNote",
-                                         "invoicing.CreditNoteLine", "invoicing.Payment",
-                                         "disputes.Refund", "invoicing.InvoiceLine"}
+    assert {key[0] for key in before} >= {
+        "invoicing.CreditEntry",
+        "invoicing.CreditNote",
+        "invoicing.CreditNoteLine",
+        "invoicing.Payment",
+        "disputes.Refund",
+        "invoicing.InvoiceLine",
+    }
 
     _migrate(BEFORE)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT column_name FROM information_schema.columns "
-                       "WHERE table_name = 'invoicing_creditentry'")
+        cursor.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = 'invoicing_creditentry'"
+        )
         assert "currency" not in {row[0] for row in cursor.fetchall()}
-        cursor.execute("SELECT column_name FROM information_schema.columns "
-                       "WHERE table_name = 'invoicing_invoiceline'")
+        cursor.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = 'invoicing_invoiceline'"
+        )
         assert "currency" not in {row[0] for row in cursor.fetchall()}
     _migrate(_leaves())
 

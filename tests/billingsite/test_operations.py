@@ -22,8 +22,12 @@ def test_readyz_checks_database_and_redis(client):
 
 
 def test_readyz_reports_redis_down(client):
-    broken = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": "unix:///nonexistent/redis.sock"}}
+    broken = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "unix:///nonexistent/redis.sock",
+        }
+    }
     with override_settings(CACHES=broken):  # Django rebuilds the cache handlers on change
         response = client.get("/readyz")
     assert response.status_code == 503

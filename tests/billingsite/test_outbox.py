@@ -238,8 +238,9 @@ def test_admin_lists_by_state_and_retry_now_reports_per_row(script, client):
     client.force_login(admin)
     listing = client.get("/admin/billingsite/outboxmessage/?state__exact=dead")
     assert listing.status_code == 200 and "thing:12:create" in listing.content.decode()
-    response = client.post("/admin/billingsite/outboxmessage/",
-                           {"action": "retry_now", "_selected_action": [dead.pk]})
+    response = client.post(
+        "/admin/billingsite/outboxmessage/", {"action": "retry_now", "_selected_action": [dead.pk]}
+    )
     assert response.status_code == 200
     assert "queued (was dead, 1 attempts so far)" in response.content.decode()
     dead.refresh_from_db()
@@ -260,6 +261,7 @@ def test_support_sees_dead_letters_and_only_finance_retries(script, client):
         listing = client.get("/admin/billingsite/outboxmessage/?state__exact=dead")
         assert listing.status_code == 200 and "thing:13:create" in listing.content.decode()
         assert ('value="retry_now"' in listing.content.decode()) is can_retry
-    response = client.post("/admin/billingsite/outboxmessage/",
-                           {"action": "retry_now", "_selected_action": [dead.pk]})
+    response = client.post(
+        "/admin/billingsite/outboxmessage/", {"action": "retry_now", "_selected_action": [dead.pk]}
+    )
     assert "queued (was dead" in response.content.decode()

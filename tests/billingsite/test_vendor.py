@@ -24,14 +24,27 @@ def tarball(files: dict[str, bytes]) -> bytes:
 
 @pytest.fixture
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
-    data = tarball({"package/dist/chart.umd.min.js": b"window.Chart=1;\n"
-                    b"//# sourceMappingURL=chart.umd.min.js.map\n",
-                    "package/LICENSE.md": b"MIT"})
-    lock = {"packages": [{"name": "chart.js", "version": "0.0.1",
-                          "tarball": "https://x.invalid/c.tgz",
-                          "integrity": vendor.sri_sha512(data),
-                          "files": {"package/dist/chart.umd.min.js": "chart.js/chart.umd.min.js",
-                                    "package/LICENSE.md": "chart.js/LICENSE.md"}}]}
+    data = tarball(
+        {
+            "package/dist/chart.umd.min.js": b"window.Chart=1;\n"
+            b"//# sourceMappingURL=chart.umd.min.js.map\n",
+            "package/LICENSE.md": b"MIT",
+        }
+    )
+    lock = {
+        "packages": [
+            {
+                "name": "chart.js",
+                "version": "0.0.1",
+                "tarball": "https://x.invalid/c.tgz",
+                "integrity": vendor.sri_sha512(data),
+                "files": {
+                    "package/dist/chart.umd.min.js": "chart.js/chart.umd.min.js",
+                    "package/LICENSE.md": "chart.js/LICENSE.md",
+                },
+            }
+        ]
+    }
     (tmp_path / "lock.json").write_text(json.dumps(lock))
     monkeypatch.setattr(vendor, "LOCK", tmp_path / "lock.json")
     monkeypatch.setattr(vendor, "DEST", tmp_path / "vendor")

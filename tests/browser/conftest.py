@@ -35,8 +35,14 @@ from accounts.roles import sync_roles
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     # A non-local name for the live server, so pages behave as they do in production
     # (Swagger UI, for one, treats localhost specially).
     "--host-resolver-rules=MAP tally.test 127.0.0.1",
@@ -78,8 +84,7 @@ def browser() -> Iterator[Browser]:
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                                  args=CHROMIUM_ARGS)
+            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             yield chromium
             chromium.close()
     finally:
@@ -111,14 +116,22 @@ def offsite_requests() -> list[str]:
 
 @pytest.fixture
 def browser_context_options() -> dict[str, object]:
-    return {"viewport": {"width": 1280, "height": 860}, "locale": "en-US",
-            "timezone_id": "UTC", "color_scheme": "light"}
+    return {
+        "viewport": {"width": 1280, "height": 860},
+        "locale": "en-US",
+        "timezone_id": "UTC",
+        "color_scheme": "light",
+    }
 
 
 @pytest.fixture
-def page(browser: Browser, live_server: LiveServer, offsite_requests: list[str],
-         browser_context_options: dict[str, object],
-         request: pytest.FixtureRequest) -> Iterator[Page]:
+def page(
+    browser: Browser,
+    live_server: LiveServer,
+    offsite_requests: list[str],
+    browser_context_options: dict[str, object],
+    request: pytest.FixtureRequest,
+) -> Iterator[Page]:
     port = urlsplit(live_server.url).port
     local = {("localhost", port), ("127.0.0.1", port), (PROD_HOST, port)}
 
@@ -138,8 +151,9 @@ def page(browser: Browser, live_server: LiveServer, offsite_requests: list[str],
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        tab.screenshot(path=str(SCREENSHOTS / f"{_safe(request.node.name)}-FAILED.png"),
-                       full_page=True)
+        tab.screenshot(
+            path=str(SCREENSHOTS / f"{_safe(request.node.name)}-FAILED.png"), full_page=True
+        )
     context.close()
     assert not offsite_requests, f"requests left the machine: {offsite_requests}"
 

@@ -26,16 +26,34 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 CONTRAST_JS = (Path(__file__).parent / "contrast.js").read_text()
 HEADER_BG = "rgb(30, 27, 75)"  # --tally-header-bg in light mode
 TEXT_ON_DASHBOARD = [
-    "#user-tools", ".tally-subtitle", ".tally-home-head h1", ".tally-quiet", ".tally-chip-admin",
-    ".tally-role-title", ".tally-panel-head h3", ".tally-search button",
-    ".tally-row-main a", ".tally-row-detail", ".tally-badge-ok", ".tally-badge-danger",
-    ".tally-panel-foot a", "#content-main caption a.section",
-    "#content-main th a", "#recent-actions-module h2",
+    "#user-tools",
+    ".tally-subtitle",
+    ".tally-home-head h1",
+    ".tally-quiet",
+    ".tally-chip-admin",
+    ".tally-role-title",
+    ".tally-panel-head h3",
+    ".tally-search button",
+    ".tally-row-main a",
+    ".tally-row-detail",
+    ".tally-badge-ok",
+    ".tally-badge-danger",
+    ".tally-panel-foot a",
+    "#content-main caption a.section",
+    "#content-main th a",
+    "#recent-actions-module h2",
 ]
 FORM_TEXT = [
-    "div.breadcrumbs", "div.breadcrumbs a", ".fieldset-heading", ".aligned label", "div.help",
-    ".submit-row input[name=_save]", ".submit-row input[name=_continue]", "#nav-sidebar a",
-    ".object-tools a", ".readonly",
+    "div.breadcrumbs",
+    "div.breadcrumbs a",
+    ".fieldset-heading",
+    ".aligned label",
+    "div.help",
+    ".submit-row input[name=_save]",
+    ".submit-row input[name=_continue]",
+    "#nav-sidebar a",
+    ".object-tools a",
+    ".readonly",
 ]
 AA_TEXT = 4.5
 
@@ -139,8 +157,7 @@ def test_change_form_and_login_are_themed(page: Page, screenshot: Callable[..., 
 
     page.goto("/admin/login/")
     expect(page.locator("#header")).to_have_css("background-color", HEADER_BG)
-    login_ratios = _contrast(page, ["#site-name a", "label[for=id_username]",
-                                    ".submit-row input"])
+    login_ratios = _contrast(page, ["#site-name a", "label[for=id_username]", ".submit-row input"])
     assert min(login_ratios.values()) >= AA_TEXT, login_ratios
     screenshot("1-login")
 

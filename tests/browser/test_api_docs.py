@@ -13,7 +13,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def test_swagger_ui_renders_from_local_assets_only(
-    page: Page, allow_prod_host: str, offsite_requests: list[str],
+    page: Page,
+    allow_prod_host: str,
+    offsite_requests: list[str],
     screenshot: Callable[..., Path],
 ) -> None:
     # Served under a non-local name: Swagger UI skips some network features on localhost.
@@ -29,8 +31,12 @@ def test_swagger_ui_renders_from_local_assets_only(
     urls = [request.url for request in seen]
     assert any(urlsplit(u).path.endswith(".js") for u in urls), urls  # the UI's own bundle
     assert any(urlsplit(u).path == "/api/schema/" for u in urls), urls  # the schema it shows
-    off_host = [u for u in urls if urlsplit(u).netloc != urlsplit(allow_prod_host).netloc
-                and urlsplit(u).scheme not in ("data", "blob")]
+    off_host = [
+        u
+        for u in urls
+        if urlsplit(u).netloc != urlsplit(allow_prod_host).netloc
+        and urlsplit(u).scheme not in ("data", "blob")
+    ]
     assert off_host == [], off_host
     assert offsite_requests == []
 

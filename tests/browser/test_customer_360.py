@@ -26,7 +26,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def test_support_finds_a_customer_by_alias_and_opens_the_360_page(
-        page: Page, screenshot: Callable[..., Path]) -> None:
+    page: Page, screenshot: Callable[..., Path]
+) -> None:
     world = build_live_world()
     staff_user_create(username="sam-support", role="support", password=STAFF_PASSWORD)
     errors: list[str] = []
@@ -42,16 +43,25 @@ def test_support_finds_a_customer_by_alias_and_opens_the_360_page(
     page.get_by_role("link", name="Customer 360").click()
     page.wait_for_url(re.compile(rf"/admin/accounts/customer/{world.customer.pk}/360/$"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("Acme Rockets")
-    for title in ("Profile", "Contract and amendments", "Usage this period", "Invoices",
-                  "Payments", "Credit ledger", "Contacts and notes", "Usage-page access",
-                  "Audit history"):
+    for title in (
+        "Profile",
+        "Contract and amendments",
+        "Usage this period",
+        "Invoices",
+        "Payments",
+        "Credit ledger",
+        "Contacts and notes",
+        "Usage-page access",
+        "Audit history",
+    ):
         expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
     expect(page.get_by_test_id("aliases")).to_contain_text("acme-legacy-42")
     invoices = page.locator("#c360-invoices")
     expect(invoices).to_contain_text(world.invoice.number)
     expect(invoices).not_to_contain_text("Globex")
-    expect(page.locator("[data-section='invoicing.usage'] canvas[data-drawn='true']")
-           ).to_have_count(2)
+    expect(
+        page.locator("[data-section='invoicing.usage'] canvas[data-drawn='true']")
+    ).to_have_count(2)
     screenshot("1-customer-360")
 
     invoices.get_by_role("link", name=world.invoice.number).click()
@@ -72,15 +82,19 @@ def test_support_finds_a_customer_by_alias_and_opens_the_360_page(
     name = "test_support_finds_a_customer_by_alias_and_opens_the_360_page-3-usage-as-customer"
     usage.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     entry = UsagePageSignIn.objects.get()
-    assert (entry.method, entry.user.username, entry.customer) == ("staff", "sam-support",
-                                                                   world.customer)
+    assert (entry.method, entry.user.username, entry.customer) == (
+        "staff",
+        "sam-support",
+        world.customer,
+    )
     page.reload()
     expect(page.locator("#c360-sign-ins")).to_contain_text("sam-support")
     assert errors == []
 
 
 def test_finance_amends_the_contract_and_sees_the_impact_preview(
-        page: Page, screenshot: Callable[..., Path]) -> None:
+    page: Page, screenshot: Callable[..., Path]
+) -> None:
     world = build_live_world()
     staff_user_create(username="fran-finance", role="finance", password=STAFF_PASSWORD)
 

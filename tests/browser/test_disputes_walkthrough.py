@@ -41,26 +41,39 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 def charged(localstripe, localstripe_settings, localstripe_gateway):
     """A paid invoice whose payment is a real payment intent on localstripe."""
     invoice = invoice_mark_paid(invoice=finalized_invoice(), now=timezone.now())
-    customer = localstripe_gateway.customer_create(idempotency_key=f"customer:{uuid4().hex}",
-                                                   email="billing@walk.example", name="Walk")
+    customer = localstripe_gateway.customer_create(
+        idempotency_key=f"customer:{uuid4().hex}", email="billing@walk.example", name="Walk"
+    )
     card = localstripe.card_payment_method()
-    localstripe_gateway.payment_method_attach(card, customer.id,
-                                              idempotency_key=f"pm:{uuid4().hex}")
+    localstripe_gateway.payment_method_attach(
+        card, customer.id, idempotency_key=f"pm:{uuid4().hex}"
+    )
     minor = to_minor_units(round_line(invoice.total.amount, invoice.currency), invoice.currency)
     intent = localstripe_gateway.payment_intent_create(
-        customer.id, amount=minor, currency=invoice.currency, payment_method_id=card,
-        idempotency_key=f"payment:{uuid4().hex}")
+        customer.id,
+        amount=minor,
+        currency=invoice.currency,
+        payment_method_id=card,
+        idempotency_key=f"payment:{uuid4().hex}",
+    )
     latest = intent.latest_charge
     payment = Payment.objects.create(
-        customer=invoice.customer, invoice=invoice, stripe_payment_intent_id=intent.id,
+        customer=invoice.customer,
+        invoice=invoice,
+        stripe_payment_intent_id=intent.id,
         stripe_charge_id=latest if isinstance(latest, str) else latest.id,
-        currency=invoice.currency, amount=invoice.total, amount_captured=invoice.total,
-        status="succeeded", stripe_created=timezone.now())
+        currency=invoice.currency,
+        amount=invoice.total,
+        amount_captured=invoice.total,
+        status="succeeded",
+        stripe_created=timezone.now(),
+    )
     return invoice, payment
 
 
 def test_agent_requests_finance_approves_refund_succeeds_on_localstripe(
-        page: Page, screenshot: Callable[..., Path], charged, settings) -> None:
+    page: Page, screenshot: Callable[..., Path], charged, settings
+) -> None:
     settings.REFUND_APPROVAL_THRESHOLD = Decimal("1.00")
     invoice, payment = charged
     staff_user_create(username="ann-support", role="support", password=STAFF_PASSWORD)
@@ -99,15 +112,18 @@ def test_agent_requests_finance_approves_refund_succeeds_on_localstripe(
 
 
 def test_agent_opens_dispute_sees_packet_and_submits(
-        page: Page, screenshot: Callable[..., Path], charged, settings) -> None:
+    page: Page, screenshot: Callable[..., Path], charged, settings
+) -> None:
     settings.STRIPE_WEBHOOK_SECRETS = [SECRET]
     invoice, payment = charged
     staff_user_create(username="dee-support", role="support", password=STAFF_PASSWORD)
-    payload = stripe_event("charge.dispute.created",
-                           dispute_obj(payment, dispute_id="dp_walk", amount_minor=500))
+    payload = stripe_event(
+        "charge.dispute.created", dispute_obj(payment, dispute_id="dp_walk", amount_minor=500)
+    )
     assert post_event(Client(), payload).status_code == 200
-    webhook_event_process(event_pk=StripeWebhookEvent.objects.get(
-        stripe_id=json.loads(payload)["id"]).pk)
+    webhook_event_process(
+        event_pk=StripeWebhookEvent.objects.get(stripe_id=json.loads(payload)["id"]).pk
+    )
     dispute = Dispute.objects.get(stripe_id="dp_walk")
 
     sign_in(page, "dee-support")

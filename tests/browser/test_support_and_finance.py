@@ -24,8 +24,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 def test_support_finds_customer_by_alias_and_sees_billing_terms_read_only(
     page: Page, screenshot: Callable[..., Path]
 ) -> None:
-    acme = customer_create(external_id="acme-prod", name="Acme Rockets", currency="USD",
-                           email="billing@acme.example")
+    acme = customer_create(
+        external_id="acme-prod", name="Acme Rockets", currency="USD", email="billing@acme.example"
+    )
     customer_alias_add(customer=acme, alias="acme-legacy-42")
     customer_create(external_id="globex", name="Globex Corporation", currency="EUR")
     staff_user_create(username="sam-support", role="support", password=STAFF_PASSWORD)

@@ -30,15 +30,17 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 def api_get(path: str) -> dict:  # type: ignore[type-arg]
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION="Bearer "
-                       + api_key_create(name="t", scope="read").plaintext)
+    client.credentials(
+        HTTP_AUTHORIZATION="Bearer " + api_key_create(name="t", scope="read").plaintext
+    )
     response = client.get(path)
     assert response.status_code == 200, response.content
     return response.json()
 
 
 def test_customer_signs_in_sees_usage_and_an_invoice_matching_the_api(
-        page: Page, screenshot: Callable[..., Path]) -> None:
+    page: Page, screenshot: Callable[..., Path]
+) -> None:
     world = build_live_world()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -73,7 +75,8 @@ def test_customer_signs_in_sees_usage_and_an_invoice_matching_the_api(
     summary.focus()
     page.keyboard.press("Enter")
     expect(page.locator("li[data-kind='usage']").first).to_contain_text(
-        "Tier 2 (10 – ∞): 20 units × 0.25 + 1 = 6.00 USD")
+        "Tier 2 (10 – ∞): 20 units × 0.25 + 1 = 6.00 USD"
+    )
     screenshot("3-invoice")
 
     with page.expect_download() as download:
@@ -83,11 +86,18 @@ def test_customer_signs_in_sees_usage_and_an_invoice_matching_the_api(
 
 
 def test_an_expired_signed_link_is_refused_and_a_live_one_embeds(
-        page: Page, screenshot: Callable[..., Path], live_server: LiveServer,
-        allow_prod_host: str, settings: Any) -> None:
+    page: Page,
+    screenshot: Callable[..., Path],
+    live_server: LiveServer,
+    allow_prod_host: str,
+    settings: Any,
+) -> None:
     world = build_live_world()
-    expired = usage_link_create(customer=world.customer, lifetime=timedelta(hours=1),
-                                now=timezone.now() - timedelta(hours=2))
+    expired = usage_link_create(
+        customer=world.customer,
+        lifetime=timedelta(hours=1),
+        now=timezone.now() - timedelta(hours=2),
+    )
     response = page.goto(f"/usage/l/{expired.token}/")
     assert response is not None and response.status == 403
     expect(page.get_by_role("alert")).to_contain_text("This link has expired")
@@ -95,8 +105,10 @@ def test_an_expired_signed_link_is_refused_and_a_live_one_embeds(
     screenshot("1-expired")
 
     live = usage_link_create(customer=world.customer, lifetime=timedelta(minutes=10))
-    operator_app = ("<h1>Operator app</h1><iframe title='usage' width='1100' height='700' "
-                    f"src='{live_server.url}/usage/l/{live.token}/'></iframe>")
+    operator_app = (
+        "<h1>Operator app</h1><iframe title='usage' width='1100' height='700' "
+        f"src='{live_server.url}/usage/l/{live.token}/'></iframe>"
+    )
     # By default ('self') a page of another origin (the operator's app, here tally.test)
     # cannot frame the link pages: Chromium refuses and reports the CSP directive.
     page.goto(f"{allow_prod_host}/usage/sign-in/")
@@ -118,13 +130,24 @@ def test_an_expired_signed_link_is_refused_and_a_live_one_embeds(
 
 
 CONTRAST_JS = (Path(__file__).parent / "contrast.js").read_text()
-USAGE_TEXT = [".brand span", ".nav a", ".kpi-label", ".kpi-value", "table.data thead th",
-              "table.data td", ".muted", "figure.chart figcaption", ".chart-table summary",
-              ".line details summary", "footer"]
+USAGE_TEXT = [
+    ".brand span",
+    ".nav a",
+    ".kpi-label",
+    ".kpi-value",
+    "table.data thead th",
+    "table.data td",
+    ".muted",
+    "figure.chart figcaption",
+    ".chart-table summary",
+    ".line details summary",
+    "footer",
+]
 
 
 def test_usage_pages_are_readable_in_light_dark_and_on_a_phone(
-        page: Page, screenshot: Callable[..., Path]) -> None:
+    page: Page, screenshot: Callable[..., Path]
+) -> None:
     world = build_live_world()
     token = usage_link_create(customer=world.customer).token
     for scheme in ("light", "dark"):
@@ -145,15 +168,17 @@ def test_usage_pages_are_readable_in_light_dark_and_on_a_phone(
     page.emulate_media(color_scheme="light")
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"/usage/l/{token}/invoices/{world.invoice.number}/")
-    overflow = page.evaluate("document.documentElement.scrollWidth - "
-                             "document.documentElement.clientWidth")
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
     assert overflow <= 0, f"the page scrolls sideways by {overflow}px on a phone"
     expect(page.get_by_test_id("invoice-total")).to_be_visible()
     screenshot("2-phone")
 
 
 def test_repeated_wrong_passwords_get_a_page_that_says_when_to_try_again(
-        page: Page, screenshot: Callable[..., Path], settings: Any) -> None:
+    page: Page, screenshot: Callable[..., Path], settings: Any
+) -> None:
     settings.USAGE_SIGN_IN_LIMIT_PER_USERNAME = "2/10m"
     build_live_world()
     page.goto("/usage/sign-in/")

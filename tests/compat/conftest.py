@@ -54,8 +54,13 @@ class Tenant:
         now = datetime.now(UTC)
         response = self.read_api.get(
             f"/api/v1/customers/{customer}/usage",
-            {"meter": meter, "start": (now - timedelta(days=3)).isoformat(),
-             "end": (now + timedelta(days=1)).isoformat(), "window": "day"})
+            {
+                "meter": meter,
+                "start": (now - timedelta(days=3)).isoformat(),
+                "end": (now + timedelta(days=1)).isoformat(),
+                "window": "day",
+            },
+        )
         assert response.status_code == 200, response.content
         return Decimal(response.json()["total"] or "0")
 
@@ -64,13 +69,19 @@ class Tenant:
 def tenant(live_server: Any, db: None) -> Tenant:
     customer = CustomerFactory(external_id="acme", name="Acme")
     customer_alias_add(customer=customer, alias="sub_acme_pro")
-    meter_create(key="tokens", name="Tokens", event_type="llm_call", aggregation="sum",
-                 value_property="tokens")
+    meter_create(
+        key="tokens",
+        name="Tokens",
+        event_type="llm_call",
+        aggregation="sum",
+        value_property="tokens",
+    )
     meter_create(key="calls", name="Calls", event_type="api_call", aggregation="count")
     issued = api_key_create(name="vendor-sdk", scope="ingest")
     reader = APIClient()
     reader.credentials(
-        HTTP_AUTHORIZATION=f"Bearer {api_key_create(name='r', scope='read').plaintext}")
+        HTTP_AUTHORIZATION=f"Bearer {api_key_create(name='r', scope='read').plaintext}"
+    )
     return Tenant(customer, issued.plaintext, reader, live_server.url)
 
 
@@ -92,6 +103,8 @@ def closing() -> Iterator[Callable[[Any], Any]]:
 @pytest.fixture
 def ago() -> Callable[..., datetime]:
     """``ago(minutes=5)`` -> an aware UTC datetime that far in the past (inside the window)."""
+
     def make(**delta: float) -> datetime:
         return datetime.now(UTC).replace(microsecond=0) - timedelta(**delta)
+
     return make

@@ -19,13 +19,24 @@ def two_customers():
     rows = []
     for status in ("succeeded", "requested"):
         invoice, payment = paid_invoice_payment()
-        refund = Refund.objects.create(payment=payment, invoice=invoice,
-                                       customer=payment.customer, amount=Decimal("1.50"),
-                                       currency=payment.currency, reason="other", status=status)
-        dispute = Dispute.objects.create(stripe_id=f"dp_api{payment.pk}", payment=payment,
-                                         customer=payment.customer, amount=Decimal("9.00"),
-                                         currency=payment.currency, status="needs_response",
-                                         due_by=timezone.now() + timedelta(days=3))
+        refund = Refund.objects.create(
+            payment=payment,
+            invoice=invoice,
+            customer=payment.customer,
+            amount=Decimal("1.50"),
+            currency=payment.currency,
+            reason="other",
+            status=status,
+        )
+        dispute = Dispute.objects.create(
+            stripe_id=f"dp_api{payment.pk}",
+            payment=payment,
+            customer=payment.customer,
+            amount=Decimal("9.00"),
+            currency=payment.currency,
+            status="needs_response",
+            due_by=timezone.now() + timedelta(days=3),
+        )
         rows.append((payment.customer, refund, dispute))
     return rows
 
@@ -35,10 +46,10 @@ def test_lists_filter_by_customer_status_and_period(read_api, two_customers):
     body = read_api.get("/api/v1/refunds").json()
     assert len(body["results"]) == 2
     mine = read_api.get(f"/api/v1/refunds?customer={first.external_id}").json()["results"]
-    assert [(r["id"], r["amount"], r["status"]) for r in mine] == [
-        (refund.pk, "1.50", "succeeded")]
-    assert [r["customer"] for r in read_api.get("/api/v1/refunds?status=requested")
-            .json()["results"]] == [second.external_id]
+    assert [(r["id"], r["amount"], r["status"]) for r in mine] == [(refund.pk, "1.50", "succeeded")]
+    assert [
+        r["customer"] for r in read_api.get("/api/v1/refunds?status=requested").json()["results"]
+    ] == [second.external_id]
     future = (timezone.now() + timedelta(days=1)).isoformat().replace("+00:00", "Z")
     assert read_api.get("/api/v1/refunds", {"start": future}).json()["results"] == []
     disputes = read_api.get(f"/api/v1/disputes?customer={first.external_id}").json()["results"]
@@ -51,7 +62,8 @@ def test_a_bound_key_sees_only_its_customer(api_client_for, two_customers):
     (first, _, _), (second, _, _) = two_customers
     bound = api_client_for("read", customer=first)
     assert {r["customer"] for r in bound.get("/api/v1/refunds").json()["results"]} == {
-        first.external_id}
+        first.external_id
+    }
     assert bound.get(f"/api/v1/disputes?customer={second.external_id}").json()["results"] == []
 
 

@@ -20,16 +20,28 @@ pytestmark = pytest.mark.django_db
 def case():
     invoice, payment = paid_invoice_payment()
     agent, finance = staff("support"), staff("finance")
-    refund = Refund.objects.create(payment=payment, invoice=invoice, customer=payment.customer,
-                                   amount=Decimal("700.00"), currency=payment.currency,
-                                   reason="billing_error", status="requested",
-                                   requested_by=agent, needs_approval=True,
-                                   stripe_refund_id="re_case1")
-    dispute = Dispute.objects.create(stripe_id="dp_case1", stripe_charge_id="ch_case_disputed",
-                                     payment=payment, customer=payment.customer,
-                                     amount=Decimal("9.00"), currency=payment.currency,
-                                     status="needs_response",
-                                     due_by=timezone.now() + timedelta(hours=30))
+    refund = Refund.objects.create(
+        payment=payment,
+        invoice=invoice,
+        customer=payment.customer,
+        amount=Decimal("700.00"),
+        currency=payment.currency,
+        reason="billing_error",
+        status="requested",
+        requested_by=agent,
+        needs_approval=True,
+        stripe_refund_id="re_case1",
+    )
+    dispute = Dispute.objects.create(
+        stripe_id="dp_case1",
+        stripe_charge_id="ch_case_disputed",
+        payment=payment,
+        customer=payment.customer,
+        amount=Decimal("9.00"),
+        currency=payment.currency,
+        status="needs_response",
+        due_by=timezone.now() + timedelta(hours=30),
+    )
     return payment.customer, agent, finance, refund, dispute
 
 
@@ -57,11 +69,13 @@ def test_customer_360_sections_and_search_by_stripe_ids(client, case):
         assert customer.name in found.content.decode(), term
 
 
-def test_reconciliation_has_refund_and_dispute_sources(recording_client, recording_gateway,
-                                                       case):
+def test_reconciliation_has_refund_and_dispute_sources(recording_client, recording_gateway, case):
     assert {"refund", "dispute"} <= {s.object_type for s in reconciliation_sources()}
-    run = reconcile(start=datetime(2000, 1, 1, tzinfo=UTC),
-                    end=timezone.now() + timedelta(days=1), gateway=recording_gateway)
+    run = reconcile(
+        start=datetime(2000, 1, 1, tzinfo=UTC),
+        end=timezone.now() + timedelta(days=1),
+        gateway=recording_gateway,
+    )
     kinds = {(d.object_type, d.kind, d.stripe_id) for d in run.differences.all()}
     assert ("refund", "missing_in_stripe", "re_case1") in kinds
     assert any(obj == "dispute" for obj, _, _ in kinds)

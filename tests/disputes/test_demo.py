@@ -14,17 +14,23 @@ pytestmark = pytest.mark.django_db
 
 def test_seed_demo_twice_gives_the_same_refunds_and_disputes():
     call_command("seed_demo", stdout=io.StringIO())
-    first = (sorted(Refund.objects.values_list("batch_ref", "status")),
-             sorted(Dispute.objects.values_list("stripe_id", "status")),
-             LedgerEntry.objects.count())
+    first = (
+        sorted(Refund.objects.values_list("batch_ref", "status")),
+        sorted(Dispute.objects.values_list("stripe_id", "status")),
+        LedgerEntry.objects.count(),
+    )
     call_command("seed_demo", stdout=io.StringIO())
-    again = (sorted(Refund.objects.values_list("batch_ref", "status")),
-             sorted(Dispute.objects.values_list("stripe_id", "status")),
-             LedgerEntry.objects.count())
+    again = (
+        sorted(Refund.objects.values_list("batch_ref", "status")),
+        sorted(Dispute.objects.values_list("stripe_id", "status")),
+        LedgerEntry.objects.count(),
+    )
     assert first == again
-    assert {s for _, s in first[0]} == {"succeeded", "pending", "failed", "requested",
-                                        "rejected"}
-    assert dict(first[1]) == {"dp_demo_soon": "needs_response", "dp_demo_won": "won",
-                              "dp_demo_lost": "lost"}
+    assert {s for _, s in first[0]} == {"succeeded", "pending", "failed", "requested", "rejected"}
+    assert dict(first[1]) == {
+        "dp_demo_soon": "needs_response",
+        "dp_demo_won": "won",
+        "dp_demo_lost": "lost",
+    }
     assert Dispute.objects.get(stripe_id="dp_demo_soon").assignee.username == "demo-support"
     assert Refund.objects.get(batch_ref="demo:succeeded").credit_note is not None

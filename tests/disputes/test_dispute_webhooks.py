@@ -24,8 +24,13 @@ from tests.stripe_support import fixture_object, stripe_event
 
 pytestmark = pytest.mark.django_db
 
-EVENT_TYPES = ["charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed",
-               "charge.dispute.funds_withdrawn", "charge.dispute.funds_reinstated"]
+EVENT_TYPES = [
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.closed",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -49,29 +54,40 @@ def deliver(client, payload: bytes) -> StripeWebhookEvent:
 
 @pytest.mark.parametrize("event_type", EVENT_TYPES)
 def test_each_dispute_event_type_creates_the_linked_dispute(client, payment, event_type):
-    status = {"charge.dispute.closed": "lost",
-              "charge.dispute.funds_reinstated": "under_review"}.get(event_type,
-                                                                     "needs_response")
-    obj = dispute_obj(payment, status=status, amount_minor=1234, due_by=1893456000,
-                      is_charge_refundable=False)
+    status = {
+        "charge.dispute.closed": "lost",
+        "charge.dispute.funds_reinstated": "under_review",
+    }.get(event_type, "needs_response")
+    obj = dispute_obj(
+        payment, status=status, amount_minor=1234, due_by=1893456000, is_charge_refundable=False
+    )
     row = deliver(client, stripe_event(event_type, obj))
     assert row.status == "processed"
     dispute = Dispute.objects.get(stripe_id="dp_test1")
     assert (dispute.payment, dispute.invoice, dispute.customer) == (
-        payment, payment.invoice, payment.customer)
+        payment,
+        payment.invoice,
+        payment.customer,
+    )
     assert (dispute.amount.amount, dispute.currency, dispute.reason, dispute.status) == (
-        Decimal("12.34"), payment.currency, "fraudulent", status)
+        Decimal("12.34"),
+        payment.currency,
+        "fraudulent",
+        status,
+    )
     assert dispute.due_by.timestamp() == 1893456000 and dispute.is_charge_refundable is False
     assert sum(e.amount.amount for e in LedgerEntry.objects.all()) == 0  # every posting balances
 
 
 def test_inquiry_warning_statuses_flow_and_close_without_money(client, payment):
     now = int(time.time())
-    for offset, status in enumerate(["warning_needs_response", "warning_under_review",
-                                     "warning_closed"]):
+    for offset, status in enumerate(
+        ["warning_needs_response", "warning_under_review", "warning_closed"]
+    ):
         kind = "charge.dispute.closed" if status == "warning_closed" else "charge.dispute.updated"
-        deliver(client, stripe_event(kind, dispute_obj(payment, status=status),
-                                     created=now + offset))
+        deliver(
+            client, stripe_event(kind, dispute_obj(payment, status=status), created=now + offset)
+        )
         dispute = Dispute.objects.get()
         assert dispute.status == status
     assert dispute.is_inquiry and dispute.closed_at is not None
@@ -81,16 +97,22 @@ def test_inquiry_warning_statuses_flow_and_close_without_money(client, payment):
 def _lifecycle(payment, outcome: str) -> list[bytes]:
     now = int(time.time())
     withdrawn = dispute_obj(payment, status="needs_response", amount_minor=5000)
-    steps = [("charge.dispute.created", dispute_obj(payment, status="needs_response",
-                                                    amount_minor=5000)),
-             ("charge.dispute.funds_withdrawn", withdrawn),
-             ("charge.dispute.updated", dispute_obj(payment, status="under_review",
-                                                    amount_minor=5000))]
+    steps = [
+        (
+            "charge.dispute.created",
+            dispute_obj(payment, status="needs_response", amount_minor=5000),
+        ),
+        ("charge.dispute.funds_withdrawn", withdrawn),
+        ("charge.dispute.updated", dispute_obj(payment, status="under_review", amount_minor=5000)),
+    ]
     if outcome == "won":
-        steps.append(("charge.dispute.funds_reinstated",
-                      dispute_obj(payment, status="under_review", amount_minor=5000)))
-    steps.append(("charge.dispute.closed", dispute_obj(payment, status=outcome,
-                                                       amount_minor=5000)))
+        steps.append(
+            (
+                "charge.dispute.funds_reinstated",
+                dispute_obj(payment, status="under_review", amount_minor=5000),
+            )
+        )
+    steps.append(("charge.dispute.closed", dispute_obj(payment, status=outcome, amount_minor=5000)))
     return [stripe_event(kind, obj, created=now + i) for i, (kind, obj) in enumerate(steps)]
 
 
@@ -99,8 +121,13 @@ def _balances() -> dict[str, Decimal]:
 
 
 WON = {"cash": 0, "refunds": 0, "disputed_funds": 0, "dispute_writeoff": 0, "dispute_fees": 0}
-LOST = {"cash": Decimal("-65.00"), "refunds": 0, "disputed_funds": 0,
-        "dispute_writeoff": Decimal("50.00"), "dispute_fees": Decimal("15.00")}
+LOST = {
+    "cash": Decimal("-65.00"),
+    "refunds": 0,
+    "disputed_funds": 0,
+    "dispute_writeoff": Decimal("50.00"),
+    "dispute_fees": Decimal("15.00"),
+}
 
 
 @pytest.mark.parametrize("outcome,expected", [("won", WON), ("lost", LOST)])
@@ -142,18 +169,25 @@ def test_concurrent_first_deliveries_make_one_dispute_and_one_posting_each():
     """created and closed(lost) for an unknown dispute processed at once on two connections."""
     payment = paid_invoice_payment()[1]
     now = int(time.time())
-    work = [(dispute_obj(payment, dispute_id="dp_race", status="needs_response",
-                         amount_minor=5000), now, "charge.dispute.created"),
-            (dispute_obj(payment, dispute_id="dp_race", status="lost", amount_minor=5000),
-             now + 5, "charge.dispute.closed")]
+    work = [
+        (
+            dispute_obj(payment, dispute_id="dp_race", status="needs_response", amount_minor=5000),
+            now,
+            "charge.dispute.created",
+        ),
+        (
+            dispute_obj(payment, dispute_id="dp_race", status="lost", amount_minor=5000),
+            now + 5,
+            "charge.dispute.closed",
+        ),
+    ]
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
 
     def apply(obj, created, kind) -> None:
         try:
             barrier.wait()
-            dispute_apply_stripe(obj, at=datetime.fromtimestamp(created, tz=UTC),
-                                 event_type=kind)
+            dispute_apply_stripe(obj, at=datetime.fromtimestamp(created, tz=UTC), event_type=kind)
         except BaseException as exc:
             errors.append(exc)
         finally:

@@ -21,13 +21,19 @@ from disputes.services.refunds import refund_approve, refund_reject, refund_requ
 from disputes.states import RESERVING
 from tests.disputes.factories import paid_invoice_payment, staff
 
-STEPS = st.lists(st.tuples(st.sampled_from(["request", "reject", "succeed", "fail"]),
-                           st.integers(min_value=1, max_value=4000)), max_size=12)
+STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["request", "reject", "succeed", "fail"]),
+        st.integers(min_value=1, max_value=4000),
+    ),
+    max_size=12,
+)
 
 
 @pytest.mark.django_db
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(steps=STEPS)
 def test_reserved_refunds_never_exceed_captured(steps, refund_case):
     payment, agent, finance = refund_case
@@ -35,21 +41,31 @@ def test_reserved_refunds_never_exceed_captured(steps, refund_case):
     try:
         for action, cents in steps:
             amount = Decimal(cents) / 100
-            open_ = list(Refund.objects.filter(payment=payment, status__in=["requested",
-                                                                           "approved"]))
+            open_ = list(
+                Refund.objects.filter(payment=payment, status__in=["requested", "approved"])
+            )
             try:
                 if action == "request":
                     refund_request(payment=payment, amount=amount, reason="other", actor=agent)
                 elif action == "reject" and open_:
                     refund_reject(refund=open_[0], actor=finance, note="no")
                 elif open_ and open_[0].status == "approved":
-                    refund_apply_stripe({"id": f"re_p{open_[0].pk}",
-                                         "status": "succeeded" if action == "succeed"
-                                         else "failed"}, at=None, refund_id=open_[0].pk)
+                    refund_apply_stripe(
+                        {
+                            "id": f"re_p{open_[0].pk}",
+                            "status": "succeeded" if action == "succeed" else "failed",
+                        },
+                        at=None,
+                        refund_id=open_[0].pk,
+                    )
             except (Conflict, AppError):
                 pass
-            reserved = Refund.objects.filter(payment=payment, status__in=RESERVING).aggregate(
-                s=Sum("amount"))["s"] or 0
+            reserved = (
+                Refund.objects.filter(payment=payment, status__in=RESERVING).aggregate(
+                    s=Sum("amount")
+                )["s"]
+                or 0
+            )
             assert reserved <= payment.amount_captured.amount
     finally:
         transaction.savepoint_rollback(sid)
@@ -66,8 +82,9 @@ def refund_case(db, settings):
 def test_two_approvers_at_once_approve_once(settings):
     settings.REFUND_APPROVAL_THRESHOLD = Decimal("1.00")
     _, payment = paid_invoice_payment()
-    refund = refund_request(payment=payment, amount=Decimal("5.00"), reason="other",
-                            actor=staff("support"))
+    refund = refund_request(
+        payment=payment, amount=Decimal("5.00"), reason="other", actor=staff("support")
+    )
     approvers = [staff("finance"), staff("finance")]
     barrier = threading.Barrier(2)
     results: list[str] = []

@@ -37,11 +37,13 @@ def deliver(client, payload: bytes) -> StripeWebhookEvent:
     return row
 
 
-def test_refund_sent_once_with_its_key_even_after_a_timeout(recording_default_gateway,
-                                                            recording_client):
+def test_refund_sent_once_with_its_key_even_after_a_timeout(
+    recording_default_gateway, recording_client
+):
     _, payment = paid_invoice_payment()
-    refund = refund_request(payment=payment, amount=Decimal("3.50"), reason="duplicate",
-                            actor=staff("support"))
+    refund = refund_request(
+        payment=payment, amount=Decimal("3.50"), reason="duplicate", actor=staff("support")
+    )
     recording_client.fail("POST", "/v1/refunds", times=1, kind="timeout_after_success")
     outbox_dispatch(topics=["stripe.refund.create"])
     row = OutboxMessage.objects.get(key=f"refund:{refund.pk}")
@@ -63,8 +65,9 @@ def test_refund_sent_once_with_its_key_even_after_a_timeout(recording_default_ga
 
 def test_canceled_before_sending_sends_nothing(recording_default_gateway, recording_client):
     _, payment = paid_invoice_payment()
-    refund = refund_request(payment=payment, amount=Decimal("1.00"), reason="other",
-                            actor=staff("support"))
+    refund = refund_request(
+        payment=payment, amount=Decimal("1.00"), reason="other", actor=staff("support")
+    )
     Refund.objects.filter(pk=refund.pk).update(status="canceled")
     outbox_dispatch(topics=["stripe.refund.create"])
     assert recording_client.requests_to("POST", "/v1/refunds") == []
@@ -72,24 +75,35 @@ def test_canceled_before_sending_sends_nothing(recording_default_gateway, record
 
 def _pending_refund(recording_client):
     _, payment = paid_invoice_payment()
-    refund = refund_request(payment=payment, amount=Decimal("2.00"), reason="other",
-                            actor=staff("support"))
-    recording_client.on("POST", "/v1/refunds", fixture_object(
-        "refund", id="re_pending1", status="pending", amount=200))
+    refund = refund_request(
+        payment=payment, amount=Decimal("2.00"), reason="other", actor=staff("support")
+    )
+    recording_client.on(
+        "POST",
+        "/v1/refunds",
+        fixture_object("refund", id="re_pending1", status="pending", amount=200),
+    )
     outbox_dispatch(topics=["stripe.refund.create"])
     refund.refresh_from_db()
     assert (refund.status, refund.stripe_refund_id) == ("pending", "re_pending1")
     return refund
 
 
-def test_webhooks_settle_a_pending_refund_once_in_any_order(client, recording_default_gateway,
-                                                            recording_client):
+def test_webhooks_settle_a_pending_refund_once_in_any_order(
+    client, recording_default_gateway, recording_client
+):
     refund = _pending_refund(recording_client)
     now = int(time.time())
-    action = stripe_event("refund.updated", fixture_object(
-        "refund", id="re_pending1", status="requires_action", amount=200), created=now + 1)
-    done = stripe_event("refund.updated", fixture_object(
-        "refund", id="re_pending1", status="succeeded", amount=200), created=now + 5)
+    action = stripe_event(
+        "refund.updated",
+        fixture_object("refund", id="re_pending1", status="requires_action", amount=200),
+        created=now + 1,
+    )
+    done = stripe_event(
+        "refund.updated",
+        fixture_object("refund", id="re_pending1", status="succeeded", amount=200),
+        created=now + 5,
+    )
     deliver(client, done)
     deliver(client, action)  # older snapshot arriving late: ignored
     again = deliver(client, done)  # duplicate delivery
@@ -99,29 +113,50 @@ def test_webhooks_settle_a_pending_refund_once_in_any_order(client, recording_de
     assert balance(LedgerAccount.REFUNDS) == Decimal("2.00")
 
 
-def test_requires_action_then_failed_from_refund_events(client, recording_default_gateway,
-                                                        recording_client):
+def test_requires_action_then_failed_from_refund_events(
+    client, recording_default_gateway, recording_client
+):
     refund = _pending_refund(recording_client)
     now = int(time.time())
-    deliver(client, stripe_event("refund.updated", fixture_object(
-        "refund", id="re_pending1", status="requires_action"), created=now + 1))
+    deliver(
+        client,
+        stripe_event(
+            "refund.updated",
+            fixture_object("refund", id="re_pending1", status="requires_action"),
+            created=now + 1,
+        ),
+    )
     refund.refresh_from_db()
     assert refund.status == "requires_action"
-    deliver(client, stripe_event("refund.failed", fixture_object(
-        "refund", id="re_pending1", status="failed", failure_reason="expired_or_canceled_card"),
-        created=now + 2))
+    deliver(
+        client,
+        stripe_event(
+            "refund.failed",
+            fixture_object(
+                "refund",
+                id="re_pending1",
+                status="failed",
+                failure_reason="expired_or_canceled_card",
+            ),
+            created=now + 2,
+        ),
+    )
     refund.refresh_from_db()
     assert (refund.status, refund.failure_reason) == ("failed", "expired_or_canceled_card")
     assert balance(LedgerAccount.CASH) == 0
 
 
-def test_charge_refunded_settles_refunds_it_lists(client, recording_default_gateway,
-                                                  recording_client):
+def test_charge_refunded_settles_refunds_it_lists(
+    client, recording_default_gateway, recording_client
+):
     refund = _pending_refund(recording_client)
-    charge = fixture_object("charge", id=refund.payment.stripe_charge_id, amount_refunded=200,
-                            refunded=False)
-    charge["refunds"] = {"object": "list", "data": [fixture_object(
-        "refund", id="re_pending1", status="succeeded", amount=200)]}
+    charge = fixture_object(
+        "charge", id=refund.payment.stripe_charge_id, amount_refunded=200, refunded=False
+    )
+    charge["refunds"] = {
+        "object": "list",
+        "data": [fixture_object("refund", id="re_pending1", status="succeeded", amount=200)],
+    }
     deliver(client, stripe_event("charge.refunded", charge, created=int(time.time()) + 3))
     refund.refresh_from_db()
     assert refund.status == "succeeded" and refund.credit_note is not None
@@ -129,9 +164,9 @@ def test_charge_refunded_settles_refunds_it_lists(client, recording_default_gate
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_resend_after_a_lost_worker_makes_one_refund_on_localstripe(localstripe,
-                                                                     localstripe_settings,
-                                                                     localstripe_gateway):
+def test_resend_after_a_lost_worker_makes_one_refund_on_localstripe(
+    localstripe, localstripe_settings, localstripe_gateway
+):
     """The row is sent, then (as if the worker died before recording it) sent again with the
     same key: localstripe replays the first answer and the charge is refunded once."""
     from uuid import uuid4
@@ -140,25 +175,36 @@ def test_resend_after_a_lost_worker_makes_one_refund_on_localstripe(localstripe,
     from invoicing.models import Payment
 
     _, payment = paid_invoice_payment()
-    customer = localstripe_gateway.customer_create(idempotency_key=f"customer:{uuid4().hex}",
-                                                   email="r@x.example", name="R")
+    customer = localstripe_gateway.customer_create(
+        idempotency_key=f"customer:{uuid4().hex}", email="r@x.example", name="R"
+    )
     card = localstripe.card_payment_method()
-    localstripe_gateway.payment_method_attach(card, customer.id,
-                                              idempotency_key=f"pm:{uuid4().hex}")
-    minor = to_minor_units(round_line(payment.amount_captured.amount, payment.currency),
-                           payment.currency)
+    localstripe_gateway.payment_method_attach(
+        card, customer.id, idempotency_key=f"pm:{uuid4().hex}"
+    )
+    minor = to_minor_units(
+        round_line(payment.amount_captured.amount, payment.currency), payment.currency
+    )
     intent = localstripe_gateway.payment_intent_create(
-        customer.id, amount=minor, currency=payment.currency, payment_method_id=card,
-        idempotency_key=f"payment:{uuid4().hex}")
-    charge = intent.latest_charge if isinstance(intent.latest_charge, str) \
-        else intent.latest_charge.id
-    Payment.objects.filter(pk=payment.pk).update(stripe_payment_intent_id=intent.id,
-                                                 stripe_charge_id=charge)
+        customer.id,
+        amount=minor,
+        currency=payment.currency,
+        payment_method_id=card,
+        idempotency_key=f"payment:{uuid4().hex}",
+    )
+    charge = (
+        intent.latest_charge if isinstance(intent.latest_charge, str) else intent.latest_charge.id
+    )
+    Payment.objects.filter(pk=payment.pk).update(
+        stripe_payment_intent_id=intent.id, stripe_charge_id=charge
+    )
     payment.refresh_from_db()
-    refund = refund_request(payment=payment, amount=Decimal("4.00"), reason="other",
-                            actor=staff("support"))
-    OutboxMessage.objects.filter(key=f"refund:{refund.pk}").update(key=f"refund:{refund.pk}"
-                                                                   f":{uuid4().hex[:8]}")
+    refund = refund_request(
+        payment=payment, amount=Decimal("4.00"), reason="other", actor=staff("support")
+    )
+    OutboxMessage.objects.filter(key=f"refund:{refund.pk}").update(
+        key=f"refund:{refund.pk}:{uuid4().hex[:8]}"
+    )
     outbox_dispatch(topics=["stripe.refund.create"])
     row = OutboxMessage.objects.get(topic="stripe.refund.create")
     first = row.result["stripe_refund_id"]

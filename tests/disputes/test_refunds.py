@@ -47,22 +47,32 @@ def finance():
 def test_small_refund_is_approved_at_once_and_queued_with_its_key(paid, agent, settings):
     settings.REFUND_APPROVAL_THRESHOLD = Decimal("100")
     invoice, payment = paid
-    refund = refund_request(payment=payment, amount=Decimal("5.00"), reason="service_issue",
-                            reason_text="outage", internal_note="ticket 9", actor=agent)
+    refund = refund_request(
+        payment=payment,
+        amount=Decimal("5.00"),
+        reason="service_issue",
+        reason_text="outage",
+        internal_note="ticket 9",
+        actor=agent,
+    )
     assert refund.status == RefundStatus.APPROVED and not refund.needs_approval
     assert refund.invoice == invoice and refund.currency == payment.currency
     row = OutboxMessage.objects.get(key=f"refund:{refund.pk}")
     assert row.topic == "stripe.refund.create" and row.payload == {"refund_id": refund.pk}
     assert [(t.from_status, t.to_status) for t in refund.transitions.all()] == [
-        ("", "requested"), ("requested", "approved")]
+        ("", "requested"),
+        ("requested", "approved"),
+    ]
 
 
-def test_large_refund_waits_for_a_finance_approver_who_is_not_the_requester(paid, finance,
-                                                                           settings):
+def test_large_refund_waits_for_a_finance_approver_who_is_not_the_requester(
+    paid, finance, settings
+):
     settings.REFUND_APPROVAL_THRESHOLD = Decimal("1")
     _, payment = paid
-    refund = refund_request(payment=payment, amount=Decimal("5.00"), reason="billing_error",
-                            actor=finance)
+    refund = refund_request(
+        payment=payment, amount=Decimal("5.00"), reason="billing_error", actor=finance
+    )
     assert refund.status == RefundStatus.REQUESTED and refund.needs_approval
     assert not OutboxMessage.objects.filter(key=f"refund:{refund.pk}").exists()
     with pytest.raises(Conflict) as same:
@@ -95,9 +105,14 @@ def test_every_transition_follows_the_map(paid, agent):
     _, payment = paid
     for source in RefundStatus.values:
         for target in RefundStatus.values:
-            refund = Refund.objects.create(payment=payment, customer=payment.customer, amount=1,
-                                           currency=payment.currency, reason="other",
-                                           status=source)
+            refund = Refund.objects.create(
+                payment=payment,
+                customer=payment.customer,
+                amount=1,
+                currency=payment.currency,
+                reason="other",
+                status=source,
+            )
             if target in REFUND_TRANSITIONS[source]:
                 moved = refund_transition(refund=refund, to=target, actor=agent)
                 assert moved.status == target
@@ -116,8 +131,7 @@ def test_over_refund_refused_and_full_refund_takes_what_is_left(paid, agent, set
     _, payment = paid
     refund_request(payment=payment, amount=Decimal("10.00"), reason="other", actor=agent)
     with pytest.raises(Conflict) as exc:
-        refund_request(payment=payment, amount=payment.amount_captured, reason="other",
-                       actor=agent)
+        refund_request(payment=payment, amount=payment.amount_captured, reason="other", actor=agent)
     assert exc.value.code == "over_refund"
     rest = refund_request(payment=payment, reason="other", actor=agent)
     assert rest.amount.amount == payment.amount_captured.amount - Decimal("10.00")
@@ -134,8 +148,14 @@ def test_rejected_and_canceled_refunds_free_the_amount(paid, agent, finance, set
 
 def test_open_dispute_blocks_a_refund_with_a_clear_message(paid, agent):
     _, payment = paid
-    Dispute.objects.create(stripe_id="dp_block", payment=payment, customer=payment.customer,
-                           amount=1, currency=payment.currency, status="needs_response")
+    Dispute.objects.create(
+        stripe_id="dp_block",
+        payment=payment,
+        customer=payment.customer,
+        amount=1,
+        currency=payment.currency,
+        status="needs_response",
+    )
     with pytest.raises(Conflict) as exc:
         refund_request(payment=payment, amount=Decimal("1.00"), reason="other", actor=agent)
     assert exc.value.code == "charge_disputed" and "dp_block" in exc.value.message
@@ -144,8 +164,7 @@ def test_open_dispute_blocks_a_refund_with_a_clear_message(paid, agent):
         refund_request(payment=payment, amount=Decimal("1.00"), reason="other", actor=agent)
     assert lost.value.code == "charge_charged_back"
     Dispute.objects.filter(stripe_id="dp_block").update(status="won")
-    assert refund_request(payment=payment, amount=Decimal("1.00"), reason="other",
-                          actor=agent).pk
+    assert refund_request(payment=payment, amount=Decimal("1.00"), reason="other", actor=agent).pk
 
 
 def test_void_and_unpaid_invoices_are_refused_with_a_reason(paid, agent):
@@ -162,10 +181,14 @@ def test_void_and_unpaid_invoices_are_refused_with_a_reason(paid, agent):
 
 def test_succeeded_refund_issues_a_credit_note_and_ledger_once(paid, agent):
     invoice, payment = paid
-    refund = refund_request(payment=payment, amount=Decimal("7.00"), reason="other",
-                            actor=agent)
-    obj = {"id": "re_1", "object": "refund", "status": "succeeded", "amount": 700,
-           "metadata": {"tally_refund_id": str(refund.pk)}}
+    refund = refund_request(payment=payment, amount=Decimal("7.00"), reason="other", actor=agent)
+    obj = {
+        "id": "re_1",
+        "object": "refund",
+        "status": "succeeded",
+        "amount": 700,
+        "metadata": {"tally_refund_id": str(refund.pk)},
+    }
     refund_apply_stripe(obj, at=None)
     refund_apply_stripe(obj, at=None)  # a webhook repeating the answer changes nothing
     refund.refresh_from_db()
@@ -180,26 +203,39 @@ def test_succeeded_refund_issues_a_credit_note_and_ledger_once(paid, agent):
 def test_refund_by_invoice_line_credits_that_line(paid, agent):
     invoice, payment = paid
     line = invoice.lines.filter(amount__gt=0).order_by("-amount").first()
-    refund = refund_request(payment=payment, lines={line.pk: Decimal("1.00")}, reason="other",
-                            actor=agent)
+    refund = refund_request(
+        payment=payment, lines={line.pk: Decimal("1.00")}, reason="other", actor=agent
+    )
     assert refund.amount.amount == Decimal("1.00")
-    refund_apply_stripe({"id": "re_line", "status": "succeeded",
-                         "metadata": {"tally_refund_id": str(refund.pk)}}, at=None)
+    refund_apply_stripe(
+        {"id": "re_line", "status": "succeeded", "metadata": {"tally_refund_id": str(refund.pk)}},
+        at=None,
+    )
     refund.refresh_from_db()
     assert [(cl.invoice_line_id, cl.amount.amount) for cl in refund.credit_note.lines.all()] == [
-        (line.pk, Decimal("1.00"))]
+        (line.pk, Decimal("1.00"))
+    ]
 
 
 def test_failed_refund_frees_the_amount_and_posts_nothing(paid, agent):
     _, payment = paid
     refund = refund_request(payment=payment, reason="other", actor=agent)
-    refund_apply_stripe({"id": "re_f", "status": "failed", "failure_reason": "lost_or_stolen_card",
-                         "metadata": {"tally_refund_id": str(refund.pk)}}, at=None)
+    refund_apply_stripe(
+        {
+            "id": "re_f",
+            "status": "failed",
+            "failure_reason": "lost_or_stolen_card",
+            "metadata": {"tally_refund_id": str(refund.pk)},
+        },
+        at=None,
+    )
     refund.refresh_from_db()
     assert (refund.status, refund.failure_reason) == ("failed", "lost_or_stolen_card")
     assert balance(LedgerAccount.CASH) == 0 and refund.credit_note is None
-    assert refund_request(payment=payment, reason="other", actor=agent).amount.amount == \
-        payment.amount_captured.amount
+    assert (
+        refund_request(payment=payment, reason="other", actor=agent).amount.amount
+        == payment.amount_captured.amount
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -214,8 +250,9 @@ def test_two_agents_at_once_cannot_over_refund():
     def request(user) -> None:
         try:
             barrier.wait()
-            refund_request(payment=Payment.objects.get(pk=payment.pk), amount=share,
-                           reason="other", actor=user)
+            refund_request(
+                payment=Payment.objects.get(pk=payment.pk), amount=share, reason="other", actor=user
+            )
             results.append("ok")
         except Conflict as exc:
             results.append(exc.code)

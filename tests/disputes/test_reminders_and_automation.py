@@ -27,9 +27,17 @@ pytestmark = pytest.mark.django_db
 
 def _dispute(payment, due, assignee=None) -> Dispute:
     return Dispute.objects.create(
-        stripe_id=f"dp_{payment.pk}", stripe_charge_id=payment.stripe_charge_id, payment=payment,
-        invoice=payment.invoice, customer=payment.customer, amount=Decimal("10.00"),
-        currency=payment.currency, status="needs_response", due_by=due, assignee=assignee)
+        stripe_id=f"dp_{payment.pk}",
+        stripe_charge_id=payment.stripe_charge_id,
+        payment=payment,
+        invoice=payment.invoice,
+        customer=payment.customer,
+        amount=Decimal("10.00"),
+        currency=payment.currency,
+        status="needs_response",
+        due_by=due,
+        assignee=assignee,
+    )
 
 
 def test_reminders_go_out_at_72h_and_24h_once_each(django_capture_on_commit_callbacks):
@@ -40,8 +48,7 @@ def test_reminders_go_out_at_72h_and_24h_once_each(django_capture_on_commit_call
     _dispute(payment, due, assignee=agent)
 
     def run(at):
-        with time_machine.travel(at, tick=False), \
-                django_capture_on_commit_callbacks(execute=True):
+        with time_machine.travel(at, tick=False), django_capture_on_commit_callbacks(execute=True):
             return reminders_send()
 
     assert run(start) == 0
@@ -54,44 +61,57 @@ def test_reminders_go_out_at_72h_and_24h_once_each(django_capture_on_commit_call
 
 
 def test_evidence_draft_then_submission_reach_stripe_with_their_flags(
-        recording_default_gateway, recording_client):
+    recording_default_gateway, recording_client
+):
     _, payment = paid_invoice_payment()
     dispute = _dispute(payment, timezone.now() + timedelta(days=3))
     agent = staff("support")
-    dispute_evidence_save(dispute=dispute, evidence={"product_description": "API"},
-                          submit=False, actor=agent)
-    dispute_evidence_save(dispute=dispute, evidence={"product_description": "API v2"},
-                          submit=True, actor=agent)
+    dispute_evidence_save(
+        dispute=dispute, evidence={"product_description": "API"}, submit=False, actor=agent
+    )
+    dispute_evidence_save(
+        dispute=dispute, evidence={"product_description": "API v2"}, submit=True, actor=agent
+    )
     outbox_dispatch(topics=["stripe.dispute.update"])
     sent = recording_client.requests_to("POST", f"/v1/disputes/{dispute.stripe_id}")
     assert [(r.form["submit"], r.form["evidence[product_description]"]) for r in sent] == [
-        ("false", "API"), ("true", "API v2")]
+        ("false", "API"),
+        ("true", "API v2"),
+    ]
     assert len({r.headers["Idempotency-Key"] for r in sent}) == 2
     uploads = recording_client.requests_to("POST", "/v1/files")
     assert len(uploads) == 2 and b"%PDF" in uploads[0].raw_body  # the invoice PDF as receipt
     assert sent[0].form["evidence[receipt]"] == recording_client.answers[0]["id"]
     with pytest.raises(AppError):
-        dispute_evidence_save(dispute=dispute, evidence={"product_description": "late"},
-                              submit=True, actor=agent)
+        dispute_evidence_save(
+            dispute=dispute, evidence={"product_description": "late"}, submit=True, actor=agent
+        )
     with pytest.raises(AppError):
-        dispute_evidence_save(dispute=dispute, evidence={"nonsense": "x"}, submit=False,
-                              actor=agent)
+        dispute_evidence_save(
+            dispute=dispute, evidence={"nonsense": "x"}, submit=False, actor=agent
+        )
 
 
 def test_duplicate_payment_is_refunded_once_without_a_credit_note(settings):
     settings.REFUND_APPROVAL_THRESHOLD = Decimal("100000")
     invoice, first = paid_invoice_payment()
     second = Payment.objects.create(
-        customer=invoice.customer, invoice=invoice, stripe_payment_intent_id="pi_dup2",
-        stripe_charge_id="ch_dup2", currency=invoice.currency, amount=invoice.total,
-        amount_captured=invoice.total, status="succeeded",
-        stripe_created=first.stripe_created + timedelta(minutes=1))
+        customer=invoice.customer,
+        invoice=invoice,
+        stripe_payment_intent_id="pi_dup2",
+        stripe_charge_id="ch_dup2",
+        currency=invoice.currency,
+        amount=invoice.total,
+        amount_captured=invoice.total,
+        status="succeeded",
+        stripe_created=first.stripe_created + timedelta(minutes=1),
+    )
     refunds = refund_duplicate_payments()
     assert [(r.payment, r.amount.amount, r.reason, r.status) for r in refunds] == [
-        (second, invoice.total.amount, "duplicate", "approved")]
+        (second, invoice.total.amount, "duplicate", "approved")
+    ]
     assert refund_duplicate_payments() == []
-    refund_apply_stripe({"id": "re_dup", "status": "succeeded"}, at=None,
-                        refund_id=refunds[0].pk)
+    refund_apply_stripe({"id": "re_dup", "status": "succeeded"}, at=None, refund_id=refunds[0].pk)
     assert Refund.objects.get().credit_note is None
 
 

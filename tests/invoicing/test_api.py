@@ -19,10 +19,16 @@ PREVIEW = "/api/v1/pricing/preview"
 
 
 def test_preview_graduated_quantity(read_api):
-    price = {"model": "graduated", "tiers": [
-        {"up_to": "1000", "unit_amount": "0.01"}, {"up_to": None, "unit_amount": "0.005"}]}
-    response = read_api.post(PREVIEW, {"currency": "USD", "price": price, "quantity": "1500"},
-                             format="json")
+    price = {
+        "model": "graduated",
+        "tiers": [
+            {"up_to": "1000", "unit_amount": "0.01"},
+            {"up_to": None, "unit_amount": "0.005"},
+        ],
+    }
+    response = read_api.post(
+        PREVIEW, {"currency": "USD", "price": price, "quantity": "1500"}, format="json"
+    )
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["amount"] == "12.50"
@@ -32,23 +38,27 @@ def test_preview_graduated_quantity(read_api):
 
 def test_preview_rounds_once_half_up_per_currency(read_api):
     price = {"model": "per_unit", "unit_amount": "0.015"}
-    body = read_api.post(PREVIEW, {"currency": "JPY", "price": price, "quantity": "100"},
-                         format="json").json()
+    body = read_api.post(
+        PREVIEW, {"currency": "JPY", "price": price, "quantity": "100"}, format="json"
+    ).json()
     assert (body["amount"], Decimal(body["amount_unrounded"])) == ("2", Decimal("1.5"))
     price = {"model": "per_unit", "unit_amount": "0.005"}
-    body = read_api.post(PREVIEW, {"currency": "USD", "price": price, "quantity": "1"},
-                         format="json").json()
+    body = read_api.post(
+        PREVIEW, {"currency": "USD", "price": price, "quantity": "1"}, format="json"
+    ).json()
     assert body["amount"] == "0.01"
-    body = read_api.post(PREVIEW, {"currency": "KWD", "price": price, "quantity": "1"},
-                         format="json").json()
+    body = read_api.post(
+        PREVIEW, {"currency": "KWD", "price": price, "quantity": "1"}, format="json"
+    ).json()
     assert body["amount"] == "0.005"
 
 
 def test_preview_percentage_per_event(read_api):
     price = {"model": "percentage", "rate": "2.9", "fixed_amount": "0.30"}
     events = [{"value": "100.00", "properties": {}}, {"value": "10.00", "properties": {}}]
-    response = read_api.post(PREVIEW, {"currency": "USD", "price": price, "events": events},
-                             format="json")
+    response = read_api.post(
+        PREVIEW, {"currency": "USD", "price": price, "events": events}, format="json"
+    )
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["amount"] == "3.79"  # 2.90 + 0.30 + 0.29 + 0.30
@@ -57,8 +67,9 @@ def test_preview_percentage_per_event(read_api):
 
 def test_preview_invalid_spec_is_a_400_in_the_error_shape(read_api):
     price = {"model": "graduated", "tiers": [{"up_to": "10", "unit_amount": "1"}]}
-    response = read_api.post(PREVIEW, {"currency": "USD", "price": price, "quantity": "5"},
-                             format="json")
+    response = read_api.post(
+        PREVIEW, {"currency": "USD", "price": price, "quantity": "5"}, format="json"
+    )
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "invalid_price"
@@ -67,8 +78,9 @@ def test_preview_invalid_spec_is_a_400_in_the_error_shape(read_api):
 
 def test_preview_refuses_json_floats_and_needs_one_input(read_api):
     price = {"model": "per_unit", "unit_amount": "0.01"}
-    response = read_api.post(PREVIEW, {"currency": "USD", "price": price, "quantity": 1.5},
-                             format="json")
+    response = read_api.post(
+        PREVIEW, {"currency": "USD", "price": price, "quantity": 1.5}, format="json"
+    )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_decimal"
     response = read_api.post(PREVIEW, {"currency": "USD", "price": price}, format="json")
@@ -128,8 +140,13 @@ def test_upcoming_without_contract_is_404(read_api):
 
 def test_credits_endpoint_lists_ledger_and_balance(read_api):
     customer = _billed_customer()
-    credit_grant_create(customer=customer, kind="promotional", amount="25.00", currency="USD",
-                        effective_at=datetime(2026, 1, 1, tzinfo=UTC))
+    credit_grant_create(
+        customer=customer,
+        kind="promotional",
+        amount="25.00",
+        currency="USD",
+        effective_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
     body = read_api.get("/api/v1/customers/acme/credits").json()
     assert body["balances"] == {"USD": "25.00"}
     grant = body["grants"][0]

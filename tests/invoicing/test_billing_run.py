@@ -41,7 +41,9 @@ def test_draft_then_refresh_then_finalize_after_grace():
     assert invoice.finalize_after == at(2026, 2, 2)
     assert invoice.total.amount == Decimal("110.00")
     assert [(ln.kind, ln.amount.amount) for ln in invoice.lines.all()] == [
-        ("fixed", Decimal("100.00")), ("usage", Decimal("10.00"))]
+        ("fixed", Decimal("100.00")),
+        ("usage", Decimal("10.00")),
+    ]
 
     late = fixed_usage({"api_calls": 1500})
     refreshed = billing_run(now=at(2026, 2, 1, 12), usage=late)
@@ -69,8 +71,9 @@ def test_usage_line_explains_itself():
     assert line.charge_key == "api_calls"
     assert line.quantity == Decimal(1000)
     assert line.price == {"model": "per_unit", "unit_amount": "0.01"}
-    assert line.breakdown == [{"type": "per_unit", "units": "1000", "unit_amount": "0.01",
-                               "amount": "10.00"}]
+    assert line.breakdown == [
+        {"type": "per_unit", "units": "1000", "unit_amount": "0.01", "amount": "10.00"}
+    ]
     assert (line.period_start, line.period_end) == (at(2026, 1, 1), at(2026, 2, 1))
     assert line.details["amount_unrounded"] == "10.00"
 
@@ -146,10 +149,20 @@ def test_finalized_invoice_cannot_change():
     with pytest.raises(IntegrityError), transaction.atomic():
         Invoice.objects.filter(pk=invoice.pk).delete()
     with pytest.raises(IntegrityError), transaction.atomic():
-        InvoiceLine.objects.bulk_create([InvoiceLine(
-            invoice=invoice, currency=invoice.currency, position=99, kind="fixed", description="x",
-            period_start=invoice.period_start, period_end=invoice.period_end,
-            amount=Decimal(1))])  # bulk_create skips the model guard: the trigger still refuses
+        InvoiceLine.objects.bulk_create(
+            [
+                InvoiceLine(
+                    invoice=invoice,
+                    currency=invoice.currency,
+                    position=99,
+                    kind="fixed",
+                    description="x",
+                    period_start=invoice.period_start,
+                    period_end=invoice.period_end,
+                    amount=Decimal(1),
+                )
+            ]
+        )  # bulk_create skips the model guard: the trigger still refuses
     invoice.refresh_from_db()
     assert invoice.total.amount == Decimal("110.00")
 
@@ -166,16 +179,22 @@ def test_new_york_period_ends_at_local_midnight_across_dst():
 def test_berlin_anchor_31_month_end_periods():
     make_contract(start=date(2026, 1, 31), anchor=31, tz="Europe/Berlin")
     billing_run(now=at(2026, 4, 5), usage=USAGE)
-    periods = list(Invoice.objects.order_by("period_start").values_list("period_start",
-                                                                         "period_end"))
+    periods = list(
+        Invoice.objects.order_by("period_start").values_list("period_start", "period_end")
+    )
     assert periods == [
         (at(2026, 1, 30, 23), at(2026, 2, 27, 23)),  # Jan 31 - Feb 28, CET
         (at(2026, 2, 27, 23), at(2026, 3, 30, 22)),  # Feb 28 - Mar 31, into CEST
     ]
-    fees = InvoiceLine.objects.filter(kind="fixed").order_by("invoice__period_start").values_list(
-        "amount", "details")
+    fees = (
+        InvoiceLine.objects.filter(kind="fixed")
+        .order_by("invoice__period_start")
+        .values_list("amount", "details")
+    )
     assert [(amount, details["days_in_period"]) for amount, details in fees] == [
-        (Decimal("100.00"), 28), (Decimal("100.00"), 31)]
+        (Decimal("100.00"), 28),
+        (Decimal("100.00"), 31),
+    ]
 
 
 def test_metrics_count_finalizations_and_report_drafts(django_capture_on_commit_callbacks):

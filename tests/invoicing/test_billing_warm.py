@@ -26,12 +26,28 @@ pytestmark = pytest.mark.django_db
 
 CHARGES = [
     PLATFORM_FEE,
-    {"key": "api_calls", "name": "API calls", "kind": "usage", "meter_key": "api_calls",
-     "price": {"model": "graduated", "tiers": [{"up_to": "10", "unit_amount": "0.5"},
-                                               {"up_to": None, "unit_amount": "0.1"}]}},
-    {"key": "regional", "name": "Regional", "kind": "usage", "meter_key": "by_region",
-     "price": {"model": "matrix", "dimensions": ["region"], "default_unit_amount": "1",
-               "rates": [{"match": {"region": "us"}, "unit_amount": "2"}]}},
+    {
+        "key": "api_calls",
+        "name": "API calls",
+        "kind": "usage",
+        "meter_key": "api_calls",
+        "price": {
+            "model": "graduated",
+            "tiers": [{"up_to": "10", "unit_amount": "0.5"}, {"up_to": None, "unit_amount": "0.1"}],
+        },
+    },
+    {
+        "key": "regional",
+        "name": "Regional",
+        "kind": "usage",
+        "meter_key": "by_region",
+        "price": {
+            "model": "matrix",
+            "dimensions": ["region"],
+            "default_unit_amount": "1",
+            "rates": [{"match": {"region": "us"}, "unit_amount": "2"}],
+        },
+    },
 ]
 
 
@@ -45,10 +61,16 @@ class Recording:
     def __init__(self) -> None:
         self.asked: list[UsageRequest] = []
 
-    def __call__(self, *, customer: Customer, meter_key: str, start: datetime, end: datetime,
-                 group_by: Sequence[str] | None = None) -> UsageReading:
-        self.asked.append(UsageRequest(customer.pk, meter_key, start, end,
-                                       tuple(group_by or ())))
+    def __call__(
+        self,
+        *,
+        customer: Customer,
+        meter_key: str,
+        start: datetime,
+        end: datetime,
+        group_by: Sequence[str] | None = None,
+    ) -> UsageReading:
+        self.asked.append(UsageRequest(customer.pk, meter_key, start, end, tuple(group_by or ())))
         return UsageReading(total=Decimal(1), groups=(({"region": "us"}, Decimal(1)),))
 
 
@@ -56,12 +78,17 @@ class Recording:
 def test_predicted_reads_are_the_reads_the_computation_makes(tz):
     """Segments from a mid-period amendment, a grouped (matrix) charge and a fixed fee: the
     warm-up asks exactly what ``compute_for_period`` asks, in any time zone."""
-    contract = make_contract(CustomerFactory(timezone=tz), version=make_version(CHARGES),
-                             tz=tz)
-    contract_amend(contract=contract, change=AmendmentInput(
-        effective_date=date(2026, 1, 12), note="Cheaper calls",
-        overrides=({"charge_key": "api_calls", "kind": "multiplier",
-                    "multiplier": Decimal("0.5")},)))
+    contract = make_contract(CustomerFactory(timezone=tz), version=make_version(CHARGES), tz=tz)
+    contract_amend(
+        contract=contract,
+        change=AmendmentInput(
+            effective_date=date(2026, 1, 12),
+            note="Cheaper calls",
+            overrides=(
+                {"charge_key": "api_calls", "kind": "multiplier", "multiplier": Decimal("0.5")},
+            ),
+        ),
+    )
     contract.refresh_from_db()
     period = contract_period(contract, local_day=date(2026, 1, 5))
     source = Recording()
@@ -72,10 +99,14 @@ def test_predicted_reads_are_the_reads_the_computation_makes(tz):
 
 
 def _usage_world() -> list[Customer]:
-    meter_create(key="api_calls", name="API calls", event_type="api_request",
-                 aggregation="count")
-    meter_create(key="by_region", name="By region", event_type="api_request",
-                 aggregation="count", group_by=["region"])
+    meter_create(key="api_calls", name="API calls", event_type="api_request", aggregation="count")
+    meter_create(
+        key="by_region",
+        name="By region",
+        event_type="api_request",
+        aggregation="count",
+        group_by=["region"],
+    )
     version = make_version(CHARGES)
     customers = []
     for n in range(4):
@@ -83,10 +114,17 @@ def _usage_world() -> list[Customer]:
         make_contract(customer, version=version)
         customers.append(customer)
     when = at(2026, 1, 20, 12)
-    events = [{"id": f"e{n}-{i}", "customer": f"c{n}", "type": "api_request",
-               "timestamp": (when + timedelta(minutes=i)).isoformat(),
-               "properties": {"region": ["us", "eu"][i % 2]}}
-              for n in range(3) for i in range(5 + 7 * n)]  # c3 has no usage
+    events = [
+        {
+            "id": f"e{n}-{i}",
+            "customer": f"c{n}",
+            "type": "api_request",
+            "timestamp": (when + timedelta(minutes=i)).isoformat(),
+            "properties": {"region": ["us", "eu"][i % 2]},
+        }
+        for n in range(3)
+        for i in range(5 + 7 * n)
+    ]  # c3 has no usage
     events_ingest(api_key=None, events=events, received_at=when + timedelta(hours=1))
     rollup_drain()
     return customers
@@ -101,9 +139,13 @@ def test_warmed_readings_equal_direct_reads_and_are_used_once():
     assert warmed.warm(requests) == len(requests)
     for request in requests:
         customer = Customer.objects.get(pk=request.customer_id)
-        kwargs = {"customer": customer, "meter_key": request.meter_key,
-                  "start": request.start, "end": request.end,
-                  "group_by": list(request.group_by) or None}
+        kwargs = {
+            "customer": customer,
+            "meter_key": request.meter_key,
+            "start": request.start,
+            "end": request.end,
+            "group_by": list(request.group_by) or None,
+        }
         assert warmed(**kwargs) == MeteringUsage()(**kwargs)
     assert warmed._warm == {}  # each reading answers once; the next call reads again
 
@@ -119,16 +161,24 @@ def test_billing_run_with_warm_up_bills_what_a_run_without_it_bills():
 
     with CaptureQueriesContext(connection) as direct:
         billing_run(now=at(2026, 2, 1, 0, 5), usage=per_contract)
-    expected = {inv.customer_id: (inv.total, [(ln.charge_key, ln.quantity, ln.amount)
-                                              for ln in inv.lines.order_by("position")])
-                for inv in Invoice.objects.all()}
+    expected = {
+        inv.customer_id: (
+            inv.total,
+            [(ln.charge_key, ln.quantity, ln.amount) for ln in inv.lines.order_by("position")],
+        )
+        for inv in Invoice.objects.all()
+    }
     assert len(expected) == 4
     Invoice.objects.all().delete()
     with CaptureQueriesContext(connection) as warmed:
         billing_run(now=at(2026, 2, 1, 0, 5))
-    got = {inv.customer_id: (inv.total, [(ln.charge_key, ln.quantity, ln.amount)
-                                         for ln in inv.lines.order_by("position")])
-           for inv in Invoice.objects.all()}
+    got = {
+        inv.customer_id: (
+            inv.total,
+            [(ln.charge_key, ln.quantity, ln.amount) for ln in inv.lines.order_by("position")],
+        )
+        for inv in Invoice.objects.all()
+    }
     assert got == expected
     assert got[customers[2].pk][0] > got[customers[3].pk][0]  # usage was really billed
 

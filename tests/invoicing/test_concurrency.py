@@ -25,8 +25,13 @@ CONTRACTS = 12
 def test_two_concurrent_billing_runs_make_one_invoice_per_contract_and_period():
     version = make_version()
     shared = CustomerFactory()
-    grant = credit_grant_create(customer=shared, kind="promotional", amount="150.00",
-                                currency="USD", effective_at=datetime(2025, 1, 1, tzinfo=UTC))
+    grant = credit_grant_create(
+        customer=shared,
+        kind="promotional",
+        amount="150.00",
+        currency="USD",
+        effective_at=datetime(2025, 1, 1, tzinfo=UTC),
+    )
     make_contract(shared, version=version)
     make_contract(shared, version=version)  # two contracts competing for one grant
     for _ in range(CONTRACTS - 2):
@@ -63,8 +68,9 @@ def test_two_concurrent_billing_runs_make_one_invoice_per_contract_and_period():
     assert numbers == list(range(1, CONTRACTS * 2 + 1))
     drawn = CreditEntry.objects.filter(grant=grant).aggregate(s=Sum("amount"))["s"]
     assert drawn == Decimal("0.00")  # 150 granted, exactly 150 drawn, never more
-    assert -CreditEntry.objects.filter(grant=grant, kind="drawdown").aggregate(
-        s=Sum("amount"))["s"] == Decimal("150.00")
+    assert -CreditEntry.objects.filter(grant=grant, kind="drawdown").aggregate(s=Sum("amount"))[
+        "s"
+    ] == Decimal("150.00")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -90,8 +96,9 @@ def test_finalization_waits_for_an_amendment_in_progress_and_uses_its_terms():
                 Contract.objects.select_for_update().get(pk=contract.pk)
                 locked.set()
                 release.wait(30)
-                Contract.objects.filter(pk=contract.pk).update(net_days=45,
-                                                               updated_at=timezone.now())
+                Contract.objects.filter(pk=contract.pk).update(
+                    net_days=45, updated_at=timezone.now()
+                )
         finally:
             connection.close()
 
@@ -99,8 +106,12 @@ def test_finalization_waits_for_an_amendment_in_progress_and_uses_its_terms():
     holder.start()
     assert locked.wait(30)
     results: list[BillingRunResult] = []
-    runner = threading.Thread(target=lambda: (results.append(billing_run(
-        now=datetime(2026, 2, 2, 1, tzinfo=UTC), usage=usage)), connection.close()))
+    runner = threading.Thread(
+        target=lambda: (
+            results.append(billing_run(now=datetime(2026, 2, 2, 1, tzinfo=UTC), usage=usage)),
+            connection.close(),
+        )
+    )
     runner.start()
     runner.join(1.0)
     assert runner.is_alive()  # waiting for the contract, not skipping or failing

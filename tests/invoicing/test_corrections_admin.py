@@ -26,15 +26,24 @@ NOW = datetime(2026, 2, 3, tzinfo=UTC)
 
 
 def staff(role: str) -> User:
-    call_command("create_staff_user", "--username", f"u-{role}", "--role", role,
-                 "--password", "pw-long-enough-1")
+    call_command(
+        "create_staff_user",
+        "--username",
+        f"u-{role}",
+        "--role",
+        role,
+        "--password",
+        "pw-long-enough-1",
+    )
     return User.objects.get(username=f"u-{role}")
 
 
 @pytest.fixture(autouse=True)
 def _no_metering(monkeypatch):
-    for target in ("invoicing.admin.invoices.metering_usage",
-                   "invoicing.admin.corrections.metering_usage"):
+    for target in (
+        "invoicing.admin.invoices.metering_usage",
+        "invoicing.admin.corrections.metering_usage",
+    ):
         monkeypatch.setattr(target, USAGE)
 
 
@@ -57,22 +66,37 @@ def test_finance_voids_and_reissues_in_bulk_with_a_reason_and_results_per_invoic
     assert "Reason" in body and 'name="finalize"' in body
     assert not Invoice.objects.filter(status="void").exists()
 
-    done = client.post(CHANGELIST, {"action": "void_and_reissue", "_selected_action": ids,
-                                    "confirm": "yes", "reason": "Wrong billing entity",
-                                    "finalize": "yes"})
+    done = client.post(
+        CHANGELIST,
+        {
+            "action": "void_and_reissue",
+            "_selected_action": ids,
+            "confirm": "yes",
+            "reason": "Wrong billing entity",
+            "finalize": "yes",
+        },
+    )
     body = done.content.decode()
     assert "voided; re-issued as INV-000003 (110.00 USD)" in body
-    assert ("not re-issued: Invoice INV-000002 cannot go from paid to void. A paid invoice is "
-            "voided by refunding it in full") in body
+    assert (
+        "not re-issued: Invoice INV-000002 cannot go from paid to void. A paid invoice is "
+        "voided by refunding it in full"
+    ) in body
     first.refresh_from_db()
     assert (first.status, first.void_reason) == ("void", "Wrong billing entity")
     replacement = Invoice.objects.get(replaces=first)
     assert (replacement.kind, replacement.status, replacement.number, replacement.total.amount) == (
-        InvoiceKind.REISSUE, "finalized", "INV-000003", Decimal("110.00"))
+        InvoiceKind.REISSUE,
+        "finalized",
+        "INV-000003",
+        Decimal("110.00"),
+    )
     assert Invoice.objects.get(pk=second.pk).status == "paid"
     audit = InvoiceTransition.objects.filter(invoice=replacement).order_by("pk")
     assert [(t.actor.username, t.to_status) for t in audit] == [
-        ("u-finance", "draft"), ("u-finance", "finalized")]
+        ("u-finance", "draft"),
+        ("u-finance", "finalized"),
+    ]
     assert audit[0].reason == "Re-issue of INV-000001 (voided: Wrong billing entity)"
     void = InvoiceTransition.objects.get(invoice=first, to_status="void")
     assert (void.actor.username, void.reason) == ("u-finance", "Wrong billing entity")
@@ -81,9 +105,15 @@ def test_finance_voids_and_reissues_in_bulk_with_a_reason_and_results_per_invoic
 def test_void_and_reissue_needs_a_reason(client):
     (invoice,) = issued()
     client.force_login(staff("finance"))
-    response = client.post(CHANGELIST, {"action": "void_and_reissue",
-                                        "_selected_action": [invoice.pk], "confirm": "yes",
-                                        "reason": "   "})
+    response = client.post(
+        CHANGELIST,
+        {
+            "action": "void_and_reissue",
+            "_selected_action": [invoice.pk],
+            "confirm": "yes",
+            "reason": "   ",
+        },
+    )
     assert b"Reason (required" in response.content
     assert Invoice.objects.get().status == "finalized"
 
@@ -97,11 +127,13 @@ def test_reissue_voided_reports_each_invoice_and_leaves_drafts_to_the_billing_ru
         confirm = client.post(CHANGELIST, {"action": "reissue_voided", "_selected_action": ids})
         assert b"Issue replacements for these voided invoices?" in confirm.content
         assert not Invoice.objects.filter(kind="reissue").exists()
-        done = client.post(CHANGELIST, {"action": "reissue_voided", "_selected_action": ids,
-                                        "confirm": "yes"}).content.decode()
-        again = client.post(CHANGELIST, {"action": "reissue_voided",
-                                         "_selected_action": [voided.pk],
-                                         "confirm": "yes"}).content.decode()
+        done = client.post(
+            CHANGELIST, {"action": "reissue_voided", "_selected_action": ids, "confirm": "yes"}
+        ).content.decode()
+        again = client.post(
+            CHANGELIST,
+            {"action": "reissue_voided", "_selected_action": [voided.pk], "confirm": "yes"},
+        ).content.decode()
     replacement = Invoice.objects.get(replaces=voided)
     assert replacement.status == "draft"
     assert f"replacement draft #{replacement.pk} created" in done
@@ -162,12 +194,24 @@ def test_support_sees_invoices_but_cannot_reissue_or_credit(client):
     assert page.status_code == 200
     assert b"/reissue/" not in page.content and b"Re-issue" not in page.content
     assert client.get(f"/admin/invoicing/invoice/{invoice.pk}/reissue/").status_code == 403
-    assert client.post(f"/admin/invoicing/invoice/{invoice.pk}/reissue/",
-                       {"finalize": "on"}).status_code == 403
+    assert (
+        client.post(
+            f"/admin/invoicing/invoice/{invoice.pk}/reissue/", {"finalize": "on"}
+        ).status_code
+        == 403
+    )
     assert client.get(f"/admin/invoicing/invoice/{invoice.pk}/credit-note/").status_code == 403
     for action in ("reissue_voided", "void_and_reissue"):
-        client.post(CHANGELIST, {"action": action, "_selected_action": [invoice.pk],
-                                 "confirm": "yes", "reason": "x", "finalize": "yes"})
+        client.post(
+            CHANGELIST,
+            {
+                "action": action,
+                "_selected_action": [invoice.pk],
+                "confirm": "yes",
+                "reason": "x",
+                "finalize": "yes",
+            },
+        )
     assert not Invoice.objects.filter(replaces=invoice).exists()
     changelist = client.get(CHANGELIST).content.decode()
     assert "reissue_voided" not in changelist and "void_and_reissue" not in changelist
@@ -183,8 +227,7 @@ def test_finance_credits_one_line_partly_after_a_preview_of_the_effect(client):
     assert f'href="{url}"' in page
     form = client.get(url).content.decode()
     assert "reduce_amount_due" in form and 'value="refund"' not in form
-    data = {"reason": "Outage on Jan 3", "outcome": "reduce_amount_due",
-            f"line_{fee.pk}": "25.00"}
+    data = {"reason": "Outage on Jan 3", "outcome": "reduce_amount_due", f"line_{fee.pk}": "25.00"}
     preview = client.post(url, {**data, "preview": "1"}).content.decode()
     assert "Confirm the credit note" in preview
     assert "the amount due goes from 110.00 to <strong>85.00 USD</strong>" in preview
@@ -195,13 +238,24 @@ def test_finance_credits_one_line_partly_after_a_preview_of_the_effect(client):
     assert done["Location"] == f"/admin/invoicing/creditnote/{note.pk}/change/"
     # ... and took no number: the real note is the first of its series.
     assert (note.number, note.total.amount, note.created_by.username) == (
-        "CN-000001", Decimal("25.00"), "u-finance")
+        "CN-000001",
+        Decimal("25.00"),
+        "u-finance",
+    )
     assert [(line.invoice_line_id, line.amount.amount) for line in note.lines.all()] == [
-        (fee.pk, Decimal("25.00"))]
+        (fee.pk, Decimal("25.00"))
+    ]
     assert invoice_amount_due(invoice) == Decimal("85.00")
 
-    too_much = client.post(url, {"reason": "r", "outcome": "reduce_amount_due",
-                                 f"line_{usage.pk}": "10.01", "preview": "1"}).content.decode()
+    too_much = client.post(
+        url,
+        {
+            "reason": "r",
+            "outcome": "reduce_amount_due",
+            f"line_{usage.pk}": "10.01",
+            "preview": "1",
+        },
+    ).content.decode()
     assert "The credit note is not valid." in too_much
     assert "of this line is left to credit." in too_much
     nothing = client.post(url, {"reason": "r", "outcome": "reduce_amount_due", "preview": "1"})
@@ -216,8 +270,9 @@ def test_paid_invoice_credit_becomes_a_grant_and_points_to_refunds(client):
     url = f"/admin/invoicing/invoice/{invoice.pk}/credit-note/"
     form = client.get(url).content.decode()
     assert "Request a refund" in form and 'value="reduce_amount_due"' not in form
-    refused = client.post(url, {"reason": "x", "outcome": "reduce_amount_due", "full": "on",
-                                "preview": "1"})
+    refused = client.post(
+        url, {"reason": "x", "outcome": "reduce_amount_due", "full": "on", "preview": "1"}
+    )
     assert b"Select a valid choice" in refused.content
     data = {"reason": "Goodwill", "outcome": "customer_credit", "full": "on"}
     preview = client.post(url, {**data, "preview": "1"}).content.decode()
@@ -225,20 +280,27 @@ def test_paid_invoice_credit_becomes_a_grant_and_points_to_refunds(client):
     client.post(url, {**data, "issue": "1"})
     note = CreditNote.objects.get()
     assert (note.outcome, note.total.amount, note.credit_grant.amount.amount) == (
-        "customer_credit", Decimal("110.00"), Decimal("110.00"))
+        "customer_credit",
+        Decimal("110.00"),
+        Decimal("110.00"),
+    )
 
 
 def test_credit_notes_list_searches_and_filters(client):
     first, second = issued(2)
     client.force_login(staff("finance"))
     for invoice, reason in ((first, "Outage"), (second, "Goodwill")):
-        client.post(f"/admin/invoicing/invoice/{invoice.pk}/credit-note/", {
-            "reason": reason, "outcome": "reduce_amount_due", "full": "on", "issue": "1"})
+        client.post(
+            f"/admin/invoicing/invoice/{invoice.pk}/credit-note/",
+            {"reason": reason, "outcome": "reduce_amount_due", "full": "on", "issue": "1"},
+        )
     assert CreditNote.objects.count() == 2
     client.force_login(staff("support"))
-    listing = client.get("/admin/invoicing/creditnote/",
-                         {"q": first.customer.external_id}).content.decode()
+    listing = client.get(
+        "/admin/invoicing/creditnote/", {"q": first.customer.external_id}
+    ).content.decode()
     assert "CN-000001</a>" in listing and "CN-000002</a>" not in listing
-    by_outcome = client.get("/admin/invoicing/creditnote/",
-                            {"outcome__exact": "customer_credit"}).content.decode()
+    by_outcome = client.get(
+        "/admin/invoicing/creditnote/", {"outcome__exact": "customer_credit"}
+    ).content.decode()
     assert "CN-000001</a>" not in by_outcome and "0 credit notes" in by_outcome

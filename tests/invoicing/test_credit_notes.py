@@ -31,19 +31,31 @@ def _finalized_invoice() -> Invoice:
 def test_partial_credit_by_line_reduces_amount_due():
     invoice = _finalized_invoice()
     fee = invoice.lines.get(kind="fixed")
-    note = credit_note_create(invoice=invoice, reason="Outage on Jan 3",
-                              outcome="reduce_amount_due", lines={fee.pk: Decimal("25.00")})
+    note = credit_note_create(
+        invoice=invoice,
+        reason="Outage on Jan 3",
+        outcome="reduce_amount_due",
+        lines={fee.pk: Decimal("25.00")},
+    )
     assert (note.number, note.total.amount) == ("CN-000001", Decimal("25.00"))
     assert invoice_amount_due(invoice) == Decimal("85.00")
     invoice.refresh_from_db()
     assert invoice.total.amount == Decimal("110.00")  # the invoice itself never changes
     with pytest.raises(AppError) as caught:
-        credit_note_create(invoice=invoice, reason="again", outcome="reduce_amount_due",
-                           lines={fee.pk: Decimal("75.01")})
+        credit_note_create(
+            invoice=invoice,
+            reason="again",
+            outcome="reduce_amount_due",
+            lines={fee.pk: Decimal("75.01")},
+        )
     assert f"lines.{fee.pk}" in caught.value.details
     with pytest.raises(AppError):
-        credit_note_create(invoice=invoice, reason="x", outcome="reduce_amount_due",
-                           lines={fee.pk: Decimal("0.001")})
+        credit_note_create(
+            invoice=invoice,
+            reason="x",
+            outcome="reduce_amount_due",
+            lines={fee.pk: Decimal("0.001")},
+        )
     full = credit_note_create(invoice=invoice, reason="Goodwill", outcome="reduce_amount_due")
     assert full.total.amount == Decimal("85.00")
     assert invoice_amount_due(invoice) == Decimal("0.00")
@@ -62,8 +74,12 @@ def test_outcomes_follow_payment_status():
     invoice_mark_paid(invoice=invoice, now=datetime(2026, 2, 10, tzinfo=UTC))
     with pytest.raises(AppError):
         credit_note_create(invoice=invoice, reason="r", outcome="reduce_amount_due")
-    note = credit_note_create(invoice=invoice, reason="SLA credit", outcome="customer_credit",
-                              lines={invoice.lines.get(kind="usage").pk: Decimal("10.00")})
+    note = credit_note_create(
+        invoice=invoice,
+        reason="SLA credit",
+        outcome="customer_credit",
+        lines={invoice.lines.get(kind="usage").pk: Decimal("10.00")},
+    )
     assert grant_balance(note.credit_grant_id) == Decimal("10.00")
     refund = credit_note_create(invoice=invoice, reason="Refund the rest", outcome="refund")
     assert refund.total.amount == Decimal("100.00")

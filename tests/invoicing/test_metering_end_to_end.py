@@ -22,29 +22,56 @@ def at(*args: int) -> datetime:
 
 
 def send(customer: str, prefix: str, count: int, when: datetime, region: str = "eu") -> None:
-    events = [{"id": f"{prefix}-{i}", "customer": customer, "type": "api_request",
-               "timestamp": (when + timedelta(seconds=i)).isoformat(),
-               "properties": {"region": region, "bytes": 10}} for i in range(count)]
+    events = [
+        {
+            "id": f"{prefix}-{i}",
+            "customer": customer,
+            "type": "api_request",
+            "timestamp": (when + timedelta(seconds=i)).isoformat(),
+            "properties": {"region": region, "bytes": 10},
+        }
+        for i in range(count)
+    ]
     result = events_ingest(api_key=None, events=events, received_at=when + timedelta(hours=1))
     assert result.counts.get("accepted") == count, result.counts
     rollup_drain()
 
 
 def test_invoice_bills_rolled_up_events_and_late_ones_as_adjustments():
-    meter_create(key="api_calls", name="API calls", event_type="api_request",
-                 aggregation="count")
-    meter_create(key="calls_by_region", name="Calls by region", event_type="api_request",
-                 aggregation="count", group_by=["region"])
+    meter_create(key="api_calls", name="API calls", event_type="api_request", aggregation="count")
+    meter_create(
+        key="calls_by_region",
+        name="Calls by region",
+        event_type="api_request",
+        aggregation="count",
+        group_by=["region"],
+    )
     customer = CustomerFactory(external_id="acme", timezone="America/New_York")
-    version = make_version([
-        {"key": "api_calls", "name": "API calls", "kind": "usage", "meter_key": "api_calls",
-         "price": {"model": "per_unit", "unit_amount": "0.5"}},
-        {"key": "regional", "name": "Regional", "kind": "usage",
-         "meter_key": "calls_by_region",
-         "price": {"model": "matrix", "dimensions": ["region"], "rates": [
-             {"match": {"region": "eu"}, "unit_amount": "1"},
-             {"match": {"region": "us"}, "unit_amount": "2"}]}},
-    ])
+    version = make_version(
+        [
+            {
+                "key": "api_calls",
+                "name": "API calls",
+                "kind": "usage",
+                "meter_key": "api_calls",
+                "price": {"model": "per_unit", "unit_amount": "0.5"},
+            },
+            {
+                "key": "regional",
+                "name": "Regional",
+                "kind": "usage",
+                "meter_key": "calls_by_region",
+                "price": {
+                    "model": "matrix",
+                    "dimensions": ["region"],
+                    "rates": [
+                        {"match": {"region": "eu"}, "unit_amount": "1"},
+                        {"match": {"region": "us"}, "unit_amount": "2"},
+                    ],
+                },
+            },
+        ]
+    )
     make_contract(customer, version=version, start=date(2026, 1, 1), tz="America/New_York")
     send("acme", "jan", 20, at(2026, 1, 10, 12))
     send("acme", "jan-us", 5, at(2026, 1, 31, 12), region="us")
@@ -58,7 +85,9 @@ def test_invoice_bills_rolled_up_events_and_late_ones_as_adjustments():
     assert usage["api_calls"].amount.amount == Decimal("14.00")
     assert usage["regional"].amount.amount == Decimal("33.00")  # 23 eu * 1 + 5 us * 2
     assert {tuple(sorted(item["group"].items())) for item in usage["regional"].breakdown} == {
-        (("region", "eu"),), (("region", "us"),)}
+        (("region", "eu"),),
+        (("region", "us"),),
+    }
     assert january.status == "finalized"
 
     send("acme", "late", 4, at(2026, 1, 20))  # arrives after January was finalized
@@ -74,18 +103,29 @@ def test_invoice_bills_rolled_up_events_and_late_ones_as_adjustments():
 def test_metering_marks_events_before_the_finalized_period_end_as_late():
     from metering.models import UsageEvent
 
-    meter_create(key="api_calls", name="API calls", event_type="api_request",
-                 aggregation="count")
+    meter_create(key="api_calls", name="API calls", event_type="api_request", aggregation="count")
     customer = CustomerFactory(external_id="acme")
-    make_contract(customer, version=make_version([
-        {"key": "api_calls", "name": "API calls", "kind": "usage", "meter_key": "api_calls",
-         "price": {"model": "per_unit", "unit_amount": "1"}}]))
+    make_contract(
+        customer,
+        version=make_version(
+            [
+                {
+                    "key": "api_calls",
+                    "name": "API calls",
+                    "kind": "usage",
+                    "meter_key": "api_calls",
+                    "price": {"model": "per_unit", "unit_amount": "1"},
+                }
+            ]
+        ),
+    )
     send("acme", "on-time", 2, at(2026, 1, 5))
     billing_run(now=at(2026, 2, 3))
     send("acme", "late", 1, at(2026, 1, 30))
     send("acme", "current", 1, at(2026, 2, 10))
     assert set(UsageEvent.objects.filter(is_late=True).values_list("event_id", flat=True)) == {
-        "late-0"}
+        "late-0"
+    }
 
 
 def test_late_event_four_periods_back_is_billed_once_on_the_next_invoice():
@@ -100,12 +140,22 @@ def test_late_event_four_periods_back_is_billed_once_on_the_next_invoice():
             self.asked.add(kwargs["start"])
             return super().__call__(**kwargs)
 
-    meter_create(key="api_calls", name="API calls", event_type="api_request",
-                 aggregation="count")
+    meter_create(key="api_calls", name="API calls", event_type="api_request", aggregation="count")
     customer = CustomerFactory(external_id="acme", timezone="UTC")
-    make_contract(customer, version=make_version([
-        {"key": "api_calls", "name": "API calls", "kind": "usage", "meter_key": "api_calls",
-         "price": {"model": "per_unit", "unit_amount": "0.5"}}]))
+    make_contract(
+        customer,
+        version=make_version(
+            [
+                {
+                    "key": "api_calls",
+                    "name": "API calls",
+                    "kind": "usage",
+                    "meter_key": "api_calls",
+                    "price": {"model": "per_unit", "unit_amount": "0.5"},
+                }
+            ]
+        ),
+    )
     send("acme", "jan", 2, at(2026, 1, 10))
     billing_run(now=at(2026, 5, 3))  # January to April finalized
     january = Invoice.objects.get(period_start=at(2026, 1, 1))
@@ -140,12 +190,22 @@ def test_an_event_rolled_up_while_its_period_is_finalized_is_billed_once_on_the_
     from invoicing.usage import MeteringUsage
     from metering.models import UsageEvent
 
-    meter_create(key="api_calls", name="API calls", event_type="api_request",
-                 aggregation="count")
+    meter_create(key="api_calls", name="API calls", event_type="api_request", aggregation="count")
     customer = CustomerFactory(external_id="acme", timezone="UTC")
-    contract = make_contract(customer, version=make_version([
-        {"key": "api_calls", "name": "API calls", "kind": "usage", "meter_key": "api_calls",
-         "price": {"model": "per_unit", "unit_amount": "1"}}]))
+    contract = make_contract(
+        customer,
+        version=make_version(
+            [
+                {
+                    "key": "api_calls",
+                    "name": "API calls",
+                    "kind": "usage",
+                    "meter_key": "api_calls",
+                    "price": {"model": "per_unit", "unit_amount": "1"},
+                }
+            ]
+        ),
+    )
     send("acme", "jan", 2, at(2026, 1, 10))
     billing_run(now=at(2026, 2, 1, 0, 5))  # January's draft, due Feb 2 00:00
     with time_machine.travel(at(2026, 2, 1, 12), tick=False):
@@ -155,11 +215,15 @@ def test_an_event_rolled_up_while_its_period_is_finalized_is_billed_once_on_the_
     with time_machine.travel(at(2026, 2, 1, 23, 30), tick=False):  # within the margin
         draft = Invoice.objects.get()
         (request,) = usage_requests(contract, [contract_period(contract, draft.period_start)])
-        read_before = MeteringUsage()(customer=customer, meter_key=request.meter_key,
-                                      start=request.start, end=request.end)
+        read_before = MeteringUsage()(
+            customer=customer, meter_key=request.meter_key, start=request.start, end=request.end
+        )
         send("acme", "racing", 3, at(2026, 1, 25))  # commits after the finalizer's read
-    assert set(UsageEvent.objects.filter(is_late=True).values_list("event_id", flat=True)) \
-        == {"racing-0", "racing-1", "racing-2"}
+    assert set(UsageEvent.objects.filter(is_late=True).values_list("event_id", flat=True)) == {
+        "racing-0",
+        "racing-1",
+        "racing-2",
+    }
 
     def finalizer_read(**kwargs):  # type: ignore[no-untyped-def]  # what it read, in time
         return read_before if kwargs["start"] == request.start else MeteringUsage()(**kwargs)

@@ -207,8 +207,10 @@ def test_amount_of_reads_decimals_ints_and_money_exactly() -> None:
     assert money.amount_of(_FakeMoney(D("-0.13"), "USD"), "usd") == D("-0.13")
 
 
-@pytest.mark.parametrize("value", [1.5, "1.50", True, None, _FakeMoney(0.5, "USD"),
-                                   D("NaN"), _FakeMoney(D("Infinity"), "USD")])
+@pytest.mark.parametrize(
+    "value",
+    [1.5, "1.50", True, None, _FakeMoney(0.5, "USD"), D("NaN"), _FakeMoney(D("Infinity"), "USD")],
+)
 def test_amount_of_refuses_floats_strings_and_non_finite(value: object) -> None:
     with pytest.raises(MoneyError) as caught:
         money.amount_of(value)  # type: ignore[arg-type]

@@ -47,8 +47,10 @@ def test_a_finalized_invoice_pdf_shows_its_number_lines_and_total():
     for line in invoice.lines.all():
         position = page.index(line.description)
         quantity = "" if line.quantity is None else f"{line.quantity.normalize():f}"
-        assert page[position + 1:position + 3] == [quantity, f"{line.amount.amount:.2f}"] or \
-            page[position + 1] == f"{line.amount.amount:.2f}"
+        assert (
+            page[position + 1 : position + 3] == [quantity, f"{line.amount.amount:.2f}"]
+            or page[position + 1] == f"{line.amount.amount:.2f}"
+        )
     assert page[-2:] == ["Total", f"{invoice.total.amount:.2f} USD"]
     assert invoice.total.amount == Decimal("112.34")  # 100.00 fee + 1234 x 0.01
 
@@ -62,17 +64,23 @@ class Line:
 
 def test_a_long_invoice_continues_on_more_pages_with_headings_and_one_total():
     customer = Customer(name="Ünïcødé ☃ Ltd", external_id="long")
-    invoice = Invoice(customer=customer, number="INV-000042", currency="KWD",
-                      period_start=datetime(2026, 1, 1, tzinfo=UTC),
-                      period_end=datetime(2026, 2, 1, tzinfo=UTC),
-                      issued_at=datetime(2026, 2, 2, tzinfo=UTC),
-                      due_at=datetime(2026, 3, 4, tzinfo=UTC), total=Decimal("151.5"))
+    invoice = Invoice(
+        customer=customer,
+        number="INV-000042",
+        currency="KWD",
+        period_start=datetime(2026, 1, 1, tzinfo=UTC),
+        period_end=datetime(2026, 2, 1, tzinfo=UTC),
+        issued_at=datetime(2026, 2, 2, tzinfo=UTC),
+        due_at=datetime(2026, 3, 4, tzinfo=UTC),
+        total=Decimal("151.5"),
+    )
     lines = [Line(f"Usage line {n}", Decimal(n), Decimal("1.0105")) for n in range(150)]
     pages = pdf_pages(invoice_pdf_render(invoice, lines))
     assert len(pages) >= 3
     shown = [s for page in pages for s in page]
-    assert [s for s in shown if s.startswith("Usage line")] == [f"Usage line {n}"
-                                                                 for n in range(150)]
+    assert [s for s in shown if s.startswith("Usage line")] == [
+        f"Usage line {n}" for n in range(150)
+    ]
     assert shown.count("1.011") == 150  # KWD: three decimals, half-up once per line
     assert all(page[:3] == ["Description", "Quantity", "Amount (KWD)"] for page in pages[1:])
     assert shown.count("Total") == 1 and shown[-1] == "151.500 KWD"

@@ -56,13 +56,21 @@ def test_lord_howe_half_hour_dst_shift():
 
 @pytest.mark.parametrize("cadence,expected_end", [(3, date(2026, 5, 31)), (12, date(2027, 2, 28))])
 def test_quarterly_and_annual_from_contract_month(cadence, expected_end):
-    period = period_containing(date(2026, 3, 1), origin=date(2025, 2, 28), anchor_day=31,
-                               cadence_months=cadence, timezone="UTC")
+    period = period_containing(
+        date(2026, 3, 1),
+        origin=date(2025, 2, 28),
+        anchor_day=31,
+        cadence_months=cadence,
+        timezone="UTC",
+    )
     assert period.end_date == expected_end
 
 
-@given(st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 12, 31)),
-       st.integers(min_value=1, max_value=31), st.sampled_from([1, 3, 12]))
+@given(
+    st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 12, 31)),
+    st.integers(min_value=1, max_value=31),
+    st.sampled_from([1, 3, 12]),
+)
 def test_periods_tile_the_calendar(day, anchor, cadence):
     kwargs = {"origin": date(2020, 7, 1), "anchor_day": anchor, "cadence_months": cadence}
     period = period_containing(day, timezone="Europe/Berlin", **kwargs)

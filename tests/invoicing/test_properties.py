@@ -38,55 +38,90 @@ def rolled_back() -> Iterator[None]:
 def money(currency: str, max_units: int) -> st.SearchStrategy[Decimal]:
     places = currency_exponent(currency)
     return st.integers(min_value=1, max_value=max_units * 10**places).map(
-        lambda minor: Decimal(minor).scaleb(-places))
+        lambda minor: Decimal(minor).scaleb(-places)
+    )
 
 
 @st.composite
 def scenarios(draw: st.DrawFn) -> dict:
     currency = draw(st.sampled_from(["USD", "JPY", "KWD"]))
     unit = Decimal(draw(st.integers(min_value=1, max_value=10**6))).scaleb(
-        -draw(st.integers(min_value=0, max_value=8)))
+        -draw(st.integers(min_value=0, max_value=8))
+    )
     return {
         "currency": currency,
         "fee": draw(money(currency, 1000)),
         "unit": unit,
         "usage": Decimal(draw(st.integers(min_value=0, max_value=10**7))).scaleb(
-            -draw(st.integers(min_value=0, max_value=3))),
+            -draw(st.integers(min_value=0, max_value=3))
+        ),
         "start": date(2026, 1, draw(st.integers(min_value=1, max_value=28))),
         "anchor": draw(st.integers(min_value=1, max_value=31)),
         "tz": draw(st.sampled_from(["UTC", "America/New_York", "Australia/Lord_Howe"])),
-        "grants": draw(st.lists(st.tuples(
-            money(currency, 300), st.sampled_from(["promotional", "paid"]),
-            st.integers(min_value=0, max_value=3), st.one_of(st.none(), st.integers(20, 120)),
-        ), max_size=4)),
+        "grants": draw(
+            st.lists(
+                st.tuples(
+                    money(currency, 300),
+                    st.sampled_from(["promotional", "paid"]),
+                    st.integers(min_value=0, max_value=3),
+                    st.one_of(st.none(), st.integers(20, 120)),
+                ),
+                max_size=4,
+            )
+        ),
     }
 
 
 def _snapshot() -> list[tuple]:
-    return list(InvoiceLine.objects.order_by("pk").values_list(
-        "pk", "invoice_id", "amount", "kind", "credit_grant_id"))
+    return list(
+        InvoiceLine.objects.order_by("pk").values_list(
+            "pk", "invoice_id", "amount", "kind", "credit_grant_id"
+        )
+    )
 
 
-@settings(max_examples=30, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(scenarios())
 def test_billing_invariants(case: dict) -> None:
     with rolled_back():
         customer = CustomerFactory(currency=case["currency"], timezone=case["tz"])
-        version = make_version([
-            {"key": "fee", "name": "Fee", "kind": "fixed",
-             "price": {"model": "flat", "amount": str(case["fee"])}},
-            {"key": "calls", "name": "Calls", "kind": "usage", "meter_key": "calls",
-             "price": {"model": "per_unit", "unit_amount": str(case["unit"])}},
-        ], key=f"p-{case['currency'].lower()}", currency=case["currency"])
-        make_contract(customer, version=version, start=case["start"], anchor=case["anchor"],
-                      tz=case["tz"])
+        version = make_version(
+            [
+                {
+                    "key": "fee",
+                    "name": "Fee",
+                    "kind": "fixed",
+                    "price": {"model": "flat", "amount": str(case["fee"])},
+                },
+                {
+                    "key": "calls",
+                    "name": "Calls",
+                    "kind": "usage",
+                    "meter_key": "calls",
+                    "price": {"model": "per_unit", "unit_amount": str(case["unit"])},
+                },
+            ],
+            key=f"p-{case['currency'].lower()}",
+            currency=case["currency"],
+        )
+        make_contract(
+            customer, version=version, start=case["start"], anchor=case["anchor"], tz=case["tz"]
+        )
         base = datetime(2025, 12, 1, tzinfo=UTC)
         for amount, kind, priority, expiry_days in case["grants"]:
             credit_grant_create(
-                customer=customer, kind=kind, amount=amount, currency=case["currency"],
-                effective_at=base, priority=priority,
-                expires_at=None if expiry_days is None else base + timedelta(days=expiry_days))
+                customer=customer,
+                kind=kind,
+                amount=amount,
+                currency=case["currency"],
+                effective_at=base,
+                priority=priority,
+                expires_at=None if expiry_days is None else base + timedelta(days=expiry_days),
+            )
         usage = fixed_usage({"calls": case["usage"]})
         now = datetime(2026, 4, 5, tzinfo=UTC)
         billing_run(now=now, usage=usage)

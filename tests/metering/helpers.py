@@ -15,10 +15,19 @@ from metering.models import HourlyRollup, MeterVersion, UniqueValue, UsageEvent
 NOW = datetime(2026, 11, 10, 12, 30, tzinfo=UTC)
 
 
-def event(event_id: str, customer: str = "acme", type_: str = "api_request",
-          at: datetime | None = None, **properties: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": event_id, "customer": customer, "type": type_,
-                            "properties": properties}
+def event(
+    event_id: str,
+    customer: str = "acme",
+    type_: str = "api_request",
+    at: datetime | None = None,
+    **properties: Any,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": event_id,
+        "customer": customer,
+        "type": type_,
+        "properties": properties,
+    }
     if at is not None:
         body["timestamp"] = at.isoformat().replace("+00:00", "Z")
     return body
@@ -70,24 +79,35 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def expected_rollups(version: MeterVersion, until: datetime = FAR_FUTURE,
-                     ) -> tuple[dict[tuple[Any, ...], Decimal], set[tuple[Any, ...]]]:
+def expected_rollups(
+    version: MeterVersion,
+    until: datetime = FAR_FUTURE,
+) -> tuple[dict[tuple[Any, ...], Decimal], set[tuple[Any, ...]]]:
     """(hourly values keyed by (customer, hour, groups), unique values) from raw events."""
-    later = (MeterVersion.objects.filter(meter_id=version.meter_id,
-                                         effective_from__gt=version.effective_from)
-             .order_by("effective_from").first())
+    later = (
+        MeterVersion.objects.filter(
+            meter_id=version.meter_id, effective_from__gt=version.effective_from
+        )
+        .order_by("effective_from")
+        .first()
+    )
     end = later.effective_from if later else until
     buckets: dict[tuple[Any, ...], list[tuple[datetime, int, Decimal]]] = defaultdict(list)
     uniques: set[tuple[Any, ...]] = set()
-    events = UsageEvent.objects.filter(customer__isnull=False,
-                                       timestamp__gte=version.effective_from, timestamp__lt=end)
+    events = UsageEvent.objects.filter(
+        customer__isnull=False, timestamp__gte=version.effective_from, timestamp__lt=end
+    )
     for e in events:
         if not _matches(version, e):
             continue
         ts = e.timestamp
         hour = ts.replace(minute=ts.minute - ts.minute % 15, second=0, microsecond=0)
-        groups = json.dumps([None if (v := _get(e.properties, g)) is _MISSING else v
-                             for g in version.group_by or []])
+        groups = json.dumps(
+            [
+                None if (v := _get(e.properties, g)) is _MISSING else v
+                for g in version.group_by or []
+            ]
+        )
         key = (e.customer_id, hour, groups)
         if version.aggregation == "count":
             buckets[key].append((e.timestamp, e.pk, Decimal(1)))
@@ -110,8 +130,9 @@ def expected_rollups(version: MeterVersion, until: datetime = FAR_FUTURE,
     return values, uniques
 
 
-def stored_rollups(version: MeterVersion) -> tuple[dict[tuple[Any, ...], Decimal],
-                                                   set[tuple[Any, ...]]]:
+def stored_rollups(
+    version: MeterVersion,
+) -> tuple[dict[tuple[Any, ...], Decimal], set[tuple[Any, ...]]]:
     values = {
         (r.customer_id, r.hour, json.dumps(r.group_values)): r.value.normalize()
         for r in HourlyRollup.objects.filter(meter_version=version)
@@ -136,16 +157,34 @@ def hours(n: int) -> timedelta:
 
 METER_SPECS: list[dict[str, Any]] = [
     {"key": "calls", "event_type": "api_request", "aggregation": "count"},
-    {"key": "eu-calls", "event_type": "api_request", "aggregation": "count",
-     "filters": [{"property": "region", "equals": "eu"}]},
-    {"key": "bytes", "event_type": "api_request", "aggregation": "sum",
-     "value_property": "n", "group_by": ["region"]},
-    {"key": "peak", "event_type": "api_request", "aggregation": "max", "value_property": "n",
-     "filters": [{"property": "region", "in": ["eu", "us"]}]},
-    {"key": "last", "event_type": "api_request", "aggregation": "latest",
-     "value_property": "n"},
-    {"key": "users", "event_type": "api_request", "aggregation": "unique_count",
-     "value_property": "user", "filters": [{"property": "user", "exists": True}]},
+    {
+        "key": "eu-calls",
+        "event_type": "api_request",
+        "aggregation": "count",
+        "filters": [{"property": "region", "equals": "eu"}],
+    },
+    {
+        "key": "bytes",
+        "event_type": "api_request",
+        "aggregation": "sum",
+        "value_property": "n",
+        "group_by": ["region"],
+    },
+    {
+        "key": "peak",
+        "event_type": "api_request",
+        "aggregation": "max",
+        "value_property": "n",
+        "filters": [{"property": "region", "in": ["eu", "us"]}],
+    },
+    {"key": "last", "event_type": "api_request", "aggregation": "latest", "value_property": "n"},
+    {
+        "key": "users",
+        "event_type": "api_request",
+        "aggregation": "unique_count",
+        "value_property": "user",
+        "filters": [{"property": "user", "exists": True}],
+    },
 ]
 
 

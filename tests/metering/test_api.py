@@ -23,8 +23,9 @@ def post_events(client, events, *, gzip_body=False, raw=None):
     if gzip_body:
         body = gzip.compress(body)
         headers["HTTP_CONTENT_ENCODING"] = "gzip"
-    return client.generic("POST", "/api/v1/events", body, content_type="application/json",
-                          **headers)
+    return client.generic(
+        "POST", "/api/v1/events", body, content_type="application/json", **headers
+    )
 
 
 def test_ingest_returns_outcomes_and_stores_valid_events(api_client_for, customer):
@@ -63,8 +64,7 @@ def test_body_over_the_byte_limit_is_refused(api_client_for, customer):
     assert UsageEvent.objects.count() == 0
 
 
-def test_bodies_above_django_upload_limit_are_accepted_up_to_ingest_limit(api_client_for,
-                                                                         customer):
+def test_bodies_above_django_upload_limit_are_accepted_up_to_ingest_limit(api_client_for, customer):
     events = [event(f"big{i}", at=NOW, pad="x" * 400) for i in range(5000)]
     response = post_events(api_client_for("ingest"), events)  # ~2.5 MB > 1 MB Django default
     assert response.status_code == 200
@@ -94,10 +94,14 @@ def test_ingest_needs_ingest_scope(api_client_for, customer):
 
 def test_event_browser_filters_and_respects_binding(api_client_for, customer):
     globex = CustomerFactory(external_id="globex")
-    post_events(api_client_for("ingest"), [
-        event("a1", at=NOW - timedelta(hours=2)), event("a2", type_="storage", at=NOW),
-        event("g1", customer="globex", at=NOW),
-    ])
+    post_events(
+        api_client_for("ingest"),
+        [
+            event("a1", at=NOW - timedelta(hours=2)),
+            event("a2", type_="storage", at=NOW),
+            event("g1", customer="globex", at=NOW),
+        ],
+    )
     reader = api_client_for("read")
     ids = [e["id"] for e in reader.get("/api/v1/events?customer=acme").json()["results"]]
     assert ids == ["a2", "a1"]
@@ -112,25 +116,39 @@ def test_event_browser_filters_and_respects_binding(api_client_for, customer):
 
 
 def test_meter_crud_and_versioning(admin_api, read_api):
-    created = admin_api.post("/api/v1/meters", {
-        "key": "tokens", "name": "Tokens", "event_type": "llm", "aggregation": "sum",
-        "value_property": "tokens", "group_by": ["model"],
-        "filters": [{"property": "region", "in": ["eu", "us"]}],
-    }, format="json")
+    created = admin_api.post(
+        "/api/v1/meters",
+        {
+            "key": "tokens",
+            "name": "Tokens",
+            "event_type": "llm",
+            "aggregation": "sum",
+            "value_property": "tokens",
+            "group_by": ["model"],
+            "filters": [{"property": "region", "in": ["eu", "us"]}],
+        },
+        format="json",
+    )
     assert created.status_code == 201, created.json()
     body = created.json()
     assert body["key"] == "tokens" and body["group_by"] == ["model"]
     assert [v["version"] for v in body["versions"]] == [1]
-    duplicate = admin_api.post("/api/v1/meters", {"key": "tokens", "name": "again",
-                                                  "event_type": "llm", "aggregation": "count"},
-                               format="json")
+    duplicate = admin_api.post(
+        "/api/v1/meters",
+        {"key": "tokens", "name": "again", "event_type": "llm", "aggregation": "count"},
+        format="json",
+    )
     assert duplicate.status_code == 409
-    bad = admin_api.post("/api/v1/meters", {"key": "x", "name": "x", "event_type": "llm",
-                                            "aggregation": "sum"}, format="json")
+    bad = admin_api.post(
+        "/api/v1/meters",
+        {"key": "x", "name": "x", "event_type": "llm", "aggregation": "sum"},
+        format="json",
+    )
     assert bad.status_code == 400
     assert "value_property" in bad.json()["error"]["details"]
-    changed = admin_api.patch("/api/v1/meters/tokens", {"value_property": "total_tokens"},
-                              format="json")
+    changed = admin_api.patch(
+        "/api/v1/meters/tokens", {"value_property": "total_tokens"}, format="json"
+    )
     assert changed.status_code == 200
     assert [v["version"] for v in changed.json()["versions"]] == [1, 2]
     assert changed.json()["value_property"] == "total_tokens"
@@ -143,26 +161,47 @@ def test_meter_crud_and_versioning(admin_api, read_api):
 
 def test_usage_api_series_total_and_binding(api_client_for, admin_api, customer):
     globex = CustomerFactory(external_id="globex")
-    admin_api.post("/api/v1/meters", {"key": "bytes", "name": "Bytes", "event_type": "req",
-                                      "aggregation": "sum", "value_property": "bytes",
-                                      "group_by": ["region"]}, format="json")
-    post_events(api_client_for("ingest"), [
-        event("1", type_="req", at=NOW - timedelta(days=1), bytes=1.5, region="eu"),
-        event("2", type_="req", at=NOW, bytes=2, region="us"),
-        event("3", type_="req", customer="globex", at=NOW, bytes=100, region="us"),
-    ])
+    admin_api.post(
+        "/api/v1/meters",
+        {
+            "key": "bytes",
+            "name": "Bytes",
+            "event_type": "req",
+            "aggregation": "sum",
+            "value_property": "bytes",
+            "group_by": ["region"],
+        },
+        format="json",
+    )
+    post_events(
+        api_client_for("ingest"),
+        [
+            event("1", type_="req", at=NOW - timedelta(days=1), bytes=1.5, region="eu"),
+            event("2", type_="req", at=NOW, bytes=2, region="us"),
+            event("3", type_="req", customer="globex", at=NOW, bytes=100, region="us"),
+        ],
+    )
     rollup_drain()
     bound = api_client_for("read", customer=customer)
     url = "/api/v1/customers/acme/usage"
-    params = {"meter": "bytes", "start": "2026-11-09T00:00:00Z", "end": "2026-11-11T00:00:00Z",
-              "window": "day", "tz": "UTC"}
+    params = {
+        "meter": "bytes",
+        "start": "2026-11-09T00:00:00Z",
+        "end": "2026-11-11T00:00:00Z",
+        "window": "day",
+        "tz": "UTC",
+    }
     body = bound.get(url, params).json()
     assert body["total"] == "3.5"
     assert [(p["start"], p["value"]) for p in body["series"]] == [
-        ("2026-11-09T00:00:00Z", "1.5"), ("2026-11-10T00:00:00Z", "2")]
+        ("2026-11-09T00:00:00Z", "1.5"),
+        ("2026-11-10T00:00:00Z", "2"),
+    ]
     grouped = bound.get(url, {**params, "group_by": "region"}).json()
     assert {(p["group"]["region"], p["value"]) for p in grouped["series"]} == {
-        ("eu", "1.5"), ("us", "2")}
+        ("eu", "1.5"),
+        ("us", "2"),
+    }
     assert bound.get(f"/api/v1/customers/{globex.external_id}/usage", params).status_code == 404
     bad = bound.get(url, {**params, "group_by": "nope"})
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "validation_error"
@@ -171,8 +210,11 @@ def test_usage_api_series_total_and_binding(api_client_for, admin_api, customer)
 
 def test_usage_defaults_to_the_customers_time_zone_and_month(api_client_for, admin_api):
     CustomerFactory(external_id="tokyo", timezone="Asia/Tokyo")
-    admin_api.post("/api/v1/meters", {"key": "calls", "name": "Calls", "event_type": "req",
-                                      "aggregation": "count"}, format="json")
+    admin_api.post(
+        "/api/v1/meters",
+        {"key": "calls", "name": "Calls", "event_type": "req", "aggregation": "count"},
+        format="json",
+    )
     body = api_client_for("read").get("/api/v1/customers/tokyo/usage", {"meter": "calls"}).json()
     assert body["tz"] == "Asia/Tokyo"
     assert body["start"] == "2026-10-31T15:00:00Z"  # 1 November, Tokyo midnight
@@ -181,7 +223,11 @@ def test_usage_defaults_to_the_customers_time_zone_and_month(api_client_for, adm
 
 def test_schema_documents_the_metering_endpoints(client):
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
-    for path in ("/api/v1/events", "/api/v1/meters", "/api/v1/meters/{key}",
-                 "/api/v1/customers/{external_id}/usage"):
+    for path in (
+        "/api/v1/events",
+        "/api/v1/meters",
+        "/api/v1/meters/{key}",
+        "/api/v1/customers/{external_id}/usage",
+    ):
         assert path in schema["paths"], path
     assert "requestBody" in schema["paths"]["/api/v1/events"]["post"]

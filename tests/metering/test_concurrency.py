@@ -31,9 +31,20 @@ def test_same_ids_from_several_processes_are_accepted_exactly_once(customer):
     env = {**os.environ, "DATABASE_URL": workers.test_database_url()}
     start_at = time.time() + 3
     procs = [
-        subprocess.Popen([sys.executable, "-m", "tests.metering.ingest_process", str(start_at),
-                          str(seed), "7" if seed % 2 else "0"],
-                         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.metering.ingest_process",
+                str(start_at),
+                str(seed),
+                "7" if seed % 2 else "0",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         for seed in range(PROCESSES)
     ]
     outputs = []
@@ -72,15 +83,16 @@ def _wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-unty
 
 def _blocked_rollup_backend() -> int | None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                       " AND query LIKE 'INSERT INTO metering_hourlyrollup%%'")
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND query LIKE 'INSERT INTO metering_hourlyrollup%%'"
+        )
         row = cursor.fetchone()
     return row[0] if row else None
 
 
 def test_worker_killed_mid_rollup_loses_and_double_counts_nothing(customer):
-    meter = meter_create(key="calls", name="Calls", event_type="api_request",
-                         aggregation="count")
+    meter = meter_create(key="calls", name="Calls", event_type="api_request", aggregation="count")
     version = meter.versions.get()
     events_ingest(api_key=None, events=[event(f"a{i}", at=NOW) for i in range(10)])
     rollup_drain()
@@ -96,8 +108,9 @@ def test_worker_killed_mid_rollup_loses_and_double_counts_nothing(customer):
             _wait_for(lambda: _blocked_rollup_backend() is not None)
             backend = _blocked_rollup_backend()
             with _raw_connection() as probe:
-                claimable = probe.execute("SELECT id FROM metering_rollupqueue"
-                                          " FOR UPDATE SKIP LOCKED").fetchall()
+                claimable = probe.execute(
+                    "SELECT id FROM metering_rollupqueue FOR UPDATE SKIP LOCKED"
+                ).fetchall()
             assert claimable == []  # the worker holds the batch
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait(10)

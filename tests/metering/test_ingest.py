@@ -21,16 +21,33 @@ def statuses(result):
 
 def test_outcomes_in_input_order_and_counts(customer):
     CustomerAliasFactory(customer=customer, alias="proj_1")
-    result = events_ingest(api_key=None, events=[
-        event("a", at=NOW), event("b", customer="proj_1", at=NOW),
-        event("c", customer="nobody", at=NOW), {"id": "d", "type": "x"},
-        event("a", at=NOW), event("a", at=NOW, bytes=1),
-    ])
-    assert statuses(result) == ["accepted", "accepted", "unattributed", "rejected",
-                                "duplicate", "conflict"]
+    result = events_ingest(
+        api_key=None,
+        events=[
+            event("a", at=NOW),
+            event("b", customer="proj_1", at=NOW),
+            event("c", customer="nobody", at=NOW),
+            {"id": "d", "type": "x"},
+            event("a", at=NOW),
+            event("a", at=NOW, bytes=1),
+        ],
+    )
+    assert statuses(result) == [
+        "accepted",
+        "accepted",
+        "unattributed",
+        "rejected",
+        "duplicate",
+        "conflict",
+    ]
     assert result.events[3]["reason"] == "missing_customer"
-    assert result.counts == {"accepted": 2, "duplicate": 1, "conflict": 1,
-                             "unattributed": 1, "rejected": 1}
+    assert result.counts == {
+        "accepted": 2,
+        "duplicate": 1,
+        "conflict": 1,
+        "unattributed": 1,
+        "rejected": 1,
+    }
     stored = {e.event_id: e for e in UsageEvent.objects.all()}
     assert set(stored) == {"a", "b", "c"}
     assert stored["b"].customer == customer and stored["b"].customer_ref == "proj_1"
@@ -63,15 +80,15 @@ def test_missing_timestamp_defaults_to_received_and_resend_is_duplicate(customer
 
 def test_equal_instants_in_other_offsets_are_the_same_content(customer):
     events_ingest(api_key=None, events=[{**event("z"), "timestamp": "2026-11-10T12:00:00Z"}])
-    again = events_ingest(api_key=None,
-                          events=[{**event("z"), "timestamp": "2026-11-10T13:00:00+01:00"}])
+    again = events_ingest(
+        api_key=None, events=[{**event("z"), "timestamp": "2026-11-10T13:00:00+01:00"}]
+    )
     assert statuses(again) == ["duplicate"]
 
 
 def test_namespaces_keep_vendor_ids_apart(customer):
     native = events_ingest(api_key=None, events=[event("same", at=NOW)])
-    vendor = events_ingest(api_key=None, events=[event("same", at=NOW, x=1)],
-                           id_namespace="lago")
+    vendor = events_ingest(api_key=None, events=[event("same", at=NOW, x=1)], id_namespace="lago")
     assert statuses(native) == statuses(vendor) == ["accepted"]
     assert UsageEvent.objects.filter(event_id="same").count() == 2
 
@@ -79,36 +96,56 @@ def test_namespaces_keep_vendor_ids_apart(customer):
 def test_customer_bound_key_only_sends_its_own_events(customer):
     other = CustomerFactory(external_id="globex")
     key = api_key_create(name="acme ingest", scope="ingest", customer=customer).api_key
-    result = events_ingest(api_key=key, events=[
-        event("mine", at=NOW), event("theirs", customer="globex", at=NOW),
-        event("unknown", customer="nobody", at=NOW),
-    ])
+    result = events_ingest(
+        api_key=key,
+        events=[
+            event("mine", at=NOW),
+            event("theirs", customer="globex", at=NOW),
+            event("unknown", customer="nobody", at=NOW),
+        ],
+    )
     assert statuses(result) == ["accepted", "rejected", "rejected"]
     assert {e["reason"] for e in result.events[1:]} == {"customer_not_allowed"}
     assert not UsageEvent.objects.filter(customer=other).exists()
     assert RejectedEvent.objects.filter(reason="customer_not_allowed").count() == 2
 
 
-@pytest.mark.parametrize(("raw", "reason"), [
-    ({"id": "x", "customer": "acme", "type": "t", "timestamp": "yesterday"}, "invalid_timestamp"),
-    ({"id": "x", "customer": "acme", "type": "t", "timestamp": "2026-11-10T12:00:00"},
-     "invalid_timestamp"),
-    ({"id": "x", "customer": "acme", "type": "t", "timestamp": "2026-11-10T12:36:00Z"},
-     "timestamp_in_future"),
-    ({"id": "x", "customer": "acme", "type": "t", "timestamp": "2026-09-01T00:00:00Z"},
-     "timestamp_too_old"),
-    ({"id": "", "customer": "acme", "type": "t"}, "invalid_id"),
-    ({"id": "x" * 257, "customer": "acme", "type": "t"}, "invalid_id"),
-    ({"id": "x", "customer": "acme"}, "missing_type"),
-    ({"id": "x", "customer": "acme", "type": "t", "properties": [1]}, "invalid_properties"),
-    ({"id": "x", "customer": "acme", "type": "t", "extra": 1}, "unknown_field"),
-    ({"id": "x", "customer": "acme", "type": "t", "properties": {"b": "x" * 17000}},
-     "properties_too_large"),
-    ({"id": "x", "customer": "acme", "type": "t", "properties": {"a": "x\x00y"}},
-     "invalid_properties"),
-    ({"id": "x\x00", "customer": "acme", "type": "t"}, "invalid_id"),
-    ("not an object", "invalid_event"),
-])
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (
+            {"id": "x", "customer": "acme", "type": "t", "timestamp": "yesterday"},
+            "invalid_timestamp",
+        ),
+        (
+            {"id": "x", "customer": "acme", "type": "t", "timestamp": "2026-11-10T12:00:00"},
+            "invalid_timestamp",
+        ),
+        (
+            {"id": "x", "customer": "acme", "type": "t", "timestamp": "2026-11-10T12:36:00Z"},
+            "timestamp_in_future",
+        ),
+        (
+            {"id": "x", "customer": "acme", "type": "t", "timestamp": "2026-09-01T00:00:00Z"},
+            "timestamp_too_old",
+        ),
+        ({"id": "", "customer": "acme", "type": "t"}, "invalid_id"),
+        ({"id": "x" * 257, "customer": "acme", "type": "t"}, "invalid_id"),
+        ({"id": "x", "customer": "acme"}, "missing_type"),
+        ({"id": "x", "customer": "acme", "type": "t", "properties": [1]}, "invalid_properties"),
+        ({"id": "x", "customer": "acme", "type": "t", "extra": 1}, "unknown_field"),
+        (
+            {"id": "x", "customer": "acme", "type": "t", "properties": {"b": "x" * 17000}},
+            "properties_too_large",
+        ),
+        (
+            {"id": "x", "customer": "acme", "type": "t", "properties": {"a": "x\x00y"}},
+            "invalid_properties",
+        ),
+        ({"id": "x\x00", "customer": "acme", "type": "t"}, "invalid_id"),
+        ("not an object", "invalid_event"),
+    ],
+)
 def test_invalid_events_are_rejected_with_a_reason_and_kept(customer, raw, reason):
     result = events_ingest(api_key=None, events=[raw, event("ok", at=NOW)])
     assert result.events[0]["status"] == "rejected"
@@ -125,17 +162,24 @@ def test_a_null_event_is_rejected_and_kept_as_json_null(customer):
 
 
 def test_future_limit_is_five_minutes(customer):
-    result = events_ingest(api_key=None, events=[
-        event("in", at=NOW + timedelta(minutes=4, seconds=59)),
-        event("out", at=NOW + timedelta(minutes=5, seconds=1)),
-    ], received_at=NOW)
+    result = events_ingest(
+        api_key=None,
+        events=[
+            event("in", at=NOW + timedelta(minutes=4, seconds=59)),
+            event("out", at=NOW + timedelta(minutes=5, seconds=1)),
+        ],
+        received_at=NOW,
+    )
     assert statuses(result) == ["accepted", "rejected"]
 
 
 def test_unattributed_events_are_counted_once_the_customer_appears(
-        db, django_capture_on_commit_callbacks):
-    events_ingest(api_key=None, events=[event("u1", customer="late-co", at=NOW),
-                                        event("u2", customer="proj_9", at=NOW)])
+    db, django_capture_on_commit_callbacks
+):
+    events_ingest(
+        api_key=None,
+        events=[event("u1", customer="late-co", at=NOW), event("u2", customer="proj_9", at=NOW)],
+    )
     assert UsageEvent.objects.filter(customer__isnull=True).count() == 2
     with django_capture_on_commit_callbacks(execute=True):
         created = CustomerFactory(external_id="late-co")
@@ -162,9 +206,11 @@ def test_imprecise_numbers_are_rejected_not_rounded(customer):
     from metering.ingest.limits import ingest_limits
     from metering.ingest.wire import decode_body
 
-    body = b'{"events": [{"id": "p", "customer": "acme", "type": "t", "properties": ' \
-           b'{"v": 0.12345678901234567890}}, {"id": "q", "customer": "acme", "type": "t",' \
-           b' "properties": {"v": 0.5}}]}'
+    body = (
+        b'{"events": [{"id": "p", "customer": "acme", "type": "t", "properties": '
+        b'{"v": 0.12345678901234567890}}, {"id": "q", "customer": "acme", "type": "t",'
+        b' "properties": {"v": 0.5}}]}'
+    )
     document, imprecise = decode_body(body, content_encoding="", limits=ingest_limits())
     result = events_ingest(api_key=None, events=document["events"], check_imprecise=imprecise)
     assert statuses(result) == ["rejected", "accepted"]

@@ -23,10 +23,19 @@ def metric(text: str, name: str) -> float:
 def test_rollup_lag_and_outcome_counters(client, customer):
     with time_machine.travel(NOW, tick=False):
         before = client.get("/metrics").content.decode()
-        accepted_before = metric(before, 'tally_events_total{outcome="accepted"}') \
-            if 'outcome="accepted"' in before else 0.0
-        events_ingest(api_key=None, events=[event("m1", at=NOW), event("m2", at=NOW),
-                                            event("m3", customer="ghost", at=NOW)])
+        accepted_before = (
+            metric(before, 'tally_events_total{outcome="accepted"}')
+            if 'outcome="accepted"' in before
+            else 0.0
+        )
+        events_ingest(
+            api_key=None,
+            events=[
+                event("m1", at=NOW),
+                event("m2", at=NOW),
+                event("m3", customer="ghost", at=NOW),
+            ],
+        )
     with time_machine.travel(NOW + timedelta(seconds=42), tick=False):
         text = client.get("/metrics").content.decode()
     assert metric(text, "tally_rollup_lag_seconds") == pytest.approx(42, abs=1)

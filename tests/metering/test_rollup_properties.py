@@ -27,11 +27,11 @@ from tests.metering.helpers import NOW, assert_rollups_exact, create_meters, eve
 CUSTOMERS = ["acme", "globex", "newco"]  # newco does not exist until an op creates it
 
 event_spec = st.tuples(
-    st.integers(0, 11),           # id
+    st.integers(0, 11),  # id
     st.sampled_from(CUSTOMERS),
-    st.integers(0, 2),            # content variant: same id + other variant = conflict
-    st.integers(0, 4),            # hours ago
-    st.integers(0, 59),           # minute
+    st.integers(0, 2),  # content variant: same id + other variant = conflict
+    st.integers(0, 4),  # hours ago
+    st.integers(0, 59),  # minute
 )
 send = st.tuples(st.just("send"), st.lists(event_spec, min_size=1, max_size=6), st.booleans())
 operation = st.one_of(
@@ -45,9 +45,14 @@ operation = st.one_of(
 def build(spec: tuple[int, str, int, int, int]) -> dict:
     idx, customer, variant, hours_ago, minute = spec
     at = (NOW - timedelta(hours=hours_ago + idx % 2)).replace(minute=minute)
-    return event(f"e{idx}", customer=customer, at=at, n=idx + variant * 0.5,
-                 region=["eu", "us"][(idx + variant) % 2],
-                 **({"user": f"u{(idx + variant) % 3}"} if variant else {}))
+    return event(
+        f"e{idx}",
+        customer=customer,
+        at=at,
+        n=idx + variant * 0.5,
+        region=["eu", "us"][(idx + variant) % 2],
+        **({"user": f"u{(idx + variant) % 3}"} if variant else {}),
+    )
 
 
 class HeldBatch:
@@ -79,9 +84,11 @@ class HeldBatch:
 
 def reset() -> None:
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE metering_usageevent, metering_hourlyrollup,"
-                       " metering_uniquevalue, metering_rollupqueue, metering_eventconflict,"
-                       " metering_rejectedevent")
+        cursor.execute(
+            "TRUNCATE metering_usageevent, metering_hourlyrollup,"
+            " metering_uniquevalue, metering_rollupqueue, metering_eventconflict,"
+            " metering_rejectedevent"
+        )
     Customer.objects.filter(external_id="newco").delete()
 
 
@@ -93,9 +100,11 @@ def test_rollups_equal_recomputation_under_any_interleaving():
     CustomerFactory(external_id="globex")
     versions = create_meters()
 
-    @settings(max_examples=30, deadline=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                     HealthCheck.too_slow])
+    @settings(
+        max_examples=30,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
     @given(st.lists(operation, min_size=1, max_size=14))
     def run(ops):
         reset()
@@ -133,8 +142,9 @@ def test_rollups_equal_recomputation_under_any_interleaving():
         stored = sum(r.counts["accepted"] + r.counts["unattributed"] for r in results if r)
         assert UsageEvent.objects.count() == stored
         newco = Customer.objects.filter(external_id="newco").first()
-        assert not UsageEvent.objects.filter(customer__isnull=True,
-                                             customer_ref__in=["acme", "globex"]).exists()
+        assert not UsageEvent.objects.filter(
+            customer__isnull=True, customer_ref__in=["acme", "globex"]
+        ).exists()
         if newco is not None:
             assert not UsageEvent.objects.filter(customer__isnull=True).exists()
 

@@ -20,9 +20,14 @@ pytestmark = pytest.mark.usefixtures("frozen_now")
 
 def sample_events(prefix: str, n: int, customer: str = "acme") -> list[dict]:
     return [
-        event(f"{prefix}{i}", customer=customer, at=NOW - timedelta(minutes=17 * i),
-              n=(i * 7) % 11 + 0.25, region=["eu", "us", "ap"][i % 3],
-              **({"user": f"u{i % 4}"} if i % 5 else {}))
+        event(
+            f"{prefix}{i}",
+            customer=customer,
+            at=NOW - timedelta(minutes=17 * i),
+            n=(i * 7) % 11 + 0.25,
+            region=["eu", "us", "ap"][i % 3],
+            **({"user": f"u{i % 4}"} if i % 5 else {}),
+        )
         for i in range(n)
     ]
 
@@ -54,12 +59,16 @@ def test_a_meter_created_later_counts_stored_events(customer):
 
 @pytest.mark.django_db
 def test_new_meter_version_applies_from_the_current_hour_only(customer):
-    meter = meter_create(key="bytes", name="Bytes", event_type="api_request",
-                         aggregation="sum", value_property="n")
-    events_ingest(api_key=None, events=[
-        event("old", at=NOW - timedelta(hours=2), n=5, m=50),
-        event("new", at=NOW - timedelta(minutes=10), n=1, m=10),
-    ])
+    meter = meter_create(
+        key="bytes", name="Bytes", event_type="api_request", aggregation="sum", value_property="n"
+    )
+    events_ingest(
+        api_key=None,
+        events=[
+            event("old", at=NOW - timedelta(hours=2), n=5, m=50),
+            event("new", at=NOW - timedelta(minutes=10), n=1, m=10),
+        ],
+    )
     rollup_drain()
     day = (NOW - timedelta(hours=12), NOW + timedelta(hours=1))
     assert usage_for_period(customer=customer, meter=meter, start=day[0], end=day[1]).total == 6
@@ -80,8 +89,7 @@ def test_new_meter_version_applies_from_the_current_hour_only(customer):
 
 @pytest.mark.django_db
 def test_late_events_are_flagged_when_their_period_is_closed(customer):
-    meter = meter_create(key="calls", name="Calls", event_type="api_request",
-                         aggregation="count")
+    meter = meter_create(key="calls", name="Calls", event_type="api_request", aggregation="count")
     closed_through = NOW.replace(hour=0, minute=0)
 
     def resolver(customer_ids):
@@ -89,8 +97,13 @@ def test_late_events_are_flagged_when_their_period_is_closed(customer):
 
     register_closed_period_resolver(resolver)
     try:
-        events_ingest(api_key=None, events=[event("late", at=closed_through - timedelta(hours=1)),
-                                            event("current", at=NOW)])
+        events_ingest(
+            api_key=None,
+            events=[
+                event("late", at=closed_through - timedelta(hours=1)),
+                event("current", at=NOW),
+            ],
+        )
         rollup_drain()
     finally:
         unregister_closed_period_resolver(resolver)
@@ -125,8 +138,9 @@ def test_late_commit_out_of_id_order_is_not_skipped(customer):
     assert not slow_ids and max(fast_ids) > 0
     release_a.set()
     thread.join(10)
-    assert min(UsageEvent.objects.filter(event_id__startswith="slow")
-               .values_list("pk", flat=True)) < min(fast_ids)
+    assert min(
+        UsageEvent.objects.filter(event_id__startswith="slow").values_list("pk", flat=True)
+    ) < min(fast_ids)
     rollup_drain()
     assert_rollups_exact(version)
     total = sum(r.value for r in HourlyRollup.objects.filter(meter_version=version))
@@ -199,14 +213,17 @@ def test_attributed_events_are_rolled_up(django_capture_on_commit_callbacks):
         newco = CustomerFactory(external_id="newco")
     rollup_drain()
     assert_rollups_exact(version)
-    assert sum(r.value for r in HourlyRollup.objects.filter(customer=newco,
-                                                           meter_version=version)) == 15
+    assert (
+        sum(r.value for r in HourlyRollup.objects.filter(customer=newco, meter_version=version))
+        == 15
+    )
 
 
 @pytest.mark.django_db
 def test_two_changes_in_the_same_hour_keep_one_version_for_that_hour(customer):
-    meter = meter_create(key="bytes", name="Bytes", event_type="api_request",
-                         aggregation="sum", value_property="n")
+    meter = meter_create(
+        key="bytes", name="Bytes", event_type="api_request", aggregation="sum", value_property="n"
+    )
     events_ingest(api_key=None, events=[event("now", at=NOW, n=1, m=10, k=100)])
     meter_update(meter=meter, value_property="m")
     third = meter_update(meter=meter, value_property="k")
@@ -215,8 +232,7 @@ def test_two_changes_in_the_same_hour_keep_one_version_for_that_hour(customer):
     assert versions == [(1, "n"), (2, "k")]  # the replaced version 2 never applied
     assert third.effective_from == NOW.replace(minute=0)
     hour = (NOW.replace(minute=0), NOW.replace(minute=0) + timedelta(hours=1))
-    assert usage_for_period(customer=customer, meter=meter, start=hour[0], end=hour[1]).total \
-        == 100
+    assert usage_for_period(customer=customer, meter=meter, start=hour[0], end=hour[1]).total == 100
     for version in MeterVersion.objects.filter(meter=meter):
         assert_rollups_exact(version)
 

@@ -44,8 +44,9 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}_rec{next(_ids):06d}"
 
 
-def _created(name: str, prefix: str, *echo: str, **fixed: Any
-             ) -> Callable[[RecordedRequest, dict[str, str]], Answer]:
+def _created(
+    name: str, prefix: str, *echo: str, **fixed: Any
+) -> Callable[[RecordedRequest, dict[str, str]], Answer]:
     """POST create: the example object with a new id and the ``echo`` fields from the form."""
 
     def respond(request: RecordedRequest, params: dict[str, str]) -> Answer:
@@ -67,8 +68,12 @@ def _existing(name: str, **fixed: Any) -> Callable[[RecordedRequest, dict[str, s
 
 def _listed(name: str, path: str) -> Callable[[RecordedRequest, dict[str, str]], Answer]:
     def respond(request: RecordedRequest, params: dict[str, str]) -> Answer:
-        return 200, {"object": "list", "url": path, "has_more": False,
-                     "data": [fixture_object(name)]}
+        return 200, {
+            "object": "list",
+            "url": path,
+            "has_more": False,
+            "data": [fixture_object(name)],
+        }
 
     return respond
 
@@ -86,21 +91,36 @@ def default_routes() -> list[tuple[str, str, Callable[[RecordedRequest, dict[str
         ("GET", "/v1/customers/{id}", _existing("customer")),
         ("GET", "/v1/payment_methods", _listed("payment_method", "/v1/payment_methods")),
         ("POST", "/v1/payment_methods/{id}/attach", _existing("payment_method")),
-        ("POST", "/v1/billing_portal/sessions",
-         _created("billing_portal.session", "bps", "customer", "return_url")),
-        ("POST", "/v1/checkout/sessions",
-         _created("checkout.session", "cs_test", "customer", "mode", "currency")),
-        ("POST", "/v1/invoices", _created("invoice", "in", "customer", "currency",
-                                          "collection_method", status="draft")),
-        ("POST", "/v1/invoiceitems", _created("invoiceitem", "ii", "customer", "invoice",
-                                              "currency")),
+        (
+            "POST",
+            "/v1/billing_portal/sessions",
+            _created("billing_portal.session", "bps", "customer", "return_url"),
+        ),
+        (
+            "POST",
+            "/v1/checkout/sessions",
+            _created("checkout.session", "cs_test", "customer", "mode", "currency"),
+        ),
+        (
+            "POST",
+            "/v1/invoices",
+            _created("invoice", "in", "customer", "currency", "collection_method", status="draft"),
+        ),
+        (
+            "POST",
+            "/v1/invoiceitems",
+            _created("invoiceitem", "ii", "customer", "invoice", "currency"),
+        ),
         ("POST", "/v1/invoices/{id}/finalize", _existing("invoice", status="open")),
         ("POST", "/v1/invoices/{id}/pay", _existing("invoice", status="paid")),
         ("POST", "/v1/invoices/{id}/send", _existing("invoice", status="open")),
         ("POST", "/v1/invoices/{id}/void", _existing("invoice", status="void")),
         ("GET", "/v1/invoices/{id}", _existing("invoice")),
-        ("POST", "/v1/payment_intents", _created("payment_intent", "pi", "customer",
-                                                 status="succeeded")),
+        (
+            "POST",
+            "/v1/payment_intents",
+            _created("payment_intent", "pi", "customer", status="succeeded"),
+        ),
         ("GET", "/v1/payment_intents/{id}", _existing("payment_intent")),
         ("GET", "/v1/charges/{id}", _existing("charge")),
         ("POST", "/v1/refunds", _created("refund", "re", "payment_intent", "charge")),

@@ -57,24 +57,40 @@ def _draft(invoice_id: str) -> Any:
 
 
 def _create_invoice(original: Any) -> Any:
-    def create(cls: Any, customer: Any = None, subscription: Any = None, currency: Any = None,
-               collection_method: str = "charge_automatically", days_until_due: Any = None,
-               auto_advance: Any = None, pending_invoice_items_behavior: Any = None,
-               description: Any = None, metadata: Any = None, **kwargs: Any) -> Any:
+    def create(
+        cls: Any,
+        customer: Any = None,
+        subscription: Any = None,
+        currency: Any = None,
+        collection_method: str = "charge_automatically",
+        days_until_due: Any = None,
+        auto_advance: Any = None,
+        pending_invoice_items_behavior: Any = None,
+        description: Any = None,
+        metadata: Any = None,
+        **kwargs: Any,
+    ) -> Any:
         if subscription is not None:
-            return original(customer=customer, subscription=subscription,
-                            description=description, metadata=metadata, **kwargs)
+            return original(
+                customer=customer,
+                subscription=subscription,
+                description=description,
+                metadata=metadata,
+                **kwargs,
+            )
         if kwargs:
             raise UserError(400, "Unexpected " + ", ".join(kwargs))
         days = resources.try_convert_to_int(days_until_due)
         if collection_method not in COLLECTION_METHODS or (
-                (collection_method == "send_invoice") != isinstance(days, int)):
+            (collection_method == "send_invoice") != isinstance(days, int)
+        ):
             raise UserError(400, "Bad request")
         resources.Customer._api_retrieve(customer)  # 404 if unknown
         held = []
         if pending_invoice_items_behavior != "include":
-            held = [item for item in InvoiceItem._api_list_all(None, customer=customer,
-                                                                limit=99)._list]
+            held = [
+                item for item in InvoiceItem._api_list_all(None, customer=customer, limit=99)._list
+            ]
             for item in held:
                 item.invoice = "held"  # localstripe's constructor sweeps items without invoice
         try:
@@ -93,8 +109,13 @@ def _create_invoice(original: Any) -> Any:
 
 
 def _create_item(original: Any) -> Any:
-    def create(cls: Any, unit_amount_decimal: Any = None, quantity: Any = None,
-               period: Any = None, **data: Any) -> Any:
+    def create(
+        cls: Any,
+        unit_amount_decimal: Any = None,
+        quantity: Any = None,
+        period: Any = None,
+        **data: Any,
+    ) -> Any:
         count = resources.try_convert_to_int(quantity) if quantity is not None else 1
         if not isinstance(count, int) or count < 0:
             raise UserError(400, "Bad request")
@@ -132,8 +153,9 @@ def send(id: str, **kwargs: Any) -> Any:
         raise UserError(400, "Unexpected " + ", ".join(kwargs))
     invoice = Invoice._api_retrieve(id)
     if invoice.collection_method != "send_invoice":
-        raise UserError(400, "You can only manually send an invoice if its collection method "
-                             "is 'send_invoice'.")
+        raise UserError(
+            400, "You can only manually send an invoice if its collection method is 'send_invoice'."
+        )
     if invoice.status == "draft":
         finalize(id)
     if invoice.status != "open":
@@ -154,9 +176,16 @@ def _pay(original: Any) -> Any:
             schedule_webhook(resources.Event("payment_intent.payment_failed", intent))
             schedule_webhook(resources.Event("invoice.payment_failed", invoice))
             charge = intent.latest_charge
-            raise UserError(402, charge.failure_message, {
-                "code": charge.failure_code, "decline_code": "generic_decline",
-                "charge": charge.id, "payment_intent": {"id": intent.id}})
+            raise UserError(
+                402,
+                charge.failure_message,
+                {
+                    "code": charge.failure_code,
+                    "decline_code": "generic_decline",
+                    "charge": charge.id,
+                    "payment_intent": {"id": intent.id},
+                },
+            )
         return invoice
 
     return pay
@@ -192,10 +221,16 @@ def install() -> None:
     Invoice._on_payment_success = _with_invoice_paid(Invoice._on_payment_success)
     for url, func in (("/v1/invoices/{id}/finalize", finalize), ("/v1/invoices/{id}/send", send)):
         server.app.router.add_route("POST", url, server.api_extra(func, url))
-    server.app.middlewares.append(_replaced_routes({
-        "pay": server.api_extra(_pay(Invoice._api_pay_invoice), "/v1/invoices/{id}/pay"),
-        "void": server.api_extra(_void(Invoice._api_void_invoice), "/v1/invoices/{id}/void"),
-    }))
+    server.app.middlewares.append(
+        _replaced_routes(
+            {
+                "pay": server.api_extra(_pay(Invoice._api_pay_invoice), "/v1/invoices/{id}/pay"),
+                "void": server.api_extra(
+                    _void(Invoice._api_void_invoice), "/v1/invoices/{id}/void"
+                ),
+            }
+        )
+    )
 
 
 def _replaced_routes(handlers: dict[str, Handler]) -> Any:

@@ -70,14 +70,20 @@ def idempotency_middleware() -> Callable[[web.Request, Handler], Awaitable[web.S
         if scope in saved:
             first_fingerprint, status, body = saved[scope]
             if first_fingerprint != fingerprint:
-                return error(400, "Keys for idempotent requests can only be used with the same "
-                                  "parameters they were first used with.")
+                return error(
+                    400,
+                    "Keys for idempotent requests can only be used with the same "
+                    "parameters they were first used with.",
+                )
             replay = web.Response(body=body, status=status, content_type="application/json")
             replay.headers["Idempotent-Replayed"] = "true"
             return replay
         if scope in running:
-            return error(409, "There is currently another in-progress request using this "
-                              "idempotency key.", code="idempotency_key_in_use")
+            return error(
+                409,
+                "There is currently another in-progress request using this idempotency key.",
+                code="idempotency_key_in_use",
+            )
         running.add(scope)
         try:
             response = await handler(request)

@@ -35,8 +35,15 @@ from requests.structures import CaseInsensitiveDict
 from tests.stripe import canned
 
 Responder = Callable[["RecordedRequest", dict[str, str]], tuple[int, dict[str, Any]]]
-FAILURE_KINDS = {"timeout", "connection", "timeout_after_success", "server_error", "rate_limit",
-                 "conflict", "card_declined"}
+FAILURE_KINDS = {
+    "timeout",
+    "connection",
+    "timeout_after_success",
+    "server_error",
+    "rate_limit",
+    "conflict",
+    "card_declined",
+}
 
 
 @dataclass(frozen=True)
@@ -83,8 +90,9 @@ class _Failure:
 
 def _compile(path: str) -> re.Pattern[str]:
     """``/v1/invoices/{id}/pay`` -> a regex with named groups, anchored at both ends."""
-    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", re.escape(path).replace(r"\{", "{")
-                   .replace(r"\}", "}"))
+    regex = re.sub(
+        r"\{(\w+)\}", r"(?P<\1>[^/]+)", re.escape(path).replace(r"\{", "{").replace(r"\}", "}")
+    )
     return re.compile(f"^{regex}$")
 
 
@@ -114,8 +122,9 @@ class RecordingHTTPClient(stripe.HTTPClient):
 
     # --- scripting -----------------------------------------------------------------------------
 
-    def on(self, method: str, path: str, body: dict[str, Any] | Responder, *,
-           status: int = 200) -> None:
+    def on(
+        self, method: str, path: str, body: dict[str, Any] | Responder, *, status: int = 200
+    ) -> None:
         """Answer ``method path`` (``{id}`` placeholders allowed) with ``body``; takes
         precedence over the default routes and earlier ``on`` calls."""
         if callable(body):
@@ -123,19 +132,28 @@ class RecordingHTTPClient(stripe.HTTPClient):
         else:
             fixed = body
 
-            def respond(request: RecordedRequest, params: dict[str, str]) -> tuple[int,
-                                                                                    dict[str, Any]]:
+            def respond(
+                request: RecordedRequest, params: dict[str, str]
+            ) -> tuple[int, dict[str, Any]]:
                 return status, json.loads(json.dumps(fixed))
 
         self._routes.insert(0, _Route(method.upper(), _compile(path), respond))
 
-    def fail(self, method: str, path: str, *, times: int = 1, kind: str = "timeout",
-             headers: dict[str, str] | None = None) -> None:
+    def fail(
+        self,
+        method: str,
+        path: str,
+        *,
+        times: int = 1,
+        kind: str = "timeout",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         """The next ``times`` matching requests fail with ``kind`` (see FAILURE_KINDS)."""
         if kind not in FAILURE_KINDS:
             raise ValueError(f"unknown failure kind {kind!r}")
-        self._failures.append(_Failure(method.upper(), _compile(path), times, kind,
-                                       dict(headers or {})))
+        self._failures.append(
+            _Failure(method.upper(), _compile(path), times, kind, dict(headers or {}))
+        )
 
     def requests_to(self, method: str, path: str) -> list[RecordedRequest]:
         pattern = _compile(path)
@@ -143,30 +161,44 @@ class RecordingHTTPClient(stripe.HTTPClient):
 
     # --- the SDK's HTTPClient interface --------------------------------------------------------
 
-    def request(self, method: str, url: str, headers: Mapping[str, str] | None,
-                post_data: Any = None, *, _usage: list[str] | None = None,
-                ) -> tuple[str, int, Mapping[str, str]]:
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        post_data: Any = None,
+        *,
+        _usage: list[str] | None = None,
+    ) -> tuple[str, int, Mapping[str, str]]:
         with self._lock:
             return self._handle(method, url, headers, post_data)
 
-    def _handle(self, method: str, url: str, headers: Mapping[str, str] | None,
-                post_data: Any) -> tuple[str, int, Mapping[str, str]]:
+    def _handle(
+        self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any
+    ) -> tuple[str, int, Mapping[str, str]]:
         record = self._record(method, url, headers, post_data)
         failure = self._take_failure(record)
         if failure is not None and failure.kind != "timeout_after_success":
             return self._fail(failure)
         status, body, replayed = self._answer(record)
         if failure is not None:  # timeout_after_success: the answer is saved, the client times out
-            raise stripe.APIConnectionError("Request timed out (after Stripe answered)",
-                                            should_retry=True)
+            raise stripe.APIConnectionError(
+                "Request timed out (after Stripe answered)", should_retry=True
+            )
         response_headers = CaseInsensitiveDict({"Request-Id": f"req_rec{len(self.requests):04d}"})
         if replayed:
             response_headers["Idempotent-Replayed"] = "true"
         return json.dumps(body), status, response_headers
 
-    def request_stream(self, method: str, url: str, headers: Mapping[str, str] | None,
-                       post_data: Any = None, *, _usage: list[str] | None = None,
-                       ) -> tuple[Any, int, Mapping[str, str]]:
+    def request_stream(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        post_data: Any = None,
+        *,
+        _usage: list[str] | None = None,
+    ) -> tuple[Any, int, Mapping[str, str]]:
         raise NotImplementedError("the gateway makes no streaming calls")
 
     def close(self) -> None:
@@ -178,9 +210,12 @@ class RecordingHTTPClient(stripe.HTTPClient):
         parts = urlsplit(url)
         raw = post_data if isinstance(post_data, bytes) else (post_data or "").encode()
         record = RecordedRequest(
-            method=method.upper(), url=url, path=parts.path,
+            method=method.upper(),
+            url=url,
+            path=parts.path,
             query=dict(parse_qsl(parts.query, keep_blank_values=True)),
-            headers=dict(headers or {}), body=raw.decode("utf-8", errors="replace"),
+            headers=dict(headers or {}),
+            body=raw.decode("utf-8", errors="replace"),
             raw_body=raw,
         )
         self.requests.append(record)
@@ -188,8 +223,11 @@ class RecordingHTTPClient(stripe.HTTPClient):
 
     def _take_failure(self, record: RecordedRequest) -> _Failure | None:
         for failure in self._failures:
-            if (failure.remaining > 0 and failure.method == record.method
-                    and failure.pattern.match(record.path)):
+            if (
+                failure.remaining > 0
+                and failure.method == record.method
+                and failure.pattern.match(record.path)
+            ):
                 failure.remaining -= 1
                 return failure
         return None
@@ -199,13 +237,31 @@ class RecordingHTTPClient(stripe.HTTPClient):
             raise stripe.APIConnectionError(f"Simulated {failure.kind}", should_retry=True)
         status, error = {
             "server_error": (500, {"type": "api_error", "message": "Simulated server error"}),
-            "rate_limit": (429, {"type": "invalid_request_error", "code": "rate_limit",
-                                 "message": "Too many requests"}),
-            "conflict": (409, {"type": "idempotency_error", "code": "idempotency_key_in_use",
-                               "message": "Another request with this key is in progress"}),
-            "card_declined": (402, {"type": "card_error", "code": "card_declined",
-                                    "decline_code": "insufficient_funds",
-                                    "message": "Your card has insufficient funds."}),
+            "rate_limit": (
+                429,
+                {
+                    "type": "invalid_request_error",
+                    "code": "rate_limit",
+                    "message": "Too many requests",
+                },
+            ),
+            "conflict": (
+                409,
+                {
+                    "type": "idempotency_error",
+                    "code": "idempotency_key_in_use",
+                    "message": "Another request with this key is in progress",
+                },
+            ),
+            "card_declined": (
+                402,
+                {
+                    "type": "card_error",
+                    "code": "card_declined",
+                    "decline_code": "insufficient_funds",
+                    "message": "Your card has insufficient funds.",
+                },
+            ),
         }[failure.kind]
         headers = CaseInsensitiveDict({"Request-Id": "req_recfail", **failure.headers})
         return json.dumps({"error": error}), status, headers
@@ -216,9 +272,17 @@ class RecordingHTTPClient(stripe.HTTPClient):
         if key is not None and key in self._saved:
             first, status, body = self._saved[key]
             if first != fingerprint:
-                return 400, {"error": {"type": "idempotency_error", "message":
-                                       "Keys for idempotent requests can only be used with the "
-                                       "same parameters they were first used with."}}, False
+                return (
+                    400,
+                    {
+                        "error": {
+                            "type": "idempotency_error",
+                            "message": "Keys for idempotent requests can only be used with the "
+                            "same parameters they were first used with.",
+                        }
+                    },
+                    False,
+                )
             return status, json.loads(json.dumps(body)), True
         status, body = self._route(record)
         if key is not None and (200 <= status < 300 or status == 402):
@@ -233,6 +297,10 @@ class RecordingHTTPClient(stripe.HTTPClient):
                 self.executed.append(record)
                 self.answers.append(body)
                 return status, body
-        return 404, {"error": {"type": "invalid_request_error",
-                               "message": f"Unrecognized request URL ({record.method}: "
-                                          f"{record.path}) in RecordingHTTPClient"}}
+        return 404, {
+            "error": {
+                "type": "invalid_request_error",
+                "message": f"Unrecognized request URL ({record.method}: "
+                f"{record.path}) in RecordingHTTPClient",
+            }
+        }

@@ -31,26 +31,48 @@ def support_client(client):
 def test_customer_page_shows_payment_methods_payments_and_links(admin_client):
     customer = CustomerFactory(stripe_customer_id="cus_page")
     now = timezone.now()
-    StripePaymentMethod.objects.create(customer=customer, stripe_id="pm_page", type="card",
-                                       brand="visa", last4="4242", exp_month=12,
-                                       exp_year=2034, is_default=True, refreshed_at=now)
-    Payment.objects.create(customer=customer, stripe_payment_intent_id="pi_page",
-                           currency="USD", amount="12.00", status="failed",
-                           failure_code="card_declined", decline_code="insufficient_funds",
-                           failure_message="Your card has insufficient funds.")
-    PaymentMethodUpdateLink.objects.create(customer=customer, status=LinkStatus.READY,
-                                           url="https://billing.stripe.test/p/session_page")
+    StripePaymentMethod.objects.create(
+        customer=customer,
+        stripe_id="pm_page",
+        type="card",
+        brand="visa",
+        last4="4242",
+        exp_month=12,
+        exp_year=2034,
+        is_default=True,
+        refreshed_at=now,
+    )
+    Payment.objects.create(
+        customer=customer,
+        stripe_payment_intent_id="pi_page",
+        currency="USD",
+        amount="12.00",
+        status="failed",
+        failure_code="card_declined",
+        decline_code="insufficient_funds",
+        failure_message="Your card has insufficient funds.",
+    )
+    PaymentMethodUpdateLink.objects.create(
+        customer=customer, status=LinkStatus.READY, url="https://billing.stripe.test/p/session_page"
+    )
     page = admin_client.get(f"{CHANGELIST}{customer.pk}/change/").content.decode()
-    for text in ("pm_page", "4242", "Your card has insufficient funds.", "insufficient_funds",
-                 "https://billing.stripe.test/p/session_page"):
+    for text in (
+        "pm_page",
+        "4242",
+        "Your card has insufficient funds.",
+        "insufficient_funds",
+        "https://billing.stripe.test/p/session_page",
+    ):
         assert text in page
 
 
-def test_support_creates_a_portal_link_and_sees_it(support_client, recording_default_gateway,
-                                                   recording_client):
+def test_support_creates_a_portal_link_and_sees_it(
+    support_client, recording_default_gateway, recording_client
+):
     customer = CustomerFactory(stripe_customer_id="cus_portal", email="ap@portal.test")
-    response = support_client.post(CHANGELIST, {"action": "payment_method_link",
-                                                 "_selected_action": [customer.pk]})
+    response = support_client.post(
+        CHANGELIST, {"action": "payment_method_link", "_selected_action": [customer.pk]}
+    )
     assert response.status_code == 200
     assert recording_client.requests == []  # nothing left the building during the request
     link = PaymentMethodUpdateLink.objects.get(customer=customer)
@@ -59,8 +81,11 @@ def test_support_creates_a_portal_link_and_sees_it(support_client, recording_def
     assert outbox_dispatch().as_dict()["sent"] == 1
     [request] = recording_client.requests_to("POST", "/v1/billing_portal/sessions")
     assert request.idempotency_key == f"payment-method-link:{link.pk}"
-    assert request.form == {"customer": "cus_portal", "return_url": "http://localhost:8000/usage/",
-                            "flow_data[type]": "payment_method_update"}
+    assert request.form == {
+        "customer": "cus_portal",
+        "return_url": "http://localhost:8000/usage/",
+        "flow_data[type]": "payment_method_update",
+    }
     link.refresh_from_db()
     assert link.status == LinkStatus.READY and link.url.startswith("https://")
     assert link.url == recording_client.answers[0]["url"]
@@ -69,12 +94,15 @@ def test_support_creates_a_portal_link_and_sees_it(support_client, recording_def
     assert link.url in page
 
 
-def test_link_is_emailed_once_to_the_billing_email(support_client, recording_default_gateway,
-                                                   recording_client):
+def test_link_is_emailed_once_to_the_billing_email(
+    support_client, recording_default_gateway, recording_client
+):
     customer = CustomerFactory(stripe_customer_id="cus_mail", email="ap@mail.test")
     nobody = CustomerFactory(stripe_customer_id="cus_nomail", email="")
-    response = support_client.post(CHANGELIST, {"action": "payment_method_link_email",
-                                                 "_selected_action": [customer.pk, nobody.pk]})
+    response = support_client.post(
+        CHANGELIST,
+        {"action": "payment_method_link_email", "_selected_action": [customer.pk, nobody.pk]},
+    )
     assert "not sent: the customer has no billing email" in response.content.decode()
     outbox_dispatch()
     link = PaymentMethodUpdateLink.objects.get(customer=customer)
@@ -87,12 +115,13 @@ def test_link_is_emailed_once_to_the_billing_email(support_client, recording_def
     assert not PaymentMethodUpdateLink.objects.filter(customer=nobody).exists()
 
 
-def test_refresh_action_queues_a_sync_and_reads_payment_methods(admin_client,
-                                                               recording_default_gateway,
-                                                               recording_client):
+def test_refresh_action_queues_a_sync_and_reads_payment_methods(
+    admin_client, recording_default_gateway, recording_client
+):
     customer = CustomerFactory(email="ap@refresh.test")
-    response = admin_client.post(CHANGELIST, {"action": "stripe_refresh",
-                                              "_selected_action": [customer.pk]})
+    response = admin_client.post(
+        CHANGELIST, {"action": "stripe_refresh", "_selected_action": [customer.pk]}
+    )
     assert "queued (stripe.customer.sync" in response.content.decode()
     assert outbox_dispatch().as_dict()["sent"] == 1
     customer.refresh_from_db()
@@ -111,10 +140,16 @@ def test_invoice_page_shows_its_stripe_invoice_and_failed_payments(admin_client)
     page = admin_client.get(f"/admin/invoicing/invoice/{invoice.pk}/change/").content.decode()
     assert "not on Stripe yet (see the outbox)" in page
     link(invoice, "in_admin_page")
-    Payment.objects.create(customer=invoice.customer, invoice=invoice,
-                           stripe_payment_intent_id="pi_admin_page", currency="USD",
-                           amount=invoice.total, status="failed", decline_code="expired_card",
-                           failure_message="Your card has expired.")
+    Payment.objects.create(
+        customer=invoice.customer,
+        invoice=invoice,
+        stripe_payment_intent_id="pi_admin_page",
+        currency="USD",
+        amount=invoice.total,
+        status="failed",
+        decline_code="expired_card",
+        failure_message="Your card has expired.",
+    )
     page = admin_client.get(f"/admin/invoicing/invoice/{invoice.pk}/change/").content.decode()
     assert "in_admin_page (open)" in page
     assert "pi_admin_page failed" in page and "Your card has expired. (expired_card)" in page

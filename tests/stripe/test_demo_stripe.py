@@ -16,9 +16,13 @@ pytestmark = pytest.mark.django_db
 
 
 def _state() -> tuple:
-    return (StripeInvoice.objects.count(), Payment.objects.count(),
-            StripePaymentMethod.objects.count(), Invoice.objects.filter(status="paid").count(),
-            sorted(OutboxMessage.objects.values_list("key", "state")))
+    return (
+        StripeInvoice.objects.count(),
+        Payment.objects.count(),
+        StripePaymentMethod.objects.count(),
+        Invoice.objects.filter(status="paid").count(),
+        sorted(OutboxMessage.objects.values_list("key", "state")),
+    )
 
 
 def test_demo_stripe_state_is_complete_and_idempotent():
@@ -29,8 +33,9 @@ def test_demo_stripe_state_is_complete_and_idempotent():
     first = _state()
     issued = Invoice.objects.exclude(status__in=["draft", "void"]).filter(total__gt=0)
     assert first[0] == issued.count() > 0
-    assert set(OutboxMessage.objects.filter(key__startswith="invoice:")
-               .values_list("state", flat=True)) == {"sent"}
+    assert set(
+        OutboxMessage.objects.filter(key__startswith="invoice:").values_list("state", flat=True)
+    ) == {"sent"}
     assert first[3] == 2
     declined = Payment.objects.get(status="failed")
     assert declined.failure_message == "Your card has insufficient funds."

@@ -48,8 +48,10 @@ def test_signature_for_another_timestamp_does_not_match() -> None:
     assert error_code(payload, header, [SECRET], now=NOW) == signatures.NO_MATCHING_SIGNATURE
 
 
-@pytest.mark.parametrize(("age", "accepted"), [(0, True), (300, True), (301, False),
-                                               (-300, True), (-301, False), (86_400, False)])
+@pytest.mark.parametrize(
+    ("age", "accepted"),
+    [(0, True), (300, True), (301, False), (-300, True), (-301, False), (86_400, False)],
+)
 def test_timestamp_tolerance_is_300_seconds_either_side(age: int, accepted: bool) -> None:
     payload = b'{"id":"evt_old"}'
     header = sign_webhook(payload, SECRET, NOW - age)
@@ -100,15 +102,18 @@ def test_missing_header(header: str | None) -> None:
     assert error_code(b"{}", header, [SECRET], now=NOW) == signatures.HEADER_MISSING
 
 
-@pytest.mark.parametrize("header", [
-    "garbage",
-    f"t={NOW}",  # no v1
-    "v1=abcdef",  # no t
-    "t=yesterday,v1=abcdef",
-    f"t={NOW},t={NOW},v1=abcdef",
-    f"t={NOW},,v1=abcdef",
-    f"t={NOW},v1=",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "garbage",
+        f"t={NOW}",  # no v1
+        "v1=abcdef",  # no t
+        "t=yesterday,v1=abcdef",
+        f"t={NOW},t={NOW},v1=abcdef",
+        f"t={NOW},,v1=abcdef",
+        f"t={NOW},v1=",
+    ],
+)
 def test_malformed_header(header: str) -> None:
     assert error_code(b"{}", header, [SECRET], now=NOW) == signatures.HEADER_MALFORMED
 
@@ -135,22 +140,30 @@ def test_scheme_cross_check_with_the_stripe_sdk() -> None:
     assert error_code(payload + b" ", header, [SECRET]) == signatures.NO_MATCHING_SIGNATURE
 
 
-@given(payload=st.binary(max_size=2048), secret=st.text(min_size=1, max_size=40),
-       flip=st.integers(min_value=0))
-def test_any_payload_verifies_and_any_changed_byte_does_not(payload: bytes, secret: str,
-                                                            flip: int) -> None:
+@given(
+    payload=st.binary(max_size=2048),
+    secret=st.text(min_size=1, max_size=40),
+    flip=st.integers(min_value=0),
+)
+def test_any_payload_verifies_and_any_changed_byte_does_not(
+    payload: bytes, secret: str, flip: int
+) -> None:
     header = sign_webhook(payload, secret, NOW)
     assert verify_signature(payload, header, [secret], now=NOW).timestamp == NOW
     if payload:
         index = flip % len(payload)
-        changed = payload[:index] + bytes([payload[index] ^ 0x01]) + payload[index + 1:]
+        changed = payload[:index] + bytes([payload[index] ^ 0x01]) + payload[index + 1 :]
         code = error_code(changed, header, [secret], now=NOW)
         assert code == signatures.NO_MATCHING_SIGNATURE
 
 
 def test_stripe_event_envelope_wraps_a_fixture_object() -> None:
-    payload = stripe_event("charge.dispute.created", "dispute",
-                           previous_attributes={"status": "needs_response"}, id="evt_fixed")
+    payload = stripe_event(
+        "charge.dispute.created",
+        "dispute",
+        previous_attributes={"status": "needs_response"},
+        id="evt_fixed",
+    )
     event = json.loads(payload)
     assert event["id"] == "evt_fixed"
     assert event["object"] == "event"

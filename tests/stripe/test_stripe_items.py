@@ -16,22 +16,33 @@ from invoicing.services.stripe_items import stripe_item, stripe_items, stripe_to
 START, END = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
 
 
-def _line(position: int, unit: Decimal | None, quantity: Decimal | None, currency: str,
-          amount: Decimal | None = None) -> InvoiceLine:
+def _line(
+    position: int,
+    unit: Decimal | None,
+    quantity: Decimal | None,
+    currency: str,
+    amount: Decimal | None = None,
+) -> InvoiceLine:
     if amount is None:
         assert unit is not None and quantity is not None
         amount = round_line(unit * quantity, currency)
     price = {"model": "per_unit", "unit_amount": str(unit)} if unit is not None else None
-    return InvoiceLine(position=position, kind="usage", description=f"line {position}",
-                       currency=currency,
-                       period_start=START, period_end=END, quantity=quantity, amount=amount,
-                       price=price)
+    return InvoiceLine(
+        position=position,
+        kind="usage",
+        description=f"line {position}",
+        currency=currency,
+        period_start=START,
+        period_end=END,
+        quantity=quantity,
+        amount=amount,
+        price=price,
+    )
 
 
 def test_sub_cent_unit_price_is_sent_as_unit_amount_decimal_with_the_same_amount():
     item = stripe_item(_line(0, Decimal("0.0004"), Decimal(38347), "USD"), "USD")
-    assert (item.unit_amount_decimal, item.quantity, item.amount) == (Decimal("0.04"), 38347,
-                                                                      None)
+    assert (item.unit_amount_decimal, item.quantity, item.amount) == (Decimal("0.04"), 38347, None)
     assert item.stripe_amount == 1534  # 15.3388 USD rounded once
 
 
@@ -49,16 +60,20 @@ def test_fractional_quantity_and_negative_lines_are_sent_as_amounts():
     assert credit.amount == -1234
 
 
-units = st.decimals(min_value=Decimal("0"), max_value=Decimal("50"), places=8,
-                    allow_nan=False, allow_infinity=False)
-quantities = st.one_of(st.integers(0, 2_000_000).map(Decimal),
-                       st.decimals(min_value=0, max_value=10_000, places=3,
-                                   allow_nan=False, allow_infinity=False))
+units = st.decimals(
+    min_value=Decimal("0"), max_value=Decimal("50"), places=8, allow_nan=False, allow_infinity=False
+)
+quantities = st.one_of(
+    st.integers(0, 2_000_000).map(Decimal),
+    st.decimals(min_value=0, max_value=10_000, places=3, allow_nan=False, allow_infinity=False),
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(currency=st.sampled_from(["USD", "JPY", "KWD", "EUR"]),
-       rows=st.lists(st.tuples(units, quantities, st.booleans()), min_size=1, max_size=12))
+@given(
+    currency=st.sampled_from(["USD", "JPY", "KWD", "EUR"]),
+    rows=st.lists(st.tuples(units, quantities, st.booleans()), min_size=1, max_size=12),
+)
 def test_stripe_total_equals_the_tally_total(currency, rows):
     lines = []
     for position, (unit, quantity, is_credit) in enumerate(rows):

@@ -47,7 +47,8 @@ def test_outbox_backlog_age_and_failures_are_exported(client):
             outbox_enqueue("test.metrics", "metrics:2", {})
         OutboxMessage.objects.filter(key="metrics:2").update(
             created_at=timezone.now() - timedelta(minutes=10),
-            next_attempt_at=timezone.now() + timedelta(hours=1))
+            next_attempt_at=timezone.now() + timedelta(hours=1),
+        )
         before = client.get("/metrics").content.decode()
         outbox_dispatch()
         after = client.get("/metrics").content.decode()
@@ -58,13 +59,15 @@ def test_outbox_backlog_age_and_failures_are_exported(client):
     assert metric(after, "tally_outbox_messages", 'state="pending"') == 1
     assert 590 < metric(after, "tally_outbox_oldest_unsent_seconds") < 900
     failures = 'outcome="retry",topic="test.metrics"'
-    assert metric(after, "tally_outbox_sends_total", failures) == \
-        metric_or_zero(before, "tally_outbox_sends_total", failures) + 1
+    assert (
+        metric(after, "tally_outbox_sends_total", failures)
+        == metric_or_zero(before, "tally_outbox_sends_total", failures) + 1
+    )
 
 
 def test_webhook_backlog_failures_and_lag_are_exported(client, settings):
     settings.STRIPE_WEBHOOK_SECRETS = [SECRET]
-    lag_count = 'tally_stripe_webhook_lag_seconds_count'
+    lag_count = "tally_stripe_webhook_lag_seconds_count"
     start = client.get("/metrics").content.decode()
     post_event(client, stripe_event("customer.tax_id.created", "customer", id="evt_metrics"))
     waiting = client.get("/metrics").content.decode()
@@ -73,7 +76,13 @@ def test_webhook_backlog_failures_and_lag_are_exported(client, settings):
     webhook_event_process(event_pk=StripeWebhookEvent.objects.get().pk)
     done = client.get("/metrics").content.decode()
     assert metric(done, "tally_stripe_webhook_events", 'status="received"') == 0
-    assert metric(done, "tally_stripe_webhooks_processed_total",
-                  'status="ignored",type="customer.tax_id.created"') >= 1
+    assert (
+        metric(
+            done,
+            "tally_stripe_webhooks_processed_total",
+            'status="ignored",type="customer.tax_id.created"',
+        )
+        >= 1
+    )
     assert metric(done, lag_count) == metric_or_zero(start, lag_count) + 1
     assert metric(done, "tally_payments_failed_24h") == 0

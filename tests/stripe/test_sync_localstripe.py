@@ -24,8 +24,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 
 def stripe_get(localstripe: LocalStripe, path: str) -> dict[str, Any]:
-    response = requests.get(localstripe.base_url + path, auth=(LOCALSTRIPE_API_KEY, ""),
-                            timeout=5)
+    response = requests.get(localstripe.base_url + path, auth=(LOCALSTRIPE_API_KEY, ""), timeout=5)
     response.raise_for_status()
     return response.json()
 
@@ -33,19 +32,30 @@ def stripe_get(localstripe: LocalStripe, path: str) -> dict[str, Any]:
 def synced_customer(localstripe: LocalStripe, *cards: str) -> Any:
     """A customer created through the service (so the outbox syncs it) with cards attached on
     Stripe, the first one as the default for invoices."""
-    customer = customer_create(external_id=f"ls-{uuid.uuid4().hex[:10]}", name="Initech",
-                               email="ap@initech.test", city="Austin", country="US")
+    customer = customer_create(
+        external_id=f"ls-{uuid.uuid4().hex[:10]}",
+        name="Initech",
+        email="ap@initech.test",
+        city="Austin",
+        country="US",
+    )
     assert outbox_dispatch().as_dict()["sent"] == 1
     customer.refresh_from_db()
     for number in cards:
         pm = localstripe.card_payment_method(number)
-        requests.post(f"{localstripe.base_url}/v1/payment_methods/{pm}/attach",
-                      data={"customer": customer.stripe_customer_id},
-                      auth=(LOCALSTRIPE_API_KEY, ""), timeout=5).raise_for_status()
+        requests.post(
+            f"{localstripe.base_url}/v1/payment_methods/{pm}/attach",
+            data={"customer": customer.stripe_customer_id},
+            auth=(LOCALSTRIPE_API_KEY, ""),
+            timeout=5,
+        ).raise_for_status()
         if number == cards[0]:
-            requests.post(f"{localstripe.base_url}/v1/customers/{customer.stripe_customer_id}",
-                          data={"invoice_settings[default_payment_method]": pm},
-                          auth=(LOCALSTRIPE_API_KEY, ""), timeout=5).raise_for_status()
+            requests.post(
+                f"{localstripe.base_url}/v1/customers/{customer.stripe_customer_id}",
+                data={"invoice_settings[default_payment_method]": pm},
+                auth=(LOCALSTRIPE_API_KEY, ""),
+                timeout=5,
+            ).raise_for_status()
     return customer
 
 
@@ -53,16 +63,21 @@ def test_customer_create_and_update_reach_stripe_once(localstripe_settings):
     customer = synced_customer(localstripe_settings)
     remote = stripe_get(localstripe_settings, f"/v1/customers/{customer.stripe_customer_id}")
     assert (remote["email"], remote["name"]) == ("ap@initech.test", "Initech")
-    assert remote["metadata"] == {"tally_customer_id": str(customer.pk),
-                                  "tally_external_id": customer.external_id}
+    assert remote["metadata"] == {
+        "tally_customer_id": str(customer.pk),
+        "tally_external_id": customer.external_id,
+    }
     customer_update(customer=customer, email="billing@initech.test")
     customer_update(customer=customer, timezone="Europe/Paris")  # not a Stripe field: no row
     assert OutboxMessage.objects.filter(key__startswith=f"customer:{customer.pk}:").count() == 2
     assert outbox_dispatch().as_dict()["sent"] == 1
     remote = stripe_get(localstripe_settings, f"/v1/customers/{customer.stripe_customer_id}")
     assert remote["email"] == "billing@initech.test"
-    matching = [c for c in stripe_get(localstripe_settings, "/v1/customers?limit=100")["data"]
-                if c["metadata"].get("tally_customer_id") == str(customer.pk)]
+    matching = [
+        c
+        for c in stripe_get(localstripe_settings, "/v1/customers?limit=100")["data"]
+        if c["metadata"].get("tally_customer_id") == str(customer.pk)
+    ]
     assert len(matching) == 1
 
 
@@ -113,10 +128,10 @@ def test_a_refund_on_stripe_shows_on_the_payment(localstripe_settings, localstri
     invoice = finalized_invoice(customer)
     outbox_dispatch()
     mirror = StripeInvoice.objects.get(invoice=invoice)
-    intent = stripe_get(localstripe_settings, f"/v1/invoices/{mirror.stripe_id}")[
-        "payment_intent"]
-    localstripe_gateway.refund_create(idempotency_key=f"refund:test:{uuid.uuid4().hex}",
-                                      payment_intent_id=intent, amount=1234)
+    intent = stripe_get(localstripe_settings, f"/v1/invoices/{mirror.stripe_id}")["payment_intent"]
+    localstripe_gateway.refund_create(
+        idempotency_key=f"refund:test:{uuid.uuid4().hex}", payment_intent_id=intent, amount=1234
+    )
     stripe_invoice_refresh(stripe_invoice_id=mirror.stripe_id)
     payment = Payment.objects.get(invoice=invoice)
     assert str(payment.amount_captured.amount) == "35.7700"

@@ -55,11 +55,14 @@ def test_signed_event_is_stored_raw_and_answered_200(client):
     assert (row.type, row.status, row.attempts) == ("customer.created", "received", 0)
 
 
-@pytest.mark.parametrize("header", [
-    "t=1700000000,v1=" + "0" * 64,  # wrong signature (and old)
-    "v1=abc",  # no timestamp
-    "",  # missing
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "t=1700000000,v1=" + "0" * 64,  # wrong signature (and old)
+        "v1=abc",  # no timestamp
+        "",  # missing
+    ],
+)
 def test_bad_signatures_are_refused_and_nothing_is_stored(client, header):
     payload = stripe_event("invoice.paid", "invoice")
     response = post_event(client, payload, header=header)
@@ -85,8 +88,9 @@ def test_old_timestamp_is_refused_even_with_a_valid_signature(client):
 
 def test_both_secrets_work_during_a_rotation(client):
     for n, secret in enumerate(("whsec_new_after_rotation", SECRET)):
-        response = post_event(client, stripe_event("customer.created", "customer",
-                                                   id=f"evt_rot_{n}"), secret=secret)
+        response = post_event(
+            client, stripe_event("customer.created", "customer", id=f"evt_rot_{n}"), secret=secret
+        )
         assert response.status_code == 200
     assert StripeWebhookEvent.objects.count() == 2
 
@@ -94,8 +98,13 @@ def test_both_secrets_work_during_a_rotation(client):
 def test_invoice_paid_marks_the_tally_invoice_paid_once_however_often_delivered(client):
     invoice = finalized_invoice()
     link(invoice, "in_paid_once")
-    paid = stripe_invoice_obj(invoice, "in_paid_once", "paid", amount_paid=1000,
-                              status_transitions={"paid_at": 1767225600})
+    paid = stripe_invoice_obj(
+        invoice,
+        "in_paid_once",
+        "paid",
+        amount_paid=1000,
+        status_transitions={"paid_at": 1767225600},
+    )
     payload = stripe_event("invoice.paid", paid, id="evt_paid_once")
     row = _deliver(client, payload)
     again = post_event(client, payload)  # Stripe redelivers the same event
@@ -114,10 +123,10 @@ def test_out_of_order_payment_failed_after_paid_changes_nothing(client):
     invoice = finalized_invoice()
     link(invoice, "in_ooo")
     now = int(time.time())
-    failed = stripe_event("invoice.payment_failed",
-                          stripe_invoice_obj(invoice, "in_ooo", "open"), created=now - 60)
-    paid = stripe_event("invoice.paid", stripe_invoice_obj(invoice, "in_ooo", "paid"),
-                        created=now)
+    failed = stripe_event(
+        "invoice.payment_failed", stripe_invoice_obj(invoice, "in_ooo", "open"), created=now - 60
+    )
+    paid = stripe_event("invoice.paid", stripe_invoice_obj(invoice, "in_ooo", "paid"), created=now)
     assert _deliver(client, paid).status == WebhookStatus.PROCESSED
     assert _deliver(client, failed).status == WebhookStatus.PROCESSED  # older: ignored
     invoice.refresh_from_db()
@@ -131,19 +140,46 @@ def test_older_snapshot_of_a_payment_does_not_undo_a_newer_one(client):
     invoice.customer.stripe_customer_id = "cus_ooo"
     invoice.customer.save()
     now = int(time.time())
-    base = {"id": "pi_ooo", "customer": "cus_ooo", "amount": 2000, "currency": "usd",
-            "metadata": {"tally_invoice_id": str(invoice.pk)}}
-    succeeded = {**base, "status": "succeeded", "amount_received": 2000,
-                 "latest_charge": "ch_ooo", "last_payment_error": None}
-    failed = {**base, "status": "requires_payment_method", "amount_received": 0,
-              "last_payment_error": {"code": "card_declined", "decline_code": "expired_card",
-                                     "message": "Your card has expired."}}
-    _deliver(client, stripe_event("payment_intent.succeeded",
-                                  {**fixture_object("payment_intent"), **succeeded},
-                                  created=now))
-    _deliver(client, stripe_event("payment_intent.payment_failed",
-                                  {**fixture_object("payment_intent"), **failed},
-                                  created=now - 30))
+    base = {
+        "id": "pi_ooo",
+        "customer": "cus_ooo",
+        "amount": 2000,
+        "currency": "usd",
+        "metadata": {"tally_invoice_id": str(invoice.pk)},
+    }
+    succeeded = {
+        **base,
+        "status": "succeeded",
+        "amount_received": 2000,
+        "latest_charge": "ch_ooo",
+        "last_payment_error": None,
+    }
+    failed = {
+        **base,
+        "status": "requires_payment_method",
+        "amount_received": 0,
+        "last_payment_error": {
+            "code": "card_declined",
+            "decline_code": "expired_card",
+            "message": "Your card has expired.",
+        },
+    }
+    _deliver(
+        client,
+        stripe_event(
+            "payment_intent.succeeded",
+            {**fixture_object("payment_intent"), **succeeded},
+            created=now,
+        ),
+    )
+    _deliver(
+        client,
+        stripe_event(
+            "payment_intent.payment_failed",
+            {**fixture_object("payment_intent"), **failed},
+            created=now - 30,
+        ),
+    )
     payment = Payment.objects.get(stripe_payment_intent_id="pi_ooo")
     assert payment.status == "succeeded" and str(payment.amount_captured.amount) == "20.0000"
     assert payment.stripe_charge_id == "ch_ooo" and payment.invoice_id == invoice.pk
@@ -154,16 +190,26 @@ def test_failed_payment_keeps_stripes_reason(client):
     invoice = finalized_invoice()
     invoice.customer.stripe_customer_id = "cus_declined"
     invoice.customer.save()
-    intent = fixture_object("payment_intent", id="pi_declined", customer="cus_declined",
-                            amount=4321, status="requires_payment_method",
-                            metadata={"tally_invoice_id": str(invoice.pk)},
-                            last_payment_error={"code": "card_declined",
-                                                "decline_code": "insufficient_funds",
-                                                "message": "Your card has insufficient funds."})
+    intent = fixture_object(
+        "payment_intent",
+        id="pi_declined",
+        customer="cus_declined",
+        amount=4321,
+        status="requires_payment_method",
+        metadata={"tally_invoice_id": str(invoice.pk)},
+        last_payment_error={
+            "code": "card_declined",
+            "decline_code": "insufficient_funds",
+            "message": "Your card has insufficient funds.",
+        },
+    )
     _deliver(client, stripe_event("payment_intent.payment_failed", intent))
     payment = Payment.objects.get(stripe_payment_intent_id="pi_declined")
     assert (payment.status, payment.failure_code, payment.decline_code) == (
-        "failed", "card_declined", "insufficient_funds")
+        "failed",
+        "card_declined",
+        "insufficient_funds",
+    )
     assert payment.failure_message == "Your card has insufficient funds."
     assert str(payment.amount.amount) == "43.2100" and payment.invoice_id == invoice.pk
 
@@ -191,16 +237,19 @@ def test_failing_handler_rolls_back_marks_failed_and_replay_applies_it_once(clie
 
     handlers.register("invoice.paid", flaky)  # runs after invoicing's own handler
     try:
-        row = _deliver(client, stripe_event("invoice.paid",
-                                            stripe_invoice_obj(invoice, "in_flaky", "paid")))
+        row = _deliver(
+            client, stripe_event("invoice.paid", stripe_invoice_obj(invoice, "in_flaky", "paid"))
+        )
         assert row.status == WebhookStatus.FAILED and "database hiccup" in row.error
         invoice.refresh_from_db()
         assert invoice.status == "finalized"  # the invoicing handler's effect rolled back
         assert row.pk in webhook_pending_ids(older_than_seconds=0)
         admin = User.objects.create_superuser("root", "root@example.com", "pw")
         client.force_login(admin)
-        response = client.post("/admin/invoicing/stripewebhookevent/",
-                               {"action": "replay", "_selected_action": [row.pk]})
+        response = client.post(
+            "/admin/invoicing/stripewebhookevent/",
+            {"action": "replay", "_selected_action": [row.pk]},
+        )
         assert response.status_code == 200 and "processed" in response.content.decode()
     finally:
         handlers.unregister("invoice.paid", flaky)
@@ -223,28 +272,50 @@ def test_charge_events_mirror_captured_and_refunded_amounts_in_any_order(client)
     invoice.customer.stripe_customer_id = "cus_charges"
     invoice.customer.save()
     now = int(time.time())
-    charge = fixture_object("charge", id="ch_mirror", customer="cus_charges",
-                            payment_intent="pi_mirror", amount=3577, amount_captured=3577,
-                            captured=True, currency="usd", status="succeeded",
-                            metadata={"tally_invoice_id": str(invoice.pk)})
+    charge = fixture_object(
+        "charge",
+        id="ch_mirror",
+        customer="cus_charges",
+        payment_intent="pi_mirror",
+        amount=3577,
+        amount_captured=3577,
+        captured=True,
+        currency="usd",
+        status="succeeded",
+        metadata={"tally_invoice_id": str(invoice.pk)},
+    )
     refunded = {**charge, "amount_refunded": 500, "refunded": False}
     _deliver(client, stripe_event("charge.refunded", refunded, created=now))
-    _deliver(client, stripe_event("charge.succeeded", {**charge, "amount_refunded": 0},
-                                  created=now - 5))  # older, delivered late
+    _deliver(
+        client, stripe_event("charge.succeeded", {**charge, "amount_refunded": 0}, created=now - 5)
+    )  # older, delivered late
     payment = Payment.objects.get(stripe_charge_id="ch_mirror")
     assert payment.stripe_payment_intent_id == "pi_mirror" and payment.invoice_id == invoice.pk
     assert (str(payment.amount_captured.amount), str(payment.amount_refunded.amount)) == (
-        "35.7700", "5.0000")
-    failed = fixture_object("charge", id="ch_failed", customer="cus_charges",
-                            payment_intent="pi_failed", amount=3577, amount_captured=0,
-                            captured=False, currency="usd", status="failed",
-                            failure_code="card_declined",
-                            failure_message="Your card was declined.",
-                            outcome={"reason": "generic_decline"})
+        "35.7700",
+        "5.0000",
+    )
+    failed = fixture_object(
+        "charge",
+        id="ch_failed",
+        customer="cus_charges",
+        payment_intent="pi_failed",
+        amount=3577,
+        amount_captured=0,
+        captured=False,
+        currency="usd",
+        status="failed",
+        failure_code="card_declined",
+        failure_message="Your card was declined.",
+        outcome={"reason": "generic_decline"},
+    )
     _deliver(client, stripe_event("charge.failed", failed))
     declined = Payment.objects.get(stripe_charge_id="ch_failed")
     assert (declined.status, declined.failure_code, declined.decline_code) == (
-        "failed", "card_declined", "generic_decline")
+        "failed",
+        "card_declined",
+        "generic_decline",
+    )
     assert declined.failure_message == "Your card was declined."
 
 

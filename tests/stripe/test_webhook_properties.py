@@ -35,31 +35,53 @@ def _events(invoice: Invoice, stripe_id: str, intent: str, base: int) -> list[by
     """The life of one invoice on Stripe, in the order Stripe created the events."""
     total = 3577
     customer = invoice.customer.stripe_customer_id
-    pi = {"id": intent, "customer": customer, "amount": total, "currency": "usd",
-          "metadata": {"tally_invoice_id": str(invoice.pk)}}
-    failed_pi = fixture_object("payment_intent", **pi, status="requires_payment_method",
-                               amount_received=0,
-                               last_payment_error={"code": "card_declined",
-                                                   "message": "Declined."})
-    ok_pi = fixture_object("payment_intent", **pi, status="succeeded", amount_received=total,
-                           last_payment_error=None, latest_charge=f"ch_{intent}")
+    pi = {
+        "id": intent,
+        "customer": customer,
+        "amount": total,
+        "currency": "usd",
+        "metadata": {"tally_invoice_id": str(invoice.pk)},
+    }
+    failed_pi = fixture_object(
+        "payment_intent",
+        **pi,
+        status="requires_payment_method",
+        amount_received=0,
+        last_payment_error={"code": "card_declined", "message": "Declined."},
+    )
+    ok_pi = fixture_object(
+        "payment_intent",
+        **pi,
+        status="succeeded",
+        amount_received=total,
+        last_payment_error=None,
+        latest_charge=f"ch_{intent}",
+    )
     steps = [
         ("invoice.finalized", stripe_invoice_obj(invoice, stripe_id, "open", total=total)),
         ("payment_intent.payment_failed", failed_pi),
         ("invoice.payment_failed", stripe_invoice_obj(invoice, stripe_id, "open", total=total)),
         ("payment_intent.succeeded", ok_pi),
-        ("invoice.paid", stripe_invoice_obj(invoice, stripe_id, "paid", total=total,
-                                            amount_paid=total)),
+        (
+            "invoice.paid",
+            stripe_invoice_obj(invoice, stripe_id, "paid", total=total, amount_paid=total),
+        ),
     ]
-    return [stripe_event(kind, obj, id=f"evt_{stripe_id}_{n}", created=base + n)
-            for n, (kind, obj) in enumerate(steps)]
+    return [
+        stripe_event(kind, obj, id=f"evt_{stripe_id}_{n}", created=base + n)
+        for n, (kind, obj) in enumerate(steps)
+    ]
 
 
 @pytest.mark.django_db
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(order=st.permutations(range(5)), repeats=st.lists(st.integers(0, 4), max_size=4),
-       data=st.data())
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    order=st.permutations(range(5)), repeats=st.lists(st.integers(0, 4), max_size=4), data=st.data()
+)
 def test_any_order_and_any_repetition_ends_in_the_same_state(order, repeats, data, settings_):
     invoice = settings_["invoice"]
     settings_["n"] += 1
@@ -81,8 +103,7 @@ def test_any_order_and_any_repetition_ends_in_the_same_state(order, repeats, dat
     assert InvoiceTransition.objects.filter(invoice=invoice, to_status="paid").count() == 1
     assert (payment.status, payment.failure_message) == ("succeeded", "")
     assert str(payment.amount_captured.amount) == "35.7700" and payment.invoice_id == invoice.pk
-    assert StripeWebhookEvent.objects.filter(stripe_id__startswith=f"evt_{stripe_id}_").count() \
-        == 5
+    assert StripeWebhookEvent.objects.filter(stripe_id__startswith=f"evt_{stripe_id}_").count() == 5
 
 
 @pytest.fixture
@@ -98,8 +119,9 @@ def settings_(db, settings):
 def test_concurrent_deliveries_and_processors_apply_an_event_once(settings):
     settings.STRIPE_WEBHOOK_SECRETS = [SECRET]
     invoice = finalized_invoice()
-    payload = stripe_event("invoice.paid", stripe_invoice_obj(invoice, "in_race", "paid"),
-                           id="evt_race")
+    payload = stripe_event(
+        "invoice.paid", stripe_invoice_obj(invoice, "in_race", "paid"), id="evt_race"
+    )
     barrier = threading.Barrier(6)
     answers: list[int] = []
     outcomes: list[str] = []

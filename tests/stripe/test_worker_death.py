@@ -26,22 +26,36 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def stripe_invoices_for(localstripe, customer_id: str, invoice_pk: int) -> list[dict]:
-    response = requests.get(localstripe.base_url + "/v1/invoices",
-                            params={"customer": customer_id, "limit": 100},
-                            auth=(LOCALSTRIPE_API_KEY, ""), timeout=5)
+    response = requests.get(
+        localstripe.base_url + "/v1/invoices",
+        params={"customer": customer_id, "limit": 100},
+        auth=(LOCALSTRIPE_API_KEY, ""),
+        timeout=5,
+    )
     response.raise_for_status()
-    return [obj for obj in response.json()["data"]
-            if obj["metadata"].get("tally_invoice_id") == str(invoice_pk)]
+    return [
+        obj
+        for obj in response.json()["data"]
+        if obj["metadata"].get("tally_invoice_id") == str(invoice_pk)
+    ]
 
 
 def test_killed_worker_does_not_create_a_second_stripe_invoice(localstripe_settings):
     invoice = finalized_invoice()
     customer_id = customer_ensure_on_stripe(invoice.customer)
-    env = {**os.environ, "DATABASE_URL": workers.test_database_url(),
-           "STRIPE_API_BASE": localstripe_settings.base_url,
-           "STRIPE_API_KEY": LOCALSTRIPE_API_KEY}
-    child = subprocess.run([sys.executable, "-m", "tests.stripe.die_after_create"],
-                           cwd=workers.ROOT, env=env, capture_output=True, timeout=60)
+    env = {
+        **os.environ,
+        "DATABASE_URL": workers.test_database_url(),
+        "STRIPE_API_BASE": localstripe_settings.base_url,
+        "STRIPE_API_KEY": LOCALSTRIPE_API_KEY,
+    }
+    child = subprocess.run(
+        [sys.executable, "-m", "tests.stripe.die_after_create"],
+        cwd=workers.ROOT,
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
     assert child.returncode == DIED, child.stderr.decode()[-2000:]
     row = OutboxMessage.objects.get(key=f"invoice:{invoice.pk}:finalize")
     assert (row.state, row.attempts) == ("sending", 1)  # the dead worker's lease

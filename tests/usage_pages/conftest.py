@@ -28,9 +28,16 @@ def at(*args: int) -> datetime:
 
 
 def send(customer: str, prefix: str, count: int, when: datetime, region: str = "eu") -> None:
-    events = [{"id": f"{customer}-{prefix}-{i}", "customer": customer, "type": "api_request",
-               "timestamp": (when + timedelta(seconds=i)).isoformat(),
-               "properties": {"region": region}} for i in range(count)]
+    events = [
+        {
+            "id": f"{customer}-{prefix}-{i}",
+            "customer": customer,
+            "type": "api_request",
+            "timestamp": (when + timedelta(seconds=i)).isoformat(),
+            "properties": {"region": region},
+        }
+        for i in range(count)
+    ]
     result = events_ingest(api_key=None, events=events, received_at=when + timedelta(hours=1))
     assert result.counts.get("accepted") == count, result.counts
 
@@ -46,22 +53,51 @@ class World:
 def usage_plan() -> PlanVersion:
     """The two meters (count; count by region) and a plan on them: a platform fee, a graduated
     usage charge and a matrix charge by region; what the usage pages are tested with."""
-    meter_create(key="api_calls", name="API calls", event_type="api_request",
-                 aggregation="count")
-    meter_create(key="calls_by_region", name="Calls by region", event_type="api_request",
-                 aggregation="count", group_by=["region"])
-    return make_version([
-        {"key": "platform", "name": "Platform fee", "kind": "fixed",
-         "price": {"model": "flat", "amount": "100.00"}},
-        {"key": "api_calls", "name": "API calls", "kind": "usage", "meter_key": "api_calls",
-         "price": {"model": "graduated", "tiers": [
-             {"up_to": "10", "unit_amount": "0.5", "flat_amount": "0"},
-             {"up_to": None, "unit_amount": "0.25", "flat_amount": "1"}]}},
-        {"key": "regional", "name": "Regional", "kind": "usage", "meter_key": "calls_by_region",
-         "price": {"model": "matrix", "dimensions": ["region"], "rates": [
-             {"match": {"region": "eu"}, "unit_amount": "0.1"},
-             {"match": {"region": "us"}, "unit_amount": "0.333"}]}},
-    ])
+    meter_create(key="api_calls", name="API calls", event_type="api_request", aggregation="count")
+    meter_create(
+        key="calls_by_region",
+        name="Calls by region",
+        event_type="api_request",
+        aggregation="count",
+        group_by=["region"],
+    )
+    return make_version(
+        [
+            {
+                "key": "platform",
+                "name": "Platform fee",
+                "kind": "fixed",
+                "price": {"model": "flat", "amount": "100.00"},
+            },
+            {
+                "key": "api_calls",
+                "name": "API calls",
+                "kind": "usage",
+                "meter_key": "api_calls",
+                "price": {
+                    "model": "graduated",
+                    "tiers": [
+                        {"up_to": "10", "unit_amount": "0.5", "flat_amount": "0"},
+                        {"up_to": None, "unit_amount": "0.25", "flat_amount": "1"},
+                    ],
+                },
+            },
+            {
+                "key": "regional",
+                "name": "Regional",
+                "kind": "usage",
+                "meter_key": "calls_by_region",
+                "price": {
+                    "model": "matrix",
+                    "dimensions": ["region"],
+                    "rates": [
+                        {"match": {"region": "eu"}, "unit_amount": "0.1"},
+                        {"match": {"region": "us"}, "unit_amount": "0.333"},
+                    ],
+                },
+            },
+        ]
+    )
 
 
 def build_world() -> World:
@@ -79,8 +115,9 @@ def build_world() -> World:
     send("acme", "feb-us", 5, at(2026, 2, 14, 15), region="us")
     send("globex", "feb", 40, at(2026, 2, 10, 9))
     rollup_drain()
-    return World(acme, globex, Invoice.objects.get(customer=acme),
-                 Invoice.objects.get(customer=globex))
+    return World(
+        acme, globex, Invoice.objects.get(customer=acme), Invoice.objects.get(customer=globex)
+    )
 
 
 @pytest.fixture
@@ -97,8 +134,9 @@ def frozen_now() -> object:
 
 
 def signed_in_client(customer: Customer, username: str) -> Client:
-    customer_user_create(customer=customer, username=username,
-                         email=f"{username}@example.com", password=PASSWORD)
+    customer_user_create(
+        customer=customer, username=username, email=f"{username}@example.com", password=PASSWORD
+    )
     client = Client()
     assert client.login(username=username, password=PASSWORD)
     return client

@@ -36,16 +36,28 @@ def text(response) -> str:  # type: ignore[no-untyped-def]
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode()))
 
 
-def test_support_sees_every_section_with_the_customers_data(world: World, frozen_now: object,
-                                                           api_client_for) -> None:
+def test_support_sees_every_section_with_the_customers_data(
+    world: World, frozen_now: object, api_client_for
+) -> None:
     customer_alias_add(customer=world.acme, alias="proj_acme_42")
     page = staff("support").get(f"/admin/accounts/customer/{world.acme.pk}/360/")
     assert page.status_code == 200
-    keys = [item.section.key for item in page.context["sections"]
-            if item.section.key.startswith(("accounts.", "invoicing."))]  # disputes adds more
-    assert keys == ["accounts.profile", "invoicing.contracts", "invoicing.usage",
-                    "invoicing.invoices", "invoicing.payments", "invoicing.credits",
-                    "accounts.contacts", "accounts.usage_access", "accounts.audit"]
+    keys = [
+        item.section.key
+        for item in page.context["sections"]
+        if item.section.key.startswith(("accounts.", "invoicing."))
+    ]  # disputes adds more
+    assert keys == [
+        "accounts.profile",
+        "invoicing.contracts",
+        "invoicing.usage",
+        "invoicing.invoices",
+        "invoicing.payments",
+        "invoicing.credits",
+        "accounts.contacts",
+        "accounts.usage_access",
+        "accounts.audit",
+    ]
     assert not any(item.failed for item in page.context["sections"])
     body = text(page)
     assert "proj_acme_42" in body
@@ -73,14 +85,19 @@ def extra_sections() -> Iterator[list[str]]:
 
 
 def test_a_failing_section_does_not_take_the_page_down_and_permissions_filter(
-        world: World, extra_sections: list[str]) -> None:
+    world: World, extra_sections: list[str]
+) -> None:
     def broken(request: object, customer: object) -> dict[str, object]:
         raise RuntimeError("boom")
 
     register_section("test.broken", "Broken", broken, template="admin/customer_360/audit.html")
-    register_section("test.admin_only", "Secret", lambda r, c: {},
-                     template="admin/customer_360/audit.html",
-                     permissions=["accounts.delete_customer"])
+    register_section(
+        "test.admin_only",
+        "Secret",
+        lambda r, c: {},
+        template="admin/customer_360/audit.html",
+        permissions=["accounts.delete_customer"],
+    )
     extra_sections += ["test.broken", "test.admin_only"]
     page = staff("support").get(f"/admin/accounts/customer/{world.acme.pk}/360/")
     assert page.status_code == 200
@@ -92,11 +109,23 @@ def test_a_failing_section_does_not_take_the_page_down_and_permissions_filter(
 
 def test_search_by_name_id_alias_email_invoice_number_and_stripe_ids(world: World) -> None:
     customer_alias_add(customer=world.globex, alias="proj_gx")
-    Payment.objects.create(customer=world.globex, invoice=world.globex_invoice,
-                           stripe_charge_id="ch_3Qxyz", stripe_payment_intent_id="pi_3Qxyz",
-                           currency="USD", amount=Decimal("1.00"))
-    for term in ("Globex", "globex", "proj_gx", "billing@globex.example",
-                 world.globex_invoice.number, "ch_3Qxyz", "pi_3Qxyz"):
+    Payment.objects.create(
+        customer=world.globex,
+        invoice=world.globex_invoice,
+        stripe_charge_id="ch_3Qxyz",
+        stripe_payment_intent_id="pi_3Qxyz",
+        currency="USD",
+        amount=Decimal("1.00"),
+    )
+    for term in (
+        "Globex",
+        "globex",
+        "proj_gx",
+        "billing@globex.example",
+        world.globex_invoice.number,
+        "ch_3Qxyz",
+        "pi_3Qxyz",
+    ):
         assert list(customers_matching(term)) == [world.globex], term
     assert list(customers_matching("")) == []
     client = staff("support")
@@ -114,8 +143,7 @@ def test_open_usage_pages_as_the_customer_is_read_only_and_logged(world: World) 
     response = client.post(url)
     assert response.status_code == 302 and response["Location"].startswith("/usage/l/")
     link = UsageLink.objects.get()
-    assert (link.purpose, link.created_by.username, link.customer) == ("staff", "sam",
-                                                                        world.acme)
+    assert (link.purpose, link.created_by.username, link.customer) == ("staff", "sam", world.acme)
     assert link.expires_at - link.created_at <= timedelta(hours=1, seconds=1)
     page = client.get(response["Location"], REMOTE_ADDR="10.0.0.9")
     assert page.status_code == 200 and page.context["viewer"].is_staff_view
@@ -163,8 +191,13 @@ def test_finance_and_support_dashboard_panels(world: World, frozen_now: object) 
     renewing = dashboard.contracts_renewing(request)
     assert [row.label for row in renewing] == [str(world.globex)]
     assert renewing[0].badge == "14 d"
-    Payment.objects.create(customer=world.acme, stripe_charge_id="ch_fail", currency="USD",
-                           amount=Decimal("115.63"), status="failed",
-                           failure_message="Your card was declined.")
+    Payment.objects.create(
+        customer=world.acme,
+        stripe_charge_id="ch_fail",
+        currency="USD",
+        amount=Decimal("115.63"),
+        status="failed",
+        failure_message="Your card was declined.",
+    )
     failed = dashboard.failed_payments(request)
     assert len(failed) == 1 and "Your card was declined." in failed[0].detail

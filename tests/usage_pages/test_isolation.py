@@ -21,8 +21,14 @@ pytestmark = pytest.mark.django_db
 
 def pages(world: World) -> list[str]:
     own = world.acme_invoice.number
-    return ["", "invoices/", f"invoices/{own}/", f"invoices/{own}/pdf",
-            "meters/api_calls/", "meters/api_calls/export.csv"]
+    return [
+        "",
+        "invoices/",
+        f"invoices/{own}/",
+        f"invoices/{own}/pdf",
+        "meters/api_calls/",
+        "meters/api_calls/export.csv",
+    ]
 
 
 def test_anonymous_visitors_are_sent_to_the_customer_sign_in(world: World) -> None:
@@ -41,13 +47,13 @@ def test_staff_accounts_are_refused_on_every_page(world: World) -> None:
         assert client.get(f"/usage/{page}").status_code == 403, page
 
 
-def test_another_customers_invoice_is_not_found_by_number(world: World,
-                                                          acme_client: Client) -> None:
+def test_another_customers_invoice_is_not_found_by_number(
+    world: World, acme_client: Client
+) -> None:
     other = world.globex_invoice.number
     for page in (f"invoices/{other}/", f"invoices/{other}/pdf"):
         assert acme_client.get(f"/usage/{page}").status_code == 404, page
-    listed = [row["inv"].number for row in acme_client.get("/usage/invoices/")
-              .context["invoices"]]
+    listed = [row["inv"].number for row in acme_client.get("/usage/invoices/").context["invoices"]]
     assert other not in listed and listed == [world.acme_invoice.number]
 
 
@@ -59,8 +65,7 @@ def test_a_draft_of_the_own_customer_is_not_shown(world: World, acme_client: Cli
         assert acme_client.get(f"/usage/invoices/{draft.pk}/").status_code == 404
 
 
-def test_meter_pages_show_only_the_own_customers_usage(world: World,
-                                                       acme_client: Client) -> None:
+def test_meter_pages_show_only_the_own_customers_usage(world: World, acme_client: Client) -> None:
     query = "start=2026-01-01&end=2026-02-28"
     page = acme_client.get(f"/usage/meters/api_calls/?{query}")
     assert page.context["total"] == "52"  # Globex sent 141 events to the same meter
@@ -69,12 +74,10 @@ def test_meter_pages_show_only_the_own_customers_usage(world: World,
     assert sum(Decimal(r["value"]) for r in rows) == 52
 
 
-def test_a_meter_not_on_the_customers_plan_is_not_found(world: World,
-                                                         acme_client: Client) -> None:
+def test_a_meter_not_on_the_customers_plan_is_not_found(world: World, acme_client: Client) -> None:
     from metering.services import meter_create
 
-    meter_create(key="globex_only", name="Secret", event_type="api_request",
-                 aggregation="count")
+    meter_create(key="globex_only", name="Secret", event_type="api_request", aggregation="count")
     for page in ("meters/globex_only/", "meters/globex_only/export.csv", "meters/nope/"):
         assert acme_client.get(f"/usage/{page}").status_code == 404, page
 
@@ -107,9 +110,9 @@ def test_a_link_token_with_an_edited_payload_is_refused(world: World) -> None:
     assert b"not valid" in response.content
 
 
-def test_a_customer_user_session_does_not_open_another_customers_link(world: World,
-                                                                      acme_client: Client
-                                                                      ) -> None:
+def test_a_customer_user_session_does_not_open_another_customers_link(
+    world: World, acme_client: Client
+) -> None:
     """The link decides the customer, not the session: a Globex link shows Globex."""
     token = usage_link_create(customer=world.globex).token
     page = acme_client.get(f"/usage/l/{token}/invoices/")

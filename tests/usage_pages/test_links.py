@@ -24,25 +24,34 @@ def path_of(url: str) -> str:
     return "/" + url.split("/", 3)[3]
 
 
-def test_api_creates_a_link_that_opens_the_pages_and_is_logged(world: World,
-                                                               api_client_for) -> None:
-    response = api_client_for("admin").post("/api/v1/customers/acme/usage-links",
-                                            {"expires_in": 3600}, format="json")
+def test_api_creates_a_link_that_opens_the_pages_and_is_logged(
+    world: World, api_client_for
+) -> None:
+    response = api_client_for("admin").post(
+        "/api/v1/customers/acme/usage-links", {"expires_in": 3600}, format="json"
+    )
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["url"].startswith("http://testserver/usage/l/")
     link = UsageLink.objects.get()
     assert link.customer == world.acme and link.purpose == "shared"
     assert abs((link.expires_at - timezone.now()) - timedelta(hours=1)) < timedelta(seconds=5)
-    page = Client().get(path_of(body["url"]), HTTP_USER_AGENT="EmbedTest/1.0",
-                        REMOTE_ADDR="10.1.2.3")
+    page = Client().get(
+        path_of(body["url"]), HTTP_USER_AGENT="EmbedTest/1.0", REMOTE_ADDR="10.1.2.3"
+    )
     assert page.status_code == 200
     assert page.context["customer"] == world.acme
     sign_in = UsagePageSignIn.objects.get()
     assert (sign_in.customer, sign_in.method, sign_in.link, sign_in.ip, sign_in.user_agent) == (
-        world.acme, "link", link, "10.1.2.3", "EmbedTest/1.0")
-    Client().get(path_of(body["url"]) + "invoices/", HTTP_USER_AGENT="EmbedTest/1.0",
-                 REMOTE_ADDR="10.1.2.3")
+        world.acme,
+        "link",
+        link,
+        "10.1.2.3",
+        "EmbedTest/1.0",
+    )
+    Client().get(
+        path_of(body["url"]) + "invoices/", HTTP_USER_AGENT="EmbedTest/1.0", REMOTE_ADDR="10.1.2.3"
+    )
     assert UsagePageSignIn.objects.count() == 1  # browsing on is one entry, not one per page
 
 
@@ -104,8 +113,9 @@ def test_by_default_only_tallys_own_pages_may_frame_link_pages(world: World) -> 
 
 
 def test_password_sign_in_is_recorded_and_staff_cannot_use_it(world: World) -> None:
-    customer_user_create(customer=world.acme, username="ops", email="ops@acme.example",
-                         password=PASSWORD)
+    customer_user_create(
+        customer=world.acme, username="ops", email="ops@acme.example", password=PASSWORD
+    )
     staff_user_create(username="sam", role="support", password=PASSWORD)
     client = Client(HTTP_USER_AGENT="Browser/2", REMOTE_ADDR="192.0.2.7")
     refused = client.post("/usage/sign-in/", {"username": "sam", "password": PASSWORD})
@@ -114,15 +124,19 @@ def test_password_sign_in_is_recorded_and_staff_cannot_use_it(world: World) -> N
     assert response.status_code == 302 and response["Location"] == "/usage/"
     entry = UsagePageSignIn.objects.get()
     assert (entry.method, entry.user.username, entry.ip, entry.user_agent) == (
-        "password", "ops", "192.0.2.7", "Browser/2")
+        "password",
+        "ops",
+        "192.0.2.7",
+        "Browser/2",
+    )
     assert client.get("/usage/").status_code == 200
 
 
 def test_password_reset_by_email_for_customer_users_only(world: World) -> None:
-    customer_user_create(customer=world.acme, username="ops", email="ops@acme.example",
-                         password=PASSWORD)
-    staff_user_create(username="sam", role="support", password=PASSWORD,
-                      email="sam@tally.example")
+    customer_user_create(
+        customer=world.acme, username="ops", email="ops@acme.example", password=PASSWORD
+    )
+    staff_user_create(username="sam", role="support", password=PASSWORD, email="sam@tally.example")
     client = Client()
     client.post("/usage/password-reset/", {"email": "sam@tally.example"})
     assert mail.outbox == []  # a staff account is never reset from the customers' pages
@@ -133,8 +147,10 @@ def test_password_reset_by_email_for_customer_users_only(world: World) -> None:
     assert link is not None
     form = client.get(link.group(1), follow=True)
     assert form.status_code == 200 and form.context["validlink"]
-    done = client.post(form.redirect_chain[-1][0], {"new_password1": "N3w-passphrase-xyz",
-                                                    "new_password2": "N3w-passphrase-xyz"})
+    done = client.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": "N3w-passphrase-xyz", "new_password2": "N3w-passphrase-xyz"},
+    )
     assert done.status_code == 302
     assert Client().login(username="ops", password="N3w-passphrase-xyz")
 
@@ -146,8 +162,11 @@ def test_support_revokes_a_link_in_the_admin_and_it_stops_working(world: World) 
     admin = Client()
     admin.login(username="sam", password=PASSWORD)
     assert admin.get("/admin/accounts/usagepagesignin/").status_code == 200
-    response = admin.post("/admin/accounts/usagelink/", {
-        "action": "revoke_links", "_selected_action": [issued.link.pk]}, follow=True)
+    response = admin.post(
+        "/admin/accounts/usagelink/",
+        {"action": "revoke_links", "_selected_action": [issued.link.pk]},
+        follow=True,
+    )
     assert "1 link(s) revoked." in response.content.decode()
     assert Client().get(f"/usage/l/{issued.token}/").status_code == 403
 
@@ -163,6 +182,8 @@ def test_sign_ins_for_evidence_leave_out_staff_visits(world: World) -> None:
     Client().get(f"/usage/l/{usage_link_create(customer=world.globex).token}/invoices/")
     assert [s.method for s in usage_sign_ins(world.acme)] == ["link"]
     assert sorted(s.method for s in usage_sign_ins(world.acme, include_staff=True)) == [
-        "link", "staff"]
+        "link",
+        "staff",
+    ]
     later = timezone.now() + timedelta(minutes=1)
     assert list(usage_sign_ins(world.acme, start=later)) == []

@@ -23,8 +23,9 @@ def text(response) -> str:  # type: ignore[no-untyped-def]
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode()))
 
 
-def test_overview_equals_the_upcoming_invoice_api(world: World, acme_client: Client,
-                                                  frozen_now: object, api_client_for) -> None:
+def test_overview_equals_the_upcoming_invoice_api(
+    world: World, acme_client: Client, frozen_now: object, api_client_for
+) -> None:
     api = api_client_for("read").get("/api/v1/customers/acme/invoices/upcoming").json()
     page = acme_client.get("/usage/")
     assert page.status_code == 200
@@ -39,8 +40,9 @@ def test_overview_equals_the_upcoming_invoice_api(world: World, acme_client: Cli
     assert charges["regional"].cost == Decimal("3.37")  # 17 eu * 0.1 + 5 us * 0.333 = 3.365
 
 
-def test_forecast_is_the_same_rating_of_the_projected_quantity(world: World,
-                                                                frozen_now: object) -> None:
+def test_forecast_is_the_same_rating_of_the_projected_quantity(
+    world: World, frozen_now: object
+) -> None:
     overview = usage_overview(world.acme, at=NOW)
     assert overview is not None
     factor = projection_factor(overview.period, NOW)
@@ -51,14 +53,12 @@ def test_forecast_is_the_same_rating_of_the_projected_quantity(world: World,
     expected_qty = (Decimal(22) * factor).quantize(Decimal("0.000001"), ROUND_HALF_UP)
     assert calls.forecast_quantity == expected_qty
     price = next(ln.price for ln in overview.computation.lines if ln.charge_key == "api_calls")
-    assert calls.forecast_cost == rate_quantity(parse_price_spec(price), expected_qty,
-                                                "USD").amount
+    assert calls.forecast_cost == rate_quantity(parse_price_spec(price), expected_qty, "USD").amount
 
 
-def test_invoice_detail_total_and_lines_match_the_invoice_api(world: World,
-                                                               acme_client: Client,
-                                                               frozen_now: object,
-                                                               api_client_for) -> None:
+def test_invoice_detail_total_and_lines_match_the_invoice_api(
+    world: World, acme_client: Client, frozen_now: object, api_client_for
+) -> None:
     number = world.acme_invoice.number
     api = api_client_for("read").get(f"/api/v1/invoices/{number}").json()
     page = acme_client.get(f"/usage/invoices/{number}/")
@@ -85,9 +85,9 @@ def test_invoice_list_and_pdf(world: World, acme_client: Client, frozen_now: obj
     assert pdf.content.startswith(b"%PDF")
 
 
-def test_meter_detail_groups_and_csv_export_in_customer_time_zone(world: World,
-                                                                   acme_client: Client,
-                                                                   frozen_now: object) -> None:
+def test_meter_detail_groups_and_csv_export_in_customer_time_zone(
+    world: World, acme_client: Client, frozen_now: object
+) -> None:
     query = "start=2026-01-01&end=2026-02-15&window=day&group=region"
     page = acme_client.get(f"/usage/meters/calls_by_region/?{query}")
     assert page.status_code == 200
@@ -103,14 +103,14 @@ def test_meter_detail_groups_and_csv_export_in_customer_time_zone(world: World,
     assert sum(Decimal(r["value"]) for r in rows) == 52
     assert {r["region"] for r in rows} == {"eu", "us"}
     assert rows[0]["window_start"].endswith("-05:00")  # New York local days
-    hourly = acme_client.get("/usage/meters/api_calls/?start=2026-02-14&end=2026-02-14"
-                             "&window=hour")
+    hourly = acme_client.get("/usage/meters/api_calls/?start=2026-02-14&end=2026-02-14&window=hour")
     assert hourly.context["total"] == "5"
     assert len(hourly.context["chart"].rows) == 24
 
 
-def test_meter_detail_refuses_a_bad_range_with_a_message(world: World, acme_client: Client,
-                                                          frozen_now: object) -> None:
+def test_meter_detail_refuses_a_bad_range_with_a_message(
+    world: World, acme_client: Client, frozen_now: object
+) -> None:
     page = acme_client.get("/usage/meters/api_calls/?start=2026-02-10&end=2026-02-01")
     assert page.status_code == 400
     assert "The end date is before the start date." in text(page)
@@ -128,10 +128,15 @@ def test_invoice_detail_lists_its_credit_notes(world: World, acme_client: Client
     from invoicing.services.credit_notes import credit_note_create
 
     line = world.acme_invoice.lines.get(charge_key="api_calls")
-    credit_note_create(invoice=world.acme_invoice, reason="Outage on Jan 12",
-                       outcome="reduce_amount_due", lines={line.pk: Decimal("2.50")})
+    credit_note_create(
+        invoice=world.acme_invoice,
+        reason="Outage on Jan 12",
+        outcome="reduce_amount_due",
+        lines={line.pk: Decimal("2.50")},
+    )
     page = acme_client.get(f"/usage/invoices/{world.acme_invoice.number}/")
     assert [(n.reason, shown) for n, shown in page.context["credit_notes"]] == [
-        ("Outage on Jan 12", "2.50 USD")]
+        ("Outage on Jan 12", "2.50 USD")
+    ]
     other = acme_client.get(f"/usage/invoices/{world.globex_invoice.number}/")
     assert other.status_code == 404

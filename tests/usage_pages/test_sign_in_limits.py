@@ -25,8 +25,9 @@ SIGN_IN, RESET = "/usage/sign-in/", "/usage/password-reset/"
 
 @pytest.fixture
 def ops(customer: Customer) -> str:
-    customer_user_create(customer=customer, username="ops", email="ops@acme.example",
-                         password=PASSWORD)
+    customer_user_create(
+        customer=customer, username="ops", email="ops@acme.example", password=PASSWORD
+    )
     return "ops"
 
 
@@ -104,10 +105,16 @@ def test_the_refusal_is_logged_without_secrets(ops: str, caplog: pytest.LogCaptu
     with caplog.at_level(logging.INFO, logger="accounts.portal.throttle"):
         sign_in(ops, "s3cret-guess", ip="192.0.2.10")
     [record] = [r for r in caplog.records if getattr(r, "event", "") == "auth_throttled"]
-    fields = {k: getattr(record, k) for k in ("action", "ip", "limit", "subject",
-                                                "retry_after_seconds")}
-    assert fields == {"action": "sign-in", "ip": "192.0.2.10", "limit": "sign-in:account",
-                      "subject": fingerprint("ops"), "retry_after_seconds": 900}
+    fields = {
+        k: getattr(record, k) for k in ("action", "ip", "limit", "subject", "retry_after_seconds")
+    }
+    assert fields == {
+        "action": "sign-in",
+        "ip": "192.0.2.10",
+        "limit": "sign-in:account",
+        "subject": fingerprint("ops"),
+        "retry_after_seconds": 900,
+    }
     logged = " ".join(str(v) for v in record.__dict__.values())
     assert "s3cret-guess" not in logged and "'ops'" not in logged
 

@@ -52,7 +52,7 @@ def build_live_world(username: str = "ops-user") -> LiveWorld:
     send("acme-prod", "now", 17, max(midnight, early - timedelta(minutes=1)))
     send("globex", "now", 40, max(midnight, early - timedelta(minutes=1)))
     rollup_drain()
-    customer_user_create(customer=customer, username=username, email="ops@acme.example",
-                         password=PASSWORD)
-    return LiveWorld(customer, other, contract, Invoice.objects.get(customer=customer),
-                     this_month)
+    customer_user_create(
+        customer=customer, username=username, email="ops@acme.example", password=PASSWORD
+    )
+    return LiveWorld(customer, other, contract, Invoice.objects.get(customer=customer), this_month)

@@ -6,8 +6,7 @@ from accounts.services import api_key_create
 
 class Command(BaseCommand):
     help = (
-        "Issue an API key. The key is printed once, alone on the last line; "
-        "only its hash is kept."
+        "Issue an API key. The key is printed once, alone on the last line; only its hash is kept."
     )
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
@@ -23,6 +22,8 @@ class Command(BaseCommand):
                 raise CommandError(f"No customer with external id {opts['customer']!r}.")
         issued = api_key_create(name=opts["name"], scope=opts["scope"], customer=customer)
         bound = f", bound to {customer.external_id}" if customer else ""
-        self.stderr.write(f"API key {issued.api_key.prefix} ({opts['scope']}{bound}). "
-                          "Store it now; it cannot be shown again.")
+        self.stderr.write(
+            f"API key {issued.api_key.prefix} ({opts['scope']}{bound}). "
+            "Store it now; it cannot be shown again."
+        )
         self.stdout.write(issued.plaintext)

@@ -16,8 +16,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
         try:
-            user = staff_user_create(username=opts["username"], role=opts["role"],
-                                     password=opts["password"], email=opts["email"])
+            user = staff_user_create(
+                username=opts["username"],
+                role=opts["role"],
+                password=opts["password"],
+                email=opts["email"],
+            )
         except AppError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(f"Staff user {user.username!r} is in role {opts['role']}.")

@@ -29,8 +29,9 @@ class Command(BaseCommand):
         parser.add_argument("--start", type=_moment, help="start (inclusive), ISO date/time")
         parser.add_argument("--end", type=_moment, help="end (exclusive), ISO date/time")
 
-    def handle(self, *args: Any, start: datetime | None = None, end: datetime | None = None,
-               **options: Any) -> None:
+    def handle(
+        self, *args: Any, start: datetime | None = None, end: datetime | None = None, **options: Any
+    ) -> None:
         today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
         start = start or (end - timedelta(days=1) if end else today - timedelta(days=1))
         end = end or start + timedelta(days=1)
@@ -40,9 +41,11 @@ class Command(BaseCommand):
         for line in differences_summary([run]):
             self.stdout.write(line)
         for difference in run.differences.all():
-            self.stdout.write(f"  {difference.object_type} {difference.stripe_id or '-'} "
-                              f"{difference.tally_ref or '-'}: {difference.kind} "
-                              f"(tally {difference.tally_value or '-'}, "
-                              f"stripe {difference.stripe_value or '-'})")
+            self.stdout.write(
+                f"  {difference.object_type} {difference.stripe_id or '-'} "
+                f"{difference.tally_ref or '-'}: {difference.kind} "
+                f"(tally {difference.tally_value or '-'}, "
+                f"stripe {difference.stripe_value or '-'})"
+            )
         if run.status == RunStatus.FAILED:
             raise CommandError(f"reconciliation failed: {run.error}")

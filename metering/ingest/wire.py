@@ -156,34 +156,35 @@ def parse_timestamp(value: Any) -> datetime | None:
 
 def out_of_range(value: Any, path: str = "") -> str | None:
     """The dotted path of the first number in ``value`` a meter could read but not hold
-    (``abs >= MAX_ABS_VALUE``), or None. Bools are not numbers to a meter."""
-    if isinstance(value, dict):
-        for key, item in value.items():
+    (``abs >= MAX_ABS_VALUE``), or None. Bools are not numbers to a meter. Paths are only
+    built on the way to a value that fails (the common, valid event builds none)."""
+    if _in_range(value):
+        return None
+    if isinstance(value, dict | list):
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
             found = out_of_range(item, f"{path}.{key}" if path else str(key))
             if found is not None:
                 return found
-        return None
-    if isinstance(value, list):
-        for position, item in enumerate(value):
-            found = out_of_range(item, f"{path}.{position}" if path else str(position))
-            if found is not None:
-                return found
-        return None
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        # NaN compares false both ways: it is not in range either.
-        return None if -MAX_ABS_VALUE < value < MAX_ABS_VALUE else path
-    if isinstance(value, str) and _may_be_large_numeric_text(value):
-        if _NUMERIC_TEXT.fullmatch(value) and abs(Decimal(value.strip())) >= MAX_ABS_VALUE:
-            return path
-    return None
+    return path
 
 
-def _may_be_large_numeric_text(text: str) -> bool:
-    """Cheap pre-check: without an exponent, at most 20 characters hold at most 20 digits,
-    which is always below 10^20."""
-    return len(text) > 20 or "e" in text or "E" in text
+def _in_range(value: Any) -> bool:
+    kind = type(value)
+    if kind is str:
+        # Without an exponent, 20 characters hold at most 20 digits: always below 10^20.
+        if len(value) <= 20 and "e" not in value and "E" not in value:
+            return True
+        return not _NUMERIC_TEXT.fullmatch(value) or abs(Decimal(value.strip())) < MAX_ABS_VALUE
+    if kind is dict:
+        return all(_in_range(item) for item in value.values())
+    if kind is list:
+        return all(_in_range(item) for item in value)
+    if kind is bool or value is None:
+        return True
+    if isinstance(value, int | float):  # also ImpreciseNumber; NaN is never in range
+        return -MAX_ABS_VALUE < value < MAX_ABS_VALUE
+    return True
 
 
 def _has_imprecise(value: Any) -> bool:

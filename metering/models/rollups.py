@@ -47,8 +47,15 @@ class RollupQueue(models.Model):
         return f"{len(self.event_pks)} events {state} at {self.created_at:%H:%M:%S}"
 
 
+class QuarantinedManager(models.Manager["QuarantinedRollup"]):
+    def get_queryset(self) -> models.QuerySet[QuarantinedRollup]:
+        return super().get_queryset().filter(quarantined_at__isnull=False)
+
+
 class QuarantinedRollup(RollupQueue):
     """Admin queue: events the rollup worker could not apply, with the reason; replayable."""
+
+    objects = QuarantinedManager()
 
     class Meta:
         proxy = True

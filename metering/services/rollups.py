@@ -46,6 +46,10 @@ logger = logging.getLogger(__name__)
 # are isolated and quarantined. Anything else (lost connection, timeout, a bug that affects
 # every row) rolls the whole run back and the batch stays queued, as before.
 ISOLATED_ERRORS = (DataError, IntegrityError)
+# More failing events than this in one run is not a bad event but a systemic problem (a broken
+# meter, a bug): the run rolls back and the batch stays queued (the stall check and alert fire)
+# instead of quarantining everything one savepoint at a time.
+MAX_QUARANTINED_PER_RUN = 100
 
 METER_DEFINITIONS_LOCK = 0x7A11_3E7E  # pg advisory lock key shared by rollups and versioning
 ROLLED_UP = (Aggregation.COUNT, Aggregation.SUM, Aggregation.MAX, Aggregation.LATEST)
@@ -157,7 +161,8 @@ def _apply_isolating(cursor) -> list[Failure]:  # type: ignore[no-untyped-def]
         logger.warning("rollup batch failed; isolating the failing events", exc_info=True)
     cursor.execute(_HELD_DDL)
     cursor.execute("SELECT id FROM metering_claim_held ORDER BY id")
-    failures = _bisect(cursor, [row[0] for row in cursor.fetchall()])
+    failures: list[Failure] = []
+    _bisect(cursor, [row[0] for row in cursor.fetchall()], failures)
     failed = [f.event_pk for f in failures]
     cursor.execute("DELETE FROM metering_claim")
     cursor.execute(
@@ -167,20 +172,27 @@ def _apply_isolating(cursor) -> list[Failure]:  # type: ignore[no-untyped-def]
     return failures
 
 
-def _bisect(cursor, pks: list[int]) -> list[Failure]:  # type: ignore[no-untyped-def]
+def _bisect(  # type: ignore[no-untyped-def]
+    cursor, pks: list[int], failures: list[Failure]
+) -> None:
     """Apply ``pks`` (from the held claim) in one savepoint, or split them until the events
-    that fail on their own are found: about 2 log2(n) attempts per failing event."""
+    that fail on their own are found (about 2 log2(n) attempts per failing event); those are
+    added to ``failures``."""
     try:
         with transaction.atomic():
             cursor.execute("DELETE FROM metering_claim")
             cursor.execute(_FROM_HELD, [pks])
             apply_claim(cursor)
-        return []
+        return
     except ISOLATED_ERRORS as exc:
         if len(pks) == 1:
-            return [failure_from(pks[0], exc)]
+            failures.append(failure_from(pks[0], exc))
+            if len(failures) > MAX_QUARANTINED_PER_RUN:
+                raise
+            return
     middle = len(pks) // 2
-    return _bisect(cursor, pks[:middle]) + _bisect(cursor, pks[middle:])
+    _bisect(cursor, pks[:middle], failures)
+    _bisect(cursor, pks[middle:], failures)
 
 
 def failure_from(event_pk: int, exc: Exception) -> Failure:

@@ -168,3 +168,23 @@ def test_a_bucket_whose_sum_overflows_quarantines_only_the_event_that_tips_it(to
     assert tokens(acme, tokens_meter) == 6 * 10**25
     assert QuarantinedRollup.objects.count() == 1
     assert rollup_mismatches() == {}
+
+
+def test_many_failing_events_are_a_systemic_problem_and_roll_the_run_back(
+    monkeypatch, tokens_meter
+):
+    from django.db import DataError
+
+    from metering.services import rollups
+
+    acme = CustomerFactory(external_id="acme")
+    events_ingest(api_key=None, events=[event("ok", "acme", "llm", at=NOW, tokens=3)])
+    for n in range(3):
+        store_overflowing_event(f"bad{n}")
+    monkeypatch.setattr(rollups, "MAX_QUARANTINED_PER_RUN", 2)
+    with pytest.raises(DataError, match="numeric field overflow"):
+        rollup_drain()
+    # Nothing applied, nothing quarantined: every batch still waits (the stall check fires).
+    assert not QuarantinedRollup.objects.exists()
+    assert RollupQueue.objects.filter(quarantined_at__isnull=True).count() == 4
+    assert tokens(acme, tokens_meter) == 0

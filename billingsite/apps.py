@@ -6,7 +6,9 @@ class BillingsiteConfig(AppConfig):
     verbose_name = "Tally"
 
     def ready(self) -> None:
+        from billingsite.invariant_runs.services import invariant_gauges
         from billingsite.observability import register_db_gauges
         from billingsite.outbox.metrics import outbox_gauges
 
         register_db_gauges(outbox_gauges)
+        register_db_gauges(invariant_gauges)

@@ -151,7 +151,14 @@ def autodiscover() -> None:
         return
     autodiscover_modules("dashboard")
     import_module("billingsite.dashboard_panels")
+    _register_invariant_runs_panel()
     _discovered = True
+
+
+def _register_invariant_runs_panel() -> None:
+    from billingsite.invariant_runs.dashboard import register
+
+    register()
 
 
 def roles_of(user: AbstractBaseUser | AnonymousUser) -> list[str]:

@@ -45,8 +45,14 @@ def invariant(
     return register
 
 
+# Checks of the shared plumbing, which lives in billingsite but outside its registry module.
+_PLATFORM_CHECK_MODULES = ("billingsite.outbox.invariants",)
+
+
 def registered_checks() -> list[Check]:
     """Every check of every installed app, in invariant order."""
+    for module in _PLATFORM_CHECK_MODULES:
+        importlib.import_module(module)
     for config in apps.get_app_configs():
         try:
             importlib.import_module(f"{config.name}.invariants")

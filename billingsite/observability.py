@@ -96,6 +96,30 @@ class _DatabaseGauges(Collector):
                 logging.getLogger(__name__).exception("metrics gauge %s failed", func.__name__)
 
 
+# Pipelines that can stop while every process is up (e.g. a rollup queue that no longer
+# moves). /readyz lists their warnings but stays 200: taking web servers out of the load
+# balancer would not restart a worker. Alert on the matching metrics (README, Operations).
+_STALL_CHECKS: list[Callable[[], str | None]] = []
+
+
+def register_stall_check(func: Callable[[], str | None]) -> None:
+    """Apps register a function returning a warning when their pipeline stopped moving."""
+    _STALL_CHECKS.append(func)
+
+
+def _stall_warnings() -> list[str]:
+    warnings = []
+    for func in _STALL_CHECKS:
+        try:
+            warning = func()
+        except Exception:  # reported as a database failure by the checks above, if it is one
+            logging.getLogger(__name__).exception("stall check %s failed", func.__name__)
+            continue
+        if warning:
+            warnings.append(warning)
+    return warnings
+
+
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -142,5 +166,6 @@ def readyz(request: HttpRequest) -> HttpResponse:
         "status": "ok" if ready else "unavailable",
         "checks": checks,
         "worker_heartbeat_age_seconds": int(time.time()) - beat["at"] if beat else None,
+        "warnings": _stall_warnings() if checks["database"] == "ok" else [],
     }
     return JsonResponse(body, status=200 if ready else 503)

@@ -261,6 +261,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "disputes.duplicates_refund",
         "schedule": crontab(hour=3, minute=45),
     },
+    # Every check_invariants check, nightly after reconciliation; results in /metrics and on
+    # the admin dashboard (billingsite.invariant_runs). Runs on the default queue.
+    "invariants-check": {
+        "task": "billingsite.invariants_check",
+        "schedule": crontab(hour=4, minute=30),
+    },
 }
 
 # --- Product settings -----------------------------------------------------------------------
@@ -286,6 +292,11 @@ METERING_MAX_FUTURE_SECONDS = int(os.environ.get("METERING_MAX_FUTURE_SECONDS", 
 METERING_MAX_EVENT_AGE_DAYS = int(os.environ.get("METERING_MAX_EVENT_AGE_DAYS", 35))
 METERING_MAX_PROPERTIES_BYTES = int(os.environ.get("METERING_MAX_PROPERTIES_BYTES", 16 * 1024))
 METERING_ROLLUP_BATCH_EVENTS = int(os.environ.get("METERING_ROLLUP_BATCH_EVENTS", 50_000))
+# check_invariants (and the alert rule on tally_rollup_lag_seconds) call the rollup queue
+# stalled when a batch has waited longer than this; rollups normally lag a few seconds.
+METERING_ROLLUP_STALL_SECONDS = int(os.environ.get("METERING_ROLLUP_STALL_SECONDS", 600))
+# check_invariants reports outbox rows still pending/failing/sending after this long.
+OUTBOX_STALL_SECONDS = int(os.environ.get("OUTBOX_STALL_SECONDS", 3600))
 # Pinned in code (not the environment): an SDK upgrade must not silently move the API version
 # our payloads and webhook handlers assume. Change it deliberately, with the SDK.
 STRIPE_API_VERSION = "2026-10-28.endive"

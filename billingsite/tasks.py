@@ -8,6 +8,7 @@ from celery import shared_task
 from django.core.cache import cache
 from django.utils import timezone
 
+from billingsite.invariant_runs.tasks import invariants_check_task  # noqa: F401  (registers it)
 from billingsite.outbox.tasks import outbox_dispatch_task  # noqa: F401  (registers the task)
 
 HEARTBEAT_KEY = "ops:worker-heartbeat"

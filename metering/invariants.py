@@ -8,10 +8,12 @@ has not applied them yet) and lists the buckets whose stored rollup differs.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from billingsite.invariants import Violation, invariant
 from metering.meter_sql import (
@@ -22,7 +24,7 @@ from metering.meter_sql import (
     spans_for,
     value_sql,
 )
-from metering.models import Aggregation, MeterVersion
+from metering.models import Aggregation, MeterVersion, RollupQueue
 from metering.services.rollups import METER_DEFINITIONS_LOCK
 
 _EXPECTED_AGG: dict[str, str] = {
@@ -136,4 +138,37 @@ def event_ids_unique() -> Iterator[Violation]:
             "metering_usageevent",
             "the unique constraint on (namespace, event_id) "
             "is missing or invalid: duplicates could be counted",
+        )
+
+
+@invariant(2, "the rollup queue keeps moving (no batch waits past METERING_ROLLUP_STALL_SECONDS)")
+def rollup_queue_moving() -> Iterator[Violation]:
+    """A queue that stopped moving (no worker, a worker that fails every run) keeps usage
+    out of the rollups for everyone, while every other check still passes."""
+    threshold = settings.METERING_ROLLUP_STALL_SECONDS
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), coalesce(sum(cardinality(event_pks)), 0), min(created_at)"
+            " FROM metering_rollupqueue WHERE quarantined_at IS NULL AND created_at < %s",
+            [timezone.now() - timedelta(seconds=threshold)],
+        )
+        batches, events, oldest = cursor.fetchone()
+    if batches:
+        yield Violation(
+            "metering_rollupqueue",
+            f"{batches} batch(es) ({events} events) waiting longer than {threshold} s, the "
+            f"oldest since {oldest.isoformat()}: is the rollup worker running and succeeding?",
+        )
+
+
+@invariant(2, "no event is quarantined out of the rollups")
+def no_quarantined_rollups() -> Iterator[Violation]:
+    """Quarantined events are acknowledged but not counted until someone fixes and replays
+    them (admin: Metering > Quarantined rollups)."""
+    rows = RollupQueue.objects.filter(quarantined_at__isnull=False).order_by("id")
+    for entry in rows.iterator():
+        reason = (entry.reason.splitlines() or ["(no reason recorded)"])[0][:200]
+        yield Violation(
+            f"quarantined rollup #{entry.pk} (events {entry.event_pks})",
+            f"since {entry.quarantined_at}: {reason}",
         )

@@ -1,4 +1,5 @@
-"""Review queues: rejected events (replay), conflicts (dismiss), unattributed (attribute)."""
+"""Review queues: rejected events (replay), conflicts (dismiss), unattributed (attribute),
+quarantined rollups (replay)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from billingsite.errors import AppError
 from metering import services
 from metering.admin.common import CappedCountPaginator, ReceivedFilter
 from metering.admin.events import ReadOnlyAdmin
-from metering.models import EventConflict, RejectedEvent, UnattributedEvent
+from metering.models import EventConflict, QuarantinedRollup, RejectedEvent, UnattributedEvent
+from metering.services.quarantine import ROLLED_UP
 
 
 class _Queue(ReadOnlyAdmin):
@@ -117,3 +119,41 @@ class UnattributedEventAdmin(_Queue):
                 messages.success(request, f"{ref}: {count} event(s) attributed")
             else:
                 messages.warning(request, f"{ref}: no customer or alias with this id yet")
+
+
+@admin.register(QuarantinedRollup)
+class QuarantinedRollupAdmin(_Queue):
+    """Events the rollup worker could not apply. Fix the cause (the event's data, the meter),
+    then replay: each row reports whether its events are now in the rollups."""
+
+    list_display = ("id", "events", "error_code", "reason", "quarantined_at", "attempts")
+    readonly_fields = (
+        "event_pks",
+        "created_at",
+        "quarantined_at",
+        "error_code",
+        "reason",
+        "attempts",
+    )
+    ordering = ("id",)
+    actions = ["replay"]
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).filter(quarantined_at__isnull=False)
+
+    @admin.display(description="events (pk)")
+    def events(self, obj: QuarantinedRollup) -> str:
+        return ", ".join(str(pk) for pk in obj.event_pks)
+
+    @admin.action(description="Replay: apply to the rollups now", permissions=["change"])
+    def replay(self, request: HttpRequest, queryset: Any) -> None:
+        for entry in queryset.order_by("id"):
+            try:
+                outcome = services.rollup_quarantine_replay(entry_pk=entry.pk)
+            except AppError as exc:
+                messages.error(request, f"#{entry.pk}: {exc.message}")
+                continue
+            if outcome.status == ROLLED_UP:
+                messages.success(request, f"#{entry.pk}: {outcome.events} event(s) rolled up")
+            else:
+                messages.warning(request, f"#{entry.pk}: still failing ({outcome.reason})")

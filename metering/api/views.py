@@ -30,10 +30,14 @@ INGEST_DESCRIPTION = (
     "Send up to {max_events} events per request (at most {max_bytes} bytes; gzip bodies with "
     "`Content-Encoding: gzip` inflate to at most {max_inflated} bytes). Timestamps may be at "
     "most {future} s in the future and {age} days in the past; properties at most {props} bytes "
-    "each. Every event gets an outcome, in input order: accepted, duplicate (same id and "
-    "content already stored), conflict (same id, other content: kept for review, not applied), "
-    "unattributed (unknown customer: stored, counted once the customer or alias exists) or "
-    "rejected with a reason. Valid events are stored even when others are rejected."
+    'each. Numbers a meter may read (JSON numbers, and strings such as `"12.5"` or '
+    '`"1e3"` that read as numbers, anywhere in properties) must have an absolute value below '
+    "10^20 (every 64-bit integer fits); an event with one outside that range is rejected with "
+    "reason `value_out_of_range`. Every event gets an outcome, in input order: accepted, "
+    "duplicate (same id and content already stored), conflict (same id, other content: kept "
+    "for review, not applied), unattributed (unknown customer: stored, counted once the "
+    "customer or alias exists) or rejected with a reason. Valid events are stored even when "
+    "others are rejected."
 )
 
 

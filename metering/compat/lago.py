@@ -59,6 +59,7 @@ _LAGO_ERRORS = {
     "invalid_properties": ("properties", "invalid_value"),
     "properties_too_large": ("properties", "properties_too_large"),
     "imprecise_number": ("properties", "imprecise_number"),
+    "value_out_of_range": ("properties", "value_out_of_range"),
 }
 
 

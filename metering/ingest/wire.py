@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,15 @@ from billingsite.errors import AppError
 from metering.ingest.limits import IngestLimits
 
 ALLOWED_FIELDS = frozenset({"id", "customer", "type", "timestamp", "properties"})
+
+# The value range a meter accepts: any number a meter could read (a JSON number, or a string
+# that ``metering_to_numeric`` reads as one, anywhere in properties) must lie strictly between
+# -10^20 and 10^20. Every 64-bit integer fits, and a rollup bucket (numeric(38, 12): below
+# 10^26) then holds a million maximal events, so one event can never overflow the rollups.
+MAX_ABS_VALUE = 10**20
+MAX_ABS_VALUE_TEXT = "10^20"
+# The numeric-string syntax of ``metering_to_numeric`` (metering/migrations/0001_initial.py).
+_NUMERIC_TEXT = re.compile(r"\s*[-+]?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]{1,3})?\s*")
 
 
 class ImpreciseNumber(float):
@@ -144,6 +154,39 @@ def parse_timestamp(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
+def out_of_range(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first number in ``value`` a meter could read but not hold
+    (``abs >= MAX_ABS_VALUE``), or None. Bools are not numbers to a meter. Paths are only
+    built on the way to a value that fails (the common, valid event builds none)."""
+    if _in_range(value):
+        return None
+    if isinstance(value, dict | list):
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            found = out_of_range(item, f"{path}.{key}" if path else str(key))
+            if found is not None:
+                return found
+    return path
+
+
+def _in_range(value: Any) -> bool:
+    kind = type(value)
+    if kind is str:
+        # Without an exponent, 20 characters hold at most 20 digits: always below 10^20.
+        if len(value) <= 20 and "e" not in value and "E" not in value:
+            return True
+        return not _NUMERIC_TEXT.fullmatch(value) or abs(Decimal(value.strip())) < MAX_ABS_VALUE
+    if kind is dict:
+        return all(_in_range(item) for item in value.values())
+    if kind is list:
+        return all(_in_range(item) for item in value)
+    if kind is bool or value is None:
+        return True
+    if isinstance(value, int | float):  # also ImpreciseNumber; NaN is never in range
+        return -MAX_ABS_VALUE < value < MAX_ABS_VALUE
+    return True
+
+
 def _has_imprecise(value: Any) -> bool:
     if isinstance(value, ImpreciseNumber):
         return True
@@ -253,6 +296,14 @@ class EventValidator:
                 "A number in properties has more significant digits "
                 "than can be stored exactly; send it as a string."
             )
+        if properties:
+            where = out_of_range(properties)
+            if where is not None:
+                return "value_out_of_range", (
+                    f"properties.{where} is a number outside the range a meter accepts "
+                    f"(absolute value below {MAX_ABS_VALUE_TEXT}); send a smaller unit, or "
+                    "a non-numeric string if it is not a quantity."
+                )
         return None
 
 

@@ -8,7 +8,7 @@ from metering.models.events import (
     UsageEvent,
 )
 from metering.models.meters import Aggregation, Meter, MeterVersion
-from metering.models.rollups import HourlyRollup, RollupQueue, UniqueValue
+from metering.models.rollups import HourlyRollup, QuarantinedRollup, RollupQueue, UniqueValue
 
 __all__ = [
     "Aggregation",
@@ -16,6 +16,7 @@ __all__ = [
     "HourlyRollup",
     "Meter",
     "MeterVersion",
+    "QuarantinedRollup",
     "RejectedEvent",
     "ReviewStatus",
     "RollupQueue",

@@ -4,6 +4,12 @@
 the ids of the events it made countable, in the same transaction. The rollup worker claims rows
 with ``FOR UPDATE SKIP LOCKED``, applies them to ``HourlyRollup``/``UniqueValue`` and deletes
 them in one transaction. A crash rolls everything back; no watermark can skip a late commit.
+
+A row the worker cannot apply (e.g. a value that overflows its rollup bucket) is isolated to
+the failing event and kept as a quarantined row (``quarantined_at`` set, with the database's
+reason): the worker skips it, everything else proceeds, and an operator replays it from the
+admin. A quarantined event counts as still waiting for rollup (backfills and invariant 2
+leave it out), so a replay applies it exactly once.
 """
 
 from __future__ import annotations
@@ -15,9 +21,45 @@ from django.db import models
 class RollupQueue(models.Model):
     event_pks = ArrayField(models.BigIntegerField())
     created_at = models.DateTimeField()
+    quarantined_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when the rollup worker could not apply this row."
+    )
+    # Database defaults: ingest inserts queue rows with raw SQL naming only the first two.
+    reason = models.TextField(
+        blank=True, db_default="", help_text="The database error that stopped it."
+    )
+    error_code = models.CharField(
+        max_length=5, blank=True, db_default="", help_text="PostgreSQL SQLSTATE."
+    )
+    attempts = models.PositiveIntegerField(db_default=0, help_text="Failed rollup attempts.")
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["quarantined_at"],
+                condition=models.Q(quarantined_at__isnull=False),
+                name="rollupqueue_quarantined",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{len(self.event_pks)} events queued at {self.created_at:%H:%M:%S}"
+        state = "quarantined" if self.quarantined_at else "queued"
+        return f"{len(self.event_pks)} events {state} at {self.created_at:%H:%M:%S}"
+
+
+class QuarantinedManager(models.Manager["QuarantinedRollup"]):
+    def get_queryset(self) -> models.QuerySet[QuarantinedRollup]:
+        return super().get_queryset().filter(quarantined_at__isnull=False)
+
+
+class QuarantinedRollup(RollupQueue):
+    """Admin queue: events the rollup worker could not apply, with the reason; replayable."""
+
+    objects = QuarantinedManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "quarantined rollup"
 
 
 class HourlyRollup(models.Model):

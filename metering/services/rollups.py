@@ -7,6 +7,12 @@ The ingest transaction queues the pks of the events it made countable (``RollupQ
 transaction: a crash rolls back both, concurrent runners claim disjoint rows, and an event that
 commits late is queued whenever it commits, so nothing is skipped or counted twice.
 
+Isolation: one event must never stop rollups for everyone. When applying the claimed batch
+fails with a data error (e.g. ``numeric field overflow``), the batch is retried in halves, each
+in a savepoint, down to the single events that fail; those are kept as quarantined queue rows
+with the database's reason (``metering.services.quarantine`` replays them), and every other
+event is applied in the same transaction.
+
 Meter versions: ``rollup_run`` holds a shared advisory lock; creating a version holds it
 exclusively while it backfills the new version from events that are *not* queued (queued ones
 will be applied by the next run, which sees the version). So every event reaches every version
@@ -20,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from metering import late, metrics
@@ -35,6 +41,15 @@ from metering.meter_sql import (
 from metering.models import Aggregation, MeterVersion
 
 logger = logging.getLogger(__name__)
+
+# Errors caused by the data of some event (overflow, a value PostgreSQL cannot convert): they
+# are isolated and quarantined. Anything else (lost connection, timeout, a bug that affects
+# every row) rolls the whole run back and the batch stays queued, as before.
+ISOLATED_ERRORS = (DataError, IntegrityError)
+# More failing events than this in one run is not a bad event but a systemic problem (a broken
+# meter, a bug): the run rolls back and the batch stays queued (the stall check and alert fire)
+# instead of quarantining everything one savepoint at a time.
+MAX_QUARANTINED_PER_RUN = 100
 
 METER_DEFINITIONS_LOCK = 0x7A11_3E7E  # pg advisory lock key shared by rollups and versioning
 ROLLED_UP = (Aggregation.COUNT, Aggregation.SUM, Aggregation.MAX, Aggregation.LATEST)
@@ -58,14 +73,15 @@ _AGGREGATE: dict[str, str] = {
 
 # Same column names as metering_usageevent, so meter_sql fragments (alias e) apply to both.
 # DELETE rather than TRUNCATE: an outer transaction (tests, seed) may run several rollups.
-_CLAIM_DDL = (
+CLAIM_DDL = (
     "CREATE TEMP TABLE IF NOT EXISTS metering_claim (id bigint PRIMARY KEY,"
     " customer_id bigint, type text, timestamp timestamptz, properties jsonb)"
     " ON COMMIT DELETE ROWS; DELETE FROM metering_claim"
 )
 _CLAIM_SQL = (
     "WITH d AS (DELETE FROM metering_rollupqueue WHERE id IN ("
-    "  SELECT id FROM metering_rollupqueue ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)"
+    "  SELECT id FROM metering_rollupqueue WHERE quarantined_at IS NULL"
+    "  ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)"
     "  RETURNING event_pks, created_at),"
     " ids AS (SELECT DISTINCT unnest(event_pks) AS pk FROM d),"
     " ins AS (INSERT INTO metering_claim SELECT e.id, e.customer_id, e.type, e.timestamp,"
@@ -75,11 +91,30 @@ _CLAIM_SQL = (
 )
 
 
+# The whole claimed batch, kept while it is retried in parts (see _apply_isolating).
+_HELD_DDL = (
+    "CREATE TEMP TABLE IF NOT EXISTS metering_claim_held (LIKE metering_claim)"
+    " ON COMMIT DELETE ROWS; DELETE FROM metering_claim_held;"
+    " INSERT INTO metering_claim_held SELECT * FROM metering_claim"
+)
+_FROM_HELD = "INSERT INTO metering_claim SELECT * FROM metering_claim_held WHERE id = ANY(%s)"
+
+
 @dataclass(frozen=True)
 class RollupStats:
     batches: int
-    events: int
+    events: int  # applied to the rollups
     oldest_queued_at: datetime | None
+    quarantined: int = 0  # events that could not be applied, kept in quarantine
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An event the rollups could not take, and why (the database's words)."""
+
+    event_pk: int
+    reason: str
+    error_code: str
 
 
 def rollup_run(*, max_batches: int | None = None) -> RollupStats:
@@ -87,7 +122,7 @@ def rollup_run(*, max_batches: int | None = None) -> RollupStats:
     limit = max_batches or max(1, settings.METERING_ROLLUP_BATCH_EVENTS // 1000)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [METER_DEFINITIONS_LOCK])
-        cursor.execute(_CLAIM_DDL)
+        cursor.execute(CLAIM_DDL)
         # The claimed events are copied once, by primary key, into a small temp table that
         # every meter's upsert then scans; nested loops keep that copy independent of the
         # events table's size.
@@ -96,13 +131,91 @@ def rollup_run(*, max_batches: int | None = None) -> RollupStats:
         batches, events, oldest = cursor.fetchone()
         if not events:
             return RollupStats(batches, 0, oldest)
-        cursor.execute("SELECT DISTINCT type FROM metering_claim")
-        types = [row[0] for row in cursor.fetchall()]
-        for span in _spans_for_types(types):
-            apply_span(cursor, span, source="claim")
-        _mark_late(cursor)
-    metrics.ROLLUP_EVENTS.inc(events)
-    return RollupStats(batches, events, oldest)
+        failures = _apply_isolating(cursor)
+        if failures:
+            quarantine(failures)
+        mark_late(cursor)
+    metrics.ROLLUP_EVENTS.inc(events - len(failures))
+    if failures:
+        metrics.ROLLUP_QUARANTINED.inc(len(failures))
+    return RollupStats(batches, events - len(failures), oldest, len(failures))
+
+
+def apply_claim(cursor) -> None:  # type: ignore[no-untyped-def]
+    """Add every event in ``metering_claim`` to the rollups of every version that counts it."""
+    cursor.execute("SELECT DISTINCT type FROM metering_claim")
+    types = [row[0] for row in cursor.fetchall()]
+    for span in _spans_for_types(types):
+        apply_span(cursor, span, source="claim")
+
+
+def _apply_isolating(cursor) -> list[Failure]:  # type: ignore[no-untyped-def]
+    """Apply the claim; on a data error, apply it in halves down to the failing events.
+
+    Afterwards ``metering_claim`` holds exactly the events that were applied."""
+    try:
+        with transaction.atomic():  # a savepoint: a failure leaves the claim as it was
+            apply_claim(cursor)
+        return []
+    except ISOLATED_ERRORS:
+        logger.warning("rollup batch failed; isolating the failing events", exc_info=True)
+    cursor.execute(_HELD_DDL)
+    cursor.execute("SELECT id FROM metering_claim_held ORDER BY id")
+    failures: list[Failure] = []
+    _bisect(cursor, [row[0] for row in cursor.fetchall()], failures)
+    failed = [f.event_pk for f in failures]
+    cursor.execute("DELETE FROM metering_claim")
+    cursor.execute(
+        "INSERT INTO metering_claim SELECT * FROM metering_claim_held WHERE id <> ALL(%s)",
+        [failed],
+    )
+    return failures
+
+
+def _bisect(  # type: ignore[no-untyped-def]
+    cursor, pks: list[int], failures: list[Failure]
+) -> None:
+    """Apply ``pks`` (from the held claim) in one savepoint, or split them until the events
+    that fail on their own are found (about 2 log2(n) attempts per failing event); those are
+    added to ``failures``."""
+    try:
+        with transaction.atomic():
+            cursor.execute("DELETE FROM metering_claim")
+            cursor.execute(_FROM_HELD, [pks])
+            apply_claim(cursor)
+        return
+    except ISOLATED_ERRORS as exc:
+        if len(pks) == 1:
+            failures.append(failure_from(pks[0], exc))
+            if len(failures) > MAX_QUARANTINED_PER_RUN:
+                raise
+            return
+    middle = len(pks) // 2
+    _bisect(cursor, pks[:middle], failures)
+    _bisect(cursor, pks[middle:], failures)
+
+
+def failure_from(event_pk: int, exc: Exception) -> Failure:
+    cause = exc.__cause__
+    code = getattr(cause, "sqlstate", None) or ""
+    return Failure(event_pk, str(exc).strip()[:1000], code)
+
+
+def quarantine(failures: list[Failure]) -> None:
+    """Keep each failing event as its own quarantined queue row (the worker skips those)."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO metering_rollupqueue"
+            " (event_pks, created_at, quarantined_at, reason, error_code, attempts)"
+            " VALUES (%s, %s, %s, %s, %s, 1)",
+            [[[f.event_pk], now, now, f.reason, f.error_code] for f in failures],
+        )
+    for f in failures:
+        logger.error(
+            "rollup quarantined an event",
+            extra={"event_pk": f.event_pk, "reason": f.reason, "error_code": f.error_code},
+        )
 
 
 def rollup_drain(*, max_rounds: int = 1000) -> int:
@@ -189,7 +302,7 @@ def apply_span(
     )
 
 
-def _mark_late(cursor) -> None:  # type: ignore[no-untyped-def]
+def mark_late(cursor) -> None:  # type: ignore[no-untyped-def]
     """Flag claimed events whose customer's period was already closed (see metering.late)."""
     cursor.execute("SELECT DISTINCT customer_id FROM metering_claim")
     closed = late.closed_through([row[0] for row in cursor.fetchall()])

@@ -8,5 +8,7 @@ class BillingsiteConfig(AppConfig):
     def ready(self) -> None:
         from billingsite.observability import register_db_gauges
         from billingsite.outbox.metrics import outbox_gauges
+        from billingsite.queue_metrics import celery_queue_gauges
 
         register_db_gauges(outbox_gauges)
+        register_db_gauges(celery_queue_gauges)

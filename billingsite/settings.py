@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -228,6 +229,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Every queue a route below names. Declared queues are what a worker started without -Q
+# consumes, so a plain `celery -A billingsite worker` does all the work; dedicated workers per
+# queue (`-Q rollups`, `-Q billing,stripe`, ...) stay possible (README, "Deploying Tally").
+CELERY_TASK_QUEUES = [
+    Queue(name) for name in ("default", "rollups", "billing", "stripe", "notifications")
+]
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ROUTES = {
     "metering.*": {"queue": "rollups"},

@@ -147,7 +147,7 @@ STORAGES = {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             if DEBUG or TESTING
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            else "billingsite.storage.ForgivingManifestStaticFilesStorage"
         )
     },
 }
@@ -167,6 +167,17 @@ X_FRAME_OPTIONS = "DENY"
 USAGE_EMBED_FRAME_ANCESTORS = os.environ.get("USAGE_EMBED_FRAME_ANCESTORS", "'self'")
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES")
 CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES")
+# Production behind HTTPS (README, "Deploying Tally"): all off by default so a local http run
+# works; `manage.py check --deploy` passes once they are set.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT")
+# Probes and scrapers often speak plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 0))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD")
+if env_bool("SECURE_PROXY_SSL_HEADER"):
+    # Only behind a proxy that sets X-Forwarded-Proto itself (and strips the client's).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 EMAIL_BACKEND = (
     "django.core.mail.backends.locmem.EmailBackend"

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
-from kombu import Queue
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -243,8 +243,11 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # Every queue a route below names. Declared queues are what a worker started without -Q
 # consumes, so a plain `celery -A billingsite worker` does all the work; dedicated workers per
 # queue (`-Q rollups`, `-Q billing,stripe`, ...) stay possible (README, "Deploying Tally").
+# Each queue gets its own direct exchange and routing key (a bare Queue(name) would be bound to
+# the default exchange and routing key, all five alike), so each binding names only its queue.
 CELERY_TASK_QUEUES = [
-    Queue(name) for name in ("default", "rollups", "billing", "stripe", "notifications")
+    Queue(name, Exchange(name, type="direct"), routing_key=name)
+    for name in ("default", "rollups", "billing", "stripe", "notifications")
 ]
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ROUTES = {

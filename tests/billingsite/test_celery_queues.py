@@ -28,10 +28,22 @@ ROUTED_QUEUES = {"rollups", "billing", "stripe", "notifications"}
 def empty_broker() -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(settings.REDIS_URL)
     keys = [key for queue in queue_names() for key in broker_lists(queue)]
+    keys += [key.decode() for key in client.keys("_kombu.binding.*")]
     client.delete(*keys)
+    # Declare every queue with its bindings, as a plain worker does on start.
+    with app.connection_for_write() as connection:
+        for queue in app.amqp.queues.values():
+            queue(connection.default_channel).declare()
     yield client
     client.delete(*keys)
     client.close()
+
+
+def test_a_task_sent_to_one_queue_lands_in_that_queue_only(empty_broker) -> None:
+    rollup_run_task.delay()
+    heartbeat.apply_async(queue="billing")
+    lengths = {queue: empty_broker.llen(queue) for queue in queue_names()}
+    assert lengths == {"default": 0, "rollups": 1, "billing": 1, "stripe": 0, "notifications": 0}
 
 
 def test_every_route_names_a_declared_queue() -> None:

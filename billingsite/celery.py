@@ -1,9 +1,10 @@
 """The Celery application. The beat schedule lives in settings (CELERY_BEAT_SCHEDULE), in code."""
 
 import os
+import time
 
 from celery import Celery
-from celery.signals import setup_logging, task_postrun, task_prerun
+from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billingsite.settings")
 
@@ -34,3 +35,11 @@ def _unbind_task_id(**_kwargs: object) -> None:
     from billingsite.observability import task_id_var
 
     task_id_var.set(None)
+
+
+@before_task_publish.connect
+def _stamp_published_at(headers: dict[str, object] | None = None, **_kwargs: object) -> None:
+    """/metrics reports how long the oldest waiting task has waited (billingsite.queue_metrics);
+    Celery's own headers carry no publish time, so every message gets one here."""
+    if headers is not None:
+        headers.setdefault("published_at", time.time())

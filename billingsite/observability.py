@@ -24,6 +24,9 @@ from prometheus_client import (
 )
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 from prometheus_client.registry import Collector
+from pythonjsonlogger.json import JsonFormatter
+
+from billingsite.log_redaction import redact_url_secrets
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
@@ -41,6 +44,14 @@ HTTP_LATENCY = Histogram(
     ["method"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+
+class RedactingJsonFormatter(JsonFormatter):
+    """The JSON log formatter, with URL credentials redacted from the whole line (message,
+    arguments and extras such as django.request's ``request`` repr)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_url_secrets(super().format(record))
 
 
 class LogContextFilter(logging.Filter):

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -146,7 +147,7 @@ STORAGES = {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             if DEBUG or TESTING
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            else "billingsite.storage.ForgivingManifestStaticFilesStorage"
         )
     },
 }
@@ -166,6 +167,17 @@ X_FRAME_OPTIONS = "DENY"
 USAGE_EMBED_FRAME_ANCESTORS = os.environ.get("USAGE_EMBED_FRAME_ANCESTORS", "'self'")
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES")
 CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES")
+# Production behind HTTPS (README, "Deploying Tally"): all off by default so a local http run
+# works; `manage.py check --deploy` passes once they are set.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT")
+# Probes and scrapers often speak plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 0))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD")
+if env_bool("SECURE_PROXY_SSL_HEADER"):
+    # Only behind a proxy that sets X-Forwarded-Proto itself (and strips the client's).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 EMAIL_BACKEND = (
     "django.core.mail.backends.locmem.EmailBackend"
@@ -228,6 +240,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Every queue a route below names. Declared queues are what a worker started without -Q
+# consumes, so a plain `celery -A billingsite worker` does all the work; dedicated workers per
+# queue (`-Q rollups`, `-Q billing,stripe`, ...) stay possible (README, "Deploying Tally").
+# Each queue gets its own direct exchange and routing key (a bare Queue(name) would be bound to
+# the default exchange and routing key, all five alike), so each binding names only its queue.
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name, type="direct"), routing_key=name)
+    for name in ("default", "rollups", "billing", "stripe", "notifications")
+]
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ROUTES = {
     "metering.*": {"queue": "rollups"},
@@ -325,7 +346,7 @@ LOGGING = {
     "filters": {"context": {"()": "billingsite.observability.LogContextFilter"}},
     "formatters": {
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "billingsite.observability.RedactingJsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         }

@@ -31,13 +31,15 @@ def test_database_url() -> str:
 @contextmanager
 def celery_worker(
     *,
-    queues: str = "default,rollups,billing,stripe,notifications",
+    queues: str | None = "default,rollups,billing,stripe,notifications",
     concurrency: int = 1,
     pool: str = "prefork",
     extra_env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``celery worker`` as a child process until the block ends; wait until it is ready."""
+    """Run ``celery worker`` as a child process until the block ends; wait until it is ready.
+    ``queues=None`` starts it without ``-Q``, the way an operator's plain worker runs."""
     env = {**os.environ, "DATABASE_URL": test_database_url(), **(extra_env or {})}
+    queue_args = ["-Q", queues] if queues is not None else []
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -46,8 +48,7 @@ def celery_worker(
             "-A",
             "billingsite",
             "worker",
-            "-Q",
-            queues,
+            *queue_args,
             "--concurrency",
             str(concurrency),
             "--pool",

@@ -36,7 +36,7 @@ def webhook_sweep_task() -> int:
 )
 def invoices_poll_task() -> dict[str, int]:
     """Read open Stripe invoices whose webhook is late and apply what Stripe says."""
-    from invoicing.services.stripe_sync import stripe_invoices_poll
+    from invoicing.services.stripe_invoices import stripe_invoices_poll
 
     return stripe_invoices_poll(now=timezone.now())
 

@@ -20,7 +20,9 @@ from accounts.models import (
 from accounts.portal.services import usage_link_revoke
 from billingsite.errors import AppError
 
-BILLING_TERMS_FIELDS = ("currency", "tax_id")
+# Finance-only fields (permission ``change_customer_billing_terms``): what the customer is
+# billed in, and ``invoice_grace_hours``, which decides when its invoices finalize.
+BILLING_TERMS_FIELDS = ("currency", "tax_id", "invoice_grace_hours")
 
 
 class AliasInline(admin.TabularInline):

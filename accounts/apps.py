@@ -15,3 +15,19 @@ class AccountsConfig(AppConfig):
 
         # Later apps add models after the roles migration ran: keep the groups complete.
         post_migrate.connect(sync_roles_after_migrate, dispatch_uid="accounts.sync_roles")
+
+        from django.db.models.signals import post_delete
+
+        from accounts.models import ApiKey
+
+        # A deleted key (or a deleted customer's keys) must not live on in the lookup cache.
+        post_delete.connect(_forget_deleted_api_key, sender=ApiKey, dispatch_uid="accounts.key")
+
+
+def _forget_deleted_api_key(sender: object, instance: object, **kwargs: object) -> None:
+    from django.db import transaction
+
+    from accounts.api_key_cache import forget_api_key
+
+    digest = getattr(instance, "digest", "")
+    transaction.on_commit(lambda: forget_api_key(digest))

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts import api_key_cache
 from accounts.models import ApiKey, ApiKeyScope, Customer, CustomerAlias, CustomerUser
 from accounts.roles import ROLE_BY_SLUG
 from billingsite.errors import AppError, Conflict
@@ -194,36 +195,56 @@ def api_key_create(
 
 
 def api_key_authenticate(plaintext: str) -> ApiKey | None:
-    """The active key matching ``plaintext``, or None. Compares digests in constant time."""
+    """The active key matching ``plaintext``, or None: from the short-lived lookup cache
+    (``accounts.api_key_cache``, keyed by the digest) or else the database, comparing digests
+    in constant time."""
     parts = plaintext.split("_", 2)
     if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
         return None
-    key = (
-        ApiKey.objects.select_related("customer")
-        .filter(prefix=parts[1], revoked_at__isnull=True)
-        .first()
-    )
-    if key is None or not hmac.compare_digest(key.digest, _digest(plaintext)):
+    digest = _digest(plaintext)
+    cached = api_key_cache.cached_api_key(digest)
+    if cached == api_key_cache.REVOKED:
         return None
+    key = cached if isinstance(cached, ApiKey) else None
+    if key is None:
+        key = ApiKey.objects.filter(prefix=parts[1], revoked_at__isnull=True).first()
+        if key is None or not hmac.compare_digest(key.digest, digest):
+            return None
+        api_key_cache.remember_api_key(key)
     _api_key_touch(key)
     return key
 
 
+# Per process: when this process last recorded each key's use. A cached key carries the
+# last_used_at of when it was cached, so it alone cannot tell whether a write is due.
+_last_touched: dict[int, datetime] = {}
+
+
 def _api_key_touch(key: ApiKey) -> None:
-    """Record last use at most once a minute per key: one conditional UPDATE, no lock."""
+    """Record last use at most once a minute per key and process: one conditional UPDATE (a
+    no-op when another process did it), no lock."""
     now = timezone.now()
     resolution = timedelta(seconds=settings.API_KEY_LAST_USED_RESOLUTION_SECONDS)
-    if key.last_used_at is not None and now - key.last_used_at < resolution:
+    known = [t for t in (key.last_used_at, _last_touched.get(key.pk)) if t is not None]
+    if known and now - max(known) < resolution:
         return
     ApiKey.objects.filter(pk=key.pk).filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - resolution)
     ).update(last_used_at=now)
+    _last_touched[key.pk] = now
 
 
 @transaction.atomic
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    """Revoke a key; once this commits every process refuses it (the lookup cache's entry is
+    replaced by a tombstone)."""
     ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     api_key.refresh_from_db()
+    digest = api_key.digest
+    # Dropped now (a request in this transaction reads the database and sees the revocation)
+    # and tombstoned at commit (over any copy a concurrent request cached meanwhile).
+    api_key_cache.drop_api_key(digest)
+    transaction.on_commit(lambda: api_key_cache.forget_api_key(digest))
     return api_key
 
 

@@ -292,6 +292,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 
 # --- Product settings -----------------------------------------------------------------------
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
+# How long an API-key lookup is cached in Redis (accounts.api_key_cache); revocation is
+# immediate regardless. 0 turns the cache off.
+API_KEY_CACHE_SECONDS = int(os.environ.get("API_KEY_CACHE_SECONDS", 60))
 REFUND_APPROVAL_THRESHOLD = Decimal(os.environ.get("REFUND_APPROVAL_THRESHOLD", "500.00"))
 # Stripe's fee for a dispute, per currency (written off with the amount when a dispute is lost).
 DISPUTE_FEES = {"USD": "15.00", "EUR": "15.00", "GBP": "15.00", "default": "15.00"}

@@ -14,7 +14,9 @@ from typing import Any
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
-from accounts.models import ApiKey
+from accounts.models import ApiKey, Customer
+from accounts.selectors import customers_visible_to
+from billingsite.errors import NotFound
 from disputes.models import Dispute, Refund
 from disputes.states import DISPUTE_OPEN, RefundStatus
 from invoicing.models import Invoice, Payment
@@ -225,7 +227,9 @@ def refunds_for_api(
     end: datetime | None = None,
 ) -> QuerySet[Refund]:
     rows = _visible(Refund.objects.select_related("customer", "invoice", "payment"), api_key)
-    return _filter(rows, customer_external_id, status, start, end).order_by("-created_at", "-pk")
+    return _filter(rows, api_key, customer_external_id, status, start, end).order_by(
+        "-created_at", "-pk"
+    )
 
 
 def disputes_for_api(
@@ -237,20 +241,35 @@ def disputes_for_api(
     end: datetime | None = None,
 ) -> QuerySet[Dispute]:
     rows = _visible(Dispute.objects.select_related("customer", "invoice"), api_key)
-    return _filter(rows, customer_external_id, status, start, end).order_by("-created_at", "-pk")
+    return _filter(rows, api_key, customer_external_id, status, start, end).order_by(
+        "-created_at", "-pk"
+    )
+
+
+def _customer_visible(api_key: ApiKey | None, identifier: str) -> Customer:
+    """The customer named by an external id or alias, if this key may see it: 404 otherwise,
+    as on every other endpoint (a bound key naming another customer learns nothing)."""
+    customer = (
+        customers_visible_to(api_key)
+        .filter(Q(external_id=identifier) | Q(aliases__alias=identifier))
+        .distinct()
+        .first()
+    )
+    if customer is None:
+        raise NotFound(f"No customer with external id {identifier!r}.")
+    return customer
 
 
 def _filter(
     rows: QuerySet[Any],
+    api_key: ApiKey | None,
     external_id: str | None,
     status: str | None,
     start: datetime | None,
     end: datetime | None,
 ) -> QuerySet[Any]:
     if external_id:
-        rows = rows.filter(
-            Q(customer__external_id=external_id) | Q(customer__aliases__alias=external_id)
-        ).distinct()
+        rows = rows.filter(customer=_customer_visible(api_key, external_id))
     if status:
         rows = rows.filter(status=status)
     if start:

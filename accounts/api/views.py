@@ -58,6 +58,10 @@ class CustomerDetail(GenericAPIView):
         customer = customer_for_key(request.auth, external_id)
         data = CustomerUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
+        if request.auth.customer_id is not None and "invoice_grace_hours" in data.validated_data:
+            # When its invoices finalize is the operator's (Finance's) decision, not the
+            # customer's own key's.
+            raise PermissionDenied("A customer-bound API key cannot change invoice_grace_hours.")
         services.customer_update(customer=customer, **data.validated_data)
         return Response(CustomerOutput(customer_for_key(request.auth, external_id)).data)
 

@@ -9,13 +9,23 @@ from django.db.models import DecimalField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from accounts.models import Customer
-from invoicing.models import CreditEntry, CreditGrant
+from invoicing.models import CreditEntry, CreditEntryKind, CreditGrant
 from invoicing.periods import Period
 from invoicing.selectors.computation import GrantBalance
 
 ZERO = Decimal(0)
 _BALANCE = Coalesce(
     Sum("entries__amount"), Value(ZERO), output_field=DecimalField(max_digits=24, decimal_places=4)
+)
+
+
+# A usable grant did not expire by the period's end, so an expiry the billing run posted
+# since (finalization comes a grace period later) does not count against this invoice:
+# ``credit_draw`` undoes as much of it as the invoice draws.
+_BALANCE_BEFORE_EXPIRY = Coalesce(
+    Sum("entries__amount", filter=~Q(entries__kind=CreditEntryKind.EXPIRY)),
+    Value(ZERO),
+    output_field=DecimalField(max_digits=24, decimal_places=4),
 )
 
 
@@ -28,20 +38,33 @@ def grant_balance(grant_id: int) -> Decimal:
     return total if total is not None else ZERO
 
 
+def credits_as_of(period_end: datetime) -> datetime:
+    """The instant at which grants are judged for an invoice of a period: the period's end.
+
+    The one "as of" of credits, whoever computes the invoice and whenever (the preview in the
+    middle of the period, the draft, the finalization a grace period later): a grant pays the
+    invoice iff it is in effect before this instant and has not expired by it. A grant that
+    expires inside the period pays nothing on that period's invoice; one that expires after
+    the period's end pays it even when the finalization comes after the expiry."""
+    return period_end
+
+
 def usable_grants_q(currency: str, period: Period) -> Q:
-    """Grants that may pay an invoice of this period: same currency, effective before the
-    period ends, not expired before it starts."""
+    """Grants that may pay an invoice of this period: same currency, in effect before
+    ``credits_as_of(period.end)`` and not expired by it."""
+    as_of = credits_as_of(period.end)
     return (
         Q(currency=currency)
-        & Q(effective_at__lt=period.end)
-        & (Q(expires_at__isnull=True) | Q(expires_at__gt=period.start))
+        & Q(effective_at__lt=as_of)
+        & (Q(expires_at__isnull=True) | Q(expires_at__gt=as_of))
     )
 
 
 def usable_grant_balances(
     customer: Customer, currency: str, period: Period, *, lock: bool = False
 ) -> list[GrantBalance]:
-    """Grants with a positive balance for this period, ordered for drawing.
+    """Grants with a positive balance for this period, ordered for drawing (the balance before
+    any expiry posted after ``credits_as_of(period.end)``).
 
     With ``lock=True`` the grant rows are locked (in primary key order, to avoid deadlocks)
     before their balances are summed, so the balances cannot change until the transaction ends.
@@ -52,7 +75,7 @@ def usable_grant_balances(
         if not ids:
             return []
         grants = CreditGrant.objects.filter(pk__in=ids)
-    rows = grants.annotate(balance=_BALANCE).order_by("pk")
+    rows = grants.annotate(balance=_BALANCE_BEFORE_EXPIRY).order_by("pk")
     return [
         GrantBalance(g.pk, g.kind, g.balance, g.expires_at, g.priority, g.created_at)
         for g in rows

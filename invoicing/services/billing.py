@@ -57,8 +57,9 @@ def _billing_run(
     *, now: datetime, usage: UsageSource, contract_ids: list[int] | None
 ) -> BillingRunResult:
     result = BillingRunResult()
-    # Expired grants first: a grant pays invoices finalized before it expires, and a draft
-    # never previews a credit that its finalization could not draw.
+    # Post the expiry of grants expired by now. It does not decide which invoices a grant pays
+    # (the period's end does: ``selectors.credits.credits_as_of``): an invoice of a period
+    # that ended before the expiry still draws what expired (``services.credits.credit_draw``).
     credit_expire(now=now)
     ids = billing_candidates(now=now, contract_ids=contract_ids)
     for offset in range(0, len(ids), CHUNK):

@@ -25,7 +25,7 @@ from invoicing.models import (
     GrantKind,
     Invoice,
 )
-from invoicing.selectors.credits import grant_balance
+from invoicing.selectors.credits import credits_as_of, grant_balance
 
 
 @transaction.atomic
@@ -102,6 +102,8 @@ def credit_draw(*, invoice: Invoice, draws: list[tuple[int, Decimal]]) -> list[C
     entries = []
     for grant_id, amount in draws:
         balance = grant_balance(grant_id)
+        if 0 < amount and balance < amount:
+            balance += _expiry_undo(invoice, grant_id, amount - balance)
         if amount <= 0 or amount > balance:
             raise Conflict(
                 "credit_overdrawn",
@@ -119,6 +121,37 @@ def credit_draw(*, invoice: Invoice, draws: list[tuple[int, Decimal]]) -> list[C
             )
         )
     return entries
+
+
+def _expiry_undo(invoice: Invoice, grant_id: int, shortfall: Decimal) -> Decimal:
+    """Give back up to ``shortfall`` of what expired on a grant that ``invoice`` may still draw.
+
+    A grant pays the invoices of periods that end before it expires
+    (``selectors.credits.credits_as_of``), but the billing run posts the expiry when the grant
+    expires, which can come before such an invoice is finalized (grace hours, a late run).
+    That invoice draws what expired as if it had not: a positive ``expiry`` entry, then the
+    draw-down. Called under the grant's row lock."""
+    grant = CreditGrant.objects.get(pk=grant_id)
+    if grant.expires_at is None or grant.expires_at <= credits_as_of(invoice.period_end):
+        return Decimal(0)  # it had expired by the period's end: nothing to give back
+    expired = -(
+        CreditEntry.objects.filter(grant_id=grant_id, kind=CreditEntryKind.EXPIRY).aggregate(
+            s=Sum("amount")
+        )["s"]
+        or Decimal(0)
+    )
+    undo = min(expired, shortfall)
+    if undo <= 0:
+        return Decimal(0)
+    CreditEntry.objects.create(
+        grant_id=grant_id,
+        kind=CreditEntryKind.EXPIRY,
+        currency=grant.currency,
+        amount=undo,
+        invoice=invoice,
+        note=f"Expiry undone: invoice {invoice.number or invoice.pk} ends before it",
+    )
+    return undo
 
 
 @transaction.atomic

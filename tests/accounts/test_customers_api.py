@@ -95,3 +95,14 @@ def test_list_is_paginated_with_a_cursor(admin_api):
         seen += [c["external_id"] for c in page["results"]]
         url = page["next"]
     assert sorted(seen) == [f"c{n}" for n in range(7)]
+
+
+def test_a_customer_bound_key_cannot_change_invoice_grace_hours(api_client_for):
+    customer = CustomerFactory(external_id="acme-grace")
+    bound = api_client_for("admin", customer=customer)
+    path = "/api/v1/customers/acme-grace"
+    refused = bound.patch(path, {"invoice_grace_hours": 0}, format="json")
+    assert refused.status_code == 403, refused.content
+    customer.refresh_from_db()
+    assert customer.invoice_grace_hours is None
+    assert bound.patch(path, {"email": "b@acme.example"}, format="json").status_code == 200

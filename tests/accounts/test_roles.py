@@ -88,6 +88,24 @@ def test_finance_can_change_currency(client):
     assert Customer.objects.get(pk=customer.pk).currency == "EUR"
 
 
+def test_support_cannot_change_invoice_grace_hours_but_finance_can(client):
+    """The grace hours decide when a customer's invoices finalize: Finance only."""
+    customer = CustomerFactory(external_id="acme", invoice_grace_hours=None)
+    client.force_login(staff("support"))
+    page = client.get(f"/admin/accounts/customer/{customer.pk}/change/")
+    assert 'name="invoice_grace_hours"' not in page.content.decode()
+    response = _change_form(client, customer, invoice_grace_hours="2", email="s@acme.example")
+    assert response.status_code == 302, response.content[:2000]
+    customer.refresh_from_db()
+    assert (customer.invoice_grace_hours, customer.email) == (None, "s@acme.example")
+
+    client.force_login(staff("finance"))
+    response = _change_form(client, customer, invoice_grace_hours="2")
+    assert response.status_code == 302, response.content[:2000]
+    customer.refresh_from_db()
+    assert customer.invoice_grace_hours == 2
+
+
 def test_support_cannot_see_api_keys_or_add_customers(client):
     client.force_login(staff("support"))
     assert client.get("/admin/accounts/apikey/").status_code == 403

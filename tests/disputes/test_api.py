@@ -64,7 +64,23 @@ def test_a_bound_key_sees_only_its_customer(api_client_for, two_customers):
     assert {r["customer"] for r in bound.get("/api/v1/refunds").json()["results"]} == {
         first.external_id
     }
-    assert bound.get(f"/api/v1/disputes?customer={second.external_id}").json()["results"] == []
+    for path in ("/api/v1/refunds", "/api/v1/disputes"):
+        # Naming another customer is a 404, as on every other endpoint: no empty-list oracle.
+        other = bound.get(f"{path}?customer={second.external_id}")
+        assert other.status_code == 404, other.content
+        assert other.json()["error"]["code"] == "not_found"
+        own = bound.get(f"{path}?customer={first.external_id}")
+        assert {r["customer"] for r in own.json()["results"]} == {first.external_id}
+
+
+def test_an_unknown_customer_is_a_404_and_an_alias_names_its_customer(read_api, two_customers):
+    from accounts.services import customer_alias_add
+
+    (first, refund, _), _ = two_customers
+    customer_alias_add(customer=first, alias="first-alias")
+    assert read_api.get("/api/v1/refunds?customer=nobody").status_code == 404
+    by_alias = read_api.get("/api/v1/refunds?customer=first-alias").json()["results"]
+    assert [r["id"] for r in by_alias] == [refund.pk]
 
 
 def test_ingest_scope_is_refused(api_client_for):

@@ -40,7 +40,7 @@ def contracts_with_terms() -> QuerySet[Contract]:
 
 
 def contract_period(
-    contract: Contract, day: datetime | None = None, *, local_day: object = None
+    contract: Contract, day: datetime | None = None, *, local_day: date | None = None
 ) -> Period:
     """The billing period of ``contract`` containing an instant (or a local date)."""
     if local_day is None:
@@ -49,7 +49,7 @@ def contract_period(
     cadence = Cadence(contract.plan_version.cadence)
     return period_containing(
         local_day,
-        origin=contract.start_date,  # type: ignore[arg-type]
+        origin=contract.start_date,
         anchor_day=contract.billing_anchor_day,
         cadence_months=cadence.months,
         timezone=contract.timezone,

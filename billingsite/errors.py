@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 logger = logging.getLogger(__name__)
 
-API_PREFIXES = ("/api/", "/compat/")
+API_PREFIXES = ("/api/", "/compat/", "/webhooks/")
 
 
 class AppError(Exception):

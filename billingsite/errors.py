@@ -7,18 +7,22 @@ Every API failure, from a validation error to an unknown route, answers
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 logger = logging.getLogger(__name__)
 
-API_PREFIXES = ("/api/", "/compat/")
+API_PREFIXES = ("/api/", "/compat/", "/webhooks/")
+# How long a client should wait before retrying while the database does not answer.
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 class AppError(Exception):
@@ -68,10 +72,48 @@ _DRF_MESSAGES = {
 }
 
 
+def database_unavailable(exc: BaseException | None) -> bool:
+    """PostgreSQL cannot be reached or dropped the connection (Django's wrappers, or psycopg's
+    own errors raised outside them): the caller should retry, it is not a bug to report."""
+    import psycopg
+
+    return isinstance(
+        exc, (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
+    )
+
+
+def _unavailable(request: HttpRequest | None, exc: BaseException) -> tuple[int, dict[str, Any]]:
+    logger.warning(
+        "database unavailable on %s %s: answered 503",
+        getattr(request, "method", "?"),
+        getattr(request, "path", "?"),
+        exc_info=exc,
+        extra={"event": "database_unavailable"},
+    )
+    body = error_body(
+        "service_unavailable",
+        "The service is temporarily unavailable; retry later.",
+        {"retry_after_seconds": DATABASE_RETRY_AFTER_SECONDS},
+    )
+    return 503, body
+
+
+def database_unavailable_response(request: HttpRequest | None, exc: BaseException) -> JsonResponse:
+    status_code, body = _unavailable(request, exc)
+    response = JsonResponse(body, status=status_code)
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF exception handler: translate every failure into the one error shape."""
     from rest_framework.views import exception_handler as drf_exception_handler
 
+    if database_unavailable(exc):
+        status_code, body = _unavailable(context.get("request"), exc)
+        return Response(
+            body, status=status_code, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
+        )
     if isinstance(exc, AppError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
     if isinstance(exc, RequestDataTooBig):
@@ -130,6 +172,8 @@ class ApiExceptionMiddleware:
             return None
         if isinstance(exc, AppError):
             return error_response(exc.status_code, exc.code, exc.message, exc.details)
+        if database_unavailable(exc):
+            return database_unavailable_response(request, exc)
         if isinstance(exc, RequestDataTooBig):
             return error_response(
                 413, "payload_too_large", "The request body is too large.", _size_details()
@@ -152,6 +196,11 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
+    # Django calls this while handling the exception, e.g. one raised in a middleware before
+    # any view ran (and so outside ApiExceptionMiddleware).
+    failure = sys.exc_info()[1]
+    if database_unavailable(failure) and is_api_path(request.path):
+        return database_unavailable_response(request, failure)  # type: ignore[arg-type]
     if is_api_path(request.path):
         return error_response(
             500,

@@ -190,7 +190,7 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "billing@tally.invalid
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.api.permissions.HasScope"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["billingsite.api.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "billingsite.api.pagination.CursorPagination",
     "PAGE_SIZE": 50,
@@ -215,7 +215,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Usage-based billing: ingest usage events, define meters, read usage, price and "
         "invoice. Authenticate with `Authorization: Bearer <api key>`. Every error has the "
-        'shape `{"error": {"code", "message", "details"}}`.'
+        'shape `{"error": {"code", "message", "details"}}`. JSON bodies may nest arrays and '
+        "objects at most 32 levels deep (billingsite.strictjson.MAX_DEPTH); `NaN`, `Infinity`, "
+        "numbers beyond a double's range and lone UTF-16 surrogates are refused: 400 "
+        "`parse_error`."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

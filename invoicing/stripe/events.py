@@ -13,14 +13,16 @@ No SDK here: parsing a delivery must not depend on the SDK's object model or API
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from billingsite.errors import AppError
+from billingsite.strictjson import JSONRejected, loads
 
 PAYLOAD_INVALID = "webhook_payload_invalid"
+# Unix seconds up to 9999-12-31T23:59:59Z: later ones cannot be stored as a datetime.
+MAX_CREATED = 253_402_300_799
 
 
 class WebhookPayloadError(AppError):
@@ -55,9 +57,9 @@ def parse_event(payload: bytes) -> StripeEvent:
     """Read an event envelope (call after ``verify_signature``); ``WebhookPayloadError`` when a
     required field is missing or of the wrong type."""
     try:
-        body = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _invalid(f"not JSON ({exc.__class__.__name__})") from exc
+        body = loads(payload)
+    except JSONRejected as exc:
+        raise _invalid(f"not JSON Tally accepts ({exc})") from exc
     if not isinstance(body, dict) or body.get("object") != "event":
         raise _invalid("not an event object")
     data = body.get("data")
@@ -69,7 +71,9 @@ def parse_event(payload: bytes) -> StripeEvent:
     if not (isinstance(event_type, str) and event_type):
         raise _invalid("type is missing")
     if not isinstance(created, int) or isinstance(created, bool):
-        raise _invalid("created is missing")
+        raise _invalid("created is missing or not an integer")
+    if not 0 <= created <= MAX_CREATED:
+        raise _invalid("created is not a Unix time between 1970 and 9999")
     previous = data.get("previous_attributes")
     api_version = body.get("api_version")
     return StripeEvent(

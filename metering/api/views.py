@@ -11,12 +11,12 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import ApiKeyScope, Customer
 from accounts.selectors import customer_for_key
+from billingsite.api.parsers import StrictJSONParser
 from billingsite.errors import AppError
 from metering import metrics, services
 from metering.api import serializers as s
@@ -57,9 +57,9 @@ def _ingest_description() -> str:
 class Events(GenericAPIView):
     read_scope = ApiKeyScope.READ
     write_scope = ApiKeyScope.INGEST
-    # JSONParser is declared for the schema only: post() reads and decodes the body itself
+    # The parser is declared for the schema only: post() reads and decodes the body itself
     # (gzip, the ingest byte limit instead of DATA_UPLOAD_MAX_MEMORY_SIZE).
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
     serializer_class = s.EventOutput
     queryset = UsageEvent.objects.none()
 

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from billingsite.errors import AppError
+from billingsite.strictjson import JSONRejected, finite_float, loads
 from metering.ingest.limits import IngestLimits
 
 ALLOWED_FIELDS = frozenset({"id", "customer", "type", "timestamp", "properties"})
@@ -41,7 +42,7 @@ class _NumberParser:
         self.saw_imprecise = False
 
     def __call__(self, text: str) -> float:
-        value = float(text)
+        value = finite_float(text)
         if Decimal(repr(value)) != Decimal(text):
             self.saw_imprecise = True
             return ImpreciseNumber(value)
@@ -83,16 +84,12 @@ def decode_body(body: bytes, *, content_encoding: str, limits: IngestLimits) -> 
         )
     parse_number = _NumberParser()
     try:
-        document = json.loads(body, parse_float=parse_number, parse_constant=_no_constants)
-    except (ValueError, UnicodeDecodeError) as exc:
+        document = loads(body, parse_float=parse_number)
+    except JSONRejected as exc:
         raise AppError(
             "parse_error", "The request body is not valid JSON.", details={"reason": str(exc)[:200]}
         ) from exc
     return document, parse_number.saw_imprecise
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def gunzip_capped(body: bytes, cap: int) -> bytes:

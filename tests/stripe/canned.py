@@ -1,9 +1,9 @@
 """Canned Stripe answers for RecordingHTTPClient, built from Stripe's example objects.
 
 ``fixture_object(name)`` reads ``tests/fixtures/stripe/fixtures3.json`` (Stripe's own example
-object per resource, from the public stripe/openapi repository; see tests/fixtures/README.md). The default
-routes answer each call the gateway makes with that example, with fresh ids and the few fields a
-test reads back (customer, status, ...) taken from the request.
+object per resource, from the public stripe/openapi repository; see tests/fixtures/README.md).
+The default routes answer each call the gateway makes with that example, with fresh ids and the
+few fields a test reads back (customer, status, ...) taken from the request.
 """
 
 from __future__ import annotations

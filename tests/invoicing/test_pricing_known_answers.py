@@ -34,7 +34,9 @@ from invoicing.pricing import (
 from invoicing.pricing.rating import AdjustmentItem, EventItem, PackageItem
 
 D = Decimal
-CASES_PATH = Path(__file__).resolve().parents[1] / "fixtures" / "known-answers" / "pricing-cases.json"
+CASES_PATH = (
+    Path(__file__).resolve().parents[1] / "fixtures" / "known-answers" / "pricing-cases.json"
+)
 
 EXCLUDED: dict[str, str] = {
     "stripe-proration-cancel-item-with-coupon": "coupon allocation across items is an "

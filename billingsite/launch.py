@@ -289,7 +289,8 @@ def command_run(args: argparse.Namespace) -> int:
         }
         log_dir = data_dir / "logs"
         if stripe_env and not args.no_demo:  # before the worker: it would charge cardless
-            _manage("demo_stripe_sync", env=env)
+            quiet = {} if args.verbose else {"LOG_LEVEL": "WARNING"}  # one summary line
+            _manage("demo_stripe_sync", env={**env, **quiet})
         procs = launch_run.start_services(
             commands, env=env, cwd=ROOT, log_dir=log_dir, verbose=args.verbose
         )

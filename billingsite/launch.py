@@ -226,12 +226,19 @@ def _stop_all(procs: dict[str, subprocess.Popen[bytes]]) -> None:
 
 
 def command_run(args: argparse.Namespace) -> int:
+    from billingsite import launch_run
+
     data_dir = Path(args.data_dir)
-    with services(data_dir) as extra:
+    with services(data_dir) as extra, contextlib.ExitStack() as stack:
         env = {**os.environ, **extra}
         env.setdefault("DEBUG", "0")
         env.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
         env.setdefault("CSRF_TRUSTED_ORIGINS", f"http://127.0.0.1:{args.port}")
+        webhook_url = launch_run.loopback_url(args.host, args.port, "/webhooks/stripe/")
+        stripe_env, stripe_described = stack.enter_context(
+            launch_run.demo_stripe(env, data_dir / "stripe", webhook_url=webhook_url)
+        )
+        env.update(stripe_env)
         _manage("migrate", "--no-input", env=env)
         vendor_assets(required=True)
         _manage("collectstatic", "--no-input", "-v", "0", env=env)
@@ -280,10 +287,13 @@ def command_run(args: argparse.Namespace) -> int:
                 str(data_dir / "celerybeat-schedule"),
             ],
         }
-        procs = {
-            name: subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
-            for name, cmd in commands.items()
-        }
+        log_dir = data_dir / "logs"
+        if stripe_env and not args.no_demo:  # before the worker: it would charge cardless
+            quiet = {} if args.verbose else {"LOG_LEVEL": "WARNING"}  # one summary line
+            _manage("demo_stripe_sync", env={**env, **quiet})
+        procs = launch_run.start_services(
+            commands, env=env, cwd=ROOT, log_dir=log_dir, verbose=args.verbose
+        )
         stopping = False
 
         def _on_signal(signum: int, _frame: object) -> None:
@@ -292,19 +302,23 @@ def command_run(args: argparse.Namespace) -> int:
 
         signal.signal(signal.SIGINT, _on_signal)
         signal.signal(signal.SIGTERM, _on_signal)
-        url = f"http://{args.host}:{args.port}"
-        _log(f"Tally is running at {url}/  (admin {url}/admin/, API docs {url}/api/docs/)")
-        if not args.no_demo:
-            _log("Demo logins (username / password):")
-            for role in ("support", "finance", "admin"):
-                _log(f"  {role:8} demo-{role} / demo-{role}-password")
-            _log("  customer usage pages: acme-user / demo-customer-password")
-        _log("Press Ctrl-C to stop.")
+        status = launch_run.Status(
+            url=f"http://{args.host}:{args.port}/",
+            demo=not args.no_demo,
+            running={name: proc.pid for name, proc in procs.items()},
+            log_dir=None if args.verbose else log_dir,
+            stripe=stripe_described,
+        )
+        for line in launch_run.status_lines(status):
+            _log(line)
         exit_code = 0
         while not stopping:
             for name, proc in procs.items():
                 if proc.poll() is not None:
                     _log(f"{name} exited with code {proc.returncode}; stopping the rest")
+                    if not args.verbose:
+                        log = launch_run.log_path(log_dir, name)
+                        _log(f"last lines of {log}:\n{launch_run.log_tail(log)}")
                     exit_code = proc.returncode or 1
                     stopping = True
             time.sleep(0.3)
@@ -382,6 +396,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     run.add_argument("--no-demo", action="store_true", help="skip seeding demo data")
+    run.add_argument(
+        "--verbose", action="store_true", help="services' output on the console, not in .data/logs/"
+    )
     run.set_defaults(func=command_run)
     test = sub.add_parser("test", help="run the test suite (arguments go to pytest)")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)

@@ -3,12 +3,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from billingsite import observability
+from billingsite.home import home
 from invoicing.webhooks import stripe_webhook
 
 handler404 = "billingsite.errors.handler404"
 handler500 = "billingsite.errors.handler500"
 
 urlpatterns = [
+    path("", home, name="home"),
     # Back-office pages outside the ModelAdmins (Customer 360, search, Explain this charge),
     # ahead of the admin so its catch-all object URLs do not shadow them.
     path("admin/accounts/customer/", include("accounts.customer360.urls")),

@@ -23,6 +23,11 @@ DECLINED_FOR = "umbrella"
 
 
 def seed_stripe_mirror(out: Any) -> None:
+    from invoicing.demo_stripe_live import on_loopback_stripe
+
+    if on_loopback_stripe():  # the real thing follows: manage.py demo_stripe_sync
+        out.write("  Stripe mirror: left to demo_stripe_sync (loopback Stripe)")
+        return
     now = timezone.now()
     customers = list(Customer.objects.filter(email__gt="").order_by("pk"))
     for customer in customers:

@@ -3,7 +3,8 @@
 Fixtures (registered for the whole suite by tests/conftest.py):
 
 - ``localstripe`` (session): a localstripe server on 127.0.0.1, state in a per-session tmp dir,
-  with Stripe-like idempotency (see tests/stripe/localstripe_server.py). Yields ``LocalStripe``.
+  with Stripe-like idempotency (billingsite/stripe_loopback/, also the demo's Stripe). Yields
+  ``LocalStripe``.
 - ``localstripe_gateway``: a ``StripeGateway`` pointed at it.
 - ``localstripe_settings``: settings (``STRIPE_API_BASE``/``STRIPE_API_KEY``) pointed at it, so
   code that calls ``default_gateway()`` (tasks, services) reaches localstripe.
@@ -21,20 +22,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import requests
 from django.conf import settings
 
+from billingsite.stripe_loopback.process import (
+    LOCALSTRIPE_API_KEY,
+    LOOPBACK_HOSTS,
+    LocalStripe,
+    start_localstripe,
+    stop_process,
+)
 from invoicing.stripe.config import GatewayConfig
 from invoicing.stripe.gateway import StripeGateway
 from tests.stripe.canned import fixture_object
@@ -60,10 +62,7 @@ __all__ = [
     "stripe_event",
 ]
 
-ROOT = Path(__file__).resolve().parent.parent
-LOCALSTRIPE_API_KEY = "sk_test_tally_localstripe"
 DEAD_LOOPBACK = "http://127.0.0.1:9"  # the discard port: connection refused, fast
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 def assert_loopback(url: str) -> None:
@@ -71,111 +70,7 @@ def assert_loopback(url: str) -> None:
     assert host in LOOPBACK_HOSTS, f"tests may only talk to loopback, not {url!r}"
 
 
-# --- localstripe -----------------------------------------------------------------------------
-
-
-@dataclass
-class LocalStripe:
-    """A running localstripe. ``base_url`` has no trailing slash."""
-
-    base_url: str
-    state_dir: Path
-    process: subprocess.Popen[bytes] = field(repr=False)
-
-    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        response = requests.request(
-            method, self.base_url + path, auth=(LOCALSTRIPE_API_KEY, ""), timeout=10, **kwargs
-        )
-        response.raise_for_status()
-        return response
-
-    def card_payment_method(self, number: str = "4242424242424242") -> str:
-        """Create a card payment method (raw test card numbers: localstripe only; the gateway
-        never sends card data). 4000000000000341 attaches but declines when charged."""
-        data = {
-            "type": "card",
-            "card[number]": number,
-            "card[exp_month]": "12",
-            "card[exp_year]": "2034",
-            "card[cvc]": "123",
-        }
-        return str(self._request("POST", "/v1/payment_methods", data=data).json()["id"])
-
-    def register_webhook(
-        self, name: str, url: str, secret: str, events: list[str] | None = None
-    ) -> None:
-        """localstripe POSTs each event (1 s after it happens, once) to ``url``, signed."""
-        assert_loopback(url)
-        data: dict[str, Any] = {"url": url, "secret": secret}
-        if events is not None:
-            data["events[]"] = events
-        self._request("POST", f"/_config/webhooks/{name}", data=data)
-
-    def flush(self) -> None:
-        """Forget every object (webhook registrations stay)."""
-        self._request("DELETE", "/_config/data")
-
-
-def _read_port(process: subprocess.Popen[bytes], deadline: float) -> int:
-    assert process.stdout is not None
-    os.set_blocking(process.stdout.fileno(), False)
-    buffer = b""
-    while time.monotonic() < deadline and process.poll() is None:
-        buffer += process.stdout.read() or b""
-        if b"\n" in buffer:
-            return int(buffer.split(b"\n", 1)[0].split()[1])
-        time.sleep(0.02)
-    raise RuntimeError("localstripe did not report its port")
-
-
-def _wait_until_answering(base_url: str, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        try:
-            response = requests.get(
-                base_url + "/v1/customers",
-                params={"limit": 1},
-                auth=(LOCALSTRIPE_API_KEY, ""),
-                timeout=1,
-            )
-            if response.status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("localstripe did not answer in time")
-
-
-def start_localstripe(state_dir: Path, *, timeout: float = 20.0) -> LocalStripe:
-    stderr = open(state_dir / "stderr.log", "wb")  # the child keeps its own copy
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.stripe.localstripe_server", "--state-dir", str(state_dir)],
-        cwd=state_dir,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=stderr,
-        start_new_session=True,
-    )
-    stderr.close()
-    try:
-        deadline = time.monotonic() + timeout
-        base_url = f"http://127.0.0.1:{_read_port(process, deadline)}"
-        assert_loopback(base_url)
-        _wait_until_answering(base_url, deadline)
-    except Exception as exc:
-        stop_process(process)
-        log = (state_dir / "stderr.log").read_text(errors="replace")[-2000:]
-        raise RuntimeError(f"localstripe failed to start: {exc}\n{log}") from exc
-    return LocalStripe(base_url=base_url, state_dir=state_dir, process=process)
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
+# --- localstripe (billingsite.stripe_loopback) -------------------------------------------
 
 
 @pytest.fixture(scope="session")

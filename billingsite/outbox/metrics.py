@@ -11,7 +11,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 OUTBOX_SENDS = Counter(
     "tally_outbox_sends_total",
-    "Outbox send attempts by topic and outcome (sent/retry/dead)",
+    "Outbox send attempts by topic and outcome (sent/retry/dead/held)",
     ["topic", "outcome"],
 )
 OUTBOX_SEND_DELAY = Histogram(

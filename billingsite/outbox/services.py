@@ -11,7 +11,11 @@ Invariants:
   with a conditional UPDATE on (state=sending, attempts=claimed attempt), so a worker whose lease
   ran out cannot overwrite the outcome of the attempt that replaced it;
 - failures back off exponentially with jitter; a final error (``retryable = False``) or the
-  retry cap moves the row to ``dead``, which only a person moves back (``outbox_retry_now``).
+  retry cap moves the row to ``dead``, which only a person moves back (``outbox_retry_now``);
+- an error that says the message is fine but the destination is not set up yet
+  (``held_until_configured``: no Stripe API key) holds the row: it goes back to ``pending``
+  without using up an attempt and is tried again every ``OUTBOX_HOLD_SECONDS``, so it is sent
+  once the configuration arrives instead of dying in the dead-letter queue.
 """
 
 from __future__ import annotations
@@ -181,7 +185,7 @@ def outbox_claim(
 @dataclass
 class SendOutcome:
     message_id: int
-    outcome: str  # sent | retry | dead | skipped
+    outcome: str  # sent | retry | dead | skipped | held
     error: str = ""
 
 
@@ -242,7 +246,36 @@ def is_retryable(exc: BaseException) -> bool:
     return not isinstance(exc, AppError)
 
 
+def hold_seconds() -> int:
+    return int(_setting("OUTBOX_HOLD_SECONDS", 300))
+
+
+def _record_hold(message: OutboxMessage, exc: Exception, now: datetime) -> SendOutcome:
+    """Back to pending, the attempt given back: nothing was sent and nothing is wrong with the
+    row; it waits for the configuration (e.g. STRIPE_API_KEY) and is looked at again later."""
+    code, text = error_text(exc)
+    updated = _claimed(message).update(
+        state=OutboxState.PENDING,
+        attempts=message.attempts - 1,
+        next_attempt_at=now + timedelta(seconds=hold_seconds()),
+        lease_expires_at=None,
+        last_error=text,
+        last_error_code=code,
+        updated_at=now,
+    )
+    logger.info(
+        "outbox message held until configured",
+        extra={"outbox_id": message.pk, "topic": message.topic, "error_code": code},
+    )
+    if not updated:
+        return SendOutcome(message.pk, "skipped", text)
+    metrics.record_send(message.topic, "held", None)
+    return SendOutcome(message.pk, "held", text)
+
+
 def _record_failure(message: OutboxMessage, exc: Exception, now: datetime) -> SendOutcome:
+    if getattr(exc, "held_until_configured", False):
+        return _record_hold(message, exc, now)
     code, text = error_text(exc)
     dead = not is_retryable(exc) or message.attempts >= max_attempts()
     state = OutboxState.DEAD if dead else OutboxState.FAILED

@@ -29,7 +29,9 @@ from disputes.services.refunds import (
     refund_request,
     refundable_amount,
 )
+from disputes.states import RefundStatus
 from invoicing.models import Invoice, Payment, PaymentStatus
+from invoicing.stripe.config import not_configured_notice, stripe_configured
 
 
 class RefundTransitionInline(admin.TabularInline):
@@ -107,6 +109,18 @@ class RefundAdmin(SimpleHistoryAdmin):
             reverse("admin:disputes_refund_decide", args=[obj.pk, "cancel"]),
         )
 
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        waiting = Refund.objects.filter(pk=object_id, status=RefundStatus.APPROVED).exists()
+        if waiting and not stripe_configured():
+            messages.warning(request, not_configured_notice("this refund"))
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view
         return [
@@ -177,6 +191,8 @@ class RefundAdmin(SimpleHistoryAdmin):
                         ": it waits for a Finance approver."
                         if refund.needs_approval
                         else " and queued for Stripe."
+                        if stripe_configured()
+                        else "."  # the refund's page says why it is not sent
                     ),
                 )
                 return HttpResponseRedirect(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -151,6 +151,20 @@ class InvoiceAdmin(InvoiceCorrectionsMixin, SimpleHistoryAdmin):
     @admin.display(description="PDF")
     def pdf_link(self, obj: Invoice) -> str:
         return format_html('<a href="{}">{}</a>', obj.pdf.url, obj.pdf.name) if obj.pdf else "-"
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        from invoicing.admin.stripe import stripe_waiting_notice
+
+        notice = stripe_waiting_notice(object_id)
+        if notice:
+            messages.warning(request, notice)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -15,12 +15,15 @@ from billingsite.admin_readonly import ReadOnlyAdmin
 from billingsite.money import amount_of
 from billingsite.outbox.admin import action_results
 from invoicing.models import (
+    Invoice,
     Payment,
     PaymentMethodUpdateLink,
     StripeInvoice,
     StripeWebhookEvent,
 )
 from invoicing.services.stripe_webhooks import webhook_events_replay
+from invoicing.states import InvoiceStatus
+from invoicing.stripe.config import not_configured_notice, stripe_configured
 
 
 @admin.register(StripeWebhookEvent)
@@ -195,6 +198,18 @@ class PaymentMethodUpdateLinkAdmin(ReadOnlyAdmin):
     readonly_fields = fields
 
 
+def stripe_waiting_notice(invoice_id: str) -> str:
+    """The invoice page's warning when an issued invoice cannot reach Stripe (no API key)."""
+    if stripe_configured():
+        return ""
+    waiting = (
+        Invoice.objects.filter(pk=invoice_id, stripe__isnull=True, total__gt=0)
+        .exclude(status__in=[InvoiceStatus.DRAFT, InvoiceStatus.VOID])
+        .exists()
+    )
+    return not_configured_notice("this invoice") if waiting else ""
+
+
 def invoice_stripe_summary(invoice: Any) -> str:
     """For the invoice page: its Stripe invoice and every payment attempt with Stripe's reason."""
     from django.utils.html import format_html_join
@@ -205,7 +220,11 @@ def invoice_stripe_summary(invoice: Any) -> str:
         if mirror
         else format_html(
             "{}",
-            "not on Stripe" if invoice.status == "draft" else "not on Stripe yet (see the outbox)",
+            "not on Stripe"
+            if invoice.status == "draft"
+            else "not on Stripe yet (see the outbox)"
+            if stripe_configured()
+            else "not on Stripe yet. " + not_configured_notice("this invoice"),
         )
     )
     payments = Payment.objects.filter(invoice=invoice).order_by("created_at")

@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from invoicing.stripe import errors
-from invoicing.stripe.errors import StripeGatewayError
+from invoicing.stripe.errors import StripeNotConfigured
 
 
 @dataclass(frozen=True)
@@ -25,10 +24,8 @@ class GatewayConfig:
 
     @classmethod
     def from_settings(cls) -> GatewayConfig:
-        if not settings.STRIPE_API_KEY:
-            raise StripeGatewayError(
-                errors.NOT_CONFIGURED, "STRIPE_API_KEY is not set.", retryable=False
-            )
+        if not stripe_configured():
+            raise StripeNotConfigured()
         return cls(
             api_key=settings.STRIPE_API_KEY,
             api_base=settings.STRIPE_API_BASE.rstrip("/"),
@@ -36,3 +33,14 @@ class GatewayConfig:
             connect_timeout=settings.STRIPE_CONNECT_TIMEOUT_SECONDS,
             read_timeout=settings.STRIPE_READ_TIMEOUT_SECONDS,
         )
+
+
+def stripe_configured() -> bool:
+    """Whether Tally can reach Stripe at all (an API key is set); pages that queue something
+    for Stripe say plainly when it cannot be sent yet."""
+    return bool(settings.STRIPE_API_KEY)
+
+
+def not_configured_notice(what: str) -> str:
+    """The sentence a page shows when ``what`` (``"this refund"``) waits for Stripe."""
+    return f"Stripe is not configured: {what} will be sent when STRIPE_API_KEY is set."

@@ -24,6 +24,7 @@ IDEMPOTENCY_ERROR = "stripe_idempotency_error"
 AUTHENTICATION_ERROR = "stripe_authentication_error"
 PERMISSION_ERROR = "stripe_permission_error"
 NOT_CONFIGURED = "stripe_not_configured"
+NOT_CONFIGURED_MESSAGE = "Stripe is not configured: STRIPE_API_KEY is not set."
 UNKNOWN_ERROR = "stripe_error"
 
 
@@ -72,3 +73,14 @@ class StripeGatewayError(AppError):
             f"http_status={self.http_status!r}, stripe_code={self.stripe_code!r}, "
             f"request_id={self.request_id!r})"
         )
+
+
+class StripeNotConfigured(StripeGatewayError):
+    """``STRIPE_API_KEY`` is empty, so nothing was sent. The message itself is fine: the outbox
+    holds such rows (``held_until_configured``: pending, not dead and not counted as attempts)
+    until Stripe is configured, and the pages say so."""
+
+    held_until_configured = True
+
+    def __init__(self) -> None:
+        super().__init__(NOT_CONFIGURED, NOT_CONFIGURED_MESSAGE, retryable=False)

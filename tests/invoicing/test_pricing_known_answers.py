@@ -1,7 +1,7 @@
 """Known answers from Stripe's and Lago's public docs, checked against Tally's engine.
 
-The cases live in ``shared/known-answers/pricing-cases.json`` next to the checkout (override
-with ``TALLY_KNOWN_ANSWERS``) and are read at test time; no expected figure is written here.
+The cases live in ``tests/fixtures/known-answers/pricing-cases.json`` (sources in
+tests/fixtures/README.md) and are read at test time; no expected figure is written here.
 Each case the engine can express has a handler below that turns the vendor's inputs into a
 Tally price spec and asserts the expected figures exactly. Cases that belong elsewhere are in
 ``EXCLUDED`` with the reason, and expected keys a tested case does not check are in
@@ -11,7 +11,6 @@ Tally price spec and asserts the expected figures exactly. Cases that belong els
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
@@ -35,8 +34,8 @@ from invoicing.pricing import (
 from invoicing.pricing.rating import AdjustmentItem, EventItem, PackageItem
 
 D = Decimal
-DEFAULT_PATH = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "known-answers" / "pricing-cases.json"
+CASES_PATH = (
+    Path(__file__).resolve().parents[1] / "fixtures" / "known-answers" / "pricing-cases.json"
 )
 
 EXCLUDED: dict[str, str] = {
@@ -73,14 +72,7 @@ NOT_ASSERTED: dict[str, dict[str, str]] = {
 
 @cache
 def _cases() -> dict[str, dict[str, Any]]:
-    path = Path(os.environ.get("TALLY_KNOWN_ANSWERS") or DEFAULT_PATH)
-    if not path.is_file():
-        pytest.fail(
-            f"Known-answer file not found at {path}. Put pricing-cases.json there or set "
-            "TALLY_KNOWN_ANSWERS to its path; these tests must not be skipped.",
-            pytrace=False,
-        )
-    cases = json.loads(path.read_text(encoding="utf-8"))
+    cases = json.loads(CASES_PATH.read_text(encoding="utf-8"))
     return {case["id"]: case for case in cases}
 
 

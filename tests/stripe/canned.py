@@ -1,9 +1,9 @@
 """Canned Stripe answers for RecordingHTTPClient, built from Stripe's example objects.
 
-``fixture_object(name)`` reads ``shared/stripe/fixtures3.json`` (Stripe's own example object per
-resource, from the public stripe/openapi repository; see shared/stripe/README.md). The default
-routes answer each call the gateway makes with that example, with fresh ids and the few fields a
-test reads back (customer, status, ...) taken from the request.
+``fixture_object(name)`` reads ``tests/fixtures/stripe/fixtures3.json`` (Stripe's own example
+object per resource, from the public stripe/openapi repository; see tests/fixtures/README.md).
+The default routes answer each call the gateway makes with that example, with fresh ids and the
+few fields a test reads back (customer, status, ...) taken from the request.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tests.stripe.recording import RecordedRequest
 
-ROOT = Path(__file__).resolve().parents[2]
-FIXTURES3 = ROOT.parent / "shared" / "stripe" / "fixtures3.json"
+FIXTURES3 = Path(__file__).resolve().parents[1] / "fixtures" / "stripe" / "fixtures3.json"
 Answer = tuple[int, dict[str, Any]]
 _ids = itertools.count(1)
 

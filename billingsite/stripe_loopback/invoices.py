@@ -1,4 +1,4 @@
-"""Teach localstripe Tally's invoice flow (installed by tests/stripe/localstripe_server.py).
+"""Teach localstripe Tally's invoice flow (installed by billingsite/stripe_loopback/server.py).
 
 localstripe 1.15 only creates invoices for customers with a subscription, rejects
 ``currency``/``collection_method``/``days_until_due``/``auto_advance``, cannot add an invoice item

@@ -1,6 +1,7 @@
-"""Run localstripe for the tests: loopback only, private state file, Stripe-like idempotency.
+"""Run localstripe (for the tests and the demo): loopback only, private state file, Stripe-like
+idempotency.
 
-    python -m tests.stripe.localstripe_server --state-dir DIR [--port 0]
+    python -m billingsite.stripe_loopback.server --state-dir DIR [--port 0]
 
 Prints ``PORT <n>`` on stdout once listening. Four differences from ``localstripe --port N``:
 
@@ -15,9 +16,12 @@ Prints ``PORT <n>`` on stdout once listening. Four differences from ``localstrip
   ``idempotency_error``; a repeat while the first is still running gets 409. Other errors are not
   saved (Stripe does not save validation failures either), so a retry re-executes;
 - Tally's invoice flow (no subscriptions; finalize, send, ``invoice.paid``) is added by
-  tests/stripe/localstripe_invoices.py.
+  billingsite/stripe_loopback/invoices.py, and refunds accept Stripe's ``reason``.
 
-This file only needs aiohttp and localstripe: it runs in its own process without Django.
+``--keep-state`` loads the objects a previous run saved in ``DIR`` (the demo's runs).
+
+This file only needs aiohttp and localstripe (a dev dependency, installed by ``bin/tally``): it
+runs in its own process without Django. ``billingsite.stripe_loopback.process`` starts it.
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ from pathlib import Path
 
 from aiohttp import web
 from localstripe import resources, server
+from localstripe.errors import UserError
 
-from tests.stripe import localstripe_invoices
+from billingsite.stripe_loopback import invoices as localstripe_invoices
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -47,6 +52,28 @@ def use_state_file(path: Path) -> None:
 
     resources.Store.dump_to_disk = dump_to_disk  # type: ignore[method-assign]
     resources.Store.try_load_from_disk = lambda store: None  # type: ignore[method-assign]
+
+
+def load_state_file(path: Path) -> None:
+    """Start from the objects a previous run saved (the demo keeps its Stripe ids in its
+    database between runs; the tests always start empty)."""
+    if path.exists():
+        with open(path, "rb") as handle:
+            dict.update(resources.store, pickle.load(handle))  # noqa: S301 (our own file)
+
+
+def accept_refund_reason() -> None:
+    """localstripe 1.15 refuses ``reason`` on a refund (400 "Unexpected reason"); Stripe takes
+    ``duplicate``, ``fraudulent`` or ``requested_by_customer`` and returns it on the refund."""
+    original = resources.Refund.__init__
+
+    def init(self: object, *args: object, reason: object = None, **kwargs: object) -> None:
+        if reason not in (None, "duplicate", "fraudulent", "requested_by_customer"):
+            raise UserError(400, f"Invalid reason: {reason}")
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+        self.reason = reason  # type: ignore[attr-defined]
+
+    resources.Refund.__init__ = init  # type: ignore[method-assign]
 
 
 def idempotency_middleware() -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
@@ -101,8 +128,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--state-dir", required=True, type=Path)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--keep-state", action="store_true", help="load the saved objects")
     args = parser.parse_args(argv)
     use_state_file(args.state_dir / "localstripe.pickle")
+    if args.keep_state:
+        load_state_file(args.state_dir / "localstripe.pickle")
+    accept_refund_reason()
     localstripe_invoices.install()
     server.app.middlewares.insert(0, idempotency_middleware())
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

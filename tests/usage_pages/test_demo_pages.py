@@ -16,7 +16,8 @@ from invoicing import demo as invoicing_demo
 from invoicing.selectors.credits import grant_balance
 from metering import demo as metering_demo
 
-pytestmark = pytest.mark.django_db
+# Renders every page of the whole demo (minutes on 2 cores): `-m "not slow"` skips it.
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 
 def test_every_demo_customers_pages_render() -> None:

@@ -374,8 +374,30 @@ def command_test(args: argparse.Namespace) -> int:
     with services(data_dir, tuned_for_tests=True) as extra:
         env = {**os.environ, **extra, "TALLY_TESTING": "1"}
         (ROOT / "staticfiles").mkdir(exist_ok=True)
-        proc = subprocess.run([sys.executable, "-m", "pytest", *args.pytest_args], env=env)
+        pytest_args = [*parallel_args(args.pytest_args, env), *args.pytest_args]
+        proc = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], env=env)
         return proc.returncode
+
+
+def parallel_args(pytest_args: list[str], environ: dict[str, str]) -> list[str]:
+    """pytest-xdist options unless the caller chose their own (``-n``, ``-p no:xdist``).
+
+    One worker per core (``TALLY_TEST_WORKERS`` overrides; 0 runs serially). Each worker gets
+    its own test database (pytest-django names it ``test_tally_gwN``) and its own Redis
+    database (billingsite/redis_urls.py). ``--dist loadfile`` keeps a module's tests on one
+    worker, so module-scoped fixtures (seeded worlds) are built once, not once per worker.
+    """
+    chosen = any(
+        arg in ("-n", "--numprocesses", "--dist", "no:xdist")
+        or arg.startswith(("-n", "--numprocesses=", "--dist="))
+        for arg in pytest_args
+    )
+    if chosen:
+        return []
+    workers = environ.get("TALLY_TEST_WORKERS", "auto").strip() or "auto"
+    if workers == "0":
+        return []
+    return ["-n", workers, "--dist", "loadfile"]
 
 
 def command_exec(args: argparse.Namespace) -> int:

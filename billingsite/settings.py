@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
+
+from billingsite.redis_urls import celery_broker_url, redis_url_with_db, worker_redis_db
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -105,14 +106,9 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL")
-
-
-def celery_broker_url(redis_url: str) -> str:
-    """kombu spells a unix-socket Redis ``redis+socket://``; redis-py spells it ``unix://``."""
-    parts = urlsplit(redis_url)
-    if parts.scheme == "unix":
-        return f"redis+socket://{parts.path}" + (f"?{parts.query}" if parts.query else "")
-    return redis_url
+if TESTING:
+    # One Redis database per pytest-xdist worker: see billingsite/redis_urls.py.
+    REDIS_URL = redis_url_with_db(REDIS_URL, worker_redis_db(os.environ))
 
 
 CACHES = {

@@ -38,6 +38,9 @@ def celery_worker(
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``celery worker`` as a child process until the block ends; wait until it is ready.
     ``queues=None`` starts it without ``-Q``, the way an operator's plain worker runs."""
+    # This xdist worker's database (test_tally_gwN); its Redis database follows from the
+    # inherited PYTEST_XDIST_WORKER / TALLY_TEST_REDIS_DB (billingsite/redis_urls.py), so the
+    # child's broker, result backend and cache are this worker's and no other's.
     env = {**os.environ, "DATABASE_URL": test_database_url(), **(extra_env or {})}
     queue_args = ["-Q", queues] if queues is not None else []
     proc = subprocess.Popen(

@@ -84,6 +84,7 @@ def restore_leaves() -> Iterator[None]:
         _migrate(_leaves())
 
 
+@pytest.mark.slow  # migrates the schema back and forth
 @pytest.mark.django_db(transaction=True)
 def test_rows_written_before_the_conversion_read_back_as_the_same_money(restore_leaves):
     apps = _migrate(BEFORE)
@@ -127,6 +128,7 @@ def test_rows_written_before_the_conversion_read_back_as_the_same_money(restore_
     assert (filled.currency, filled.amount) == ("KWD", Money(D("2.5"), "KWD"))
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_rollback_and_forward_keeps_every_amount_and_refills_currencies(restore_leaves):
     customer = CustomerFactory()

@@ -9,7 +9,8 @@ from django.core.management import call_command
 
 from disputes.models import Dispute, LedgerEntry, Refund
 
-pytestmark = pytest.mark.django_db
+# Seeds the whole demo twice.
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 
 def test_seed_demo_twice_gives_the_same_refunds_and_disputes():

@@ -30,6 +30,7 @@ STEPS = st.lists(
 )
 
 
+@pytest.mark.slow  # many Hypothesis examples, each a database round
 @pytest.mark.django_db
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -73,6 +73,7 @@ def _events(invoice: Invoice, stripe_id: str, intent: str, base: int) -> list[by
     ]
 
 
+@pytest.mark.slow  # many Hypothesis examples, each a database round
 @pytest.mark.django_db
 @settings(
     max_examples=25,

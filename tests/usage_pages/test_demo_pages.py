@@ -15,13 +15,16 @@ from accounts.services import staff_user_create
 from invoicing import demo as invoicing_demo
 from invoicing.selectors.credits import grant_balance
 from metering import demo as metering_demo
+from tests.planner import analyze_tables
 
-pytestmark = pytest.mark.django_db
+# Renders every page of the whole demo (minutes on 2 cores): `-m "not slow"` skips it.
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 
 def test_every_demo_customers_pages_render() -> None:
     for seed in (accounts_demo.seed, metering_demo.seed, invoicing_demo.seed):
         seed(io.StringIO())
+    analyze_tables()
     client = Client()
     assert client.login(username="acme-user", password="demo-customer-password")
     assert client.get("/usage/").status_code == 200

@@ -3,7 +3,6 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from billingsite import observability
-from invoicing.webhooks import stripe_webhook
 
 handler404 = "billingsite.errors.handler404"
 handler500 = "billingsite.errors.handler500"
@@ -18,7 +17,7 @@ urlpatterns = [
     path("compat/", include("metering.compat.urls")),
     path("usage/", include("accounts.portal.urls")),
     path("usage/", include("invoicing.usage_pages.urls")),
-    path("webhooks/stripe/", stripe_webhook, name="stripe-webhook"),
+    path("webhooks/stripe/", include("invoicing.stripe.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

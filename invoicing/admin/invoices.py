@@ -131,7 +131,7 @@ class InvoiceAdmin(InvoiceCorrectionsMixin, SimpleHistoryAdmin):
 
     @admin.display(description="Stripe")
     def stripe_summary(self, obj: Invoice) -> str:
-        from invoicing.admin.stripe import invoice_stripe_summary
+        from invoicing.stripe.admin.objects import invoice_stripe_summary
 
         return invoice_stripe_summary(obj)
 

@@ -253,7 +253,7 @@ def invoice_finalize(
     taken last: its row lock serializes finalizations of a series, so only the PDF and the
     final UPDATE happen while it is held."""
     from invoicing.services.credits import credit_draw
-    from invoicing.services.stripe_invoices import invoice_stripe_enqueue
+    from invoicing.stripe.invoice_push import invoice_stripe_enqueue
 
     locked = _lock_draft_and_contract(invoice_id, wait=wait)
     if locked is None:
@@ -352,7 +352,7 @@ def invoice_void(
 ) -> Invoice:
     """Void a draft or an unpaid issued invoice (reason required); its credits come back."""
     from invoicing.services.credits import credit_reverse_for_invoice
-    from invoicing.services.stripe_invoices import invoice_stripe_void_enqueue
+    from invoicing.stripe.invoice_push import invoice_stripe_void_enqueue
 
     if not reason.strip():
         raise AppError(

@@ -17,7 +17,7 @@ from disputes.models import Dispute, LedgerAccount, LedgerEntry
 from disputes.services.disputes import dispute_apply_stripe
 from disputes.services.ledger import balance
 from invoicing.models import StripeWebhookEvent
-from invoicing.services.stripe_webhooks import webhook_event_process
+from invoicing.stripe.inbox import webhook_event_process
 from tests.disputes.factories import dispute_obj, paid_invoice_payment
 from tests.stripe.sync_support import SECRET, post_event
 from tests.stripe_support import fixture_object, stripe_event

@@ -16,7 +16,7 @@ from accounts.models import Customer
 from billingsite.admin_readonly import ReadOnlyInline
 from billingsite.outbox.admin import action_results
 from invoicing.models import Payment, PaymentMethodUpdateLink, StripePaymentMethod
-from invoicing.services.stripe_customers import (
+from invoicing.stripe.customers import (
     customer_stripe_refresh_request,
     payment_method_link_request,
 )

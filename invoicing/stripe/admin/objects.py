@@ -20,7 +20,7 @@ from invoicing.models import (
     StripeInvoice,
     StripeWebhookEvent,
 )
-from invoicing.services.stripe_webhooks import webhook_events_replay
+from invoicing.stripe.inbox import webhook_events_replay
 
 
 @admin.register(StripeWebhookEvent)

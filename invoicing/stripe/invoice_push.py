@@ -30,18 +30,18 @@ from billingsite.outbox.models import OutboxMessage, OutboxState
 from billingsite.outbox.registry import register_outbox_handler
 from billingsite.outbox.services import outbox_enqueue
 from invoicing.models import CollectionMethod, Invoice, StripeInvoice
-from invoicing.services.stripe_customers import customer_ensure_on_stripe
-from invoicing.services.stripe_items import stripe_items, stripe_total
-from invoicing.services.stripe_payments import (
+from invoicing.states import InvoiceStatus
+from invoicing.stripe import errors
+from invoicing.stripe.customers import customer_ensure_on_stripe
+from invoicing.stripe.errors import StripeGatewayError
+from invoicing.stripe.gateway import StripeGateway, default_gateway
+from invoicing.stripe.invoice_items import stripe_items, stripe_total
+from invoicing.stripe.keys import idempotency_key
+from invoicing.stripe.mirror import (
     payment_intent_apply,
     stripe_invoice_apply,
     stripe_time,
 )
-from invoicing.states import InvoiceStatus
-from invoicing.stripe import errors
-from invoicing.stripe.errors import StripeGatewayError
-from invoicing.stripe.gateway import StripeGateway, default_gateway
-from invoicing.stripe.keys import idempotency_key
 
 TOPIC = "stripe.invoice.finalize"
 VOID_TOPIC = "stripe.invoice.void"

@@ -27,10 +27,12 @@ class InvoicingConfig(AppConfig):
             reconciliation,
             tasks,  # noqa: F401  (registers the Celery tasks)
         )
+        from invoicing.stripe.admin import customers as customer_page
         from invoicing.stripe.gauges import stripe_gauges
 
         customers.register()
         invoice_push.register()
         event_handlers.register()
         reconciliation.register()
+        customer_page.register()
         register_db_gauges(stripe_gauges)

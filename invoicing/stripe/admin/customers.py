@@ -11,7 +11,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from accounts.admin import CustomerAdmin
+from accounts.admin import register_customer_page_extension
 from accounts.models import Customer
 from billingsite.admin_readonly import ReadOnlyInline
 from billingsite.outbox.admin import action_results
@@ -131,15 +131,9 @@ def stripe_refresh(
     return _results(modeladmin, request, "Stripe refresh", results)
 
 
-CustomerAdmin.extra_readonly_inlines = [
-    *CustomerAdmin.extra_readonly_inlines,
-    PaymentMethodInline,
-    PaymentInline,
-    PaymentMethodLinkInline,
-]
-CustomerAdmin.actions = [
-    *CustomerAdmin.actions,
-    payment_method_link,
-    payment_method_link_email,
-    stripe_refresh,
-]
+def register() -> None:
+    """Called from InvoicingConfig.ready(): Stripe's part of the customer page."""
+    register_customer_page_extension(
+        readonly_inlines=[PaymentMethodInline, PaymentInline, PaymentMethodLinkInline],
+        actions=[payment_method_link, payment_method_link_email, stripe_refresh],
+    )

@@ -9,8 +9,10 @@ class AccountsConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from accounts.attempts import check_limit_settings
-        from accounts.roles import sync_roles_after_migrate
+        from accounts.roles import ADMIN, FINANCE, SUPPORT, sync_roles_after_migrate
+        from billingsite.dashboard import set_roles
 
+        set_roles((SUPPORT, FINANCE, ADMIN), admin=ADMIN)  # the admin home's desks, in order
         check_limit_settings()  # a malformed limit stops the process at start, not at sign-in
 
         # Later apps add models after the roles migration ran: keep the groups complete.

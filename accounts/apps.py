@@ -8,6 +8,7 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        from accounts.api import tasks  # noqa: F401  (registers the idempotency prune task)
         from accounts.attempts import check_limit_settings
         from accounts.roles import ADMIN, FINANCE, SUPPORT, sync_roles_after_migrate
         from billingsite.dashboard import set_roles

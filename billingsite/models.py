@@ -1,6 +1,5 @@
-"""Models of the shared plumbing: the transactional outbox, API idempotency keys."""
+"""Models of the shared plumbing: the transactional outbox."""
 
-from billingsite.api.models import IdempotencyKey
 from billingsite.outbox.models import OutboxMessage, OutboxState
 
-__all__ = ["IdempotencyKey", "OutboxMessage", "OutboxState"]
+__all__ = ["OutboxMessage", "OutboxState"]

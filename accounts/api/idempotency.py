@@ -10,8 +10,8 @@ Two concurrent requests with one key: the second INSERT waits on the unique inde
 first commits, then replays its answer (or runs, if the first rolled back).
 
 Stored answers are kept ``API_IDEMPOTENCY_KEY_HOURS`` (default 24, as Stripe does) and then
-deleted by the hourly ``billingsite.idempotency_keys_prune`` task; a key sent again after
-that runs as a new request.
+deleted by the hourly ``billingsite.idempotency_keys_prune`` task (``accounts/api/tasks.py``);
+a key sent again after that runs as a new request.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billingsite.api.models import IdempotencyKey
+from accounts.api.idempotency_models import IdempotencyKey
 from billingsite.errors import AppError, Conflict
 
 HEADER = "Idempotency-Key"

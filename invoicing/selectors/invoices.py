@@ -40,7 +40,7 @@ def contracts_with_terms() -> QuerySet[Contract]:
 
 
 def contract_period(
-    contract: Contract, day: datetime | None = None, *, local_day: object = None
+    contract: Contract, day: datetime | None = None, *, local_day: date | None = None
 ) -> Period:
     """The billing period of ``contract`` containing an instant (or a local date)."""
     if local_day is None:

@@ -5,9 +5,10 @@ the Stripe calls happen in a worker, never in the admin request."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
@@ -71,6 +72,11 @@ class PaymentMethodLinkInline(_ReadOnlyInline):
     max_num = 10
 
 
+def _staff_user(request: HttpRequest) -> User:
+    # The admin only serves signed-in staff; Django types request.user as possibly anonymous.
+    return cast(User, request.user)
+
+
 def _results(
     modeladmin: admin.ModelAdmin, request: HttpRequest, title: str, results: list[tuple[Any, str]]
 ) -> HttpResponse:
@@ -85,7 +91,7 @@ def payment_method_link(
 ) -> HttpResponse:
     results = []
     for customer in queryset.order_by("pk"):
-        link = payment_method_link_request(customer=customer, requested_by=request.user)
+        link = payment_method_link_request(customer=customer, requested_by=_staff_user(request))
         results.append(
             (
                 customer,
@@ -108,7 +114,7 @@ def payment_method_link_email(
             results.append((customer, "not sent: the customer has no billing email"))
             continue
         link = payment_method_link_request(
-            customer=customer, requested_by=request.user, email_to=customer.email
+            customer=customer, requested_by=_staff_user(request), email_to=customer.email
         )
         results.append(
             (

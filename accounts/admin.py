@@ -200,7 +200,7 @@ class ApiKeyAdmin(SimpleHistoryAdmin):
             try:
                 if key.revoked_at is not None:
                     raise AppError("already_revoked", "was already revoked")
-                services.api_key_revoke(api_key=key)
+                services.api_key_revoke(api_key=key, actor=request.user)  # type: ignore[arg-type]
                 messages.success(request, f"{key}: revoked.")
             except AppError as exc:
                 messages.error(request, f"{key}: {exc.message}")

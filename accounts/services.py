@@ -208,8 +208,16 @@ def _api_key_touch(key: ApiKey) -> None:
 
 
 @transaction.atomic
-def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey, actor: User | None = None) -> ApiKey:
+    """Revoke a key once (again is a no-op); saved through the model, so the key's audit
+    history records when and who (``actor``)."""
+    locked = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    if locked.revoked_at is None:
+        locked.revoked_at = timezone.now()
+        # simple_history records this as the change's "who"
+        locked._history_user = actor  # type: ignore[attr-defined]
+        locked.save(update_fields=["revoked_at"])
     api_key.refresh_from_db()
     return api_key
 

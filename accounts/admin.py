@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -23,6 +24,24 @@ from billingsite.errors import AppError
 # Finance-only fields (permission ``change_customer_billing_terms``): what the customer is
 # billed in, and ``invoice_grace_hours``, which decides when its invoices finalize.
 BILLING_TERMS_FIELDS = ("currency", "tax_id", "invoice_grace_hours")
+
+# Apps above accounts extend the customer page from their AppConfig.ready() through
+# register_customer_page_extension (invoicing: Stripe payment methods, payments, payment-method
+# links and their actions), so accounts never imports them and no admin class is patched.
+_customer_page_readonly_inlines: list[Any] = []
+_customer_page_actions: list[Any] = []
+
+
+def register_customer_page_extension(
+    *, readonly_inlines: Iterable[Any] = (), actions: Iterable[Any] = ()
+) -> None:
+    """Show ``readonly_inlines`` on the customer page and offer ``actions`` in its list."""
+    for inline in readonly_inlines:
+        if inline not in _customer_page_readonly_inlines:
+            _customer_page_readonly_inlines.append(inline)
+    for action in actions:
+        if action not in _customer_page_actions:
+            _customer_page_actions.append(action)
 
 
 class AliasInline(admin.TabularInline):
@@ -53,10 +72,8 @@ class CustomerAdmin(SimpleHistoryAdmin):
     )
     readonly_fields = ("stripe_customer_id", "created_at", "updated_at")
     inlines = [AliasInline, ContactInline]
-    # Apps above accounts add read-only inlines here from their admin modules (invoicing:
-    # Stripe payment methods, payments, payment-method links), so accounts never imports them.
-    extra_readonly_inlines: list[Any] = []
-    actions: list[Any] = []
+    # The hook's list itself: read when the page is built, after every app's ready() ran.
+    actions = _customer_page_actions
     fieldsets = (
         (None, {"fields": ("external_id", "name", "email", "status")}),
         (
@@ -90,7 +107,7 @@ class CustomerAdmin(SimpleHistoryAdmin):
     def get_inlines(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         inlines = list(super().get_inlines(request, obj))
         if request.method != "POST":  # displays only: a save has nothing to read from them
-            inlines += self.extra_readonly_inlines
+            inlines += _customer_page_readonly_inlines
         return inlines
 
     def get_search_results(
@@ -185,7 +202,7 @@ class ApiKeyAdmin(SimpleHistoryAdmin):
             try:
                 if key.revoked_at is not None:
                     raise AppError("already_revoked", "was already revoked")
-                services.api_key_revoke(api_key=key)
+                services.api_key_revoke(api_key=key, actor=request.user)  # type: ignore[arg-type]
                 messages.success(request, f"{key}: revoked.")
             except AppError as exc:
                 messages.error(request, f"{key}: {exc.message}")

@@ -239,3 +239,8 @@ class UsagePageSignIn(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer.external_id} {self.method} at {self.at:%Y-%m-%d %H:%M}"
+
+
+# The API's stored Idempotency-Key answers live beside the API (accounts/api/); imported here so
+# Django registers the model with the accounts app.
+from accounts.api.idempotency_models import IdempotencyKey  # noqa: E402, F401

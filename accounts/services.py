@@ -11,7 +11,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -21,6 +20,7 @@ from accounts.models import ApiKey, ApiKeyScope, Customer, CustomerAlias, Custom
 from accounts.roles import ROLE_BY_SLUG
 from billingsite.errors import AppError, Conflict
 from billingsite.outbox.services import outbox_enqueue
+from billingsite.validation import full_clean
 
 API_KEY_PREFIX = "tly"
 
@@ -55,19 +55,6 @@ CUSTOMER_FIELDS = (
 )
 
 
-def _validation_details(exc: ValidationError) -> Any:
-    return exc.message_dict if hasattr(exc, "error_dict") else {"non_field": exc.messages}
-
-
-def _full_clean(obj: Any, *, exclude: list[str] | None = None) -> None:
-    try:
-        obj.full_clean(exclude=exclude)
-    except ValidationError as exc:
-        raise AppError(
-            "validation_error", "The request is not valid.", details=_validation_details(exc)
-        ) from exc
-
-
 def _ensure_identifier_free(identifier: str, *, ignore_customer: Customer | None = None) -> None:
     """External ids and aliases share one namespace: an event's `customer` must be unambiguous."""
     taken_by_customer = Customer.objects.filter(external_id=identifier)
@@ -96,7 +83,7 @@ def customer_create(
         )
     _ensure_identifier_free(external_id)
     customer = Customer(external_id=external_id, name=name, **fields)
-    _full_clean(customer)
+    full_clean(customer)
     try:
         with transaction.atomic():
             customer.save()
@@ -125,7 +112,7 @@ def customer_update(*, customer: Customer, **changes: Any) -> Customer:
     before = {name: getattr(locked, name) for name in STRIPE_SYNC_FIELDS}
     for name, value in changes.items():
         setattr(locked, name, value)
-    _full_clean(locked)
+    full_clean(locked)
     locked.save()
     synced = locked.email or locked.stripe_customer_id
     if synced and any(getattr(locked, name) != before[name] for name in STRIPE_SYNC_FIELDS):
@@ -141,7 +128,7 @@ def customer_alias_add(*, customer: Customer, alias: str) -> CustomerAlias:
     """Attach an alias. Events already stored under it are attributed by the metering app."""
     _ensure_identifier_free(alias)
     obj = CustomerAlias(customer=customer, alias=alias)
-    _full_clean(obj, exclude=["customer"])
+    full_clean(obj, exclude=["customer"])
     try:
         with transaction.atomic():
             obj.save()
@@ -235,10 +222,15 @@ def _api_key_touch(key: ApiKey) -> None:
 
 
 @transaction.atomic
-def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
-    """Revoke a key; once this commits every process refuses it (the lookup cache's entry is
-    replaced by a tombstone)."""
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+def api_key_revoke(*, api_key: ApiKey, actor: User | None = None) -> ApiKey:
+    """Revoke a key once (again is a no-op); saved through the model, so the key's audit
+    history records when and who (``actor``)."""
+    locked = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    if locked.revoked_at is None:
+        locked.revoked_at = timezone.now()
+        # simple_history records this as the change's "who"
+        locked._history_user = actor  # type: ignore[attr-defined]
+        locked.save(update_fields=["revoked_at"])
     api_key.refresh_from_db()
     digest = api_key.digest
     # Dropped now (a request in this transaction reads the database and sees the revocation)

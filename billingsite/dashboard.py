@@ -19,7 +19,6 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from importlib import import_module
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import HttpRequest
@@ -28,11 +27,12 @@ from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
 from django.utils.timesince import timesince
 
-from accounts.roles import ADMIN, FINANCE, SUPPORT
-
 logger = logging.getLogger(__name__)
 
-ROLES: tuple[str, ...] = (SUPPORT, FINANCE, ADMIN)  # display order of the role sections
+# The staff role names, in display order, and the one that sees every desk. The base knows no
+# app: accounts (which owns the roles) sets them from its AppConfig.ready() with set_roles().
+ROLES: tuple[str, ...] = ()
+ADMIN_ROLE = ""
 TONES = frozenset({"", "ok", "info", "warn", "danger"})
 
 
@@ -96,6 +96,15 @@ class RoleSection:
 _registry: dict[str, Panel] = {}
 
 
+def set_roles(roles: Iterable[str], *, admin: str) -> None:
+    """Name the staff roles (display order) and the Admin role, the fallback for every desk."""
+    global ROLES, ADMIN_ROLE
+    ROLES = tuple(roles)
+    if admin not in ROLES:
+        raise ValueError(f"The admin role {admin!r} is not among {ROLES}.")
+    ADMIN_ROLE = admin
+
+
 def register_panel(
     role: str | Iterable[str],
     title: str,
@@ -142,15 +151,11 @@ _discovered = False
 
 
 def autodiscover() -> None:
-    """Import every installed app's ``dashboard`` module (once) so its panels register.
-
-    The panels over accounts data live in ``billingsite.dashboard_panels`` for now.
-    """
+    """Import every installed app's ``dashboard`` module (once) so its panels register."""
     global _discovered
     if _discovered:
         return
     autodiscover_modules("dashboard")
-    import_module("billingsite.dashboard_panels")
     _register_invariant_runs_panel()
     _discovered = True
 
@@ -167,7 +172,7 @@ def roles_of(user: AbstractBaseUser | AnonymousUser) -> list[str]:
         return []
     names = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
     if getattr(user, "is_superuser", False):
-        names.add(ADMIN)
+        names.add(ADMIN_ROLE)
     return [role for role in ROLES if role in names]
 
 
@@ -195,7 +200,7 @@ def panels_for(request: HttpRequest) -> list[RoleSection]:
     autodiscover()
     user = request.user
     roles = roles_of(user)
-    visible_roles = list(ROLES) if ADMIN in roles else roles
+    visible_roles = list(ROLES) if ADMIN_ROLE in roles else roles
     sections: list[RoleSection] = []
     shown: set[str] = set()
     for role in visible_roles:

@@ -1,8 +1,6 @@
-"""Models of the shared plumbing: the transactional outbox, API idempotency keys, invariant
-runs."""
+"""Models of the shared plumbing: the transactional outbox, invariant runs."""
 
-from billingsite.api.models import IdempotencyKey
 from billingsite.invariant_runs.models import InvariantRun
 from billingsite.outbox.models import OutboxMessage, OutboxState
 
-__all__ = ["IdempotencyKey", "InvariantRun", "OutboxMessage", "OutboxState"]
+__all__ = ["InvariantRun", "OutboxMessage", "OutboxState"]

@@ -41,6 +41,8 @@ from decimal import (
 )
 from typing import Any, NoReturn, Protocol
 
+from billingsite.errors import AppError
+
 UNIT_PRICE_PLACES = 12
 """Decimal places a unit price (or any price-spec amount) may carry."""
 
@@ -84,18 +86,15 @@ CURRENCY_EXPONENTS: Mapping[str, int] = {
 }
 
 
-class MoneyError(ValueError):
-    """A money value or currency the caller must fix.
+class MoneyError(AppError, ValueError):
+    """A money value or currency the caller must fix (a 400 like every ``AppError``).
 
     ``code`` is stable and machine-readable, ``message`` is for a person, ``details`` maps the
-    offending field to what is wrong with it. The API layer maps this to its error response.
+    offending field to what is wrong with it. Still a ``ValueError`` for callers that parse.
     """
 
     def __init__(self, code: str, message: str, details: Mapping[str, str] | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details: dict[str, str] = dict(details or {})
+        super().__init__(code, message, details=dict(details or {}))
 
 
 class SupportsAmount(Protocol):

@@ -4,7 +4,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from billingsite import observability
 from billingsite.home import home
-from invoicing.webhooks import stripe_webhook
 
 handler404 = "billingsite.errors.handler404"
 handler500 = "billingsite.errors.handler500"
@@ -20,7 +19,7 @@ urlpatterns = [
     path("compat/", include("metering.compat.urls")),
     path("usage/", include("accounts.portal.urls")),
     path("usage/", include("invoicing.usage_pages.urls")),
-    path("webhooks/stripe/", stripe_webhook, name="stripe-webhook"),
+    path("webhooks/stripe/", include("invoicing.stripe.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

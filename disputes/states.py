@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from billingsite.transitions import TransitionMap
+
 
 class RefundStatus(models.TextChoices):
     REQUESTED = "requested", "Requested (awaiting approval)"
@@ -33,19 +35,21 @@ _STRIPE_OUTCOMES = frozenset(
     }
 )
 
-REFUND_TRANSITIONS: dict[str, frozenset[str]] = {
-    RefundStatus.REQUESTED: frozenset(
-        {RefundStatus.APPROVED, RefundStatus.REJECTED, RefundStatus.CANCELED}
-    ),
-    # Stripe may answer the create with any of its statuses (localstripe: succeeded at once).
-    RefundStatus.APPROVED: _STRIPE_OUTCOMES,
-    RefundStatus.PENDING: _STRIPE_OUTCOMES - {RefundStatus.PENDING},
-    RefundStatus.REQUIRES_ACTION: _STRIPE_OUTCOMES - {RefundStatus.REQUIRES_ACTION},
-    RefundStatus.SUCCEEDED: frozenset(),
-    RefundStatus.FAILED: frozenset(),
-    RefundStatus.CANCELED: frozenset(),
-    RefundStatus.REJECTED: frozenset(),
-}
+REFUND_TRANSITIONS = TransitionMap(
+    {
+        RefundStatus.REQUESTED: frozenset(
+            {RefundStatus.APPROVED, RefundStatus.REJECTED, RefundStatus.CANCELED}
+        ),
+        # Stripe may answer the create with any of its statuses (localstripe: succeeded at once).
+        RefundStatus.APPROVED: _STRIPE_OUTCOMES,
+        RefundStatus.PENDING: _STRIPE_OUTCOMES - {RefundStatus.PENDING},
+        RefundStatus.REQUIRES_ACTION: _STRIPE_OUTCOMES - {RefundStatus.REQUIRES_ACTION},
+        RefundStatus.SUCCEEDED: frozenset(),
+        RefundStatus.FAILED: frozenset(),
+        RefundStatus.CANCELED: frozenset(),
+        RefundStatus.REJECTED: frozenset(),
+    }
+)
 
 # Refunds that hold part of the captured amount (the over-refund guard sums these).
 RESERVING = (
@@ -64,11 +68,11 @@ SETTLED = (
 
 
 def refund_sources_of(target: str) -> frozenset[str]:
-    return frozenset(src for src, targets in REFUND_TRANSITIONS.items() if target in targets)
+    return REFUND_TRANSITIONS.sources_of(target)
 
 
 def can_transition(current: str, target: str) -> bool:
-    return target in REFUND_TRANSITIONS.get(current, frozenset())
+    return REFUND_TRANSITIONS.allows(current, target)
 
 
 class RefundReason(models.TextChoices):
@@ -107,3 +111,14 @@ DISPUTE_CLOSED = frozenset(
     {DisputeStatus.WARNING_CLOSED, DisputeStatus.WON, DisputeStatus.LOST, DisputeStatus.PREVENTED}
 )
 DISPUTE_OPEN = tuple(s for s in DisputeStatus.values if s not in DISPUTE_CLOSED)
+
+
+# Stripe decides a dispute's status and may skip steps (an inquiry can close, a dispute can be
+# won or lost without passing under review), so an open dispute may move to any status; a closed
+# one never reopens. Applied by ``disputes.services.disputes.dispute_transition``.
+DISPUTE_TRANSITIONS = TransitionMap(
+    {
+        status: (frozenset() if status in DISPUTE_CLOSED else frozenset(DisputeStatus.values))
+        for status in DisputeStatus.values
+    }
+)

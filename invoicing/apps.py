@@ -20,17 +20,19 @@ class InvoicingConfig(AppConfig):
     def _register_stripe(self) -> None:
         """Outbox handlers (invoice push, customer sync), webhook handlers, tasks, gauges."""
         from billingsite.observability import register_db_gauges
-        from invoicing.services import (
+        from invoicing.stripe import (
+            customers,
+            event_handlers,
+            invoice_push,
             reconciliation,
-            stripe_customers,
-            stripe_events,
-            stripe_invoices,
+            tasks,  # noqa: F401  (registers the Celery tasks)
         )
-        from invoicing.stripe import tasks  # noqa: F401  (registers the Celery tasks)
+        from invoicing.stripe.admin import customers as customer_page
         from invoicing.stripe.gauges import stripe_gauges
 
-        stripe_customers.register()
-        stripe_invoices.register()
-        stripe_events.register()
+        customers.register()
+        invoice_push.register()
+        event_handlers.register()
         reconciliation.register()
+        customer_page.register()
         register_db_gauges(stripe_gauges)

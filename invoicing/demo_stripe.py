@@ -15,8 +15,8 @@ from accounts.models import Customer
 from billingsite.money import amount_of, round_line, to_minor_units
 from billingsite.outbox.models import OutboxMessage, OutboxState
 from invoicing.models import Invoice, Payment, StripeInvoice, StripePaymentMethod
-from invoicing.services.stripe_payments import stripe_invoice_apply
 from invoicing.states import InvoiceStatus
+from invoicing.stripe.mirror import stripe_invoice_apply
 
 PAID_FOR = ("acme", "globex")
 DECLINED_FOR = "umbrella"

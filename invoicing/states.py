@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from billingsite.transitions import TransitionMap
+
 
 class InvoiceStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
@@ -18,21 +20,23 @@ class InvoiceStatus(models.TextChoices):
     UNCOLLECTIBLE = "uncollectible", "Uncollectible"
 
 
-TRANSITIONS: dict[str, frozenset[str]] = {
-    InvoiceStatus.DRAFT: frozenset({InvoiceStatus.FINALIZED, InvoiceStatus.VOID}),
-    InvoiceStatus.FINALIZED: frozenset(
-        {InvoiceStatus.PAID, InvoiceStatus.VOID, InvoiceStatus.UNCOLLECTIBLE}
-    ),
-    InvoiceStatus.UNCOLLECTIBLE: frozenset({InvoiceStatus.PAID, InvoiceStatus.VOID}),
-    InvoiceStatus.PAID: frozenset(),
-    InvoiceStatus.VOID: frozenset(),
-}
+TRANSITIONS = TransitionMap(
+    {
+        InvoiceStatus.DRAFT: frozenset({InvoiceStatus.FINALIZED, InvoiceStatus.VOID}),
+        InvoiceStatus.FINALIZED: frozenset(
+            {InvoiceStatus.PAID, InvoiceStatus.VOID, InvoiceStatus.UNCOLLECTIBLE}
+        ),
+        InvoiceStatus.UNCOLLECTIBLE: frozenset({InvoiceStatus.PAID, InvoiceStatus.VOID}),
+        InvoiceStatus.PAID: frozenset(),
+        InvoiceStatus.VOID: frozenset(),
+    }
+)
 
 
 def sources_of(target: str) -> frozenset[str]:
     """Statuses from which ``target`` may be reached."""
-    return frozenset(src for src, targets in TRANSITIONS.items() if target in targets)
+    return TRANSITIONS.sources_of(target)
 
 
 def can_transition(current: str, target: str) -> bool:
-    return target in TRANSITIONS.get(current, frozenset())
+    return TRANSITIONS.allows(current, target)

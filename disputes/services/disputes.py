@@ -30,7 +30,7 @@ from billingsite.money import amount_of, from_minor_units
 from billingsite.outbox.services import outbox_enqueue
 from disputes.models import Dispute, DisputeEvidenceSubmission, DisputeNote, LedgerAccount
 from disputes.services.ledger import ledger_post
-from disputes.states import DISPUTE_CLOSED, DisputeStatus
+from disputes.states import DISPUTE_CLOSED, DISPUTE_TRANSITIONS, DisputeStatus
 from invoicing.models import Payment
 from invoicing.stripe.events import StripeEvent
 
@@ -98,17 +98,34 @@ def dispute_apply_stripe(obj: dict[str, Any], *, at: datetime, event_type: str =
     fresh = dispute.last_event_at is None or at >= dispute.last_event_at
     if fresh and dispute.status not in DISPUTE_CLOSED:
         fields = _fields(obj)
-        if fields["status"] in DISPUTE_CLOSED:
-            fields["closed_at"] = at
-        Dispute.objects.filter(pk=dispute.pk).update(
-            last_event_at=at, updated_at=timezone.now(), **fields
-        )
-        dispute.refresh_from_db()
+        dispute = dispute_transition(dispute=dispute, to=fields.pop("status"), at=at, **fields)
     withdrawn = event_type == "charge.dispute.funds_withdrawn" or any(
         isinstance(bt, dict) and int(bt.get("amount") or 0) < 0
         for bt in obj.get("balance_transactions") or []
     )
     _post_outcomes(dispute, withdrawn=withdrawn)
+    return dispute
+
+
+def dispute_transition(*, dispute: Dispute, to: str, at: datetime, **fields: Any) -> Dispute:
+    """Move the row-locked ``dispute`` to Stripe's status ``to`` as of ``at``, with the other
+    fields of that snapshot, if ``DISPUTE_TRANSITIONS`` allows it (a closed dispute never
+    reopens). Saved through the model, so the audit history records every change."""
+    if not DISPUTE_TRANSITIONS.allows(dispute.status, to):
+        raise Conflict(
+            "invalid_transition",
+            f"Dispute {dispute.stripe_id} cannot go from {dispute.status} to {to}.",
+            details={"status": dispute.status, "to": to},
+        )
+    if to in DISPUTE_CLOSED:
+        fields["closed_at"] = at
+    if "currency" in fields:  # the amount's currency field: set before the amount
+        dispute.currency = fields.pop("currency")
+    for name, value in fields.items():
+        setattr(dispute, name, value)
+    dispute.status = to
+    dispute.last_event_at = at
+    dispute.save()
     return dispute
 
 

@@ -8,13 +8,13 @@ from typing import Any
 
 from billingsite.money import amount_of, to_minor_units
 from disputes.models import Dispute, Refund
-from invoicing.services.reconciliation import (
+from invoicing.stripe.gateway import StripeGateway
+from invoicing.stripe.reconciliation import (
     ReconciliationSource,
     Record,
     Side,
     register_reconciliation_source,
 )
-from invoicing.stripe.gateway import StripeGateway
 
 
 def tally_refunds(start: datetime, end: datetime) -> Side:

@@ -5,7 +5,5 @@ from invoicing.admin import (  # noqa: F401  (registers)
     contracts,
     credits,
     invoices,
-    reconciliation,
-    stripe,
-    stripe_customers,
 )
+from invoicing.stripe import admin as stripe_admin  # noqa: F401  (registers)

@@ -131,7 +131,7 @@ class InvoiceAdmin(InvoiceCorrectionsMixin, SimpleHistoryAdmin):
 
     @admin.display(description="Stripe")
     def stripe_summary(self, obj: Invoice) -> str:
-        from invoicing.admin.stripe import invoice_stripe_summary
+        from invoicing.stripe.admin.objects import invoice_stripe_summary
 
         return invoice_stripe_summary(obj)
 
@@ -159,7 +159,7 @@ class InvoiceAdmin(InvoiceCorrectionsMixin, SimpleHistoryAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        from invoicing.admin.stripe import stripe_waiting_notice
+        from invoicing.stripe.admin.objects import stripe_waiting_notice
 
         notice = stripe_waiting_notice(object_id)
         if notice:

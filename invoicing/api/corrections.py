@@ -23,9 +23,9 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from accounts.models import ApiKeyScope
 from accounts.selectors import customer_for_key
-from billingsite.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from billingsite.errors import AppError
 from billingsite.money import MoneyError, parse_decimal
 from invoicing.api.presenters import credit_note_data, invoice_data

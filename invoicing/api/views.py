@@ -16,12 +16,10 @@ from rest_framework.response import Response
 from accounts.models import ApiKeyScope
 from accounts.selectors import customer_for_key
 from billingsite.errors import AppError
-from billingsite.money import MoneyError
 from invoicing.api.presenters import computation_data, grant_data, invoice_data, money
 from invoicing.models import CreditEntry
 from invoicing.pricing import (
     PriceSpecError,
-    PricingError,
     parse_price_spec,
     rate_events,
     rate_quantity,
@@ -56,8 +54,6 @@ def rate_preview(data: dict[str, Any]) -> dict[str, Any]:
     except PriceSpecError as exc:
         details = {f"price.{path}": problem for path, problem in exc.details.items()}
         raise AppError("invalid_price", exc.message, details=details) from exc
-    except (PricingError, MoneyError) as exc:
-        raise AppError(exc.code, exc.message, details=exc.details) from exc
     return rating.as_dict()
 
 

@@ -41,8 +41,8 @@ from .definitions import (
     VolumePrice,
 )
 from .errors import PricingError
-from .models_events import GroupKey, group_key, price_matrix, price_percentage
-from .models_quantity import (
+from .event_pricing import GroupKey, group_key, price_matrix, price_percentage
+from .quantity_pricing import (
     price_flat,
     price_graduated,
     price_graduated_percentage,

@@ -1,24 +1,23 @@
 """Errors raised by the pricing package.
 
-Both carry a stable ``code``, a ``message`` a person can act on and ``details`` mapping a field
-path (``tiers[1].up_to``, ``events[3].value``) to what is wrong there. They subclass
-``ValueError`` and stay free of Django so the engine runs anywhere; the API layer maps them to
-its ``{"error": {"code", "message", "details"}}`` response.
+Both are ``AppError``s (one error type, mapped once to ``{"error": {"code", "message",
+"details"}}``): a stable ``code``, a ``message`` a person can act on and ``details`` mapping a
+field path (``tiers[1].up_to``, ``events[3].value``) to what is wrong there. They are still
+``ValueError``s for callers that parse.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from billingsite.errors import AppError
 
-class PricingError(ValueError):
+
+class PricingError(AppError, ValueError):
     """The inputs of a rating (quantity, events, groups) cannot be priced with this spec."""
 
     def __init__(self, code: str, message: str, details: Mapping[str, str] | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details: dict[str, str] = dict(details or {})
+        super().__init__(code, message, details=dict(details or {}))
 
 
 class PriceSpecError(PricingError):

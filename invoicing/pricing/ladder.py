@@ -44,7 +44,7 @@ from billingsite.money import exact_context, normalize_currency, round_line
 from .definitions import ZERO, MatrixPrice, PercentagePrice, PriceSpec, VolumePrice
 from .engine import apply_transform, group_quantities, non_negative, price_quantity_items
 from .errors import PricingError
-from .models_events import Allowance, GroupKey, price_event, price_matrix
+from .event_pricing import Allowance, GroupKey, price_event, price_matrix
 from .rating import (
     AdjustmentItem,
     BreakdownItem,

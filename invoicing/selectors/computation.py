@@ -6,8 +6,8 @@ invoice preview and the amendment preview, so they all agree. It only reads.
 Line order and rules (every amount rounded once, by the engine or ``round_line``):
 1. prepaid commits starting in the period (the prepayment itself);
 2. each charge per segment of constant price: fixed fees prorated by local day; usage rated
-   as one ladder per period (``selectors.ladder``: each segment priced on the cumulative usage
-   from the ladder's start, tiers carrying across, minimum/maximum per period);
+   as one ladder per period (``selectors.usage_ladders``: each segment priced on the cumulative
+   usage from the ladder's start, tiers carrying across, minimum/maximum per period);
 3. late-usage adjustments for earlier finalized periods (re-rated minus already billed);
 4. minimum-commit true-up (prorated by day) when spend falls short;
 5. discounts on the subtotal of 2-4 (never more than it);
@@ -34,8 +34,8 @@ from invoicing.models import (
 )
 from invoicing.periods import Period, local_midnight_utc
 from invoicing.pricing import Rating, rate_flat
-from invoicing.selectors.ladder import RatedSegment, rate_ladder, usage_ladders
 from invoicing.selectors.terms import ChargeSegment, ContractTerms
+from invoicing.selectors.usage_ladders import RatedSegment, rate_ladder, usage_ladders
 from invoicing.usage import UsageSource
 
 ZERO = Decimal(0)
@@ -155,7 +155,7 @@ def charge_lines(
     currency: str,
 ) -> list[LineDraft]:
     """One charge's lines over a period, in segment order: a fixed fee per segment (prorated
-    by day), usage per segment rated as one ladder per period (``selectors.ladder``)."""
+    by day), usage per segment rated as one ladder per period (``selectors.usage_ladders``)."""
     rated: dict[int, RatedSegment] = {}
     for ladder in usage_ladders(segments):
         for item in rate_ladder(

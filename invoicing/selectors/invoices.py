@@ -17,8 +17,8 @@ from invoicing.models.catalog import Cadence
 from invoicing.periods import Period, local_date, local_midnight_utc, period_containing
 from invoicing.selectors.computation import BilledUsage, InvoiceComputation, invoice_compute
 from invoicing.selectors.credits import usable_grant_balances
-from invoicing.selectors.ladder import ladder_reads, usage_ladders
 from invoicing.selectors.terms import ContractTerms
+from invoicing.selectors.usage_ladders import ladder_reads, usage_ladders
 from invoicing.states import InvoiceStatus
 from invoicing.usage import UsageRequest, UsageSource
 from metering.selectors import late_event_intervals
@@ -136,7 +136,7 @@ def compute_for_period(
 
 def usage_requests(contract: Contract, periods: Collection[Period]) -> list[UsageRequest]:
     """The usage reads ``compute_for_period`` makes for the charges of ``periods`` (the
-    cumulative reads of each usage ladder, ``selectors.ladder.ladder_reads``), for
+    cumulative reads of each usage ladder, ``selectors.usage_ladders.ladder_reads``), for
     ``MeteringUsage.warm``. A request the computation does not make only costs a little of
     the batched read; a read it makes that is not predicted is done on its own, so this never
     changes a result."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from billingsite.errors import AppError, Conflict
+from billingsite.validation import full_clean
 from invoicing.models import Cadence, Charge, ChargeKind, Plan, PlanVersion
 from invoicing.pricing import PriceSpec, PriceSpecError, parse_price_spec
 
@@ -49,7 +49,7 @@ def charge_validation_errors(*, kind: str, meter_key: str, price: Any) -> dict[s
 @transaction.atomic
 def plan_create(*, key: str, name: str, currency: str = "USD", description: str = "") -> Plan:
     plan = Plan(key=key, name=name, currency=currency.upper(), description=description)
-    _clean(plan)
+    full_clean(plan, validate_unique=False)
     try:
         with transaction.atomic():
             plan.save()
@@ -66,7 +66,7 @@ def plan_version_create(
     Plan.objects.select_for_update().filter(pk=plan.pk).first()  # serializes version numbers
     latest = plan.versions.aggregate(v=Max("version"))["v"] or 0
     version = PlanVersion(plan=plan, version=latest + 1, cadence=cadence, notes=notes)
-    _clean(version, exclude=["plan"])
+    full_clean(version, exclude=["plan"], validate_unique=False)
     version.save()
     problems: dict[str, Any] = {}
     seen: set[str] = set()
@@ -111,18 +111,10 @@ def charge_create(
         price=canonical,
         position=position,
     )
-    _clean(charge, exclude=["plan_version"])
+    full_clean(charge, exclude=["plan_version"], validate_unique=False)
     try:
         with transaction.atomic():
             charge.save()
     except IntegrityError as exc:
         raise Conflict("charge_exists", f"This version already has a charge {key!r}.") from exc
     return charge
-
-
-def _clean(obj: Any, *, exclude: list[str] | None = None) -> None:
-    try:
-        obj.full_clean(exclude=exclude, validate_unique=False)
-    except ValidationError as exc:
-        details = exc.message_dict if hasattr(exc, "error_dict") else {"non_field": exc.messages}
-        raise AppError("validation_error", "The request is not valid.", details=details) from exc

@@ -13,13 +13,13 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Customer
 from billingsite.errors import AppError
 from billingsite.money import currency_exponent, decimal_places
+from billingsite.validation import full_clean
 from invoicing.models import (
     Commit,
     CommitKind,
@@ -35,14 +35,6 @@ from invoicing.selectors.terms import ContractTerms, applied_spec
 from invoicing.states import InvoiceStatus
 
 ISSUED = (InvoiceStatus.FINALIZED, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE)
-
-
-def _clean(obj: Any, *, exclude: list[str] | None = None) -> None:
-    try:
-        obj.full_clean(exclude=exclude, validate_unique=False)
-    except ValidationError as exc:
-        details = exc.message_dict if hasattr(exc, "error_dict") else {"non_field": exc.messages}
-        raise AppError("validation_error", "The request is not valid.", details=details) from exc
 
 
 def check_amount(value: Any, currency: str, field: str) -> Decimal:
@@ -90,7 +82,7 @@ def contract_create(
         collection_method=collection_method,
         invoice_series=invoice_series,
     )
-    _clean(contract)
+    full_clean(contract, validate_unique=False)
     contract.save()
     return contract
 
@@ -151,7 +143,7 @@ def contract_amend(
         record["plan_version"] = change.plan_version.pk
     if change.end_date is not None:
         locked.end_date = change.end_date
-        _clean(locked)
+        full_clean(locked, validate_unique=False)
         locked.save()
         record["end_date"] = change.end_date.isoformat()
     record["overrides"] = [
@@ -186,14 +178,14 @@ def _override_add(contract: Contract, effective_date: date, data: dict[str, Any]
         raise AppError("invalid_override", "An overwrite override needs a price spec.")
     if override.kind == OverrideKind.TIERS and not override.tiers:
         raise AppError("invalid_override", "A tiers override needs tiers.")
-    _clean(override, exclude=["contract"])
+    full_clean(override, exclude=["contract"], validate_unique=False)
     override.save()
     return override
 
 
 def _discount_add(contract: Contract, effective_date: date, data: dict[str, Any]) -> Discount:
     discount = Discount(contract=contract, **{"effective_from": effective_date, **data})
-    _clean(discount, exclude=["contract"])
+    full_clean(discount, exclude=["contract"], validate_unique=False)
     discount.save()
     return discount
 
@@ -233,7 +225,7 @@ def commit_create(
         effective_to=effective_to,
         note=note,
     )
-    _clean(commit, exclude=["contract"])
+    full_clean(commit, exclude=["contract"], validate_unique=False)
     commit.save()
     if kind == CommitKind.PREPAID:
         tz = contract.timezone

@@ -25,6 +25,7 @@ from django.db import IntegrityError, connection, transaction
 
 from billingsite.errors import AppError, Conflict
 from billingsite.money import amount_of
+from billingsite.outbox.services import outbox_enqueue
 from invoicing.metrics import INVOICES_FINALIZED
 from invoicing.models import Contract, Invoice, InvoiceKind, InvoiceLine, InvoiceTransition
 from invoicing.periods import Period
@@ -35,6 +36,12 @@ from invoicing.selectors.invoices import (
     contracts_with_terms,
 )
 from invoicing.states import InvoiceStatus, can_transition, sources_of
+from invoicing.stripe.topics import (
+    INVOICE_PUSH_TOPIC,
+    INVOICE_VOID_TOPIC,
+    invoice_push_key,
+    invoice_void_key,
+)
 from invoicing.usage import UsageSource
 
 DEFAULT_GRACE_HOURS = 24
@@ -253,7 +260,6 @@ def invoice_finalize(
     taken last: its row lock serializes finalizations of a series, so only the PDF and the
     final UPDATE happen while it is held."""
     from invoicing.services.credits import credit_draw
-    from invoicing.services.stripe_invoices import invoice_stripe_enqueue
 
     locked = _lock_draft_and_contract(invoice_id, wait=wait)
     if locked is None:
@@ -287,7 +293,8 @@ def invoice_finalize(
         reason="finalized",
     )
     _issue(invoice, contract, computation, now)
-    invoice_stripe_enqueue(invoice)  # outbox row: pushed to Stripe iff this commits
+    # outbox row: pushed to Stripe iff this commits (handler: invoicing.stripe.invoice_push)
+    outbox_enqueue(INVOICE_PUSH_TOPIC, invoice_push_key(invoice.pk), {"invoice_id": invoice.pk})
     transaction.on_commit(INVOICES_FINALIZED.inc)
     return invoice
 
@@ -352,7 +359,6 @@ def invoice_void(
 ) -> Invoice:
     """Void a draft or an unpaid issued invoice (reason required); its credits come back."""
     from invoicing.services.credits import credit_reverse_for_invoice
-    from invoicing.services.stripe_invoices import invoice_stripe_void_enqueue
 
     if not reason.strip():
         raise AppError(
@@ -367,7 +373,8 @@ def invoice_void(
         void_reason=reason,
     )
     credit_reverse_for_invoice(invoice=invoice, actor=actor)
-    invoice_stripe_void_enqueue(invoice)  # outbox row: voided on Stripe iff this commits
+    if invoice.number:  # only an issued invoice can be on Stripe; voided there iff this commits
+        outbox_enqueue(INVOICE_VOID_TOPIC, invoice_void_key(invoice.pk), {"invoice_id": invoice.pk})
     return invoice
 
 

@@ -13,7 +13,7 @@ from django.utils import timezone
     name="invoicing.stripe.webhook_process", time_limit=120, soft_time_limit=100, ignore_result=True
 )
 def webhook_process_task(event_pk: int) -> str:
-    from invoicing.services.stripe_webhooks import webhook_event_process
+    from invoicing.stripe.inbox import webhook_event_process
 
     return webhook_event_process(event_pk=event_pk)
 
@@ -23,7 +23,7 @@ def webhook_process_task(event_pk: int) -> str:
 )
 def webhook_sweep_task() -> int:
     """Process events whose kick was lost and retry recent failures (a few times)."""
-    from invoicing.services.stripe_webhooks import webhook_event_process, webhook_pending_ids
+    from invoicing.stripe.inbox import webhook_event_process, webhook_pending_ids
 
     ids = webhook_pending_ids()
     for event_pk in ids:
@@ -36,7 +36,7 @@ def webhook_sweep_task() -> int:
 )
 def invoices_poll_task() -> dict[str, int]:
     """Read open Stripe invoices whose webhook is late and apply what Stripe says."""
-    from invoicing.services.stripe_invoices import stripe_invoices_poll
+    from invoicing.stripe.invoice_push import stripe_invoices_poll
 
     return stripe_invoices_poll(now=timezone.now())
 
@@ -48,7 +48,7 @@ def reconcile_task(start: str | None = None, end: str | None = None) -> int:
     """Nightly: reconcile yesterday (UTC) unless a period is given (ISO datetimes)."""
     from datetime import datetime
 
-    from invoicing.services.reconciliation import reconcile
+    from invoicing.stripe.reconciliation import reconcile
 
     if start and end:
         period = (datetime.fromisoformat(start), datetime.fromisoformat(end))

@@ -8,7 +8,12 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import ApiKey
-from accounts.services import api_key_authenticate, api_key_create, api_key_revoke
+from accounts.services import (
+    api_key_authenticate,
+    api_key_create,
+    api_key_revoke,
+    staff_user_create,
+)
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -73,6 +78,18 @@ def test_revoked_key_is_refused():
     response = client.get("/api/v1/customers")
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "authentication_failed"
+
+
+def test_revoking_records_who_and_when_in_the_key_history():
+    issued = api_key_create(name="leaked", scope="read")
+    admin = staff_user_create(username="revoker", role="admin", password="revoker-password-1")
+    api_key_revoke(api_key=issued.api_key, actor=admin)
+    api_key_revoke(api_key=issued.api_key, actor=admin)  # again: nothing changes
+    key = ApiKey.objects.get(pk=issued.api_key.pk)
+    assert key.revoked_at is not None
+    latest = key.history.order_by("-history_id").first()
+    assert (latest.revoked_at, latest.history_user) == (key.revoked_at, admin)
+    assert key.history.exclude(revoked_at=None).count() == 1
 
 
 def test_missing_and_malformed_credentials():

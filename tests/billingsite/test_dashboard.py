@@ -8,12 +8,12 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client, RequestFactory
 
+from accounts.dashboard import recently_changed_customers
 from accounts.models import Customer
 from accounts.roles import ADMIN, FINANCE, SUPPORT
 from accounts.services import customer_create, customer_update, staff_user_create
 from billingsite import dashboard
 from billingsite.dashboard import Row, panels_for, register_panel, roles_of, unregister_panel
-from billingsite.dashboard_panels import recently_changed_customers
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "dashboard-test-password-1"

@@ -28,7 +28,7 @@ from billingsite.outbox.services import outbox_dispatch
 from disputes.models import Dispute, DisputeEvidenceSubmission, Refund
 from invoicing.models import Payment, StripeWebhookEvent
 from invoicing.services.invoices import invoice_mark_paid
-from invoicing.services.stripe_webhooks import webhook_event_process
+from invoicing.stripe.inbox import webhook_event_process
 from tests.browser.conftest import STAFF_PASSWORD, sign_in
 from tests.disputes.factories import dispute_obj
 from tests.stripe.sync_support import SECRET, finalized_invoice, post_event

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from disputes.models import Dispute, Refund
-from invoicing.services.reconciliation import reconcile, reconciliation_sources
+from invoicing.stripe.reconciliation import reconcile, reconciliation_sources
 from tests.disputes.factories import paid_invoice_payment, staff
 
 pytestmark = pytest.mark.django_db

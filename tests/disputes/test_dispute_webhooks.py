@@ -17,7 +17,7 @@ from disputes.models import Dispute, LedgerAccount, LedgerEntry
 from disputes.services.disputes import dispute_apply_stripe
 from disputes.services.ledger import balance
 from invoicing.models import StripeWebhookEvent
-from invoicing.services.stripe_webhooks import webhook_event_process
+from invoicing.stripe.inbox import webhook_event_process
 from tests.disputes.factories import dispute_obj, paid_invoice_payment
 from tests.stripe.sync_support import SECRET, post_event
 from tests.stripe_support import fixture_object, stripe_event
@@ -201,3 +201,29 @@ def test_concurrent_first_deliveries_make_one_dispute_and_one_posting_each():
     assert errors == []
     assert Dispute.objects.get(stripe_id="dp_race").status == "lost"
     assert _balances() == LOST
+
+
+def test_status_changes_from_webhooks_go_through_dispute_transition_into_the_history(
+    client, payment
+):
+    """The webhook path moves a dispute through dispute_transition(), which saves through the
+    model: every status Stripe reports is in the audit history, and a closed dispute stays
+    closed (DISPUTE_TRANSITIONS)."""
+    now = int(time.time())
+    steps = [
+        ("charge.dispute.created", "needs_response"),
+        ("charge.dispute.updated", "under_review"),
+    ]
+    steps.append(("charge.dispute.closed", "won"))
+    for offset, (kind, status) in enumerate(steps):
+        deliver(
+            client, stripe_event(kind, dispute_obj(payment, status=status), created=now + offset)
+        )
+    dispute = Dispute.objects.get()
+    statuses = list(dispute.history.order_by("history_id").values_list("status", flat=True))
+    # the row created by the first event, then one record per applied event
+    assert statuses == ["needs_response", "needs_response", "under_review", "won"]
+    reopen = dispute_obj(payment, status="under_review")
+    deliver(client, stripe_event("charge.dispute.updated", reopen, created=now + 10))
+    dispute.refresh_from_db()
+    assert dispute.status == "won" and dispute.history.count() == len(statuses)

@@ -15,7 +15,7 @@ from disputes.models import LedgerAccount, Refund
 from disputes.services.ledger import balance
 from disputes.services.refunds import refund_request
 from invoicing.models import StripeWebhookEvent
-from invoicing.services.stripe_webhooks import webhook_event_process
+from invoicing.stripe.inbox import webhook_event_process
 from tests.disputes.factories import paid_invoice_payment, staff
 from tests.stripe.sync_support import SECRET, post_event
 from tests.stripe_support import fixture_object, stripe_event

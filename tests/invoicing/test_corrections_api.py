@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection
 
-from billingsite.api.models import IdempotencyKey
+from accounts.api.idempotency_models import IdempotencyKey
 from invoicing.models import CreditNote, Invoice, InvoiceTransition
 from invoicing.services.billing import billing_run
 from invoicing.services.invoices import invoice_mark_paid

@@ -25,8 +25,8 @@ from invoicing.pricing import (
     rate_groups,
     rate_quantity,
 )
-from invoicing.selectors.ladder import rate_ladder
 from invoicing.selectors.terms import ChargeSegment
+from invoicing.selectors.usage_ladders import rate_ladder
 from invoicing.services.billing import billing_run
 from invoicing.services.contracts import AmendmentInput, contract_amend
 from invoicing.usage import UsageReading

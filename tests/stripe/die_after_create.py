@@ -16,7 +16,7 @@ DIED = 17
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billingsite.settings")
     django.setup()
-    import invoicing.services.stripe_invoices as stripe_invoices
+    import invoicing.stripe.invoice_push as stripe_invoices
     from billingsite.outbox.services import outbox_dispatch
 
     def die(*args: Any, **kwargs: Any) -> None:

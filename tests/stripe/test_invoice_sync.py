@@ -14,7 +14,7 @@ from billingsite.models import OutboxMessage, OutboxState
 from billingsite.money import to_minor_units
 from billingsite.outbox.services import lease_seconds, outbox_claim, outbox_dispatch, outbox_send
 from invoicing.models import Payment, StripeInvoice
-from invoicing.services.stripe_invoices import stripe_invoices_poll
+from invoicing.stripe.invoice_push import stripe_invoices_poll
 from tests.stripe.sync_support import finalized_invoice, link
 from tests.stripe_support import fixture_object
 
@@ -145,7 +145,7 @@ def test_timeout_after_stripe_answered_reuses_the_key_and_creates_nothing_new(
 def test_worker_killed_after_stripe_answered_before_recording_creates_one_invoice(
     recording_default_gateway, recording_client, monkeypatch
 ):
-    import invoicing.services.stripe_invoices as module
+    import invoicing.stripe.invoice_push as module
 
     invoice = finalized_invoice()
     _dispatch_until_settled()  # customer sync + push; reset and replay the push only

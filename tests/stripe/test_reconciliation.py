@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from invoicing.models import Payment, ReconciliationRun, StripeInvoice
-from invoicing.services.reconciliation import reconcile
+from invoicing.stripe.reconciliation import reconcile
 from tests.stripe.sync_support import finalized_invoice
 from tests.stripe_support import fixture_object
 

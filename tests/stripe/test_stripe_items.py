@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from billingsite.money import round_line, sum_lines, to_minor_units
 from invoicing.models import InvoiceLine
-from invoicing.services.stripe_items import stripe_item, stripe_items, stripe_total
+from invoicing.stripe.invoice_items import stripe_item, stripe_items, stripe_total
 
 START, END = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
 

@@ -14,7 +14,7 @@ from billingsite.models import OutboxMessage
 from billingsite.outbox.registry import register_outbox_handler, unregister_outbox_handler
 from billingsite.outbox.services import outbox_dispatch, outbox_enqueue
 from invoicing.models import StripeWebhookEvent
-from invoicing.services.stripe_webhooks import webhook_event_process
+from invoicing.stripe.inbox import webhook_event_process
 from tests.stripe.sync_support import SECRET, post_event, stripe_event
 
 pytestmark = pytest.mark.django_db

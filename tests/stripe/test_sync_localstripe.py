@@ -15,8 +15,8 @@ from accounts.services import customer_create, customer_update
 from billingsite.models import OutboxMessage
 from billingsite.outbox.services import outbox_dispatch
 from invoicing.models import Payment, StripeInvoice, StripePaymentMethod
-from invoicing.services.stripe_customers import customer_stripe_refresh_request
-from invoicing.services.stripe_invoices import stripe_invoice_refresh, stripe_invoices_poll
+from invoicing.stripe.customers import customer_stripe_refresh_request
+from invoicing.stripe.invoice_push import stripe_invoice_refresh, stripe_invoices_poll
 from tests.stripe.sync_support import finalized_invoice
 from tests.stripe_support import LOCALSTRIPE_API_KEY, LocalStripe
 

@@ -16,8 +16,8 @@ from invoicing.models import (
     StripeWebhookEvent,
     WebhookStatus,
 )
-from invoicing.services.stripe_webhooks import webhook_event_process, webhook_pending_ids
 from invoicing.stripe.events import handlers
+from invoicing.stripe.inbox import webhook_event_process, webhook_pending_ids
 from tests.stripe.sync_support import (
     SECRET,
     finalized_invoice,
@@ -320,7 +320,7 @@ def test_charge_events_mirror_captured_and_refunded_amounts_in_any_order(client)
 
 
 def test_dispute_events_are_not_taken_for_charges(client):
-    from invoicing.services.stripe_events import on_charge_event
+    from invoicing.stripe.event_handlers import on_charge_event
 
     assert on_charge_event not in handlers.handlers_for("charge.dispute.created")
     _deliver(client, stripe_event("charge.dispute.created", "dispute"))

@@ -20,7 +20,7 @@ from invoicing.models import (
     StripeInvoice,
     StripeWebhookEvent,
 )
-from invoicing.services.stripe_webhooks import webhook_event_process
+from invoicing.stripe.inbox import webhook_event_process
 from tests.stripe.sync_support import (
     SECRET,
     finalized_invoice,

@@ -16,7 +16,7 @@ from django.utils import timezone
 from billingsite.models import OutboxMessage
 from billingsite.outbox.services import lease_seconds, outbox_claim, outbox_send
 from invoicing.models import StripeInvoice
-from invoicing.services.stripe_customers import customer_ensure_on_stripe
+from invoicing.stripe.customers import customer_ensure_on_stripe
 from tests import workers
 from tests.stripe.die_after_create import DIED
 from tests.stripe.sync_support import finalized_invoice

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from invoicing.models import RunStatus
-from invoicing.services.reconciliation import differences_summary, reconcile
+from invoicing.stripe.reconciliation import differences_summary, reconcile
 
 
 def _moment(value: str) -> datetime:

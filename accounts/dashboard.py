@@ -1,8 +1,6 @@
-"""Dashboard panels over the data that exists today (customers and API keys).
-
-They read ``accounts`` models directly and only for display; when ``accounts`` grows its own
-``dashboard.py`` these move there. Every panel is bounded (a fixed number of rows) so the
-admin home page stays one cheap query per panel.
+"""Accounts' panels on the admin home (customers and API keys), found by
+``billingsite.dashboard.autodiscover()`` like every app's ``dashboard.py``. Every panel is
+bounded (a fixed number of rows) so the admin home page stays one cheap query per panel.
 """
 
 from __future__ import annotations

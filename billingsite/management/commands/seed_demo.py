@@ -11,15 +11,16 @@ class Command(BaseCommand):
     help = "Seed demo data (customers, staff logins, meters, usage...). Safe to run again."
 
     def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
-        # Apps seed in dependency order: accounts <- metering <- invoicing <- disputes.
-        for label in ("accounts", "metering", "invoicing", "disputes"):
-            if not apps.is_installed(label):
-                continue
+        # Every installed app's demo.py, found like check_invariants finds invariants.py, in
+        # INSTALLED_APPS order, which is the dependency order accounts <- metering <- ...
+        for config in apps.get_app_configs():
             try:
-                module = importlib.import_module(f"{label}.demo")
-            except ModuleNotFoundError:
+                module = importlib.import_module(f"{config.name}.demo")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{config.name}.demo":
+                    raise
                 continue
-            self.stdout.write(f"Seeding {label}...")
+            self.stdout.write(f"Seeding {config.label}...")
             with transaction.atomic():
                 module.seed(self.stdout)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))

@@ -20,6 +20,7 @@ class IdempotencyKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "billingsite_idempotencykey"  # moved from billingsite (issue 13); table kept
         constraints = [
             models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_unique"),
         ]

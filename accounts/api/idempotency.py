@@ -10,8 +10,8 @@ Two concurrent requests with one key: the second INSERT waits on the unique inde
 first commits, then replays its answer (or runs, if the first rolled back).
 
 Stored answers are kept ``API_IDEMPOTENCY_KEY_HOURS`` (default 24, as Stripe does) and then
-deleted by the hourly ``billingsite.idempotency_keys_prune`` task; a key sent again after
-that runs as a new request.
+deleted by the hourly ``billingsite.idempotency_keys_prune`` task (``accounts/api/tasks.py``);
+a key sent again after that runs as a new request.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -29,8 +30,11 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billingsite.api.models import IdempotencyKey
+from accounts.api.idempotency_models import IdempotencyKey
 from billingsite.errors import AppError, Conflict
+
+if TYPE_CHECKING:
+    from accounts.models import ApiKey
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -67,6 +71,11 @@ def _key_of(request: Request) -> str | None:
     return key
 
 
+def _api_key(request: Request) -> ApiKey:
+    # ApiKeyAuthentication sets request.auth to the key (DRF types it as a token).
+    return cast("ApiKey", request.auth)
+
+
 def idempotent(request: Request, work: Callable[[], Response]) -> Response:
     """Run ``work`` once per (API key, Idempotency-Key); replay its answer afterwards."""
     key = _key_of(request)
@@ -77,7 +86,7 @@ def idempotent(request: Request, work: Callable[[], Response]) -> Response:
         try:
             with transaction.atomic():
                 record = IdempotencyKey.objects.create(
-                    api_key=request.auth, key=key, fingerprint=fingerprint
+                    api_key=_api_key(request), key=key, fingerprint=fingerprint
                 )
         except IntegrityError:
             return _replay(request, key, fingerprint)
@@ -90,7 +99,7 @@ def idempotent(request: Request, work: Callable[[], Response]) -> Response:
 
 
 def _replay(request: Request, key: str, fingerprint: str) -> Response:
-    record = IdempotencyKey.objects.get(api_key=request.auth, key=key)
+    record = IdempotencyKey.objects.get(api_key=_api_key(request), key=key)
     if record.fingerprint != fingerprint or record.status_code is None:
         raise Conflict(
             "idempotency_key_reused",

@@ -5,18 +5,19 @@ the Stripe calls happen in a worker, never in the admin request."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from accounts.admin import CustomerAdmin
+from accounts.admin import register_customer_page_extension
 from accounts.models import Customer
 from billingsite.admin_readonly import ReadOnlyInline
 from billingsite.outbox.admin import action_results
 from invoicing.models import Payment, PaymentMethodUpdateLink, StripePaymentMethod
-from invoicing.services.stripe_customers import (
+from invoicing.stripe.customers import (
     customer_stripe_refresh_request,
     payment_method_link_request,
 )
@@ -71,6 +72,11 @@ class PaymentMethodLinkInline(_ReadOnlyInline):
     max_num = 10
 
 
+def _staff_user(request: HttpRequest) -> User:
+    # The admin only serves signed-in staff; Django types request.user as possibly anonymous.
+    return cast(User, request.user)
+
+
 def _results(
     modeladmin: admin.ModelAdmin, request: HttpRequest, title: str, results: list[tuple[Any, str]]
 ) -> HttpResponse:
@@ -85,7 +91,7 @@ def payment_method_link(
 ) -> HttpResponse:
     results = []
     for customer in queryset.order_by("pk"):
-        link = payment_method_link_request(customer=customer, requested_by=request.user)
+        link = payment_method_link_request(customer=customer, requested_by=_staff_user(request))
         results.append(
             (
                 customer,
@@ -108,7 +114,7 @@ def payment_method_link_email(
             results.append((customer, "not sent: the customer has no billing email"))
             continue
         link = payment_method_link_request(
-            customer=customer, requested_by=request.user, email_to=customer.email
+            customer=customer, requested_by=_staff_user(request), email_to=customer.email
         )
         results.append(
             (
@@ -131,15 +137,9 @@ def stripe_refresh(
     return _results(modeladmin, request, "Stripe refresh", results)
 
 
-CustomerAdmin.extra_readonly_inlines = [
-    *CustomerAdmin.extra_readonly_inlines,
-    PaymentMethodInline,
-    PaymentInline,
-    PaymentMethodLinkInline,
-]
-CustomerAdmin.actions = [
-    *CustomerAdmin.actions,
-    payment_method_link,
-    payment_method_link_email,
-    stripe_refresh,
-]
+def register() -> None:
+    """Called from InvoicingConfig.ready(): Stripe's part of the customer page."""
+    register_customer_page_extension(
+        readonly_inlines=[PaymentMethodInline, PaymentInline, PaymentMethodLinkInline],
+        actions=[payment_method_link, payment_method_link_email, stripe_refresh],
+    )

@@ -34,10 +34,12 @@ from billingsite.outbox.services import outbox_enqueue
 from invoicing.models import LinkStatus, PaymentMethodUpdateLink, StripePaymentMethod
 from invoicing.stripe.gateway import default_gateway
 from invoicing.stripe.keys import idempotency_key
-
-SYNC_TOPIC = "stripe.customer.sync"
-REFRESH_TOPIC = "stripe.customer.refresh"
-PORTAL_TOPIC = "stripe.customer.portal_link"
+from invoicing.stripe.topics import (
+    CUSTOMER_REFRESH_TOPIC,
+    CUSTOMER_SYNC_TOPIC,
+    PAYMENT_METHOD_LINK_TOPIC,
+    payment_method_link_key,
+)
 
 
 def customer_ensure_on_stripe(customer: Customer) -> str:
@@ -130,7 +132,7 @@ def customer_refresh_send(message: OutboxMessage) -> dict[str, Any]:
 def customer_stripe_refresh_request(*, customer: Customer) -> OutboxMessage:
     """Ask for a read-back of the customer's payment methods (sync first when never synced)."""
     now = timezone.now()
-    topic = REFRESH_TOPIC if customer.stripe_customer_id else SYNC_TOPIC
+    topic = CUSTOMER_REFRESH_TOPIC if customer.stripe_customer_id else CUSTOMER_SYNC_TOPIC
     key = f"customer:{customer.pk}:{topic.rsplit('.', 1)[1]}:{now.timestamp():.6f}"
     return outbox_enqueue(topic, key, {"customer_id": customer.pk}, now=now)[0]
 
@@ -144,7 +146,7 @@ def payment_method_link_request(
         customer=customer, requested_by=requested_by, email_to=email_to
     )
     outbox_enqueue(
-        PORTAL_TOPIC, idempotency_key("payment-method-link", link.pk), {"link_id": link.pk}
+        PAYMENT_METHOD_LINK_TOPIC, payment_method_link_key(link.pk), {"link_id": link.pk}
     )
     return link
 
@@ -184,6 +186,6 @@ def payment_method_link_send(message: OutboxMessage) -> dict[str, Any]:
 
 
 def register() -> None:
-    register_outbox_handler(SYNC_TOPIC, customer_sync_send)
-    register_outbox_handler(REFRESH_TOPIC, customer_refresh_send)
-    register_outbox_handler(PORTAL_TOPIC, payment_method_link_send)
+    register_outbox_handler(CUSTOMER_SYNC_TOPIC, customer_sync_send)
+    register_outbox_handler(CUSTOMER_REFRESH_TOPIC, customer_refresh_send)
+    register_outbox_handler(PAYMENT_METHOD_LINK_TOPIC, payment_method_link_send)

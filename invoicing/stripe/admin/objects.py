@@ -21,9 +21,9 @@ from invoicing.models import (
     StripeInvoice,
     StripeWebhookEvent,
 )
-from invoicing.services.stripe_webhooks import webhook_events_replay
 from invoicing.states import InvoiceStatus
 from invoicing.stripe.config import not_configured_notice, stripe_configured
+from invoicing.stripe.inbox import webhook_events_replay
 
 
 @admin.register(StripeWebhookEvent)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from invoicing.services.stripe_payments import (
+from invoicing.stripe.events import StripeEvent, handlers
+from invoicing.stripe.mirror import (
     charge_apply,
     payment_intent_apply,
     stripe_invoice_apply,
 )
-from invoicing.stripe.events import StripeEvent, handlers
 
 INVOICE_EVENTS = (
     "invoice.created",

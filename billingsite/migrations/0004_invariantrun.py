@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billingsite', '0002_api_idempotency_keys'),
+        ('billingsite', '0003_idempotency_key_moved_to_accounts'),
     ]
 
     operations = [

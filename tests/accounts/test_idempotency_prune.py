@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from accounts.api.idempotency import idempotency_keys_prune
+from accounts.api.idempotency_models import IdempotencyKey
 from accounts.services import api_key_create
-from billingsite.api.idempotency import idempotency_keys_prune
-from billingsite.api.models import IdempotencyKey
 
 pytestmark = pytest.mark.django_db
 

@@ -1,7 +1,7 @@
 """Invoice sync: a finalized Tally invoice becomes a finalized Stripe invoice, charged or sent.
 
-``invoice_stripe_enqueue`` runs inside ``invoice_finalize``'s transaction and writes the outbox
-row ``invoice:<id>:finalize``; ``invoice_push`` is its handler. Every Stripe write carries a key
+``invoice_finalize`` writes the outbox row ``invoice:<id>:finalize`` inside its transaction (topic
+and key from ``topics``); ``invoice_push`` is its handler. Every Stripe write carries a key
 derived from that row, so the handler can run any number of times (a timeout, a worker killed
 after Stripe answered) and Stripe still holds one invoice with one item per line:
 
@@ -28,36 +28,25 @@ from billingsite.errors import AppError
 from billingsite.money import amount_of, round_line, to_minor_units
 from billingsite.outbox.models import OutboxMessage, OutboxState
 from billingsite.outbox.registry import register_outbox_handler
-from billingsite.outbox.services import outbox_enqueue
 from invoicing.models import CollectionMethod, Invoice, StripeInvoice
-from invoicing.services.stripe_customers import customer_ensure_on_stripe
-from invoicing.services.stripe_items import stripe_items, stripe_total
-from invoicing.services.stripe_payments import (
+from invoicing.states import InvoiceStatus
+from invoicing.stripe import errors
+from invoicing.stripe.customers import customer_ensure_on_stripe
+from invoicing.stripe.errors import StripeGatewayError
+from invoicing.stripe.gateway import StripeGateway, default_gateway
+from invoicing.stripe.invoice_items import stripe_items, stripe_total
+from invoicing.stripe.mirror import (
     payment_intent_apply,
     stripe_invoice_apply,
     stripe_time,
 )
-from invoicing.states import InvoiceStatus
-from invoicing.stripe import errors
-from invoicing.stripe.errors import StripeGatewayError
-from invoicing.stripe.gateway import StripeGateway, default_gateway
-from invoicing.stripe.keys import idempotency_key
-
-TOPIC = "stripe.invoice.finalize"
-VOID_TOPIC = "stripe.invoice.void"
+from invoicing.stripe.topics import INVOICE_PUSH_TOPIC, INVOICE_VOID_TOPIC, invoice_push_key
 
 
 class PushNotFinished(AppError):
     """The void arrived before the push finished: wait for it (retried with backoff)."""
 
     retryable = True
-
-
-def invoice_stripe_enqueue(invoice: Invoice) -> None:
-    """Call inside the finalizing transaction: the push exists iff the finalization commits."""
-    outbox_enqueue(
-        TOPIC, idempotency_key("invoice", invoice.pk, "finalize"), {"invoice_id": invoice.pk}
-    )
 
 
 def invoice_push(message: OutboxMessage) -> dict[str, Any]:
@@ -205,22 +194,12 @@ def stripe_invoices_poll(
     return {"polled": len(ids) - failed, "failed": failed}
 
 
-def invoice_stripe_void_enqueue(invoice: Invoice) -> None:
-    """Call inside the voiding transaction, for an invoice that was issued (has a number)."""
-    if invoice.number:
-        outbox_enqueue(
-            VOID_TOPIC, idempotency_key("invoice", invoice.pk, "void"), {"invoice_id": invoice.pk}
-        )
-
-
 def invoice_void_push(message: OutboxMessage) -> dict[str, Any]:
     """Outbox handler: void the Stripe invoice of a voided Tally invoice (key ``...:void``)."""
     invoice_id = message.payload["invoice_id"]
     mirror = StripeInvoice.objects.filter(invoice_id=invoice_id).first()
     if mirror is None:
-        push = OutboxMessage.objects.filter(
-            key=idempotency_key("invoice", invoice_id, "finalize")
-        ).first()
+        push = OutboxMessage.objects.filter(key=invoice_push_key(invoice_id)).first()
         if push is not None and push.state not in (OutboxState.SENT, OutboxState.DEAD):
             raise PushNotFinished(
                 "push_not_finished", f"Invoice {invoice_id} is still being pushed to Stripe."
@@ -234,5 +213,5 @@ def invoice_void_push(message: OutboxMessage) -> dict[str, Any]:
 
 
 def register() -> None:
-    register_outbox_handler(TOPIC, invoice_push)
-    register_outbox_handler(VOID_TOPIC, invoice_void_push)
+    register_outbox_handler(INVOICE_PUSH_TOPIC, invoice_push)
+    register_outbox_handler(INVOICE_VOID_TOPIC, invoice_void_push)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from invoicing.admin.stripe import ReadOnlyAdmin
 from invoicing.models import ReconciliationDifference, ReconciliationRun
+from invoicing.stripe.admin.objects import ReadOnlyAdmin
 
 
 class DifferenceInline(admin.TabularInline):

@@ -1,6 +1,6 @@
 """Models priced per event or per group: percentage and matrix.
 
-Inputs are already validated and transformed; amounts are exact (see ``models_quantity``).
+Inputs are already validated and transformed; amounts are exact (see ``quantity_pricing``).
 """
 
 from __future__ import annotations

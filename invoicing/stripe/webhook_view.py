@@ -12,7 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from billingsite.errors import AppError, error_response
-from invoicing.services.stripe_webhooks import webhook_receive
+from invoicing.stripe.inbox import webhook_receive
 
 
 @csrf_exempt

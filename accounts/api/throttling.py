@@ -51,6 +51,9 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
     ``api_key`` entry of ``DEFAULT_THROTTLE_RATES``); only the counting is replaced."""
 
     scope = "api_key"
+    # Set by SimpleRateThrottle.__init__ from the rate; declared for the type checker.
+    duration: int
+    num_requests: int
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         key = request.auth

@@ -55,7 +55,7 @@ class QuarantinedManager(models.Manager["QuarantinedRollup"]):
 class QuarantinedRollup(RollupQueue):
     """Admin queue: events the rollup worker could not apply, with the reason; replayable."""
 
-    objects = QuarantinedManager()
+    objects = QuarantinedManager()  # type: ignore[misc]  # a proxy narrows its manager
 
     class Meta:
         proxy = True

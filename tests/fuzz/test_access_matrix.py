@@ -31,7 +31,7 @@ from tests.disputes.factories import staff
 from tests.fuzz import access
 from tests.fuzz.conftest import CALLERS, World
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.fuzz]
 
 API = {
     "GET /api/v1/contracts": "UUDKKK",

@@ -21,7 +21,7 @@ from accounts.services import api_key_create
 from tests.factories import CustomerFactory
 from tests.stripe_support import sign_webhook
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.fuzz]
 
 WEBHOOK_SECRET = "whsec_hostile_bodies"
 H2 = pytest.mark.xfail(strict=True, reason="fixed by h2-json")

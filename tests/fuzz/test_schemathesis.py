@@ -24,6 +24,8 @@ from schemathesis.config import SchemathesisConfig
 
 from tests.fuzz.conftest import World
 
+pytestmark = [pytest.mark.django_db, pytest.mark.fuzz]
+
 MAX_EXAMPLES = 8  # per operation with the admin key (all phases)
 LIGHT_EXAMPLES = 3  # per operation with the other callers (no coverage phase)
 STATEFUL_STEPS = 20

@@ -197,6 +197,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "COERCE_DECIMAL_TO_STRING": True,
+    # No OPTIONS metadata (it is not part of the API and crashed on views without a
+    # serializer_class): OPTIONS answers 405 like any undeclared method.
+    "DEFAULT_METADATA_CLASS": None,
 }
 # Late usage (invoicing): events rolled up from this many minutes before a draft is due for
 # finalization are flagged late (and re-rated on the next invoice); periods re-rated always.
@@ -224,6 +227,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The shared error answers (400/401/403/404/409/413/415/429/503) of every operation.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "billingsite.api.schema.add_error_responses",
+    ],
 }
 
 # --- Celery --------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ from accounts.services import CUSTOMER_FIELDS
 
 class CustomerOutput(serializers.ModelSerializer):
     aliases = serializers.SerializerMethodField()
+    # may be empty, which an OpenAPI "email" format would not allow
+    email = serializers.CharField(read_only=True, help_text="Billing email, or empty.")
 
     class Meta:
         model = Customer

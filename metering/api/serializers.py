@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
 from metering.models import Aggregation, Meter, MeterVersion, UsageEvent
@@ -33,20 +34,23 @@ class IngestResponse(serializers.Serializer):
     events = EventOutcome(many=True)
 
 
-class EventInput(serializers.Serializer):
-    """Documentation of one event (the view reads the body itself, for speed and gzip)."""
-
-    id = serializers.CharField(max_length=256, help_text="Idempotency key, unique forever.")
-    customer = serializers.CharField(max_length=128, help_text="External id or alias.")
-    type = serializers.CharField(max_length=128)
-    timestamp = serializers.DateTimeField(
-        required=False, help_text="RFC 3339; defaults to the time received."
-    )
-    properties = serializers.DictField(required=False)
+EVENT_SHAPE = (
+    'Each event: {"id": unique idempotency key (at most 256 characters), "customer": external '
+    'id or alias (128), "type" (128), "timestamp"?: RFC 3339 (default: when received), '
+    '"properties"?: object}. An event that breaks these rules does not fail the request: it is '
+    "answered `rejected` with a reason in its outcome."
+)
 
 
 class IngestRequest(serializers.Serializer):
-    events = EventInput(many=True)
+    # Items are validated one by one and answered in-band (see EVENT_SHAPE), so the schema
+    # types them loosely: a malformed event is a 200 with a `rejected` outcome, not a 400.
+    events = serializers.ListField(
+        child=serializers.JSONField(),
+        min_length=1,
+        max_length=settings.METERING_MAX_EVENTS_PER_REQUEST,
+        help_text=EVENT_SHAPE,
+    )
 
 
 class EventOutput(serializers.ModelSerializer):
@@ -73,10 +77,18 @@ class EventOutput(serializers.ModelSerializer):
 
 
 class EventQuery(serializers.Serializer):
-    customer = serializers.CharField(required=False)
-    type = serializers.CharField(required=False)
+    # an empty value (`?type=`) means no filter, as for any optional query string
+    customer = serializers.CharField(required=False, allow_blank=True)
+    type = serializers.CharField(required=False, allow_blank=True)
     start = serializers.DateTimeField(required=False)
     end = serializers.DateTimeField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # DRF drops an empty optional value; an empty time is a mistake, not "no bound".
+        for name in ("start", "end"):
+            if self.initial_data.get(name) == "":
+                raise serializers.ValidationError({name: "An RFC 3339 time, or leave it out."})
+        return attrs
 
 
 class FilterRule(serializers.Serializer):

@@ -244,49 +244,9 @@ def command_run(args: argparse.Namespace) -> int:
         _manage("collectstatic", "--no-input", "-v", "0", env=env)
         if not args.no_demo:
             _manage("seed_demo", env=env)
-        queues = "default,rollups,billing,stripe,notifications"
-        commands = {
-            "web": [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "billingsite.wsgi",
-                "--bind",
-                f"{args.host}:{args.port}",
-                "--workers",
-                "2",
-                "--threads",
-                "4",
-                "--access-logfile",
-                "-",
-            ],
-            "worker": [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "billingsite",
-                "worker",
-                "-Q",
-                queues,
-                "--concurrency",
-                "2",
-                "--loglevel",
-                "INFO",
-            ],
-            "beat": [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "billingsite",
-                "beat",
-                "--loglevel",
-                "INFO",
-                "--schedule",
-                str(data_dir / "celerybeat-schedule"),
-            ],
-        }
+        commands = launch_run.service_commands(
+            sys.executable, host=args.host, port=args.port, data_dir=data_dir
+        )
         log_dir = data_dir / "logs"
         if stripe_env and not args.no_demo:  # before the worker: it would charge cardless
             quiet = {} if args.verbose else {"LOG_LEVEL": "WARNING"}  # one summary line
@@ -294,14 +254,6 @@ def command_run(args: argparse.Namespace) -> int:
         procs = launch_run.start_services(
             commands, env=env, cwd=ROOT, log_dir=log_dir, verbose=args.verbose
         )
-        stopping = False
-
-        def _on_signal(signum: int, _frame: object) -> None:
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGINT, _on_signal)
-        signal.signal(signal.SIGTERM, _on_signal)
         status = launch_run.Status(
             url=f"http://{args.host}:{args.port}/",
             demo=not args.no_demo,
@@ -311,17 +263,7 @@ def command_run(args: argparse.Namespace) -> int:
         )
         for line in launch_run.status_lines(status):
             _log(line)
-        exit_code = 0
-        while not stopping:
-            for name, proc in procs.items():
-                if proc.poll() is not None:
-                    _log(f"{name} exited with code {proc.returncode}; stopping the rest")
-                    if not args.verbose:
-                        log = launch_run.log_path(log_dir, name)
-                        _log(f"last lines of {log}:\n{launch_run.log_tail(log)}")
-                    exit_code = proc.returncode or 1
-                    stopping = True
-            time.sleep(0.3)
+        exit_code = launch_run.supervise(procs, log_dir=log_dir, verbose=args.verbose, say=_log)
         _log("Stopping web, worker and beat...")
         _stop_all(procs)
         _log("Stopped.")

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import signal
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -151,3 +153,51 @@ def loopback_url(host: str, port: int, path: str) -> str:
     """The URL localstripe posts webhooks to: this server, reached over loopback."""
     reach = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104
     return f"http://{reach}:{port}{path}"
+
+
+def service_commands(python: str, *, host: str, port: int, data_dir: Path) -> dict[str, list[str]]:
+    """Web, worker and beat as an operator runs them (README, "Deploying Tally"): the worker
+    is a plain ``celery worker``, which consumes every queue settings declare."""
+    celery = [python, "-m", "celery", "-A", "billingsite"]
+    return {
+        "web": [
+            *(python, "-m", "gunicorn", "billingsite.wsgi", "--bind", f"{host}:{port}"),
+            *("--workers", "2", "--threads", "4", "--access-logfile", "-"),
+        ],
+        "worker": [*celery, "worker", "--concurrency", "2", "--loglevel", "INFO"],
+        "beat": [
+            *celery,
+            *("beat", "--loglevel", "INFO", "--schedule", str(data_dir / "celerybeat-schedule")),
+        ],
+    }
+
+
+def supervise(
+    procs: Mapping[str, subprocess.Popen[bytes]],
+    *,
+    log_dir: Path,
+    verbose: bool,
+    say: Callable[[str], None],
+) -> int:
+    """Wait until Ctrl-C/SIGTERM or until a service exits (then show the end of its log);
+    the exit code to return. The caller stops the services."""
+    stopping = False
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    exit_code = 0
+    while not stopping:
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                say(f"{name} exited with code {proc.returncode}; stopping the rest")
+                if not verbose:
+                    log = log_path(log_dir, name)
+                    say(f"last lines of {log}:\n{log_tail(log)}")
+                exit_code = proc.returncode or 1
+                stopping = True
+        time.sleep(0.3)
+    return exit_code

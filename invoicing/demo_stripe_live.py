@@ -120,9 +120,10 @@ def _made_real(payment: Payment) -> int:
         return 0
     charge = intent.get("latest_charge")
     charge_id = charge.get("id") if isinstance(charge, dict) else charge
-    Payment.objects.filter(pk=payment.pk).update(
-        stripe_payment_intent_id=intent["id"], stripe_charge_id=charge_id or None
-    )
+    # Saved through the model so the payment's history records the new Stripe ids.
+    payment.stripe_payment_intent_id = intent["id"]
+    payment.stripe_charge_id = charge_id or None
+    payment.save(update_fields=["stripe_payment_intent_id", "stripe_charge_id"])
     OutboxMessage.objects.filter(
         key=idempotency_key("invoice", payment.invoice_id, "finalize"), state=OutboxState.PENDING
     ).update(

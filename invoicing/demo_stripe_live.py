@@ -26,9 +26,9 @@ from billingsite.outbox.services import outbox_dispatch
 from billingsite.stripe_loopback.process import card_payment_method, is_loopback_stripe
 from invoicing.models import Invoice, Payment, StripePaymentMethod
 from invoicing.stripe.customers import customer_ensure_on_stripe, payment_methods_refresh
-from invoicing.stripe.invoice_push import stripe_invoices_poll
 from invoicing.stripe.errors import StripeGatewayError
 from invoicing.stripe.gateway import default_gateway
+from invoicing.stripe.invoice_push import stripe_invoices_poll
 from invoicing.stripe.keys import idempotency_key
 
 DECLINED_FOR = "umbrella"

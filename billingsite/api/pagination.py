@@ -13,7 +13,7 @@ class CursorPagination(pagination.CursorPagination):
     max_page_size = 500
     ordering = "-id"
 
-    def get_page_size(self, request: Request) -> int:
+    def get_page_size(self, request: Request) -> int | None:
         """A ``limit`` that is not a positive integer is a 400, not silently the default."""
         raw = request.query_params.get(self.page_size_query_param)
         if raw is not None and not (raw.isascii() and raw.isdigit() and int(raw) > 0):

@@ -202,9 +202,10 @@ def api_key_authenticate(plaintext: str) -> ApiKey | None:
     return key
 
 
-# Per process: when this process last recorded each key's use. A cached key carries the
-# last_used_at of when it was cached, so it alone cannot tell whether a write is due.
-_last_touched: dict[int, datetime] = {}
+# Per process: when this process last recorded each key's use, by digest (unique for ever, where
+# a primary key can come back after a table is truncated). A cached key carries the last_used_at
+# of when it was cached, so it alone cannot tell whether a write is due.
+_last_touched: dict[str, datetime] = {}
 
 
 def _api_key_touch(key: ApiKey) -> None:
@@ -212,13 +213,13 @@ def _api_key_touch(key: ApiKey) -> None:
     no-op when another process did it), no lock."""
     now = timezone.now()
     resolution = timedelta(seconds=settings.API_KEY_LAST_USED_RESOLUTION_SECONDS)
-    known = [t for t in (key.last_used_at, _last_touched.get(key.pk)) if t is not None]
+    known = [t for t in (key.last_used_at, _last_touched.get(key.digest)) if t is not None]
     if known and now - max(known) < resolution:
         return
     ApiKey.objects.filter(pk=key.pk).filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - resolution)
     ).update(last_used_at=now)
-    _last_touched[key.pk] = now
+    _last_touched[key.digest] = now
 
 
 @transaction.atomic

@@ -151,3 +151,16 @@ def test_a_deleted_key_is_refused_at_once(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         ApiKey.objects.filter(pk=issued.api_key.pk).delete()
     assert api_key_authenticate(issued.plaintext) is None
+
+
+def test_a_new_key_reusing_an_old_keys_id_still_has_its_first_use_recorded():
+    # Truncating the table (as a flush does) restarts the id sequence: the per-process record
+    # of the old key's last use must not be taken for the new key's.
+    old = api_key_create(name="old", scope="read")
+    api_key_authenticate(old.plaintext)
+    reused_pk = old.api_key.pk
+    ApiKey.objects.filter(pk=reused_pk).delete()
+    new = api_key_create(name="new", scope="read")
+    ApiKey.objects.filter(pk=new.api_key.pk).update(id=reused_pk)
+    api_key_authenticate(new.plaintext)
+    assert ApiKey.objects.get(pk=reused_pk).last_used_at is not None

@@ -60,6 +60,11 @@ class Customer(models.Model):
         blank=True,
         help_text="Hours a draft invoice waits for late usage; empty means the default (24).",
     )
+    past_due_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the oldest invoice still unpaid passed its due date; empty when none is.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()

@@ -20,6 +20,7 @@ from accounts.models import (
 )
 from accounts.portal.services import usage_link_revoke
 from billingsite.errors import AppError
+from billingsite.staff import staff_user
 
 # Finance-only fields (permission ``change_customer_billing_terms``): what the customer is
 # billed in, and ``invoice_grace_hours``, which decides when its invoices finalize.
@@ -187,7 +188,7 @@ class ApiKeyAdmin(SimpleHistoryAdmin):
         if change:
             return  # keys are immutable once issued; revoke and issue a new one instead
         issued = services.api_key_create(
-            name=obj.name, scope=obj.scope, customer=obj.customer, created_by=request.user
+            name=obj.name, scope=obj.scope, customer=obj.customer, created_by=staff_user(request)
         )  # type: ignore[arg-type]
         obj.pk = issued.api_key.pk
         obj.refresh_from_db()
@@ -202,7 +203,7 @@ class ApiKeyAdmin(SimpleHistoryAdmin):
             try:
                 if key.revoked_at is not None:
                     raise AppError("already_revoked", "was already revoked")
-                services.api_key_revoke(api_key=key, actor=request.user)  # type: ignore[arg-type]
+                services.api_key_revoke(api_key=key, actor=staff_user(request))
                 messages.success(request, f"{key}: revoked.")
             except AppError as exc:
                 messages.error(request, f"{key}: {exc.message}")

@@ -6,6 +6,8 @@ class BillingsiteConfig(AppConfig):
     verbose_name = "Tally"
 
     def ready(self) -> None:
+        from billingsite import dashboard
+        from billingsite.invariant_runs import dashboard as invariant_runs_dashboard
         from billingsite.invariant_runs.services import invariant_gauges
         from billingsite.observability import register_db_gauges
         from billingsite.outbox.metrics import outbox_gauges
@@ -14,3 +16,4 @@ class BillingsiteConfig(AppConfig):
         register_db_gauges(outbox_gauges)
         register_db_gauges(invariant_gauges)
         register_db_gauges(celery_queue_gauges)
+        dashboard.on_autodiscover(invariant_runs_dashboard.register)

@@ -148,6 +148,13 @@ def registered_panels() -> list[Panel]:
 
 
 _discovered = False
+_after_discovery: list[Callable[[], None]] = []
+
+
+def on_autodiscover(callback: Callable[[], None]) -> None:
+    """Run ``callback`` when the panels are discovered: for registrations that need the role
+    names, which the app that owns the roles sets from its own ``ready()``."""
+    _after_discovery.append(callback)
 
 
 def autodiscover() -> None:
@@ -156,14 +163,9 @@ def autodiscover() -> None:
     if _discovered:
         return
     autodiscover_modules("dashboard")
-    _register_invariant_runs_panel()
+    for callback in _after_discovery:
+        callback()
     _discovered = True
-
-
-def _register_invariant_runs_panel() -> None:
-    from billingsite.invariant_runs.dashboard import register
-
-    register()
 
 
 def roles_of(user: AbstractBaseUser | AnonymousUser) -> list[str]:

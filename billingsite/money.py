@@ -207,6 +207,19 @@ def parse_decimal(value: Any, field: str, *, max_places: int = MAX_INPUT_PLACES)
     return result
 
 
+def positive_amount(value: Any, currency: str, field: str) -> Decimal:
+    """A positive amount with no more places than the currency's minor unit."""
+    amount = Decimal(str(value))
+    if amount <= 0 or decimal_places(amount) > currency_exponent(currency):
+        places = currency_exponent(currency)
+        raise MoneyError(
+            "invalid_amount",
+            f"{field} must be positive with at most {places} decimal places for {currency}.",
+            details={field: str(value)},
+        )
+    return amount
+
+
 def _invalid(field: str, problem: str) -> NoReturn:
     raise MoneyError("invalid_decimal", f"{field} {problem}", {field: problem})
 

@@ -30,13 +30,21 @@ units on the Stripe mirrors (``StripeInvoice.total_minor``).
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from djmoney.models.fields import MoneyFieldProxy
 from djmoney.money import Money
 from djmoney.utils import MONEY_CLASSES
 
 from billingsite.money import MoneyError, amount_of, normalize_currency
+
+
+class Digits(TypedDict):
+    """``max_digits`` and ``decimal_places`` of a numeric column, spread into its field."""
+
+    max_digits: int
+    decimal_places: int
+
 
 AMOUNT_PLACES = 4
 """Decimal places of every stored amount column (numeric(24, 4))."""

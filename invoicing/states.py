@@ -40,3 +40,8 @@ def sources_of(target: str) -> frozenset[str]:
 
 def can_transition(current: str, target: str) -> bool:
     return TRANSITIONS.allows(current, target)
+
+
+class ChargeKind(models.TextChoices):
+    FIXED = "fixed", "Recurring fixed fee"
+    USAGE = "usage", "Usage charge (bound to a meter)"

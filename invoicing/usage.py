@@ -3,7 +3,8 @@
 Billing code takes ``usage: UsageSource`` and calls it as
 ``usage(customer=..., meter_key=..., start=..., end=..., group_by=...)`` for a half-open UTC
 period. The default adapts ``metering.selectors.usage_for_period`` (the selector the usage
-pages share, so pages and invoices agree); tests pass explicit numbers instead.
+pages share, so pages and invoices agree); tests pass explicit numbers instead
+(``tests/usage_sources.py``), or name them in ``INVOICING_USAGE_SOURCE`` (``default_usage``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
+
+from django.conf import settings
+from django.utils.module_loading import import_string
 
 from accounts.models import Customer
 from billingsite.errors import AppError
@@ -151,18 +155,15 @@ class EventValues(Protocol):
     def totals(self) -> tuple[int, Decimal]: ...
 
 
-def metering_usage(
-    *,
-    customer: Customer,
-    meter_key: str,
-    start: datetime,
-    end: datetime,
-    group_by: Sequence[str] | None = None,
-) -> UsageReading:
-    """One-off usage read (previews, the API): a fresh ``MeteringUsage`` each call."""
-    return MeteringUsage()(
-        customer=customer, meter_key=meter_key, start=start, end=end, group_by=group_by
-    )
+def default_usage() -> UsageSource:
+    """The source billing reads when a caller passes none: metering's own, unless the
+    ``INVOICING_USAGE_SOURCE`` setting names another (the dotted path of a function answering
+    a ``UsageSource``; tests use it to bill fixed numbers through the admin and the API)."""
+    path = getattr(settings, "INVOICING_USAGE_SOURCE", "")
+    if path:
+        source: UsageSource = import_string(path)()
+        return source
+    return MeteringUsage()
 
 
 def reading_from(result: Any) -> UsageReading:
@@ -174,52 +175,3 @@ def reading_from(result: Any) -> UsageReading:
         item_get = item.get if isinstance(item, Mapping) else (lambda k, i=item: getattr(i, k))
         groups.append((dict(item_get("group") or {}), Decimal(str(item_get("value") or 0))))
     return UsageReading(total=total, groups=tuple(groups))
-
-
-def fixed_usage(
-    values: Mapping[str, Any], events: Mapping[str, Iterable[Any]] | None = None
-) -> UsageSource:
-    """A usage source with the same totals for every period (for tests and previews).
-
-    ``values`` maps a meter key to a total (``Decimal``/``int``/``str``) or to a list of
-    ``(group dict, value)`` pairs; ``events`` maps a meter key to its event values (the same
-    for every interval), read by percentage prices.
-    """
-    return FixedUsage(values, events or {})
-
-
-@dataclasses.dataclass(frozen=True)
-class FixedUsage:
-    values: Mapping[str, Any]
-    event_values: Mapping[str, Iterable[Any]]
-
-    def __call__(
-        self,
-        *,
-        customer: Customer,
-        meter_key: str,
-        start: datetime,
-        end: datetime,
-        group_by: Sequence[str] | None = None,
-    ) -> UsageReading:
-        value = self.values.get(meter_key, 0)
-        if isinstance(value, list | tuple):
-            pairs = tuple((dict(g), Decimal(str(v))) for g, v in value)
-            return UsageReading(total=sum((v for _g, v in pairs), ZERO), groups=pairs)
-        return UsageReading(total=Decimal(str(value)))
-
-    def events(
-        self, *, customer: Customer, meter_key: str, start: datetime, end: datetime
-    ) -> EventValues:
-        return FixedEvents(tuple(Decimal(str(v)) for v in self.event_values.get(meter_key, ())))
-
-
-@dataclasses.dataclass(frozen=True)
-class FixedEvents:
-    values: tuple[Decimal, ...]
-
-    def __iter__(self) -> Iterator[Decimal]:
-        return iter(self.values)
-
-    def totals(self) -> tuple[int, Decimal]:
-        return len(self.values), sum(self.values, ZERO)

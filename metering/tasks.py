@@ -5,11 +5,8 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.core.cache import cache
 
 logger = logging.getLogger(__name__)
-
-KICK_KEY = "metering:rollup-kick"
 
 
 @shared_task(name="metering.rollup_run", time_limit=120, soft_time_limit=100)
@@ -25,13 +22,3 @@ def events_attribute_sweep() -> int:
     from metering.services import events_attribute
 
     return events_attribute()
-
-
-def rollup_kick() -> None:
-    """Ask a worker to roll up soon; at most one request per second across all web processes
-    (the beat entry runs the task every few seconds anyway)."""
-    try:
-        if cache.add(KICK_KEY, 1, timeout=1):
-            rollup_run_task.delay()
-    except Exception:  # the beat schedule is the fallback; never fail an ingest over this
-        logger.warning("could not enqueue a rollup run", exc_info=True)

@@ -26,7 +26,6 @@ KNOWN_BULK_UPDATES: dict[str, int] = {
     "disputes/services/reminders.py::_remind": 1,
     "invoicing/demo_stripe.py::_demo_customer": 1,
     "invoicing/services/contracts.py::touch_contract": 1,
-    "invoicing/services/invoices.py::_issue": 1,
     "invoicing/services/invoices.py::_store_lines": 1,
     "invoicing/stripe/customers.py::customer_ensure_on_stripe": 1,
     "invoicing/stripe/mirror.py::_payments_of_invoice": 1,
@@ -98,3 +97,37 @@ def test_known_bulk_updates_are_still_there() -> None:
     found = _bulk_updates(_models_with_history())
     gone = {name: n for name, n in KNOWN_BULK_UPDATES.items() if found.get(name, 0) < n}
     assert gone == {}
+
+
+TRANSITION_RECORDS = {
+    # model of the audit record -> "path::function" allowed to create it
+    "InvoiceTransition": {
+        "invoicing/services/invoices.py::invoice_transition",
+        # a re-issue's creation record: a new draft has no move to make
+        "invoicing/services/invoices.py::invoice_reissue",
+    },
+}
+
+
+def _record_creations(model: str) -> set[str]:
+    found = set()
+    for path in _app_modules():
+        for func in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(func, ast.FunctionDef):
+                continue
+            for node in ast.walk(func):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in {"create", "bulk_create"}
+                    and _queried_model(node) == model
+                ):
+                    found.add(f"{path.relative_to(ROOT).as_posix()}::{func.name}")
+    return found
+
+
+def test_invoice_status_changes_are_recorded_only_by_the_invoice_transition_service() -> None:
+    """One door per state machine: finalizing, voiding, paying and re-issuing an invoice all
+    go through ``invoice_transition`` (issue 13), so no other code writes its audit rows."""
+    for model, allowed in TRANSITION_RECORDS.items():
+        assert _record_creations(model) == allowed

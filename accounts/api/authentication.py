@@ -8,6 +8,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from accounts import attempts
+from accounts.models import ApiKey
 from accounts.services import api_key_authenticate
 
 logger = logging.getLogger(__name__)
@@ -98,3 +99,12 @@ def _throttled(request: Request, verdict: attempts.Verdict) -> exceptions.Thrott
     return exceptions.Throttled(
         wait=verdict.retry_after, detail="Too many failed authentications from this address."
     )
+
+
+def request_key(request: Request) -> ApiKey:
+    """The API key that authenticated ``request``. Every view behind the scope permissions has
+    one; asking for it elsewhere is answered like a request without a key."""
+    key = request.auth
+    if not isinstance(key, ApiKey):
+        raise exceptions.NotAuthenticated()
+    return key

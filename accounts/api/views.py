@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import services
+from accounts.api.authentication import request_key
 from accounts.api.serializers import (
     AliasInput,
     AliasOutput,
@@ -18,29 +19,30 @@ from accounts.api.serializers import (
     CustomerUpdateInput,
 )
 from accounts.selectors import customer_for_key, customers_visible_to
+from billingsite.api.pagination import page_of
 
 
 class CustomerListCreate(GenericAPIView):
     serializer_class = CustomerOutput
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return customers_visible_to(self.request.auth)
+        return customers_visible_to(request_key(self.request))
 
     @extend_schema(responses=CustomerOutput(many=True), summary="List customers")
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
+        page = page_of(self, self.get_queryset())
         return self.get_paginated_response(CustomerOutput(page, many=True).data)
 
     @extend_schema(
         request=CustomerCreateInput, responses={201: CustomerOutput}, summary="Create a customer"
     )
     def post(self, request: Request) -> Response:
-        if request.auth.customer_id is not None:
+        if request_key(request).customer_id is not None:
             raise PermissionDenied("A customer-bound API key cannot create customers.")
         data = CustomerCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         customer = services.customer_create(**data.validated_data)
-        customer = customer_for_key(request.auth, customer.external_id)
+        customer = customer_for_key(request_key(request), customer.external_id)
         return Response(CustomerOutput(customer).data, status=status.HTTP_201_CREATED)
 
 
@@ -49,21 +51,24 @@ class CustomerDetail(GenericAPIView):
 
     @extend_schema(responses=CustomerOutput, summary="Get a customer by external id")
     def get(self, request: Request, external_id: str) -> Response:
-        return Response(CustomerOutput(customer_for_key(request.auth, external_id)).data)
+        return Response(CustomerOutput(customer_for_key(request_key(request), external_id)).data)
 
     @extend_schema(
         request=CustomerUpdateInput, responses=CustomerOutput, summary="Update a customer"
     )
     def patch(self, request: Request, external_id: str) -> Response:
-        customer = customer_for_key(request.auth, external_id)
+        customer = customer_for_key(request_key(request), external_id)
         data = CustomerUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        if request.auth.customer_id is not None and "invoice_grace_hours" in data.validated_data:
+        if (
+            request_key(request).customer_id is not None
+            and "invoice_grace_hours" in data.validated_data
+        ):
             # When its invoices finalize is the operator's (Finance's) decision, not the
             # customer's own key's.
             raise PermissionDenied("A customer-bound API key cannot change invoice_grace_hours.")
         services.customer_update(customer=customer, **data.validated_data)
-        return Response(CustomerOutput(customer_for_key(request.auth, external_id)).data)
+        return Response(CustomerOutput(customer_for_key(request_key(request), external_id)).data)
 
 
 class CustomerAliasCreate(GenericAPIView):
@@ -73,7 +78,7 @@ class CustomerAliasCreate(GenericAPIView):
         request=AliasInput, responses={201: AliasOutput}, summary="Add an alias to a customer"
     )
     def post(self, request: Request, external_id: str) -> Response:
-        customer = customer_for_key(request.auth, external_id)
+        customer = customer_for_key(request_key(request), external_id)
         data = AliasInput(data=request.data)
         data.is_valid(raise_exception=True)
         alias = services.customer_alias_add(customer=customer, alias=data.validated_data["alias"])

@@ -1,10 +1,16 @@
 """Cursor pagination: stable under inserts, cheap at any depth (no OFFSET scans)."""
 
-from typing import Any
+from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
+
+if TYPE_CHECKING:  # rest_framework.generics imports this module (DEFAULT_PAGINATION_CLASS)
+    from rest_framework import generics
 
 
 class CursorPagination(pagination.CursorPagination):
@@ -37,3 +43,12 @@ class CursorPagination(pagination.CursorPagination):
                     f"{self.max_page_size} is capped."
                 )
         return parameters
+
+
+def page_of(view: generics.GenericAPIView, rows: Any) -> list[Any]:
+    """The page of ``rows`` that ``view``'s paginator answers. Every list view here paginates, so
+    a view without a paginator is a programming error, not an unpaginated answer."""
+    page = view.paginate_queryset(rows)
+    if page is None:
+        raise ImproperlyConfigured(f"{type(view).__name__} lists without a paginator.")
+    return page

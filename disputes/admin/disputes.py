@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from billingsite.errors import AppError
+from billingsite.staff import staff_user
 from disputes.admin.forms import EvidenceForm, NoteForm
 from disputes.models import Dispute, DisputeEvidenceSubmission, DisputeNote
 from disputes.selectors import evidence_draft, evidence_packet
@@ -37,7 +38,7 @@ class DueFilter(admin.SimpleListFilter):
         if self.value() == "yes":
             return queryset.filter(status__in=DISPUTE_OPEN)
         if self.value() == "mine":
-            return queryset.filter(status__in=DISPUTE_OPEN, assignee=request.user)
+            return queryset.filter(status__in=DISPUTE_OPEN, assignee=staff_user(request))
         if self.value() == "closed":
             return queryset.exclude(status__in=DISPUTE_OPEN)
         return queryset
@@ -96,7 +97,7 @@ class DisputeAdmin(SimpleHistoryAdmin):
         return False
 
     def save_model(self, request: HttpRequest, obj: Dispute, form: Any, change: bool) -> None:
-        dispute_assign(dispute=obj, assignee=obj.assignee, actor=request.user)
+        dispute_assign(dispute=obj, assignee=obj.assignee, actor=staff_user(request))
 
     @admin.display(description="Evidence")
     def evidence_link(self, obj: Dispute) -> str:
@@ -109,7 +110,9 @@ class DisputeAdmin(SimpleHistoryAdmin):
     def assign_to_me(self, request: HttpRequest, queryset: QuerySet[Dispute]) -> None:
         try:
             for dispute in queryset:
-                dispute_assign(dispute=dispute, assignee=request.user, actor=request.user)
+                dispute_assign(
+                    dispute=dispute, assignee=staff_user(request), actor=staff_user(request)
+                )
         except AppError as exc:
             messages.error(request, exc.message)
             return
@@ -141,7 +144,7 @@ class DisputeAdmin(SimpleHistoryAdmin):
         }
 
     def evidence_view(self, request: HttpRequest, dispute_id: int) -> HttpResponse:
-        dispute = get_object_or_404(
+        dispute: Dispute = get_object_or_404(
             Dispute.objects.select_related(
                 "customer", "invoice__contract__plan_version", "payment", "assignee"
             ),
@@ -156,13 +159,18 @@ class DisputeAdmin(SimpleHistoryAdmin):
             try:
                 if "add_note" in request.POST and note_form.is_valid():
                     dispute_note_add(
-                        dispute=dispute, body=note_form.cleaned_data["body"], actor=request.user
+                        dispute=dispute,
+                        body=note_form.cleaned_data["body"],
+                        actor=staff_user(request),
                     )
                     messages.success(request, "Note added.")
                     return HttpResponseRedirect(request.path)
                 if "save_draft" in request.POST and form.is_valid():
                     dispute_evidence_save(
-                        dispute=dispute, evidence=form.evidence(), submit=False, actor=request.user
+                        dispute=dispute,
+                        evidence=form.evidence(),
+                        submit=False,
+                        actor=staff_user(request),
                     )
                     messages.success(
                         request, "Draft saved; it is being sent to Stripe (not submitted)."
@@ -191,7 +199,7 @@ class DisputeAdmin(SimpleHistoryAdmin):
         )
 
     def submit_view(self, request: HttpRequest, dispute_id: int) -> HttpResponse:
-        dispute = get_object_or_404(Dispute, pk=dispute_id)
+        dispute: Dispute = get_object_or_404(Dispute, pk=dispute_id)
         if request.method != "POST" or request.POST.get("confirm") != "yes":
             return HttpResponseRedirect(
                 reverse("admin:disputes_dispute_evidence", args=[dispute.pk])
@@ -200,7 +208,7 @@ class DisputeAdmin(SimpleHistoryAdmin):
         form.is_valid()
         try:
             dispute_evidence_save(
-                dispute=dispute, evidence=form.evidence(), submit=True, actor=request.user
+                dispute=dispute, evidence=form.evidence(), submit=True, actor=staff_user(request)
             )
             messages.success(request, "Evidence submitted: it is being sent to Stripe.")
         except AppError as exc:

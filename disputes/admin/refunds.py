@@ -18,6 +18,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from billingsite.errors import AppError
+from billingsite.staff import staff_user
 from disputes.admin.forms import PeriodForm, RefundRequestForm, RejectForm, SlaBatchForm
 from disputes.models import Refund, RefundTransition
 from disputes.selectors import report
@@ -166,7 +167,7 @@ class RefundAdmin(SimpleHistoryAdmin):
     def request_view(self, request: HttpRequest, payment_id: int) -> HttpResponse:
         if not request.user.has_perm("disputes.request_refund"):
             raise PermissionDenied
-        payment = get_object_or_404(
+        payment: Payment = get_object_or_404(
             Payment.objects.select_related("invoice", "customer"), pk=payment_id
         )
         form = RefundRequestForm(request.POST or None, payment=payment)
@@ -179,7 +180,7 @@ class RefundAdmin(SimpleHistoryAdmin):
                     reason=form.cleaned_data["reason"],
                     reason_text=form.cleaned_data["reason_text"],
                     internal_note=form.cleaned_data["internal_note"],
-                    actor=request.user,
+                    actor=staff_user(request),
                 )
             except AppError as exc:
                 form.add_error(None, exc.message)
@@ -220,11 +221,15 @@ class RefundAdmin(SimpleHistoryAdmin):
         if request.method == "POST" and (form is None or form.is_valid()):
             try:
                 if decision == "approve":
-                    refund_approve(refund=refund, actor=request.user)
+                    refund_approve(refund=refund, actor=staff_user(request))
                 elif decision == "reject":
-                    refund_reject(refund=refund, actor=request.user, note=form.cleaned_data["note"])  # type: ignore[union-attr]
+                    refund_reject(
+                        refund=refund,
+                        actor=staff_user(request),
+                        note=form.cleaned_data["note"] if form else "",
+                    )
                 else:
-                    refund_cancel(refund=refund, actor=request.user)
+                    refund_cancel(refund=refund, actor=staff_user(request))
                 messages.success(request, f"Refund #{refund.pk}: {decision} done.")
             except AppError as exc:
                 messages.error(request, exc.message)
@@ -250,7 +255,7 @@ class RefundAdmin(SimpleHistoryAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 refunds = refund_voided_invoice(
-                    invoice=invoice, reason=form.cleaned_data["note"], actor=request.user
+                    invoice=invoice, reason=form.cleaned_data["note"], actor=staff_user(request)
                 )
             except AppError as exc:
                 messages.error(request, exc.message)
@@ -274,7 +279,7 @@ class RefundAdmin(SimpleHistoryAdmin):
                 rows = sla_batch(
                     content=content,
                     batch_ref=form.cleaned_data["batch_ref"],
-                    actor=request.user,
+                    actor=staff_user(request),
                     apply=form.cleaned_data["apply"],
                 )
             except AppError as exc:

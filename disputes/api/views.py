@@ -14,7 +14,9 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.api.authentication import request_key
 from accounts.models import ApiKeyScope
+from billingsite.api.pagination import page_of
 from billingsite.errors import AppError
 from disputes.models import Dispute, Refund
 from disputes.selectors import disputes_for_api, refunds_for_api
@@ -43,7 +45,7 @@ def _filters(request: Request, statuses: list[str]) -> dict[str, Any]:
             details={"status": ", ".join(statuses)},
         )
     return {
-        "api_key": request.auth,
+        "api_key": request_key(request),
         "status": status,
         "customer_external_id": request.query_params.get("customer") or None,
         "start": _when(request, "start"),
@@ -89,7 +91,7 @@ class RefundList(GenericAPIView):
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="Refunds (customer, status, period)")
     def get(self, request: Request) -> Response:
         rows: QuerySet[Refund] = refunds_for_api(**_filters(request, RefundStatus.values))
-        page = self.paginate_queryset(rows)
+        page = page_of(self, rows)
         return self.get_paginated_response([refund_data(r) for r in page])
 
 
@@ -99,5 +101,5 @@ class DisputeList(GenericAPIView):
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="Disputes (customer, status, period)")
     def get(self, request: Request) -> Response:
         rows: QuerySet[Dispute] = disputes_for_api(**_filters(request, DisputeStatus.values))
-        page = self.paginate_queryset(rows)
+        page = page_of(self, rows)
         return self.get_paginated_response([dispute_data(d) for d in page])

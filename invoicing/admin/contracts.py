@@ -20,6 +20,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from billingsite.admin_readonly import ReadOnlyInline as _ReadOnlyInline
 from billingsite.errors import AppError
+from billingsite.staff import staff_user
 from invoicing.models import (
     Commit,
     CommitKind,
@@ -34,7 +35,6 @@ from invoicing.models import (
 )
 from invoicing.services.contracts import AmendmentInput, contract_amend
 from invoicing.services.previews import amendment_preview
-from invoicing.usage import metering_usage
 
 
 class OverrideInline(_ReadOnlyInline):
@@ -86,7 +86,8 @@ class ContractForm(forms.ModelForm):
         )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         customer, version = data.get("customer"), data.get("plan_version")
         if customer and version and version.plan.currency != customer.currency:
             raise forms.ValidationError(
@@ -157,13 +158,13 @@ class ContractAdmin(SimpleHistoryAdmin):
             change = form.amendment_input()
             try:
                 if "save" in request.POST:
-                    contract_amend(contract=contract, change=change, actor=request.user)
+                    contract_amend(contract=contract, change=change, actor=staff_user(request))
                     messages.success(request, "Amendment saved.")
                     return HttpResponseRedirect(
                         reverse("admin:invoicing_contract_change", args=[contract.pk])
                     )
                 context["impact"] = amendment_preview(
-                    contract=contract, change=change, at=timezone.now(), usage=metering_usage
+                    contract=contract, change=change, at=timezone.now()
                 )
             except AppError as exc:
                 form.add_error(None, f"{exc.message} {exc.details or ''}")
@@ -194,7 +195,9 @@ class AmendmentForm(forms.Form):
     def __init__(self, *args: Any, contract: Contract, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.contract = contract
-        self.fields["plan_version"].queryset = PlanVersion.objects.filter(
+        plan_version = self.fields["plan_version"]
+        assert isinstance(plan_version, forms.ModelChoiceField)
+        plan_version.queryset = PlanVersion.objects.filter(
             plan__currency=contract.currency, cadence=contract.plan_version.cadence
         )
 
@@ -208,7 +211,8 @@ class AmendmentForm(forms.Form):
             raise forms.ValidationError({name: f"Not valid JSON: {exc}"}) from exc
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         data["override_price_json"] = self._json("override_price")
         data["override_tiers_json"] = self._json("override_tiers")
         if data.get("override_kind") and not data.get("override_charge_key"):

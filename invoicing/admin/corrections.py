@@ -30,6 +30,7 @@ from django.utils import timezone
 from billingsite.admin_links import register_object_link
 from billingsite.errors import AppError
 from billingsite.money import amount_of
+from billingsite.staff import staff_user
 from invoicing.api.presenters import money
 from invoicing.models import CreditNoteOutcome, Invoice
 from invoicing.services.corrections import invoice_replace
@@ -40,7 +41,6 @@ from invoicing.services.credit_notes import (
     invoice_amount_due,
 )
 from invoicing.states import InvoiceStatus
-from invoicing.usage import metering_usage
 
 CHANGE_INVOICE = "invoicing.change_invoice"
 VOIDABLE = (InvoiceStatus.DRAFT, InvoiceStatus.FINALIZED, InvoiceStatus.UNCOLLECTIBLE)
@@ -94,7 +94,9 @@ class CreditNoteForm(forms.Form):
 
     def __init__(self, *args: Any, invoice: Invoice, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["outcome"].choices = manual_outcomes(invoice)
+        outcome = self.fields["outcome"]
+        assert isinstance(outcome, forms.ChoiceField)
+        outcome.choices = manual_outcomes(invoice)
         already = credited_by_line(invoice)
         self.line_fields: list[tuple[str, Any, Decimal]] = []
         for line in invoice.lines.filter(amount__gt=0).order_by("position"):
@@ -112,7 +114,8 @@ class CreditNoteForm(forms.Form):
             self.line_fields.append((name, line, left))
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         chosen = [name for name, _line, _left in self.line_fields if data.get(name)]
         if data.get("full") and chosen:
             raise forms.ValidationError("Either credit everything or give line amounts.")
@@ -209,8 +212,7 @@ class InvoiceCorrectionsMixin:
                 replacement = invoice_replace(
                     invoice=invoice,
                     now=timezone.now(),
-                    usage=metering_usage,
-                    actor=request.user,
+                    actor=staff_user(request),
                     void_reason=void_reason,
                     finalize=finalize,
                 )
@@ -262,7 +264,9 @@ class InvoiceCorrectionsMixin:
 
     def reissue_view(self, request: HttpRequest, invoice_id: int) -> HttpResponse:
         self._require_change(request)
-        invoice = get_object_or_404(Invoice.objects.select_related("customer"), pk=invoice_id)
+        invoice: Invoice = get_object_or_404(
+            Invoice.objects.select_related("customer"), pk=invoice_id
+        )
         needs_void = invoice.status != InvoiceStatus.VOID
         form = ReissueForm(request.POST or None, needs_reason=needs_void)
         if request.method == "POST" and form.is_valid():
@@ -270,8 +274,7 @@ class InvoiceCorrectionsMixin:
                 replacement = invoice_replace(
                     invoice=invoice,
                     now=timezone.now(),
-                    usage=metering_usage,
-                    actor=request.user,
+                    actor=staff_user(request),
                     finalize=form.cleaned_data["finalize"],
                     void_reason=form.cleaned_data["reason"] if needs_void else None,
                 )
@@ -298,7 +301,9 @@ class InvoiceCorrectionsMixin:
 
     def credit_note_view(self, request: HttpRequest, invoice_id: int) -> HttpResponse:
         self._require_change(request)
-        invoice = get_object_or_404(Invoice.objects.select_related("customer"), pk=invoice_id)
+        invoice: Invoice = get_object_or_404(
+            Invoice.objects.select_related("customer"), pk=invoice_id
+        )
         form = CreditNoteForm(request.POST or None, invoice=invoice)
         effect = None
         if request.method == "POST" and "edit" not in request.POST and form.is_valid():
@@ -309,7 +314,7 @@ class InvoiceCorrectionsMixin:
                         reason=form.cleaned_data["reason"],
                         outcome=form.cleaned_data["outcome"],
                         lines=form.lines(),
-                        actor=request.user,
+                        actor=staff_user(request),
                     )
                     messages.success(
                         request,

@@ -12,9 +12,10 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from billingsite.admin_readonly import ReadOnlyAdmin
 from billingsite.errors import AppError
+from billingsite.money import positive_amount
+from billingsite.staff import staff_user
 from invoicing.models import CreditEntry, CreditGrant
 from invoicing.selectors.credits import grant_balance
-from invoicing.services.contracts import check_amount
 from invoicing.services.credits import credit_grant_create
 
 
@@ -54,10 +55,11 @@ class CreditGrantForm(forms.ModelForm):
         )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("amount") is not None and data.get("currency"):
             try:
-                check_amount(data["amount"], data["currency"].upper(), "amount")
+                positive_amount(data["amount"], data["currency"].upper(), "amount")
             except AppError as exc:
                 self.add_error("amount", exc.message)
         return data
@@ -108,7 +110,7 @@ class CreditGrantAdmin(SimpleHistoryAdmin):
             expires_at=data.get("expires_at"),
             priority=data["priority"],
             note=data.get("note", ""),
-            actor=request.user,
+            actor=staff_user(request),
         )
         obj.pk = grant.pk
 

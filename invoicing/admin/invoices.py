@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -19,6 +20,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from billingsite.admin_readonly import ReadOnlyInline as _ReadOnlyInline
 from billingsite.errors import AppError
 from billingsite.money import amount_of
+from billingsite.staff import staff_user
 from invoicing.admin.corrections import InvoiceCorrectionsMixin, manual_outcomes
 from invoicing.models import (
     CreditNote,
@@ -29,7 +31,6 @@ from invoicing.models import (
 )
 from invoicing.services.credit_notes import credit_note_create, invoice_amount_due
 from invoicing.services.invoices import invoice_finalize, invoice_void
-from invoicing.usage import metering_usage
 
 
 def _invoice_link(invoice: Invoice) -> str:
@@ -137,7 +138,7 @@ class InvoiceAdmin(InvoiceCorrectionsMixin, SimpleHistoryAdmin):
 
     @admin.display(description="Replaces")
     def replaces_link(self, obj: Invoice) -> str:
-        return _invoice_link(obj.replaces) if obj.replaces_id else "-"
+        return _invoice_link(obj.replaces) if obj.replaces is not None else "-"
 
     @admin.display(description="Replaced by")
     def replaced_by_link(self, obj: Invoice) -> str:
@@ -195,7 +196,7 @@ class InvoiceAdmin(InvoiceCorrectionsMixin, SimpleHistoryAdmin):
                 "needs_reason": needs_reason,
                 "outcomes": outcomes,
                 "offers_finalize": offers_finalize,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             },
         )
 
@@ -230,9 +231,8 @@ class InvoiceAdmin(InvoiceCorrectionsMixin, SimpleHistoryAdmin):
             try:
                 done = invoice_finalize(
                     invoice_id=invoice.pk,
-                    usage=metering_usage,
                     now=timezone.now(),
-                    actor=request.user,
+                    actor=staff_user(request),
                     wait=True,
                 )
                 results.append(
@@ -262,7 +262,9 @@ class InvoiceAdmin(InvoiceCorrectionsMixin, SimpleHistoryAdmin):
         results = []
         for invoice in queryset.order_by("pk"):
             try:
-                invoice_void(invoice=invoice, reason=reason, now=timezone.now(), actor=request.user)
+                invoice_void(
+                    invoice=invoice, reason=reason, now=timezone.now(), actor=staff_user(request)
+                )
                 results.append((invoice, "voided; credits drawn were returned", True))
             except AppError as exc:
                 results.append((invoice, f"not voided: {exc.message}", False))
@@ -286,7 +288,7 @@ class InvoiceAdmin(InvoiceCorrectionsMixin, SimpleHistoryAdmin):
         for invoice in queryset.order_by("pk"):
             try:
                 note = credit_note_create(
-                    invoice=invoice, reason=reason, outcome=outcome, actor=request.user
+                    invoice=invoice, reason=reason, outcome=outcome, actor=staff_user(request)
                 )
                 total = amount_of(note.total)
                 results.append((invoice, f"credit note {note.number} for {total}", True))

@@ -13,7 +13,9 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.api.authentication import request_key
 from accounts.selectors import customer_for_key
+from billingsite.api.pagination import page_of
 from invoicing.models import Cadence, ChargeKind, CollectionMethod, Contract, Plan
 from invoicing.selectors.catalog import (
     contracts_visible_to,
@@ -70,7 +72,7 @@ def plan_data(plan: Plan) -> dict[str, Any]:
 class PlanListCreate(GenericAPIView):
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="List plans with versions and charges")
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(plans_with_versions())
+        page = page_of(self, plans_with_versions())
         return self.get_paginated_response([plan_data(plan) for plan in page])
 
     @extend_schema(
@@ -79,7 +81,7 @@ class PlanListCreate(GenericAPIView):
         summary="Create a plan and its first version",
     )
     def post(self, request: Request) -> Response:
-        if request.auth.customer_id is not None:
+        if request_key(request).customer_id is not None:
             raise PermissionDenied("A customer-bound API key cannot create plans.")
         data = PlanInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -130,11 +132,11 @@ def contract_data(contract: Contract) -> dict[str, Any]:
 class ContractListCreate(GenericAPIView):
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="List contracts (?customer=)")
     def get(self, request: Request) -> Response:
-        contracts = contracts_visible_to(request.auth)
+        contracts = contracts_visible_to(request_key(request))
         if "customer" in request.query_params:
-            customer = customer_for_key(request.auth, request.query_params["customer"])
+            customer = customer_for_key(request_key(request), request.query_params["customer"])
             contracts = contracts.filter(customer=customer)
-        page = self.paginate_queryset(contracts)
+        page = page_of(self, contracts)
         return self.get_paginated_response([contract_data(c) for c in page])
 
     @extend_schema(
@@ -146,7 +148,7 @@ class ContractListCreate(GenericAPIView):
         data = ContractInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        customer = customer_for_key(request.auth, values.pop("customer"))
+        customer = customer_for_key(request_key(request), values.pop("customer"))
         version = plan_version_by_key(values.pop("plan"), values.pop("plan_version", None))
         if "timezone" in values:
             values["timezone_name"] = values.pop("timezone")

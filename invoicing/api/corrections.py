@@ -23,9 +23,11 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.api.authentication import request_key
 from accounts.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from accounts.models import ApiKeyScope
 from accounts.selectors import customer_for_key
+from billingsite.api.pagination import page_of
 from billingsite.errors import AppError
 from billingsite.money import MoneyError, parse_decimal
 from invoicing.api.presenters import credit_note_data, invoice_data
@@ -35,7 +37,6 @@ from invoicing.selectors.invoices import invoice_by_number, invoices_visible_to
 from invoicing.services.corrections import invoice_replace
 from invoicing.services.credit_notes import credit_note_create
 from invoicing.services.invoices import invoice_void
-from invoicing.usage import metering_usage
 
 MAX_REASON_LENGTH = 2000
 MAX_LINES = 500
@@ -45,7 +46,7 @@ logger = logging.getLogger(__name__)
 
 
 def _refuse_bound_key(request: Request) -> None:
-    if request.auth.customer_id is not None:
+    if request_key(request).customer_id is not None:
         raise PermissionDenied("A customer-bound API key cannot correct invoices.")
 
 
@@ -62,8 +63,8 @@ class CreditNoteInput(serializers.Serializer):
         help_text="reduce_amount_due (unpaid invoices) or customer_credit (a paid credit grant). "
         "Refunds issue their own credit notes.",
     )
-    lines = CreditNoteLineInput(
-        many=True,
+    lines: serializers.ListSerializer[Any] = serializers.ListSerializer(
+        child=CreditNoteLineInput(),
         required=False,
         max_length=MAX_LINES,
         help_text="Omit to credit everything still creditable.",
@@ -81,7 +82,8 @@ class CreditNoteInput(serializers.Serializer):
 def _amounts(lines: list[dict[str, Any]] | None) -> dict[int, Decimal] | None:
     if lines is None:
         return None
-    amounts, problems = {}, {}
+    amounts: dict[int, Decimal] = {}
+    problems: dict[str, Any] = {}
     for index, line in enumerate(lines):
         try:
             amounts[line["line_id"]] = parse_decimal(line["amount"], f"lines[{index}].amount")
@@ -106,11 +108,13 @@ class CreditNoteList(GenericAPIView):
     )
     def get(self, request: Request) -> Response:
         external_id = request.query_params.get("customer")
-        customer = customer_for_key(request.auth, external_id) if external_id else None
+        customer = customer_for_key(request_key(request), external_id) if external_id else None
         notes = credit_notes_visible_to(
-            request.auth, customer=customer, invoice_number=request.query_params.get("invoice")
+            request_key(request),
+            customer=customer,
+            invoice_number=request.query_params.get("invoice"),
         )
-        page = self.paginate_queryset(notes)
+        page = page_of(self, notes)
         return self.get_paginated_response([credit_note_data(note) for note in page])
 
 
@@ -119,7 +123,7 @@ class CreditNoteDetail(GenericAPIView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="A credit note by its number")
     def get(self, request: Request, number: str) -> Response:
-        return Response(credit_note_data(credit_note_by_number(request.auth, number)))
+        return Response(credit_note_data(credit_note_by_number(request_key(request), number)))
 
 
 class InvoiceCreditNoteCreate(GenericAPIView):
@@ -133,7 +137,7 @@ class InvoiceCreditNoteCreate(GenericAPIView):
     )
     def post(self, request: Request, number: str) -> Response:
         _refuse_bound_key(request)
-        invoice = invoice_by_number(request.auth, number)
+        invoice = invoice_by_number(request_key(request), number)
         data = CreditNoteInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -145,9 +149,9 @@ class InvoiceCreditNoteCreate(GenericAPIView):
                 reason=values["reason"],
                 outcome=values["outcome"],
                 lines=lines,
-                actor=request.auth.created_by,
+                actor=request_key(request).created_by,
             )
-            note = credit_note_by_number(request.auth, note.number)
+            note = credit_note_by_number(request_key(request), note.number)
             _audit(request, "credited", number)
             return Response(credit_note_data(note), status=status.HTTP_201_CREATED)
 
@@ -170,7 +174,7 @@ class ReissueInput(serializers.Serializer):
 def _audit(request: Request, action: str, number: str) -> None:
     """Changes through the API are made by the key's creator (the transitions' actor); the log
     names the key they came through."""
-    key = request.auth
+    key = request_key(request)
     logger.info(
         "invoice %s via the API",
         action,
@@ -198,7 +202,7 @@ class InvoiceVoid(GenericAPIView):
     )
     def post(self, request: Request, number: str) -> Response:
         _refuse_bound_key(request)
-        invoice = invoice_by_number(request.auth, number)
+        invoice = invoice_by_number(request_key(request), number)
         data = VoidInput(data=request.data)
         data.is_valid(raise_exception=True)
 
@@ -207,7 +211,7 @@ class InvoiceVoid(GenericAPIView):
                 invoice=invoice,
                 reason=data.validated_data["reason"],
                 now=timezone.now(),
-                actor=request.auth.created_by,
+                actor=request_key(request).created_by,
             )
             _audit(request, "voided", number)
             return Response(invoice_data(_invoice(number)))
@@ -226,7 +230,7 @@ class InvoiceReissue(GenericAPIView):
     )
     def post(self, request: Request, number: str) -> Response:
         _refuse_bound_key(request)
-        invoice = invoice_by_number(request.auth, number)
+        invoice = invoice_by_number(request_key(request), number)
         data = ReissueInput(data=request.data)
         data.is_valid(raise_exception=True)
 
@@ -235,8 +239,7 @@ class InvoiceReissue(GenericAPIView):
             replacement = invoice_replace(
                 invoice=invoice,
                 now=timezone.now(),
-                usage=metering_usage,
-                actor=request.auth.created_by,
+                actor=request_key(request).created_by,
                 finalize=True,
                 void_reason=void_reason,
             )

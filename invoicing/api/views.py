@@ -13,8 +13,10 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.api.authentication import request_key
 from accounts.models import ApiKeyScope
 from accounts.selectors import customer_for_key
+from billingsite.api.pagination import page_of
 from billingsite.errors import AppError
 from invoicing.api.presenters import computation_data, grant_data, invoice_data, money
 from invoicing.models import CreditEntry
@@ -26,7 +28,6 @@ from invoicing.pricing import (
 )
 from invoicing.selectors.credits import customer_credit_summary, grants_with_balance
 from invoicing.selectors.invoices import invoice_by_number, invoices_for_customer, upcoming_invoice
-from invoicing.usage import metering_usage
 
 
 class PreviewInput(serializers.Serializer):
@@ -75,8 +76,8 @@ class PricingPreview(GenericAPIView):
 class CustomerInvoiceList(GenericAPIView):
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="A customer's issued invoices")
     def get(self, request: Request, external_id: str) -> Response:
-        customer = customer_for_key(request.auth, external_id)
-        page = self.paginate_queryset(invoices_for_customer(request.auth, customer))
+        customer = customer_for_key(request_key(request), external_id)
+        page = page_of(self, invoices_for_customer(request_key(request), customer))
         return self.get_paginated_response([invoice_data(inv) for inv in page])
 
 
@@ -86,21 +87,21 @@ class UpcomingInvoice(GenericAPIView):
         summary="The current period's invoice so far (same code as finalization)",
     )
     def get(self, request: Request, external_id: str) -> Response:
-        customer = customer_for_key(request.auth, external_id)
-        contract, computation = upcoming_invoice(customer, at=timezone.now(), usage=metering_usage)
+        customer = customer_for_key(request_key(request), external_id)
+        contract, computation = upcoming_invoice(customer, at=timezone.now())
         return Response(computation_data(contract, computation))
 
 
 class InvoiceDetail(GenericAPIView):
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="An invoice by its number")
     def get(self, request: Request, number: str) -> Response:
-        return Response(invoice_data(invoice_by_number(request.auth, number)))
+        return Response(invoice_data(invoice_by_number(request_key(request), number)))
 
 
 class CustomerCredits(GenericAPIView):
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="Credit grants, ledger and balance")
     def get(self, request: Request, external_id: str) -> Response:
-        customer = customer_for_key(request.auth, external_id)
+        customer = customer_for_key(request_key(request), external_id)
         entries = CreditEntry.objects.select_related("invoice").order_by("created_at", "pk")
         grants = (
             grants_with_balance(customer)

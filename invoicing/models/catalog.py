@@ -14,6 +14,8 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from accounts.models import validate_currency
+from invoicing.pricing.validation import charge_validation_errors
+from invoicing.states import ChargeKind
 
 key_validator = RegexValidator(
     r"^[a-z0-9][a-z0-9_.-]{0,63}$", "Use 1-64 lower-case letters, digits or _ . - ."
@@ -28,11 +30,6 @@ class Cadence(models.TextChoices):
     @property
     def months(self) -> int:
         return {"monthly": 1, "quarterly": 3, "annual": 12}[self.value]
-
-
-class ChargeKind(models.TextChoices):
-    FIXED = "fixed", "Recurring fixed fee"
-    USAGE = "usage", "Usage charge (bound to a meter)"
 
 
 class Plan(models.Model):
@@ -102,8 +99,6 @@ class Charge(models.Model):
         return f"{self.name} [{self.key}]"
 
     def clean(self) -> None:
-        from invoicing.services.catalog import charge_validation_errors
-
         errors = charge_validation_errors(
             kind=self.kind, meter_key=self.meter_key, price=self.price
         )

@@ -13,10 +13,11 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from accounts.models import Customer, validate_timezone
+from billingsite.moneyfields import Digits
 from invoicing.models.catalog import PlanVersion
 
-AMOUNT = {"max_digits": 24, "decimal_places": 4}
-RATE = {"max_digits": 30, "decimal_places": 12}
+AMOUNT: Digits = {"max_digits": 24, "decimal_places": 4}
+RATE: Digits = {"max_digits": 30, "decimal_places": 12}
 
 
 class CollectionMethod(models.TextChoices):

@@ -17,9 +17,9 @@ from simple_history.models import HistoricalRecords
 
 from accounts.models import Customer, validate_currency
 from billingsite.money import amount_of
-from billingsite.moneyfields import SHARED_CURRENCY
+from billingsite.moneyfields import SHARED_CURRENCY, Digits
 
-AMOUNT = {"max_digits": 24, "decimal_places": 4}
+AMOUNT: Digits = {"max_digits": 24, "decimal_places": 4}
 
 
 class GrantKind(models.TextChoices):

@@ -23,12 +23,12 @@ from simple_history.models import HistoricalRecords
 
 from accounts.models import Customer, validate_currency
 from billingsite.money import amount_of
-from billingsite.moneyfields import SHARED_CURRENCY, zero_amount
+from billingsite.moneyfields import SHARED_CURRENCY, Digits, zero_amount
 from invoicing.models.contracts import Contract
 from invoicing.states import InvoiceStatus
 
-AMOUNT = {"max_digits": 24, "decimal_places": 4}
-QUANTITY = {"max_digits": 48, "decimal_places": 18}
+AMOUNT: Digits = {"max_digits": 24, "decimal_places": 4}
+QUANTITY: Digits = {"max_digits": 48, "decimal_places": 18}
 
 
 class InvoiceKind(models.TextChoices):

@@ -20,7 +20,7 @@ from invoicing.selectors.credits import usable_grant_balances
 from invoicing.selectors.terms import ContractTerms
 from invoicing.selectors.usage_ladders import ladder_reads, usage_ladders
 from invoicing.states import InvoiceStatus
-from invoicing.usage import UsageRequest, UsageSource
+from invoicing.usage import UsageRequest, UsageSource, default_usage
 from metering.selectors import late_event_intervals
 
 ISSUED = (InvoiceStatus.FINALIZED, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE)
@@ -168,8 +168,9 @@ def current_contract(customer: Customer, at: datetime) -> Contract | None:
 
 
 def upcoming_invoice(
-    customer: Customer, *, at: datetime, usage: UsageSource
+    customer: Customer, *, at: datetime, usage: UsageSource | None = None
 ) -> tuple[Contract, InvoiceComputation]:
+    usage = usage or default_usage()
     contract = current_contract(customer, at)
     if contract is None:
         raise NotFound(f"Customer {customer.external_id!r} has no contract in effect.")

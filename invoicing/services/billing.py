@@ -29,7 +29,7 @@ from invoicing.selectors.invoices import (
 from invoicing.services.credits import credit_expire
 from invoicing.services.invoices import invoice_draft_create, invoice_finalize, invoice_refresh
 from invoicing.states import InvoiceStatus
-from invoicing.usage import MeteringUsage, UsageSource
+from invoicing.usage import UsageSource, default_usage
 
 logger = logging.getLogger(__name__)
 MAX_PERIODS_PER_RUN = 120  # a contract more than 10 years behind is a data problem, not a run
@@ -50,7 +50,7 @@ def billing_run(
 ) -> BillingRunResult:
     """Bill every contract with a period ended by ``now`` or an open draft."""
     with BILLING_RUN_SECONDS.time():
-        return _billing_run(now=now, usage=usage or MeteringUsage(), contract_ids=contract_ids)
+        return _billing_run(now=now, usage=usage or default_usage(), contract_ids=contract_ids)
 
 
 def _billing_run(

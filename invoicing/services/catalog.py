@@ -9,41 +9,9 @@ from django.db.models import Max
 
 from billingsite.errors import AppError, Conflict
 from billingsite.validation import full_clean
-from invoicing.models import Cadence, Charge, ChargeKind, Plan, PlanVersion
-from invoicing.pricing import PriceSpec, PriceSpecError, parse_price_spec
-
-
-def price_spec_or_error(price: Any, *, field: str = "price") -> PriceSpec:
-    """Parse a spec; a bad one becomes ``AppError("invalid_price")`` naming every problem."""
-    try:
-        return parse_price_spec(price)
-    except PriceSpecError as exc:
-        details = {
-            f"{field}.{path}" if path else field: problem for path, problem in exc.details.items()
-        }
-        raise AppError("invalid_price", exc.message, details=details) from exc
-
-
-def charge_validation_errors(*, kind: str, meter_key: str, price: Any) -> dict[str, str]:
-    """Problems with a charge definition, by field (empty when it is valid)."""
-    errors: dict[str, str] = {}
-    try:
-        spec = parse_price_spec(price)
-    except PriceSpecError as exc:
-        return {"price": "; ".join(f"{path}: {problem}" for path, problem in exc.details.items())}
-    if kind == ChargeKind.FIXED:
-        if spec.model != "flat":
-            errors["price"] = f"A fixed fee needs a flat price, not {spec.model!r}."
-        if meter_key:
-            errors["meter_key"] = "A fixed fee is not bound to a meter."
-    elif kind == ChargeKind.USAGE:
-        if not meter_key:
-            errors["meter_key"] = "A usage charge needs the key of the meter it bills."
-        if spec.model == "flat":
-            errors["price"] = "A flat price is a fixed fee; use kind 'fixed'."
-    else:
-        errors["kind"] = "Use 'fixed' or 'usage'."
-    return errors
+from invoicing.models import Cadence, Charge, Plan, PlanVersion
+from invoicing.pricing import parse_price_spec
+from invoicing.pricing.validation import charge_validation_errors
 
 
 @transaction.atomic

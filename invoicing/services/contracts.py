@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -18,7 +17,7 @@ from django.utils import timezone
 
 from accounts.models import Customer
 from billingsite.errors import AppError
-from billingsite.money import currency_exponent, decimal_places
+from billingsite.money import positive_amount
 from billingsite.validation import full_clean
 from invoicing.models import (
     Commit,
@@ -32,22 +31,10 @@ from invoicing.models import (
 )
 from invoicing.periods import local_date, local_midnight_utc
 from invoicing.selectors.terms import ContractTerms, applied_spec
+from invoicing.services.credits import credit_grant_create
 from invoicing.states import InvoiceStatus
 
 ISSUED = (InvoiceStatus.FINALIZED, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE)
-
-
-def check_amount(value: Any, currency: str, field: str) -> Decimal:
-    """A positive amount with no more places than the currency's minor unit."""
-    amount = Decimal(str(value))
-    if amount <= 0 or decimal_places(amount) > currency_exponent(currency):
-        places = currency_exponent(currency)
-        raise AppError(
-            "invalid_amount",
-            f"{field} must be positive with at most {places} decimal places for {currency}.",
-            details={field: str(value)},
-        )
-    return amount
 
 
 @transaction.atomic
@@ -213,9 +200,7 @@ def commit_create(
     actor: User | None = None,
 ) -> Commit:
     """A commit; a prepaid one also grants its amount as paid credit from its start."""
-    from invoicing.services.credits import credit_grant_create
-
-    amount = check_amount(amount, contract.currency, "amount")
+    amount = positive_amount(amount, contract.currency, "amount")
     touch_contract(contract)
     commit = Commit(
         contract=contract,

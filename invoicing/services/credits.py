@@ -16,6 +16,7 @@ from django.db.models import Sum
 
 from accounts.models import Customer
 from billingsite.errors import AppError, Conflict
+from billingsite.money import positive_amount
 from invoicing.models import (
     Commit,
     Contract,
@@ -44,14 +45,12 @@ def credit_grant_create(
     actor: User | None = None,
 ) -> CreditGrant:
     """A grant and its first ledger entry (+amount), in one transaction."""
-    from invoicing.services.contracts import check_amount
-
     if kind not in GrantKind.values:
         raise AppError(
             "invalid_grant", "kind must be 'promotional' or 'paid'.", details={"kind": kind}
         )
     currency = currency.upper()
-    amount = check_amount(amount, currency, "amount")
+    amount = positive_amount(amount, currency, "amount")
     if expires_at is not None and expires_at <= effective_at:
         raise AppError(
             "invalid_grant",

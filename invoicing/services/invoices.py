@@ -42,7 +42,7 @@ from invoicing.stripe.topics import (
     invoice_push_key,
     invoice_void_key,
 )
-from invoicing.usage import UsageSource
+from invoicing.usage import UsageSource, default_usage
 
 DEFAULT_GRACE_HOURS = 24
 
@@ -73,7 +73,7 @@ def invoice_draft_create(
     *,
     contract: Contract,
     period: Period,
-    usage: UsageSource,
+    usage: UsageSource | None = None,
     now: datetime,
     with_credits: bool = True,
     with_billed: bool = True,
@@ -84,6 +84,7 @@ def invoice_draft_create(
     and we leave its draft alone. ``with_credits``/``with_billed`` False skip reads the caller
     knows are empty (no grants, no issued invoice); a draft is refreshed and finalized with
     the full computation anyway."""
+    usage = usage or default_usage()
     computation = compute_for_period(
         contract, period, usage=usage, with_credits=with_credits, with_billed=with_billed
     )
@@ -216,7 +217,7 @@ def _terms_for(invoice: Invoice, contract: Contract | None) -> Contract:
 def invoice_refresh(
     *,
     invoice_id: int,
-    usage: UsageSource,
+    usage: UsageSource | None = None,
     now: datetime,
     wait: bool = False,
     contract: Contract | None = None,
@@ -224,6 +225,7 @@ def invoice_refresh(
     """Recompute a draft with the latest usage. No-op (False) for a non-draft or a draft
     another worker holds, or when nothing changed. ``contract`` may be passed with its terms
     prefetched (the billing run does)."""
+    usage = usage or default_usage()
     invoice = _lock_draft(invoice_id, wait=wait)
     if invoice is None:
         return False
@@ -241,7 +243,7 @@ def invoice_refresh(
 def invoice_finalize(
     *,
     invoice_id: int,
-    usage: UsageSource,
+    usage: UsageSource | None = None,
     now: datetime,
     actor: User | None = None,
     wait: bool = False,
@@ -259,6 +261,7 @@ def invoice_finalize(
     does not have (the billing run reads that for a chunk at once). The series counter is
     taken last: its row lock serializes finalizations of a series, so only the PDF and the
     final UPDATE happen while it is held."""
+    usage = usage or default_usage()
     from invoicing.services.credits import credit_draw
 
     locked = _lock_draft_and_contract(invoice_id, wait=wait)
@@ -285,14 +288,7 @@ def invoice_finalize(
     ]
     if draws:
         credit_draw(invoice=invoice, draws=draws)
-    InvoiceTransition.objects.create(
-        invoice=invoice,
-        from_status=InvoiceStatus.DRAFT,
-        to_status=InvoiceStatus.FINALIZED,
-        actor=actor,
-        reason="finalized",
-    )
-    _issue(invoice, contract, computation, now)
+    _issue(invoice, contract, computation, now, actor)
     # outbox row: pushed to Stripe iff this commits (handler: invoicing.stripe.invoice_push)
     outbox_enqueue(INVOICE_PUSH_TOPIC, invoice_push_key(invoice.pk), {"invoice_id": invoice.pk})
     transaction.on_commit(INVOICES_FINALIZED.inc)
@@ -300,9 +296,14 @@ def invoice_finalize(
 
 
 def _issue(
-    invoice: Invoice, contract: Contract, computation: InvoiceComputation, now: datetime
+    invoice: Invoice,
+    contract: Contract,
+    computation: InvoiceComputation,
+    now: datetime,
+    actor: User | None,
 ) -> None:
-    """Number, render and flip the status: the part that holds the series counter's lock."""
+    """Number, render and flip the status (through ``invoice_transition``, which records it):
+    the part that holds the series counter's lock."""
     from invoicing.services.pdf import invoice_pdf_render
 
     invoice.customer = contract.customer
@@ -314,8 +315,15 @@ def _issue(
     invoice.total = computation.total
     pdf = invoice_pdf_render(invoice, computation.lines)
     invoice.pdf.save(f"{invoice.number}.pdf", ContentFile(pdf), save=False)
-    updated = Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.DRAFT).update(
-        status=InvoiceStatus.FINALIZED,
+    # The draft's row lock is held, so its status is known: no read, and the instance already
+    # carries every new value, so no refresh either.
+    invoice_transition(
+        invoice=invoice,
+        to=InvoiceStatus.FINALIZED,
+        actor=actor,
+        reason="finalized",
+        known_status=InvoiceStatus.DRAFT,
+        refresh=False,
         number=invoice.number,
         issued_at=invoice.issued_at,
         due_at=invoice.due_at,
@@ -323,18 +331,29 @@ def _issue(
         total=invoice.total,
         updated_at=now,
     )
-    if updated != 1:  # impossible while we hold the row lock; refuse loudly if it happens
-        raise Conflict("invoice_not_draft", f"Invoice {invoice.pk} changed while finalizing.")
 
 
 @transaction.atomic
 def invoice_transition(
-    *, invoice: Invoice, to: str, actor: User | None = None, reason: str = "", **fields: Any
+    *,
+    invoice: Invoice,
+    to: str,
+    actor: User | None = None,
+    reason: str = "",
+    known_status: str | None = None,
+    refresh: bool = True,
+    **fields: Any,
 ) -> Invoice:
-    """Move ``invoice`` to status ``to`` if the map allows it from its current status.
+    """Move ``invoice`` to status ``to`` if the map allows it from its current status, and record
+    the move (the one place an invoice's status changes and ``InvoiceTransition`` rows are made,
+    besides the creation record of a re-issue).
 
-    One conditional UPDATE decides; a concurrent change makes it fail with ``Conflict``."""
-    current = Invoice.objects.filter(pk=invoice.pk).values_list("status", flat=True).first()
+    One conditional UPDATE decides; a concurrent change makes it fail with ``Conflict``. A caller
+    holding the row lock may pass ``known_status`` (saves the read) and ``refresh=False`` when
+    the instance already carries ``fields``."""
+    current = known_status or (
+        Invoice.objects.filter(pk=invoice.pk).values_list("status", flat=True).first()
+    )
     if current is None or not can_transition(current, to):
         raise Conflict(
             "invalid_transition",
@@ -349,7 +368,10 @@ def invoice_transition(
     InvoiceTransition.objects.create(
         invoice=invoice, from_status=current, to_status=to, actor=actor, reason=reason
     )
-    invoice.refresh_from_db()
+    if refresh:
+        invoice.refresh_from_db()
+    else:
+        invoice.status = to
     return invoice
 
 
@@ -386,15 +408,18 @@ def invoice_mark_paid(*, invoice: Invoice, now: datetime, actor: User | None = N
 
 
 @transaction.atomic
-def invoice_reissue(*, invoice: Invoice, now: datetime, actor: User | None = None) -> Invoice:
-    """A new draft for the period of a voided invoice, ready to finalize at once."""
+def invoice_reissue(
+    *, invoice: Invoice, now: datetime, actor: User | None = None, reason: str = ""
+) -> Invoice:
+    """A new draft for the period of a voided invoice, ready to finalize at once, recorded with
+    whom it replaces, who asked and why."""
     if invoice.status != InvoiceStatus.VOID:
         raise Conflict("not_void", "Only a voided invoice can be re-issued.")
     if Invoice.objects.filter(replaces=invoice).exists():
         raise Conflict("already_reissued", f"Invoice {invoice} was re-issued already.")
     try:
         with transaction.atomic():
-            return Invoice.objects.create(
+            replacement = Invoice.objects.create(
                 customer=invoice.customer,
                 contract=invoice.contract,
                 kind=InvoiceKind.REISSUE,
@@ -407,3 +432,12 @@ def invoice_reissue(*, invoice: Invoice, now: datetime, actor: User | None = Non
             )
     except IntegrityError as exc:
         raise Conflict("already_reissued", f"Invoice {invoice} was re-issued already.") from exc
+    why = invoice.void_reason.strip()
+    InvoiceTransition.objects.create(
+        invoice=replacement,
+        from_status=InvoiceStatus.DRAFT,
+        to_status=InvoiceStatus.DRAFT,
+        actor=actor,
+        reason=reason or f"Re-issue of {invoice}" + (f" (voided: {why})" if why else ""),
+    )
+    return replacement

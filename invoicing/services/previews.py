@@ -17,7 +17,7 @@ from invoicing.periods import local_midnight_utc
 from invoicing.selectors.computation import InvoiceComputation
 from invoicing.selectors.invoices import compute_for_period, contract_period, contracts_with_terms
 from invoicing.services.contracts import AmendmentInput, contract_amend
-from invoicing.usage import UsageSource
+from invoicing.usage import UsageSource, default_usage
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,10 +31,11 @@ class AmendmentImpact:
 
 
 def amendment_preview(
-    *, contract: Contract, change: AmendmentInput, at: datetime, usage: UsageSource
+    *, contract: Contract, change: AmendmentInput, at: datetime, usage: UsageSource | None = None
 ) -> AmendmentImpact:
     """The next invoice (the period containing ``at``, or the amendment's first period if
     later) before and after ``change``."""
+    usage = usage or default_usage()
     start = max(at, local_midnight_utc(change.effective_date, contract.timezone))
     period = contract_period(contract, start)
     with transaction.atomic():

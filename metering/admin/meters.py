@@ -49,7 +49,8 @@ class MeterForm(forms.ModelForm):
                 self.initial[name] = getattr(current, name)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         definition = {name: data.get(name) for name in DEFINITION_FIELDS}
         definition["filters"] = definition["filters"] or []
         definition["group_by"] = definition["group_by"] or []

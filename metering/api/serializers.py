@@ -73,7 +73,7 @@ class EventOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_customer(self, obj: UsageEvent) -> str | None:
-        return obj.customer.external_id if obj.customer_id else None
+        return obj.customer.external_id if obj.customer is not None else None
 
 
 class EventQuery(serializers.Serializer):

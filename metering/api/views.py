@@ -14,8 +14,10 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.api.authentication import request_key
 from accounts.models import ApiKeyScope, Customer
 from accounts.selectors import customer_for_key
+from billingsite.api.pagination import page_of
 from billingsite.api.parsers import StrictJSONParser
 from billingsite.errors import AppError
 from metering import metrics, services
@@ -78,7 +80,7 @@ class Events(GenericAPIView):
         )
         events = events_from_document(document, limits)
         result = services.events_ingest(
-            api_key=request.auth, events=events, limits=limits, check_imprecise=imprecise
+            api_key=request_key(request), events=events, limits=limits, check_imprecise=imprecise
         )
         metrics.INGEST_BATCH_SECONDS.observe(time.perf_counter() - started)
         return Response(result.as_dict())
@@ -94,15 +96,15 @@ class Events(GenericAPIView):
         params = dict(query.validated_data)
         customer = None
         if params.get("customer"):
-            customer = customer_for_key(request.auth, params["customer"])
+            customer = customer_for_key(request_key(request), params["customer"])
         qs = events_filtered(
-            api_key=request.auth,
+            api_key=request_key(request),
             customer=customer,
             type=params.get("type"),
             start=params.get("start"),
             end=params.get("end"),
         )
-        page = self.paginate_queryset(qs)
+        page = page_of(self, qs)
         return self.get_paginated_response(s.EventOutput(page, many=True).data)
 
 
@@ -111,7 +113,7 @@ def _meters():  # type: ignore[no-untyped-def]
 
 
 def _deny_bound(request: Request) -> None:
-    if request.auth.customer_id is not None:
+    if request_key(request).customer_id is not None:
         raise PermissionDenied("A customer-bound API key cannot define meters.")
 
 
@@ -123,7 +125,7 @@ class MeterListCreate(GenericAPIView):
 
     @extend_schema(responses=s.MeterOutput(many=True), summary="List meters")
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
+        page = page_of(self, self.get_queryset())
         return self.get_paginated_response(s.MeterOutput(page, many=True).data)
 
     @extend_schema(
@@ -134,7 +136,7 @@ class MeterListCreate(GenericAPIView):
         data = s.MeterCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         meter = services.meter_create(
-            created_by=f"api:{request.auth.prefix}", **data.validated_data
+            created_by=f"api:{request_key(request).prefix}", **data.validated_data
         )
         return Response(
             s.MeterOutput(_meters().get(pk=meter.pk)).data, status=status.HTTP_201_CREATED
@@ -159,7 +161,7 @@ class MeterDetail(GenericAPIView):
         data = s.MeterUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         services.meter_update(
-            meter=meter, created_by=f"api:{request.auth.prefix}", **data.validated_data
+            meter=meter, created_by=f"api:{request_key(request).prefix}", **data.validated_data
         )
         return Response(s.MeterOutput(_meters().get(pk=meter.pk)).data)
 
@@ -197,7 +199,7 @@ class CustomerUsage(GenericAPIView):
         summary="Usage of one meter by one customer (series and total)",
     )
     def get(self, request: Request, external_id: str) -> Response:
-        customer: Customer = customer_for_key(request.auth, external_id)
+        customer: Customer = customer_for_key(request_key(request), external_id)
         query = s.UsageQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data

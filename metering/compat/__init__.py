@@ -11,19 +11,14 @@ Event ids live in a namespace per vendor (``lago``, ``orb``, ``metronome``; for 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
 
-
-def translator(vendor: str) -> Callable[[Any], Any]:
-    """The function turning one of ``vendor``'s events into a ``Translated`` or ``Refused``
-    (replays of refused rows use it; imported lazily, the vendor modules import DRF)."""
+def register_translators() -> None:
+    """Register each vendor's event translator (``metering.ingest.translators``), from the
+    app's ``ready()``: review replays refused vendor events through them."""
     from metering.compat import lago, metronome, openmeter, orb
+    from metering.ingest.translators import register_translator
 
-    translators: dict[str, Callable[[Any], Any]] = {
-        lago.VENDOR: lago.lago_event,
-        metronome.VENDOR: metronome.metronome_event,
-        openmeter.VENDOR: openmeter.cloudevent,
-        orb.VENDOR: orb.orb_event,
-    }
-    return translators[vendor]
+    register_translator(lago.VENDOR, lago.lago_event)
+    register_translator(metronome.VENDOR, metronome.metronome_event)
+    register_translator(openmeter.VENDOR, openmeter.cloudevent)
+    register_translator(orb.VENDOR, orb.orb_event)

@@ -40,6 +40,7 @@ from metering import metrics
 from metering.api.body import read_body
 from metering.ingest.limits import IngestLimits, ingest_limits
 from metering.ingest.service import CONFLICT, REJECTED, events_ingest, events_refused_store
+from metering.ingest.translators import Refused, Translated
 from metering.ingest.wire import Rejection, decode_body, events_from_document
 
 CONFLICT_MESSAGE = (
@@ -48,24 +49,6 @@ CONFLICT_MESSAGE = (
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PASSED_HEADERS = ("WWW-Authenticate", "Retry-After")
-
-
-@dataclass(frozen=True)
-class Translated:
-    """A vendor event in Tally's wire format, and the id namespace it belongs to."""
-
-    namespace: str
-    event: Any
-
-
-@dataclass(frozen=True)
-class Refused:
-    """A vendor event the adapter cannot place in a namespace (e.g. a CloudEvent without
-    ``source``): it is answered as rejected without reaching the ingest service."""
-
-    event_id: str
-    reason: str
-    message: str
 
 
 @dataclass(frozen=True)

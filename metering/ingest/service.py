@@ -26,6 +26,7 @@ from metering import metrics
 from metering.ingest.limits import IngestLimits, ingest_limits
 from metering.ingest.store import insert_events
 from metering.ingest.wire import EventValidator, Rejection, ValidEvent
+from metering.kicks import rollup_kick
 from metering.models import EventConflict, RejectedEvent
 
 ACCEPTED, DUPLICATE, CONFLICT = "accepted", "duplicate", "conflict"
@@ -102,8 +103,6 @@ def events_ingest(
             time.sleep(0.05 * (attempt + 1))
     metrics.count_outcomes(result.counts)
     if result.inserted_pks:
-        from metering.tasks import rollup_kick
-
         transaction.on_commit(rollup_kick)
     return result
 

@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from metering.ingest.service import enqueue_for_rollup
+from metering.kicks import rollup_kick
 
 _ATTRIBUTE_SQL = """
 UPDATE metering_usageevent e
@@ -41,7 +42,5 @@ def events_attribute(*, identifiers: list[str] | None = None) -> int:
         pks = sorted(row[0] for row in cursor.fetchall())
     if pks:
         enqueue_for_rollup(pks, now)
-        from metering.tasks import rollup_kick
-
         transaction.on_commit(rollup_kick)
     return len(pks)

@@ -9,6 +9,7 @@ from django.db import transaction
 
 from billingsite.errors import AppError
 from metering.ingest.service import events_ingest
+from metering.ingest.translators import Refused, translator
 from metering.models import EventConflict, RejectedEvent, ReviewStatus
 
 
@@ -45,9 +46,6 @@ def _replayed(rejected: RejectedEvent) -> dict[str, Any]:
     ingested as a native event."""
     event, namespace = rejected.payload, rejected.namespace
     if rejected.is_untranslated:
-        from metering.compat import translator
-        from metering.compat.adapter import Refused
-
         item = translator(rejected.vendor)(rejected.payload)
         if isinstance(item, Refused):
             return {"status": "rejected", "reason": item.reason, "message": item.message}

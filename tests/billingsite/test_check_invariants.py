@@ -9,9 +9,9 @@ from django.db import connection
 
 from invoicing.models import Invoice, InvoiceNumberCounter
 from invoicing.services.billing import billing_run
-from invoicing.usage import fixed_usage
 from tests.factories import CustomerFactory
 from tests.invoicing.factories import make_contract
+from tests.usage_sources import fixed_usage
 
 pytestmark = pytest.mark.django_db
 

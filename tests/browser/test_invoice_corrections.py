@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -14,18 +15,23 @@ from playwright.sync_api import Page, expect
 from accounts.services import staff_user_create
 from invoicing.models import Invoice
 from invoicing.services.billing import billing_run
-from invoicing.usage import fixed_usage
+from invoicing.usage import UsageSource
 from tests.browser.conftest import STAFF_PASSWORD, sign_in
 from tests.invoicing.factories import make_contract
+from tests.usage_sources import fixed_usage
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 USAGE = fixed_usage({"api_calls": 1000})  # 100.00 platform fee + 10.00 usage
 
 
+def usage_source() -> UsageSource:
+    return USAGE
+
+
 def test_finance_credits_a_line_then_voids_and_reissues(
-    page: Page, screenshot: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+    page: Page, screenshot: Callable[..., Path], settings: Any
 ) -> None:
-    monkeypatch.setattr("invoicing.admin.corrections.metering_usage", USAGE)
+    settings.INVOICING_USAGE_SOURCE = f"{__name__}.usage_source"
     make_contract()
     billing_run(now=datetime(2026, 2, 3, tzinfo=UTC), usage=USAGE)
     invoice = Invoice.objects.get()

@@ -13,8 +13,8 @@ from djmoney.money import Money
 
 from invoicing.models import CreditEntry, CreditGrant, Invoice, InvoiceTransition
 from invoicing.services.billing import billing_run
-from invoicing.usage import fixed_usage
 from tests.invoicing.factories import make_contract
+from tests.usage_sources import fixed_usage
 
 pytestmark = pytest.mark.django_db
 USAGE = fixed_usage({"api_calls": 1000})
@@ -33,13 +33,13 @@ def staff(role: str) -> User:
     return User.objects.get(username=f"u-{role}")
 
 
+def usage_source():
+    return USAGE
+
+
 @pytest.fixture(autouse=True)
-def _no_metering(monkeypatch):
-    for target in (
-        "invoicing.admin.invoices.metering_usage",
-        "invoicing.admin.contracts.metering_usage",
-    ):
-        monkeypatch.setattr(target, USAGE)
+def _no_metering(settings):
+    settings.INVOICING_USAGE_SOURCE = f"{__name__}.usage_source"
 
 
 def test_support_views_contracts_and_invoices_but_cannot_amend(client):

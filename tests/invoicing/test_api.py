@@ -10,9 +10,9 @@ import time_machine
 
 from invoicing.services.billing import billing_run
 from invoicing.services.credits import credit_grant_create
-from invoicing.usage import fixed_usage
 from tests.factories import CustomerFactory
 from tests.invoicing.factories import make_contract
+from tests.usage_sources import fixed_usage
 
 pytestmark = pytest.mark.django_db
 PREVIEW = "/api/v1/pricing/preview"
@@ -119,10 +119,14 @@ def test_bound_key_sees_only_its_customer(api_client_for):
     assert client.get("/api/v1/customers/globex/invoices").json()["results"] == []
 
 
-def test_upcoming_invoice_uses_the_billing_computation(read_api, monkeypatch):
+def usage_250_calls():
+    return fixed_usage({"api_calls": 250})
+
+
+def test_upcoming_invoice_uses_the_billing_computation(read_api, settings):
     customer = CustomerFactory(external_id="acme", name="Acme")
     make_contract(customer)
-    monkeypatch.setattr("invoicing.api.views.metering_usage", fixed_usage({"api_calls": 250}))
+    settings.INVOICING_USAGE_SOURCE = f"{__name__}.usage_250_calls"
     with time_machine.travel(datetime(2026, 3, 10, 12, tzinfo=UTC), tick=False):
         body = read_api.get("/api/v1/customers/acme/invoices/upcoming").json()
     assert body["period_start"] == "2026-03-01T00:00:00Z"

@@ -12,9 +12,9 @@ from invoicing.models import Invoice, InvoiceLine, InvoiceNumberCounter
 from invoicing.models.invoices import FrozenInvoiceError
 from invoicing.services.billing import billing_run
 from invoicing.states import InvoiceStatus
-from invoicing.usage import fixed_usage
 from tests.factories import CustomerFactory
 from tests.invoicing.factories import make_contract
+from tests.usage_sources import fixed_usage
 
 pytestmark = pytest.mark.django_db
 USAGE = fixed_usage({"api_calls": 1000})

@@ -14,9 +14,9 @@ from django.db.models import Sum
 from invoicing.models import CreditEntry, Invoice
 from invoicing.services.billing import BillingRunResult, billing_run
 from invoicing.services.credits import credit_grant_create
-from invoicing.usage import fixed_usage
 from tests.factories import CustomerFactory
 from tests.invoicing.factories import make_contract, make_version
+from tests.usage_sources import fixed_usage
 
 CONTRACTS = 12
 

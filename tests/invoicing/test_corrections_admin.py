@@ -16,8 +16,8 @@ from invoicing.models import CreditNote, Invoice, InvoiceKind, InvoiceTransition
 from invoicing.services.billing import billing_run
 from invoicing.services.credit_notes import invoice_amount_due
 from invoicing.services.invoices import invoice_mark_paid, invoice_void
-from invoicing.usage import fixed_usage
 from tests.invoicing.factories import make_contract
+from tests.usage_sources import fixed_usage
 
 pytestmark = pytest.mark.django_db
 USAGE = fixed_usage({"api_calls": 1000})  # 100.00 platform fee + 10.00 usage
@@ -38,13 +38,13 @@ def staff(role: str) -> User:
     return User.objects.get(username=f"u-{role}")
 
 
+def usage_source():
+    return USAGE
+
+
 @pytest.fixture(autouse=True)
-def _no_metering(monkeypatch):
-    for target in (
-        "invoicing.admin.invoices.metering_usage",
-        "invoicing.admin.corrections.metering_usage",
-    ):
-        monkeypatch.setattr(target, USAGE)
+def _no_metering(settings):
+    settings.INVOICING_USAGE_SOURCE = f"{__name__}.usage_source"
 
 
 def issued(count: int = 1) -> list[Invoice]:

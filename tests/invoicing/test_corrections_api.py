@@ -13,17 +13,21 @@ from accounts.api.idempotency_models import IdempotencyKey
 from invoicing.models import CreditNote, Invoice, InvoiceTransition
 from invoicing.services.billing import billing_run
 from invoicing.services.invoices import invoice_mark_paid
-from invoicing.usage import fixed_usage
 from tests.factories import CustomerFactory
 from tests.invoicing.factories import make_contract
+from tests.usage_sources import fixed_usage
 
 USAGE = fixed_usage({"api_calls": 1000})  # 100.00 platform fee + 10.00 usage
 NOW = datetime(2026, 2, 3, tzinfo=UTC)
 
 
+def usage_source():
+    return USAGE
+
+
 @pytest.fixture(autouse=True)
-def _no_metering(monkeypatch):
-    monkeypatch.setattr("invoicing.api.corrections.metering_usage", USAGE)
+def _no_metering(settings):
+    settings.INVOICING_USAGE_SOURCE = f"{__name__}.usage_source"
 
 
 def issue_for(*external_ids: str) -> list[Invoice]:

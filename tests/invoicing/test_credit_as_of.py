@@ -25,9 +25,9 @@ from invoicing.selectors.invoices import upcoming_invoice
 from invoicing.services.billing import billing_run
 from invoicing.services.credits import credit_expire, credit_grant_create
 from invoicing.states import InvoiceStatus
-from invoicing.usage import fixed_usage
 from tests.factories import CustomerFactory
 from tests.invoicing.factories import make_contract
+from tests.usage_sources import fixed_usage
 
 pytestmark = pytest.mark.django_db
 
@@ -53,8 +53,12 @@ def _promo(customer, *, effective_at: datetime, expires_at: datetime | None):  #
     )
 
 
-def _preview_total(read_api, monkeypatch, when: datetime) -> Decimal:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr("invoicing.api.views.metering_usage", fixed_usage(USAGE))
+def usage_source():  # type: ignore[no-untyped-def]
+    return fixed_usage(USAGE)
+
+
+def _preview_total(read_api, settings, when: datetime) -> Decimal:  # type: ignore[no-untyped-def]
+    settings.INVOICING_USAGE_SOURCE = f"{__name__}.usage_source"
     with time_machine.travel(when, tick=False):
         response = read_api.get("/api/v1/customers/acme/invoices/upcoming")
     assert response.status_code == 200, response.content
@@ -69,10 +73,10 @@ def _bill_march(*runs: datetime) -> Invoice:
     return invoice
 
 
-def test_a_grant_expiring_mid_period_is_in_neither_preview_nor_invoice(read_api, monkeypatch):
+def test_a_grant_expiring_mid_period_is_in_neither_preview_nor_invoice(read_api, settings):
     customer = _march_customer()
     _promo(customer, effective_at=MARCH, expires_at=datetime(2026, 3, 15, tzinfo=UTC))
-    preview = _preview_total(read_api, monkeypatch, datetime(2026, 3, 10, 12, tzinfo=UTC))
+    preview = _preview_total(read_api, settings, datetime(2026, 3, 10, 12, tzinfo=UTC))
     invoice = _bill_march(APRIL + timedelta(hours=1), APRIL + timedelta(hours=25))
     assert invoice.total.amount == Decimal("102.50")
     assert preview == invoice.total.amount
@@ -80,13 +84,13 @@ def test_a_grant_expiring_mid_period_is_in_neither_preview_nor_invoice(read_api,
 
 
 def test_a_grant_expiring_after_the_period_pays_it_though_finalized_after_expiry(
-    read_api, monkeypatch
+    read_api, settings
 ):
     """Expiry inside the grace hours: the run posts the expiry before it finalizes, and the
     invoice still draws what the preview showed (an ``expiry`` entry undoes the part drawn)."""
     customer = _march_customer()
     grant = _promo(customer, effective_at=MARCH, expires_at=APRIL + timedelta(hours=12))
-    preview = _preview_total(read_api, monkeypatch, datetime(2026, 3, 10, 12, tzinfo=UTC))
+    preview = _preview_total(read_api, settings, datetime(2026, 3, 10, 12, tzinfo=UTC))
     invoice = _bill_march(APRIL + timedelta(hours=1), APRIL + timedelta(hours=25))
     assert preview == invoice.total.amount == Decimal("97.50")
     assert grant_balance(grant.pk) == Decimal("0")

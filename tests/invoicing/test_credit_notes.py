@@ -17,8 +17,8 @@ from invoicing.selectors.credits import grant_balance
 from invoicing.services.billing import billing_run
 from invoicing.services.credit_notes import credit_note_create, invoice_amount_due
 from invoicing.services.invoices import invoice_mark_paid
-from invoicing.usage import fixed_usage
 from tests.invoicing.factories import make_contract
+from tests.usage_sources import fixed_usage
 
 
 def _finalized_invoice() -> Invoice:

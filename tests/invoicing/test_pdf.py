@@ -15,9 +15,9 @@ from accounts.models import Customer
 from invoicing.models import Invoice
 from invoicing.services.billing import billing_run
 from invoicing.services.pdf import invoice_pdf_render
-from invoicing.usage import fixed_usage
 from tests.factories import CustomerFactory
 from tests.invoicing.factories import make_contract
+from tests.usage_sources import fixed_usage
 
 pytestmark = pytest.mark.django_db
 

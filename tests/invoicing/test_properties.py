@@ -20,9 +20,9 @@ from invoicing.models import CreditGrant, Invoice, InvoiceLine
 from invoicing.selectors.credits import grants_with_balance
 from invoicing.services.billing import billing_run
 from invoicing.services.credits import credit_grant_create
-from invoicing.usage import fixed_usage
 from tests.factories import CustomerFactory
 from tests.invoicing.factories import make_contract, make_version
+from tests.usage_sources import fixed_usage
 
 pytestmark = pytest.mark.django_db
 

@@ -254,3 +254,11 @@ def test_invariant_check_finds_a_tampered_rollup(customer):
     found = rollup_mismatches()
     assert set(found) == {"bytes v1", "users v1"}
     assert found["bytes v1"][0]["stored"] == row.value + 1
+
+
+def test_the_rollup_kick_names_the_rollup_task() -> None:
+    """The kick sends the task by name (ingest must not import the tasks): the name must be
+    the task's."""
+    from metering import kicks, tasks
+
+    assert tasks.rollup_run_task.name == kicks.ROLLUP_TASK

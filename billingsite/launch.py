@@ -137,10 +137,15 @@ def _start_redis(executable: str, redis_dir: Path, sock: Path) -> None:
             str(redis_dir),
             "--pidfile",
             str(redis_dir / "redis.pid"),
+            # Redis is Celery's broker: with the append-only file (fsync every second) tasks
+            # queued before a restart are still queued after it; snapshots alone lose whatever
+            # came after the last one. PostgreSQL stays the source of truth (docs/reliability.md).
             "--save",
             "60 1000",
             "--appendonly",
-            "no",
+            "yes",
+            "--appendfsync",
+            "everysec",
             "--logfile",
             str(redis_dir / "redis.log"),
         ],

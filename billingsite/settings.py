@@ -272,6 +272,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": CELERY_UNACKED_RESTORE_SECONDS,
     "unacked_restore_throttle": 1,
 }
+# The outbox's own redelivery: a row whose sender died mid-send is claimed again once its lease
+# (this long) has run out; the handler's Stripe call carries the row's idempotency key.
+OUTBOX_LEASE_SECONDS = int(env("OUTBOX_LEASE_SECONDS", "300"))
 CELERY_TASK_ROUTES = {
     "metering.*": {"queue": "rollups"},
     "invoicing.billing.*": {"queue": "billing"},

@@ -357,6 +357,11 @@ def command_exec(args: argparse.Namespace) -> int:
         return subprocess.run([exe, *cmd[1:]], env=env).returncode
 
 
+def command_reliability(args: argparse.Namespace) -> int:
+    """Its own PostgreSQL and Redis (it stops and starts them), so no services() here."""
+    return subprocess.run([sys.executable, "-m", "bench.reliability", *args.bench_args]).returncode
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tally", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA))
@@ -375,9 +380,14 @@ def main(argv: list[str] | None = None) -> int:
     ex = sub.add_parser("exec", help="run a command with the services' environment")
     ex.add_argument("cmd", nargs=argparse.REMAINDER)
     ex.set_defaults(func=command_exec)
+    rel = sub.add_parser("reliability", help="fault injection or soak (bench/reliability)")
+    rel.add_argument("bench_args", nargs=argparse.REMAINDER)
+    rel.set_defaults(func=command_reliability)
     args, unknown = parser.parse_known_args(argv)
     if args.command == "test":
         args.pytest_args = unknown + args.pytest_args  # flags like -x belong to pytest
+    elif args.command == "reliability":
+        args.bench_args = unknown + args.bench_args
     elif unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     return int(args.func(args))

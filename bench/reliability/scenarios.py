@@ -13,7 +13,7 @@ from typing import Any
 from bench.reliability import checks
 from bench.reliability.load import Ingester, stop_all
 from bench.reliability.stack import Stack, log
-from bench.reliability.world import World, contracts_create, wait_for
+from bench.reliability.world import World, attach_cards, contracts_create, wait_for
 
 Scenario = Callable[[Stack, World], dict[str, Any]]
 
@@ -175,6 +175,7 @@ def worker_kill_outbox(stack: Stack, world: World) -> dict[str, Any]:
     )
     world.customers += ids
     result = {"customers": len(ids), "sent_after_kill_s": round(time.monotonic() - killed, 1)}
+    attach_cards(stack, ids)
     return _finish(stack, result, None)
 
 
@@ -182,10 +183,20 @@ def worker_kill_webhook(stack: Stack, world: World) -> dict[str, Any]:
     """SIGKILL the worker while it applies a payment webhook (held on the payments table)."""
     from django.utils import timezone
 
+    from accounts.services import customer_create
     from invoicing.services.billing import billing_run
 
+    customers = [f"rel-wh-{uuid.uuid4().hex[:6]}-{n}" for n in range(4)]
+    for external_id in customers:
+        customer_create(external_id=external_id, name=external_id, email=f"{external_id}@x.test")
+    wait_for(
+        lambda: checks.counts(stack)["customers_without_stripe_id"] == 0,
+        timeout=180,
+        what="the new customers on Stripe",
+    )
+    attach_cards(stack, customers)
+    world.customers += customers
     before = checks.counts(stack)
-    customers = world.customers[-5:]
     today = datetime.now(UTC).date()
     start = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
     with stack.connection() as blocker:

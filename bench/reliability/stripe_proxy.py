@@ -67,6 +67,9 @@ class StripeFaultProxy(ThreadingHTTPServer):
         with self.lock:
             return {k: sorted(v) for k, v in self.objects_by_key.items() if len(v) > 1}
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A reply to a client that died meanwhile (the killed worker) is expected here."""
+
     def close(self) -> None:
         self.mode = "ok"
         self.shutdown()

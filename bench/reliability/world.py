@@ -59,7 +59,7 @@ def build(stack: Stack, *, customers: int) -> World:
     )
     log(f"{customers} customers created; waiting for their Stripe sync")
     wait_for(lambda: _unsynced() == 0, timeout=240, what="every customer on Stripe")
-    _attach_cards(stack)
+    attach_cards(stack)
     return world
 
 
@@ -98,15 +98,18 @@ def _unsynced() -> int:
     return Customer.objects.filter(stripe_customer_id="").count()
 
 
-def _attach_cards(stack: Stack) -> None:
-    """A default card on each Stripe customer, straight on localstripe (not through the
-    proxy: this is the customer's doing, not Tally's)."""
+def attach_cards(stack: Stack, external_ids: list[str] | None = None) -> None:
+    """A default card on each (or these) Stripe customer(s), straight on localstripe (not
+    through the proxy: this is the customer's doing, not Tally's)."""
     from accounts.models import Customer
     from billingsite.stripe_loopback.process import LOCALSTRIPE_API_KEY
 
     auth = (LOCALSTRIPE_API_KEY, "")
     base = stack.stripe.base_url
-    for stripe_id in Customer.objects.values_list("stripe_customer_id", flat=True):
+    customers = Customer.objects.exclude(stripe_customer_id="")
+    if external_ids is not None:
+        customers = customers.filter(external_id__in=external_ids)
+    for stripe_id in customers.values_list("stripe_customer_id", flat=True):
         card = stack.stripe.card_payment_method("4242424242424242")
         requests.post(
             f"{base}/v1/payment_methods/{card}/attach",

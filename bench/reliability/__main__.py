@@ -17,6 +17,8 @@ DATA = ROOT / ".data" / "reliability"
 
 
 def _run_faults(stack: Stack, names: list[str], customers: int) -> list[dict[str, Any]]:
+    from django.db import connections
+
     from bench.reliability import world as world_module
     from bench.reliability.scenarios import SCENARIOS
 
@@ -24,6 +26,9 @@ def _run_faults(stack: Stack, names: list[str], customers: int) -> list[dict[str
     results = []
     for name in names:
         log(f"scenario {name}")
+        # This process's own connections may have died with a PostgreSQL restart: Django
+        # reconnects on the next query only after a close (as a web request or task would).
+        connections.close_all()
         started = time.monotonic()
         try:
             result = SCENARIOS[name](stack, world)

@@ -263,10 +263,13 @@ def _queued(stack: Stack) -> int:
 
 def postgres_restart(stack: Stack, world: World, *, mode: str = "fast") -> dict[str, Any]:
     """PostgreSQL stopped for 5 s and started again while clients ingest."""
+    from django.db import connections
+
     before = checks.counts(stack)["events_stored"]
     threads = _ingest(stack, world, 5, clients=3)
     log(f"stopping PostgreSQL ({mode}) for 5 s during ingest")
     stack.restart_postgres(down_seconds=5, mode=mode)
+    connections.close_all()  # this process's own, as a request or task would
     time.sleep(10)
     stop_all(threads)
     errors: dict[str, int] = {}

@@ -157,11 +157,18 @@ def autodiscover() -> None:
         return
     autodiscover_modules("dashboard")
     _register_invariant_runs_panel()
+    _register_webhooks_panel()
     _discovered = True
 
 
 def _register_invariant_runs_panel() -> None:
     from billingsite.invariant_runs.dashboard import register
+
+    register()
+
+
+def _register_webhooks_panel() -> None:
+    from billingsite.webhooks.dashboard import register
 
     register()
 

@@ -244,3 +244,15 @@ def _disable_if_failing(endpoint: WebhookEndpoint, now: datetime) -> bool:
         {"endpoint_id": endpoint.pk, "reason": endpoint.disabled_reason},
     )
     return True
+
+
+def webhook_event_resend(*, event: WebhookEvent) -> str:
+    """Replay one event to every enabled endpoint that subscribes to its type (admin)."""
+    endpoints = [
+        endpoint
+        for endpoint in WebhookEndpoint.objects.filter(enabled=True).order_by("pk")
+        if endpoint.listens_to(event.type)
+    ]
+    for endpoint in endpoints:
+        webhook_replay(endpoint=endpoint, event_ids=[event.pk])
+    return f"queued for {len(endpoints)} endpoint(s)"

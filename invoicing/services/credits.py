@@ -16,6 +16,8 @@ from django.db.models import Sum
 
 from accounts.models import Customer
 from billingsite.errors import AppError, Conflict
+from billingsite.events import emit
+from invoicing.event_payloads import credit_grant_event
 from invoicing.models import (
     Commit,
     Contract,
@@ -79,6 +81,7 @@ def credit_grant_create(
         note=note,
         created_by=actor,
     )
+    emit("credit_grant.created", credit_grant_event(grant), key=f"credit_grant.created:{grant.pk}")
     return grant
 
 

@@ -16,9 +16,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import api_key_cache
+from accounts.event_payloads import customer_event
 from accounts.models import ApiKey, ApiKeyScope, Customer, CustomerAlias, CustomerUser
 from accounts.roles import ROLE_BY_SLUG
 from billingsite.errors import AppError, Conflict
+from billingsite.events import emit
 from billingsite.outbox.services import outbox_enqueue
 from billingsite.validation import full_clean
 
@@ -91,6 +93,7 @@ def customer_create(
         raise Conflict("identifier_taken", f"{external_id!r} already exists.") from exc
     for alias in aliases or []:
         customer_alias_add(customer=customer, alias=alias)
+    emit("customer.created", customer_event(customer), key=f"customer.created:{customer.pk}")
     if customer.email:
         outbox_enqueue(
             STRIPE_SYNC_TOPIC, f"customer:{customer.pk}:create", {"customer_id": customer.pk}
@@ -110,13 +113,17 @@ def customer_update(*, customer: Customer, **changes: Any) -> Customer:
         )
     locked = Customer.objects.select_for_update().get(pk=customer.pk)
     before = {name: getattr(locked, name) for name in STRIPE_SYNC_FIELDS}
+    changed = [name for name, value in changes.items() if getattr(locked, name) != value]
     for name, value in changes.items():
         setattr(locked, name, value)
     full_clean(locked)
     locked.save()
+    version = locked.history.order_by("-history_id").values_list("history_id", flat=True)[0]
+    if changed:  # the history row names this change
+        key = f"customer.updated:{locked.pk}:{version}"
+        emit("customer.updated", customer_event(locked, changed), key=key)
     synced = locked.email or locked.stripe_customer_id
     if synced and any(getattr(locked, name) != before[name] for name in STRIPE_SYNC_FIELDS):
-        version = locked.history.order_by("-history_id").values_list("history_id", flat=True)[0]
         outbox_enqueue(
             STRIPE_SYNC_TOPIC, f"customer:{locked.pk}:update:{version}", {"customer_id": locked.pk}
         )

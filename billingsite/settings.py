@@ -366,6 +366,27 @@ USAGE_PASSWORD_RESET_LIMIT_PER_EMAIL = os.environ.get(
 USAGE_PASSWORD_RESET_LIMIT_PER_IP = os.environ.get("USAGE_PASSWORD_RESET_LIMIT_PER_IP", "10/1h")
 API_AUTH_FAILURE_LIMIT_PER_IP = os.environ.get("API_AUTH_FAILURE_LIMIT_PER_IP", "30/5m")
 
+# --- Outbound webhooks (issue 17, docs/webhooks.md) ----------------------------------------
+# Local development only (and on in tests): allow http:// and private/loopback addresses.
+WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS") or TESTING
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", 10))
+# Retries: 30 s doubling up to 6 h between tries (with jitter), for up to 3 days.
+WEBHOOK_RETRY_BASE_SECONDS = float(os.environ.get("WEBHOOK_RETRY_BASE_SECONDS", 30))
+WEBHOOK_RETRY_MAX_SECONDS = float(os.environ.get("WEBHOOK_RETRY_MAX_SECONDS", 6 * 3600))
+WEBHOOK_RETRY_HOURS = float(os.environ.get("WEBHOOK_RETRY_HOURS", 72))
+WEBHOOK_RETRY_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_RETRY_MAX_ATTEMPTS", 100))
+# An endpoint is disabled after this many failed deliveries in a row spanning this many hours.
+WEBHOOK_DISABLE_AFTER_FAILURES = int(os.environ.get("WEBHOOK_DISABLE_AFTER_FAILURES", 20))
+WEBHOOK_DISABLE_AFTER_HOURS = float(os.environ.get("WEBHOOK_DISABLE_AFTER_HOURS", 24))
+# Who is mailed when an endpoint is disabled (comma-separated); empty: the ADMINS.
+WEBHOOK_OPERATOR_EMAILS = env_list("WEBHOOK_OPERATOR_EMAILS")
+# After a secret rotation the previous secret also signs for this long.
+WEBHOOK_SECRET_OVERLAP_HOURS = float(os.environ.get("WEBHOOK_SECRET_OVERLAP_HOURS", 24))
+WEBHOOK_REPLAY_MAX_EVENTS = int(os.environ.get("WEBHOOK_REPLAY_MAX_EVENTS", 10_000))
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"].append(  # type: ignore[attr-defined]
+    "billingsite.webhooks.schema.add_webhook_payloads"
+)
+
 # --- Logging -------------------------------------------------------------------------------
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {

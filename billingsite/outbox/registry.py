@@ -6,11 +6,16 @@ than once for the same row (a worker can die after the remote side answered), so
 write it makes must carry an idempotency key derived from the row (``message.key`` or
 ``message.pk``). Raising an exception with ``retryable = False`` dead-letters the row at once;
 any other exception is retried with backoff until the cap.
+
+A topic may register its own retry policy (``register_retry_policy``): outbound webhooks retry
+for days, while Stripe calls keep the global cap that stays within Stripe's key lifetime.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -57,3 +62,36 @@ def unregister_outbox_handler(topic: str) -> None:
 
 def topics() -> list[str]:
     return sorted(_HANDLERS)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a topic's failed rows are retried: ``base * 2^(n-1)`` seconds capped at ``cap``
+    (with the dispatcher's jitter), dead after ``max_attempts`` or once the row is older than
+    ``give_up_after``, whichever comes first."""
+
+    max_attempts: int
+    base_seconds: float
+    cap_seconds: float
+    give_up_after: timedelta | None = None
+
+
+RetryPolicyFactory = Callable[[], RetryPolicy]
+
+_POLICIES: dict[str, RetryPolicyFactory] = {}
+
+
+def register_retry_policy(topic: str, policy: RetryPolicyFactory) -> None:
+    """Give ``topic`` its own retry policy; ``policy()`` is called at each failure, so it may
+    read settings (tests and operators change them without re-registering)."""
+    _POLICIES[topic] = policy
+
+
+def retry_policy_for(topic: str) -> RetryPolicy | None:
+    """The topic's policy, or None for the global OUTBOX_* settings."""
+    factory = _POLICIES.get(topic)
+    return factory() if factory is not None else None
+
+
+def unregister_retry_policy(topic: str) -> None:
+    _POLICIES.pop(topic, None)

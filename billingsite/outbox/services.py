@@ -38,7 +38,7 @@ from django.utils import timezone
 from billingsite.outbox import metrics
 from billingsite.outbox.guard import assert_no_transaction
 from billingsite.outbox.models import OutboxMessage, OutboxState
-from billingsite.outbox.registry import handler_for
+from billingsite.outbox.registry import RetryPolicy, handler_for, retry_policy_for
 
 logger = logging.getLogger(__name__)
 
@@ -57,13 +57,15 @@ def lease_seconds() -> int:
     return int(_setting("OUTBOX_LEASE_SECONDS", 300))
 
 
-def backoff_delay(attempts: int, *, rng: random.Random | None = None) -> timedelta:
+def backoff_delay(
+    attempts: int, *, rng: random.Random | None = None, policy: RetryPolicy | None = None
+) -> timedelta:
     """Delay before the next try after ``attempts`` failed claims: base * 2^(n-1), capped, with
     +/-20% jitter so rows that failed together (a Stripe outage) do not retry in lockstep. With
     the defaults (5 s base, 30 min cap, 12 attempts: about 2 h in all) every retry stays within
     Stripe's 24 h key lifetime, so every retry of a row is deduplicated by Stripe."""
-    base = float(_setting("OUTBOX_BACKOFF_BASE_SECONDS", 5))
-    cap = float(_setting("OUTBOX_BACKOFF_MAX_SECONDS", 1800))
+    base = policy.base_seconds if policy else float(_setting("OUTBOX_BACKOFF_BASE_SECONDS", 5))
+    cap = policy.cap_seconds if policy else float(_setting("OUTBOX_BACKOFF_MAX_SECONDS", 1800))
     delay = min(cap, base * (2 ** max(0, attempts - 1)))
     jitter = (rng or random).uniform(0.8, 1.2)
     return timedelta(seconds=delay * jitter)
@@ -273,13 +275,22 @@ def _record_hold(message: OutboxMessage, exc: Exception, now: datetime) -> SendO
     return SendOutcome(message.pk, "held", text)
 
 
+def _exhausted(message: OutboxMessage, policy: RetryPolicy | None, now: datetime) -> bool:
+    """Past the attempt cap (the topic's or the global one) or the topic's time limit."""
+    if policy is None:
+        return message.attempts >= max_attempts()
+    too_old = policy.give_up_after is not None and now - message.created_at >= policy.give_up_after
+    return message.attempts >= policy.max_attempts or too_old
+
+
 def _record_failure(message: OutboxMessage, exc: Exception, now: datetime) -> SendOutcome:
     if getattr(exc, "held_until_configured", False):
         return _record_hold(message, exc, now)
     code, text = error_text(exc)
-    dead = not is_retryable(exc) or message.attempts >= max_attempts()
+    policy = retry_policy_for(message.topic)
+    dead = not is_retryable(exc) or _exhausted(message, policy, now)
     state = OutboxState.DEAD if dead else OutboxState.FAILED
-    next_at = now if dead else now + backoff_delay(message.attempts)
+    next_at = now if dead else now + backoff_delay(message.attempts, policy=policy)
     updated = _claimed(message).update(
         state=state,
         next_attempt_at=next_at,

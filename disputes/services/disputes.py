@@ -26,8 +26,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billingsite.errors import AppError, Conflict
+from billingsite.events import emit
 from billingsite.money import amount_of, from_minor_units
 from billingsite.outbox.services import outbox_enqueue
+from disputes.event_payloads import dispute_event
 from disputes.models import Dispute, DisputeEvidenceSubmission, DisputeNote, LedgerAccount
 from disputes.services.ledger import ledger_post
 from disputes.states import DISPUTE_CLOSED, DISPUTE_TRANSITIONS, DisputeStatus
@@ -104,6 +106,7 @@ def dispute_apply_stripe(obj: dict[str, Any], *, at: datetime, event_type: str =
         for bt in obj.get("balance_transactions") or []
     )
     _post_outcomes(dispute, withdrawn=withdrawn)
+    emit("dispute.created", dispute_event(dispute), key=f"dispute.created:{dispute.pk}")
     return dispute
 
 
@@ -126,6 +129,8 @@ def dispute_transition(*, dispute: Dispute, to: str, at: datetime, **fields: Any
     dispute.status = to
     dispute.last_event_at = at
     dispute.save()
+    if to in DISPUTE_CLOSED:  # a closed dispute never reopens: one event per dispute
+        emit("dispute.closed", dispute_event(dispute), key=f"dispute.closed:{dispute.pk}")
     return dispute
 
 

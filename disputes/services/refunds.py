@@ -27,8 +27,10 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from billingsite.errors import AppError, Conflict, NotFound
+from billingsite.events import emit
 from billingsite.money import SupportsAmount, amount_of, is_rounded
 from billingsite.outbox.services import outbox_enqueue
+from disputes.event_payloads import refund_event
 from disputes.models import Dispute, Refund, RefundTransition
 from disputes.models.refunds import RefundSource
 from disputes.states import (
@@ -215,6 +217,8 @@ def refund_transition(
         refund_id=refund.pk, from_status=current, to_status=to, actor=actor, note=note
     )
     refund.refresh_from_db()
+    if to in (RefundStatus.SUCCEEDED, RefundStatus.FAILED):  # final: one event per refund
+        emit(f"refund.{to}", refund_event(refund), key=f"refund.{to}:{refund.pk}")
     return refund
 
 

@@ -16,7 +16,9 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from billingsite.errors import AppError, Conflict
+from billingsite.events import emit
 from billingsite.money import amount_of, is_rounded
+from invoicing.event_payloads import credit_note_event
 from invoicing.models import (
     CreditNote,
     CreditNoteLine,
@@ -101,6 +103,7 @@ def credit_note_create(
             for pk, amount in wanted.items()
         ]
     )
+    emit("credit_note.created", credit_note_event(note), key=f"credit_note.created:{note.pk}")
     return note
 
 

@@ -17,6 +17,8 @@ from django.db.models import Sum
 from accounts.models import Customer
 from billingsite.errors import AppError, Conflict
 from billingsite.money import positive_amount
+from billingsite.events import emit
+from invoicing.event_payloads import credit_grant_event
 from invoicing.models import (
     Commit,
     Contract,
@@ -78,6 +80,7 @@ def credit_grant_create(
         note=note,
         created_by=actor,
     )
+    emit("credit_grant.created", credit_grant_event(grant), key=f"credit_grant.created:{grant.pk}")
     return grant
 
 

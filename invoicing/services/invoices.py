@@ -21,11 +21,12 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from billingsite.errors import AppError, Conflict
 from billingsite.money import amount_of
 from billingsite.outbox.services import outbox_enqueue
+from invoicing.event_payloads import invoice_announce
 from invoicing.metrics import INVOICES_FINALIZED
 from invoicing.models import Contract, Invoice, InvoiceKind, InvoiceLine, InvoiceTransition
 from invoicing.periods import Period
@@ -35,6 +36,7 @@ from invoicing.selectors.invoices import (
     contract_period,
     contracts_with_terms,
 )
+from invoicing.services.numbering import number_allocate
 from invoicing.states import InvoiceStatus, can_transition, sources_of
 from invoicing.stripe.topics import (
     INVOICE_PUSH_TOPIC,
@@ -51,22 +53,6 @@ def grace_hours(contract: Contract) -> int:
     custom = contract.customer.invoice_grace_hours
     default = getattr(settings, "INVOICE_GRACE_HOURS", DEFAULT_GRACE_HOURS)
     return default if custom is None else custom
-
-
-def number_allocate(series: str) -> str:
-    """Next number of ``series``: a counter row advanced under its row lock; never max()+1."""
-    with connection.cursor() as cursor:
-        # One statement: the first number of a new series inserts 1; any later one takes the
-        # row lock and adds 1 (held until the transaction ends, so rolled-back numbers are
-        # reused and the series stays gapless).
-        cursor.execute(
-            "INSERT INTO invoicing_invoicenumbercounter AS c (series, last_value) VALUES (%s, 1)"
-            " ON CONFLICT (series) DO UPDATE SET last_value = c.last_value + 1"
-            " RETURNING last_value",
-            [series],
-        )
-        value = cursor.fetchone()[0]
-    return f"{series}-{value:06d}"
 
 
 def invoice_draft_create(
@@ -104,6 +90,7 @@ def invoice_draft_create(
         with transaction.atomic():
             invoice.save()
             _insert_lines(invoice, computation.lines)
+            invoice_announce("invoice.drafted", invoice)
     except IntegrityError:
         exists = Invoice.objects.filter(
             contract=contract,
@@ -291,6 +278,7 @@ def invoice_finalize(
     _issue(invoice, contract, computation, now, actor)
     # outbox row: pushed to Stripe iff this commits (handler: invoicing.stripe.invoice_push)
     outbox_enqueue(INVOICE_PUSH_TOPIC, invoice_push_key(invoice.pk), {"invoice_id": invoice.pk})
+    invoice_announce("invoice.finalized", invoice)
     transaction.on_commit(INVOICES_FINALIZED.inc)
     return invoice
 
@@ -333,6 +321,12 @@ def _issue(
     )
 
 
+ANNOUNCED: dict[str, str] = {
+    InvoiceStatus.PAID: "invoice.paid",
+    InvoiceStatus.VOID: "invoice.voided",
+}
+
+
 @transaction.atomic
 def invoice_transition(
     *,
@@ -372,6 +366,8 @@ def invoice_transition(
         invoice.refresh_from_db()
     else:
         invoice.status = to
+    if to in ANNOUNCED:  # paid and void are final: one event per invoice
+        invoice_announce(ANNOUNCED[to], invoice)
     return invoice
 
 
@@ -430,6 +426,7 @@ def invoice_reissue(
                 period_end=invoice.period_end,
                 finalize_after=now,
             )
+            invoice_announce("invoice.drafted", replacement)
     except IntegrityError as exc:
         raise Conflict("already_reissued", f"Invoice {invoice} was re-issued already.") from exc
     why = invoice.void_reason.strip()

@@ -24,7 +24,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from accounts.models import Customer
+from billingsite.events import emit
 from billingsite.money import amount_of, from_minor_units, normalize_currency
+from invoicing.event_payloads import payment_failed_event
 from invoicing.models import Invoice, Payment, PaymentStatus, StripeInvoice
 from invoicing.services.invoices import invoice_transition
 from invoicing.states import InvoiceStatus
@@ -264,6 +266,7 @@ def payment_record(
                 return "ignored: customer unknown to Tally"
             row = _payment_create(intent_id, charge_id, customer, invoice_id, created, at, fields)
             if row is not None:
+                _announce_failure(row)
                 return f"payment {row.status}"
             row = _locked_payment(intent_id, charge_id)
             assert row is not None
@@ -280,7 +283,16 @@ def payment_record(
         elif fields.get("amount_refunded", Decimal(0)) > amount_of(row.amount_refunded):
             row.amount_refunded = fields["amount_refunded"]  # refunds only ever grow
         row.save()
+        _announce_failure(row)
         return f"payment {row.status}" + (" (stale snapshot ignored)" if stale or settled else "")
+
+
+def _announce_failure(payment: Payment) -> None:
+    """``invoice.payment_failed`` once per failed payment of an invoice (the key dedupes the
+    intent's and the charge's events about the same failure)."""
+    if payment.status == PaymentStatus.FAILED and payment.invoice_id is not None:
+        key = f"invoice.payment_failed:{payment.pk}"
+        emit("invoice.payment_failed", payment_failed_event(payment), key=key)
 
 
 def _locked_payment(intent_id: str | None, charge_id: str | None) -> Payment | None:

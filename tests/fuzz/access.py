@@ -35,12 +35,24 @@ def api_outcome(status: int) -> str:
     return {401: "U", 403: "D", 404: "H", 429: "T"}.get(status, "K")
 
 
+def _webhook_endpoint_id() -> str:
+    """An operator's webhook endpoint (operations on it need one that exists)."""
+    from billingsite.webhooks.models import WebhookEndpoint
+    from billingsite.webhooks.services import webhook_endpoint_create
+
+    endpoint = WebhookEndpoint.objects.first()
+    if endpoint is None:
+        endpoint, _ = webhook_endpoint_create(url="https://hooks.example.com/fuzz", events=["*"])
+    return str(endpoint.pk)
+
+
 def api_call(world: World, operation: str, caller: str, query: dict[str, str]) -> int:
     method, path = operation.split(" ", 1)
     filled = (
         path.replace("{external_id}", world.beta.external_id)
         .replace("{key}", "calls")
         .replace("{number}", world.beta_invoice.number)
+        .replace("{endpoint_id}", _webhook_endpoint_id())
     )
     headers = {}
     if world.keys[caller]:

@@ -82,7 +82,7 @@ def alerts_periods_roll(*, now: datetime | None = None) -> int:
     return resolved
 
 
-def _validated(values: dict[str, Any]) -> dict[str, Any]:
+def alert_values_validated(values: dict[str, Any]) -> dict[str, Any]:
     """Check the combination of fields an alert type needs; raise ``AlertInvalid``."""
     kind = values["type"]
     if (values.get("customer") is None) == (values.get("plan") is None):
@@ -104,7 +104,7 @@ def _validated(values: dict[str, Any]) -> dict[str, Any]:
             raise AlertInvalid("A credit balance threshold cannot be recurring.")
         if value <= 0 and (recurring or kind != AlertType.CREDIT_BALANCE_BELOW):
             raise AlertInvalid("Thresholds must be greater than zero.")
-        clean.append({"value": str(value), "recurring": recurring})
+        clean.append({"value": f"{value.normalize():f}", "recurring": recurring})
     return {
         **values,
         "thresholds": clean,
@@ -116,7 +116,7 @@ def _validated(values: dict[str, Any]) -> dict[str, Any]:
 def alert_create(*, actor: Any = None, **values: Any) -> Alert:
     """Create an alert (audited) and queue its customers, so it is evaluated without waiting
     for the next event."""
-    values = _validated(values)
+    values = alert_values_validated(values)
     with transaction.atomic():
         alert = Alert(created_by=actor if getattr(actor, "pk", None) else None, **values)
         alert._history_user = actor if getattr(actor, "pk", None) else None  # type: ignore[attr-defined]
@@ -132,7 +132,7 @@ def alert_update(alert: Alert, *, actor: Any = None, **changes: Any) -> Alert:
         for f in ("name", "type", "customer", "plan", "meter", "group_filter", "currency")
     }
     current |= {"thresholds": alert.thresholds, "enabled": alert.enabled}
-    values = _validated({**current, **changes})
+    values = alert_values_validated({**current, **changes})
     with transaction.atomic():
         locked = Alert.objects.select_for_update().get(pk=alert.pk)
         for field, value in values.items():

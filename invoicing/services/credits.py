@@ -16,6 +16,7 @@ from django.db.models import Sum
 
 from accounts.models import Customer
 from billingsite.errors import AppError, Conflict
+from invoicing.alerts.queue import alerts_mark_customers
 from invoicing.models import (
     Commit,
     Contract,
@@ -79,6 +80,7 @@ def credit_grant_create(
         note=note,
         created_by=actor,
     )
+    alerts_mark_customers([customer.pk])  # credit balance alerts see the new balance
     return grant
 
 
@@ -120,6 +122,7 @@ def credit_draw(*, invoice: Invoice, draws: list[tuple[int, Decimal]]) -> list[C
                 note=f"Invoice {invoice.number or invoice.pk}",
             )
         )
+    alerts_mark_customers([invoice.customer_id])
     return entries
 
 
@@ -182,6 +185,8 @@ def credit_reverse_for_invoice(*, invoice: Invoice, actor: User | None = None) -
             note=f"Void of invoice {invoice.number}",
         )
         count += 1
+    if count:
+        alerts_mark_customers([invoice.customer_id])
     return count
 
 
@@ -207,4 +212,8 @@ def credit_expire(*, now: datetime) -> int:
                 note="Expired",
             )
             count += 1
+    customers = CreditGrant.objects.filter(pk__in=list(expired)).values_list(
+        "customer_id", flat=True
+    )
+    alerts_mark_customers(sorted(set(customers)))
     return count

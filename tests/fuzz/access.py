@@ -41,6 +41,7 @@ def api_call(world: World, operation: str, caller: str, query: dict[str, str]) -
         path.replace("{external_id}", world.beta.external_id)
         .replace("{key}", "calls")
         .replace("{number}", world.beta_invoice.number)
+        .replace("{alert_id}", beta_alert_id(world))
     )
     headers = {}
     if world.keys[caller]:
@@ -51,6 +52,18 @@ def api_call(world: World, operation: str, caller: str, query: dict[str, str]) -
     else:
         response = client.generic(method, filled, b"{}", content_type="application/json", **headers)
     return response.status_code
+
+
+def beta_alert_id(world: World) -> str:
+    """An alert of customer ``beta`` (made on first use), for ``/alerts/{alert_id}`` paths."""
+    from invoicing.alerts.models import Alert
+
+    alert = Alert.objects.filter(customer=world.beta).first()
+    if alert is None:
+        alert = Alert.objects.create(
+            name="fuzz", type="spend_threshold", customer=world.beta, thresholds=[{"value": "1"}]
+        )
+    return str(alert.pk)
 
 
 def registered_models() -> list[str]:

@@ -162,5 +162,5 @@ def test_two_concurrent_evaluators_fire_a_crossing_once():
     triggers = AlertTrigger.objects.filter(alert=alert)
     # 7 calls: the plain threshold 5 (step 1) and the recurring 3 (steps 1, 2), each once
     assert sorted(triggers.values_list("threshold_index", "step")) == [(0, 1), (1, 1), (1, 2)]
-    assert sorted(sum(fired, [])) == sorted(t.pk for t in triggers)
+    assert sorted(pk for ids in fired for pk in ids) == sorted(t.pk for t in triggers)
     assert len(rec.keys()) == 3

@@ -313,6 +313,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "billingsite.invariants_check",
         "schedule": crontab(hour=4, minute=30),
     },
+    # Alerts (issue 17): each rollup kicks the evaluation; this catches lost kicks and leases
+    # of workers that died. periods_roll resolves triggers whose billing period ended.
+    "alerts-evaluate": {"task": "invoicing.alerts.evaluate", "schedule": 5.0},
+    "alerts-periods-roll": {"task": "invoicing.alerts.periods_roll", "schedule": 300.0},
 }
 
 # --- Product settings -----------------------------------------------------------------------
@@ -344,6 +348,14 @@ METERING_ROLLUP_BATCH_EVENTS = int(os.environ.get("METERING_ROLLUP_BATCH_EVENTS"
 # check_invariants (and the alert rule on tally_rollup_lag_seconds) call the rollup queue
 # stalled when a batch has waited longer than this; rollups normally lag a few seconds.
 METERING_ROLLUP_STALL_SECONDS = int(os.environ.get("METERING_ROLLUP_STALL_SECONDS", 600))
+# --- Alerts (issue 17) ---
+# Customers may create their own spend and usage alerts on the usage pages (self-serve budgets).
+ALERTS_SELF_SERVE = env_bool("ALERTS_SELF_SERVE", True)
+# Customers evaluated per claimed batch, and how long a claimed batch is leased to a worker.
+ALERTS_EVALUATION_BATCH = int(os.environ.get("ALERTS_EVALUATION_BATCH", 200))
+ALERTS_EVALUATION_LEASE_SECONDS = int(os.environ.get("ALERTS_EVALUATION_LEASE_SECONDS", 120))
+# At most this many self-serve alerts per customer.
+ALERTS_SELF_SERVE_MAX = int(os.environ.get("ALERTS_SELF_SERVE_MAX", 20))
 # check_invariants reports outbox rows still pending/failing/sending after this long.
 OUTBOX_STALL_SECONDS = int(os.environ.get("OUTBOX_STALL_SECONDS", 3600))
 # Pinned in code (not the environment): an SDK upgrade must not silently move the API version

@@ -15,7 +15,17 @@ class InvoicingConfig(AppConfig):
 
         register_closed_period_resolver(closed_through)
         register_db_gauges(invoicing_gauges)
+        self._register_alerts()
         self._register_stripe()
+
+    def _register_alerts(self) -> None:
+        """Alerts: evaluate customers when the rollups apply their usage; email topic."""
+        from invoicing.alerts import email, tasks  # noqa: F401  (registers the Celery tasks)
+        from invoicing.alerts.queue import alerts_mark_dirty
+        from metering.rollup_hooks import register_rollup_applied
+
+        register_rollup_applied(alerts_mark_dirty)
+        email.register()
 
     def _register_stripe(self) -> None:
         """Outbox handlers (invoice push, customer sync), webhook handlers, tasks, gauges."""

@@ -1,8 +1,16 @@
 from django.urls import path
 
+from invoicing.alerts import api as alerts
 from invoicing.api import catalog_views, corrections, views
 
 urlpatterns = [
+    path("alerts", alerts.AlertListCreate.as_view(), name="alert-list"),
+    path("alerts/<int:alert_id>", alerts.AlertDetail.as_view(), name="alert-detail"),
+    path(
+        "alerts/<int:alert_id>/triggers",
+        alerts.AlertTriggerList.as_view(),
+        name="alert-triggers",
+    ),
     path("pricing/preview", views.PricingPreview.as_view(), name="pricing-preview"),
     path("plans", catalog_views.PlanListCreate.as_view(), name="plan-list"),
     path("contracts", catalog_views.ContractListCreate.as_view(), name="contract-list"),

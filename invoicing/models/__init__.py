@@ -1,6 +1,13 @@
 """Invoicing models, one module per area: catalog, contracts, credits, invoices, stripe
 (mirrors of what Stripe told us), reconciliation."""
 
+from invoicing.alerts.models import (
+    Alert,
+    AlertDirtyCustomer,
+    AlertOwner,
+    AlertTrigger,
+    AlertType,
+)
 from invoicing.models.catalog import Cadence, Charge, ChargeKind, Plan, PlanVersion
 from invoicing.models.contracts import (
     CollectionMethod,
@@ -42,6 +49,11 @@ from invoicing.models.stripe import (
 )
 
 __all__ = [
+    "Alert",
+    "AlertDirtyCustomer",
+    "AlertOwner",
+    "AlertTrigger",
+    "AlertType",
     "Cadence",
     "Charge",
     "ChargeKind",

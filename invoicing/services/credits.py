@@ -19,6 +19,7 @@ from billingsite.errors import AppError, Conflict
 from billingsite.money import positive_amount
 from billingsite.events import emit
 from invoicing.event_payloads import credit_grant_event
+from invoicing.alerts.queue import alerts_mark_customers
 from invoicing.models import (
     Commit,
     Contract,
@@ -81,6 +82,7 @@ def credit_grant_create(
         created_by=actor,
     )
     emit("credit_grant.created", credit_grant_event(grant), key=f"credit_grant.created:{grant.pk}")
+    alerts_mark_customers([customer.pk])  # credit balance alerts see the new balance
     return grant
 
 
@@ -122,6 +124,7 @@ def credit_draw(*, invoice: Invoice, draws: list[tuple[int, Decimal]]) -> list[C
                 note=f"Invoice {invoice.number or invoice.pk}",
             )
         )
+    alerts_mark_customers([invoice.customer_id])
     return entries
 
 
@@ -184,6 +187,8 @@ def credit_reverse_for_invoice(*, invoice: Invoice, actor: User | None = None) -
             note=f"Void of invoice {invoice.number}",
         )
         count += 1
+    if count:
+        alerts_mark_customers([invoice.customer_id])
     return count
 
 
@@ -209,4 +214,8 @@ def credit_expire(*, now: datetime) -> int:
                 note="Expired",
             )
             count += 1
+    customers = CreditGrant.objects.filter(pk__in=list(expired)).values_list(
+        "customer_id", flat=True
+    )
+    alerts_mark_customers(sorted(set(customers)))
     return count

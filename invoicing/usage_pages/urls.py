@@ -4,7 +4,7 @@ name reverses to either, depending on whether ``token`` is given."""
 
 from django.urls import include, path
 
-from invoicing.usage_pages import views
+from invoicing.usage_pages import alerts, views
 
 app_name = "usage"
 
@@ -15,6 +15,8 @@ pages = [
     path("invoices/", views.invoice_list, name="invoices"),
     path("invoices/<str:number>/", views.invoice_detail, name="invoice"),
     path("invoices/<str:number>/pdf", views.invoice_pdf, name="invoice-pdf"),
+    path("alerts/", alerts.alerts_page, name="alerts"),
+    path("alerts/<int:alert_id>/delete", alerts.alert_remove, name="alert-delete"),
 ]
 
 urlpatterns = [

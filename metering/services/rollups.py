@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
-from metering import late, metrics
+from metering import late, metrics, rollup_hooks
 from metering.meter_sql import (
     VersionSpan,
     bucket_sql,
@@ -135,6 +135,8 @@ def rollup_run(*, max_batches: int | None = None) -> RollupStats:
         if failures:
             quarantine(failures)
         mark_late(cursor)
+        if rollup_hooks.registered():
+            rollup_hooks.rollup_applied(touched_pairs(cursor))
     metrics.ROLLUP_EVENTS.inc(events - len(failures))
     if failures:
         metrics.ROLLUP_QUARANTINED.inc(len(failures))
@@ -300,6 +302,16 @@ def apply_span(
         f" (r.latest_at, r.latest_pk) THEN excluded.latest_pk ELSE r.latest_pk END",
         [version.pk, *group_params, *agg_params, *tail_params],
     )
+
+
+def touched_pairs(cursor) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]
+    """(customer, meter) pairs of the applied claim, for the rollup-applied hooks."""
+    cursor.execute(
+        "SELECT DISTINCT c.customer_id, v.meter_id FROM metering_claim c"
+        " JOIN metering_meterversion v ON v.event_type = c.type"
+        " WHERE c.customer_id IS NOT NULL ORDER BY 1, 2"
+    )
+    return [(row[0], row[1]) for row in cursor.fetchall()]
 
 
 def mark_late(cursor) -> None:  # type: ignore[no-untyped-def]

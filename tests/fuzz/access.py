@@ -53,6 +53,7 @@ def api_call(world: World, operation: str, caller: str, query: dict[str, str]) -
         .replace("{key}", "calls")
         .replace("{number}", world.beta_invoice.number)
         .replace("{endpoint_id}", _webhook_endpoint_id())
+        .replace("{alert_id}", beta_alert_id(world))
     )
     headers = {}
     if world.keys[caller]:
@@ -63,6 +64,18 @@ def api_call(world: World, operation: str, caller: str, query: dict[str, str]) -
     else:
         response = client.generic(method, filled, b"{}", content_type="application/json", **headers)
     return response.status_code
+
+
+def beta_alert_id(world: World) -> str:
+    """An alert of customer ``beta`` (made on first use), for ``/alerts/{alert_id}`` paths."""
+    from invoicing.alerts.models import Alert
+
+    alert = Alert.objects.filter(customer=world.beta).first()
+    if alert is None:
+        alert = Alert.objects.create(
+            name="fuzz", type="spend_threshold", customer=world.beta, thresholds=[{"value": "1"}]
+        )
+    return str(alert.pk)
 
 
 def registered_models() -> list[str]:

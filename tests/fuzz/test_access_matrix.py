@@ -34,6 +34,12 @@ from tests.fuzz.conftest import CALLERS, World
 pytestmark = [pytest.mark.django_db, pytest.mark.fuzz]
 
 API = {
+    "DELETE /api/v1/alerts/{alert_id}": "UUDDKH",
+    "GET /api/v1/alerts": "UUDKKK",
+    "GET /api/v1/alerts/{alert_id}": "UUDKKH",
+    "GET /api/v1/alerts/{alert_id}/triggers": "UUDKKH",
+    "PATCH /api/v1/alerts/{alert_id}": "UUDDKH",
+    "POST /api/v1/alerts": "UUDDKK",
     "GET /api/v1/contracts": "UUDKKK",
     "GET /api/v1/credit-notes": "UUDKKK",
     "GET /api/v1/credit-notes/{number}": "UUDHHH",
@@ -113,6 +119,8 @@ ADMIN_MODELS = {
     "disputes.dispute": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {"assign_to_me": "SFA"}),
     "disputes.ledgerentry": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {}),
     "disputes.refund": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {}),
+    "invoicing.alert": ("LLKKK", "LLDKK", "LLKKK", "LLDKK", {"delete_selected": "FA"}),
+    "invoicing.alerttrigger": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {}),
     "invoicing.charge": ("LLKKK", "LLDKK", "LLKKK", "LLDKK", {"delete_selected": "FA"}),
     "invoicing.contract": ("LLKKK", "LLDKK", "LLKKK", "LLDKK", {"delete_selected": "FA"}),
     "invoicing.contractamendment": ("LLKKK", "LLDDD", "LLKKK", "LLDKK", {"delete_selected": "FA"}),

@@ -1,0 +1,219 @@
+"""Evaluate one customer's alerts now: fire crossed thresholds, resolve what recovered.
+
+Invariant: a threshold (step) fires at most once per (alert, customer, billing period), and
+does fire once the measured value crosses it. The database decides: each trigger is an INSERT
+``ON CONFLICT DO NOTHING`` on the unique (alert, customer, period_start, threshold_index, step);
+only the caller whose INSERT returned a row announces ``alert.triggered`` (key
+``alert.triggered:<trigger id>``), in the same transaction. Retries, concurrent evaluators and
+late events re-evaluate the same period and insert nothing new. Resolutions are conditional
+UPDATEs (``resolved_at IS NULL``), so each is announced once too.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Customer
+from billingsite.events import emit
+from billingsite.outbox.services import outbox_enqueue
+from invoicing.alerts.models import Alert, AlertOwner, AlertTrigger, AlertType
+from invoicing.alerts.values import CustomerSnapshot
+
+# A recurring threshold far below the value (a threshold of 1 on a meter at 10^9) would fire a
+# trigger per multiple; only the latest MAX_STEPS multiples not yet fired are recorded.
+MAX_STEPS = 1000
+EMAIL_TOPIC = "alert.email"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    alerts: int
+    fired: list[int]  # trigger ids
+    resolved: list[int]
+
+
+def crossed_steps(alert_type: str, value: Decimal, threshold: Decimal, recurring: bool) -> range:
+    """The steps ``value`` has reached: ``range(1, 2)`` or empty for a plain threshold, one step
+    per multiple of ``threshold`` when recurring; ``credit_balance_below`` fires below it."""
+    if alert_type == AlertType.CREDIT_BALANCE_BELOW:
+        return range(1, 2) if value < threshold else range(0)
+    if not recurring or threshold <= 0:
+        return range(1, 2) if value >= threshold else range(0)
+    top = math.floor(value / threshold)
+    return range(max(1, top - MAX_STEPS + 1), top + 1)
+
+
+def alerts_for(customer: Customer, snap: CustomerSnapshot) -> list[Alert]:
+    scope = Q(customer=customer)
+    if snap.contract is not None:
+        scope |= Q(plan_id=snap.contract.plan_version.plan_id)
+    return list(Alert.objects.filter(scope, enabled=True).select_related("meter").order_by("pk"))
+
+
+def alerts_evaluate_customer(customer_id: int, *, now: datetime | None = None) -> Evaluation:
+    """Fire and resolve ``customer_id``'s alerts as of ``now``, in one transaction."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        customer = Customer.objects.get(pk=customer_id)
+        snap = CustomerSnapshot.load(customer, now)
+        resolved = resolve_ended_periods(customer_id, now)
+        alerts = alerts_for(customer, snap)
+        fired: list[int] = []
+        if alerts:
+            existing = _existing(customer_id, snap.period_start)
+            for alert in alerts:
+                value = snap.value(alert)
+                if value is None:
+                    continue
+                fired += _fire(alert, snap, value, existing.get(alert.pk, {}))
+                if alert.type == AlertType.CREDIT_BALANCE_BELOW:
+                    resolved += _resolve_recovered(alert, snap, value, now)
+    return Evaluation(len(alerts), fired, resolved)
+
+
+def _existing(customer_id: int, period_start: datetime) -> dict[int, dict[int, set[int]]]:
+    """{alert id: {threshold index: steps already fired}} in this period."""
+    found: dict[int, dict[int, set[int]]] = {}
+    rows = AlertTrigger.objects.filter(customer_id=customer_id, period_start=period_start)
+    for alert_id, index, step in rows.values_list("alert_id", "threshold_index", "step"):
+        found.setdefault(alert_id, {}).setdefault(index, set()).add(step)
+    return found
+
+
+def _fire(
+    alert: Alert, snap: CustomerSnapshot, value: Decimal, done: dict[int, set[int]]
+) -> list[int]:
+    fired = []
+    for index, spec in enumerate(alert.thresholds):
+        threshold = Decimal(str(spec["value"]))
+        steps = crossed_steps(alert.type, value, threshold, bool(spec.get("recurring")))
+        missing = [s for s in steps if s not in done.get(index, set())]
+        for trigger_id, step in _insert(alert, snap, index, threshold, value, missing):
+            announce_triggered(alert, snap, trigger_id, index, step, threshold, value)
+            fired.append(trigger_id)
+    return fired
+
+
+def _insert(
+    alert: Alert,
+    snap: CustomerSnapshot,
+    index: int,
+    threshold: Decimal,
+    value: Decimal,
+    steps: list[int],
+) -> list[tuple[int, int]]:
+    if not steps:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO invoicing_alerttrigger (alert_id, customer_id, period_start,"
+            " period_end, threshold_index, step, threshold, value, triggered_at,"
+            " resolved_reason) SELECT %s, %s, %s, %s, %s, s, %s, %s, clock_timestamp(), ''"
+            " FROM unnest(%s::integer[]) AS s ORDER BY s"
+            " ON CONFLICT (alert_id, customer_id, period_start, threshold_index, step)"
+            " DO NOTHING RETURNING id, step",
+            [
+                alert.pk,
+                snap.customer.pk,
+                snap.period_start,
+                snap.period_end,
+                index,
+                threshold,
+                value,
+                steps,
+            ],
+        )
+        return [(row[0], row[1]) for row in cursor.fetchall()]
+
+
+def event_data(alert: Alert, customer: Customer, **extra: Any) -> dict[str, Any]:
+    return {
+        "alert": {"id": alert.pk, "name": alert.name, "type": alert.type, "owner": alert.owner},
+        "customer": customer.external_id,
+        **extra,
+    }
+
+
+def announce_triggered(
+    alert: Alert,
+    snap: CustomerSnapshot,
+    trigger_id: int,
+    index: int,
+    step: int,
+    threshold: Decimal,
+    value: Decimal,
+) -> None:
+    data = event_data(
+        alert,
+        snap.customer,
+        trigger_id=trigger_id,
+        threshold={"index": index, "value": threshold, "step": step},
+        value=value,
+        period_start=snap.period_start,
+        period_end=snap.period_end,
+    )
+    emit("alert.triggered", data, key=f"alert.triggered:{trigger_id}")
+    if alert.type == AlertType.CREDIT_BALANCE_BELOW:
+        balance = {**data, "currency": alert.currency, "balance": value}
+        emit("credit.balance_low", balance, key=f"credit.balance_low:{trigger_id}")
+    if alert.owner == AlertOwner.CUSTOMER:
+        outbox_enqueue(EMAIL_TOPIC, f"alert.email:{trigger_id}", {"trigger_id": trigger_id})
+
+
+def _resolve(condition: Q, reason: str, now: datetime) -> list[int]:
+    """Resolve the open triggers matching ``condition`` (one conditional UPDATE) and announce
+    each; a trigger already resolved by someone else is not announced again."""
+    open_ids = list(
+        AlertTrigger.objects.filter(condition, resolved_at__isnull=True).values_list(
+            "pk", flat=True
+        )
+    )
+    if not open_ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE invoicing_alerttrigger SET resolved_at = %s, resolved_reason = %s"
+            " WHERE id = ANY(%s) AND resolved_at IS NULL RETURNING id",
+            [now, reason, open_ids],
+        )
+        ids = sorted(row[0] for row in cursor.fetchall())
+    for trigger in AlertTrigger.objects.filter(pk__in=ids).select_related("alert", "customer"):
+        data = event_data(
+            trigger.alert,
+            trigger.customer,
+            trigger_id=trigger.pk,
+            reason=reason,
+            period_start=trigger.period_start,
+            period_end=trigger.period_end,
+        )
+        emit("alert.resolved", data, key=f"alert.resolved:{trigger.pk}")
+    return ids
+
+
+def resolve_ended_periods(customer_id: int, now: datetime) -> list[int]:
+    return _resolve(Q(customer_id=customer_id, period_end__lte=now), "period_ended", now)
+
+
+def _resolve_recovered(
+    alert: Alert, snap: CustomerSnapshot, value: Decimal, now: datetime
+) -> list[int]:
+    recovered = [
+        i for i, spec in enumerate(alert.thresholds) if value >= Decimal(str(spec["value"]))
+    ]
+    if not recovered:
+        return []
+    condition = Q(
+        alert=alert,
+        customer=snap.customer,
+        period_start=snap.period_start,
+        threshold_index__in=recovered,
+    )
+    return _resolve(condition, "recovered", now)

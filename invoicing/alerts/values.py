@@ -1,0 +1,126 @@
+"""What an alert measures, for one customer at one instant, and in which billing period.
+
+Each value comes from the code that owns it: usage from ``metering.selectors.usage_for_period``
+(the selector invoices and usage pages share), spend from ``upcoming_invoice`` (the computation
+that drafts and finalizes invoices), credit balances from the credit ledger selectors, commit
+burn from the prepaid commits' credit grants. ``None`` means "not measurable now" (no contract,
+no commit): the alert is skipped, never fired on a guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q
+
+from accounts.models import Customer
+from billingsite.errors import AppError
+from invoicing.alerts.models import Alert, AlertType
+from invoicing.models import CommitKind, Contract
+from invoicing.selectors.credits import customer_credit_summary, grants_with_balance
+from invoicing.selectors.invoices import contract_period, current_contract, upcoming_invoice
+from invoicing.usage import MeteringUsage
+from metering.selectors import usage_for_period
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+
+
+@dataclass
+class CustomerSnapshot:
+    """One customer at one instant: contract, period, and values read once per evaluation."""
+
+    customer: Customer
+    at: datetime
+    contract: Contract | None
+    period_start: datetime
+    period_end: datetime
+    _cache: dict[Any, Decimal | None] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, customer: Customer, at: datetime) -> CustomerSnapshot:
+        contract = current_contract(customer, at)
+        if contract is not None:
+            period = contract_period(contract, at)
+            return cls(customer, at, contract, period.start, period.end)
+        start, end = calendar_month(at)
+        return cls(customer, at, None, start, end)
+
+    def value(self, alert: Alert) -> Decimal | None:
+        key = (alert.type, alert.meter_id, repr(sorted(alert.group_filter.items())), alert.currency)
+        if key not in self._cache:
+            self._cache[key] = _MEASURES[AlertType(alert.type)](self, alert)
+        return self._cache[key]
+
+
+def calendar_month(at: datetime) -> tuple[datetime, datetime]:
+    """The UTC calendar month of ``at``: the period of a customer without a contract."""
+    at = at.astimezone(UTC)
+    start = datetime(at.year, at.month, 1, tzinfo=UTC)
+    year, month = (at.year + 1, 1) if at.month == 12 else (at.year, at.month + 1)
+    return start, datetime(year, month, 1, tzinfo=UTC)
+
+
+def usage_value(snap: CustomerSnapshot, alert: Alert) -> Decimal | None:
+    assert alert.meter is not None
+    wanted = {k: str(v) for k, v in (alert.group_filter or {}).items()}
+    usage = usage_for_period(
+        customer=snap.customer,
+        meter=alert.meter,
+        start=snap.period_start,
+        end=snap.period_end,
+        group_by=sorted(wanted) or None,
+    )
+    if not wanted:
+        return usage.total or ZERO
+    return sum(
+        (
+            g.value or ZERO
+            for g in usage.groups
+            if all(str((g.group or {}).get(k)) == v for k, v in wanted.items())
+        ),
+        ZERO,
+    )
+
+
+def spend_value(snap: CustomerSnapshot, alert: Alert) -> Decimal | None:
+    if snap.contract is None:
+        return None
+    try:
+        _, computation = upcoming_invoice(snap.customer, at=snap.at, usage=MeteringUsage())
+    except AppError:  # no contract in effect, a price that cannot be computed yet
+        return None
+    return Decimal(computation.total)
+
+
+def credit_value(snap: CustomerSnapshot, alert: Alert) -> Decimal | None:
+    return customer_credit_summary(snap.customer, at=snap.at).get(alert.currency.upper(), ZERO)
+
+
+def commit_burn_value(snap: CustomerSnapshot, alert: Alert) -> Decimal | None:
+    """Percent of the live prepaid commits' credit used: (granted - balance) / granted."""
+    at = snap.at
+    grants = grants_with_balance(snap.customer).filter(
+        Q(commit__kind=CommitKind.PREPAID)
+        & Q(effective_at__lte=at)
+        & (Q(expires_at__isnull=True) | Q(expires_at__gt=at))
+    )
+    granted = used = ZERO
+    for grant in grants:
+        amount = Decimal(grant.amount.amount)  # type: ignore[attr-defined]
+        granted += amount
+        used += amount - grant.balance  # type: ignore[attr-defined]
+    if granted <= 0:
+        return None
+    return (used * HUNDRED / granted).quantize(Decimal("0.0001"))
+
+
+_MEASURES = {
+    AlertType.USAGE_THRESHOLD: usage_value,
+    AlertType.SPEND_THRESHOLD: spend_value,
+    AlertType.CREDIT_BALANCE_BELOW: credit_value,
+    AlertType.COMMIT_BURN: commit_burn_value,
+}

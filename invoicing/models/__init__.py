@@ -1,6 +1,7 @@
 """Invoicing models, one module per area: catalog, contracts, credits, invoices, stripe
 (mirrors of what Stripe told us), reconciliation."""
 
+from invoicing.models.billing_runs import BillingRun, BillingRunStatus, BillingRunTrigger
 from invoicing.models.catalog import Cadence, Charge, ChargeKind, Plan, PlanVersion
 from invoicing.models.contracts import (
     CollectionMethod,
@@ -42,6 +43,9 @@ from invoicing.models.stripe import (
 )
 
 __all__ = [
+    "BillingRun",
+    "BillingRunStatus",
+    "BillingRunTrigger",
     "Cadence",
     "Charge",
     "ChargeKind",

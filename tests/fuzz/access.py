@@ -41,6 +41,10 @@ def api_call(world: World, operation: str, caller: str, query: dict[str, str]) -
         path.replace("{external_id}", world.beta.external_id)
         .replace("{key}", "calls")
         .replace("{number}", world.beta_invoice.number)
+        .replace("{contract_id}", str(world.beta_invoice.contract_id))
+        .replace("{grant_id}", MISSING_PK)
+        .replace("{run_id}", MISSING_PK)
+        .replace("{refund_id}", MISSING_PK)
     )
     headers = {}
     if world.keys[caller]:

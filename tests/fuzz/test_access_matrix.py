@@ -34,11 +34,16 @@ from tests.fuzz.conftest import CALLERS, World
 pytestmark = [pytest.mark.django_db, pytest.mark.fuzz]
 
 API = {
+    "GET /api/v1/billing-runs": "UUDKKD",
+    "GET /api/v1/billing-runs/{run_id}": "UUDHHD",
     "GET /api/v1/contracts": "UUDKKK",
+    "GET /api/v1/contracts/{contract_id}": "UUDKKH",
+    "GET /api/v1/contracts/{contract_id}/amendments": "UUDKKH",
     "GET /api/v1/credit-notes": "UUDKKK",
     "GET /api/v1/credit-notes/{number}": "UUDHHH",
     "GET /api/v1/customers": "UUDKKK",
     "GET /api/v1/customers/{external_id}": "UUDKKH",
+    "GET /api/v1/customers/{external_id}/credit-grants": "UUDKKH",
     "GET /api/v1/customers/{external_id}/credits": "UUDKKH",
     "GET /api/v1/customers/{external_id}/invoices": "UUDKKH",
     "GET /api/v1/customers/{external_id}/invoices/upcoming": "UUDKKH",
@@ -52,9 +57,14 @@ API = {
     "GET /api/v1/refunds": "UUDKKH",
     "PATCH /api/v1/customers/{external_id}": "UUDDKH",
     "PATCH /api/v1/meters/{key}": "UUDDKD",
+    "POST /api/v1/billing-runs": "UUDDKD",
     "POST /api/v1/contracts": "UUDDKK",
+    "POST /api/v1/contracts/{contract_id}/amendments": "UUDDKD",
+    "POST /api/v1/contracts/{contract_id}/end": "UUDDKD",
     "POST /api/v1/customers": "UUDDKD",
     "POST /api/v1/customers/{external_id}/aliases": "UUDDKH",
+    "POST /api/v1/customers/{external_id}/credit-grants": "UUDDKD",
+    "POST /api/v1/customers/{external_id}/credit-grants/{grant_id}/void": "UUDDHD",
     "POST /api/v1/customers/{external_id}/usage-links": "UUDDKH",
     "POST /api/v1/events": "UUKDKK",
     "POST /api/v1/invoices/{number}/credit-notes": "UUDDKD",
@@ -63,6 +73,9 @@ API = {
     "POST /api/v1/meters": "UUDDKD",
     "POST /api/v1/plans": "UUDDKD",
     "POST /api/v1/pricing/preview": "UUDKKK",
+    "POST /api/v1/refunds": "UUDDKD",
+    "POST /api/v1/refunds/{refund_id}/approve": "UUDDDD",
+    "POST /api/v1/refunds/{refund_id}/reject": "UUDDDD",
 }
 
 ADMIN_MODELS = {
@@ -97,6 +110,7 @@ ADMIN_MODELS = {
     "disputes.dispute": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {"assign_to_me": "SFA"}),
     "disputes.ledgerentry": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {}),
     "disputes.refund": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {}),
+    "invoicing.billingrun": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {}),
     "invoicing.charge": ("LLKKK", "LLDKK", "LLKKK", "LLDKK", {"delete_selected": "FA"}),
     "invoicing.contract": ("LLKKK", "LLDKK", "LLKKK", "LLDKK", {"delete_selected": "FA"}),
     "invoicing.contractamendment": ("LLKKK", "LLDDD", "LLKKK", "LLDKK", {"delete_selected": "FA"}),

@@ -1,9 +1,11 @@
 """Celery tasks for invoicing: thin wrappers that take ids and call one service.
 
 Task names start with ``invoicing.billing.`` so they route to the ``billing`` queue. Beat
-starts ``invoicing.billing.run``, which splits the contracts into chunks billed by parallel
-``invoicing.billing.run_contracts`` tasks (all with the same ``now``), so more workers bill
-faster. Every piece is safe to run twice or concurrently (see ``services/billing.py``).
+starts ``invoicing.billing.run``, which records a ``BillingRun`` and splits its contracts into
+chunks billed by parallel ``invoicing.billing.run_contracts`` tasks (all with the run's
+``as_of``), so more workers bill faster; ``POST /api/v1/billing-runs`` records its run and
+starts ``invoicing.billing.run`` with its id. Every piece is safe to run twice or concurrently
+(see ``services/billing.py``; a chunk's counts are added to its run once).
 """
 
 from __future__ import annotations
@@ -11,24 +13,34 @@ from __future__ import annotations
 from datetime import datetime
 
 from celery import shared_task
-from django.utils import timezone
 
-from invoicing.services.billing import CHUNK, billing_candidates, billing_run
+from invoicing.models import BillingRunTrigger
+from invoicing.services.billing import billing_run
+from invoicing.services.billing_runs import billing_run_chunk, billing_run_create, billing_run_plan
 
 
 @shared_task(name="invoicing.billing.run", time_limit=300, soft_time_limit=240, ignore_result=True)
-def billing_run_task() -> int:
-    """Fan out: one ``run_contracts`` task per chunk of due contracts; returns the count."""
-    now = timezone.now()
-    ids = billing_candidates(now=now)
-    for offset in range(0, len(ids), CHUNK):
-        billing_run_contracts_task.delay(ids[offset : offset + CHUNK], now.isoformat())
-    return len(ids)
+def billing_run_task(run_id: int | None = None) -> int:
+    """Fan out one ``run_contracts`` task per chunk of the run's due contracts (beat, without
+    a run id, records a new run as of now); returns the number of chunks."""
+    if run_id is None:
+        run_id = billing_run_create(trigger=BillingRunTrigger.BEAT).pk
+    chunks = billing_run_plan(run_id=run_id)
+    for number, ids in enumerate(chunks):
+        billing_run_contracts_task.delay(ids, None, run_id=run_id, chunk=number)
+    return len(chunks)
 
 
 @shared_task(name="invoicing.billing.run_contracts", time_limit=1800, soft_time_limit=1700)
-def billing_run_contracts_task(contract_ids: list[int], now: str) -> dict[str, object]:
-    """Draft, refresh and finalize the invoices of these contracts as of ``now``."""
+def billing_run_contracts_task(
+    contract_ids: list[int], now: str | None, run_id: int | None = None, chunk: int = 0
+) -> dict[str, object]:
+    """Draft, refresh and finalize the invoices of these contracts, as of the run's ``as_of``
+    (or as of ``now`` for a call without a run, as before runs were recorded)."""
+    if run_id is not None:
+        run = billing_run_chunk(run_id=run_id, chunk=chunk, contract_ids=contract_ids)
+        return {"run": run.pk, "status": run.status}
+    assert now is not None, "a chunk without a run needs its now"
     result = billing_run(now=datetime.fromisoformat(now), contract_ids=contract_ids)
     return {
         "drafted": result.drafted,

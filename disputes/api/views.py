@@ -15,9 +15,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.authentication import request_key
+from accounts.api.idempotency import IDEMPOTENCY_PARAMETER
 from accounts.models import ApiKeyScope
 from billingsite.api.pagination import page_of
 from billingsite.errors import AppError
+from disputes.api.refunds import RefundBody, refund_create
 from disputes.models import Dispute, Refund
 from disputes.selectors import disputes_for_api, refunds_for_api
 from disputes.states import DisputeStatus, RefundStatus
@@ -93,6 +95,15 @@ class RefundList(GenericAPIView):
         rows: QuerySet[Refund] = refunds_for_api(**_filters(request, RefundStatus.values))
         page = page_of(self, rows)
         return self.get_paginated_response([refund_data(r) for r in page])
+
+    @extend_schema(
+        request=RefundBody,
+        responses={201: OpenApiTypes.OBJECT},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        summary="Request a refund of an invoice, a payment or a line (guards, four eyes)",
+    )
+    def post(self, request: Request) -> Response:
+        return refund_create(request)
 
 
 class DisputeList(GenericAPIView):

@@ -1,6 +1,7 @@
 """Admin for invoicing. Every action calls one service; Finance edits, Support views (roles)."""
 
 from invoicing.admin import (  # noqa: F401  (registers)
+    billing_runs,
     catalog,
     contracts,
     credits,

@@ -22,6 +22,7 @@ from billingsite.admin_readonly import ReadOnlyInline as _ReadOnlyInline
 from billingsite.errors import AppError
 from billingsite.staff import staff_user
 from invoicing.models import (
+    Charge,
     Commit,
     CommitKind,
     Contract,
@@ -33,6 +34,8 @@ from invoicing.models import (
     PlanVersion,
     RateOverride,
 )
+from invoicing.periods import local_date
+from invoicing.selectors.contracts import terms_in_force
 from invoicing.services.contracts import AmendmentInput, contract_amend
 from invoicing.services.previews import amendment_preview
 
@@ -152,6 +155,7 @@ class ContractAdmin(SimpleHistoryAdmin):
             "opts": self.opts,
             "contract": contract,
             "form": form,
+            "in_force": form.in_force,
             "title": f"Amend contract {contract}",
         }
         if request.method == "POST" and form.is_valid():
@@ -179,9 +183,16 @@ class AmendmentForm(forms.Form):
     effective_date = forms.DateField(help_text="First day the change applies (contract's zone).")
     plan_version = forms.ModelChoiceField(PlanVersion.objects.all(), required=False)
     end_date = forms.DateField(required=False, help_text="End the contract (exclusive).")
-    override_charge_key = forms.CharField(required=False, label="Override: charge key")
+    override_charge_key = forms.ChoiceField(required=False, label="Override: charge")
     override_kind = forms.ChoiceField(choices=[("", "-"), *OverrideKind.choices], required=False)
     override_multiplier = forms.DecimalField(required=False, max_digits=30, decimal_places=12)
+    override_replace = forms.BooleanField(
+        required=False,
+        label="Override: replace the ones in force",
+        help_text="Ticked: the overrides of this charge in force on the effective date end "
+        "there and this one replaces them. Unticked: it applies on top of them (a multiplier "
+        "compounds with the one in force).",
+    )
     override_price = _json_field("Override: price spec (JSON)")
     override_tiers = _json_field("Override: tiers (JSON list)")
     commit_kind = forms.ChoiceField(choices=[("", "-"), *CommitKind.choices], required=False)
@@ -199,6 +210,30 @@ class AmendmentForm(forms.Form):
         assert isinstance(plan_version, forms.ModelChoiceField)
         plan_version.queryset = PlanVersion.objects.filter(
             plan__currency=contract.currency, cadence=contract.plan_version.cadence
+        )
+        self.in_force = terms_in_force(contract, local_date(timezone.now(), contract.timezone))
+        charges = Charge.objects.filter(plan_version__plan=contract.plan_version.plan)
+        names = dict(charges.order_by("key", "-plan_version__version").values_list("key", "name"))
+        self.fields["override_charge_key"].choices = [
+            ("", "-"),
+            *((key, f"{name} ({key})") for key, name in sorted(names.items())),
+        ]
+
+    def multiplier_effect(self) -> str:
+        """What a multiplier override does to the one in force today, in words."""
+        data = getattr(self, "cleaned_data", {})
+        charge = self.in_force.charge(data.get("override_charge_key") or "")
+        new = data.get("override_multiplier")
+        if data.get("override_kind") != OverrideKind.MULTIPLIER or charge is None or new is None:
+            return ""
+        current = charge.multiplier
+        if current is None:
+            return f"No multiplier is in force on {charge.key} today: ×{new} applies alone."
+        if data.get("override_replace"):
+            return f"×{new} replaces the ×{current} in force on {charge.key} today."
+        return (
+            f"×{new} compounds with the ×{current} in force on {charge.key} today: "
+            f"×{(current * new).normalize()} in all."
         )
 
     def _json(self, name: str) -> Any:
@@ -230,6 +265,7 @@ class AmendmentForm(forms.Form):
                     "multiplier": data.get("override_multiplier"),
                     "price": data["override_price_json"],
                     "tiers": data["override_tiers_json"],
+                    "replace": bool(data.get("override_replace")),
                 }
             )
         if data.get("commit_kind"):

@@ -13,7 +13,9 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.api.acting import api_actor_with
 from accounts.api.authentication import request_key
+from accounts.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from accounts.selectors import customer_for_key
 from billingsite.api.pagination import page_of
 from invoicing.models import Cadence, ChargeKind, CollectionMethod, Contract, Plan
@@ -142,6 +144,7 @@ class ContractListCreate(GenericAPIView):
     @extend_schema(
         request=ContractInput,
         responses={201: OpenApiTypes.OBJECT},
+        parameters=[IDEMPOTENCY_PARAMETER],
         summary="Put a customer on a plan version",
     )
     def post(self, request: Request) -> Response:
@@ -149,8 +152,14 @@ class ContractListCreate(GenericAPIView):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         customer = customer_for_key(request_key(request), values.pop("customer"))
+        if request_key(request).customer_id is None:  # a bound key keeps creating for its customer
+            api_actor_with(request, "invoicing.add_contract")
         version = plan_version_by_key(values.pop("plan"), values.pop("plan_version", None))
         if "timezone" in values:
             values["timezone_name"] = values.pop("timezone")
-        contract = contract_create(customer=customer, plan_version=version, **values)
-        return Response(contract_data(contract), status=status.HTTP_201_CREATED)
+
+        def create() -> Response:
+            contract = contract_create(customer=customer, plan_version=version, **values)
+            return Response(contract_data(contract), status=status.HTTP_201_CREATED)
+
+        return idempotent(request, create)

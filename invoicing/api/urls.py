@@ -1,7 +1,7 @@
 from django.urls import path
 
 from invoicing.alerts import api as alerts
-from invoicing.api import catalog_views, corrections, views
+from invoicing.api import billing_runs, catalog_views, contracts, corrections, credit_grants, views
 
 urlpatterns = [
     path("alerts", alerts.AlertListCreate.as_view(), name="alert-list"),
@@ -14,6 +14,29 @@ urlpatterns = [
     path("pricing/preview", views.PricingPreview.as_view(), name="pricing-preview"),
     path("plans", catalog_views.PlanListCreate.as_view(), name="plan-list"),
     path("contracts", catalog_views.ContractListCreate.as_view(), name="contract-list"),
+    path("contracts/<int:contract_id>", contracts.ContractDetail.as_view(), name="contract-detail"),
+    path("contracts/<int:contract_id>/end", contracts.ContractEnd.as_view(), name="contract-end"),
+    path(
+        "contracts/<int:contract_id>/amendments",
+        contracts.ContractAmendments.as_view(),
+        name="contract-amendments",
+    ),
+    path(
+        "customers/<str:external_id>/credit-grants",
+        credit_grants.CustomerCreditGrants.as_view(),
+        name="customer-credit-grants",
+    ),
+    path(
+        "customers/<str:external_id>/credit-grants/<int:grant_id>/void",
+        credit_grants.CreditGrantVoid.as_view(),
+        name="customer-credit-grant-void",
+    ),
+    path("billing-runs", billing_runs.BillingRunListCreate.as_view(), name="billing-run-list"),
+    path(
+        "billing-runs/<int:run_id>",
+        billing_runs.BillingRunDetail.as_view(),
+        name="billing-run-detail",
+    ),
     path(
         "customers/<str:external_id>/invoices",
         views.CustomerInvoiceList.as_view(),

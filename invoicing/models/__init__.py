@@ -8,6 +8,7 @@ from invoicing.alerts.models import (
     AlertTrigger,
     AlertType,
 )
+from invoicing.models.billing_runs import BillingRun, BillingRunStatus, BillingRunTrigger
 from invoicing.models.catalog import Cadence, Charge, ChargeKind, Plan, PlanVersion
 from invoicing.models.contracts import (
     CollectionMethod,
@@ -54,6 +55,9 @@ __all__ = [
     "AlertOwner",
     "AlertTrigger",
     "AlertType",
+    "BillingRun",
+    "BillingRunStatus",
+    "BillingRunTrigger",
     "Cadence",
     "Charge",
     "ChargeKind",

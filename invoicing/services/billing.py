@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -43,18 +44,30 @@ class BillingRunResult:
     refreshed: int = 0
     finalized: int = 0
     failed: list[int] = dataclasses.field(default_factory=list)
+    errors: list[dict[str, object]] = dataclasses.field(default_factory=list)
 
 
 def billing_run(
-    *, now: datetime, usage: UsageSource | None = None, contract_ids: list[int] | None = None
+    *,
+    now: datetime,
+    usage: UsageSource | None = None,
+    contract_ids: list[int] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> BillingRunResult:
-    """Bill every contract with a period ended by ``now`` or an open draft."""
+    """Bill every contract with a period ended by ``now`` or an open draft. ``progress`` is
+    called with the number of contracts handled so far, after each one."""
     with BILLING_RUN_SECONDS.time():
-        return _billing_run(now=now, usage=usage or default_usage(), contract_ids=contract_ids)
+        return _billing_run(
+            now=now, usage=usage or default_usage(), contract_ids=contract_ids, progress=progress
+        )
 
 
 def _billing_run(
-    *, now: datetime, usage: UsageSource, contract_ids: list[int] | None
+    *,
+    now: datetime,
+    usage: UsageSource,
+    contract_ids: list[int] | None,
+    progress: Callable[[int], None] | None,
 ) -> BillingRunResult:
     result = BillingRunResult()
     # Post the expiry of grants expired by now. It does not decide which invoices a grant pays
@@ -62,6 +75,7 @@ def _billing_run(
     # that ended before the expiry still draws what expired (``services.credits.credit_draw``).
     credit_expire(now=now)
     ids = billing_candidates(now=now, contract_ids=contract_ids)
+    done = 0
     for offset in range(0, len(ids), CHUNK):
         chunk = ids[offset : offset + CHUNK]
         states = contract_states(chunk)
@@ -78,10 +92,20 @@ def _billing_run(
                         result=result,
                         state=states[contract.pk],
                     )
-                except Exception:
+                except Exception as exc:
                     logger.exception("billing run failed for contract %s", contract.pk)
                     result.failed.append(contract.pk)
+                    result.errors.append({"contract": contract.pk, "error": _describe(exc)})
+                done += 1
+                if progress is not None:
+                    progress(done)
     return result
+
+
+def _describe(exc: Exception) -> str:
+    """What a run record says about a failed contract: the error's type and message, short."""
+    message = getattr(exc, "message", None) or str(exc)
+    return f"{type(exc).__name__}: {message}"[:500]
 
 
 def _warm_usage(

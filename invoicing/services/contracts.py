@@ -84,6 +84,11 @@ class AmendmentInput:
     overrides: tuple[dict[str, Any], ...] = ()
     commits: tuple[dict[str, Any], ...] = ()
     discounts: tuple[dict[str, Any], ...] = ()
+    # Credit grants given with the amendment (credit_grant_create's fields; effective from
+    # the amendment's first day unless ``effective_at`` says otherwise).
+    credit_grants: tuple[dict[str, Any], ...] = ()
+    # Payment terms that are not effective-dated: ``net_days``, ``collection_method``.
+    terms: dict[str, Any] = dataclasses.field(default_factory=dict)
     note: str = ""
 
 
@@ -96,6 +101,17 @@ def first_amendable_date(contract: Contract) -> date:
         .first()
     )
     return contract.start_date if last is None else local_date(last, contract.timezone)
+
+
+def version_in_force(contract: Contract, day: date) -> PlanVersion:
+    """The plan version the contract bills on ``day``: the last amendment's switch, if any."""
+    switch = (
+        contract.amendments.filter(plan_version__isnull=False, effective_date__lte=day)
+        .order_by("-effective_date", "-created_at")
+        .select_related("plan_version__plan")
+        .first()
+    )
+    return switch.plan_version if switch and switch.plan_version else contract.plan_version
 
 
 def touch_contract(contract: Contract) -> None:
@@ -133,6 +149,7 @@ def contract_amend(
         full_clean(locked, validate_unique=False)
         locked.save()
         record["end_date"] = change.end_date.isoformat()
+    _check_charges(locked, change)
     record["overrides"] = [
         _override_add(locked, change.effective_date, data).pk for data in change.overrides
     ]
@@ -143,6 +160,11 @@ def contract_amend(
     record["discounts"] = [
         _discount_add(locked, change.effective_date, data).pk for data in change.discounts
     ]
+    record["credit_grants"] = [
+        _grant_add(locked, change.effective_date, data, actor).pk for data in change.credit_grants
+    ]
+    if change.terms:
+        record["terms"] = _terms_set(locked, change.terms)
     touch_contract(locked)
     amendment = ContractAmendment.objects.create(
         contract=locked,
@@ -156,8 +178,29 @@ def contract_amend(
     return amendment
 
 
+def _overrides_end(contract: Contract, charge_key: str, day: date) -> list[int]:
+    """End the overrides of a charge in force on ``day`` (a new one replaces, not compounds)."""
+    ended = []
+    for override in contract.overrides.filter(charge_key=charge_key).order_by("pk"):
+        if override.effective_to is not None and override.effective_to <= day:
+            continue
+        if override.effective_from >= day:
+            raise AppError(
+                "override_overlaps",
+                f"An override of {charge_key!r} starts on {override.effective_from}: it cannot "
+                "be replaced from an earlier day.",
+                details={"override": override.pk},
+            )
+        override.effective_to = day
+        override.save(update_fields=["effective_to"])
+        ended.append(override.pk)
+    return ended
+
+
 def _override_add(contract: Contract, effective_date: date, data: dict[str, Any]) -> RateOverride:
     data = {"effective_from": effective_date, **data}
+    if data.pop("replace", False):
+        _overrides_end(contract, str(data.get("charge_key")), data["effective_from"])
     override = RateOverride(contract=contract, **data)
     if override.kind == OverrideKind.MULTIPLIER and override.multiplier is None:
         raise AppError("invalid_override", "A multiplier override needs a multiplier.")
@@ -168,6 +211,51 @@ def _override_add(contract: Contract, effective_date: date, data: dict[str, Any]
     full_clean(override, exclude=["contract"], validate_unique=False)
     override.save()
     return override
+
+
+TERMS = ("net_days", "collection_method")
+
+
+def _terms_set(contract: Contract, terms: dict[str, Any]) -> dict[str, Any]:
+    """Change the payment terms from now on; the record keeps the values before and after."""
+    unknown = sorted(set(terms) - set(TERMS))
+    if unknown:
+        raise AppError(
+            "invalid_terms", f"Terms may change {', '.join(TERMS)}.", details={"terms": unknown}
+        )
+    record = {name: {"from": getattr(contract, name), "to": value} for name, value in terms.items()}
+    for name, value in terms.items():
+        setattr(contract, name, value)
+    full_clean(contract, validate_unique=False)
+    contract.save()
+    return record
+
+
+def _grant_add(
+    contract: Contract, effective_date: date, data: dict[str, Any], actor: User | None
+) -> Any:
+    from invoicing.services.credits import credit_grant_create
+
+    data = {
+        "effective_at": local_midnight_utc(effective_date, contract.timezone),
+        "currency": contract.currency,
+        "note": f"Amendment of contract #{contract.pk}",
+        **data,
+    }
+    return credit_grant_create(customer=contract.customer, contract=contract, actor=actor, **data)
+
+
+def _check_charges(contract: Contract, change: AmendmentInput) -> None:
+    """An override names a charge of the plan version in force from its first day."""
+    version = change.plan_version or version_in_force(contract, change.effective_date)
+    keys = set(version.charges.values_list("key", flat=True))
+    unknown = sorted({o.get("charge_key") for o in change.overrides} - keys, key=str)
+    if unknown:
+        raise AppError(
+            "unknown_charge",
+            f"No such charge on {version}: pick one of {', '.join(sorted(keys)) or 'none'}.",
+            details={"charge": [str(key) for key in unknown]},
+        )
 
 
 def _discount_add(contract: Contract, effective_date: date, data: dict[str, Any]) -> Discount:

@@ -86,6 +86,30 @@ def credit_grant_create(
     return grant
 
 
+@transaction.atomic
+def credit_grant_void(*, grant: CreditGrant, reason: str, actor: User | None = None) -> CreditEntry:
+    """Take back what is left of a grant: one ``adjustment`` entry of minus its balance,
+    summed under the grant's lock (what invoices drew stays drawn). Voiding twice is refused."""
+    if not reason.strip():
+        raise AppError("reason_required", "Say why the credit grant is voided.")
+    _lock([grant.pk])
+    balance = grant_balance(grant.pk)
+    if balance <= 0:
+        raise Conflict(
+            "grant_empty",
+            f"Credit grant #{grant.pk} has nothing left to void.",
+            details={"balance": str(balance)},
+        )
+    return CreditEntry.objects.create(
+        grant_id=grant.pk,
+        kind=CreditEntryKind.ADJUSTMENT,
+        currency=grant.currency,
+        amount=-balance,
+        note=f"Voided: {reason}"[:200],
+        created_by=actor,
+    )
+
+
 def _lock(grant_ids: list[int]) -> None:
     list(
         CreditGrant.objects.filter(pk__in=sorted(grant_ids))

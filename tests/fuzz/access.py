@@ -54,6 +54,10 @@ def api_call(world: World, operation: str, caller: str, query: dict[str, str]) -
         .replace("{number}", world.beta_invoice.number)
         .replace("{endpoint_id}", _webhook_endpoint_id())
         .replace("{alert_id}", beta_alert_id(world))
+        .replace("{contract_id}", str(world.beta_invoice.contract_id))
+        .replace("{grant_id}", MISSING_PK)
+        .replace("{run_id}", MISSING_PK)
+        .replace("{refund_id}", MISSING_PK)
     )
     headers = {}
     if world.keys[caller]:

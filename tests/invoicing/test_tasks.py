@@ -8,24 +8,33 @@ import pytest
 import time_machine
 
 from invoicing import tasks
-from invoicing.models import Invoice
+from invoicing.models import BillingRun, Invoice
+from invoicing.services import billing_runs
 from invoicing.services.billing import CHUNK
 from tests.invoicing.factories import make_contract, make_version
 
 
 @pytest.mark.django_db
-def test_beat_task_dispatches_chunks_with_one_now(monkeypatch):
+def test_beat_task_records_a_run_and_dispatches_its_chunks(monkeypatch):
     version = make_version([])  # no usage charges: no meters needed
     contracts = [make_contract(version=version) for _ in range(3)]
-    sent: list[tuple[list[int], str]] = []
-    monkeypatch.setattr(tasks, "CHUNK", 2)
+    sent: list[tuple[list[int], int | None, int]] = []
+    monkeypatch.setattr(billing_runs, "CHUNK", 2)
     monkeypatch.setattr(
-        tasks.billing_run_contracts_task, "delay", lambda ids, now: sent.append((ids, now))
+        tasks.billing_run_contracts_task,
+        "delay",
+        lambda ids, now, run_id, chunk: sent.append((ids, run_id, chunk)),
     )
     with time_machine.travel(datetime(2026, 2, 3, tzinfo=UTC), tick=False):
-        assert tasks.billing_run_task() == 3
-    assert [ids for ids, _now in sent] == [[c.pk for c in contracts[:2]], [contracts[2].pk]]
-    assert {now for _ids, now in sent} == {"2026-02-03T00:00:00+00:00"}
+        assert tasks.billing_run_task() == 2
+    run = BillingRun.objects.get()
+    assert (run.trigger, run.as_of, run.status) == (
+        "beat",
+        datetime(2026, 2, 3, tzinfo=UTC),
+        "running",
+    )
+    assert (run.contracts_total, run.chunks_total) == (3, 2)
+    assert sent == [([c.pk for c in contracts[:2]], run.pk, 0), ([contracts[2].pk], run.pk, 1)]
     assert CHUNK == 500
 
 

@@ -43,7 +43,12 @@ from invoicing.states import InvoiceStatus
 from invoicing.usage import metering_usage
 
 CHANGE_INVOICE = "invoicing.change_invoice"
-VOIDABLE = (InvoiceStatus.DRAFT, InvoiceStatus.FINALIZED, InvoiceStatus.UNCOLLECTIBLE)
+VOIDABLE = (
+    InvoiceStatus.DRAFT,
+    InvoiceStatus.FINALIZED,
+    InvoiceStatus.PAST_DUE,
+    InvoiceStatus.UNCOLLECTIBLE,
+)
 MAX_REASON_LENGTH = 2000
 
 
@@ -358,7 +363,11 @@ def _reissue_url(invoice: Invoice) -> str | None:
 
 
 def _void_and_reissue_url(invoice: Invoice) -> str | None:
-    if invoice.status not in (InvoiceStatus.FINALIZED, InvoiceStatus.UNCOLLECTIBLE):
+    if invoice.status not in (
+        InvoiceStatus.FINALIZED,
+        InvoiceStatus.PAST_DUE,
+        InvoiceStatus.UNCOLLECTIBLE,
+    ):
         return None
     return reverse("admin:invoicing_invoice_reissue", args=[invoice.pk])
 

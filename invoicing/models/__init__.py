@@ -2,6 +2,7 @@
 (mirrors of what Stripe told us), reconciliation."""
 
 from invoicing.models.catalog import Cadence, Charge, ChargeKind, Plan, PlanVersion
+from invoicing.models.collections import DunningOutcome, DunningStep, DunningStepKind
 from invoicing.models.contracts import (
     CollectionMethod,
     Commit,
@@ -40,6 +41,7 @@ from invoicing.models.stripe import (
     StripeWebhookEvent,
     WebhookStatus,
 )
+from invoicing.models.tax import TaxRate, TaxRateAssignment
 
 __all__ = [
     "Cadence",
@@ -60,6 +62,9 @@ __all__ = [
     "Discount",
     "DiscountDuration",
     "DiscountKind",
+    "DunningOutcome",
+    "DunningStep",
+    "DunningStepKind",
     "GrantKind",
     "Invoice",
     "InvoiceKind",
@@ -81,5 +86,7 @@ __all__ = [
     "StripeInvoice",
     "StripePaymentMethod",
     "StripeWebhookEvent",
+    "TaxRate",
+    "TaxRateAssignment",
     "WebhookStatus",
 ]

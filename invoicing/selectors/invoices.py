@@ -23,7 +23,12 @@ from invoicing.states import InvoiceStatus
 from invoicing.usage import UsageRequest, UsageSource
 from metering.selectors import late_event_intervals
 
-ISSUED = (InvoiceStatus.FINALIZED, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE)
+ISSUED = (
+    InvoiceStatus.FINALIZED,
+    InvoiceStatus.PAST_DUE,
+    InvoiceStatus.PAID,
+    InvoiceStatus.UNCOLLECTIBLE,
+)
 ZERO = Decimal(0)
 
 

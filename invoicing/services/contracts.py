@@ -34,7 +34,12 @@ from invoicing.periods import local_date, local_midnight_utc
 from invoicing.selectors.terms import ContractTerms, applied_spec
 from invoicing.states import InvoiceStatus
 
-ISSUED = (InvoiceStatus.FINALIZED, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE)
+ISSUED = (
+    InvoiceStatus.FINALIZED,
+    InvoiceStatus.PAST_DUE,
+    InvoiceStatus.PAID,
+    InvoiceStatus.UNCOLLECTIBLE,
+)
 
 
 def check_amount(value: Any, currency: str, field: str) -> Decimal:

@@ -128,7 +128,11 @@ def stripe_invoice_apply(obj: dict[str, Any], *, at: datetime) -> str:
 
 def _mark_tally_paid(link: StripeInvoice, obj: dict[str, Any], at: datetime) -> str:
     invoice = Invoice.objects.select_for_update().get(pk=link.invoice_id)
-    if invoice.status not in (InvoiceStatus.FINALIZED, InvoiceStatus.UNCOLLECTIBLE):
+    if invoice.status not in (
+        InvoiceStatus.FINALIZED,
+        InvoiceStatus.PAST_DUE,
+        InvoiceStatus.UNCOLLECTIBLE,
+    ):
         return f"tally invoice already {invoice.status}"
     paid_at = stripe_time((obj.get("status_transitions") or {}).get("paid_at")) or at
     invoice_transition(

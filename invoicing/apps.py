@@ -16,6 +16,15 @@ class InvoicingConfig(AppConfig):
         register_closed_period_resolver(closed_through)
         register_db_gauges(invoicing_gauges)
         self._register_stripe()
+        self._register_collections()
+
+    def _register_collections(self) -> None:
+        """Outbox handlers of collections: payment retries (Stripe wing) and reminder emails."""
+        from invoicing.collections import emails
+        from invoicing.stripe import collections
+
+        emails.register()
+        collections.register()
 
     def _register_stripe(self) -> None:
         """Outbox handlers (invoice push, customer sync), webhook handlers, tasks, gauges."""

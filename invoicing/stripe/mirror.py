@@ -25,6 +25,7 @@ from django.db.models import Q
 
 from accounts.models import Customer
 from billingsite.money import amount_of, from_minor_units, normalize_currency
+from invoicing.collections.services import collection_resolve, collection_start
 from invoicing.models import Invoice, Payment, PaymentStatus, StripeInvoice
 from invoicing.services.invoices import invoice_transition
 from invoicing.states import InvoiceStatus
@@ -123,7 +124,13 @@ def stripe_invoice_apply(obj: dict[str, Any], *, at: datetime) -> str:
         _payments_of_invoice(obj, link)
         if status == "paid":
             return _mark_tally_paid(link, obj, at)
+        if status == "open" and _has_failed_payment(link.invoice_id):
+            collection_start(invoice_id=link.invoice_id, at=at, reason="payment failed on Stripe")
         return f"stripe invoice {status}"
+
+
+def _has_failed_payment(invoice_id: int) -> bool:
+    return Payment.objects.filter(invoice_id=invoice_id, status=PaymentStatus.FAILED).exists()
 
 
 def _mark_tally_paid(link: StripeInvoice, obj: dict[str, Any], at: datetime) -> str:
@@ -141,6 +148,7 @@ def _mark_tally_paid(link: StripeInvoice, obj: dict[str, Any], at: datetime) -> 
         reason=f"paid on Stripe ({link.stripe_id})",
         paid_at=paid_at,
     )
+    collection_resolve(invoice_id=invoice.pk, at=at, reason=f"paid on Stripe ({link.stripe_id})")
     return "tally invoice marked paid"
 
 
@@ -268,6 +276,7 @@ def payment_record(
                 return "ignored: customer unknown to Tally"
             row = _payment_create(intent_id, charge_id, customer, invoice_id, created, at, fields)
             if row is not None:
+                _collections_on_failure(row, at)
                 return f"payment {row.status}"
             row = _locked_payment(intent_id, charge_id)
             assert row is not None
@@ -284,7 +293,15 @@ def payment_record(
         elif fields.get("amount_refunded", Decimal(0)) > amount_of(row.amount_refunded):
             row.amount_refunded = fields["amount_refunded"]  # refunds only ever grow
         row.save()
+        _collections_on_failure(row, at)
         return f"payment {row.status}" + (" (stale snapshot ignored)" if stale or settled else "")
+
+
+def _collections_on_failure(row: Payment, at: datetime) -> None:
+    """A failed payment of an invoice starts its collections (once: a no-op after that)."""
+    if row.status == PaymentStatus.FAILED and row.invoice_id is not None:
+        reason = row.failure_message or row.failure_code or "payment failed"
+        collection_start(invoice_id=row.invoice_id, at=at, reason=reason)
 
 
 def _locked_payment(intent_id: str | None, charge_id: str | None) -> Payment | None:

@@ -2,6 +2,7 @@
 
 from invoicing.admin import (  # noqa: F401  (registers)
     catalog,
+    collections,
     contracts,
     credits,
     invoices,

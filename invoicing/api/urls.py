@@ -1,6 +1,6 @@
 from django.urls import path
 
-from invoicing.api import catalog_views, corrections, views
+from invoicing.api import catalog_views, collections_views, corrections, views
 
 urlpatterns = [
     path("pricing/preview", views.PricingPreview.as_view(), name="pricing-preview"),
@@ -33,6 +33,8 @@ urlpatterns = [
         corrections.InvoiceReissue.as_view(),
         name="invoice-reissue",
     ),
+    path("tax-rates", collections_views.TaxRateListCreate.as_view(), name="tax-rate-list"),
+    path("reports/ar-aging", collections_views.ArAgingReport.as_view(), name="report-ar-aging"),
     path("credit-notes", corrections.CreditNoteList.as_view(), name="credit-note-list"),
     path(
         "credit-notes/<str:number>",

@@ -50,6 +50,8 @@ API = {
     "GET /api/v1/meters/{key}": "UUDKKK",
     "GET /api/v1/plans": "UUDKKK",
     "GET /api/v1/refunds": "UUDKKH",
+    "GET /api/v1/reports/ar-aging": "UUDKKK",
+    "GET /api/v1/tax-rates": "UUDKKK",
     "PATCH /api/v1/customers/{external_id}": "UUDDKH",
     "PATCH /api/v1/meters/{key}": "UUDDKD",
     "POST /api/v1/contracts": "UUDDKK",
@@ -63,6 +65,7 @@ API = {
     "POST /api/v1/meters": "UUDDKD",
     "POST /api/v1/plans": "UUDDKD",
     "POST /api/v1/pricing/preview": "UUDKKK",
+    "POST /api/v1/tax-rates": "UUDDKD",
 }
 
 ADMIN_MODELS = {
@@ -103,6 +106,7 @@ ADMIN_MODELS = {
     "invoicing.creditentry": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {}),
     "invoicing.creditgrant": ("LLKKK", "LLDKK", "LLKKK", "LLDDD", {}),
     "invoicing.creditnote": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {}),
+    "invoicing.dunningstep": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {}),
     "invoicing.invoice": (
         "LLKKK",
         "LLDDD",
@@ -123,6 +127,7 @@ ADMIN_MODELS = {
     "invoicing.reconciliationdifference": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {}),
     "invoicing.reconciliationrun": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {}),
     "invoicing.stripeinvoice": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {}),
+    "invoicing.taxrate": ("LLKKK", "LLDKK", "LLKKK", "LLDDD", {}),
     "invoicing.stripewebhookevent": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {"replay": "FA"}),
     "metering.eventconflict": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {"dismiss": "FA"}),
     "metering.meter": ("LLKKK", "LLDKK", "LLKKK", "LLDDK", {"delete_selected": "A"}),
@@ -142,6 +147,7 @@ ADMIN_CUSTOM = {
     "admin:disputes_refund_sla_batch": "LLKKK",
     "admin:disputes_refund_void_paid": "LLDNN",
     "admin:invoicing_contract_amend": "LLDKK",
+    "admin:invoicing_dunningstep_ar_aging": "LLKKK",
     "admin:invoicing_invoice_credit_note": "LLDKK",
     "admin:invoicing_invoice_reissue": "LLDKK",
     "admin:metering_usage_summary": "LLKKK",

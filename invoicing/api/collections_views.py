@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -26,9 +27,7 @@ from invoicing.tax.services import tax_rate_create
 class TaxRateInput(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     jurisdiction = serializers.CharField(
-        max_length=6,
-        validators=[jurisdiction_validator],
-        help_text="ISO 3166: a country (DE) or a country and state (US-CA).",
+        max_length=6, help_text="ISO 3166: a country (DE) or a country and state (US-CA)."
     )
     rate = serializers.DecimalField(
         max_digits=7, decimal_places=4, min_value=0, max_value=100, help_text="Percent."
@@ -36,6 +35,14 @@ class TaxRateInput(serializers.Serializer):
     inclusive = serializers.BooleanField(default=False)
     effective_from = serializers.DateField()
     effective_to = serializers.DateField(required=False, allow_null=True)
+
+    def validate_jurisdiction(self, value: str) -> str:
+        value = value.strip().upper()
+        try:
+            jurisdiction_validator(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
+        return value
 
 
 class TaxRateOutput(serializers.Serializer):

@@ -18,7 +18,13 @@ from decimal import Decimal
 from django.db.models import DecimalField, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from billingsite.money import amount_of, format_decimal, sum_lines
+from billingsite.money import (
+    amount_of,
+    format_decimal,
+    from_minor_units,
+    sum_lines,
+    to_minor_units,
+)
 from invoicing.models import CreditNote, DunningStep, Invoice
 from invoicing.models.credit_notes import CreditNoteOutcome
 from invoicing.states import OPEN_STATUSES
@@ -87,6 +93,8 @@ def aging_invoices(*, now: datetime, customer_id: int | None = None) -> list[Agi
     rows = []
     for invoice in open_invoices_due(customer_id=customer_id):
         due = amount_of(invoice.total) - invoice.reduced  # type: ignore[attr-defined]
+        # in the currency's places (stored amounts carry 4): exact, both are rounded already
+        due = from_minor_units(to_minor_units(due, invoice.currency), invoice.currency)
         if due <= 0:
             continue
         rows.append(

@@ -77,6 +77,13 @@ def _tally_invoice_id(obj: dict[str, Any]) -> int | None:
     return int(raw) if isinstance(raw, str) and raw.isdigit() else None
 
 
+def tally_invoice_id_of(obj: dict[str, Any]) -> int | None:
+    """The Tally invoice a Stripe invoice object stands for (its mirror row, or metadata)."""
+    linked = StripeInvoice.objects.filter(stripe_id=obj.get("id")).values_list("invoice_id")
+    found = linked.first()
+    return found[0] if found is not None else _tally_invoice_id(obj)
+
+
 def _link_for(obj: dict[str, Any]) -> StripeInvoice | None:
     """The mirror row, locked; created from the metadata when the event beat the outbox."""
     link = StripeInvoice.objects.select_for_update().filter(stripe_id=obj["id"]).first()

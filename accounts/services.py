@@ -17,7 +17,14 @@ from django.utils import timezone
 
 from accounts import api_key_cache
 from accounts.event_payloads import customer_event
-from accounts.models import ApiKey, ApiKeyScope, Customer, CustomerAlias, CustomerUser
+from accounts.models import (
+    ApiKey,
+    ApiKeyScope,
+    Customer,
+    CustomerAlias,
+    CustomerStatus,
+    CustomerUser,
+)
 from accounts.roles import ROLE_BY_SLUG
 from billingsite.errors import AppError, Conflict
 from billingsite.events import emit
@@ -287,3 +294,36 @@ def customer_user_create(
         user.set_unusable_password()
     user.save()
     return CustomerUser.objects.create(user=user, customer=customer)
+
+
+# --- collections (invoicing.collections calls these; a lower layer, so no import of it) -------
+
+
+@transaction.atomic
+def customer_past_due_set(*, customer_id: int, since: datetime | None, reason: str) -> Customer:
+    """Set (or clear, ``since=None``) ``past_due_since`` under the row lock; a history row
+    records the change and why. No-op when the value is already that."""
+    locked = Customer.objects.select_for_update().get(pk=customer_id)
+    if locked.past_due_since != since:
+        locked.past_due_since = since
+        locked._change_reason = reason[:100]  # type: ignore[attr-defined]
+        locked.save(update_fields=["past_due_since", "updated_at"])
+    return locked
+
+
+@transaction.atomic
+def customer_suspension_set(
+    *, customer_id: int, suspended: bool, reason: str, actor: User | None = None
+) -> Customer:
+    """Suspend an active customer or lift a suspension (back to active), with a history row.
+    An archived customer is left alone; repeating a call changes nothing."""
+    locked = Customer.objects.select_for_update().get(pk=customer_id)
+    wanted = CustomerStatus.SUSPENDED if suspended else CustomerStatus.ACTIVE
+    current = CustomerStatus.ACTIVE if suspended else CustomerStatus.SUSPENDED
+    if locked.status == current:
+        locked.status = wanted
+        locked._change_reason = reason[:100]  # type: ignore[attr-defined]
+        if actor is not None:
+            locked._history_user = actor  # type: ignore[attr-defined]
+        locked.save(update_fields=["status", "updated_at"])
+    return locked

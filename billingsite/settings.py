@@ -307,6 +307,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "disputes.duplicates_refund",
         "schedule": crontab(hour=3, minute=45),
     },
+    # Collections (issue 19): retries, reminders, past due and suspension, each step once.
+    "invoicing-collections-advance": {
+        "task": "invoicing.collections_advance",
+        "schedule": 900.0,
+    },
     # Every check_invariants check, nightly after reconciliation; results in /metrics and on
     # the admin dashboard (billingsite.invariant_runs). Runs on the default queue.
     "invariants-check": {
@@ -327,6 +332,24 @@ API_KEY_CACHE_SECONDS = int(os.environ.get("API_KEY_CACHE_SECONDS", 60))
 REFUND_APPROVAL_THRESHOLD = Decimal(os.environ.get("REFUND_APPROVAL_THRESHOLD", "500.00"))
 # Stripe's fee for a dispute, per currency (written off with the amount when a dispute is lost).
 DISPUTE_FEES = {"USD": "15.00", "EUR": "15.00", "GBP": "15.00", "default": "15.00"}
+
+# --- Collections (dunning) and tax (issue 19, items 4-5; docs/collections-and-tax.md) ---------
+# Retry a failed payment this many days after the first failure; remind the billing contacts
+# this many days from the due date (negative = before it); suspend the customer this many days
+# after the due date (empty = never).
+COLLECTIONS_RETRY_DAYS = [int(d) for d in env_list("COLLECTIONS_RETRY_DAYS", "3,5,7")]
+COLLECTIONS_REMINDER_DAYS = [int(d) for d in env_list("COLLECTIONS_REMINDER_DAYS", "-3,0,3,7")]
+COLLECTIONS_SUSPEND_AFTER_DAYS = (
+    int(os.environ["COLLECTIONS_SUSPEND_AFTER_DAYS"])
+    if os.environ.get("COLLECTIONS_SUSPEND_AFTER_DAYS", "").strip()
+    else None
+)
+# The tax provider (dotted path to a class with ``quote``); the built-in rate table by default.
+TAX_PROVIDER = os.environ.get("TAX_PROVIDER", "invoicing.tax.table.TableTaxProvider")
+# The seller's country: an EU customer with a valid VAT id in another EU country is invoiced
+# without VAT (reverse charge) when this is an EU country.
+TAX_SELLER_COUNTRY = os.environ.get("TAX_SELLER_COUNTRY", "").strip().upper()
+
 STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
 STRIPE_WEBHOOK_SECRETS = env_list("STRIPE_WEBHOOK_SECRETS")

@@ -17,6 +17,15 @@ class InvoicingConfig(AppConfig):
         register_db_gauges(invoicing_gauges)
         self._register_alerts()
         self._register_stripe()
+        self._register_collections()
+
+    def _register_collections(self) -> None:
+        """Outbox handlers of collections: payment retries (Stripe wing) and reminder emails."""
+        from invoicing.collections import emails
+        from invoicing.stripe import collections
+
+        emails.register()
+        collections.register()
 
     def _register_alerts(self) -> None:
         """Alerts: evaluate customers when the rollups apply their usage; email topic."""

@@ -47,3 +47,11 @@ register_section(
 )
 register_customer_search("invoicing.invoice_number", sections.by_invoice_number)
 register_customer_search("invoicing.stripe_ids", sections.by_stripe_ids)
+register_section(
+    "invoicing.collections",
+    "Collections",
+    sections.collections,
+    template="admin/customer_360/collections.html",
+    order=47,
+    permissions=["invoicing.view_dunningstep"],
+)

@@ -15,6 +15,7 @@ from billingsite.transitions import TransitionMap
 class InvoiceStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     FINALIZED = "finalized", "Finalized (open)"
+    PAST_DUE = "past_due", "Past due (open)"
     PAID = "paid", "Paid"
     VOID = "void", "Void"
     UNCOLLECTIBLE = "uncollectible", "Uncollectible"
@@ -24,6 +25,15 @@ TRANSITIONS = TransitionMap(
     {
         InvoiceStatus.DRAFT: frozenset({InvoiceStatus.FINALIZED, InvoiceStatus.VOID}),
         InvoiceStatus.FINALIZED: frozenset(
+            {
+                InvoiceStatus.PAID,
+                InvoiceStatus.VOID,
+                InvoiceStatus.UNCOLLECTIBLE,
+                InvoiceStatus.PAST_DUE,
+            }
+        ),
+        # collections (invoicing.collections): unpaid after its due date; still open
+        InvoiceStatus.PAST_DUE: frozenset(
             {InvoiceStatus.PAID, InvoiceStatus.VOID, InvoiceStatus.UNCOLLECTIBLE}
         ),
         InvoiceStatus.UNCOLLECTIBLE: frozenset({InvoiceStatus.PAID, InvoiceStatus.VOID}),
@@ -31,6 +41,10 @@ TRANSITIONS = TransitionMap(
         InvoiceStatus.VOID: frozenset(),
     }
 )
+
+
+# Issued and still waiting for money: what collections chase and the AR aging report lists.
+OPEN_STATUSES = (InvoiceStatus.FINALIZED, InvoiceStatus.PAST_DUE)
 
 
 def sources_of(target: str) -> frozenset[str]:

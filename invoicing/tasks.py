@@ -48,3 +48,13 @@ def billing_run_contracts_task(
         "finalized": result.finalized,
         "failed": result.failed,
     }
+
+
+@shared_task(
+    name="invoicing.collections_advance", time_limit=600, soft_time_limit=540, ignore_result=True
+)
+def collections_advance_task() -> dict[str, int]:
+    """Take every collections step due now (retries, reminders, past due, suspension)."""
+    from invoicing.collections.services import collections_advance_all
+
+    return collections_advance_all(now=timezone.now())

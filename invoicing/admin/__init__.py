@@ -3,6 +3,7 @@
 from invoicing.admin import (  # noqa: F401  (registers)
     billing_runs,
     catalog,
+    collections,
     contracts,
     credits,
     invoices,

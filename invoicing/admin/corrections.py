@@ -43,7 +43,12 @@ from invoicing.services.credit_notes import (
 from invoicing.states import InvoiceStatus
 
 CHANGE_INVOICE = "invoicing.change_invoice"
-VOIDABLE = (InvoiceStatus.DRAFT, InvoiceStatus.FINALIZED, InvoiceStatus.UNCOLLECTIBLE)
+VOIDABLE = (
+    InvoiceStatus.DRAFT,
+    InvoiceStatus.FINALIZED,
+    InvoiceStatus.PAST_DUE,
+    InvoiceStatus.UNCOLLECTIBLE,
+)
 MAX_REASON_LENGTH = 2000
 
 
@@ -363,7 +368,11 @@ def _reissue_url(invoice: Invoice) -> str | None:
 
 
 def _void_and_reissue_url(invoice: Invoice) -> str | None:
-    if invoice.status not in (InvoiceStatus.FINALIZED, InvoiceStatus.UNCOLLECTIBLE):
+    if invoice.status not in (
+        InvoiceStatus.FINALIZED,
+        InvoiceStatus.PAST_DUE,
+        InvoiceStatus.UNCOLLECTIBLE,
+    ):
         return None
     return reverse("admin:invoicing_invoice_reissue", args=[invoice.pk])
 

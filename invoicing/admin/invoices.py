@@ -21,6 +21,7 @@ from billingsite.admin_readonly import ReadOnlyInline as _ReadOnlyInline
 from billingsite.errors import AppError
 from billingsite.money import amount_of
 from billingsite.staff import staff_user
+from invoicing.admin.collections import DunningStepInline
 from invoicing.admin.corrections import InvoiceCorrectionsMixin, manual_outcomes
 from invoicing.models import (
     CreditNote,
@@ -97,7 +98,7 @@ class InvoiceAdmin(InvoiceCorrectionsMixin, SimpleHistoryAdmin):
     list_filter = ("status", "kind", "currency")
     search_fields = ("number", "customer__external_id", "customer__name")
     date_hierarchy = "period_start"
-    inlines = [LineInline, CreditNoteInline, TransitionInline]
+    inlines = [LineInline, CreditNoteInline, TransitionInline, DunningStepInline]
     actions = [
         "finalize_now",
         "void_invoices",

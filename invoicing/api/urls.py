@@ -1,7 +1,15 @@
 from django.urls import path
 
 from invoicing.alerts import api as alerts
-from invoicing.api import billing_runs, catalog_views, contracts, corrections, credit_grants, views
+from invoicing.api import (
+    billing_runs,
+    catalog_views,
+    collections_views,
+    contracts,
+    corrections,
+    credit_grants,
+    views,
+)
 
 urlpatterns = [
     path("alerts", alerts.AlertListCreate.as_view(), name="alert-list"),
@@ -64,6 +72,8 @@ urlpatterns = [
         corrections.InvoiceReissue.as_view(),
         name="invoice-reissue",
     ),
+    path("tax-rates", collections_views.TaxRateListCreate.as_view(), name="tax-rate-list"),
+    path("reports/ar-aging", collections_views.ArAgingReport.as_view(), name="report-ar-aging"),
     path("credit-notes", corrections.CreditNoteList.as_view(), name="credit-note-list"),
     path(
         "credit-notes/<str:number>",

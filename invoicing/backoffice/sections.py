@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Customer
 from billingsite.errors import AppError
-from invoicing.models import Contract, CreditEntry, Invoice, Payment, StripeInvoice
+from invoicing.models import Contract, CreditEntry, DunningStep, Invoice, Payment, StripeInvoice
 from invoicing.selectors.credits import grants_with_balance
 from invoicing.usage_pages.charts import series_table
 from invoicing.usage_pages.presenters import money, number
@@ -93,3 +93,13 @@ def by_stripe_ids(term: str) -> Iterable[int]:
         Payment.objects.filter(stripe_payment_intent_id=term).values_list("customer_id", flat=True)
     )
     return ids
+
+
+def collections(request: HttpRequest, customer: Customer) -> dict[str, Any]:
+    """The customer's past-due flag and the latest dunning steps of their invoices."""
+    steps = (
+        DunningStep.objects.filter(customer=customer)
+        .select_related("invoice")
+        .order_by("-taken_at", "-pk")[:ROWS]
+    )
+    return {"past_due_since": customer.past_due_since, "status": customer.status, "steps": steps}

@@ -10,6 +10,7 @@ from invoicing.alerts.models import (
 )
 from invoicing.models.billing_runs import BillingRun, BillingRunStatus, BillingRunTrigger
 from invoicing.models.catalog import Cadence, Charge, ChargeKind, Plan, PlanVersion
+from invoicing.models.collections import DunningOutcome, DunningStep, DunningStepKind
 from invoicing.models.contracts import (
     CollectionMethod,
     Commit,
@@ -48,6 +49,7 @@ from invoicing.models.stripe import (
     StripeWebhookEvent,
     WebhookStatus,
 )
+from invoicing.models.tax import TaxRate, TaxRateAssignment
 
 __all__ = [
     "Alert",
@@ -76,6 +78,9 @@ __all__ = [
     "Discount",
     "DiscountDuration",
     "DiscountKind",
+    "DunningOutcome",
+    "DunningStep",
+    "DunningStepKind",
     "GrantKind",
     "Invoice",
     "InvoiceKind",
@@ -97,5 +102,7 @@ __all__ = [
     "StripeInvoice",
     "StripePaymentMethod",
     "StripeWebhookEvent",
+    "TaxRate",
+    "TaxRateAssignment",
     "WebhookStatus",
 ]

@@ -106,6 +106,7 @@ class LineKind(models.TextChoices):
     ADJUSTMENT = "adjustment", "Late usage adjustment"
     DISCOUNT = "discount", "Discount"
     CREDIT = "credit", "Credit applied"
+    TAX = "tax", "Tax"
 
 
 class InvoiceLine(models.Model):

@@ -1,7 +1,6 @@
 """What an invoice for one contract and period contains: ``invoice_compute``.
 
-This is the one function behind the draft, its refreshes, the finalized invoice, the upcoming
-invoice preview and the amendment preview, so they all agree. It only reads.
+The one function behind drafts, refreshes, finalization and previews, so they agree. Reads only.
 
 Line order and rules (every amount rounded once, by the engine or ``round_line``):
 1. prepaid commits starting in the period (the prepayment itself);
@@ -10,7 +9,7 @@ Line order and rules (every amount rounded once, by the engine or ``round_line``
    usage from the ladder's start, tiers carrying across, minimum/maximum per period);
 3. late-usage adjustments for earlier finalized periods (re-rated minus already billed);
 4. minimum-commit true-up (prorated by day) when spend falls short;
-5. discounts on the subtotal of 2-4 (never more than it);
+5. discounts on the subtotal of 2-4 (never more than it); then tax lines (``invoicing.tax``);
 6. credits on what remains, in DESIGN order: soonest expiry, priority, promotional before
    paid, oldest; never more than a grant's balance.
 The total is the sum of the rounded lines (``billingsite.money.sum_lines``).
@@ -19,6 +18,7 @@ The total is the sum of the rounded lines (``billingsite.money.sum_lines``).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -106,6 +106,7 @@ def invoice_compute(
     usage: UsageSource,
     grants: list[GrantBalance],
     billed: list[BilledUsage] = (),  # type: ignore[assignment]
+    tax: Callable[[list[LineDraft]], list[LineDraft]] | None = None,
 ) -> InvoiceComputation:
     currency = terms.contract.currency
     lines: list[LineDraft] = []
@@ -114,6 +115,7 @@ def invoice_compute(
     lines += _adjustment_lines(terms, billed, usage, currency)
     lines += _true_up_lines(terms, period, lines, currency)
     lines += _discount_lines(terms, period, lines, currency)
+    lines += tax(lines) if tax is not None else []  # invoicing.tax.lines, before credits
     lines += credit_lines(period, lines, grants, currency)
     return InvoiceComputation(period, currency, lines)
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
 from django.db.models import Max, Prefetch, Q, QuerySet
@@ -15,15 +16,27 @@ from billingsite.errors import NotFound
 from invoicing.models import Contract, Invoice, InvoiceLine, LineKind, PlanVersion
 from invoicing.models.catalog import Cadence
 from invoicing.periods import Period, local_date, local_midnight_utc, period_containing
-from invoicing.selectors.computation import BilledUsage, InvoiceComputation, invoice_compute
+from invoicing.selectors.computation import (
+    BilledUsage,
+    InvoiceComputation,
+    LineDraft,
+    invoice_compute,
+)
 from invoicing.selectors.credits import usable_grant_balances
 from invoicing.selectors.terms import ContractTerms
 from invoicing.selectors.usage_ladders import ladder_reads, usage_ladders
 from invoicing.states import InvoiceStatus
+from invoicing.tax.lines import tax_lines
+from invoicing.tax.provider import tax_provider
 from invoicing.usage import UsageRequest, UsageSource, default_usage
 from metering.selectors import late_event_intervals
 
-ISSUED = (InvoiceStatus.FINALIZED, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE)
+ISSUED = (
+    InvoiceStatus.FINALIZED,
+    InvoiceStatus.PAST_DUE,
+    InvoiceStatus.PAID,
+    InvoiceStatus.UNCOLLECTIBLE,
+)
 ZERO = Decimal(0)
 
 
@@ -131,7 +144,17 @@ def compute_for_period(
     billed = (
         billed_usage(contract, period, exclude_invoice_id=exclude_invoice_id) if with_billed else []
     )
-    return invoice_compute(terms, period, usage=usage, grants=grants, billed=billed)
+    tax = taxes_for(contract.customer, contract.currency, period)
+    return invoice_compute(terms, period, usage=usage, grants=grants, billed=billed, tax=tax)
+
+
+def taxes_for(
+    customer: Customer, currency: str, period: Period
+) -> Callable[[list[LineDraft]], list[LineDraft]]:
+    """The tax lines of the period's invoice, as the tax provider quotes them for its tax
+    point (the period's last day)."""
+    quote = tax_provider().quote(customer, currency, period.end_date - timedelta(days=1))
+    return partial(tax_lines, quote=quote, currency=currency, period=period)
 
 
 def usage_requests(contract: Contract, periods: Collection[Period]) -> list[UsageRequest]:

@@ -34,7 +34,12 @@ from invoicing.selectors.terms import ContractTerms, applied_spec
 from invoicing.services.credits import credit_grant_create
 from invoicing.states import InvoiceStatus
 
-ISSUED = (InvoiceStatus.FINALIZED, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE)
+ISSUED = (
+    InvoiceStatus.FINALIZED,
+    InvoiceStatus.PAST_DUE,
+    InvoiceStatus.PAID,
+    InvoiceStatus.UNCOLLECTIBLE,
+)
 
 
 @transaction.atomic

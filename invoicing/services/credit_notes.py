@@ -30,7 +30,12 @@ from invoicing.models import (
 from invoicing.services.invoices import number_allocate
 from invoicing.states import InvoiceStatus
 
-CREDITABLE = (InvoiceStatus.FINALIZED, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE)
+CREDITABLE = (
+    InvoiceStatus.FINALIZED,
+    InvoiceStatus.PAST_DUE,
+    InvoiceStatus.PAID,
+    InvoiceStatus.UNCOLLECTIBLE,
+)
 ZERO = Decimal(0)
 CREDIT_NOTE_SERIES = "CN"
 
@@ -167,7 +172,11 @@ def _grant_for(invoice: Invoice, total: Decimal, actor: User | None):  # type: i
 def invoice_amount_due(invoice: Invoice) -> Decimal:
     """What the customer still owes: nothing once paid or void, else the total minus notes
     that reduce the amount due."""
-    if invoice.status not in (InvoiceStatus.FINALIZED, InvoiceStatus.UNCOLLECTIBLE):
+    if invoice.status not in (
+        InvoiceStatus.FINALIZED,
+        InvoiceStatus.PAST_DUE,
+        InvoiceStatus.UNCOLLECTIBLE,
+    ):
         return ZERO
     reduced = (
         CreditNote.objects.filter(

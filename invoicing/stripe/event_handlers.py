@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from invoicing.collections.services import collection_start
 from invoicing.stripe.events import StripeEvent, handlers
 from invoicing.stripe.mirror import (
     charge_apply,
     payment_intent_apply,
     stripe_invoice_apply,
+    tally_invoice_id_of,
 )
 
 INVOICE_EVENTS = (
@@ -45,6 +47,10 @@ def _at(event: StripeEvent) -> datetime:
 
 def on_invoice_event(event: StripeEvent) -> None:
     stripe_invoice_apply(event.data_object, at=_at(event))
+    if event.type == "invoice.payment_failed":
+        invoice_id = tally_invoice_id_of(event.data_object)
+        if invoice_id is not None:  # starts collections once (a no-op when started already)
+            collection_start(invoice_id=invoice_id, at=_at(event), reason="invoice.payment_failed")
 
 
 def on_payment_intent_event(event: StripeEvent) -> None:

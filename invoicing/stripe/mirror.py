@@ -27,6 +27,7 @@ from accounts.models import Customer
 from billingsite.events import emit
 from billingsite.money import amount_of, from_minor_units, normalize_currency
 from invoicing.event_payloads import payment_failed_event
+from invoicing.collections.services import collection_resolve, collection_start
 from invoicing.models import Invoice, Payment, PaymentStatus, StripeInvoice
 from invoicing.services.invoices import invoice_transition
 from invoicing.states import InvoiceStatus
@@ -78,6 +79,13 @@ def _tally_invoice_id(obj: dict[str, Any]) -> int | None:
     return int(raw) if isinstance(raw, str) and raw.isdigit() else None
 
 
+def tally_invoice_id_of(obj: dict[str, Any]) -> int | None:
+    """The Tally invoice a Stripe invoice object stands for (its mirror row, or metadata)."""
+    linked = StripeInvoice.objects.filter(stripe_id=obj.get("id")).values_list("invoice_id")
+    found = linked.first()
+    return found[0] if found is not None else _tally_invoice_id(obj)
+
+
 def _link_for(obj: dict[str, Any]) -> StripeInvoice | None:
     """The mirror row, locked; created from the metadata when the event beat the outbox."""
     link = StripeInvoice.objects.select_for_update().filter(stripe_id=obj["id"]).first()
@@ -125,12 +133,22 @@ def stripe_invoice_apply(obj: dict[str, Any], *, at: datetime) -> str:
         _payments_of_invoice(obj, link)
         if status == "paid":
             return _mark_tally_paid(link, obj, at)
+        if status == "open" and _has_failed_payment(link.invoice_id):
+            collection_start(invoice_id=link.invoice_id, at=at, reason="payment failed on Stripe")
         return f"stripe invoice {status}"
+
+
+def _has_failed_payment(invoice_id: int) -> bool:
+    return Payment.objects.filter(invoice_id=invoice_id, status=PaymentStatus.FAILED).exists()
 
 
 def _mark_tally_paid(link: StripeInvoice, obj: dict[str, Any], at: datetime) -> str:
     invoice = Invoice.objects.select_for_update().get(pk=link.invoice_id)
-    if invoice.status not in (InvoiceStatus.FINALIZED, InvoiceStatus.UNCOLLECTIBLE):
+    if invoice.status not in (
+        InvoiceStatus.FINALIZED,
+        InvoiceStatus.PAST_DUE,
+        InvoiceStatus.UNCOLLECTIBLE,
+    ):
         return f"tally invoice already {invoice.status}"
     paid_at = stripe_time((obj.get("status_transitions") or {}).get("paid_at")) or at
     invoice_transition(
@@ -139,6 +157,7 @@ def _mark_tally_paid(link: StripeInvoice, obj: dict[str, Any], at: datetime) -> 
         reason=f"paid on Stripe ({link.stripe_id})",
         paid_at=paid_at,
     )
+    collection_resolve(invoice_id=invoice.pk, at=at, reason=f"paid on Stripe ({link.stripe_id})")
     return "tally invoice marked paid"
 
 
@@ -267,6 +286,7 @@ def payment_record(
             row = _payment_create(intent_id, charge_id, customer, invoice_id, created, at, fields)
             if row is not None:
                 _announce_failure(row)
+                _collections_on_failure(row, at)
                 return f"payment {row.status}"
             row = _locked_payment(intent_id, charge_id)
             assert row is not None
@@ -284,6 +304,7 @@ def payment_record(
             row.amount_refunded = fields["amount_refunded"]  # refunds only ever grow
         row.save()
         _announce_failure(row)
+        _collections_on_failure(row, at)
         return f"payment {row.status}" + (" (stale snapshot ignored)" if stale or settled else "")
 
 
@@ -293,6 +314,13 @@ def _announce_failure(payment: Payment) -> None:
     if payment.status == PaymentStatus.FAILED and payment.invoice_id is not None:
         key = f"invoice.payment_failed:{payment.pk}"
         emit("invoice.payment_failed", payment_failed_event(payment), key=key)
+
+
+def _collections_on_failure(row: Payment, at: datetime) -> None:
+    """A failed payment of an invoice starts its collections (once: a no-op after that)."""
+    if row.status == PaymentStatus.FAILED and row.invoice_id is not None:
+        reason = row.failure_message or row.failure_code or "payment failed"
+        collection_start(invoice_id=row.invoice_id, at=at, reason=reason)
 
 
 def _locked_payment(intent_id: str | None, charge_id: str | None) -> Payment | None:

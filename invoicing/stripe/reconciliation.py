@@ -158,6 +158,7 @@ def reconcile(
 
 TALLY_TO_STRIPE_STATUS: dict[str, str] = {
     InvoiceStatus.FINALIZED: "open",
+    InvoiceStatus.PAST_DUE: "open",
     InvoiceStatus.PAID: "paid",
     InvoiceStatus.VOID: "void",
     InvoiceStatus.UNCOLLECTIBLE: "uncollectible",

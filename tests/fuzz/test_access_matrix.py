@@ -68,6 +68,8 @@ API = {
     "POST /api/v1/webhook-endpoints": "UUDDKD",
     "POST /api/v1/webhook-endpoints/{endpoint_id}/replay": "UUDDKD",
     "POST /api/v1/webhook-endpoints/{endpoint_id}/rotate-secret": "UUDDKD",
+    "GET /api/v1/reports/ar-aging": "UUDKKK",
+    "GET /api/v1/tax-rates": "UUDKKK",
     "PATCH /api/v1/customers/{external_id}": "UUDDKH",
     "PATCH /api/v1/meters/{key}": "UUDDKD",
     "POST /api/v1/billing-runs": "UUDDKD",
@@ -89,6 +91,7 @@ API = {
     "POST /api/v1/refunds": "UUDDKD",
     "POST /api/v1/refunds/{refund_id}/approve": "UUDDDD",
     "POST /api/v1/refunds/{refund_id}/reject": "UUDDDD",
+    "POST /api/v1/tax-rates": "UUDDKD",
 }
 
 ADMIN_MODELS = {
@@ -141,6 +144,7 @@ ADMIN_MODELS = {
     "invoicing.creditentry": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {}),
     "invoicing.creditgrant": ("LLKKK", "LLDKK", "LLKKK", "LLDDD", {}),
     "invoicing.creditnote": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {}),
+    "invoicing.dunningstep": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {}),
     "invoicing.invoice": (
         "LLKKK",
         "LLDDD",
@@ -161,6 +165,7 @@ ADMIN_MODELS = {
     "invoicing.reconciliationdifference": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {}),
     "invoicing.reconciliationrun": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {}),
     "invoicing.stripeinvoice": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {}),
+    "invoicing.taxrate": ("LLKKK", "LLDKK", "LLKKK", "LLDDD", {}),
     "invoicing.stripewebhookevent": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {"replay": "FA"}),
     "metering.eventconflict": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {"dismiss": "FA"}),
     "metering.meter": ("LLKKK", "LLDKK", "LLKKK", "LLDDK", {"delete_selected": "A"}),
@@ -180,6 +185,7 @@ ADMIN_CUSTOM = {
     "admin:disputes_refund_sla_batch": "LLKKK",
     "admin:disputes_refund_void_paid": "LLDNN",
     "admin:invoicing_contract_amend": "LLDKK",
+    "admin:invoicing_dunningstep_ar_aging": "LLKKK",
     "admin:invoicing_invoice_credit_note": "LLDKK",
     "admin:invoicing_invoice_reissue": "LLDKK",
     "admin:metering_usage_summary": "LLKKK",

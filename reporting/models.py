@@ -14,6 +14,7 @@ class ExportCursor(models.Model):
     destination = models.CharField(
         max_length=500, help_text="The folder written to (absolute path)."
     )
+    format = models.CharField(max_length=16, help_text="csv or parquet.")
     version = models.PositiveIntegerField(help_text="The dataset's schema version at the last run.")
     position = models.JSONField(
         null=True, blank=True, help_text="The last key written (JSON); empty = from the start."
@@ -25,14 +26,14 @@ class ExportCursor(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["dataset", "destination"]
+        ordering = ["dataset", "destination", "format"]
         constraints = [
             models.UniqueConstraint(
-                fields=["dataset", "destination"], name="exportcursor_one_per_folder"
+                fields=["dataset", "destination", "format"], name="exportcursor_one_per_folder"
             ),
         ]
         # The finance dashboard's permission lives here: reporting's one model.
         permissions = [("view_finance_dashboard", "Can view the finance dashboard")]
 
     def __str__(self) -> str:
-        return f"{self.dataset} -> {self.destination}"
+        return f"{self.dataset} ({self.format}) -> {self.destination}"

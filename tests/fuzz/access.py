@@ -41,6 +41,7 @@ def api_call(world: World, operation: str, caller: str, query: dict[str, str]) -
         path.replace("{external_id}", world.beta.external_id)
         .replace("{key}", "calls")
         .replace("{number}", world.beta_invoice.number)
+        .replace("{dataset}", "invoices")
     )
     headers = {}
     if world.keys[caller]:

@@ -88,6 +88,10 @@ def write_file(
     folder = out_dir / dataset.name
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / file_name(dataset, fmt, stamp)
+    for n in range(2, 1000):  # two runs with the same stamp never overwrite each other
+        if not final.exists():
+            break
+        final = folder / file_name(dataset, fmt, stamp).replace(f".{fmt}", f"-{n}.{fmt}")
     temp = folder / f".{final.name}.tmp"
     pages = batches(dataset, since=since, until=until, after=after, size=batch_rows)
     try:

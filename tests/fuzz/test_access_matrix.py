@@ -152,6 +152,7 @@ ADMIN_CUSTOM = {
     "customer-open-usage-pages": "LLKKK",
     "customer-search": "LLKKK",
     "customer-usage-link": "LLKKK",
+    "finance-dashboard": "LLDKK",
     "invoice-line-explain": "LLKKK",
 }
 

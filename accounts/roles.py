@@ -66,6 +66,8 @@ _FINANCE_RULES = (
     Rule("invoicing", ("add", "change", "delete")),
     Rule("disputes", ("add", "change"), codenames=("approve_refund",)),
     Rule("billingsite", ("change",), models=("outboxmessage",)),
+    # The finance dashboard and the export cursors (reporting).
+    Rule("reporting", ("view",), codenames=("view_finance_dashboard",)),
 )
 
 ROLE_RULES: dict[str, tuple[Rule, ...]] = {SUPPORT: _SUPPORT_RULES, FINANCE: _FINANCE_RULES}

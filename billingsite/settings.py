@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "metering",
     "invoicing",
     "disputes",
+    "reporting",
 ]
 
 MIDDLEWARE = [
@@ -322,6 +323,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # of workers that died. periods_roll resolves triggers whose billing period ended.
     "alerts-evaluate": {"task": "invoicing.alerts.evaluate", "schedule": 5.0},
     "alerts-periods-roll": {"task": "invoicing.alerts.periods_roll", "schedule": 300.0},
+    # Exports (docs/exports.md): new and changed rows of every dataset, nightly, into
+    # REPORTING_EXPORT_DIR (does nothing while it is empty). Runs on the default queue.
+    "reporting-exports": {
+        "task": "reporting.exports_nightly",
+        "schedule": crontab(hour=2, minute=30),
+    },
 }
 
 # --- Product settings -----------------------------------------------------------------------
@@ -444,3 +451,15 @@ LOGGING = {
         "celery": {"level": LOG_LEVEL},
     },
 }
+
+# --- Exports and the finance dashboard (reporting; docs/exports.md) ---------------------------
+# The folder the nightly export writes to (<dir>/<dataset>/<dataset>-<run>.<format>); empty
+# turns the nightly export off. Formats: csv and/or parquet.
+REPORTING_EXPORT_DIR = os.environ.get("REPORTING_EXPORT_DIR", "")
+REPORTING_EXPORT_FORMATS = env_list("REPORTING_EXPORT_FORMATS", "parquet")
+# Rows are exported up to this many seconds before the run, so a transaction that committed
+# late with an earlier updated_at is still ahead of the cursor.
+REPORTING_EXPORT_LAG_SECONDS = int(os.environ.get("REPORTING_EXPORT_LAG_SECONDS", 300))
+# Rows per page of GET /api/v1/exports/{dataset} (default and cap).
+REPORTING_API_PAGE_ROWS = int(os.environ.get("REPORTING_API_PAGE_ROWS", 500))
+REPORTING_API_MAX_PAGE_ROWS = int(os.environ.get("REPORTING_API_MAX_PAGE_ROWS", 5000))

@@ -14,6 +14,7 @@ urlpatterns = [
     # ahead of the admin so its catch-all object URLs do not shadow them.
     path("admin/accounts/customer/", include("accounts.customer360.urls")),
     path("admin/invoicing/", include("invoicing.backoffice.urls")),
+    path("admin/reporting/", include("reporting.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("billingsite.api.urls")),
     path("compat/", include("metering.compat.urls")),

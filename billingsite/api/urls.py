@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("invoicing.api.urls")),
     path("", include("disputes.api.urls")),
     path("", include("billingsite.webhooks.api.urls")),
+    path("", include("reporting.api.urls")),
 ]

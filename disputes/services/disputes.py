@@ -153,7 +153,9 @@ def _post_outcomes(dispute: Dispute, *, withdrawn: bool) -> None:
             **links,
         )
         if not dispute.funds_withdrawn:
-            Dispute.objects.filter(pk=dispute.pk).update(funds_withdrawn=True)
+            Dispute.objects.filter(pk=dispute.pk).update(
+                funds_withdrawn=True, updated_at=timezone.now()
+            )
             dispute.funds_withdrawn = True
     if dispute.status == DisputeStatus.WON:
         ledger_post(

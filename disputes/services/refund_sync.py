@@ -82,7 +82,7 @@ def refund_apply_stripe(
     if refund.stripe_refund_id is None and obj.get("id"):
         stamp["stripe_refund_id"] = obj["id"]
     if stamp:
-        Refund.objects.filter(pk=refund.pk).update(**stamp)
+        Refund.objects.filter(pk=refund.pk).update(**stamp, updated_at=timezone.now())
         refund.refresh_from_db()
     target = str(obj.get("status") or "")
     if target == refund.status or refund.status in SETTLED:

@@ -21,7 +21,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from billingsite.errors import AppError, Conflict
 from billingsite.money import amount_of
@@ -356,7 +357,7 @@ def invoice_transition(
         )
     updated = Invoice.objects.filter(
         pk=invoice.pk, status=current, status__in=sources_of(to)
-    ).update(status=to, **fields)
+    ).update(status=to, **{"updated_at": timezone.now(), **fields})  # exports read updated_at
     if updated != 1:
         raise Conflict("invalid_transition", f"Invoice {invoice} changed status meanwhile.")
     InvoiceTransition.objects.create(

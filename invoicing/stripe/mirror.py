@@ -22,6 +22,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import Customer
 from billingsite.events import emit
@@ -168,7 +169,7 @@ def _payments_of_invoice(obj: dict[str, Any], link: StripeInvoice) -> None:
         intents.add(object_id((item.get("payment") or {}).get("payment_intent")))
     for intent_id in intents - {None}:
         Payment.objects.filter(stripe_payment_intent_id=intent_id, invoice__isnull=True).update(
-            invoice_id=link.invoice_id
+            invoice_id=link.invoice_id, updated_at=timezone.now()
         )
 
 

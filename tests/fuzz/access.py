@@ -58,6 +58,7 @@ def api_call(world: World, operation: str, caller: str, query: dict[str, str]) -
         .replace("{grant_id}", MISSING_PK)
         .replace("{run_id}", MISSING_PK)
         .replace("{refund_id}", MISSING_PK)
+        .replace("{dataset}", "invoices")
     )
     headers = {}
     if world.keys[caller]:

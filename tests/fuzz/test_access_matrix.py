@@ -56,6 +56,9 @@ API = {
     "GET /api/v1/customers/{external_id}/usage": "UUDKKH",
     "GET /api/v1/disputes": "UUDKKH",
     "GET /api/v1/events": "UUDKKH",
+    # Exports are account-wide: a customer-bound key is refused (403).
+    "GET /api/v1/exports": "UUDKKD",
+    "GET /api/v1/exports/{dataset}": "UUDKKD",
     "GET /api/v1/invoices/{number}": "UUDKKH",
     "GET /api/v1/meters": "UUDKKK",
     "GET /api/v1/meters/{key}": "UUDKKK",
@@ -193,6 +196,7 @@ ADMIN_CUSTOM = {
     "customer-open-usage-pages": "LLKKK",
     "customer-search": "LLKKK",
     "customer-usage-link": "LLKKK",
+    "finance-dashboard": "LLDKK",
     "invoice-line-explain": "LLKKK",
 }
 

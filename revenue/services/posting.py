@@ -1,0 +1,1 @@
+"""Posting rules per source (filled in by the next commits)."""

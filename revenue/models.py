@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from django.db import models
 
-AMOUNT = {"max_digits": 24, "decimal_places": 4}
+AMOUNT_DIGITS, AMOUNT_PLACES = 24, 4
 
 
 class Account(models.TextChoices):
@@ -73,8 +73,8 @@ class JournalLine(models.Model):
     entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="lines")
     account = models.CharField(max_length=24, choices=Account.choices)
     currency = models.CharField(max_length=3)
-    debit = models.DecimalField(default=0, **AMOUNT)
-    credit = models.DecimalField(default=0, **AMOUNT)
+    debit = models.DecimalField(default=0, max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES)
+    credit = models.DecimalField(default=0, max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES)
     charge_key = models.CharField(max_length=64, blank=True)
     customer = models.ForeignKey(
         "accounts.Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -131,7 +131,7 @@ class RecognitionSchedule(models.Model):
     customer = models.ForeignKey("accounts.Customer", on_delete=models.PROTECT, related_name="+")
     currency = models.CharField(max_length=3)
     on_date = models.DateField()
-    amount = models.DecimalField(**AMOUNT)
+    amount = models.DecimalField(max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES)
     account = models.CharField(max_length=24, choices=Account.choices, default=Account.REVENUE)
     charge_key = models.CharField(max_length=64, blank=True)
     origin = models.CharField(

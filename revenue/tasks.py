@@ -9,6 +9,6 @@ from django.utils import timezone
 @shared_task(name="revenue.post_pending", time_limit=600)
 def post_pending() -> int:
     """Post every unposted source and the recognition due up to today (daily, from beat)."""
-    from revenue.services.posting import post_pending as run  # type: ignore[attr-defined]
+    from revenue.services.recognition import post_pending as run
 
     return run(today=timezone.now()).entries

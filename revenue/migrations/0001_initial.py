@@ -11,19 +11,23 @@ from django.db import migrations, models
 BALANCE_GUARD = """
 CREATE OR REPLACE FUNCTION revenue_entry_balances() RETURNS trigger AS $$
 DECLARE
-  entry_id bigint;
+  target bigint;
   unbalanced numeric;
   wrong_currency integer;
 BEGIN
-  entry_id := CASE WHEN TG_TABLE_NAME = 'revenue_journalentry' THEN NEW.id ELSE NEW.entry_id END;
+  IF TG_TABLE_NAME = 'revenue_journalentry' THEN
+    target := NEW.id;
+  ELSE
+    target := NEW.entry_id;
+  END IF;
   SELECT COALESCE(SUM(l.debit) - SUM(l.credit), 0),
          COUNT(*) FILTER (WHERE l.currency <> e.currency)
     INTO unbalanced, wrong_currency
     FROM revenue_journalentry e LEFT JOIN revenue_journalline l ON l.entry_id = e.id
-   WHERE e.id = entry_id;
+   WHERE e.id = target;
   IF unbalanced <> 0 OR wrong_currency > 0 THEN
     RAISE EXCEPTION 'journal entry % does not balance (debits - credits = %, % lines in another currency)',
-      entry_id, unbalanced, wrong_currency USING ERRCODE = 'check_violation';
+      target, unbalanced, wrong_currency USING ERRCODE = 'check_violation';
   END IF;
   RETURN NULL;
 END $$ LANGUAGE plpgsql;

@@ -23,7 +23,7 @@ from invoicing.models import CreditEntry, Payment
 from invoicing.models.stripe import PaymentStatus
 from revenue.models import Account, JournalEntry, RecognitionSchedule, SourceType
 from revenue.services.journal import Leg, book_date, entry_post
-from revenue.services.schedules import grant_subject
+from revenue.services.schedules import grant_subject, last_day
 
 
 @transaction.atomic
@@ -99,7 +99,8 @@ def post_grant_expiry(expiry: CreditEntry) -> JournalEntry | None:
     amount = -amount_of(expiry.amount)
     if subject is None or amount <= 0:
         return None
-    day = book_date(grant.expires_at or expiry.created_at)
+    # A grant expiring at midnight was usable through the day before: breakage falls there.
+    day = last_day(grant.expires_at) if grant.expires_at else book_date(expiry.created_at)
     tags = (subject.invoice_line_id, subject.credit_grant_id)
     key = f"grant_expiry:{expiry.pk}"
     entry, created = entry_post(

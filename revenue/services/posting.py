@@ -2,15 +2,17 @@
 
 An invoice, when finalized: debit receivable with its total, credit deferred revenue with each
 line (a negative line debits it), tagged with the line; and write its recognition schedule.
-A credit note takes back, line by line, first what is not yet recognized (the latest schedule
-rows first, by negative rows on the same dates) and reverses the rest from revenue on its own
-date; the other side is receivable (amount due reduced), refunds payable (a refund will pay it
+A credit note takes back, line by line, first what is not yet recognized on its date (the
+latest future schedule rows first, by negative rows on the same dates) and reverses the rest
+from revenue on its own date (rows due by then count as recognized, posted or not, so the
+result does not depend on when the daily job ran); the other side is receivable (amount due reduced), refunds payable (a refund will pay it
 out) or the new grant's deferred balance (customer credit). Each posting runs once per source
 key and in one transaction with its schedule rows.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
@@ -94,12 +96,14 @@ def deferred_balance(**tags: object) -> Decimal:
     return (sums["credit"] or ZERO) - (sums["debit"] or ZERO)
 
 
-def _take_unrecognized(plan: Plan, line: InvoiceLine, wanted: Decimal, origin: str) -> Decimal:
-    """Negative rows against the line's unposted rows, latest first; returns what was taken."""
+def _take_unrecognized(
+    plan: Plan, line: InvoiceLine, wanted: Decimal, origin: str, day: date
+) -> Decimal:
+    """Negative rows against the line's rows after ``day``, latest first; returns the total."""
     taken = ZERO
     rows = (
         RecognitionSchedule.objects.select_for_update()
-        .filter(invoice_line=line, journal_entry__isnull=True)
+        .filter(invoice_line=line, journal_entry__isnull=True, on_date__gt=day)
         .order_by("-on_date", "-pk")
     )
     open_by_key: dict[tuple[object, ...], Decimal] = {}
@@ -137,9 +141,9 @@ def post_credit_note(note: CreditNote) -> JournalEntry | None:
         line, credited = cn_line.invoice_line, amount_of(cn_line.amount)
         subject = Subject(line.pk, commit_grant_id(line))
         if line.kind == LineKind.COMMIT:
-            deferred = min(credited, max(deferred_balance(invoice_line=line), ZERO))
+            deferred = min(credited, max(_commit_unused(line, day), ZERO))
         else:
-            deferred = _take_unrecognized(plan, line, credited, key)
+            deferred = _take_unrecognized(plan, line, credited, key, day)
         legs.append(
             Leg(
                 Account.DEFERRED_REVENUE,
@@ -194,6 +198,14 @@ def post_credit_note(note: CreditNote) -> JournalEntry | None:
         )
     RecognitionSchedule.objects.bulk_create(plan.rows)
     return entry
+
+
+def _commit_unused(line: InvoiceLine, day: date) -> Decimal:
+    """A prepaid commit's deferred balance on ``day``, counting draws due but not yet posted."""
+    due = RecognitionSchedule.objects.filter(
+        invoice_line=line, journal_entry__isnull=True, on_date__lte=day
+    ).aggregate(total=Sum("amount"))["total"]
+    return deferred_balance(invoice_line=line) - (due or ZERO)
 
 
 def _tags(subject: Subject) -> tuple[int | None, int | None]:

@@ -12,8 +12,10 @@
   commit or a credit note's customer credit) also releases that grant's deferred balance by
   the same amount, so the pair nets to zero revenue and the usage the credit paid for stays.
 
-Nothing is recognized before it is billed: a row dated before the invoice's issue day moves to
-the issue day.
+Revenue is dated when it is earned, even when the invoice comes later (usage billed in arrears
+is revenue of the month it was consumed; until invoiced it is a debit balance of deferred
+revenue, i.e. unbilled revenue). The exception is a late-usage adjustment: the month it belongs
+to may be closed, so it is recognized on the day the adjustment is billed.
 """
 
 from __future__ import annotations
@@ -144,8 +146,10 @@ def invoice_plan(invoice: Invoice, issue_day: date) -> Plan:
             _discount_rows(plan, line, by_pk, charge_rows)
         elif line.kind == LineKind.CREDIT:
             _credit_rows(plan, line)
+    adjustments = {line.pk for line in lines if line.kind == LineKind.ADJUSTMENT}
     for row in plan.rows:
-        row.on_date = max(row.on_date, issue_day)
+        if row.invoice_line_id in adjustments:
+            row.on_date = max(row.on_date, issue_day)
     return plan
 
 

@@ -9,6 +9,7 @@ of the month that the journal has not posted yet.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Case, CharField, F, Q, QuerySet, Sum, Value, When
 
+from billingsite.errors import AppError
 from billingsite.money import format_amount, round_line
 from invoicing.models import CreditNote, Invoice
 from revenue.models import CREDIT_NORMAL, Account, JournalEntry, JournalLine, SourceType
@@ -35,7 +37,13 @@ class Month:
 
     @classmethod
     def parse(cls, text: str) -> Month:
-        first = datetime.strptime(text, "%Y-%m").date()
+        """``YYYY-MM`` (years 2000-2999), or an ``AppError`` the caller can show."""
+        match = re.fullmatch(r"(2\d{3})-(0[1-9]|1[0-2])", text or "")
+        if match is None:
+            raise AppError(
+                "invalid_month", "month must be YYYY-MM.", details={"month": "expected YYYY-MM"}
+            )
+        first = date(int(match[1]), int(match[2]), 1)
         following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
         return cls(first, following)
 

@@ -4,10 +4,11 @@ An invoice, when finalized: debit receivable with its total, credit deferred rev
 line (a negative line debits it), tagged with the line; and write its recognition schedule.
 A credit note takes back, line by line, first what is not yet recognized on its date (the
 latest future schedule rows first, by negative rows on the same dates) and reverses the rest
-from revenue on its own date (rows due by then count as recognized, posted or not, so the
-result does not depend on when the daily job ran); the other side is receivable (amount due reduced), refunds payable (a refund will pay it
-out) or the new grant's deferred balance (customer credit). Each posting runs once per source
-key and in one transaction with its schedule rows.
+from revenue on its own date; rows due by then count as recognized, posted or not, so the
+result does not depend on when the daily job ran. The other side is receivable (amount due
+reduced), refunds payable (a refund will pay it out) or the new grant's deferred balance
+(customer credit). Each posting runs once per source key and in one transaction with its
+schedule rows.
 """
 
 from __future__ import annotations
@@ -106,11 +107,11 @@ def _take_unrecognized(
         .filter(invoice_line=line, journal_entry__isnull=True, on_date__gt=day)
         .order_by("-on_date", "-pk")
     )
-    open_by_key: dict[tuple[object, ...], Decimal] = {}
+    open_by_key: dict[tuple[date, str, str], Decimal] = {}
     for row in rows:
         key = (row.on_date, row.account, row.charge_key)
         open_by_key[key] = open_by_key.get(key, ZERO) + Decimal(row.amount)
-    for (day, account, charge_key), open_amount in open_by_key.items():
+    for (row_day, account, charge_key), open_amount in open_by_key.items():
         part = min(open_amount, wanted - taken)
         if part <= 0:
             continue
@@ -118,7 +119,7 @@ def _take_unrecognized(
             Subject(line.pk),
             line.invoice.customer_id,
             line.currency,
-            on_date=day,
+            on_date=row_day,
             amount=-part,
             account=account,
             charge_key=charge_key,

@@ -66,6 +66,8 @@ _FINANCE_RULES = (
     Rule("invoicing", ("add", "change", "delete")),
     Rule("disputes", ("add", "change"), codenames=("approve_refund",)),
     Rule("billingsite", ("change",), models=("outboxmessage",)),
+    # Revenue recognition (issue 20): the journal and the month close are Finance's.
+    Rule("revenue", ("view",)),
 )
 
 ROLE_RULES: dict[str, tuple[Rule, ...]] = {SUPPORT: _SUPPORT_RULES, FINANCE: _FINANCE_RULES}

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("metering.api.urls")),
     path("", include("invoicing.api.urls")),
     path("", include("disputes.api.urls")),
+    path("", include("revenue.api.urls")),
 ]

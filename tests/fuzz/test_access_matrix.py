@@ -50,6 +50,7 @@ API = {
     "GET /api/v1/meters/{key}": "UUDKKK",
     "GET /api/v1/plans": "UUDKKK",
     "GET /api/v1/refunds": "UUDKKH",
+    "GET /api/v1/reports/month-close": "UUDKKD",
     "PATCH /api/v1/customers/{external_id}": "UUDDKH",
     "PATCH /api/v1/meters/{key}": "UUDDKD",
     "POST /api/v1/contracts": "UUDDKK",
@@ -130,6 +131,7 @@ ADMIN_MODELS = {
     "metering.rejectedevent": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {"replay": "FA"}),
     "metering.unattributedevent": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {"attribute": "FA"}),
     "metering.usageevent": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {}),
+    "revenue.journalentry": ("LLDKK", "LLDDD", "LLDKK", "LLDDD", {}),
 }
 
 ADMIN_CUSTOM = {
@@ -150,6 +152,7 @@ ADMIN_CUSTOM = {
     "customer-search": "LLKKK",
     "customer-usage-link": "LLKKK",
     "invoice-line-explain": "LLKKK",
+    "admin:revenue_journalentry_month_close": "LLDKK",
 }
 
 # Filters that point a list operation at customer beta (the bound key's other customer).

@@ -68,6 +68,8 @@ _FINANCE_RULES = (
     Rule("billingsite", ("change",), models=("outboxmessage",)),
     # The finance dashboard and the export cursors (reporting).
     Rule("reporting", ("view",), codenames=("view_finance_dashboard",)),
+    # Revenue recognition (issue 20): the journal and the month close are Finance's.
+    Rule("revenue", ("view",)),
 )
 
 ROLE_RULES: dict[str, tuple[Rule, ...]] = {SUPPORT: _SUPPORT_RULES, FINANCE: _FINANCE_RULES}

@@ -27,7 +27,7 @@ tests without a database) can use it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import (
     ROUND_HALF_EVEN,
@@ -327,3 +327,26 @@ def _require_rounded(amount: Decimal, currency: str, field: str) -> None:
         places = currency_exponent(currency)
         problem = f"has more than {places} decimal places for {normalize_currency(currency)}."
         raise MoneyError("unrounded_amount", f"{field} {problem} Round it first.", {field: problem})
+
+
+def allocate(amount: Decimal, weights: Sequence[int | Decimal], currency: str) -> list[Decimal]:
+    """Split a rounded ``amount`` into parts proportional to ``weights`` that sum to it exactly.
+
+    Largest remainder: each part gets the floor of its exact share in minor units, then the
+    leftover minor units go one each to the parts with the largest remainders (earlier parts
+    first on ties). A negative amount is split as the mirror of its absolute value. Weights
+    must be non-negative with a positive sum (ratable days, line amounts).
+    """
+    minor = to_minor_units(amount, currency)
+    total_weight = sum((Decimal(w) for w in weights), Decimal(0))
+    if any(Decimal(w) < 0 for w in weights) or total_weight <= 0:
+        raise MoneyError("invalid_weights", "Weights must be non-negative with a positive sum.", {})
+    sign, units = (-1 if minor < 0 else 1), abs(minor)
+    with exact_context():
+        shares = [Decimal(units) * Decimal(w) / total_weight for w in weights]
+    floors = [int(share) for share in shares]
+    leftover = units - sum(floors)
+    by_remainder = sorted(range(len(shares)), key=lambda i: (-(shares[i] - floors[i]), i))
+    for index in by_remainder[:leftover]:
+        floors[index] += 1
+    return [from_minor_units(sign * part, currency) for part in floors]

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "metering",
     "invoicing",
     "disputes",
+    "revenue",
     "reporting",
 ]
 
@@ -329,7 +330,18 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "reporting.exports_nightly",
         "schedule": crontab(hour=2, minute=30),
     },
+    # Revenue recognition (issue 20): post unposted sources and the recognition due up to
+    # today, daily after reconciliation (idempotent by unique source keys).
+    "revenue-post-pending": {
+        "task": "revenue.post_pending",
+        "schedule": crontab(hour=4, minute=0),
+    },
 }
+
+# --- Revenue recognition (issue 20) ---------------------------------------------------------
+# The time zone whose calendar days and months the journal uses (entry dates, ratable days,
+# the month close). One zone for the whole book, as a finance team closes one calendar.
+REVENUE_TIMEZONE = os.environ.get("REVENUE_TIMEZONE", "UTC")
 
 # --- Product settings -----------------------------------------------------------------------
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60

@@ -12,7 +12,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("billingsite", "accounts", "metering", "invoicing", "disputes")
+APPS = ("billingsite", "accounts", "metering", "invoicing", "disputes", "revenue")
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 

@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("billingsite", "accounts", "metering", "invoicing", "disputes")
+APPS = ("billingsite", "accounts", "metering", "invoicing", "disputes", "revenue")
 
 # "path::function" -> bulk updates of models with history in it
 KNOWN_BULK_UPDATES: dict[str, int] = {

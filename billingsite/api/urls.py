@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("disputes.api.urls")),
     path("", include("billingsite.webhooks.api.urls")),
     path("", include("reporting.api.urls")),
+    path("", include("revenue.api.urls")),
 ]

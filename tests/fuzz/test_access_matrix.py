@@ -73,6 +73,7 @@ API = {
     "POST /api/v1/webhook-endpoints/{endpoint_id}/rotate-secret": "UUDDKD",
     "GET /api/v1/reports/ar-aging": "UUDKKK",
     "GET /api/v1/tax-rates": "UUDKKK",
+    "GET /api/v1/reports/month-close": "UUDKKD",
     "PATCH /api/v1/customers/{external_id}": "UUDDKH",
     "PATCH /api/v1/meters/{key}": "UUDDKD",
     "POST /api/v1/billing-runs": "UUDDKD",
@@ -176,6 +177,7 @@ ADMIN_MODELS = {
     "metering.rejectedevent": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {"replay": "FA"}),
     "metering.unattributedevent": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {"attribute": "FA"}),
     "metering.usageevent": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {}),
+    "revenue.journalentry": ("LLDKK", "LLDDD", "LLDKK", "LLDDD", {}),
 }
 
 ADMIN_CUSTOM = {
@@ -198,6 +200,7 @@ ADMIN_CUSTOM = {
     "customer-usage-link": "LLKKK",
     "finance-dashboard": "LLDKK",
     "invoice-line-explain": "LLKKK",
+    "admin:revenue_journalentry_month_close": "LLDKK",
 }
 
 # Filters that point a list operation at customer beta (the bound key's other customer).

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("accounts", "billingsite", "invoicing", "metering", "disputes")
+APPS = ("accounts", "billingsite", "invoicing", "metering", "disputes", "revenue")
 GATEWAY = ROOT / "invoicing" / "stripe" / "gateway.py"
 
 

@@ -1,0 +1,39 @@
+"""GET /api/v1/reports/month-close?month=YYYY-MM: the month close of every currency (read
+scope). Company-wide figures: a key bound to one customer is refused."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import ApiKeyScope
+from revenue.api.serializers import MonthCloseSerializer
+from revenue.selectors import Month, month_close
+
+
+class MonthCloseView(APIView):
+    read_scope = ApiKeyScope.READ
+
+    @extend_schema(
+        summary="Month close: deferred revenue roll-forward, recognized revenue, billed vs "
+        "collected, receivables, tie-out to the invoices",
+        parameters=[
+            OpenApiParameter(
+                "month",
+                OpenApiTypes.STR,
+                required=True,
+                description="YYYY-MM",
+                pattern=r"^\d{4}-\d{2}$",
+            )
+        ],
+        responses=MonthCloseSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        if getattr(request.auth, "customer_id", None) is not None:
+            raise PermissionDenied("The month close covers every customer; use an unbound key.")
+        month = Month.parse(request.query_params.get("month", ""))
+        return Response(month_close(month))

@@ -370,3 +370,19 @@ LOGGING = {
         "celery": {"level": LOG_LEVEL},
     },
 }
+
+# --- Entitlements (issue 18) ---------------------------------------------------------------
+# Deny check/consume/reserve for customers past due (suspended customers are always denied).
+ENTITLEMENTS_DENY_PAST_DUE = env_bool("ENTITLEMENTS_DENY_PAST_DUE")
+# Longest a reservation may hold (seconds) and how long one holds when not told.
+ENTITLEMENTS_RESERVATION_MAX_SECONDS = int(
+    os.environ.get("ENTITLEMENTS_RESERVATION_MAX_SECONDS", "86400")
+)
+ENTITLEMENTS_RESERVATION_DEFAULT_SECONDS = int(
+    os.environ.get("ENTITLEMENTS_RESERVATION_DEFAULT_SECONDS", "300")
+)
+# Holds past their expiry return to their counter (consume also sweeps a full counter's holds).
+CELERY_BEAT_SCHEDULE["entitlements-reservations-expire"] = {
+    "task": "invoicing.entitlements.reservations_expire",
+    "schedule": 30.0,
+}

@@ -1,6 +1,17 @@
 """Invoicing models, one module per area: catalog, contracts, credits, invoices, stripe
 (mirrors of what Stripe told us), reconciliation."""
 
+# Last: entitlement models build on the catalog and contracts above.
+from invoicing.entitlements.models import (
+    ContractFeatureOverride,
+    EntitlementCounter,
+    Feature,
+    FeatureType,
+    PlanFeature,
+    Reservation,
+    ReservationStatus,
+    Reset,
+)
 from invoicing.models.catalog import Cadence, Charge, ChargeKind, Plan, PlanVersion
 from invoicing.models.contracts import (
     CollectionMethod,
@@ -50,6 +61,7 @@ __all__ = [
     "CommitKind",
     "Contract",
     "ContractAmendment",
+    "ContractFeatureOverride",
     "CreditEntry",
     "CreditEntryKind",
     "CreditGrant",
@@ -60,6 +72,9 @@ __all__ = [
     "Discount",
     "DiscountDuration",
     "DiscountKind",
+    "EntitlementCounter",
+    "Feature",
+    "FeatureType",
     "GrantKind",
     "Invoice",
     "InvoiceKind",
@@ -73,10 +88,14 @@ __all__ = [
     "PaymentMethodUpdateLink",
     "PaymentStatus",
     "Plan",
+    "PlanFeature",
     "PlanVersion",
     "RateOverride",
     "ReconciliationDifference",
     "ReconciliationRun",
+    "Reservation",
+    "ReservationStatus",
+    "Reset",
     "RunStatus",
     "StripeInvoice",
     "StripePaymentMethod",

@@ -36,3 +36,16 @@ def billing_run_contracts_task(contract_ids: list[int], now: str) -> dict[str, o
         "finalized": result.finalized,
         "failed": result.failed,
     }
+
+
+@shared_task(
+    name="invoicing.entitlements.reservations_expire",
+    time_limit=120,
+    soft_time_limit=100,
+    ignore_result=True,
+)
+def entitlement_reservations_expire_task() -> int:
+    """Return entitlement holds past their expiry to their counters (beat, every 30 s)."""
+    from invoicing.entitlements.reservations import reservations_expire
+
+    return reservations_expire()

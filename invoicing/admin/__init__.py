@@ -6,4 +6,5 @@ from invoicing.admin import (  # noqa: F401  (registers)
     credits,
     invoices,
 )
+from invoicing.entitlements import admin as entitlements_admin  # noqa: F401  (registers)
 from invoicing.stripe import admin as stripe_admin  # noqa: F401  (registers)

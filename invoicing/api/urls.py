@@ -1,8 +1,9 @@
-from django.urls import path
+from django.urls import include, path
 
 from invoicing.api import catalog_views, corrections, views
 
 urlpatterns = [
+    path("", include("invoicing.entitlements.api.urls")),
     path("pricing/preview", views.PricingPreview.as_view(), name="pricing-preview"),
     path("plans", catalog_views.PlanListCreate.as_view(), name="plan-list"),
     path("contracts", catalog_views.ContractListCreate.as_view(), name="contract-list"),

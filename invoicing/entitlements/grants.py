@@ -85,7 +85,6 @@ class FeatureChange:
     note: str = ""
 
 
-@transaction.atomic
 def customer_feature_override(
     *,
     customer: Customer,
@@ -93,14 +92,27 @@ def customer_feature_override(
     actor: User | None = None,
     at: datetime | None = None,
 ) -> ContractFeatureOverride:
-    """Override one feature for the customer's contract in effect, as an amendment.
-
-    The new override ends any earlier open override of the same feature on that date, so at
-    most one is in effect on any day."""
+    """Override one feature on the customer's contract in effect (see below)."""
     at = at or timezone.now()
     contract = contract_in_effect(customer, at)
     if contract is None:
         raise Conflict("no_contract", "The customer has no contract in effect to amend.")
+    return contract_feature_override(contract=contract, change=change, actor=actor, at=at)
+
+
+@transaction.atomic
+def contract_feature_override(
+    *,
+    contract: Contract,
+    change: FeatureChange,
+    actor: User | None = None,
+    at: datetime | None = None,
+) -> ContractFeatureOverride:
+    """Override one feature for ``contract`` from ``change.effective_date``, as an amendment.
+
+    The new override ends any earlier open override of the same feature on that date, so at
+    most one is in effect on any day."""
+    at = at or timezone.now()
     _check_grant(change.feature, change.limit, change.value)
     day = change.effective_date or local_date(at, contract.timezone)
     Contract.objects.select_for_update().filter(pk=contract.pk).first()  # one amender at a time
@@ -108,7 +120,17 @@ def customer_feature_override(
         contract=contract, feature=change.feature, effective_to__isnull=True, effective_from__lt=day
     ):
         earlier.effective_to = day
+        earlier._history_user = actor  # type: ignore[attr-defined]
         earlier.save(update_fields=["effective_to"])
+    amendment = ContractAmendment(
+        contract=contract,
+        effective_date=day,
+        note=change.note or f"Entitlement {change.feature.key}",
+        changes={"features": [_describe(change, day)]},
+        created_by=actor,
+    )
+    amendment._history_user = actor  # type: ignore[attr-defined]
+    amendment.save()
     override = ContractFeatureOverride(
         contract=contract,
         feature=change.feature,
@@ -118,28 +140,21 @@ def customer_feature_override(
         value=change.value,
         effective_from=day,
         note=change.note,
+        amendment=amendment,
     )
     full_clean(override, exclude=["contract", "feature", "amendment"], validate_unique=False)
+    override._history_user = actor  # type: ignore[attr-defined]
     override.save()
-    override.amendment = ContractAmendment.objects.create(
-        contract=contract,
-        effective_date=day,
-        note=change.note or f"Entitlement {change.feature.key}",
-        changes={"features": [_describe(override)]},
-        created_by=actor,
-    )
-    override.save(update_fields=["amendment"])
     touch_contract(contract)
     return override
 
 
-def _describe(override: ContractFeatureOverride) -> dict[str, Any]:
+def _describe(change: FeatureChange, day: date) -> dict[str, Any]:
     return {
-        "id": override.pk,
-        "feature": override.feature.key,
-        "enabled": override.enabled,
-        "limit": None if override.limit is None else str(override.limit),
-        "reset": override.reset,
-        "value": override.value,
-        "effective_from": override.effective_from.isoformat(),
+        "feature": change.feature.key,
+        "enabled": change.enabled,
+        "limit": None if change.limit is None else str(change.limit),
+        "reset": change.reset,
+        "value": change.value,
+        "effective_from": day.isoformat(),
     }

@@ -2,8 +2,9 @@
 
 A hold raises the counter's ``reserved`` under the same conditional upsert as consume, so holds
 and grants together never pass the limit. ``commit`` records the final amount as a usage event
-(id ``<feature>:res:<reservation id>``) and moves it from ``reserved`` to ``used``; ``release``
-and expiry return the hold. Lock order everywhere: reservation row, then counter row.
+(id ``c<customer pk>:<feature>:res:<reservation id>``) and moves it from ``reserved`` to
+``used``; ``release`` and expiry return the hold. Lock order everywhere: reservation row, then
+counter row.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def reservation_create(
     same hold."""
     at = at or timezone.now()
     ent, decision = gate(customer, feature_key, at)
-    if not decision.allowed:
+    if ent is None or not decision.allowed:
         return decision, None
     _require_metered(ent)
     assert ent.period_start is not None
@@ -162,7 +163,7 @@ def reservation_commit(
             customer=customer,
             feature_key=feature.key,
             event_type=feature.usage_event_type,
-            event_id=f"{feature.key}:res:{res.pk}",
+            event_id=f"c{customer.pk}:{feature.key}:res:{res.pk}",
             amount=amount,
             properties={**(properties or {}), "reservation": str(res.pk)},
             at=at,

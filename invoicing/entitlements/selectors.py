@@ -199,5 +199,5 @@ def entitlement_data(customer: Customer, ent: Entitlement, *, at: datetime) -> d
         "reset": ent.reset if metered else None,
         "resets_at": ent.period_end if metered else None,
         "value": ent.value,
-        "source": ent.source,
+        "granted_by": ent.source,
     }

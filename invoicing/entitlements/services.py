@@ -2,9 +2,9 @@
 
 ``entitlement_consume`` keeps two records equal inside one transaction: the counter row of the
 (customer, feature, period), raised by a conditional upsert that refuses to pass the limit, and
-the usage event (namespace ``entitlements``, id ``<feature>:<idempotency key>``) that metering's
-ingest service stores once per id. A retry with the same key finds its event and answers the
-first result without counting again; a denial records nothing.
+the usage event (namespace ``entitlements``, id ``c<customer pk>:<feature>:<idempotency key>``)
+that metering's ingest service stores once per id. A retry with the same key finds its event
+and answers the first result without counting again; a denial records nothing.
 """
 
 from __future__ import annotations
@@ -48,26 +48,31 @@ class Decision:
         return data
 
 
+def quantity_text(value: Decimal) -> str:
+    """A quantity as a decimal string without trailing zeros ("20", "0.5"): "12.50" and
+    "12.5" name the same consumption, so a retry stays a duplicate."""
+    text = format(value.normalize(), "f")
+    return "0" if text == "-0" else text
+
+
 class _Refused(Exception):
     def __init__(self, decision: Decision) -> None:
         self.decision = decision
 
 
-def event_id_for(feature_key: str, idempotency_key: str) -> str:
-    return f"{feature_key}:{idempotency_key}"
+def event_id_for(customer: Customer, feature_key: str, idempotency_key: str) -> str:
+    """Idempotency keys are the caller's, per customer: the event id scopes them."""
+    return f"c{customer.pk}:{feature_key}:{idempotency_key}"
 
 
-def gate(customer: Customer, feature_key: str, at: datetime) -> tuple[sel.Entitlement, Decision]:
+def gate(
+    customer: Customer, feature_key: str, at: datetime
+) -> tuple[sel.Entitlement | None, Decision]:
     """The entitlement and the decision before any amount is looked at (allowed = may go on)."""
     denial = sel.customer_denial(customer)
     found = sel.entitlements_for(customer, at=at, feature_key=feature_key)
     if not found:
-        raise AppError(
-            sel.UNKNOWN_FEATURE,
-            f"No feature {feature_key!r}.",
-            details={"feature": feature_key},
-            status_code=404,
-        )
+        return None, Decision(False, Decimal(0), sel.UNKNOWN_FEATURE)
     ent = found[0]
     if denial is not None:
         return ent, Decision(False, Decimal(0), denial)
@@ -82,7 +87,7 @@ def entitlement_check(
     """Would ``amount`` be granted now? Reads only."""
     at = at or timezone.now()
     ent, decision = gate(customer, feature_key, at)
-    if not decision.allowed or not ent.metered:
+    if ent is None or not decision.allowed or not ent.metered:
         return decision
     left = sel.remaining(ent, sel.counter_usage(customer, ent, at=at))
     if left is not None and amount > left:
@@ -120,7 +125,7 @@ def record_usage_event(
     at: datetime,
 ) -> str:
     """Store the consumption as a usage event; returns its outcome (accepted or duplicate)."""
-    props = {**properties, "feature": feature_key, "amount": str(amount)}
+    props = {**properties, "feature": feature_key, "amount": quantity_text(amount)}
     raw = {
         "id": event_id,
         "customer": customer.external_id,
@@ -133,7 +138,7 @@ def record_usage_event(
         raise Conflict(
             "idempotency_key_reused",
             "This idempotency key was used with a different amount or properties.",
-            details={"idempotency_key": event_id.split(":", 1)[1]},
+            details={"event_id": event_id},
         )
     if outcome["status"] == REJECTED:
         raise AppError(outcome["reason"], outcome["message"], details={"properties": "rejected"})
@@ -156,8 +161,8 @@ def entitlement_consume(
     """
     at = at or timezone.now()
     ent, decision = gate(customer, feature_key, at)
-    event_id = event_id_for(feature_key, idempotency_key)
-    if not decision.allowed:
+    event_id = event_id_for(customer, feature_key, idempotency_key)
+    if ent is None or not decision.allowed:
         return decision
     _require_metered(ent)
     try:

@@ -54,7 +54,7 @@ def test_retry_with_the_same_key_answers_the_first_result_and_counts_once():
     first = entitlement_consume(idempotency_key="k1", **kwargs)
     again = entitlement_consume(idempotency_key="k1", **kwargs)
     assert first.allowed and again.allowed and again.replayed and not first.replayed
-    assert again.event_id == first.event_id == "tokens:k1"
+    assert again.event_id == first.event_id == f"c{customer.pk}:tokens:k1"
     assert recorded(customer) == Decimal(20)
     assert EntitlementCounter.objects.get(customer=customer).used == Decimal(20)
 

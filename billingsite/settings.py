@@ -381,6 +381,11 @@ ENTITLEMENTS_RESERVATION_MAX_SECONDS = int(
 ENTITLEMENTS_RESERVATION_DEFAULT_SECONDS = int(
     os.environ.get("ENTITLEMENTS_RESERVATION_DEFAULT_SECONDS", "300")
 )
+# Seconds a process keeps a plan version's feature grants (contract overrides show at once).
+# Off in tests: rows reappear with the same keys after each test's rollback.
+ENTITLEMENTS_CACHE_SECONDS = float(
+    os.environ.get("ENTITLEMENTS_CACHE_SECONDS", "0" if TESTING else "5")
+)
 # Holds past their expiry return to their counter (consume also sweeps a full counter's holds).
 CELERY_BEAT_SCHEDULE["entitlements-reservations-expire"] = {
     "task": "invoicing.entitlements.reservations_expire",

@@ -7,6 +7,7 @@ contract override in effect that day. Denial reasons are stable codes API caller
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -93,28 +94,76 @@ def _in_effect(day: date) -> Q:
     return Q(effective_from__lte=day) & (Q(effective_to__isnull=True) | Q(effective_to__gt=day))
 
 
+# In-process memo of resolved grants (the hot path's biggest cost): keyed by the contract's
+# ``updated_at``, which every amendment bumps (``touch_contract``), so a contract override is
+# seen at once; a plan version's own grants edited in the admin are seen within
+# ENTITLEMENTS_CACHE_SECONDS. Features are memoised by key the same way (key and type never
+# change once created).
+_memo: dict[tuple[Any, ...], tuple[float, Any]] = {}
+_MEMO_MAX = 20_000
+
+
+def _memoised(key: tuple[Any, ...], load: Any) -> Any:
+    ttl = settings.ENTITLEMENTS_CACHE_SECONDS
+    now = time.monotonic()
+    hit = _memo.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = load()
+    if ttl > 0:
+        if len(_memo) >= _MEMO_MAX:
+            _memo.clear()
+        _memo[key] = (now + ttl, value)
+    return value
+
+
+def memo_clear() -> None:
+    _memo.clear()
+
+
+def _features(feature_key: str | None) -> dict[int, Feature]:
+    def load() -> dict[int, Feature]:
+        features = Feature.objects.all()
+        if feature_key is not None:
+            features = features.filter(key=feature_key)
+        return {f.pk: f for f in features}
+
+    found = _memoised(("features", feature_key), load)
+    if not found and feature_key is not None:  # created since: look again, uncached
+        _memo.pop(("features", feature_key), None)
+        found = load()
+    return dict(found)
+
+
+def _grants(contract: Contract, day: date, feature_ids: list[int]) -> dict[int, tuple[str, Any]]:
+    def load() -> dict[int, tuple[str, Any]]:
+        grants: dict[int, tuple[str, Any]] = {}
+        version_id = version_in_effect(contract, day)
+        for grant in PlanFeature.objects.filter(
+            plan_version_id=version_id, feature__in=feature_ids
+        ):
+            grants[grant.feature_id] = ("plan", grant)
+        overrides = ContractFeatureOverride.objects.filter(
+            _in_effect(day), contract=contract, feature__in=feature_ids
+        ).order_by("effective_from", "pk")
+        for override in overrides:  # the latest in effect wins
+            grants[override.feature_id] = ("override", override)
+        return grants
+
+    key = ("grants", contract.pk, contract.updated_at, day, tuple(sorted(feature_ids)))
+    return dict(_memoised(key, load))
+
+
 def entitlements_for(
     customer: Customer, *, at: datetime | None = None, feature_key: str | None = None
 ) -> list[Entitlement]:
     """Every feature (or the one named) as it applies to ``customer`` at ``at``."""
     at = at or timezone.now()
-    features = Feature.objects.all()
-    if feature_key is not None:
-        features = features.filter(key=feature_key)
-    by_pk = {f.pk: f for f in features}
-    contract = contract_in_effect(customer, at)
+    by_pk = _features(feature_key)
+    contract = contract_in_effect(customer, at) if by_pk else None
     grants: dict[int, tuple[str, Any]] = {}
-    day: date | None = None
-    if contract is not None and by_pk:
-        day = local_date(at, contract.timezone)
-        version_id = version_in_effect(contract, day)
-        for grant in PlanFeature.objects.filter(plan_version_id=version_id, feature__in=by_pk):
-            grants[grant.feature_id] = ("plan", grant)
-        overrides = ContractFeatureOverride.objects.filter(
-            _in_effect(day), contract=contract, feature__in=by_pk
-        ).order_by("effective_from", "pk")
-        for override in overrides:  # the latest in effect wins
-            grants[override.feature_id] = ("override", override)
+    if contract is not None:
+        grants = _grants(contract, local_date(at, contract.timezone), list(by_pk))
     result = []
     for pk, feature in sorted(by_pk.items(), key=lambda item: item[1].key):
         source, grant = grants.get(pk, ("none", None))

@@ -96,3 +96,16 @@ def test_suspended_and_past_due(settings):
     customer.save()
     assert entitlement_check(**args).reason == "suspended"
     assert not UsageEvent.objects.exists()
+
+
+def test_memoised_grants_see_a_contract_override_at_once(settings):
+    from invoicing.entitlements.grants import FeatureChange, customer_feature_override
+
+    settings.ENTITLEMENTS_CACHE_SECONDS = 60
+    customer, feature, _ = metered_setup("20")
+    args = dict(customer=customer, feature_key="tokens", amount=Decimal(30), at=NOW)
+    assert not entitlement_check(**args).allowed
+    customer_feature_override(
+        customer=customer, change=FeatureChange(feature=feature, limit=Decimal(50)), at=NOW
+    )
+    assert entitlement_check(**args).allowed  # the amendment bumped the contract

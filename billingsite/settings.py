@@ -475,3 +475,23 @@ REPORTING_EXPORT_LAG_SECONDS = int(os.environ.get("REPORTING_EXPORT_LAG_SECONDS"
 # Rows per page of GET /api/v1/exports/{dataset} (default and cap).
 REPORTING_API_PAGE_ROWS = int(os.environ.get("REPORTING_API_PAGE_ROWS", 500))
 REPORTING_API_MAX_PAGE_ROWS = int(os.environ.get("REPORTING_API_MAX_PAGE_ROWS", 5000))
+# --- Entitlements (issue 18) ---------------------------------------------------------------
+# Deny check/consume/reserve for customers past due (suspended customers are always denied).
+ENTITLEMENTS_DENY_PAST_DUE = env_bool("ENTITLEMENTS_DENY_PAST_DUE")
+# Longest a reservation may hold (seconds) and how long one holds when not told.
+ENTITLEMENTS_RESERVATION_MAX_SECONDS = int(
+    os.environ.get("ENTITLEMENTS_RESERVATION_MAX_SECONDS", "86400")
+)
+ENTITLEMENTS_RESERVATION_DEFAULT_SECONDS = int(
+    os.environ.get("ENTITLEMENTS_RESERVATION_DEFAULT_SECONDS", "300")
+)
+# Seconds a process keeps a plan version's feature grants (contract overrides show at once).
+# Off in tests: rows reappear with the same keys after each test's rollback.
+ENTITLEMENTS_CACHE_SECONDS = float(
+    os.environ.get("ENTITLEMENTS_CACHE_SECONDS", "0" if TESTING else "5")
+)
+# Holds past their expiry return to their counter (consume also sweeps a full counter's holds).
+CELERY_BEAT_SCHEDULE["entitlements-reservations-expire"] = {
+    "task": "invoicing.entitlements.reservations_expire",
+    "schedule": 30.0,
+}

@@ -58,3 +58,16 @@ def collections_advance_task() -> dict[str, int]:
     from invoicing.collections.services import collections_advance_all
 
     return collections_advance_all(now=timezone.now())
+
+
+@shared_task(
+    name="invoicing.entitlements.reservations_expire",
+    time_limit=120,
+    soft_time_limit=100,
+    ignore_result=True,
+)
+def entitlement_reservations_expire_task() -> int:
+    """Return entitlement holds past their expiry to their counters (beat, every 30 s)."""
+    from invoicing.entitlements.reservations import reservations_expire
+
+    return reservations_expire()

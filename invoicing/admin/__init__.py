@@ -9,4 +9,5 @@ from invoicing.admin import (  # noqa: F401  (registers)
     invoices,
 )
 from invoicing.alerts import admin as alerts_admin  # noqa: F401  (registers)
+from invoicing.entitlements import admin as entitlements_admin  # noqa: F401  (registers)
 from invoicing.stripe import admin as stripe_admin  # noqa: F401  (registers)

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from invoicing.entitlements.admin import PlanFeatureInline
 from invoicing.models import Charge, Plan, PlanVersion
 
 
@@ -42,7 +43,7 @@ class ChargeInline(admin.StackedInline):
 class PlanVersionAdmin(SimpleHistoryAdmin):
     list_display = ("__str__", "plan", "version", "cadence", "created_at")
     list_filter = ("cadence", "plan")
-    inlines = [ChargeInline]
+    inlines = [ChargeInline, PlanFeatureInline]
 
 
 @admin.register(Charge)

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from invoicing.alerts import api as alerts
 from invoicing.api import (
@@ -19,6 +19,7 @@ urlpatterns = [
         alerts.AlertTriggerList.as_view(),
         name="alert-triggers",
     ),
+    path("", include("invoicing.entitlements.api.urls")),
     path("pricing/preview", views.PricingPreview.as_view(), name="pricing-preview"),
     path("plans", catalog_views.PlanListCreate.as_view(), name="plan-list"),
     path("contracts", catalog_views.ContractListCreate.as_view(), name="contract-list"),

@@ -9,6 +9,17 @@ from invoicing.alerts.models import (
     AlertType,
 )
 from invoicing.models.billing_runs import BillingRun, BillingRunStatus, BillingRunTrigger
+# Last: entitlement models build on the catalog and contracts above.
+from invoicing.entitlements.models import (
+    ContractFeatureOverride,
+    EntitlementCounter,
+    Feature,
+    FeatureType,
+    PlanFeature,
+    Reservation,
+    ReservationStatus,
+    Reset,
+)
 from invoicing.models.catalog import Cadence, Charge, ChargeKind, Plan, PlanVersion
 from invoicing.models.collections import DunningOutcome, DunningStep, DunningStepKind
 from invoicing.models.contracts import (
@@ -68,6 +79,7 @@ __all__ = [
     "CommitKind",
     "Contract",
     "ContractAmendment",
+    "ContractFeatureOverride",
     "CreditEntry",
     "CreditEntryKind",
     "CreditGrant",
@@ -81,6 +93,9 @@ __all__ = [
     "DunningOutcome",
     "DunningStep",
     "DunningStepKind",
+    "EntitlementCounter",
+    "Feature",
+    "FeatureType",
     "GrantKind",
     "Invoice",
     "InvoiceKind",
@@ -94,10 +109,14 @@ __all__ = [
     "PaymentMethodUpdateLink",
     "PaymentStatus",
     "Plan",
+    "PlanFeature",
     "PlanVersion",
     "RateOverride",
     "ReconciliationDifference",
     "ReconciliationRun",
+    "Reservation",
+    "ReservationStatus",
+    "Reset",
     "RunStatus",
     "StripeInvoice",
     "StripePaymentMethod",

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from celery import shared_task
+from django.utils import timezone
 
 from invoicing.models import BillingRunTrigger
 from invoicing.services.billing import billing_run

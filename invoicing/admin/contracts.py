@@ -214,7 +214,9 @@ class AmendmentForm(forms.Form):
         self.in_force = terms_in_force(contract, local_date(timezone.now(), contract.timezone))
         charges = Charge.objects.filter(plan_version__plan=contract.plan_version.plan)
         names = dict(charges.order_by("key", "-plan_version__version").values_list("key", "name"))
-        self.fields["override_charge_key"].choices = [
+        charge_key = self.fields["override_charge_key"]
+        assert isinstance(charge_key, forms.ChoiceField)
+        charge_key.choices = [
             ("", "-"),
             *((key, f"{name} ({key})") for key, name in sorted(names.items())),
         ]

@@ -18,8 +18,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.acting import api_actor_with
+from accounts.api.authentication import request_key
 from accounts.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from accounts.models import ApiKey, ApiKeyScope
+from billingsite.api.pagination import page_of
 from billingsite.errors import NotFound
 from invoicing.models import BillingRun, BillingRunTrigger
 from invoicing.services.billing_runs import MAX_CONTRACTS, billing_run_create
@@ -72,7 +74,7 @@ def run_data(run: BillingRun) -> dict[str, Any]:
 
 
 def _refuse_bound(request: Request) -> None:
-    if cast(ApiKey, request.auth).customer_id is not None:
+    if cast(ApiKey, request_key(request)).customer_id is not None:
         raise PermissionDenied("A customer-bound API key sees no billing runs.")
 
 
@@ -90,7 +92,7 @@ class BillingRunListCreate(GenericAPIView):
     )
     def get(self, request: Request) -> Response:
         _refuse_bound(request)
-        page = self.paginate_queryset(_runs().order_by("-created_at", "-pk"))
+        page = page_of(self, _runs().order_by("-created_at", "-pk"))
         return self.get_paginated_response([run_data(run) for run in page])
 
     @extend_schema(

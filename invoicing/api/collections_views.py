@@ -16,7 +16,9 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.api.authentication import request_key
 from accounts.models import ApiKeyScope
+from billingsite.api.pagination import page_of
 from billingsite.money import format_decimal
 from invoicing.collections.selectors import BUCKETS, ar_aging, ar_aging_csv
 from invoicing.models import TaxRate
@@ -84,7 +86,7 @@ class TaxRateListCreate(GenericAPIView):
         jurisdiction = request.query_params.get("jurisdiction", "")[:6].upper()
         if jurisdiction:
             rates = rates.filter(jurisdiction=jurisdiction)
-        page = self.paginate_queryset(rates)
+        page = page_of(self, rates)
         return self.get_paginated_response([tax_rate_data(r) for r in page])
 
     @extend_schema(
@@ -93,11 +95,11 @@ class TaxRateListCreate(GenericAPIView):
         summary="Add a tax rate to the built-in tax table",
     )
     def post(self, request: Request) -> Response:
-        if request.auth.customer_id is not None:
+        if request_key(request).customer_id is not None:
             raise PermissionDenied("A customer-bound API key cannot change the tax table.")
         data = TaxRateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        rate = tax_rate_create(**data.validated_data, actor=request.auth.created_by)
+        rate = tax_rate_create(**data.validated_data, actor=request_key(request).created_by)
         return Response(tax_rate_data(rate), status=status.HTTP_201_CREATED)
 
 
@@ -129,7 +131,7 @@ class ArAgingReport(GenericAPIView):
     )
     def get(self, request: Request) -> Response | HttpResponse:
         now = timezone.now()
-        rows = ar_aging(now=now, customer_id=request.auth.customer_id)
+        rows = ar_aging(now=now, customer_id=request_key(request).customer_id)
         if request.query_params.get("output") == "csv":
             response = HttpResponse(ar_aging_csv(rows), content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = 'attachment; filename="ar-aging.csv"'

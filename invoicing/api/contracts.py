@@ -17,7 +17,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.acting import api_actor_with
+from accounts.api.authentication import request_key
 from accounts.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from billingsite.api.pagination import page_of
 from billingsite.errors import NotFound
 from invoicing.api.amendment_input import AmendmentBody, EndBody, amendment_input
 from invoicing.api.catalog_views import contract_data
@@ -28,7 +30,6 @@ from invoicing.selectors.catalog import contracts_visible_to
 from invoicing.selectors.contracts import terms_data, terms_in_force
 from invoicing.services.contracts import AmendmentInput, contract_amend
 from invoicing.services.previews import amendment_preview
-from invoicing.usage import metering_usage
 
 CHANGE = "invoicing.change_contract"
 PREVIEW = OpenApiParameter(
@@ -40,7 +41,7 @@ PREVIEW = OpenApiParameter(
 
 
 def _contract(request: Request, contract_id: int) -> Contract:
-    found = contracts_visible_to(request.auth).filter(pk=contract_id).first()
+    found = contracts_visible_to(request_key(request)).filter(pk=contract_id).first()
     if found is None:
         raise NotFound(f"No contract {contract_id}.")
     return found
@@ -108,7 +109,7 @@ class ContractAmendments(GenericAPIView):
     def get(self, request: Request, contract_id: int) -> Response:
         contract = _contract(request, contract_id)
         rows = contract.amendments.select_related("plan_version", "created_by").order_by("pk")
-        page = self.paginate_queryset(rows)
+        page = page_of(self, rows)
         return self.get_paginated_response([amendment_data(a) for a in page])
 
     @extend_schema(
@@ -134,9 +135,7 @@ class ContractAmendments(GenericAPIView):
 
 
 def _preview(contract: Contract, change: AmendmentInput) -> dict[str, Any]:
-    impact = amendment_preview(
-        contract=contract, change=change, at=timezone.now(), usage=metering_usage
-    )
+    impact = amendment_preview(contract=contract, change=change, at=timezone.now())
     currency = impact.after.currency
     return {
         "preview": True,

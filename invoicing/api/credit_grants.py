@@ -16,9 +16,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.acting import api_actor_with
+from accounts.api.authentication import request_key
 from accounts.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from accounts.models import Customer
 from accounts.selectors import customer_for_key
+from billingsite.api.pagination import page_of
 from billingsite.errors import NotFound
 from invoicing.api.amendment_input import GrantBody
 from invoicing.api.presenters import grant_data
@@ -60,8 +62,8 @@ class CustomerCreditGrants(GenericAPIView):
         operation_id="v1_credit_grants_list",
     )
     def get(self, request: Request, external_id: str) -> Response:
-        customer = customer_for_key(request.auth, external_id)
-        page = self.paginate_queryset(_grants(customer))
+        customer = customer_for_key(request_key(request), external_id)
+        page = page_of(self, _grants(customer))
         return self.get_paginated_response([grant_data(grant) for grant in page])
 
     @extend_schema(
@@ -72,7 +74,7 @@ class CustomerCreditGrants(GenericAPIView):
     )
     def post(self, request: Request, external_id: str) -> Response:
         actor = api_actor_with(request, GRANT)
-        customer = customer_for_key(request.auth, external_id)
+        customer = customer_for_key(request_key(request), external_id)
         body = CreditGrantBody(data=request.data)
         body.is_valid(raise_exception=True)
         values = dict(body.validated_data)
@@ -96,7 +98,7 @@ class CreditGrantVoid(GenericAPIView):
     )
     def post(self, request: Request, external_id: str, grant_id: int) -> Response:
         actor = api_actor_with(request, GRANT)
-        customer = customer_for_key(request.auth, external_id)
+        customer = customer_for_key(request_key(request), external_id)
         found = _grant(customer, grant_id)
         body = VoidBody(data=request.data)
         body.is_valid(raise_exception=True)

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0005_customer_past_due'),
-        ('invoicing', '0006_invoice_money_fields'),
+        ('invoicing', '0007_billing_runs'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

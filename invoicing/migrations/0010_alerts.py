@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0005_customer_past_due'),
-        ('invoicing', '0006_invoice_money_fields'),
+        ('invoicing', '0009_tax'),
         ('metering', '0005_rollup_quarantine'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

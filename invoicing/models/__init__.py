@@ -8,7 +8,7 @@ from invoicing.alerts.models import (
     AlertTrigger,
     AlertType,
 )
-from invoicing.models.billing_runs import BillingRun, BillingRunStatus, BillingRunTrigger
+
 # Last: entitlement models build on the catalog and contracts above.
 from invoicing.entitlements.models import (
     ContractFeatureOverride,
@@ -20,6 +20,7 @@ from invoicing.entitlements.models import (
     ReservationStatus,
     Reset,
 )
+from invoicing.models.billing_runs import BillingRun, BillingRunStatus, BillingRunTrigger
 from invoicing.models.catalog import Cadence, Charge, ChargeKind, Plan, PlanVersion
 from invoicing.models.collections import DunningOutcome, DunningStep, DunningStepKind
 from invoicing.models.contracts import (

@@ -16,10 +16,10 @@ from django.db.models import Sum
 
 from accounts.models import Customer
 from billingsite.errors import AppError, Conflict
-from billingsite.money import positive_amount
 from billingsite.events import emit
-from invoicing.event_payloads import credit_grant_event
+from billingsite.money import positive_amount
 from invoicing.alerts.queue import alerts_mark_customers
+from invoicing.event_payloads import credit_grant_event
 from invoicing.models import (
     Commit,
     Contract,

@@ -27,8 +27,8 @@ from django.utils import timezone
 from accounts.models import Customer
 from billingsite.events import emit
 from billingsite.money import amount_of, from_minor_units, normalize_currency
-from invoicing.event_payloads import payment_failed_event
 from invoicing.collections.services import collection_resolve, collection_start
+from invoicing.event_payloads import payment_failed_event
 from invoicing.models import Invoice, Payment, PaymentStatus, StripeInvoice
 from invoicing.services.invoices import invoice_transition
 from invoicing.states import InvoiceStatus

@@ -22,9 +22,9 @@ from invoicing.models import DunningStep, Invoice, TaxRate
 from invoicing.services.billing import billing_run
 from invoicing.services.credit_notes import credit_note_create
 from invoicing.services.invoices import invoice_mark_paid
-from invoicing.usage import fixed_usage
 from tests.factories import ContactFactory, CustomerFactory
 from tests.invoicing.factories import make_contract, make_version
+from tests.usage_sources import fixed_usage
 
 ISSUED = datetime(2026, 2, 3, tzinfo=UTC)
 SCHEDULE = DunningSchedule(retry_days=(3, 5, 7), reminder_days=(-3, 0, 3, 7))

@@ -21,10 +21,10 @@ from invoicing.tax.lines import line_tax, tax_lines
 from invoicing.tax.provider import AppliedRate, TaxQuote
 from invoicing.tax.table import TableTaxProvider
 from invoicing.tax.vat import is_valid_eu_vat_id
-from invoicing.usage import fixed_usage
 from tests.factories import CustomerFactory
 from tests.invoicing.factories import make_contract
 from tests.invoicing.test_pdf import pdf_pages
+from tests.usage_sources import fixed_usage
 
 D = Decimal
 PERIOD = Period(date(2026, 1, 1), date(2026, 2, 1), "UTC")

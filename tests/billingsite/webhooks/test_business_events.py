@@ -19,9 +19,9 @@ from invoicing.services.billing import billing_run
 from invoicing.services.credit_notes import credit_note_create
 from invoicing.services.invoices import invoice_mark_paid, invoice_void
 from invoicing.stripe.mirror import payment_record
-from invoicing.usage import fixed_usage
 from tests.disputes.factories import dispute_obj, paid_invoice_payment, staff
 from tests.invoicing.factories import make_contract
+from tests.usage_sources import fixed_usage
 
 pytestmark = pytest.mark.django_db
 

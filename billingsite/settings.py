@@ -7,7 +7,6 @@ starting embedded PostgreSQL and Redis when the URLs are absent).
 from __future__ import annotations
 
 import os
-from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
@@ -338,105 +337,6 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
 }
 
-# --- Revenue recognition (issue 20) ---------------------------------------------------------
-# The time zone whose calendar days and months the journal uses (entry dates, ratable days,
-# the month close). One zone for the whole book, as a finance team closes one calendar.
-REVENUE_TIMEZONE = os.environ.get("REVENUE_TIMEZONE", "UTC")
-
-# --- Product settings -----------------------------------------------------------------------
-API_KEY_LAST_USED_RESOLUTION_SECONDS = 60
-# How long an API-key lookup is cached in Redis (accounts.api_key_cache); revocation is
-# immediate regardless. 0 turns the cache off.
-API_KEY_CACHE_SECONDS = int(os.environ.get("API_KEY_CACHE_SECONDS", 60))
-REFUND_APPROVAL_THRESHOLD = Decimal(os.environ.get("REFUND_APPROVAL_THRESHOLD", "500.00"))
-# Stripe's fee for a dispute, per currency (written off with the amount when a dispute is lost).
-DISPUTE_FEES = {"USD": "15.00", "EUR": "15.00", "GBP": "15.00", "default": "15.00"}
-
-# --- Collections (dunning) and tax (issue 19, items 4-5; docs/collections-and-tax.md) ---------
-# Retry a failed payment this many days after the first failure; remind the billing contacts
-# this many days from the due date (negative = before it); suspend the customer this many days
-# after the due date (empty = never).
-COLLECTIONS_RETRY_DAYS = [int(d) for d in env_list("COLLECTIONS_RETRY_DAYS", "3,5,7")]
-COLLECTIONS_REMINDER_DAYS = [int(d) for d in env_list("COLLECTIONS_REMINDER_DAYS", "-3,0,3,7")]
-COLLECTIONS_SUSPEND_AFTER_DAYS = (
-    int(os.environ["COLLECTIONS_SUSPEND_AFTER_DAYS"])
-    if os.environ.get("COLLECTIONS_SUSPEND_AFTER_DAYS", "").strip()
-    else None
-)
-# The tax provider (dotted path to a class with ``quote``); the built-in rate table by default.
-TAX_PROVIDER = os.environ.get("TAX_PROVIDER", "invoicing.tax.table.TableTaxProvider")
-# The seller's country: an EU customer with a valid VAT id in another EU country is invoiced
-# without VAT (reverse charge) when this is an EU country.
-TAX_SELLER_COUNTRY = os.environ.get("TAX_SELLER_COUNTRY", "").strip().upper()
-
-STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")
-STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
-STRIPE_WEBHOOK_SECRETS = env_list("STRIPE_WEBHOOK_SECRETS")
-# Where Stripe's Billing portal sends the customer back after updating a payment method.
-STRIPE_PORTAL_RETURN_URL = os.environ.get(
-    "STRIPE_PORTAL_RETURN_URL", "http://localhost:8000/usage/"
-)
-
-# Ingest limits (POST /api/v1/events), stated in the API docs and enforced per request/event.
-METERING_MAX_EVENTS_PER_REQUEST = int(os.environ.get("METERING_MAX_EVENTS_PER_REQUEST", 5000))
-METERING_MAX_REQUEST_BYTES = int(os.environ.get("METERING_MAX_REQUEST_BYTES", 5 * 1024 * 1024))
-METERING_MAX_DECOMPRESSED_BYTES = int(
-    os.environ.get("METERING_MAX_DECOMPRESSED_BYTES", 20 * 1024 * 1024)
-)
-METERING_MAX_FUTURE_SECONDS = int(os.environ.get("METERING_MAX_FUTURE_SECONDS", 300))
-METERING_MAX_EVENT_AGE_DAYS = int(os.environ.get("METERING_MAX_EVENT_AGE_DAYS", 35))
-METERING_MAX_PROPERTIES_BYTES = int(os.environ.get("METERING_MAX_PROPERTIES_BYTES", 16 * 1024))
-METERING_ROLLUP_BATCH_EVENTS = int(os.environ.get("METERING_ROLLUP_BATCH_EVENTS", 50_000))
-# check_invariants (and the alert rule on tally_rollup_lag_seconds) call the rollup queue
-# stalled when a batch has waited longer than this; rollups normally lag a few seconds.
-METERING_ROLLUP_STALL_SECONDS = int(os.environ.get("METERING_ROLLUP_STALL_SECONDS", 600))
-# --- Alerts (issue 17) ---
-# Customers may create their own spend and usage alerts on the usage pages (self-serve budgets).
-ALERTS_SELF_SERVE = env_bool("ALERTS_SELF_SERVE", True)
-# Customers evaluated per claimed batch, and how long a claimed batch is leased to a worker.
-ALERTS_EVALUATION_BATCH = int(os.environ.get("ALERTS_EVALUATION_BATCH", 200))
-ALERTS_EVALUATION_LEASE_SECONDS = int(os.environ.get("ALERTS_EVALUATION_LEASE_SECONDS", 120))
-# At most this many self-serve alerts per customer.
-ALERTS_SELF_SERVE_MAX = int(os.environ.get("ALERTS_SELF_SERVE_MAX", 20))
-# check_invariants reports outbox rows still pending/failing/sending after this long.
-OUTBOX_STALL_SECONDS = int(os.environ.get("OUTBOX_STALL_SECONDS", 3600))
-# Pinned in code (not the environment): an SDK upgrade must not silently move the API version
-# our payloads and webhook handlers assume. Change it deliberately, with the SDK.
-STRIPE_API_VERSION = "2026-10-28.endive"
-STRIPE_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_CONNECT_TIMEOUT_SECONDS", "5"))
-STRIPE_READ_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_READ_TIMEOUT_SECONDS", "30"))
-# How old a signed webhook may be (replay window), as in Stripe's own libraries.
-STRIPE_WEBHOOK_TOLERANCE_SECONDS = int(os.environ.get("STRIPE_WEBHOOK_TOLERANCE_SECONDS", "300"))
-
-# Attempt limits, counted in Redis (accounts.attempts): "<attempts>/<period>" with units s, m,
-# h, d (e.g. "5/15m"), or "off". Past a limit, the account or address is locked out for one
-# period. Addresses are REMOTE_ADDR as the web server sees it: behind a proxy that hides the
-# clients' addresses, turn the per-address limits off (they would count everyone together).
-USAGE_SIGN_IN_LIMIT_PER_USERNAME = os.environ.get("USAGE_SIGN_IN_LIMIT_PER_USERNAME", "5/15m")
-USAGE_SIGN_IN_LIMIT_PER_IP = os.environ.get("USAGE_SIGN_IN_LIMIT_PER_IP", "20/15m")
-USAGE_PASSWORD_RESET_LIMIT_PER_EMAIL = os.environ.get(
-    "USAGE_PASSWORD_RESET_LIMIT_PER_EMAIL", "3/1h"
-)
-USAGE_PASSWORD_RESET_LIMIT_PER_IP = os.environ.get("USAGE_PASSWORD_RESET_LIMIT_PER_IP", "10/1h")
-API_AUTH_FAILURE_LIMIT_PER_IP = os.environ.get("API_AUTH_FAILURE_LIMIT_PER_IP", "30/5m")
-
-# --- Outbound webhooks (issue 17, docs/webhooks.md) ----------------------------------------
-# Local development only (and on in tests): allow http:// and private/loopback addresses.
-WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS") or TESTING
-WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", 10))
-# Retries: 30 s doubling up to 6 h between tries (with jitter), for up to 3 days.
-WEBHOOK_RETRY_BASE_SECONDS = float(os.environ.get("WEBHOOK_RETRY_BASE_SECONDS", 30))
-WEBHOOK_RETRY_MAX_SECONDS = float(os.environ.get("WEBHOOK_RETRY_MAX_SECONDS", 6 * 3600))
-WEBHOOK_RETRY_HOURS = float(os.environ.get("WEBHOOK_RETRY_HOURS", 72))
-WEBHOOK_RETRY_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_RETRY_MAX_ATTEMPTS", 100))
-# An endpoint is disabled after this many failed deliveries in a row spanning this many hours.
-WEBHOOK_DISABLE_AFTER_FAILURES = int(os.environ.get("WEBHOOK_DISABLE_AFTER_FAILURES", 20))
-WEBHOOK_DISABLE_AFTER_HOURS = float(os.environ.get("WEBHOOK_DISABLE_AFTER_HOURS", 24))
-# Who is mailed when an endpoint is disabled (comma-separated); empty: the ADMINS.
-WEBHOOK_OPERATOR_EMAILS = env_list("WEBHOOK_OPERATOR_EMAILS")
-# After a secret rotation the previous secret also signs for this long.
-WEBHOOK_SECRET_OVERLAP_HOURS = float(os.environ.get("WEBHOOK_SECRET_OVERLAP_HOURS", 24))
-WEBHOOK_REPLAY_MAX_EVENTS = int(os.environ.get("WEBHOOK_REPLAY_MAX_EVENTS", 10_000))
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"].append(  # type: ignore[attr-defined]
     "billingsite.webhooks.schema.add_webhook_payloads"
 )
@@ -464,34 +364,12 @@ LOGGING = {
     },
 }
 
-# --- Exports and the finance dashboard (reporting; docs/exports.md) ---------------------------
-# The folder the nightly export writes to (<dir>/<dataset>/<dataset>-<run>.<format>); empty
-# turns the nightly export off. Formats: csv and/or parquet.
-REPORTING_EXPORT_DIR = os.environ.get("REPORTING_EXPORT_DIR", "")
-REPORTING_EXPORT_FORMATS = env_list("REPORTING_EXPORT_FORMATS", "parquet")
-# Rows are exported up to this many seconds before the run, so a transaction that committed
-# late with an earlier updated_at is still ahead of the cursor.
-REPORTING_EXPORT_LAG_SECONDS = int(os.environ.get("REPORTING_EXPORT_LAG_SECONDS", 300))
-# Rows per page of GET /api/v1/exports/{dataset} (default and cap).
-REPORTING_API_PAGE_ROWS = int(os.environ.get("REPORTING_API_PAGE_ROWS", 500))
-REPORTING_API_MAX_PAGE_ROWS = int(os.environ.get("REPORTING_API_MAX_PAGE_ROWS", 5000))
-# --- Entitlements (issue 18) ---------------------------------------------------------------
-# Deny check/consume/reserve for customers past due (suspended customers are always denied).
-ENTITLEMENTS_DENY_PAST_DUE = env_bool("ENTITLEMENTS_DENY_PAST_DUE")
-# Longest a reservation may hold (seconds) and how long one holds when not told.
-ENTITLEMENTS_RESERVATION_MAX_SECONDS = int(
-    os.environ.get("ENTITLEMENTS_RESERVATION_MAX_SECONDS", "86400")
-)
-ENTITLEMENTS_RESERVATION_DEFAULT_SECONDS = int(
-    os.environ.get("ENTITLEMENTS_RESERVATION_DEFAULT_SECONDS", "300")
-)
-# Seconds a process keeps a plan version's feature grants (contract overrides show at once).
-# Off in tests: rows reappear with the same keys after each test's rollback.
-ENTITLEMENTS_CACHE_SECONDS = float(
-    os.environ.get("ENTITLEMENTS_CACHE_SECONDS", "0" if TESTING else "5")
-)
 # Holds past their expiry return to their counter (consume also sweeps a full counter's holds).
 CELERY_BEAT_SCHEDULE["entitlements-reservations-expire"] = {
     "task": "invoicing.entitlements.reservations_expire",
     "schedule": 30.0,
 }
+
+# The product's own settings (API keys, refunds, Stripe, ingest limits, attempt limits and one
+# block per feature), kept in their own module.
+from billingsite.settings_product import *  # noqa: E402, F403

@@ -26,7 +26,7 @@ KNOWN_BULK_UPDATES: dict[str, int] = {
     "disputes/services/reminders.py::_remind": 1,
     "invoicing/demo_stripe.py::_demo_customer": 1,
     "invoicing/services/contracts.py::touch_contract": 1,
-    "invoicing/services/invoices.py::_store_lines": 1,
+    "invoicing/services/invoice_lines.py::draft_lines_store": 1,
     "invoicing/stripe/customers.py::customer_ensure_on_stripe": 1,
     "invoicing/stripe/mirror.py::_payments_of_invoice": 1,
 }

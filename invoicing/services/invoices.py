@@ -15,7 +15,6 @@ Invariants:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -25,18 +24,18 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billingsite.errors import AppError, Conflict
-from billingsite.money import amount_of
 from billingsite.outbox.services import outbox_enqueue
 from invoicing.event_payloads import invoice_announce
 from invoicing.metrics import INVOICES_FINALIZED
-from invoicing.models import Contract, Invoice, InvoiceKind, InvoiceLine, InvoiceTransition
+from invoicing.models import Contract, Invoice, InvoiceKind, InvoiceTransition
 from invoicing.periods import Period
-from invoicing.selectors.computation import InvoiceComputation, LineDraft
+from invoicing.selectors.computation import InvoiceComputation
 from invoicing.selectors.invoices import (
     compute_for_period,
     contract_period,
     contracts_with_terms,
 )
+from invoicing.services.invoice_lines import draft_lines_store, lines_insert
 from invoicing.services.numbering import number_allocate
 from invoicing.states import InvoiceStatus, can_transition, sources_of
 from invoicing.stripe.topics import (
@@ -90,7 +89,7 @@ def invoice_draft_create(
     try:
         with transaction.atomic():
             invoice.save()
-            _insert_lines(invoice, computation.lines)
+            lines_insert(invoice, computation.lines)
             invoice_announce("invoice.drafted", invoice)
     except IntegrityError:
         exists = Invoice.objects.filter(
@@ -104,70 +103,6 @@ def invoice_draft_create(
             raise
         return None
     return invoice
-
-
-def _line_signature(line: LineDraft | InvoiceLine) -> tuple[Any, ...]:
-    quantity = None if line.quantity is None else Decimal(line.quantity).normalize()
-    return (
-        line.kind,
-        line.description,
-        line.period_start,
-        line.period_end,
-        amount_of(line.amount).normalize(),
-        line.charge_key,
-        line.meter_key,
-        quantity,
-        line.price,
-        line.breakdown,
-        line.overrides,
-        line.details,
-        line.credit_grant_id,
-        line.adjusts_invoice_id,
-    )
-
-
-def _store_lines(invoice: Invoice, computation: InvoiceComputation, now: datetime) -> bool:
-    """Replace the draft's lines when they differ from ``computation``; True if written."""
-    stored = list(invoice.lines.order_by("position"))
-    wanted = computation.lines
-    if [_line_signature(s) for s in stored] == [_line_signature(w) for w in wanted] and amount_of(
-        invoice.total
-    ) == computation.total:
-        return False
-    invoice.lines.all().delete()
-    _insert_lines(invoice, wanted)
-    Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.DRAFT).update(
-        total=computation.total, refreshed_at=now
-    )
-    invoice.total = computation.total
-    return True
-
-
-def _insert_lines(invoice: Invoice, lines: list[LineDraft]) -> None:
-    InvoiceLine.objects.bulk_create(
-        [
-            InvoiceLine(
-                invoice=invoice,
-                currency=invoice.currency,
-                position=index,
-                kind=line.kind,
-                description=line.description[:300],
-                charge_key=line.charge_key,
-                meter_key=line.meter_key,
-                period_start=line.period_start,
-                period_end=line.period_end,
-                quantity=line.quantity,
-                amount=line.amount,
-                price=line.price,
-                breakdown=line.breakdown,
-                overrides=line.overrides,
-                details=line.details,
-                credit_grant_id=line.credit_grant_id,
-                adjusts_invoice_id=line.adjusts_invoice_id,
-            )
-            for index, line in enumerate(lines)
-        ]
-    )
 
 
 def _lock_draft(invoice_id: int, *, wait: bool) -> Invoice | None:
@@ -224,7 +159,7 @@ def invoice_refresh(
         usage=usage,
         exclude_invoice_id=invoice.pk,
     )
-    return _store_lines(invoice, computation, now)
+    return draft_lines_store(invoice, computation, now)
 
 
 @transaction.atomic
@@ -268,7 +203,7 @@ def invoice_finalize(
         with_credits=with_credits,
         with_billed=with_billed,
     )
-    _store_lines(invoice, computation, now)
+    draft_lines_store(invoice, computation, now)
     draws = [
         (line.credit_grant_id, -line.amount)
         for line in computation.lines

@@ -137,34 +137,8 @@ def post_credit_note(note: CreditNote) -> JournalEntry | None:
     key, day = credit_note_key(note.pk), book_date(note.created_at)
     if JournalEntry.objects.filter(source_key=key).exists():
         return JournalEntry.objects.get(source_key=key)
-    customer_id, plan, legs, reversals = invoice.customer_id, Plan(), [], []
-    for cn_line in note.lines.select_related("invoice_line__invoice"):
-        line, credited = cn_line.invoice_line, amount_of(cn_line.amount)
-        subject = Subject(line.pk, commit_grant_id(line))
-        if line.kind == LineKind.COMMIT:
-            deferred = min(credited, max(_commit_unused(line, day), ZERO))
-        else:
-            deferred = _take_unrecognized(plan, line, credited, key, day)
-        legs.append(
-            Leg(
-                Account.DEFERRED_REVENUE,
-                deferred,
-                customer_id,
-                charge_key_of(line),
-                *_tags(subject),
-            )
-        )
-        if credited - deferred:
-            legs.append(
-                Leg(
-                    Account.REVENUE,
-                    credited - deferred,
-                    customer_id,
-                    charge_key_of(line),
-                    *_tags(subject),
-                )
-            )
-            reversals.append((line, subject, credited - deferred))
+    customer_id, plan = invoice.customer_id, Plan()
+    legs, reversals = _credit_note_line_legs(note, plan, key, day)
     grant_id = note.credit_grant_id if note.outcome == CreditNoteOutcome.CUSTOMER_CREDIT else None
     legs.append(
         Leg(
@@ -199,6 +173,44 @@ def post_credit_note(note: CreditNote) -> JournalEntry | None:
         )
     RecognitionSchedule.objects.bulk_create(plan.rows)
     return entry
+
+
+def _credit_note_line_legs(
+    note: CreditNote, plan: Plan, key: str, day: date
+) -> tuple[list[Leg], list[tuple[InvoiceLine, Subject, Decimal]]]:
+    """Per credited line: what comes out of deferred revenue (still unrecognized, or a commit's
+    unused balance) and what reverses revenue already recognized."""
+    customer_id = note.invoice.customer_id
+    legs: list[Leg] = []
+    reversals: list[tuple[InvoiceLine, Subject, Decimal]] = []
+    for cn_line in note.lines.select_related("invoice_line__invoice"):
+        line, credited = cn_line.invoice_line, amount_of(cn_line.amount)
+        subject = Subject(line.pk, commit_grant_id(line))
+        if line.kind == LineKind.COMMIT:
+            deferred = min(credited, max(_commit_unused(line, day), ZERO))
+        else:
+            deferred = _take_unrecognized(plan, line, credited, key, day)
+        legs.append(
+            Leg(
+                Account.DEFERRED_REVENUE,
+                deferred,
+                customer_id,
+                charge_key_of(line),
+                *_tags(subject),
+            )
+        )
+        if credited - deferred:
+            legs.append(
+                Leg(
+                    Account.REVENUE,
+                    credited - deferred,
+                    customer_id,
+                    charge_key_of(line),
+                    *_tags(subject),
+                )
+            )
+            reversals.append((line, subject, credited - deferred))
+    return legs, reversals
 
 
 def _commit_unused(line: InvoiceLine, day: date) -> Decimal:

@@ -1,0 +1,78 @@
+"""An invoice's lines as stored rows: written from a computation, rewritten on a draft only when
+the computation changed (so re-running a billing run changes nothing), the total always the sum
+of the rounded lines."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from billingsite.money import amount_of
+from invoicing.models import Invoice, InvoiceLine
+from invoicing.selectors.computation import InvoiceComputation, LineDraft
+from invoicing.states import InvoiceStatus
+
+
+def _line_signature(line: LineDraft | InvoiceLine) -> tuple[Any, ...]:
+    quantity = None if line.quantity is None else Decimal(line.quantity).normalize()
+    return (
+        line.kind,
+        line.description,
+        line.period_start,
+        line.period_end,
+        amount_of(line.amount).normalize(),
+        line.charge_key,
+        line.meter_key,
+        quantity,
+        line.price,
+        line.breakdown,
+        line.overrides,
+        line.details,
+        line.credit_grant_id,
+        line.adjusts_invoice_id,
+    )
+
+
+def draft_lines_store(invoice: Invoice, computation: InvoiceComputation, now: datetime) -> bool:
+    """Replace the draft's lines when they differ from ``computation``; True if written."""
+    stored = list(invoice.lines.order_by("position"))
+    wanted = computation.lines
+    if [_line_signature(s) for s in stored] == [_line_signature(w) for w in wanted] and amount_of(
+        invoice.total
+    ) == computation.total:
+        return False
+    invoice.lines.all().delete()
+    lines_insert(invoice, wanted)
+    Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.DRAFT).update(
+        total=computation.total, refreshed_at=now
+    )
+    invoice.total = computation.total
+    return True
+
+
+def lines_insert(invoice: Invoice, lines: list[LineDraft]) -> None:
+    InvoiceLine.objects.bulk_create(
+        [
+            InvoiceLine(
+                invoice=invoice,
+                currency=invoice.currency,
+                position=index,
+                kind=line.kind,
+                description=line.description[:300],
+                charge_key=line.charge_key,
+                meter_key=line.meter_key,
+                period_start=line.period_start,
+                period_end=line.period_end,
+                quantity=line.quantity,
+                amount=line.amount,
+                price=line.price,
+                breakdown=line.breakdown,
+                overrides=line.overrides,
+                details=line.details,
+                credit_grant_id=line.credit_grant_id,
+                adjusts_invoice_id=line.adjusts_invoice_id,
+            )
+            for index, line in enumerate(lines)
+        ]
+    )

@@ -11,33 +11,13 @@ from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
-from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
+from billingsite.environment import TESTING, env, env_bool, env_list
 from billingsite.redis_urls import celery_broker_url, redis_url_with_db, worker_redis_db
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-
-def env(name: str, default: str | None = None) -> str:
-    value = os.environ.get(name, default)
-    if value is None:
-        raise ImproperlyConfigured(
-            f"{name} is not set. Run Tally through `bin/tally` (which starts embedded "
-            f"PostgreSQL and Redis) or export {name}; see README.md, 'Configuration'."
-        )
-    return value
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    return os.environ.get(name, "1" if default else "0").strip().lower() in {"1", "true", "yes"}
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
-TESTING = env_bool("TALLY_TESTING")
 DEBUG = env_bool("DEBUG")
 SECRET_KEY = env("SECRET_KEY")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")

@@ -1,15 +1,14 @@
 """Tally's product settings: API keys, refunds, Stripe, ingest limits, attempt limits, and one
 block per feature (webhooks, alerts, collections and tax, entitlements, revenue recognition,
 exports), read from the environment. ``billingsite.settings`` (the framework's settings) imports
-everything here at its end, so the helpers and ``TESTING`` it defines are available; read them
-as ``settings.NAME``."""
+everything here at its end; read them as ``settings.NAME``."""
 
 from __future__ import annotations
 
 import os
 from decimal import Decimal
 
-from billingsite.settings import TESTING, env_bool, env_list
+from billingsite.environment import TESTING, env_bool, env_list
 
 # --- Product settings -----------------------------------------------------------------------
 API_KEY_LAST_USED_RESOLUTION_SECONDS = 60

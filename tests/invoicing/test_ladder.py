@@ -281,7 +281,7 @@ class DailyUsage:
         )
 
     def events(self, *, customer, meter_key: str, start: datetime, end: datetime):  # type: ignore[no-untyped-def]
-        from invoicing.usage import FixedEvents
+        from tests.usage_sources import FixedEvents
 
         return FixedEvents(tuple(value for _region, value in self._in(start, end)))
 

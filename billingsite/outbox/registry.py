@@ -93,5 +93,9 @@ def retry_policy_for(topic: str) -> RetryPolicy | None:
     return factory() if factory is not None else None
 
 
+def topics_with_retry_policy() -> list[str]:
+    return sorted(_POLICIES)
+
+
 def unregister_retry_policy(topic: str) -> None:
     _POLICIES.pop(topic, None)

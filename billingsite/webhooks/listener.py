@@ -66,7 +66,9 @@ def webhook_event_record(event_type: str, data: Mapping[str, Any], *, key: str) 
         "timestamp": now.isoformat().replace("+00:00", "Z"),
         "data": json.loads(json.dumps(dict(data), cls=DjangoJSONEncoder)),
     }
-    with transaction.atomic():
+    # No savepoint: inside the caller's transaction this is part of it (a failure here fails
+    # the business change, as it must); called outside one, it still runs in its own.
+    with transaction.atomic(savepoint=False):
         event_id = _insert_event(event_type, key, body)
         if event_id is None:
             return

@@ -121,7 +121,11 @@ def secret_overlap() -> timedelta:
 
 @transaction.atomic
 def webhook_endpoint_rotate_secret(
-    *, endpoint: WebhookEndpoint, actor: User | None = None, now: datetime | None = None
+    *,
+    endpoint: WebhookEndpoint,
+    actor: User | None = None,
+    now: datetime | None = None,
+    overlap_hours: int | None = None,
 ) -> tuple[WebhookEndpoint, str]:
     """A new secret (returned once); the old one keeps signing for WEBHOOK_SECRET_OVERLAP_HOURS,
     so deliveries carry both signatures while receivers switch."""
@@ -129,7 +133,8 @@ def webhook_endpoint_rotate_secret(
     locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
     secret = secret_generate()
     locked.previous_secret = locked.secret
-    locked.previous_secret_expires_at = now + secret_overlap()
+    overlap = secret_overlap() if overlap_hours is None else timedelta(hours=overlap_hours)
+    locked.previous_secret_expires_at = now + overlap
     locked.secret = secret
     _save(locked, actor)
     return locked, secret

@@ -73,7 +73,11 @@ def test_each_role_sees_its_panels_and_admins_see_all() -> None:
             "invoicing.contracts_renewing",
             "invoicing.revenue_this_month",
         ],
-        ADMIN: ["accounts.api_keys_recent", "billingsite.invariant_runs"],
+        ADMIN: [
+            "accounts.api_keys_recent",
+            "billingsite.webhooks",
+            "billingsite.invariant_runs",
+        ],
     }
 
 

@@ -6,6 +6,7 @@ import pytest
 from billingsite import events
 
 
+@pytest.mark.django_db  # the registered listeners (webhooks) write rows
 def test_emit_reaches_every_registered_listener_with_its_key():
     heard: list[tuple[str, str, dict[str, Any]]] = []
 

@@ -67,5 +67,14 @@ class ReplayInput(serializers.Serializer):
     since = serializers.DateTimeField(help_text="Replay the events created at or after this.")
 
 
+class RotateSecretInput(serializers.Serializer):
+    overlap_hours = serializers.IntegerField(
+        min_value=0,
+        max_value=24 * 7,
+        required=False,
+        help_text="How long the old secret keeps signing (default WEBHOOK_SECRET_OVERLAP_HOURS).",
+    )
+
+
 class ReplayOutput(serializers.Serializer):
     queued = serializers.IntegerField(help_text="Deliveries queued (same webhook-id as before).")

@@ -16,6 +16,7 @@ from billingsite.webhooks import services
 from billingsite.webhooks.api.serializers import (
     ReplayInput,
     ReplayOutput,
+    RotateSecretInput,
     WebhookEndpointCreateInput,
     WebhookEndpointOutput,
     WebhookEndpointUpdateInput,
@@ -107,13 +108,15 @@ class WebhookEndpointReplay(_WebhookView):
 
 class WebhookEndpointRotateSecret(_WebhookView):
     @extend_schema(
-        request=None,
+        request=RotateSecretInput,
         responses=WebhookEndpointWithSecret,
         summary="Rotate the signing secret (the old one also signs during the overlap)",
     )
     def post(self, request: Request, endpoint_id: int) -> Response:
         endpoint = webhook_endpoint_get(endpoint_id)
+        data = RotateSecretInput(data=request.data)
+        data.is_valid(raise_exception=True)
         endpoint, secret = services.webhook_endpoint_rotate_secret(
-            endpoint=endpoint, actor=_actor(request)
+            endpoint=endpoint, actor=_actor(request), **data.validated_data
         )
         return Response(WebhookEndpointWithSecret(endpoint, context={"secret": secret}).data)

@@ -108,6 +108,12 @@ def test_rotate_secret_answers_a_new_secret(admin_api):
     endpoint = WebhookEndpoint.objects.get(pk=created["id"])
     assert endpoint.previous_secret == created["secret"]
     assert endpoint.previous_secret_expires_at > timezone.now() + timedelta(hours=23)
+    at_once = admin_api.post(
+        f"{URL}/{created['id']}/rotate-secret", {"overlap_hours": 0}, format="json"
+    )
+    endpoint.refresh_from_db()
+    assert endpoint.previous_secret_expires_at <= timezone.now()
+    assert endpoint.secret == at_once.json()["secret"]
 
 
 def test_the_schema_documents_every_payload(admin_api, client):

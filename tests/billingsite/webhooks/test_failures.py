@@ -140,3 +140,16 @@ def test_a_url_no_longer_allowed_is_not_sent_and_counts_as_a_failure(settings):
 def test_a_topic_policy_caps_attempts():
     policy = RetryPolicy(max_attempts=2, base_seconds=1, cap_seconds=1)
     assert backoff_delay(5, rng=random.Random(1), policy=policy) <= timedelta(seconds=1.2)
+
+
+def test_a_receiver_outage_is_not_an_outbox_stall_but_a_stuck_row_is(settings):
+    from billingsite.outbox.invariants import outbox_rows_moving
+
+    with running_receiver(fail_first=100) as receiver:
+        message = _failing_row(receiver.url)
+        outbox_dispatch()
+    two_hours_ago = timezone.now() - timedelta(hours=2)
+    OutboxMessage.objects.filter(pk=message.pk).update(created_at=two_hours_ago)
+    assert list(outbox_rows_moving()) == []  # failing: the receiver is down, retries go on
+    OutboxMessage.objects.filter(pk=message.pk).update(state=OutboxState.PENDING)
+    assert len(list(outbox_rows_moving())) == 1  # never picked up: the dispatcher is stuck

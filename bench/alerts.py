@@ -26,7 +26,7 @@ import multiprocessing
 import os
 import sys
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +34,6 @@ sys.path.insert(0, str(ROOT))
 
 from bench.billing import _bench_database, setup_django  # noqa: E402
 
-NOW = datetime(2026, 10, 15, 12, tzinfo=UTC)
 USAGE_AT, EVERY, SPEND_AT = 40, 25, "99.50"
 
 
@@ -75,7 +74,7 @@ def build(customers: int) -> None:
             Contract(
                 customer=c,
                 plan_version=version,
-                start_date=date(2026, 10, 1),
+                start_date=datetime.now(UTC).date().replace(day=1),
                 billing_anchor_day=1,
                 timezone="UTC",
             )
@@ -118,8 +117,6 @@ def _cpu(pid: int) -> float:
 
 def _loop(args: tuple[str, str, float]) -> dict[str, float]:
     """A worker: ``rollup`` or ``evaluate`` until the deadline and then until idle."""
-    import time_machine
-
     database_url, kind, deadline = args
     setup_django(database_url)
     _quiet_kicks()
@@ -132,49 +129,45 @@ def _loop(args: tuple[str, str, float]) -> dict[str, float]:
         cursor.execute("SELECT pg_backend_pid()")
         backend = cursor.fetchone()[0]
     cpu0, db0, done, idle_since = _cpu(os.getpid()), _cpu(backend), 0, None
-    with time_machine.travel(NOW, tick=True):
-        while True:
-            if kind == "rollup":
-                work = rollup_run().events
-            else:
-                work = alerts_evaluate_pending(max_rounds=1).customers
-            done += work
-            if work:
-                idle_since = None
-                continue
-            if time.time() > deadline:
-                idle_since = idle_since or time.time()
-                if time.time() - idle_since > 3:
-                    break
-            time.sleep(0.05)
+    while True:
+        if kind == "rollup":
+            work = rollup_run().events
+        else:
+            work = alerts_evaluate_pending(max_rounds=1).customers
+        done += work
+        if work:
+            idle_since = None
+            continue
+        if time.time() > deadline:
+            idle_since = idle_since or time.time()
+            if time.time() - idle_since > 3:
+                break
+        time.sleep(0.05)
     return {"kind": kind, "done": done, "cpu_s": _cpu(os.getpid()) - cpu0,
             "db_cpu_s": _cpu(backend) - db0}  # fmt: skip
 
 
 def feed(customers: int, rate: int, batch: int, duration: float) -> list[tuple[float, int]]:
     """Ingest in-process at ``rate``; returns (ack time, first customer index) per batch."""
-    import time_machine
-
     from metering.services import events_ingest
 
     acks, sent, offset = [], 0, 0
     start = time.time()
-    with time_machine.travel(NOW, tick=True):
-        while time.time() - start < duration:
-            when = (NOW - timedelta(minutes=1)).isoformat()
-            events = [
-                {"id": f"e{sent + i}", "customer": f"c{(offset + i) % customers}",
-                 "type": "call", "timestamp": when}
-                for i in range(batch)
-            ]  # fmt: skip
-            result = events_ingest(api_key=None, events=events)
-            assert result.counts.get("accepted") == batch, result.counts
-            acks.append((time.time(), offset))
-            sent += batch
-            offset = (offset + batch) % customers
-            pause = start + sent / rate - time.time()
-            if pause > 0:
-                time.sleep(pause)
+    while time.time() - start < duration:
+        when = (datetime.now(UTC) - timedelta(seconds=30)).isoformat()
+        events = [
+            {"id": f"e{sent + i}", "customer": f"c{(offset + i) % customers}",
+             "type": "call", "timestamp": when}
+            for i in range(batch)
+        ]  # fmt: skip
+        result = events_ingest(api_key=None, events=events)
+        assert result.counts.get("accepted") == batch, result.counts
+        acks.append((time.time(), offset))
+        sent += batch
+        offset = (offset + batch) % customers
+        pause = start + sent / rate - time.time()
+        if pause > 0:
+            time.sleep(pause)
     return acks
 
 

@@ -42,4 +42,5 @@ def test_a_crossing_fires_through_the_worker_soon_after_ingest():
         latency = time.monotonic() - acked
     trigger = AlertTrigger.objects.get(alert=alert)
     assert trigger.value == 5
-    print(f"ingest ack -> trigger row: {latency:.2f} s")
+    # 0.42 s on the shared 2-core machine (docs/benchmarks.md); the brief's bound is 10 s
+    assert latency < 10, f"ingest ack -> trigger row took {latency:.2f} s"

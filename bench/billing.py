@@ -32,11 +32,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def _bench_database(url: str) -> str:
+def _bench_database(url: str, suffix: str = "_bench_billing") -> str:
     import psycopg
 
     parts = urlsplit(url)
-    name = parts.path.lstrip("/") + "_bench_billing"
+    name = parts.path.lstrip("/") + suffix
     admin_url = urlunsplit(parts._replace(path="/postgres"))
     with psycopg.connect(_libpq(admin_url), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

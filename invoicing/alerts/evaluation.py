@@ -70,13 +70,28 @@ def alerts_evaluate_customer(customer_id: int, *, now: datetime | None = None) -
         if alerts:
             existing = _existing(customer_id, snap.period_start)
             for alert in alerts:
+                done = existing.get(alert.pk, {})
+                if all_fired(alert, done):
+                    continue  # nothing left to fire this period: skip the (costly) reading
                 value = snap.value(alert)
                 if value is None:
                     continue
-                fired += _fire(alert, snap, value, existing.get(alert.pk, {}))
+                fired += _fire(alert, snap, value, done)
                 if alert.type == AlertType.CREDIT_BALANCE_BELOW:
                     resolved += _resolve_recovered(alert, snap, value, now)
     return Evaluation(len(alerts), fired, resolved)
+
+
+def all_fired(alert: Alert, done: dict[int, set[int]]) -> bool:
+    """Every threshold of a rising alert (usage, spend, commit burn) is plain and has fired
+    this period: reading the value again cannot fire anything. Balance alerts may resolve, and
+    recurring thresholds have further steps, so they are always read."""
+    if alert.type == AlertType.CREDIT_BALANCE_BELOW:
+        return False
+    return all(
+        not spec.get("recurring") and 1 in done.get(index, set())
+        for index, spec in enumerate(alert.thresholds)
+    )
 
 
 def _existing(customer_id: int, period_start: datetime) -> dict[int, dict[int, set[int]]]:

@@ -128,3 +128,33 @@ def test_credit_balance_below_fires_announces_balance_low_and_resolves_on_top_up
             "credit.balance_low",
             "alert.resolved",
         ]
+
+
+def test_commit_burn_fires_at_the_share_of_the_prepaid_commit_used():
+    from datetime import date
+
+    from invoicing.models import CreditEntry, CreditGrant
+    from invoicing.services.contracts import commit_create
+
+    with time_machine.travel(at(2026, 1, 15, 12), tick=False):
+        customer, contract = customer_on_plan()
+        commit_create(
+            contract=contract, kind="prepaid", amount=Decimal(200), effective_from=date(2026, 1, 1)
+        )
+        alert = alert_create(
+            name="burn",
+            type="commit_burn",
+            customer=customer,
+            thresholds=[{"value": "50"}, {"value": "80"}],
+        )
+        alerts_evaluate_pending()
+        assert not AlertTrigger.objects.exists()  # 0 % used
+        grant = CreditGrant.objects.get(customer=customer)
+        # 120 of 200 used (a ledger entry as an invoice's draw would write it)
+        CreditEntry.objects.create(grant=grant, kind="adjustment", currency="USD", amount=-120)
+        from invoicing.alerts.evaluation import alerts_evaluate_customer
+
+        fired = alerts_evaluate_customer(customer.pk).fired
+        trigger = AlertTrigger.objects.get(alert=alert)
+        assert fired == [trigger.pk]
+        assert (trigger.threshold_index, trigger.value) == (0, Decimal(60))

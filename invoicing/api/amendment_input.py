@@ -86,10 +86,12 @@ class AmendmentBody(serializers.Serializer):
         required=False, min_value=1, help_text="Move to this version of the contract's plan."
     )
     end_date = serializers.DateField(required=False, help_text="End the contract (exclusive).")
-    rate_overrides = RateOverrideBody(many=True, required=False, max_length=MAX_ITEMS)
-    commits = CommitBody(many=True, required=False, max_length=MAX_ITEMS)
-    discounts = DiscountBody(many=True, required=False, max_length=MAX_ITEMS)
-    credit_grants = GrantBody(many=True, required=False, max_length=MAX_ITEMS)
+    rate_overrides = serializers.ListField(
+        child=RateOverrideBody(), required=False, max_length=MAX_ITEMS
+    )
+    commits = serializers.ListField(child=CommitBody(), required=False, max_length=MAX_ITEMS)
+    discounts = serializers.ListField(child=DiscountBody(), required=False, max_length=MAX_ITEMS)
+    credit_grants = serializers.ListField(child=GrantBody(), required=False, max_length=MAX_ITEMS)
     terms = TermsBody(required=False)
     note = serializers.CharField(max_length=MAX_NOTE, required=False, allow_blank=True)
 

@@ -90,7 +90,7 @@ class BillingRunListCreate(GenericAPIView):
     )
     def get(self, request: Request) -> Response:
         _refuse_bound(request)
-        page = self.paginate_queryset(_runs().order_by("-created_at", "-pk"))
+        page = self.paginate_queryset(_runs().order_by("-created_at", "-pk")) or []
         return self.get_paginated_response([run_data(run) for run in page])
 
     @extend_schema(

@@ -6,7 +6,7 @@ made, and audited, as that creator, through the same services as the admin's "Am
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from accounts.api.acting import api_actor_with
 from accounts.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from accounts.models import ApiKey
 from billingsite.errors import NotFound
 from invoicing.api.amendment_input import AmendmentBody, EndBody, amendment_input
 from invoicing.api.catalog_views import contract_data
@@ -40,7 +41,7 @@ PREVIEW = OpenApiParameter(
 
 
 def _contract(request: Request, contract_id: int) -> Contract:
-    found = contracts_visible_to(request.auth).filter(pk=contract_id).first()
+    found = contracts_visible_to(cast(ApiKey, request.auth)).filter(pk=contract_id).first()
     if found is None:
         raise NotFound(f"No contract {contract_id}.")
     return found
@@ -108,7 +109,7 @@ class ContractAmendments(GenericAPIView):
     def get(self, request: Request, contract_id: int) -> Response:
         contract = _contract(request, contract_id)
         rows = contract.amendments.select_related("plan_version", "created_by").order_by("pk")
-        page = self.paginate_queryset(rows)
+        page = self.paginate_queryset(rows) or []
         return self.get_paginated_response([amendment_data(a) for a in page])
 
     @extend_schema(

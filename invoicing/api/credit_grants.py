@@ -6,6 +6,8 @@ the grant and its ledger entries name that creator.
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -17,7 +19,7 @@ from rest_framework.response import Response
 
 from accounts.api.acting import api_actor_with
 from accounts.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
-from accounts.models import Customer
+from accounts.models import ApiKey, Customer
 from accounts.selectors import customer_for_key
 from billingsite.errors import NotFound
 from invoicing.api.amendment_input import GrantBody
@@ -60,8 +62,8 @@ class CustomerCreditGrants(GenericAPIView):
         operation_id="v1_credit_grants_list",
     )
     def get(self, request: Request, external_id: str) -> Response:
-        customer = customer_for_key(request.auth, external_id)
-        page = self.paginate_queryset(_grants(customer))
+        customer = customer_for_key(cast(ApiKey, request.auth), external_id)
+        page = self.paginate_queryset(_grants(customer)) or []
         return self.get_paginated_response([grant_data(grant) for grant in page])
 
     @extend_schema(
@@ -72,7 +74,7 @@ class CustomerCreditGrants(GenericAPIView):
     )
     def post(self, request: Request, external_id: str) -> Response:
         actor = api_actor_with(request, GRANT)
-        customer = customer_for_key(request.auth, external_id)
+        customer = customer_for_key(cast(ApiKey, request.auth), external_id)
         body = CreditGrantBody(data=request.data)
         body.is_valid(raise_exception=True)
         values = dict(body.validated_data)
@@ -96,7 +98,7 @@ class CreditGrantVoid(GenericAPIView):
     )
     def post(self, request: Request, external_id: str, grant_id: int) -> Response:
         actor = api_actor_with(request, GRANT)
-        customer = customer_for_key(request.auth, external_id)
+        customer = customer_for_key(cast(ApiKey, request.auth), external_id)
         found = _grant(customer, grant_id)
         body = VoidBody(data=request.data)
         body.is_valid(raise_exception=True)

@@ -124,7 +124,8 @@ def test_a_redelivered_chunk_is_counted_once_and_the_last_chunk_closes_the_run()
     ids = _contracts(3)
     with time_machine.travel(FEB_3, tick=False):
         run = billing_run_create(trigger="api", contract_ids=ids)
-    billing_run_plan(run_id=run.pk)
+    assert billing_run_plan(run_id=run.pk) == [ids]
+    assert billing_run_plan(run_id=run.pk) == []  # a redelivered fan-out sends nothing twice
     done = BillingRunResult(drafted=3, finalized=3)
     first = billing_run_record(run_id=run.pk, chunk=0, contracts=3, result=done)
     again = billing_run_record(run_id=run.pk, chunk=0, contracts=3, result=done)

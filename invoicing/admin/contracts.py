@@ -20,6 +20,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from billingsite.admin_readonly import ReadOnlyInline as _ReadOnlyInline
 from billingsite.errors import AppError
+from billingsite.money import format_decimal
 from billingsite.staff import staff_user
 from invoicing.models import (
     Charge,
@@ -229,13 +230,15 @@ class AmendmentForm(forms.Form):
         if data.get("override_kind") != OverrideKind.MULTIPLIER or charge is None or new is None:
             return ""
         current = charge.multiplier
+        shown = format_decimal(Decimal(new).normalize())
         if current is None:
-            return f"No multiplier is in force on {charge.key} today: ×{new} applies alone."
+            return f"No multiplier is in force on {charge.key} today: ×{shown} applies alone."
+        was = format_decimal(current.normalize())
         if data.get("override_replace"):
-            return f"×{new} replaces the ×{current} in force on {charge.key} today."
+            return f"×{shown} replaces the ×{was} in force on {charge.key} today."
         return (
-            f"×{new} compounds with the ×{current} in force on {charge.key} today: "
-            f"×{(current * new).normalize()} in all."
+            f"×{shown} compounds with the ×{was} in force on {charge.key} today: "
+            f"×{format_decimal((current * new).normalize())} in all."
         )
 
     def _json(self, name: str) -> Any:

@@ -86,18 +86,12 @@ class AmendmentBody(serializers.Serializer):
         required=False, min_value=1, help_text="Move to this version of the contract's plan."
     )
     end_date = serializers.DateField(required=False, help_text="End the contract (exclusive).")
-    rate_overrides: serializers.ListSerializer[Any] = serializers.ListSerializer(
+    rate_overrides = serializers.ListField(
         child=RateOverrideBody(), required=False, max_length=MAX_ITEMS
     )
-    commits: serializers.ListSerializer[Any] = serializers.ListSerializer(
-        child=CommitBody(), required=False, max_length=MAX_ITEMS
-    )
-    discounts: serializers.ListSerializer[Any] = serializers.ListSerializer(
-        child=DiscountBody(), required=False, max_length=MAX_ITEMS
-    )
-    credit_grants: serializers.ListSerializer[Any] = serializers.ListSerializer(
-        child=GrantBody(), required=False, max_length=MAX_ITEMS
-    )
+    commits = serializers.ListField(child=CommitBody(), required=False, max_length=MAX_ITEMS)
+    discounts = serializers.ListField(child=DiscountBody(), required=False, max_length=MAX_ITEMS)
+    credit_grants = serializers.ListField(child=GrantBody(), required=False, max_length=MAX_ITEMS)
     terms = TermsBody(required=False)
     note = serializers.CharField(max_length=MAX_NOTE, required=False, allow_blank=True)
 

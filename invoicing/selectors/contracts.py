@@ -9,6 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from billingsite.money import format_decimal
 from invoicing.models import Commit, Contract, Discount, OverrideKind, PlanVersion, RateOverride
 from invoicing.selectors.terms import ContractTerms
 
@@ -87,7 +88,9 @@ def terms_data(terms: TermsInForce) -> dict[str, Any]:
                 "name": c.name,
                 "price": c.price,
                 "overrides": [o.describe() for o in c.overrides],
-                "multiplier_in_force": None if c.multiplier is None else str(c.multiplier),
+                "multiplier_in_force": None
+                if c.multiplier is None
+                else format_decimal(c.multiplier.normalize()),
             }
             for c in terms.charges
         ],

@@ -73,8 +73,13 @@ def billing_run_create(
 
 @transaction.atomic
 def billing_run_plan(*, run_id: int) -> list[list[int]]:
-    """Start the run: the due contracts in chunks (none: the run is finished at once)."""
+    """Start the run: the due contracts in chunks (none: the run is finished at once).
+
+    Only a queued run is planned: a redelivered fan-out task finds it started and sends no
+    chunk twice (its chunks were sent, or are being billed, by the first delivery)."""
     run = BillingRun.objects.select_for_update().get(pk=run_id)
+    if run.status != BillingRunStatus.QUEUED:
+        return []
     ids = billing_candidates(now=run.as_of, contract_ids=run.contract_ids)
     chunks = [ids[offset : offset + CHUNK] for offset in range(0, len(ids), CHUNK)]
     now = timezone.now()

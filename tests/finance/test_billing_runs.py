@@ -110,3 +110,35 @@ def test_an_api_run_is_billed_by_a_real_worker():
         "failed": 0,
     }
     assert Invoice.objects.filter(status="finalized").count() == 2
+
+
+@pytest.mark.django_db
+def test_a_redelivered_chunk_is_counted_once_and_the_last_chunk_closes_the_run():
+    from invoicing.services.billing import BillingRunResult
+    from invoicing.services.billing_runs import (
+        billing_run_create,
+        billing_run_plan,
+        billing_run_record,
+    )
+
+    ids = _contracts(3)
+    with time_machine.travel(FEB_3, tick=False):
+        run = billing_run_create(trigger="api", contract_ids=ids)
+    assert billing_run_plan(run_id=run.pk) == [ids]
+    assert billing_run_plan(run_id=run.pk) == []  # a redelivered fan-out sends nothing twice
+    done = BillingRunResult(drafted=3, finalized=3)
+    first = billing_run_record(run_id=run.pk, chunk=0, contracts=3, result=done)
+    again = billing_run_record(run_id=run.pk, chunk=0, contracts=3, result=done)
+    assert (first.drafted, again.drafted, again.chunks_done, again.status) == (3, 3, 1, "finished")
+
+
+@pytest.mark.django_db
+def test_create_api_key_names_the_person_it_acts_for(capsys):
+    from accounts.models import ApiKey
+    from tests.disputes.factories import staff
+
+    fran = staff("finance", "fran")
+    call_command("create_api_key", "--name", "fran-cli", "--scope", "admin", "--created-by", "fran")
+    assert ApiKey.objects.get(name="fran-cli").created_by == fran
+    with pytest.raises(CommandError, match="No staff user"):
+        call_command("create_api_key", "--name", "x", "--scope", "admin", "--created-by", "nobody")

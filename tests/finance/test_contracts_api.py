@@ -38,7 +38,7 @@ def test_multipliers_compound_unless_they_replace():
         shown = api.get(f"/api/v1/contracts/{contract.pk}").json()
     charge = terms_in_force(contract, date(2026, 1, 20)).charge("platform")
     assert charge is not None and charge.multiplier == Decimal("0.9")
-    assert shown["in_force"]["charges"][0]["multiplier_in_force"] == "0.400000000000000000000000"
+    assert shown["in_force"]["charges"][0]["multiplier_in_force"] == "0.4"
     assert list(RateOverride.objects.order_by("pk").values_list("effective_to", flat=True)) == [
         date(2026, 1, 20),
         date(2026, 1, 20),

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse
@@ -16,12 +16,17 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.models import ApiKeyScope
+from accounts.models import ApiKey, ApiKeyScope
 from billingsite.money import format_decimal
 from invoicing.collections.selectors import BUCKETS, ar_aging, ar_aging_csv
 from invoicing.models import TaxRate
 from invoicing.models.tax import jurisdiction_validator
 from invoicing.tax.services import tax_rate_create
+
+
+def api_key_of(request: Request) -> ApiKey:
+    """The request's API key (``HasScope`` lets no request without one reach a view)."""
+    return cast(ApiKey, request.auth)
 
 
 class TaxRateInput(serializers.Serializer):
@@ -84,7 +89,7 @@ class TaxRateListCreate(GenericAPIView):
         jurisdiction = request.query_params.get("jurisdiction", "")[:6].upper()
         if jurisdiction:
             rates = rates.filter(jurisdiction=jurisdiction)
-        page = self.paginate_queryset(rates)
+        page = self.paginate_queryset(rates) or []
         return self.get_paginated_response([tax_rate_data(r) for r in page])
 
     @extend_schema(
@@ -93,11 +98,12 @@ class TaxRateListCreate(GenericAPIView):
         summary="Add a tax rate to the built-in tax table",
     )
     def post(self, request: Request) -> Response:
-        if request.auth.customer_id is not None:
+        key = api_key_of(request)
+        if key.customer_id is not None:
             raise PermissionDenied("A customer-bound API key cannot change the tax table.")
         data = TaxRateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        rate = tax_rate_create(**data.validated_data, actor=request.auth.created_by)
+        rate = tax_rate_create(**data.validated_data, actor=key.created_by)
         return Response(tax_rate_data(rate), status=status.HTTP_201_CREATED)
 
 
@@ -129,7 +135,7 @@ class ArAgingReport(GenericAPIView):
     )
     def get(self, request: Request) -> Response | HttpResponse:
         now = timezone.now()
-        rows = ar_aging(now=now, customer_id=request.auth.customer_id)
+        rows = ar_aging(now=now, customer_id=api_key_of(request).customer_id)
         if request.query_params.get("output") == "csv":
             response = HttpResponse(ar_aging_csv(rows), content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = 'attachment; filename="ar-aging.csv"'

@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import ApiKey, ApiKeyScope
+from billingsite.errors import AppError
 from billingsite.money import format_decimal
 from invoicing.collections.selectors import BUCKETS, ar_aging, ar_aging_csv
 from invoicing.models import TaxRate
@@ -134,9 +135,16 @@ class ArAgingReport(GenericAPIView):
         ],
     )
     def get(self, request: Request) -> Response | HttpResponse:
+        output = request.query_params.get("output", "json")
+        if output not in ("json", "csv"):
+            raise AppError(
+                "validation_error",
+                "output is json or csv.",
+                details={"output": "Must be json or csv."},
+            )
         now = timezone.now()
         rows = ar_aging(now=now, customer_id=api_key_of(request).customer_id)
-        if request.query_params.get("output") == "csv":
+        if output == "csv":
             response = HttpResponse(ar_aging_csv(rows), content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = 'attachment; filename="ar-aging.csv"'
             return response

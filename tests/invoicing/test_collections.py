@@ -197,6 +197,7 @@ def test_ar_aging_sums_the_open_amounts_due_per_currency_and_bucket(api_client_f
     assert csv_response["Content-Type"].startswith("text/csv")
     assert lines[0] == "currency,current,1-30,31-60,61-90,90+,total,invoices"
     assert lines[2].startswith("USD,") and lines[2].endswith(",293.00,3")
+    assert api_client_for("read").get("/api/v1/reports/ar-aging?output=xml").status_code == 400
     bound = api_client_for("read", customer=CustomerFactory()).get("/api/v1/reports/ar-aging")
     assert bound.json()["currencies"] == []  # a bound key sees its own customer's only
 

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from accounts.api.authentication import request_key
 from accounts.models import ApiKeyScope
 from billingsite.api.pagination import page_of
+from billingsite.errors import AppError
 from billingsite.money import format_decimal
 from invoicing.collections.selectors import BUCKETS, ar_aging, ar_aging_csv
 from invoicing.models import TaxRate
@@ -95,11 +96,12 @@ class TaxRateListCreate(GenericAPIView):
         summary="Add a tax rate to the built-in tax table",
     )
     def post(self, request: Request) -> Response:
-        if request_key(request).customer_id is not None:
+        key = request_key(request)
+        if key.customer_id is not None:
             raise PermissionDenied("A customer-bound API key cannot change the tax table.")
         data = TaxRateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        rate = tax_rate_create(**data.validated_data, actor=request_key(request).created_by)
+        rate = tax_rate_create(**data.validated_data, actor=key.created_by)
         return Response(tax_rate_data(rate), status=status.HTTP_201_CREATED)
 
 
@@ -130,9 +132,16 @@ class ArAgingReport(GenericAPIView):
         ],
     )
     def get(self, request: Request) -> Response | HttpResponse:
+        output = request.query_params.get("output", "json")
+        if output not in ("json", "csv"):
+            raise AppError(
+                "validation_error",
+                "output is json or csv.",
+                details={"output": "Must be json or csv."},
+            )
         now = timezone.now()
         rows = ar_aging(now=now, customer_id=request_key(request).customer_id)
-        if request.query_params.get("output") == "csv":
+        if output == "csv":
             response = HttpResponse(ar_aging_csv(rows), content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = 'attachment; filename="ar-aging.csv"'
             return response

@@ -55,7 +55,10 @@ class TableTaxProvider:
                 note=REVERSE_CHARGE_NOTE.format(vat_id=vat_id),
                 details={"vat_id": vat_id},
             )
-        match = Q(jurisdiction__in=jurisdictions_of(customer))
+        jurisdictions = jurisdictions_of(customer)
+        if not jurisdictions and not customer.tax_id.strip():
+            return TaxQuote()  # no address and no tax id: nothing can apply (saves a query)
+        match = Q(jurisdiction__in=jurisdictions)
         if customer.tax_id.strip():
             match |= Q(assignments__tax_id=customer.tax_id.strip())
         rows = (

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.db import connection
 
 from accounts.models import ContactRole
@@ -196,6 +197,7 @@ def test_ar_aging_sums_the_open_amounts_due_per_currency_and_bucket(api_client_f
     assert csv_response["Content-Type"].startswith("text/csv")
     assert lines[0] == "currency,current,1-30,31-60,61-90,90+,total,invoices"
     assert lines[2].startswith("USD,") and lines[2].endswith(",293.00,3")
+    assert api_client_for("read").get("/api/v1/reports/ar-aging?output=xml").status_code == 400
     bound = api_client_for("read", customer=CustomerFactory()).get("/api/v1/reports/ar-aging")
     assert bound.json()["currencies"] == []  # a bound key sees its own customer's only
 
@@ -224,3 +226,24 @@ def test_tax_rate_api_creates_lists_validates_and_audits(api_client_for):
     )
     assert backwards.status_code == 400
     assert api_client_for("read").post("/api/v1/tax-rates", body, format="json").status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_the_aging_report_and_the_steps_on_the_invoice_page(client):
+    from tests.disputes.factories import staff
+
+    invoice = sent_invoice()
+    collection_advance(
+        invoice_id=invoice.pk, now=invoice.due_at + timedelta(days=1), schedule=SCHEDULE
+    )
+    client.force_login(staff("support"))
+    report = client.get("/admin/invoicing/dunningstep/ar-aging/")
+    assert report.status_code == 200
+    assert invoice.number in report.content.decode()
+    with time_machine.travel(invoice.due_at + timedelta(days=1), tick=False):
+        csv_file = client.get("/admin/invoicing/dunningstep/ar-aging/?format=csv")
+    assert csv_file.content.decode().splitlines()[1] == "USD,0.00,101.00,0.00,0.00,0.00,101.00,1"
+    page = client.get(f"/admin/invoicing/invoice/{invoice.pk}/change/").content.decode()
+    assert "reminder:0" in page and "past_due" in page
+    c360 = client.get(f"/admin/accounts/customer/{invoice.customer_id}/360/").content.decode()
+    assert "Past due since" in c360 and "reminder:0" in c360

@@ -53,6 +53,7 @@ def test_support_sees_every_section_with_the_customers_data(
         "invoicing.usage",
         "invoicing.invoices",
         "invoicing.payments",
+        "invoicing.collections",
         "invoicing.credits",
         "accounts.contacts",
         "accounts.usage_access",

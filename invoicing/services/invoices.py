@@ -31,11 +31,7 @@ from invoicing.metrics import INVOICES_FINALIZED
 from invoicing.models import Contract, Invoice, InvoiceKind, InvoiceLine, InvoiceTransition
 from invoicing.periods import Period
 from invoicing.selectors.computation import InvoiceComputation, LineDraft
-from invoicing.selectors.invoices import (
-    compute_for_period,
-    contract_period,
-    contracts_with_terms,
-)
+from invoicing.selectors.invoices import compute_for_period, contract_period, contracts_with_terms
 from invoicing.states import InvoiceStatus, can_transition, sources_of
 from invoicing.stripe.topics import (
     INVOICE_PUSH_TOPIC,

@@ -40,5 +40,5 @@ register_panel(
     finance_and_exports,
     key="reporting.finance",
     permissions=("reporting.view_finance_dashboard",),
-    order=40,
+    order=45,
 )

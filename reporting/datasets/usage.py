@@ -36,8 +36,10 @@ def _day_range(since: datetime | None, until: datetime | None) -> tuple[date, da
             return None
         since = first
     since_utc = since.astimezone(UTC)
-    first_day = since_utc.date() + (DAY if since_utc.timetz() != time(0, tzinfo=UTC) else DAY * 0)
     end_day = (until or timezone.now()).astimezone(UTC).date()
+    if since_utc.date() >= end_day:
+        return None  # also keeps date arithmetic clear of year 9999
+    first_day = since_utc.date() + (DAY if since_utc.timetz() != time(0, tzinfo=UTC) else DAY * 0)
     return (first_day, end_day) if first_day < end_day else None
 
 

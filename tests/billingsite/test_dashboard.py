@@ -63,6 +63,7 @@ def test_each_role_sees_its_panels_and_admins_see_all() -> None:
         "accounts.recent_customer_changes",
         "invoicing.contracts_renewing",
         "invoicing.revenue_this_month",
+        "reporting.finance",
     ]
     assert _panel_keys(support) == {SUPPORT: support_panels}
     assert _panel_keys(finance) == {FINANCE: finance_panels}
@@ -72,6 +73,7 @@ def test_each_role_sees_its_panels_and_admins_see_all() -> None:
             "disputes.refunds_to_approve",
             "invoicing.contracts_renewing",
             "invoicing.revenue_this_month",
+            "reporting.finance",
         ],
         ADMIN: [
             "accounts.api_keys_recent",

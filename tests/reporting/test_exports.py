@@ -236,3 +236,21 @@ def test_api_lists_schemas_and_refuses_bad_cursors(world: World, read_api: Any) 
 def test_the_doc_lists_every_schema_of_the_registry() -> None:
     text = doc_path().read_text(encoding="utf-8")
     assert current_section(text) == schemas_markdown(), "run manage.py export_schema_doc"
+
+
+def test_the_nightly_task_exports_every_dataset_into_the_configured_folder(
+    world: World, tmp_path: Path, settings: Any
+) -> None:
+    from reporting.tasks import exports_nightly
+
+    settings.REPORTING_EXPORT_DIR = ""
+    assert exports_nightly() == 0 and not ExportCursor.objects.exists()  # off when empty
+    settings.REPORTING_EXPORT_DIR = str(tmp_path)
+    settings.REPORTING_EXPORT_FORMATS = ["parquet", "csv"]
+    settings.REPORTING_EXPORT_LAG_SECONDS = 0
+    first = exports_nightly()
+    per_format = sum(len(read_csv(p)) for p in tmp_path.glob("*/*.csv"))
+    assert first == 2 * per_format and per_format > 0
+    assert ExportCursor.objects.count() == 2 * len(NAMES)
+    assert exports_nightly() == 0  # nothing new: the second run writes empty files
+    assert len(list(tmp_path.glob("invoices/*.parquet"))) == 2

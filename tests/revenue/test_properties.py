@@ -145,8 +145,8 @@ def _tagged(account: str, line: InvoiceLine) -> Decimal:
 
 def _check_lines() -> None:
     credited: dict[int, Decimal] = {}
-    for note in CreditNote.objects.prefetch_related("lines"):
-        for cn_line in note.lines.all():
+    for cnote in CreditNote.objects.prefetch_related("lines"):
+        for cn_line in cnote.lines.all():
             pk = cn_line.invoice_line_id
             credited[pk] = credited.get(pk, Decimal(0)) + cn_line.amount.amount
     for line in InvoiceLine.objects.filter(invoice__issued_at__isnull=False):

@@ -129,6 +129,29 @@ def _take_unrecognized(
     return taken
 
 
+Reversal = tuple[InvoiceLine, Subject, Decimal]
+
+
+def _credit_legs(
+    note: CreditNote, plan: Plan, key: str, day: date
+) -> tuple[list[Leg], list[Reversal]]:
+    """The debit side of a credit note, line by line: deferred first, then revenue."""
+    customer_id, legs, reversals = note.invoice.customer_id, [], []
+    for cn_line in note.lines.select_related("invoice_line__invoice"):
+        line, credited = cn_line.invoice_line, amount_of(cn_line.amount)
+        subject, charge_key = Subject(line.pk, commit_grant_id(line)), charge_key_of(line)
+        if line.kind == LineKind.COMMIT:
+            deferred = min(credited, max(_commit_unused(line, day), ZERO))
+        else:
+            deferred = _take_unrecognized(plan, line, credited, key, day)
+        tags = _tags(subject)
+        legs.append(Leg(Account.DEFERRED_REVENUE, deferred, customer_id, charge_key, *tags))
+        if credited - deferred:
+            legs.append(Leg(Account.REVENUE, credited - deferred, customer_id, charge_key, *tags))
+            reversals.append((line, subject, credited - deferred))
+    return legs, reversals
+
+
 @transaction.atomic
 def post_credit_note(note: CreditNote) -> JournalEntry | None:
     """Post a credit note once, after its invoice (see the module doc for the rule)."""
@@ -137,20 +160,13 @@ def post_credit_note(note: CreditNote) -> JournalEntry | None:
     key, day = credit_note_key(note.pk), book_date(note.created_at)
     if JournalEntry.objects.filter(source_key=key).exists():
         return JournalEntry.objects.get(source_key=key)
-    customer_id, plan = invoice.customer_id, Plan()
-    legs, reversals = _credit_note_line_legs(note, plan, key, day)
-    grant_id = note.credit_grant_id if note.outcome == CreditNoteOutcome.CUSTOMER_CREDIT else None
-    legs.append(
-        Leg(
-            _CN_COUNTER_ACCOUNT[CreditNoteOutcome(note.outcome)],
-            -amount_of(note.total),
-            customer_id,
-            "",
-            None,
-            grant_id,
-        )
-    )
-    entry, _ = entry_post(
+    plan = Plan()
+    legs, reversals = _credit_legs(note, plan, key, day)
+    outcome = CreditNoteOutcome(note.outcome)
+    grant_id = note.credit_grant_id if outcome == CreditNoteOutcome.CUSTOMER_CREDIT else None
+    counter = _CN_COUNTER_ACCOUNT[outcome]
+    legs.append(Leg(counter, -amount_of(note.total), invoice.customer_id, "", None, grant_id))
+    entry, created = entry_post(
         key=key,
         source_type=SourceType.CREDIT_NOTE,
         source_id=note.pk,
@@ -159,10 +175,12 @@ def post_credit_note(note: CreditNote) -> JournalEntry | None:
         legs=legs,
         memo=f"Credit note {note.number} on {invoice.number}",
     )
+    if not created:  # a concurrent caller posted it while we waited for the row locks
+        return entry
     for line, subject, amount in reversals:
         plan.add(
             subject,
-            customer_id,
+            invoice.customer_id,
             note.currency,
             on_date=day,
             amount=-amount,
@@ -173,44 +191,6 @@ def post_credit_note(note: CreditNote) -> JournalEntry | None:
         )
     RecognitionSchedule.objects.bulk_create(plan.rows)
     return entry
-
-
-def _credit_note_line_legs(
-    note: CreditNote, plan: Plan, key: str, day: date
-) -> tuple[list[Leg], list[tuple[InvoiceLine, Subject, Decimal]]]:
-    """Per credited line: what comes out of deferred revenue (still unrecognized, or a commit's
-    unused balance) and what reverses revenue already recognized."""
-    customer_id = note.invoice.customer_id
-    legs: list[Leg] = []
-    reversals: list[tuple[InvoiceLine, Subject, Decimal]] = []
-    for cn_line in note.lines.select_related("invoice_line__invoice"):
-        line, credited = cn_line.invoice_line, amount_of(cn_line.amount)
-        subject = Subject(line.pk, commit_grant_id(line))
-        if line.kind == LineKind.COMMIT:
-            deferred = min(credited, max(_commit_unused(line, day), ZERO))
-        else:
-            deferred = _take_unrecognized(plan, line, credited, key, day)
-        legs.append(
-            Leg(
-                Account.DEFERRED_REVENUE,
-                deferred,
-                customer_id,
-                charge_key_of(line),
-                *_tags(subject),
-            )
-        )
-        if credited - deferred:
-            legs.append(
-                Leg(
-                    Account.REVENUE,
-                    credited - deferred,
-                    customer_id,
-                    charge_key_of(line),
-                    *_tags(subject),
-                )
-            )
-            reversals.append((line, subject, credited - deferred))
-    return legs, reversals
 
 
 def _commit_unused(line: InvoiceLine, day: date) -> Decimal:

@@ -8,7 +8,8 @@ no event from them and a missed run is caught up by the next; every step is idem
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -25,10 +26,13 @@ from revenue.services.cash import post_dispute, post_grant_expiry, post_payment,
 from revenue.services.journal import Leg, book_date, entry_post
 from revenue.services.posting import ISSUED, post_credit_note, post_invoice
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass
 class PendingResult:
     entries: int = 0
+    failed: list[str] = field(default_factory=list)
 
 
 @transaction.atomic
@@ -134,8 +138,15 @@ def post_pending(*, today: date | datetime) -> PendingResult:
     result = PendingResult()
     for name, queryset in pending_sources(day):
         for source in queryset.iterator(chunk_size=500):
-            if _POSTERS[name](source) is not None:  # type: ignore[operator]
-                result.entries += 1
+            # Each posting is its own transaction: one broken source is logged and retried
+            # tomorrow, and does not hold back the rest of the book.
+            try:
+                posted = _POSTERS[name](source)  # type: ignore[operator]
+            except Exception:
+                logger.exception("revenue posting failed", extra={"source": f"{name}:{source.pk}"})
+                result.failed.append(f"{name}:{source.pk}")
+                continue
+            result.entries += posted is not None
     due = RecognitionSchedule.objects.filter(journal_entry__isnull=True, on_date__lte=day)
     for row_id in due.order_by("on_date", "pk").values_list("pk", flat=True).iterator():
         if post_recognition(row_id) is not None:

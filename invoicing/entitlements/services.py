@@ -202,7 +202,7 @@ def _consume(
         )
     if state is None:
         usage = sel.counter_usage(customer, ent, at=at)
-        if _already_recorded(event_id):
+        if _already_recorded(event_id, amount):
             return Decision(True, sel.remaining(ent, usage), None, True, event_id)
         return Decision(False, sel.remaining(ent, usage), sel.LIMIT_REACHED)
     outcome = record_usage_event(
@@ -220,8 +220,22 @@ def _consume(
     return Decision(True, _left(ent, state), None, False, event_id)
 
 
-def _already_recorded(event_id: str) -> bool:
-    return UsageEvent.objects.filter(namespace=NAMESPACE, event_id=event_id).exists()
+def _already_recorded(event_id: str, amount: Decimal) -> bool:
+    """Was this call granted before (a retry)? Same key with another amount: a conflict."""
+    stored = (
+        UsageEvent.objects.filter(namespace=NAMESPACE, event_id=event_id)
+        .values_list("properties", flat=True)
+        .first()
+    )
+    if stored is None:
+        return False
+    if stored.get("amount") != quantity_text(amount):
+        raise Conflict(
+            "idempotency_key_reused",
+            "This idempotency key was used with a different amount or properties.",
+            details={"event_id": event_id},
+        )
+    return True
 
 
 def _sweep_expired(customer: Customer, ent: sel.Entitlement, at: datetime) -> bool:

@@ -97,6 +97,7 @@ __all__ = [
     "ReservationStatus",
     "Reset",
     "RunStatus",
+    "SpendCap",
     "StripeInvoice",
     "StripePaymentMethod",
     "StripeWebhookEvent",

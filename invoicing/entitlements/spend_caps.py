@@ -19,6 +19,7 @@ from django.db import transaction
 from billingsite.errors import AppError
 from billingsite.events import emit
 from invoicing.entitlements.models import SpendCap
+from invoicing.entitlements.selectors import memoised
 from invoicing.models import Contract, ContractAmendment
 from invoicing.periods import local_date
 from invoicing.selectors.invoices import compute_for_period, contract_period
@@ -27,12 +28,17 @@ from invoicing.usage import metering_usage
 
 
 def cap_in_effect(contract: Contract, day: date) -> SpendCap | None:
-    return (
-        SpendCap.objects.filter(contract=contract, effective_from__lte=day)
-        .exclude(effective_to__lte=day)
-        .order_by("-effective_from", "-pk")
-        .first()
-    )
+    """Memoised like the feature grants: ``spend_cap_set`` bumps the contract's updated_at."""
+
+    def load() -> SpendCap | None:
+        return (
+            SpendCap.objects.filter(contract=contract, effective_from__lte=day)
+            .exclude(effective_to__lte=day)
+            .order_by("-effective_from", "-pk")
+            .first()
+        )
+
+    return memoised(("spend_cap", contract.pk, contract.updated_at, day), load)  # type: ignore[no-any-return]
 
 
 def spend_cap_reached(contract: Contract, at: datetime, *, announce: bool) -> bool:

@@ -102,22 +102,23 @@ def overview(request: HttpRequest, viewer: Viewer) -> HttpResponse:
                 }
                 for b in data.grants
             ],
-            "commits": [
-                {
-                    "c": s,
-                    "amount": money(s.commit.amount, cur),
-                    "spend": money(s.spend, cur),
-                    "forecast": money(s.forecast_spend, cur),
-                    "balance": money(s.grant.grant.balance, cur) if s.grant else "",
-                }
-                for s in data.commits
-            ],
+            "commits": [_commit_row(s, cur) for s in data.commits],
             "entitlements": entitlement_rows(customer),
             "lines": [
                 explain_line(ln, cur, customer.timezone, names) for ln in data.computation.lines
             ],
         },
     )
+
+
+def _commit_row(s: Any, cur: str) -> dict[str, Any]:
+    return {
+        "c": s,
+        "amount": money(s.commit.amount, cur),
+        "spend": money(s.spend, cur),
+        "forecast": money(s.forecast_spend, cur),
+        "balance": money(s.grant.grant.balance, cur) if s.grant else "",
+    }
 
 
 def _pct(part: Any, whole: Any) -> int:

@@ -25,7 +25,6 @@ KNOWN_LONG_MODULES: dict[str, int] = {
 KNOWN_LONG_FUNCTIONS: dict[str, int] = {
     "invoicing/demo.py::_enterprise_terms": 63,
     "invoicing/selectors/usage_ladders.py::rate_ladder": 79,
-    "invoicing/usage_pages/views.py::overview": 61,
 }
 
 

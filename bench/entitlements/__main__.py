@@ -101,7 +101,7 @@ def _in_process(calls: int) -> dict[str, tuple[float, float]]:
     out: dict[str, tuple[float, float]] = {}
     for name in ("check", "consume"):
         rounds = []
-        for r in range(5):
+        for r in range(3):
             cpu, wall = time.process_time(), time.perf_counter()
             for i in range(calls):
                 if name == "check":
@@ -147,7 +147,7 @@ def _report(http: list[dict], inproc: dict[str, tuple[float, float]], args: Any)
             f"{r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['denied']} | "
             f"{r['errors'] or '-'} |"
         )
-    lines += ["", "In-process hot path (services, no HTTP; median of 5 rounds):", ""]
+    lines += ["", "In-process hot path (services, no HTTP; median of 3 rounds):", ""]
     for name, (cpu, wall) in inproc.items():
         lines.append(f"- `entitlement_{name}`: {cpu:.0f} µs CPU, {wall:.0f} µs wall per call")
     lines += ["", END]
@@ -182,7 +182,7 @@ def main() -> None:
         for op, feature in (("check", "tokens"), ("consume", "tokens"), ("consume", "hot")):
             results.append(_http(servers.port, key, op, feature, args.clients, args.duration))
             print(results[-1], flush=True)
-    inproc = _in_process(200 if args.quick else 1000)
+    inproc = _in_process(100 if args.quick else 300)
     print(inproc)
     section = _report(results, inproc, args)
     print(section)

@@ -18,7 +18,9 @@ from invoicing.entitlements.models import (
     Feature,
     PlanFeature,
     Reservation,
+    SpendCap,
 )
+from invoicing.entitlements.spend_caps import spend_cap_set
 
 
 @admin.register(Feature)
@@ -105,3 +107,31 @@ class ReservationAdmin(ReadOnlyAdmin):
     list_display = ("pk", "counter", "amount", "final_amount", "status", "expires_at")
     list_filter = ("status",)
     search_fields = ("idempotency_key", "counter__customer__external_id")
+
+
+@admin.register(SpendCap)
+class SpendCapAdmin(SimpleHistoryAdmin):
+    list_display = ("contract", "amount", "effective_from", "effective_to", "amendment")
+    search_fields = ("contract__customer__external_id",)
+    raw_id_fields = ("contract",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        if obj is None:
+            return ("amendment", "effective_to")
+        return tuple(
+            f.name for f in self.model._meta.fields if f.name not in ("effective_to", "note")
+        )
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if change:
+            obj._history_user = request.user
+            super().save_model(request, obj, form, change)
+            return
+        saved = spend_cap_set(
+            contract=obj.contract,
+            amount=obj.amount,
+            effective_date=obj.effective_from,
+            actor=request.user,  # type: ignore[arg-type]
+            note=obj.note,
+        )
+        obj.pk, obj.amendment = saved.pk, saved.amendment

@@ -186,3 +186,25 @@ class Reservation(models.Model):
 
     def __str__(self) -> str:
         return f"res_{self.pk} ({self.status})"
+
+
+class SpendCap(EffectiveDated):
+    """A contract's spend limit per billing period (the contract's currency): consume refuses
+    with ``spend_cap`` once the upcoming invoice reaches it. Set through an amendment."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="spend_caps")
+    amount = models.DecimalField(max_digits=24, decimal_places=4)
+    amendment = models.ForeignKey(
+        ContractAmendment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=200, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["contract", "effective_from", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="spendcap_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Spend cap {self.amount} for contract {self.contract_id} from {self.effective_from}"

@@ -55,7 +55,7 @@ def reservation_create(
     """Hold ``amount`` until the expiry, or refuse; a retry with the same key returns the
     same hold."""
     at = at or timezone.now()
-    ent, decision = gate(customer, feature_key, at)
+    ent, decision = gate(customer, feature_key, at, announce=True)
     if ent is None or not decision.allowed:
         return decision, None
     _require_metered(ent)

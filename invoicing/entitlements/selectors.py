@@ -103,7 +103,7 @@ _memo: dict[tuple[Any, ...], tuple[float, Any]] = {}
 _MEMO_MAX = 20_000
 
 
-def _memoised(key: tuple[Any, ...], load: Any) -> Any:
+def memoised(key: tuple[Any, ...], load: Any) -> Any:
     ttl = settings.ENTITLEMENTS_CACHE_SECONDS
     now = time.monotonic()
     hit = _memo.get(key)
@@ -128,7 +128,7 @@ def _features(feature_key: str | None) -> dict[int, Feature]:
             features = features.filter(key=feature_key)
         return {f.pk: f for f in features}
 
-    found = _memoised(("features", feature_key), load)
+    found = memoised(("features", feature_key), load)
     if not found and feature_key is not None:  # created since: look again, uncached
         _memo.pop(("features", feature_key), None)
         found = load()
@@ -151,7 +151,7 @@ def _grants(contract: Contract, day: date, feature_ids: list[int]) -> dict[int, 
         return grants
 
     key = ("grants", contract.pk, contract.updated_at, day, tuple(sorted(feature_ids)))
-    return dict(_memoised(key, load))
+    return dict(memoised(key, load))
 
 
 def entitlements_for(

@@ -22,6 +22,7 @@ from billingsite.errors import AppError, Conflict
 from invoicing.entitlements import selectors as sel
 from invoicing.entitlements.counters import CounterState, counter_add
 from invoicing.entitlements.models import FeatureType
+from invoicing.entitlements.spend_caps import spend_cap_reached
 from metering.ingest.service import CONFLICT, DUPLICATE, REJECTED, events_ingest
 from metering.models import UsageEvent
 
@@ -66,9 +67,10 @@ def event_id_for(customer: Customer, feature_key: str, idempotency_key: str) -> 
 
 
 def gate(
-    customer: Customer, feature_key: str, at: datetime
+    customer: Customer, feature_key: str, at: datetime, *, announce: bool = False
 ) -> tuple[sel.Entitlement | None, Decision]:
-    """The entitlement and the decision before any amount is looked at (allowed = may go on)."""
+    """The entitlement and the decision before any amount is looked at (allowed = may go on).
+    ``announce``: a binding spend cap is announced (consume and reserve; check reads only)."""
     denial = sel.customer_denial(customer)
     found = sel.entitlements_for(customer, at=at, feature_key=feature_key)
     if not found:
@@ -78,6 +80,12 @@ def gate(
         return ent, Decision(False, Decimal(0), denial)
     if not ent.enabled:
         return ent, Decision(False, Decimal(0), sel.FEATURE_DISABLED)
+    if (
+        ent.metered
+        and ent.contract is not None
+        and spend_cap_reached(ent.contract, at, announce=announce)
+    ):
+        return ent, Decision(False, Decimal(0), sel.SPEND_CAP)
     return ent, Decision(True, None)
 
 
@@ -160,7 +168,7 @@ def entitlement_consume(
     its period, and ``used + reserved`` never passes the limit in force when a grant is made.
     """
     at = at or timezone.now()
-    ent, decision = gate(customer, feature_key, at)
+    ent, decision = gate(customer, feature_key, at, announce=True)
     event_id = event_id_for(customer, feature_key, idempotency_key)
     if ent is None or not decision.allowed:
         return decision
@@ -202,7 +210,7 @@ def _consume(
         )
     if state is None:
         usage = sel.counter_usage(customer, ent, at=at)
-        if _already_recorded(event_id):
+        if _already_recorded(event_id, amount):
             return Decision(True, sel.remaining(ent, usage), None, True, event_id)
         return Decision(False, sel.remaining(ent, usage), sel.LIMIT_REACHED)
     outcome = record_usage_event(
@@ -220,8 +228,22 @@ def _consume(
     return Decision(True, _left(ent, state), None, False, event_id)
 
 
-def _already_recorded(event_id: str) -> bool:
-    return UsageEvent.objects.filter(namespace=NAMESPACE, event_id=event_id).exists()
+def _already_recorded(event_id: str, amount: Decimal) -> bool:
+    """Was this call granted before (a retry)? Same key with another amount: a conflict."""
+    stored = (
+        UsageEvent.objects.filter(namespace=NAMESPACE, event_id=event_id)
+        .values_list("properties", flat=True)
+        .first()
+    )
+    if stored is None:
+        return False
+    if stored.get("amount") != quantity_text(amount):
+        raise Conflict(
+            "idempotency_key_reused",
+            "This idempotency key was used with a different amount or properties.",
+            details={"event_id": event_id},
+        )
+    return True
 
 
 def _sweep_expired(customer: Customer, ent: sel.Entitlement, at: datetime) -> bool:

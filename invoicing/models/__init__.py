@@ -119,6 +119,7 @@ __all__ = [
     "ReservationStatus",
     "Reset",
     "RunStatus",
+    "SpendCap",
     "StripeInvoice",
     "StripePaymentMethod",
     "StripeWebhookEvent",

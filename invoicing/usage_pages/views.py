@@ -17,6 +17,8 @@ from django.utils import timezone
 from accounts.portal.access import Viewer, usage_page
 from billingsite.errors import AppError, NotFound
 from billingsite.money import amount_of
+from invoicing.entitlements.api.serializers import quantity
+from invoicing.entitlements.selectors import entitlement_data, entitlements_for
 from invoicing.services.pdf import invoice_pdf_render
 from invoicing.usage_pages import selectors
 from invoicing.usage_pages.charts import series_table
@@ -37,6 +39,20 @@ def _page(
         **context,
     }
     return render(request, f"usage/{template}", context, status=status)
+
+
+def entitlement_rows(customer: Any) -> list[dict[str, Any]]:
+    """The customer's granted features, as the entitlements API shows them."""
+    at = timezone.now()
+    rows = []
+    for ent in entitlements_for(customer, at=at):
+        if ent.source == "none":
+            continue
+        row = entitlement_data(customer, ent, at=at)
+        for name in ("limit", "used", "reserved", "remaining"):
+            row[name] = quantity(row[name])
+        rows.append(row)
+    return rows
 
 
 @usage_page
@@ -86,21 +102,23 @@ def overview(request: HttpRequest, viewer: Viewer) -> HttpResponse:
                 }
                 for b in data.grants
             ],
-            "commits": [
-                {
-                    "c": s,
-                    "amount": money(s.commit.amount, cur),
-                    "spend": money(s.spend, cur),
-                    "forecast": money(s.forecast_spend, cur),
-                    "balance": money(s.grant.grant.balance, cur) if s.grant else "",
-                }
-                for s in data.commits
-            ],
+            "commits": [_commit_row(s, cur) for s in data.commits],
+            "entitlements": entitlement_rows(customer),
             "lines": [
                 explain_line(ln, cur, customer.timezone, names) for ln in data.computation.lines
             ],
         },
     )
+
+
+def _commit_row(s: Any, cur: str) -> dict[str, Any]:
+    return {
+        "c": s,
+        "amount": money(s.commit.amount, cur),
+        "spend": money(s.spend, cur),
+        "forecast": money(s.forecast_spend, cur),
+        "balance": money(s.grant.grant.balance, cur) if s.grant else "",
+    }
 
 
 def _pct(part: Any, whole: Any) -> int:

@@ -109,3 +109,16 @@ def test_memoised_grants_see_a_contract_override_at_once(settings):
         customer=customer, change=FeatureChange(feature=feature, limit=Decimal(50)), at=NOW
     )
     assert entitlement_check(**args).allowed  # the amendment bumped the contract
+
+
+def test_a_full_counter_still_answers_a_retry_and_refuses_a_reused_key():
+    from billingsite.errors import Conflict
+
+    customer, _, _ = metered_setup("20")
+    args = dict(customer=customer, feature_key="tokens", idempotency_key="all", at=NOW)
+    assert entitlement_consume(amount=Decimal(20), **args).allowed
+    retry = entitlement_consume(amount=Decimal(20), **args)
+    assert retry.allowed and retry.replayed and retry.remaining == 0
+    with pytest.raises(Conflict):
+        entitlement_consume(amount=Decimal(5), **args)
+    assert recorded(customer) == Decimal(20)

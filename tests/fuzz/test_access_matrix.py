@@ -188,6 +188,7 @@ ADMIN_MODELS = {
     "invoicing.reconciliationdifference": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {}),
     "invoicing.reconciliationrun": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {}),
     "invoicing.reservation": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {}),
+    "invoicing.spendcap": ("LLKKK", "LLDKK", "LLKKK", "LLDKK", {"delete_selected": "FA"}),
     "invoicing.stripeinvoice": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {}),
     "invoicing.taxrate": ("LLKKK", "LLDKK", "LLKKK", "LLDDD", {}),
     "invoicing.stripewebhookevent": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {"replay": "FA"}),

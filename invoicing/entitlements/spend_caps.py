@@ -24,7 +24,7 @@ from invoicing.models import Contract, ContractAmendment
 from invoicing.periods import local_date
 from invoicing.selectors.invoices import compute_for_period, contract_period
 from invoicing.services.contracts import touch_contract
-from invoicing.usage import metering_usage
+from invoicing.usage import default_usage
 
 
 def cap_in_effect(contract: Contract, day: date) -> SpendCap | None:
@@ -48,7 +48,7 @@ def spend_cap_reached(contract: Contract, at: datetime, *, announce: bool) -> bo
     if cap is None:
         return False
     period = contract_period(contract, at)
-    total = compute_for_period(contract, period, usage=metering_usage).total
+    total = compute_for_period(contract, period, usage=default_usage()).total
     if total < cap.amount:
         return False
     if announce:

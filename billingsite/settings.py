@@ -208,6 +208,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two choice sets share a field name: each gets its own component name.
+    "ENUM_NAME_OVERRIDES": {
+        "GrantKindEnum": "invoicing.models.credits.GrantKind",
+        "EntitlementDenialReasonEnum": [
+            "limit_reached",
+            "suspended",
+            "past_due",
+            "feature_disabled",
+            "unknown_feature",
+            "spend_cap",
+        ],
+    },
     # The shared error answers (400/401/403/404/409/413/415/429/503) of every operation.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

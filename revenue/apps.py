@@ -9,4 +9,14 @@ class RevenueConfig(AppConfig):
     def ready(self) -> None:
         """Import the Celery tasks; the revenue app finds its work by querying the apps below
         it (sources without journal entries), so nothing below imports revenue."""
+        from billingsite.finance import DEFERRED_REVENUE, register_finance_section
         from revenue import tasks  # noqa: F401  (registers the Celery tasks)
+        from revenue.finance import deferred_revenue_tables
+
+        register_finance_section(
+            DEFERRED_REVENUE,
+            "Deferred revenue",
+            deferred_revenue_tables,
+            explanation="From the journal's month close: opening + billed - recognized = "
+            "closing, per currency, for the last six months.",
+        )

@@ -18,6 +18,7 @@ from accounts.api.serializers import (
     CustomerOutput,
     CustomerUpdateInput,
 )
+from accounts.models import Customer
 from accounts.selectors import customer_for_key, customers_visible_to
 from billingsite.api.pagination import page_of
 
@@ -26,6 +27,8 @@ class CustomerListCreate(GenericAPIView):
     serializer_class = CustomerOutput
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
+        if getattr(self, "swagger_fake_view", False):  # the schema generator has no key
+            return Customer.objects.none()
         return customers_visible_to(request_key(self.request))
 
     @extend_schema(responses=CustomerOutput(many=True), summary="List customers")

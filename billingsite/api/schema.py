@@ -76,7 +76,8 @@ def _statuses_for(method: str, operation: dict[str, Any]) -> list[str]:
         statuses += ["401", "403", "429"]
     if method in _WRITE_METHODS:
         statuses.append("409")
-    if "requestBody" in operation:
+    if "requestBody" in operation or method in ("post", "put", "patch"):
+        # a write without a declared body still reads one if sent (too large, not JSON)
         statuses += ["413", "415"]
     statuses.append("503")
     return statuses

@@ -22,6 +22,7 @@ from accounts.api.acting import api_actor_with, api_person
 from accounts.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from billingsite.errors import AppError, NotFound
 from billingsite.money import amount_of
+from disputes.api.presenters import refund_data
 from disputes.models import Refund
 from disputes.services.refunds import (
     APPROVE_PERMISSION,
@@ -103,8 +104,6 @@ def refund_source(
 
 
 def refund_detail(refund: Refund) -> dict[str, Any]:
-    from disputes.api.views import refund_data
-
     return {
         **refund_data(refund),
         "needs_approval": refund.needs_approval,

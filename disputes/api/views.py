@@ -19,6 +19,7 @@ from accounts.api.idempotency import IDEMPOTENCY_PARAMETER
 from accounts.models import ApiKeyScope
 from billingsite.api.pagination import page_of
 from billingsite.errors import AppError
+from disputes.api.presenters import refund_data
 from disputes.api.refunds import RefundBody, refund_create
 from disputes.models import Dispute, Refund
 from disputes.selectors import disputes_for_api, refunds_for_api
@@ -52,22 +53,6 @@ def _filters(request: Request, statuses: list[str]) -> dict[str, Any]:
         "customer_external_id": request.query_params.get("customer") or None,
         "start": _when(request, "start"),
         "end": _when(request, "end"),
-    }
-
-
-def refund_data(refund: Refund) -> dict[str, Any]:
-    return {
-        "id": refund.pk,
-        "customer": refund.customer.external_id,
-        "invoice": refund.invoice.number if refund.invoice else None,
-        "stripe_charge_id": refund.payment.stripe_charge_id,
-        "stripe_refund_id": refund.stripe_refund_id,
-        "amount": money(refund.amount, refund.currency),
-        "currency": refund.currency,
-        "status": refund.status,
-        "reason": refund.reason,
-        "created_at": refund.created_at.isoformat(),
-        "settled_at": refund.settled_at.isoformat() if refund.settled_at else None,
     }
 
 

@@ -94,8 +94,8 @@ def collection_start(*, invoice_id: int, at: datetime, reason: str) -> bool:
     )
     if step is None:
         return False
-    data = {"invoice_id": invoice.pk, "customer_id": invoice.customer_id, "reason": reason}
-    emit("invoice.payment_failed", data, key=f"invoice.payment_failed:{invoice.pk}")
+    # invoice.payment_failed is announced once per failed payment by the Stripe mirror
+    # (invoicing.stripe.mirror), not again here.
     return True
 
 

@@ -92,6 +92,7 @@ class ExportDatasetList(APIView):
     @extend_schema(
         responses=DatasetListSerializer,
         summary="Export datasets and their schemas",
+        operation_id="v1_exports_list",
         tags=["exports"],
     )
     def get(self, request: Request) -> Response:
@@ -109,6 +110,7 @@ class ExportDatasetRows(APIView):
         ],
         responses=ExportPageSerializer,
         summary="A page of a dataset's rows, in cursor order",
+        operation_id="v1_exports_rows",
         tags=["exports"],
     )
     def get(self, request: Request, dataset: str) -> Response:

@@ -21,6 +21,14 @@ MAY_OUTLIVE_THE_VISIBILITY_TIMEOUT = {
     "invoicing.stripe.reconcile": "read-mostly; a second run records a second report",
     "billingsite.idempotency_keys_prune": "deletes expired rows; a second delete finds none",
     "billingsite.invariants_check": "read-only checks; a second run records a second result",
+    "invoicing.collections_advance": "each dunning step is a row unique per (invoice, step)",
+    "invoicing.alerts.periods_roll": (
+        "queues customers for evaluation; a trigger resolves once under its unique row"
+    ),
+    "revenue.post_pending": "posts each source once by its unique source key, under a lock",
+    "reporting.exports_nightly": (
+        "each (dataset, folder, format) cursor is taken FOR UPDATE SKIP LOCKED for the run"
+    ),
     "disputes.duplicates_refund": (
         "refund_request locks the payment and refuses more than is left to refund"
     ),

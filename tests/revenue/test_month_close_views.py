@@ -104,3 +104,19 @@ def test_admin_report_is_not_for_support() -> None:
     client = Client()
     client.force_login(staff("support"))
     assert client.get("/admin/revenue/journalentry/month-close/").status_code == 403
+
+
+def test_the_finance_dashboard_shows_the_deferred_revenue_roll_forward(january) -> None:  # type: ignore[no-untyped-def]
+    """The revenue app fills the dashboard's deferred-revenue panel from the month close."""
+    from billingsite.finance import DEFERRED_REVENUE, finance_section
+
+    section = finance_section(DEFERRED_REVENUE)
+    assert section is not None
+    (usd,) = section.func(date(2026, 1, 31))
+    assert usd.currency == "USD"
+    assert usd.columns == ["Opening", "Billed", "Recognized", "Closing"]
+    assert usd.rows[-1] == ("2026-01", ["0.00", "310.00", "310.00", "0.00"])
+    client = Client()
+    client.force_login(staff("finance"))
+    html = client.get("/admin/reporting/finance/").content.decode()
+    assert "Deferred revenue in USD" in html

@@ -123,7 +123,8 @@ def test_credit_balance_below_fires_announces_balance_low_and_resolves_on_top_up
             alerts_evaluate_customer(customer.pk)
         trigger = AlertTrigger.objects.get(alert=alert)
         assert trigger.resolved_reason == "recovered"
-        assert [e[0] for e in rec.events] == [
+        # (the top-up itself announces credit_grant.created: not the alert's to judge)
+        assert [e[0] for e in rec.events if e[0].startswith(("alert.", "credit."))] == [
             "alert.triggered",
             "credit.balance_low",
             "alert.resolved",

@@ -21,7 +21,9 @@ from accounts.models import Customer
 from billingsite.errors import Conflict, NotFound
 from invoicing.entitlements import selectors as sel
 from invoicing.entitlements.counters import counter_add, counter_adjust
-from invoicing.entitlements.models import Feature, Reservation, ReservationStatus
+from invoicing.entitlements.holds import close_hold as _close
+from invoicing.entitlements.holds import reservations_expire
+from invoicing.entitlements.models import Reservation, ReservationStatus
 from invoicing.entitlements.services import (
     Decision,
     _require_metered,
@@ -195,35 +197,3 @@ def _require_held(res: Reservation, at: datetime) -> None:
             f"This reservation is {res.status} already.",
             details={"status": res.status},
         )
-
-
-def _close(res: Reservation, status: str, at: datetime, **fields: Any) -> Reservation:
-    res.status = status
-    res.closed_at = at
-    for name, value in fields.items():
-        setattr(res, name, value)
-    res.save(update_fields=["status", "closed_at", *fields])
-    return res
-
-
-def reservations_expire(
-    *,
-    now: datetime | None = None,
-    customer: Customer | None = None,
-    feature: Feature | None = None,
-    batch: int = 500,
-) -> int:
-    """Return every hold past its expiry to its counter; returns how many."""
-    now = now or timezone.now()
-    due = Reservation.objects.filter(status=ReservationStatus.HELD, expires_at__lte=now)
-    if customer is not None:
-        due = due.filter(counter__customer=customer)
-    if feature is not None:
-        due = due.filter(counter__feature=feature)
-    count = 0
-    with transaction.atomic():
-        for res in due.select_for_update(skip_locked=True, of=("self",)).order_by("pk")[:batch]:
-            counter_adjust(res.counter_id, used=ZERO, reserved=-res.amount, limit=None)
-            _close(res, ReservationStatus.EXPIRED, now)
-            count += 1
-    return count

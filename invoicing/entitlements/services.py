@@ -21,6 +21,7 @@ from accounts.models import Customer
 from billingsite.errors import AppError, Conflict
 from invoicing.entitlements import selectors as sel
 from invoicing.entitlements.counters import CounterState, counter_add
+from invoicing.entitlements.holds import reservations_expire
 from invoicing.entitlements.models import FeatureType
 from invoicing.entitlements.spend_caps import spend_cap_reached
 from metering.ingest.service import CONFLICT, DUPLICATE, REJECTED, events_ingest
@@ -248,6 +249,4 @@ def _already_recorded(event_id: str, amount: Decimal) -> bool:
 
 def _sweep_expired(customer: Customer, ent: sel.Entitlement, at: datetime) -> bool:
     """Return this counter's expired holds before refusing; True if any was returned."""
-    from invoicing.entitlements.reservations import reservations_expire
-
     return reservations_expire(now=at, customer=customer, feature=ent.feature) > 0

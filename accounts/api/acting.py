@@ -12,22 +12,21 @@ no person, and refused where a named person is required (approving a refund: fou
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 
+from accounts.api.authentication import request_key
 from billingsite.errors import AppError
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-    from accounts.models import ApiKey
-
 
 def api_actor(request: Request) -> User | None:
     """The key's creator (None for a system key); history written from now on names them."""
-    key = cast("ApiKey", request.auth)
+    key = request_key(request)
     actor = key.created_by
     if actor is not None:
         if not actor.is_active:
@@ -44,7 +43,7 @@ def api_actor(request: Request) -> User | None:
 def api_actor_with(request: Request, *permissions: str) -> User | None:
     """``api_actor``, refused (403) unless the creator holds every one of ``permissions``, as
     the admin would refuse them. A customer-bound key never changes billing terms."""
-    if cast("ApiKey", request.auth).customer_id is not None:
+    if request_key(request).customer_id is not None:
         raise PermissionDenied("A customer-bound API key cannot do this.")
     actor = api_actor(request)
     if actor is not None and not actor.has_perms(permissions):

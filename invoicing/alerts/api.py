@@ -4,7 +4,7 @@ only its customer's alerts (never plan-wide ones)."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -13,8 +13,9 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.models import ApiKey
+from accounts.api.authentication import request_key
 from accounts.selectors import customer_for_key
+from billingsite.api.pagination import page_of
 from billingsite.errors import NotFound
 from invoicing.alerts.models import Alert, AlertTrigger, AlertType
 from invoicing.alerts.selectors import alerts_visible_to, triggers_for
@@ -138,9 +139,9 @@ def _references(request: Request, values: dict[str, Any]) -> dict[str, Any]:
     """Turn external ids and keys into objects; a bound key may only name its customer."""
     out = dict(values)
     if "customer" in out:
-        out["customer"] = customer_for_key(key(request), out["customer"])
+        out["customer"] = customer_for_key(request_key(request), out["customer"])
     if "plan" in out:
-        if key(request).customer_id is not None:
+        if request_key(request).customer_id is not None:
             raise PermissionDenied("A customer-bound API key cannot create plan-wide alerts.")
         plan = Plan.objects.filter(key=out["plan"]).first()
         if plan is None:
@@ -153,13 +154,8 @@ def _references(request: Request, values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def key(request: Request) -> ApiKey:
-    """The API key the request authenticated with (``HasScope`` let only keys through)."""
-    return cast(ApiKey, request.auth)
-
-
 def alert_for(request: Request, alert_id: int) -> Alert:
-    alert = alerts_visible_to(key(request)).filter(pk=alert_id).first()
+    alert = alerts_visible_to(request_key(request)).filter(pk=alert_id).first()
     if alert is None:
         raise NotFound(f"No alert #{alert_id}.")
     return alert
@@ -170,11 +166,11 @@ class AlertListCreate(GenericAPIView):
 
     @extend_schema(responses=AlertOutput(many=True), summary="List alerts (?customer=)")
     def get(self, request: Request) -> Response:
-        alerts = alerts_visible_to(key(request))
+        alerts = alerts_visible_to(request_key(request))
         if "customer" in request.query_params:
-            customer = customer_for_key(key(request), request.query_params["customer"])
+            customer = customer_for_key(request_key(request), request.query_params["customer"])
             alerts = alerts.filter(customer=customer)
-        page = self.paginate_queryset(alerts) or []
+        page = page_of(self, alerts)
         return self.get_paginated_response([alert_data(a) for a in page])
 
     @extend_schema(request=AlertInput, responses={201: AlertOutput}, summary="Create an alert")
@@ -182,7 +178,7 @@ class AlertListCreate(GenericAPIView):
         data = AlertInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = _references(request, dict(data.validated_data))
-        alert = alert_create(actor=key(request).created_by, **values)
+        alert = alert_create(actor=request_key(request).created_by, **values)
         return Response(alert_data(alert), status=status.HTTP_201_CREATED)
 
 
@@ -197,11 +193,13 @@ class AlertDetail(GenericAPIView):
         data = AlertPatch(data=request.data)
         data.is_valid(raise_exception=True)
         changes = _references(request, dict(data.validated_data))
-        return Response(alert_data(alert_update(alert, actor=key(request).created_by, **changes)))
+        return Response(
+            alert_data(alert_update(alert, actor=request_key(request).created_by, **changes))
+        )
 
     @extend_schema(responses={204: None}, summary="Delete an alert and its trigger history")
     def delete(self, request: Request, alert_id: int) -> Response:
-        alert_delete(alert_for(request, alert_id), actor=key(request).created_by)
+        alert_delete(alert_for(request, alert_id), actor=request_key(request).created_by)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -211,5 +209,5 @@ class AlertTriggerList(GenericAPIView):
     @extend_schema(responses=TriggerOutput(many=True), summary="An alert's triggers, newest first")
     def get(self, request: Request, alert_id: int) -> Response:
         alert = alert_for(request, alert_id)
-        page = self.paginate_queryset(triggers_for(alert)) or []
+        page = page_of(self, triggers_for(alert))
         return self.get_paginated_response([trigger_data(t) for t in page])

@@ -5,7 +5,7 @@ reading needs ``read``. A customer-bound key sees no runs (they span every custo
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.db import transaction
 from django.urls import reverse
@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from accounts.api.acting import api_actor_with
 from accounts.api.authentication import request_key
 from accounts.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
-from accounts.models import ApiKey, ApiKeyScope
+from accounts.models import ApiKeyScope
 from billingsite.api.pagination import page_of
 from billingsite.errors import NotFound
 from invoicing.models import BillingRun, BillingRunTrigger
@@ -74,7 +74,7 @@ def run_data(run: BillingRun) -> dict[str, Any]:
 
 
 def _refuse_bound(request: Request) -> None:
-    if cast(ApiKey, request_key(request)).customer_id is not None:
+    if request_key(request).customer_id is not None:
         raise PermissionDenied("A customer-bound API key sees no billing runs.")
 
 

@@ -151,7 +151,7 @@ def _invoice_row(obj: Invoice) -> Row:
 INVOICES = Dataset(
     name="invoices",
     version=1,
-    description="Every invoice that left draft (finalized, paid, void, uncollectible).",
+    description="Every invoice that left draft (finalized, past due, paid, void, uncollectible).",
     columns=(
         c.ident(),
         c.text("number", "The invoice number (gapless per series).", nullable=False),
@@ -159,7 +159,7 @@ INVOICES = Dataset(
         c.customer(),
         c.integer("contract_id", "Tally's id of the contract billed."),
         c.text("kind", "period (a billing period) or reissue (replaces a voided invoice)."),
-        c.text("status", "finalized, paid, void or uncollectible."),
+        c.text("status", "finalized, past_due, paid, void or uncollectible."),
         c.currency(),
         c.money("total", "The invoice total (sum of its rounded lines)."),
         c.when("period_start", "Start of the billed period, inclusive"),

@@ -12,6 +12,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from billingsite.api.pagination import page_of
 from billingsite.webhooks import services
 from billingsite.webhooks.api.serializers import (
     ReplayInput,
@@ -48,7 +49,7 @@ class WebhookEndpointListCreate(_WebhookView):
 
     @extend_schema(responses=WebhookEndpointOutput(many=True), summary="List webhook endpoints")
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
+        page = page_of(self, self.get_queryset())
         return self.get_paginated_response(WebhookEndpointOutput(page, many=True).data)
 
     @extend_schema(

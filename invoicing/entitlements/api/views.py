@@ -13,9 +13,11 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.api.authentication import request_key
 from accounts.api.permissions import HasScope, scope_allows
-from accounts.models import ApiKey, ApiKeyScope
+from accounts.models import ApiKeyScope
 from accounts.selectors import customer_for_key
+from billingsite.api.pagination import page_of
 from billingsite.errors import NotFound
 from invoicing.entitlements import grants
 from invoicing.entitlements import reservations as res
@@ -54,14 +56,8 @@ def presented(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def api_key(request: Request) -> ApiKey:
-    key = request.auth
-    assert isinstance(key, ApiKey)  # HasScope let only API keys in
-    return key
-
-
 def _unbound(request: Request, what: str) -> None:
-    if api_key(request).customer_id is not None:
+    if request_key(request).customer_id is not None:
         raise PermissionDenied(f"A customer-bound API key cannot {what}.")
 
 
@@ -70,7 +66,7 @@ class FeatureListCreate(GenericAPIView):
 
     @extend_schema(responses=s.FeatureOutput(many=True), summary="List features")
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(Feature.objects.order_by("key")) or []
+        page = page_of(self, Feature.objects.order_by("key"))
         return self.get_paginated_response([feature_data(f) for f in page])
 
     @extend_schema(
@@ -99,7 +95,7 @@ class CustomerEntitlements(GenericAPIView):
         summary="Every feature with enabled, limit, used, remaining, resets_at, value",
     )
     def get(self, request: Request, external_id: str) -> Response:
-        customer = customer_for_key(api_key(request), external_id)
+        customer = customer_for_key(request_key(request), external_id)
         at = timezone.now()
         rows = [
             presented(entitlement_data(customer, ent, at=at))
@@ -114,12 +110,12 @@ class CustomerEntitlements(GenericAPIView):
     )
     def post(self, request: Request, external_id: str) -> Response:
         _unbound(request, "change entitlements")
-        customer = customer_for_key(api_key(request), external_id)
+        customer = customer_for_key(request_key(request), external_id)
         data = s.GrantInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         change = grants.FeatureChange(feature=_feature(values.pop("feature")), **values)
-        actor = api_key(request).created_by
+        actor = request_key(request).created_by
         grants.customer_feature_override(customer=customer, change=change, actor=actor)
         at = timezone.now()
         ent = entitlements_for(customer, at=at, feature_key=change.feature.key)[0]
@@ -147,7 +143,7 @@ class Check(GenericAPIView):
         summary="Would this amount be granted? (no side effects)",
     )
     def post(self, request: Request, external_id: str) -> Response:
-        customer = customer_for_key(api_key(request), external_id)
+        customer = customer_for_key(request_key(request), external_id)
         data = s.CheckInput(data=request.data)
         data.is_valid(raise_exception=True)
         decision = entitlement_check(
@@ -167,7 +163,7 @@ class Consume(GenericAPIView):
         summary="Check and record atomically (a usage event; retries answer the first result)",
     )
     def post(self, request: Request, external_id: str) -> Response:
-        customer = customer_for_key(api_key(request), external_id)
+        customer = customer_for_key(request_key(request), external_id)
         data = s.ConsumeInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -194,7 +190,7 @@ class Reservations(GenericAPIView):
         summary="Hold an amount until it expires (201), or refuse (200, allowed false)",
     )
     def post(self, request: Request, external_id: str) -> Response:
-        customer = customer_for_key(api_key(request), external_id)
+        customer = customer_for_key(request_key(request), external_id)
         data = s.ReservationInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -219,7 +215,7 @@ class ReservationCommit(GenericAPIView):
         summary="Settle a hold at its final amount (recorded as a usage event)",
     )
     def post(self, request: Request, external_id: str, reservation: str) -> Response:
-        customer = customer_for_key(api_key(request), external_id)
+        customer = customer_for_key(request_key(request), external_id)
         data = s.CommitInput(data=request.data)
         data.is_valid(raise_exception=True)
         done = res.reservation_commit(
@@ -236,6 +232,6 @@ class ReservationRelease(GenericAPIView):
 
     @extend_schema(request=None, responses=s.ReservationOutput, summary="Return a hold")
     def post(self, request: Request, external_id: str, reservation: str) -> Response:
-        customer = customer_for_key(api_key(request), external_id)
+        customer = customer_for_key(request_key(request), external_id)
         done = res.reservation_release(customer=customer, reservation_id=reservation)
         return Response(reservation_body(done))

@@ -14,13 +14,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from billingsite.money import (
-    SupportsAmount,
-    amount_of,
-    format_amount,
-    format_decimal,
-    round_line,
-)
+from billingsite.display import money_text, quantity_text
+from billingsite.money import SupportsAmount
 from invoicing.models import InvoiceLine, LineKind
 from invoicing.selectors.computation import LineDraft
 
@@ -38,25 +33,12 @@ PRICE_MODELS = {
 
 
 def money(amount: Decimal | int | SupportsAmount, currency: str) -> str:
-    """ "1,234.50 USD" for a rounded amount (thousands separators for reading only)."""
-    text = format_amount(round_line(amount_of(amount, currency), currency), currency)
-    whole, _, frac = text.partition(".")
-    sign = "-" if whole.startswith("-") else ""
-    grouped = f"{int(whole.lstrip('-')):,}"
-    return f"{sign}{grouped}{'.' + frac if frac else ''} {currency}"
+    """ "1,234.50 USD" for a rounded amount (``billingsite.display.money_text``)."""
+    return money_text(amount, currency)
 
 
 def number(value: Decimal | None) -> str:
-    if value is None:
-        return "—"
-    text = format_decimal(
-        Decimal(value).normalize() if value == value.to_integral_value() else Decimal(value)
-    )
-    whole, _, frac = text.partition(".")
-    sign = "-" if whole.startswith("-") else ""
-    return f"{sign}{int(whole.lstrip('-')):,}" + (
-        f".{frac.rstrip('0')}" if frac.rstrip("0") else ""
-    )
+    return quantity_text(value)
 
 
 def local_range(start: datetime, end: datetime, tz: str) -> str:

@@ -138,3 +138,8 @@ ENTITLEMENTS_RESERVATION_DEFAULT_SECONDS = int(
 ENTITLEMENTS_CACHE_SECONDS = float(
     os.environ.get("ENTITLEMENTS_CACHE_SECONDS", "0" if TESTING else "5")
 )
+
+# --- Usage event store (issue 16) ------------------------------------------------------------
+# Where usage events are kept and counted: "postgres" (default, the system of record) or another
+# registered store (metering.stores.register_store), e.g. "chdb:<path>" or "clickhouse://...".
+TALLY_EVENT_STORE = os.environ.get("TALLY_EVENT_STORE", "")

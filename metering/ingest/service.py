@@ -24,10 +24,10 @@ from django.utils import timezone
 from accounts.models import ApiKey
 from metering import metrics
 from metering.ingest.limits import IngestLimits, ingest_limits
-from metering.ingest.store import insert_events
 from metering.ingest.wire import EventValidator, Rejection, ValidEvent
 from metering.kicks import rollup_kick
 from metering.models import EventConflict, RejectedEvent
+from metering.stores import event_store
 
 ACCEPTED, DUPLICATE, CONFLICT = "accepted", "duplicate", "conflict"
 UNATTRIBUTED, REJECTED = "unattributed", "rejected"
@@ -138,7 +138,9 @@ def _store(
             repeats.append(event)
         else:
             first[event.event_id] = event
-    inserted, stored = insert_events(list(first.values()), customer_ids, received_at, namespace)
+    inserted, stored = event_store().insert_events(
+        list(first.values()), customer_ids, received_at, namespace
+    )
     reference = {eid: (pk, first[eid].content_hash) for eid, pk in inserted.items()}
     reference.update(stored)
     conflicts: list[tuple[ValidEvent, int | None]] = []

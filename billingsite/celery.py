@@ -6,7 +6,10 @@ import time
 from celery import Celery
 from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
 
+from billingsite.broker import harden_redis_restore
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billingsite.settings")
+harden_redis_restore()
 
 app = Celery("billingsite")
 app.config_from_object("django.conf:settings", namespace="CELERY")

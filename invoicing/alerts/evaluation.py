@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -26,6 +26,9 @@ from billingsite.events import emit
 from billingsite.outbox.services import outbox_enqueue
 from invoicing.alerts.models import Alert, AlertOwner, AlertTrigger, AlertType
 from invoicing.alerts.values import CustomerSnapshot
+
+if TYPE_CHECKING:
+    from invoicing.alerts.chunk import Chunk
 
 # A recurring threshold far below the value (a threshold of 1 on a meter at 10^9) would fire a
 # trigger per multiple; only the latest MAX_STEPS multiples not yet fired are recorded.
@@ -58,27 +61,34 @@ def alerts_for(customer: Customer, snap: CustomerSnapshot) -> list[Alert]:
     return list(Alert.objects.filter(scope, enabled=True).select_related("meter").order_by("pk"))
 
 
-def alerts_evaluate_customer(customer_id: int, *, now: datetime | None = None) -> Evaluation:
-    """Fire and resolve ``customer_id``'s alerts as of ``now``, in one transaction."""
-    now = now or timezone.now()
+def alerts_evaluate_customer(
+    customer_id: int, *, now: datetime | None = None, chunk: Chunk | None = None
+) -> Evaluation:
+    """Fire and resolve ``customer_id``'s alerts as of ``now``, in one transaction.
+
+    ``chunk`` holds what a batch of evaluations read ahead (``invoicing.alerts.chunk``); the
+    customer is evaluated as of the chunk's instant then."""
     with transaction.atomic():
-        customer = Customer.objects.get(pk=customer_id)
-        snap = CustomerSnapshot.load(customer, now)
+        if chunk is not None and customer_id in chunk.snapshots:
+            now, snap = chunk.at, chunk.snapshots[customer_id]
+            alerts, existing = chunk.alerts[customer_id], chunk.fired[customer_id]
+        else:
+            now = now or timezone.now()
+            snap = CustomerSnapshot.load(Customer.objects.get(pk=customer_id), now)
+            alerts = alerts_for(snap.customer, snap)
+            existing = _existing(customer_id, snap.period_start) if alerts else {}
         resolved = resolve_ended_periods(customer_id, now)
-        alerts = alerts_for(customer, snap)
         fired: list[int] = []
-        if alerts:
-            existing = _existing(customer_id, snap.period_start)
-            for alert in alerts:
-                done = existing.get(alert.pk, {})
-                if all_fired(alert, done):
-                    continue  # nothing left to fire this period: skip the (costly) reading
-                value = snap.value(alert)
-                if value is None:
-                    continue
-                fired += _fire(alert, snap, value, done)
-                if alert.type == AlertType.CREDIT_BALANCE_BELOW:
-                    resolved += _resolve_recovered(alert, snap, value, now)
+        for alert in alerts:
+            done = existing.get(alert.pk, {})
+            if all_fired(alert, done):
+                continue  # nothing left to fire this period: skip the (costly) reading
+            value = snap.value(alert)
+            if value is None:
+                continue
+            fired += _fire(alert, snap, value, done)
+            if alert.type == AlertType.CREDIT_BALANCE_BELOW:
+                resolved += _resolve_recovered(alert, snap, value, now)
     return Evaluation(len(alerts), fired, resolved)
 
 

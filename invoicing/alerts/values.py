@@ -1,10 +1,11 @@
 """What an alert measures, for one customer at one instant, and in which billing period.
 
-Each value comes from the code that owns it: usage from ``metering.selectors.usage_for_period``
-(the selector invoices and usage pages share), spend from ``upcoming_invoice`` (the computation
-that drafts and finalizes invoices), credit balances from the credit ledger selectors, commit
-burn from the prepaid commits' credit grants. ``None`` means "not measurable now" (no contract,
-no commit): the alert is skipped, never fired on a guess.
+Each value comes from the code that owns it: usage through ``invoicing.usage.MeteringUsage``
+(the selector invoices and usage pages share), spend from ``compute_for_period`` for the period
+in effect (the computation that drafts and finalizes invoices, as ``upcoming_invoice`` does),
+credit balances from the credit ledger selectors, commit burn from the prepaid commits' credit
+grants. ``None`` means "not measurable now" (no contract, no commit): the alert is skipped,
+never fired on a guess.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from django.db.models import Q
 
@@ -21,9 +22,8 @@ from billingsite.errors import AppError
 from invoicing.alerts.models import Alert, AlertType
 from invoicing.models import CommitKind, Contract
 from invoicing.selectors.credits import customer_credit_summary, grants_with_balance
-from invoicing.selectors.invoices import contract_period, current_contract, upcoming_invoice
-from invoicing.usage import MeteringUsage
-from metering.selectors import usage_for_period
+from invoicing.selectors.invoices import compute_for_period, contract_period, current_contract
+from invoicing.usage import MeteringUsage, UsageSource
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -38,16 +38,28 @@ class CustomerSnapshot:
     contract: Contract | None
     period_start: datetime
     period_end: datetime
+    usage: UsageSource = field(default_factory=MeteringUsage)
     _cache: dict[Any, Decimal | None] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, customer: Customer, at: datetime) -> CustomerSnapshot:
-        contract = current_contract(customer, at)
+    def load(
+        cls,
+        customer: Customer,
+        at: datetime,
+        *,
+        contract: Contract | Literal[False] | None = False,
+        usage: UsageSource | None = None,
+    ) -> CustomerSnapshot:
+        """``contract`` (the one in effect, or None) when the caller read it already;
+        ``usage`` a source shared by a chunk of customers (``invoicing.alerts.chunk``)."""
+        if contract is False:
+            contract = current_contract(customer, at)
+        source = usage or MeteringUsage()
         if contract is not None:
             period = contract_period(contract, at)
-            return cls(customer, at, contract, period.start, period.end)
+            return cls(customer, at, contract, period.start, period.end, source)
         start, end = calendar_month(at)
-        return cls(customer, at, None, start, end)
+        return cls(customer, at, None, start, end, source)
 
     def value(self, alert: Alert) -> Decimal | None:
         key = (alert.type, alert.meter_id, repr(sorted(alert.group_filter.items())), alert.currency)
@@ -67,20 +79,20 @@ def calendar_month(at: datetime) -> tuple[datetime, datetime]:
 def usage_value(snap: CustomerSnapshot, alert: Alert) -> Decimal | None:
     assert alert.meter is not None
     wanted = {k: str(v) for k, v in (alert.group_filter or {}).items()}
-    usage = usage_for_period(
+    reading = snap.usage(
         customer=snap.customer,
-        meter=alert.meter,
+        meter_key=alert.meter.key,
         start=snap.period_start,
         end=snap.period_end,
         group_by=sorted(wanted) or None,
     )
     if not wanted:
-        return usage.total or ZERO
+        return reading.total
     return sum(
         (
-            g.value or ZERO
-            for g in usage.groups
-            if all(str((g.group or {}).get(k)) == v for k, v in wanted.items())
+            value
+            for group, value in reading.groups
+            if all(str(group.get(k)) == v for k, v in wanted.items())
         ),
         ZERO,
     )
@@ -90,7 +102,8 @@ def spend_value(snap: CustomerSnapshot, alert: Alert) -> Decimal | None:
     if snap.contract is None:
         return None
     try:
-        _, computation = upcoming_invoice(snap.customer, at=snap.at, usage=MeteringUsage())
+        period = contract_period(snap.contract, snap.at)
+        computation = compute_for_period(snap.contract, period, usage=snap.usage)
     except AppError:  # no contract in effect, a price that cannot be computed yet
         return None
     return Decimal(computation.total)

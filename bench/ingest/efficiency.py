@@ -14,7 +14,9 @@ through psutil) of every process involved.
   worker, rollups caught up before the CPU is read).
 - CPU per 1,000 events: user + system seconds of gunicorn (master and workers), the Celery
   worker (with beat) and PostgreSQL (postmaster, backends, background writers), including
-  children that exited; for the ceiling, PostgreSQL plus the client processes.
+  children that exited, until the rollup queue is empty again; for the ceiling, the same plus
+  its client processes (its rows are queued and rolled up like Tally's, so both figures
+  carry the same rollup work and the difference is what Tally adds).
 """
 
 from __future__ import annotations
@@ -136,7 +138,17 @@ def _ceiling_client(rows: list[list[tuple[Any, ...]]], start_at: float, out: Con
         out.send((sum(len(b) for b in rows), time.monotonic() - started))
 
 
-def ceiling(batch: int, clients: int, events: int, pg_pid: int) -> Measure:
+def _drain(limit: float = 120.0) -> None:
+    """Wait until the rollup worker has emptied the rollup queue."""
+    with dbs.connect(DATABASE) as conn:
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if not conn.execute("SELECT count(*) FROM metering_rollupqueue").fetchone()[0]:
+                return
+            time.sleep(0.2)
+
+
+def ceiling(batch: int, clients: int, events: int, pids: list[int]) -> Measure:
     from django.db import connection
 
     tag = uuid.uuid4().hex[:8]
@@ -152,13 +164,14 @@ def ceiling(batch: int, clients: int, events: int, pg_pid: int) -> Measure:
         proc.start()
         pipes.append(parent)
         procs.append(proc)
-    cpu0 = tree_cpu([pg_pid])
+    cpu0 = tree_cpu(pids)
     self0 = psutil.Process().cpu_times()
     results = [pipe.recv() for pipe in pipes]
     for proc in procs:
         proc.join(30)
+    _drain()  # the rollups of these events are part of their cost, as for Tally's
     self1 = psutil.Process().cpu_times()
-    cpu = tree_cpu([pg_pid]) - cpu0
+    cpu = tree_cpu(pids) - cpu0
     cpu += (self1.children_user + self1.children_system) - (
         self0.children_user + self0.children_system
     )
@@ -173,10 +186,18 @@ def ceiling(batch: int, clients: int, events: int, pg_pid: int) -> Measure:
 
 
 def tally(
-    port: int, api_key: str, batch: int, clients: int, duration: float, pids: list[int]
+    port: int,
+    api_key: str,
+    batch: int,
+    clients: int,
+    duration: float,
+    pids: list[int],
+    profile: str | None = None,
 ) -> Measure:
+    from bench.ingest import profile as sampling
     from bench.ingest import scenarios
 
+    spy = sampling.start(pids[0], Path(profile) / f"web-batch{batch}.txt") if profile else None
     cpu0 = [tree_cpu([pid]) for pid in pids]
     result = scenarios.run(
         database=DATABASE,
@@ -188,6 +209,8 @@ def tally(
         duration=duration,
         customers=CUSTOMERS,
     )
+    if spy is not None:
+        sampling.stop(spy)
     parts = {
         name: tree_cpu([pid]) - before
         for name, pid, before in zip(("web", "worker", "postgres"), pids, cpu0, strict=True)
@@ -207,6 +230,9 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per Tally scenario")
     parser.add_argument("--web-workers", type=int, default=5)
     parser.add_argument("--label", default="", help="names this run in the table (e.g. before)")
+    parser.add_argument(
+        "--profile", help="directory: py-spy the web workers during the first round's scenarios"
+    )
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
     args = parser.parse_args()
     from bench.ingest import servers
@@ -225,8 +251,16 @@ def main() -> int:
         for round_no in range(args.rounds):
             for batch, clients, events in plan:
                 for m in (
-                    ceiling(batch, clients, events, pg_pid),
-                    tally(running.port, api_key, batch, clients, args.duration, pids),
+                    ceiling(batch, clients, events, pids),
+                    tally(
+                        running.port,
+                        api_key,
+                        batch,
+                        clients,
+                        args.duration,
+                        pids,
+                        args.profile if round_no == 0 else None,
+                    ),
                 ):
                     print(
                         f"[efficiency] round {round_no + 1} {m.path:7} batch {batch:4}: "

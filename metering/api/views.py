@@ -43,6 +43,40 @@ INGEST_DESCRIPTION = (
 )
 
 
+COMPACT_PARAMETERS = [
+    OpenApiParameter(
+        "outcomes",
+        str,
+        OpenApiParameter.QUERY,
+        enum=["all", "not_accepted"],
+        description="`not_accepted`: the compact response, with the counts and only the "
+        "outcomes of events that were not accepted (each with its input `index`). The same "
+        "events are stored with the same outcomes either way. Default `all`.",
+    ),
+    OpenApiParameter(
+        "Prefer",
+        str,
+        OpenApiParameter.HEADER,
+        description="`return=minimal` asks for the compact response (as `outcomes=not_accepted`; "
+        "answered with `Preference-Applied: return=minimal`). The query parameter wins.",
+    ),
+]
+
+
+def _compact_asked(request: Request) -> bool:
+    mode = request.query_params.get("outcomes")
+    if mode is not None:
+        if mode not in ("all", "not_accepted"):
+            raise AppError(
+                "validation_error",
+                "outcomes must be all or not_accepted.",
+                details={"outcomes": f"{mode[:40]!r} is not one of all, not_accepted."},
+            )
+        return mode == "not_accepted"
+    prefer = request.META.get("HTTP_PREFER", "")
+    return any(p.strip().lower() == "return=minimal" for p in prefer.replace(";", ",").split(","))
+
+
 def _ingest_description() -> str:
     from django.conf import settings
 
@@ -68,11 +102,13 @@ class Events(GenericAPIView):
     @extend_schema(
         request=s.IngestRequest,
         responses={200: s.IngestResponse},
+        parameters=COMPACT_PARAMETERS,
         summary="Ingest usage events",
         description=_ingest_description(),
     )
     def post(self, request: Request) -> Response:
         started = time.perf_counter()
+        compact = _compact_asked(request)
         limits = ingest_limits()
         body = read_body(request._request, limits)
         document, imprecise = decode_body(
@@ -83,7 +119,10 @@ class Events(GenericAPIView):
             api_key=request_key(request), events=events, limits=limits, check_imprecise=imprecise
         )
         metrics.INGEST_BATCH_SECONDS.observe(time.perf_counter() - started)
-        return Response(result.as_dict())
+        response = Response(result.as_dict(only_not_accepted=compact))
+        if compact and "outcomes" not in request.query_params:
+            response["Preference-Applied"] = "return=minimal"
+        return response
 
     @extend_schema(
         parameters=[s.EventQuery],

@@ -193,6 +193,7 @@ def tally(
     duration: float,
     pids: list[int],
     profile: str | None = None,
+    path: str = "/api/v1/events",
 ) -> Measure:
     from bench.ingest import profile as sampling
     from bench.ingest import scenarios
@@ -208,6 +209,7 @@ def tally(
         clients=clients,
         duration=duration,
         customers=CUSTOMERS,
+        path=path,
     )
     if spy is not None:
         sampling.stop(spy)
@@ -232,6 +234,9 @@ def main() -> int:
     parser.add_argument("--label", default="", help="names this run in the table (e.g. before)")
     parser.add_argument(
         "--profile", help="directory: py-spy the web workers during the first round's scenarios"
+    )
+    parser.add_argument(
+        "--compact", action="store_true", help="clients ask for the compact ingest response"
     )
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
     args = parser.parse_args()
@@ -260,6 +265,9 @@ def main() -> int:
                         args.duration,
                         pids,
                         args.profile if round_no == 0 else None,
+                        "/api/v1/events?outcomes=not_accepted"
+                        if args.compact
+                        else "/api/v1/events",
                     ),
                 ):
                     print(

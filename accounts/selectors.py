@@ -17,9 +17,16 @@ def customers_visible_to(api_key: ApiKey | None) -> QuerySet[Customer]:
     return qs
 
 
-def customer_for_key(api_key: ApiKey | None, external_id: str) -> Customer:
-    """The customer named ``external_id`` if this key may see it; 404 otherwise (no leak)."""
-    customer = customers_visible_to(api_key).filter(external_id=external_id).first()
+def customer_for_key(
+    api_key: ApiKey | None, external_id: str, *, with_aliases: bool = True
+) -> Customer:
+    """The customer named ``external_id`` if this key may see it; 404 otherwise (no leak).
+    ``with_aliases=False`` skips the second query that loads its aliases (hot read paths
+    that never show them, e.g. the usage API)."""
+    qs = customers_visible_to(api_key)
+    if not with_aliases:
+        qs = qs.prefetch_related(None)
+    customer = qs.filter(external_id=external_id).first()
     if customer is None:
         raise NotFound(f"No customer with external id {external_id!r}.")
     return customer

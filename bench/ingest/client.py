@@ -30,6 +30,7 @@ class ClientPlan:
     customers: int
     run_id: str
     client_no: int
+    path: str = "/api/v1/events"
 
 
 def build_bodies(plan: ClientPlan) -> list[bytes]:
@@ -82,7 +83,7 @@ def run_client(plan: ClientPlan, out: Connection) -> None:
             break
         started = time.monotonic()
         try:
-            conn.request("POST", "/api/v1/events", body=body, headers=headers)
+            conn.request("POST", plan.path, body=body, headers=headers)
             response = conn.getresponse()
             payload = response.read()
         except (OSError, http.client.HTTPException):

@@ -67,6 +67,7 @@ def run(
     duration: float,
     customers: int,
     catch_up_limit: float = 120.0,
+    path: str = "/api/v1/events",
 ) -> ScenarioResult:
     name = f"batch {batch}, {int(duplicates * 100)}% duplicates"
     expected_rate = 60_000 if batch >= 1000 else 20_000
@@ -78,7 +79,7 @@ def run(
     for n in range(clients):
         parent, child = ctx.Pipe(duplex=False)
         plan = ClientPlan(
-            port, api_key, batch, duplicates, bodies, start_at, duration, customers, run_id, n
+            port, api_key, batch, duplicates, bodies, start_at, duration, customers, run_id, n, path
         )
         proc = ctx.Process(target=run_client, args=(plan, child), daemon=True)
         proc.start()

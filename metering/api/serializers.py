@@ -31,7 +31,12 @@ class IngestResponse(serializers.Serializer):
     conflict = serializers.IntegerField()
     unattributed = serializers.IntegerField()
     rejected = serializers.IntegerField()
-    events = EventOutcome(many=True)
+    events = EventOutcome(
+        many=True,
+        help_text="Every event's outcome, in input order; in the compact response "
+        "(`?outcomes=not_accepted` or `Prefer: return=minimal`) only the outcomes of events "
+        "that were not accepted, still in input order, each with its `index`.",
+    )
 
 
 EVENT_SHAPE = (

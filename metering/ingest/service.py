@@ -42,8 +42,14 @@ class IngestResult:
     counts: dict[str, int] = field(default_factory=dict)
     inserted_pks: list[int] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {**{k: self.counts.get(k, 0) for k in OUTCOMES}, "events": self.events}
+    def as_dict(self, *, only_not_accepted: bool = False) -> dict[str, Any]:
+        """Counts and outcomes; ``only_not_accepted`` keeps the outcomes of the events that
+        were not accepted (still in input order, each with its ``index``): the compact
+        response, most of whose events are usually accepted."""
+        events = self.events
+        if only_not_accepted:
+            events = [e for e in events if e["status"] != ACCEPTED]
+        return {**{k: self.counts.get(k, 0) for k in OUTCOMES}, "events": events}
 
 
 def resolve_customers(refs: Iterable[str]) -> dict[str, int]:

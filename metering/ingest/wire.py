@@ -9,7 +9,6 @@ properties), so a re-send of an event without timestamp is a duplicate, not a co
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import zlib
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 
 from billingsite.errors import AppError
 from billingsite.strictjson import JSONRejected, finite_float, loads
+from metering.ingest import fastjson
 from metering.ingest.limits import IngestLimits
 
 ALLOWED_FIELDS = frozenset({"id", "customer", "type", "timestamp", "properties"})
@@ -49,7 +49,10 @@ class _NumberParser:
         return value
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, which
+# made building one ValidEvent cost 3.4 us instead of 0.9 (once per event). Nothing changes
+# one after validation.
+@dataclass(slots=True)
 class ValidEvent:
     index: int
     event_id: str
@@ -131,7 +134,7 @@ def events_from_document(document: Any, limits: IngestLimits) -> list[Any]:
     return events
 
 
-_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+_canonical = fastjson.canonical
 
 
 def content_hash(customer: str, type_: str, ts_micros: int | None, properties_json: str) -> bytes:
@@ -167,16 +170,41 @@ def out_of_range(value: Any, path: str = "") -> str | None:
 
 
 def _in_range(value: Any) -> bool:
+    """True when every number in ``value`` lies within the range. One loop over a container's
+    values with the common kinds (short strings, integers) decided inline: this runs on every
+    property of every event."""
+    kind = type(value)
+    if kind is dict:
+        items = value.values()
+    elif kind is list:
+        items = value
+    else:
+        return _scalar_in_range(value)
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            # Without an exponent, 20 characters hold at most 20 digits: always below 10^20.
+            if len(item) <= 20 and "e" not in item and "E" not in item:
+                continue
+            if not _scalar_in_range(item):
+                return False
+        elif kind is int:
+            if not -MAX_ABS_VALUE < item < MAX_ABS_VALUE:
+                return False
+        elif kind is dict or kind is list:
+            if not _in_range(item):
+                return False
+        elif not _scalar_in_range(item):
+            return False
+    return True
+
+
+def _scalar_in_range(value: Any) -> bool:
     kind = type(value)
     if kind is str:
-        # Without an exponent, 20 characters hold at most 20 digits: always below 10^20.
         if len(value) <= 20 and "e" not in value and "E" not in value:
             return True
         return not _NUMERIC_TEXT.fullmatch(value) or abs(Decimal(value.strip())) < MAX_ABS_VALUE
-    if kind is dict:
-        return all(_in_range(item) for item in value.values())
-    if kind is list:
-        return all(_in_range(item) for item in value)
     if kind is bool or value is None:
         return True
     if isinstance(value, int | float):  # also ImpreciseNumber; NaN is never in range
@@ -203,6 +231,11 @@ class EventValidator:
         self.earliest = received_at - limits.max_age
         self.latest = received_at + limits.max_future
         self.check_imprecise = check_imprecise
+        self._text_fields = (
+            ("id", limits.max_id_length),
+            ("customer", limits.max_customer_length),
+            ("type", limits.max_type_length),
+        )
 
     def validate(self, index: int, raw: Any) -> ValidEvent | Rejection:
         """Check one event; the common (valid) path does as little work as possible."""
@@ -272,12 +305,7 @@ class EventValidator:
         if not raw.keys() <= ALLOWED_FIELDS:
             unknown = ", ".join(sorted(raw.keys() - ALLOWED_FIELDS))
             return "unknown_field", f"Unknown field(s): {unknown}."
-        limits = self.limits
-        for name, max_len in (
-            ("id", limits.max_id_length),
-            ("customer", limits.max_customer_length),
-            ("type", limits.max_type_length),
-        ):
+        for name, max_len in self._text_fields:
             value = raw.get(name)
             if type(value) is not str or not 0 < len(value) <= max_len or "\x00" in value:
                 if value is None:

@@ -262,3 +262,23 @@ def test_the_rollup_kick_names_the_rollup_task() -> None:
     from metering import kicks, tasks
 
     assert tasks.rollup_run_task.name == kicks.ROLLUP_TASK
+
+
+def test_kicks_from_one_process_ask_redis_at_most_once_a_second() -> None:
+    """Coalesced kicks: after one kick, the next ones within the interval cost no Redis round
+    trip (the key, deleted meanwhile, is not set again); after the interval they do."""
+    from django.core.cache import cache
+
+    from metering import kicks
+
+    kicks._next_try[0] = 0.0
+    cache.delete(kicks.KICK_KEY)
+    kicks.rollup_kick()
+    assert cache.get(kicks.KICK_KEY) == 1
+    cache.delete(kicks.KICK_KEY)
+    for _ in range(100):
+        kicks.rollup_kick()
+    assert cache.get(kicks.KICK_KEY) is None
+    kicks._next_try[0] = 0.0  # the interval has passed
+    kicks.rollup_kick()
+    assert cache.get(kicks.KICK_KEY) == 1

@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import sys
 import time
+from inspect import signature
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -164,47 +165,162 @@ def _month_start(month: int) -> datetime:
     return datetime(2026 + year, index + 1, 1, tzinfo=UTC)
 
 
-def _run_shard(args: tuple[str, list[int], str]) -> dict[str, int]:
-    database_url, ids, now = args
+def _run_shard(args: tuple[str, list[int], str, bool]) -> dict[str, float]:
+    database_url, ids, now, show = args
     setup_django(database_url)
     from django.db import connection
 
     from invoicing.services.billing import billing_run
 
-    queries = [0]
+    queries: dict[str, int] = {}
 
     def count(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
-        queries[0] += 1
+        shape = " ".join(sql.split())[:150]
+        queries[shape] = queries.get(shape, 0) + 1
         return execute(sql, params, many, context)
 
+    connection.ensure_connection()
+    before = _cpu_seconds(os.getpid())
+    # The PDFs are the PDF task's work (timed on their own, below); a tree without that task
+    # renders them while finalizing, as before.
+    deferred = {"defer_pdfs": True} if "defer_pdfs" in signature(billing_run).parameters else {}
     with connection.execute_wrapper(count):
-        result = billing_run(now=datetime.fromisoformat(now), contract_ids=ids)
+        result = billing_run(now=datetime.fromisoformat(now), contract_ids=ids, **deferred)
+    python_cpu = _cpu_seconds(os.getpid()) - before
+    if show:
+        for shape, n in sorted(queries.items(), key=lambda item: -item[1])[:40]:
+            print(f"[queries] {n:6d}  {shape}", file=sys.stderr)
     return {
         "drafted": result.drafted,
         "refreshed": result.refreshed,
         "finalized": result.finalized,
         "failed": len(result.failed),
-        "queries": queries[0],
+        "queries": sum(queries.values()),
+        "python_cpu": python_cpu,
+        "finalized_ids": getattr(result, "finalized_ids", []),
     }
 
 
-def timed_phase(database_url: str, ids: list[int], now: datetime, workers: int) -> dict:
+def _run_pdfs(args: tuple[str, list[int]]) -> dict[str, float]:
+    """The PDF task's work for a shard of the finalized invoices (off the finalize path)."""
+    database_url, ids = args
+    setup_django(database_url)
+    from django.db import connection
+
+    from invoicing.services.invoice_pdfs import invoice_pdfs_store
+
+    connection.ensure_connection()
+    before = _cpu_seconds(os.getpid())
+    stored = invoice_pdfs_store(ids)
+    return {"rendered": stored, "python_cpu": _cpu_seconds(os.getpid()) - before}
+
+
+def _cpu_seconds(pid: int, *, children: bool = False) -> float:
+    """User + system CPU of a process from /proc (with ``children``: plus the CPU of the
+    children it has reaped, which is how exited PostgreSQL backends are still counted)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_cpu(postmaster: int) -> float:
+    """CPU of the PostgreSQL server so far: the postmaster, its reaped backends and every
+    live child (backends, WAL writer, checkpointer, autovacuum)."""
+    total = _cpu_seconds(postmaster, children=True)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
+            try:
+                total += _cpu_seconds(int(entry.name))
+            except OSError:
+                continue
+    return total
+
+
+def _postmaster_pid() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    stat = Path(f"/proc/{backend}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _pool_map(workers: int, func, jobs: list) -> tuple[list[dict], float, float]:  # type: ignore[no-untyped-def,type-arg]
+    """Run ``jobs`` on ``workers`` processes: (results, wall seconds, PostgreSQL CPU seconds)."""
     from django.db import connections
 
+    postmaster = _postmaster_pid()
     connections.close_all()
-    shards = [ids[i::workers] for i in range(workers)]
+    pg_before = _postgres_cpu(postmaster)
     started = time.perf_counter()
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        results = pool.map(_run_shard, [(database_url, s, now.isoformat()) for s in shards])
+        results = pool.map(func, jobs)
     seconds = time.perf_counter() - started
+    time.sleep(0.2)  # let the postmaster reap the workers' backends
+    return results, seconds, _postgres_cpu(postmaster) - pg_before
+
+
+def timed_phase(
+    database_url: str, ids: list[int], now: datetime, workers: int, show: bool = False
+) -> dict:
+    shards = [ids[i::workers] for i in range(workers)]
+    jobs = [(database_url, s, now.isoformat(), show and n == 0) for n, s in enumerate(shards)]
+    results, seconds, pg_cpu = _pool_map(workers, _run_shard, jobs)
+    finalized_ids = sorted(pk for r in results for pk in r.pop("finalized_ids"))
     totals = {key: sum(r[key] for r in results) for key in results[0]}
-    totals["queries_per_invoice"] = round(totals.pop("queries") / max(1, len(ids)), 1)
-    return {
+    done = max(1, totals["drafted"] + totals["refreshed"] + totals["finalized"])
+    python_cpu = totals.pop("python_cpu")
+    totals["queries_per_invoice"] = round(totals.pop("queries") / done, 2)
+    report = {
         "seconds": round(seconds, 2),
-        "load_average": os.getloadavg()[0],
-        "ms_per_invoice": round(1000 * seconds * workers / max(1, len(ids)), 2),
+        "load_average": round(os.getloadavg()[0], 2),
+        "cpu_ms_per_invoice": round(1000 * (python_cpu + pg_cpu) / done, 2),
+        "python_cpu_ms_per_invoice": round(1000 * python_cpu / done, 2),
+        "postgres_cpu_ms_per_invoice": round(1000 * pg_cpu / done, 2),
         **totals,
     }
+    if finalized_ids:
+        report["pdf"] = timed_pdfs(database_url, finalized_ids, workers)
+    return report
+
+
+def timed_pdfs(database_url: str, ids: list[int], workers: int) -> dict:
+    """Render the PDFs the finalize phase left to the PDF task (as parallel tasks would)."""
+    shards = [ids[i::workers] for i in range(workers)]
+    results, seconds, pg_cpu = _pool_map(workers, _run_pdfs, [(database_url, s) for s in shards])
+    rendered = sum(int(r["rendered"]) for r in results)
+    python_cpu = sum(r["python_cpu"] for r in results)
+    return {
+        "seconds": round(seconds, 2),
+        "rendered": rendered,
+        "cpu_ms_per_invoice": round(1000 * (python_cpu + pg_cpu) / max(1, rendered), 2),
+        "python_cpu_ms_per_invoice": round(1000 * python_cpu / max(1, rendered), 2),
+        "postgres_cpu_ms_per_invoice": round(1000 * pg_cpu / max(1, rendered), 2),
+    }
+
+
+def _invariants() -> str:
+    """``manage.py check_invariants`` on the benchmark database: "clean" or its complaint."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    try:
+        call_command("check_invariants", stdout=out, stderr=out)
+    except Exception as exc:  # the benchmark reports it rather than losing its figures
+        broken = [line for line in out.getvalue().splitlines() if "BROKEN" in line or "  " in line]
+        return f"failed: {exc}: " + " | ".join(broken)[:1000]
+    return "clean"
 
 
 def main() -> None:
@@ -221,6 +337,11 @@ def main() -> None:
         "second on, each invoice also checks the issued one before it "
         "for late usage",
     )
+    parser.add_argument(
+        "--show-queries",
+        action="store_true",
+        help="print the most frequent statement shapes of one worker per phase",
+    )
     args = parser.parse_args()
     database_url = _bench_database(os.environ["DATABASE_URL"])
     setup_django(database_url)
@@ -232,6 +353,7 @@ def main() -> None:
         "hours": args.hours,
         "workers": args.workers,
         "setup_seconds": round(time.perf_counter() - started, 1),
+        "load_average_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
     for month in range(args.months):
         end = _month_start(month + 1)
@@ -242,7 +364,7 @@ def main() -> None:
             flush=True,
         )
         report["draft" + suffix] = timed_phase(
-            database_url, ids, end + timedelta(minutes=5), args.workers
+            database_url, ids, end + timedelta(minutes=5), args.workers, args.show_queries
         )
         print(
             f"[bench] month {month + 1}: finalizing after the grace period",
@@ -250,12 +372,17 @@ def main() -> None:
             flush=True,
         )
         report["finalize" + suffix] = timed_phase(
-            database_url, ids, end + timedelta(days=1, minutes=10), args.workers
+            database_url,
+            ids,
+            end + timedelta(days=1, minutes=10),
+            args.workers,
+            args.show_queries,
         )
     from invoicing.models import Invoice
 
     report["invoices"] = Invoice.objects.count()
     report["finalized"] = Invoice.objects.filter(status="finalized").count()
+    report["invariants"] = _invariants()
     print(json.dumps(report))
 
 

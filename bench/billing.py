@@ -24,8 +24,8 @@ import multiprocessing
 import os
 import sys
 import time
-from inspect import signature
 from datetime import UTC, date, datetime, timedelta
+from inspect import signature
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 

@@ -43,6 +43,7 @@ class BillingRunResult:
     drafted: int = 0
     refreshed: int = 0
     finalized: int = 0
+    finalized_ids: list[int] = dataclasses.field(default_factory=list)
     failed: list[int] = dataclasses.field(default_factory=list)
     errors: list[dict[str, object]] = dataclasses.field(default_factory=list)
 
@@ -53,12 +54,21 @@ def billing_run(
     usage: UsageSource | None = None,
     contract_ids: list[int] | None = None,
     progress: Callable[[int], None] | None = None,
+    defer_pdfs: bool = False,
 ) -> BillingRunResult:
     """Bill every contract with a period ended by ``now`` or an open draft. ``progress`` is
-    called with the number of contracts handled so far, after each one."""
+    called with the number of contracts handled so far, after each one.
+
+    The PDFs of the invoices it finalizes are rendered after each chunk, outside the
+    finalizing transactions; with ``defer_pdfs`` they are left to the caller
+    (``result.finalized_ids``; the Celery chunk hands them to the PDF task)."""
     with BILLING_RUN_SECONDS.time():
         return _billing_run(
-            now=now, usage=usage or default_usage(), contract_ids=contract_ids, progress=progress
+            now=now,
+            usage=usage or default_usage(),
+            contract_ids=contract_ids,
+            progress=progress,
+            defer_pdfs=defer_pdfs,
         )
 
 
@@ -68,6 +78,7 @@ def _billing_run(
     usage: UsageSource,
     contract_ids: list[int] | None,
     progress: Callable[[int], None] | None,
+    defer_pdfs: bool,
 ) -> BillingRunResult:
     result = BillingRunResult()
     # Post the expiry of grants expired by now. It does not decide which invoices a grant pays
@@ -81,6 +92,7 @@ def _billing_run(
         states = contract_states(chunk)
         contracts = list(contracts_with_terms().filter(pk__in=chunk).order_by("pk"))
         _warm_usage(usage, contracts, states, now)
+        finalized_before = len(result.finalized_ids)
         # One outbox kick per chunk: each finalized invoice commits its Stripe outbox row.
         with kicks_coalesced():
             for contract in contracts:
@@ -99,7 +111,20 @@ def _billing_run(
                 done += 1
                 if progress is not None:
                     progress(done)
+        if not defer_pdfs:
+            _render_pdfs(result.finalized_ids[finalized_before:])
     return result
+
+
+def _render_pdfs(invoice_ids: list[int]) -> None:
+    """Store the PDFs of the chunk's finalized invoices. A failure loses nothing: the PDF is
+    rendered when first read (``invoice_pdf_content``)."""
+    from invoicing.services.invoice_pdfs import invoice_pdfs_store
+
+    try:
+        invoice_pdfs_store(invoice_ids)
+    except Exception:
+        logger.exception("could not render the PDFs of %d invoices", len(invoice_ids))
 
 
 def _describe(exc: Exception) -> str:
@@ -238,7 +263,9 @@ def billing_run_contract(
                 with_credits=state.has_grants,
                 with_billed=state.has_issued or drew_credits,
             )
-            result.finalized += int(finalized is not None)
+            if finalized is not None:
+                result.finalized += 1
+                result.finalized_ids.append(finalized.pk)
             drew_credits = drew_credits or finalized is not None
         # A draft created above is current, unless an earlier period just drew credits or
         # became the issued invoice its adjustments compare with.

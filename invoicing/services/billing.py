@@ -27,8 +27,14 @@ from invoicing.selectors.invoices import (
     contracts_with_terms,
     usage_requests,
 )
+from invoicing.services.billing_drafts import (
+    PreparedDraft,
+    draft_prepare,
+    draft_write,
+    drafts_write,
+)
 from invoicing.services.credits import credit_expire
-from invoicing.services.invoices import invoice_draft_create, invoice_finalize, invoice_refresh
+from invoicing.services.invoices import invoice_finalize, invoice_refresh
 from invoicing.states import InvoiceStatus
 from invoicing.usage import UsageSource, default_usage
 
@@ -95,25 +101,66 @@ def _billing_run(
         finalized_before = len(result.finalized_ids)
         # One outbox kick per chunk: each finalized invoice commits its Stripe outbox row.
         with kicks_coalesced():
-            for contract in contracts:
-                try:
-                    billing_run_contract(
-                        contract=contract,
-                        now=now,
-                        usage=usage,
-                        result=result,
-                        state=states[contract.pk],
-                    )
-                except Exception as exc:
-                    logger.exception("billing run failed for contract %s", contract.pk)
-                    result.failed.append(contract.pk)
-                    result.errors.append({"contract": contract.pk, "error": _describe(exc)})
-                done += 1
-                if progress is not None:
-                    progress(done)
+            done = _bill_chunk(contracts, states, now, usage, result, progress, done)
         if not defer_pdfs:
             _render_pdfs(result.finalized_ids[finalized_before:])
     return result
+
+
+def _bill_chunk(
+    contracts: list[Contract],
+    states: dict[int, ContractState],
+    now: datetime,
+    usage: UsageSource,
+    result: BillingRunResult,
+    progress: Callable[[int], None] | None,
+    done: int,
+) -> int:
+    """Compute every new draft of the chunk, write them together (one by one if that fails),
+    then refresh and finalize contract by contract. A contract that fails is reported and
+    the others go on. Returns ``done`` plus the chunk's contracts."""
+    prepared: dict[int, list[PreparedDraft]] = {}
+    for contract in contracts:
+        state = states[contract.pk]
+        try:
+            prepared[contract.pk] = [
+                draft_prepare(
+                    contract=contract,
+                    period=period,
+                    usage=usage,
+                    now=now,
+                    with_credits=state.has_grants,
+                    with_billed=state.has_issued,
+                )
+                for period in unbilled_periods(contract, now, last_end=state.last_end)
+            ]
+        except Exception as exc:
+            _failed(result, contract, exc)
+    written = drafts_write([draft for drafts in prepared.values() for draft in drafts])
+    for contract in contracts:
+        if contract.pk in prepared:
+            try:
+                billing_run_contract(
+                    contract=contract,
+                    now=now,
+                    usage=usage,
+                    result=result,
+                    state=states[contract.pk],
+                    prepared=prepared[contract.pk],
+                    written=written,
+                )
+            except Exception as exc:
+                _failed(result, contract, exc)
+        done += 1
+        if progress is not None:
+            progress(done)
+    return done
+
+
+def _failed(result: BillingRunResult, contract: Contract, exc: Exception) -> None:
+    logger.exception("billing run failed for contract %s", contract.pk)
+    result.failed.append(contract.pk)
+    result.errors.append({"contract": contract.pk, "error": _describe(exc)})
 
 
 def _render_pdfs(invoice_ids: list[int]) -> None:
@@ -233,19 +280,29 @@ def billing_run_contract(
     usage: UsageSource,
     result: BillingRunResult,
     state: ContractState | None = None,
+    prepared: list[PreparedDraft] | None = None,
+    written: bool = False,
 ) -> None:
+    """Draft the contract's ended periods, then refresh or finalize its drafts. The run
+    passes the drafts it ``prepared`` for the chunk, ``written`` if ``drafts_write`` wrote
+    them (else each is written here, on its own)."""
     state = state or contract_states([contract.pk])[contract.pk]
+    if prepared is None:
+        prepared = [
+            draft_prepare(
+                contract=contract,
+                period=period,
+                usage=usage,
+                now=now,
+                with_credits=state.has_grants,
+                with_billed=state.has_issued,
+            )
+            for period in unbilled_periods(contract, now, last_end=state.last_end)
+        ]
     created: set[int] = set()
     drafts = list(state.drafts)
-    for period in unbilled_periods(contract, now, last_end=state.last_end):
-        invoice = invoice_draft_create(
-            contract=contract,
-            period=period,
-            usage=usage,
-            now=now,
-            with_credits=state.has_grants,
-            with_billed=state.has_issued,
-        )
+    for draft in prepared:
+        invoice = draft.invoice if written else draft_write(draft)
         if invoice is not None:
             created.add(invoice.pk)
             drafts.append((invoice.period_start, invoice.pk, invoice.finalize_after))

@@ -52,27 +52,30 @@ def draft_lines_store(invoice: Invoice, computation: InvoiceComputation, now: da
 
 
 def lines_insert(invoice: Invoice, lines: list[LineDraft]) -> None:
-    InvoiceLine.objects.bulk_create(
-        [
-            InvoiceLine(
-                invoice=invoice,
-                currency=invoice.currency,
-                position=index,
-                kind=line.kind,
-                description=line.description[:300],
-                charge_key=line.charge_key,
-                meter_key=line.meter_key,
-                period_start=line.period_start,
-                period_end=line.period_end,
-                quantity=line.quantity,
-                amount=line.amount,
-                price=line.price,
-                breakdown=line.breakdown,
-                overrides=line.overrides,
-                details=line.details,
-                credit_grant_id=line.credit_grant_id,
-                adjusts_invoice_id=line.adjusts_invoice_id,
-            )
-            for index, line in enumerate(lines)
-        ]
-    )
+    InvoiceLine.objects.bulk_create(line_rows(invoice, lines))
+
+
+def line_rows(invoice: Invoice, lines: list[LineDraft]) -> list[InvoiceLine]:
+    """The unsaved rows of ``lines`` on ``invoice`` (a saved one)."""
+    return [
+        InvoiceLine(
+            invoice=invoice,
+            currency=invoice.currency,
+            position=index,
+            kind=line.kind,
+            description=line.description[:300],
+            charge_key=line.charge_key,
+            meter_key=line.meter_key,
+            period_start=line.period_start,
+            period_end=line.period_end,
+            quantity=line.quantity,
+            amount=line.amount,
+            price=line.price,
+            breakdown=line.breakdown,
+            overrides=line.overrides,
+            details=line.details,
+            credit_grant_id=line.credit_grant_id,
+            adjusts_invoice_id=line.adjusts_invoice_id,
+        )
+        for index, line in enumerate(lines)
+    ]

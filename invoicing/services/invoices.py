@@ -18,7 +18,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -35,7 +34,8 @@ from invoicing.selectors.invoices import (
     contract_period,
     contracts_with_terms,
 )
-from invoicing.services.invoice_lines import draft_lines_store, lines_insert
+from invoicing.services.billing_drafts import draft_prepare, draft_write
+from invoicing.services.invoice_lines import draft_lines_store
 from invoicing.services.numbering import number_allocate
 from invoicing.states import InvoiceStatus, can_transition, sources_of
 from invoicing.stripe.topics import (
@@ -45,14 +45,6 @@ from invoicing.stripe.topics import (
     invoice_void_key,
 )
 from invoicing.usage import UsageSource, default_usage
-
-DEFAULT_GRACE_HOURS = 24
-
-
-def grace_hours(contract: Contract) -> int:
-    custom = contract.customer.invoice_grace_hours
-    default = getattr(settings, "INVOICE_GRACE_HOURS", DEFAULT_GRACE_HOURS)
-    return default if custom is None else custom
 
 
 def invoice_draft_create(
@@ -69,40 +61,17 @@ def invoice_draft_create(
     The unique constraint decides: a concurrent run that inserted first makes our INSERT fail,
     and we leave its draft alone. ``with_credits``/``with_billed`` False skip reads the caller
     knows are empty (no grants, no issued invoice); a draft is refreshed and finalized with
-    the full computation anyway."""
-    usage = usage or default_usage()
-    computation = compute_for_period(
-        contract, period, usage=usage, with_credits=with_credits, with_billed=with_billed
-    )
-    invoice = Invoice(
-        customer=contract.customer,
+    the full computation anyway. (The billing run writes a chunk's drafts together:
+    ``services.billing_drafts``.)"""
+    draft = draft_prepare(
         contract=contract,
-        kind=InvoiceKind.PERIOD,
-        series=contract.invoice_series,
-        currency=contract.currency,
-        period_start=period.start,
-        period_end=period.end,
-        total=computation.total,
-        finalize_after=period.end + timedelta(hours=grace_hours(contract)),
-        refreshed_at=now,
+        period=period,
+        usage=usage or default_usage(),
+        now=now,
+        with_credits=with_credits,
+        with_billed=with_billed,
     )
-    try:
-        with transaction.atomic():
-            invoice.save()
-            lines_insert(invoice, computation.lines)
-            invoice_announce("invoice.drafted", invoice)
-    except IntegrityError:
-        exists = Invoice.objects.filter(
-            contract=contract,
-            period_start=period.start,
-            period_end=period.end,
-            kind=InvoiceKind.PERIOD,
-            replaces__isnull=True,
-        ).exists()
-        if not exists:
-            raise
-        return None
-    return invoice
+    return draft_write(draft)
 
 
 def _lock_draft(invoice_id: int, *, wait: bool) -> Invoice | None:

@@ -354,7 +354,9 @@ def main() -> None:
         help="leave the finalized invoices' PDFs unrendered (the PDF task's work) to save time",
     )
     args = parser.parse_args()
-    database_url = _bench_database(os.environ["DATABASE_URL"])
+    database_url = _bench_database(
+        os.environ["DATABASE_URL"], suffix=f"_bench_billing_{args.customers}"
+    )
     setup_django(database_url)
     started = time.perf_counter()
     ids = build(args.customers, args.charges, args.hours, args.months)

@@ -314,19 +314,26 @@ def timed_pdfs(database_url: str, ids: list[int], workers: int) -> dict:
     }
 
 
+# The benchmark writes rollups without raw events (generating 100,000 customers' events would
+# dominate the set-up), so the rollup-recomputation check cannot hold here by construction.
+NOT_APPLICABLE = {"metering.rollups_match_raw_events"}
+
+
 def _invariants() -> str:
-    """``manage.py check_invariants`` on the benchmark database: "clean" or its complaint."""
-    from io import StringIO
+    """Every ``check_invariants`` check that applies here: "clean" or what broke."""
+    from billingsite.invariants import registered_checks, run_check
 
-    from django.core.management import call_command
-
-    out = StringIO()
-    try:
-        call_command("check_invariants", stdout=out, stderr=out)
-    except Exception as exc:  # the benchmark reports it rather than losing its figures
-        broken = [line for line in out.getvalue().splitlines() if "BROKEN" in line or "  " in line]
-        return f"failed: {exc}: " + " | ".join(broken)[:1000]
-    return "clean"
+    broken = []
+    checks = [c for c in registered_checks() if c.name not in NOT_APPLICABLE]
+    for check in checks:
+        violations = list(run_check(check, limit=3))
+        if violations:
+            broken.append(
+                f"{check.name}: " + "; ".join(f"{v.subject}: {v.detail}" for v in violations)
+            )
+    if broken:
+        return "BROKEN: " + " | ".join(broken)[:1500]
+    return f"clean ({len(checks)} checks; skipped: {', '.join(sorted(NOT_APPLICABLE))})"
 
 
 def main() -> None:

@@ -39,16 +39,39 @@ def billing_run_contracts_task(
     """Draft, refresh and finalize the invoices of these contracts, as of the run's ``as_of``
     (or as of ``now`` for a call without a run, as before runs were recorded)."""
     if run_id is not None:
-        run = billing_run_chunk(run_id=run_id, chunk=chunk, contract_ids=contract_ids)
+        run = billing_run_chunk(
+            run_id=run_id, chunk=chunk, contract_ids=contract_ids, pdfs=_render_pdfs_later
+        )
         return {"run": run.pk, "status": run.status}
     assert now is not None, "a chunk without a run needs its now"
-    result = billing_run(now=datetime.fromisoformat(now), contract_ids=contract_ids)
+    result = billing_run(
+        now=datetime.fromisoformat(now), contract_ids=contract_ids, defer_pdfs=True
+    )
+    _render_pdfs_later(result.finalized_ids)
     return {
         "drafted": result.drafted,
         "refreshed": result.refreshed,
         "finalized": result.finalized,
         "failed": result.failed,
     }
+
+
+def _render_pdfs_later(invoice_ids: list[int]) -> None:
+    """Hand a chunk's finalized invoices to the PDF task (its invoices are committed by now).
+    A message lost here loses no PDF: each is rendered when first read."""
+    if invoice_ids:
+        invoice_pdfs_render_task.delay(invoice_ids)
+
+
+@shared_task(
+    name="invoicing.billing.render_pdfs", time_limit=300, soft_time_limit=240, ignore_result=True
+)
+def invoice_pdfs_render_task(invoice_ids: list[int]) -> int:
+    """Render and store the PDFs of these finalized invoices that have none (safe to run
+    twice: a stored PDF is never rendered again)."""
+    from invoicing.services.invoice_pdfs import invoice_pdfs_store
+
+    return invoice_pdfs_store(invoice_ids)
 
 
 @shared_task(

@@ -263,13 +263,14 @@ def dispute_evidence_send(message: Any) -> dict[str, Any]:
     gateway = default_gateway()
     evidence = dict(submission.evidence)
     invoice = submission.dispute.invoice
-    if invoice is not None and invoice.pdf and "receipt" not in evidence:
-        with invoice.pdf.open("rb") as pdf:
-            uploaded = gateway.file_create(
-                pdf.read(),
-                filename=f"{invoice.number}.pdf",
-                idempotency_key=f"{message.key}:receipt",
-            )
+    if invoice is not None and invoice.number and "receipt" not in evidence:
+        from invoicing.services.invoice_pdfs import invoice_pdf_content
+
+        uploaded = gateway.file_create(
+            invoice_pdf_content(invoice),  # rendered and stored first if it is not yet
+            filename=f"{invoice.number}.pdf",
+            idempotency_key=f"{message.key}:receipt",
+        )
         evidence["receipt"] = str(uploaded.id)
     answer = gateway.dispute_update(
         submission.dispute.stripe_id,

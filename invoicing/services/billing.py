@@ -27,8 +27,14 @@ from invoicing.selectors.invoices import (
     contracts_with_terms,
     usage_requests,
 )
+from invoicing.services.billing_drafts import (
+    PreparedDraft,
+    draft_prepare,
+    draft_write,
+    drafts_write,
+)
 from invoicing.services.credits import credit_expire
-from invoicing.services.invoices import invoice_draft_create, invoice_finalize, invoice_refresh
+from invoicing.services.invoices import invoice_finalize, invoice_refresh
 from invoicing.states import InvoiceStatus
 from invoicing.usage import UsageSource, default_usage
 
@@ -43,6 +49,7 @@ class BillingRunResult:
     drafted: int = 0
     refreshed: int = 0
     finalized: int = 0
+    finalized_ids: list[int] = dataclasses.field(default_factory=list)
     failed: list[int] = dataclasses.field(default_factory=list)
     errors: list[dict[str, object]] = dataclasses.field(default_factory=list)
 
@@ -53,12 +60,21 @@ def billing_run(
     usage: UsageSource | None = None,
     contract_ids: list[int] | None = None,
     progress: Callable[[int], None] | None = None,
+    defer_pdfs: bool = False,
 ) -> BillingRunResult:
     """Bill every contract with a period ended by ``now`` or an open draft. ``progress`` is
-    called with the number of contracts handled so far, after each one."""
+    called with the number of contracts handled so far, after each one.
+
+    The PDFs of the invoices it finalizes are rendered after each chunk, outside the
+    finalizing transactions; with ``defer_pdfs`` they are left to the caller
+    (``result.finalized_ids``; the Celery chunk hands them to the PDF task)."""
     with BILLING_RUN_SECONDS.time():
         return _billing_run(
-            now=now, usage=usage or default_usage(), contract_ids=contract_ids, progress=progress
+            now=now,
+            usage=usage or default_usage(),
+            contract_ids=contract_ids,
+            progress=progress,
+            defer_pdfs=defer_pdfs,
         )
 
 
@@ -68,6 +84,7 @@ def _billing_run(
     usage: UsageSource,
     contract_ids: list[int] | None,
     progress: Callable[[int], None] | None,
+    defer_pdfs: bool,
 ) -> BillingRunResult:
     result = BillingRunResult()
     # Post the expiry of grants expired by now. It does not decide which invoices a grant pays
@@ -81,25 +98,80 @@ def _billing_run(
         states = contract_states(chunk)
         contracts = list(contracts_with_terms().filter(pk__in=chunk).order_by("pk"))
         _warm_usage(usage, contracts, states, now)
+        finalized_before = len(result.finalized_ids)
         # One outbox kick per chunk: each finalized invoice commits its Stripe outbox row.
         with kicks_coalesced():
-            for contract in contracts:
-                try:
-                    billing_run_contract(
-                        contract=contract,
-                        now=now,
-                        usage=usage,
-                        result=result,
-                        state=states[contract.pk],
-                    )
-                except Exception as exc:
-                    logger.exception("billing run failed for contract %s", contract.pk)
-                    result.failed.append(contract.pk)
-                    result.errors.append({"contract": contract.pk, "error": _describe(exc)})
-                done += 1
-                if progress is not None:
-                    progress(done)
+            done = _bill_chunk(contracts, states, now, usage, result, progress, done)
+        if not defer_pdfs:
+            _render_pdfs(result.finalized_ids[finalized_before:])
     return result
+
+
+def _bill_chunk(
+    contracts: list[Contract],
+    states: dict[int, ContractState],
+    now: datetime,
+    usage: UsageSource,
+    result: BillingRunResult,
+    progress: Callable[[int], None] | None,
+    done: int,
+) -> int:
+    """Compute every new draft of the chunk, write them together (one by one if that fails),
+    then refresh and finalize contract by contract. A contract that fails is reported and
+    the others go on. Returns ``done`` plus the chunk's contracts."""
+    prepared: dict[int, list[PreparedDraft]] = {}
+    for contract in contracts:
+        state = states[contract.pk]
+        try:
+            prepared[contract.pk] = [
+                draft_prepare(
+                    contract=contract,
+                    period=period,
+                    usage=usage,
+                    now=now,
+                    with_credits=state.has_grants,
+                    with_billed=state.has_issued,
+                )
+                for period in unbilled_periods(contract, now, last_end=state.last_end)
+            ]
+        except Exception as exc:
+            _failed(result, contract, exc)
+    written = drafts_write([draft for drafts in prepared.values() for draft in drafts])
+    for contract in contracts:
+        if contract.pk in prepared:
+            try:
+                billing_run_contract(
+                    contract=contract,
+                    now=now,
+                    usage=usage,
+                    result=result,
+                    state=states[contract.pk],
+                    prepared=prepared[contract.pk],
+                    written=written,
+                )
+            except Exception as exc:
+                _failed(result, contract, exc)
+        done += 1
+        if progress is not None:
+            progress(done)
+    return done
+
+
+def _failed(result: BillingRunResult, contract: Contract, exc: Exception) -> None:
+    logger.exception("billing run failed for contract %s", contract.pk)
+    result.failed.append(contract.pk)
+    result.errors.append({"contract": contract.pk, "error": _describe(exc)})
+
+
+def _render_pdfs(invoice_ids: list[int]) -> None:
+    """Store the PDFs of the chunk's finalized invoices. A failure loses nothing: the PDF is
+    rendered when first read (``invoice_pdf_content``)."""
+    from invoicing.services.invoice_pdfs import invoice_pdfs_store
+
+    try:
+        invoice_pdfs_store(invoice_ids)
+    except Exception:
+        logger.exception("could not render the PDFs of %d invoices", len(invoice_ids))
 
 
 def _describe(exc: Exception) -> str:
@@ -208,19 +280,29 @@ def billing_run_contract(
     usage: UsageSource,
     result: BillingRunResult,
     state: ContractState | None = None,
+    prepared: list[PreparedDraft] | None = None,
+    written: bool = False,
 ) -> None:
+    """Draft the contract's ended periods, then refresh or finalize its drafts. The run
+    passes the drafts it ``prepared`` for the chunk, ``written`` if ``drafts_write`` wrote
+    them (else each is written here, on its own)."""
     state = state or contract_states([contract.pk])[contract.pk]
+    if prepared is None:
+        prepared = [
+            draft_prepare(
+                contract=contract,
+                period=period,
+                usage=usage,
+                now=now,
+                with_credits=state.has_grants,
+                with_billed=state.has_issued,
+            )
+            for period in unbilled_periods(contract, now, last_end=state.last_end)
+        ]
     created: set[int] = set()
     drafts = list(state.drafts)
-    for period in unbilled_periods(contract, now, last_end=state.last_end):
-        invoice = invoice_draft_create(
-            contract=contract,
-            period=period,
-            usage=usage,
-            now=now,
-            with_credits=state.has_grants,
-            with_billed=state.has_issued,
-        )
+    for draft in prepared:
+        invoice = draft.invoice if written else draft_write(draft)
         if invoice is not None:
             created.add(invoice.pk)
             drafts.append((invoice.period_start, invoice.pk, invoice.finalize_after))
@@ -238,7 +320,9 @@ def billing_run_contract(
                 with_credits=state.has_grants,
                 with_billed=state.has_issued or drew_credits,
             )
-            result.finalized += int(finalized is not None)
+            if finalized is not None:
+                result.finalized += 1
+                result.finalized_ids.append(finalized.pk)
             drew_credits = drew_credits or finalized is not None
         # A draft created above is current, unless an earlier period just drew credits or
         # became the issued invoice its adjustments compare with.

@@ -125,10 +125,21 @@ def billing_run_chunk(
     contract_ids: list[int],
     usage: UsageSource | None = None,
     progress: Callable[[int], None] | None = None,
+    pdfs: Callable[[list[int]], object] | None = None,
 ) -> BillingRun:
-    """Bill one chunk of a run as of the run's ``as_of`` and record what it did."""
+    """Bill one chunk of a run as of the run's ``as_of`` and record what it did. ``pdfs``, if
+    given, is handed the ids of the invoices it finalized, to render their PDFs elsewhere
+    (else they are rendered here, after the chunk)."""
     as_of = BillingRun.objects.values_list("as_of", flat=True).get(pk=run_id)
-    result = billing_run(now=as_of, usage=usage, contract_ids=contract_ids, progress=progress)
+    result = billing_run(
+        now=as_of,
+        usage=usage,
+        contract_ids=contract_ids,
+        progress=progress,
+        defer_pdfs=pdfs is not None,
+    )
+    if pdfs is not None and result.finalized_ids:
+        pdfs(result.finalized_ids)
     return billing_run_record(
         run_id=run_id, chunk=chunk, contracts=len(contract_ids), result=result
     )

@@ -13,34 +13,41 @@ from invoicing.models import Invoice, InvoiceLine
 from invoicing.selectors.computation import InvoiceComputation, LineDraft
 from invoicing.states import InvoiceStatus
 
+SIGNATURE = (
+    "kind",
+    "description",
+    "period_start",
+    "period_end",
+    "amount",
+    "charge_key",
+    "meter_key",
+    "quantity",
+    "price",
+    "breakdown",
+    "overrides",
+    "details",
+    "credit_grant_id",
+    "adjusts_invoice_id",
+)
 
-def _line_signature(line: LineDraft | InvoiceLine) -> tuple[Any, ...]:
-    quantity = None if line.quantity is None else Decimal(line.quantity).normalize()
-    return (
-        line.kind,
-        line.description,
-        line.period_start,
-        line.period_end,
-        amount_of(line.amount).normalize(),
-        line.charge_key,
-        line.meter_key,
-        quantity,
-        line.price,
-        line.breakdown,
-        line.overrides,
-        line.details,
-        line.credit_grant_id,
-        line.adjusts_invoice_id,
-    )
+
+def _signature(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A line's ``SIGNATURE`` values, with the amount and quantity normalized."""
+    kind, description, start, end, amount, charge, meter, quantity, *rest = values
+    quantity = None if quantity is None else Decimal(quantity).normalize()
+    amount = amount_of(amount).normalize()
+    return (kind, description, start, end, amount, charge, meter, quantity, *rest)
 
 
 def draft_lines_store(invoice: Invoice, computation: InvoiceComputation, now: datetime) -> bool:
-    """Replace the draft's lines when they differ from ``computation``; True if written."""
-    stored = list(invoice.lines.order_by("position"))
+    """Replace the draft's lines when they differ from ``computation``; True if written.
+    The stored lines are read as plain values (no model instances: finalizing reads them
+    for every invoice)."""
+    stored = invoice.lines.order_by("position").values_list(*SIGNATURE)
     wanted = computation.lines
-    if [_line_signature(s) for s in stored] == [_line_signature(w) for w in wanted] and amount_of(
-        invoice.total
-    ) == computation.total:
+    if [_signature(s) for s in stored] == [
+        _signature(tuple(getattr(w, name) for name in SIGNATURE)) for w in wanted
+    ] and amount_of(invoice.total) == computation.total:
         return False
     invoice.lines.all().delete()
     lines_insert(invoice, wanted)
@@ -52,27 +59,30 @@ def draft_lines_store(invoice: Invoice, computation: InvoiceComputation, now: da
 
 
 def lines_insert(invoice: Invoice, lines: list[LineDraft]) -> None:
-    InvoiceLine.objects.bulk_create(
-        [
-            InvoiceLine(
-                invoice=invoice,
-                currency=invoice.currency,
-                position=index,
-                kind=line.kind,
-                description=line.description[:300],
-                charge_key=line.charge_key,
-                meter_key=line.meter_key,
-                period_start=line.period_start,
-                period_end=line.period_end,
-                quantity=line.quantity,
-                amount=line.amount,
-                price=line.price,
-                breakdown=line.breakdown,
-                overrides=line.overrides,
-                details=line.details,
-                credit_grant_id=line.credit_grant_id,
-                adjusts_invoice_id=line.adjusts_invoice_id,
-            )
-            for index, line in enumerate(lines)
-        ]
-    )
+    InvoiceLine.objects.bulk_create(line_rows(invoice, lines))
+
+
+def line_rows(invoice: Invoice, lines: list[LineDraft]) -> list[InvoiceLine]:
+    """The unsaved rows of ``lines`` on ``invoice`` (a saved one)."""
+    return [
+        InvoiceLine(
+            invoice=invoice,
+            currency=invoice.currency,
+            position=index,
+            kind=line.kind,
+            description=line.description[:300],
+            charge_key=line.charge_key,
+            meter_key=line.meter_key,
+            period_start=line.period_start,
+            period_end=line.period_end,
+            quantity=line.quantity,
+            amount=line.amount,
+            price=line.price,
+            breakdown=line.breakdown,
+            overrides=line.overrides,
+            details=line.details,
+            credit_grant_id=line.credit_grant_id,
+            adjusts_invoice_id=line.adjusts_invoice_id,
+        )
+        for index, line in enumerate(lines)
+    ]

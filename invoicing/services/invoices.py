@@ -1,4 +1,4 @@
-"""Invoice lifecycle: draft, refresh, finalize (number, frozen lines, PDF), pay, void, re-issue.
+"""Invoice lifecycle: draft, refresh, finalize (number, frozen lines), pay, void, re-issue.
 
 Invariants:
 - one draft per (contract, period, kind): the INSERT relies on the unique constraint, and a
@@ -7,8 +7,9 @@ Invariants:
   nothing; the total is always the sum of the rounded lines;
 - finalization locks the invoice, then the credit grants (pk order), recomputes with exactly
   the code the previews use, writes the credit draw-downs, takes the next number of its series
-  with ``UPDATE ... RETURNING`` (rolled back with the transaction, so numbers are gapless),
-  renders the PDF and flips the status with a conditional UPDATE;
+  with ``UPDATE ... RETURNING`` (rolled back with the transaction, so numbers are gapless)
+  and flips the status with a conditional UPDATE; the PDF is rendered after the commit and
+  stored once (``services.invoice_pdfs``);
 - status changes follow ``invoicing.states.TRANSITIONS`` and write an ``InvoiceTransition``.
 """
 
@@ -17,9 +18,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -35,7 +34,8 @@ from invoicing.selectors.invoices import (
     contract_period,
     contracts_with_terms,
 )
-from invoicing.services.invoice_lines import draft_lines_store, lines_insert
+from invoicing.services.billing_drafts import draft_prepare, draft_write
+from invoicing.services.invoice_lines import draft_lines_store
 from invoicing.services.numbering import number_allocate
 from invoicing.states import InvoiceStatus, can_transition, sources_of
 from invoicing.stripe.topics import (
@@ -45,14 +45,6 @@ from invoicing.stripe.topics import (
     invoice_void_key,
 )
 from invoicing.usage import UsageSource, default_usage
-
-DEFAULT_GRACE_HOURS = 24
-
-
-def grace_hours(contract: Contract) -> int:
-    custom = contract.customer.invoice_grace_hours
-    default = getattr(settings, "INVOICE_GRACE_HOURS", DEFAULT_GRACE_HOURS)
-    return default if custom is None else custom
 
 
 def invoice_draft_create(
@@ -69,40 +61,17 @@ def invoice_draft_create(
     The unique constraint decides: a concurrent run that inserted first makes our INSERT fail,
     and we leave its draft alone. ``with_credits``/``with_billed`` False skip reads the caller
     knows are empty (no grants, no issued invoice); a draft is refreshed and finalized with
-    the full computation anyway."""
-    usage = usage or default_usage()
-    computation = compute_for_period(
-        contract, period, usage=usage, with_credits=with_credits, with_billed=with_billed
-    )
-    invoice = Invoice(
-        customer=contract.customer,
+    the full computation anyway. (The billing run writes a chunk's drafts together:
+    ``services.billing_drafts``.)"""
+    draft = draft_prepare(
         contract=contract,
-        kind=InvoiceKind.PERIOD,
-        series=contract.invoice_series,
-        currency=contract.currency,
-        period_start=period.start,
-        period_end=period.end,
-        total=computation.total,
-        finalize_after=period.end + timedelta(hours=grace_hours(contract)),
-        refreshed_at=now,
+        period=period,
+        usage=usage or default_usage(),
+        now=now,
+        with_credits=with_credits,
+        with_billed=with_billed,
     )
-    try:
-        with transaction.atomic():
-            invoice.save()
-            lines_insert(invoice, computation.lines)
-            invoice_announce("invoice.drafted", invoice)
-    except IntegrityError:
-        exists = Invoice.objects.filter(
-            contract=contract,
-            period_start=period.start,
-            period_end=period.end,
-            kind=InvoiceKind.PERIOD,
-            replaces__isnull=True,
-        ).exists()
-        if not exists:
-            raise
-        return None
-    return invoice
+    return draft_write(draft)
 
 
 def _lock_draft(invoice_id: int, *, wait: bool) -> Invoice | None:
@@ -174,7 +143,7 @@ def invoice_finalize(
     with_credits: bool = True,
     with_billed: bool = True,
 ) -> Invoice | None:
-    """Freeze a draft: final lines, credit draw-downs, gapless number, PDF. Idempotent: a
+    """Freeze a draft: final lines, credit draw-downs, gapless number. Idempotent: a
     non-draft (or a draft locked by a concurrent finalizer) is left alone and None returned.
 
     The invoice and its contract are locked in one statement, so no amendment can commit
@@ -182,8 +151,9 @@ def invoice_finalize(
     amendment) is current. ``with_credits``/
     ``with_billed`` False skip reading grants / issued invoices the caller knows the customer
     does not have (the billing run reads that for a chunk at once). The series counter is
-    taken last: its row lock serializes finalizations of a series, so only the PDF and the
-    final UPDATE happen while it is held."""
+    taken last: its row lock serializes finalizations of a series, so only the final UPDATE
+    and the records of the change happen while it is held (the PDF is rendered after the
+    commit, ``services.invoice_pdfs``)."""
     usage = usage or default_usage()
     from invoicing.services.credits import credit_draw
 
@@ -226,10 +196,8 @@ def _issue(
     now: datetime,
     actor: User | None,
 ) -> None:
-    """Number, render and flip the status (through ``invoice_transition``, which records it):
-    the part that holds the series counter's lock."""
-    from invoicing.services.pdf import invoice_pdf_render
-
+    """Number and flip the status (recorded like every transition): the part that holds the
+    series counter's lock. The PDF is rendered after the commit (``services.invoice_pdfs``)."""
     invoice.customer = contract.customer
     invoice.contract = contract
     invoice.number = number_allocate(invoice.series)
@@ -237,10 +205,9 @@ def _issue(
     invoice.due_at = now + timedelta(days=contract.net_days)
     invoice.status = InvoiceStatus.FINALIZED
     invoice.total = computation.total
-    pdf = invoice_pdf_render(invoice, computation.lines)
-    invoice.pdf.save(f"{invoice.number}.pdf", ContentFile(pdf), save=False)
     # The draft's row lock is held, so its status is known: no read, and the instance already
-    # carries every new value, so no refresh either.
+    # carries every new value, so no refresh either; the caller's transaction is the one this
+    # belongs to, so no savepoint either.
     invoice_transition(
         invoice=invoice,
         to=InvoiceStatus.FINALIZED,
@@ -248,10 +215,10 @@ def _issue(
         reason="finalized",
         known_status=InvoiceStatus.DRAFT,
         refresh=False,
+        savepoint=False,
         number=invoice.number,
         issued_at=invoice.issued_at,
         due_at=invoice.due_at,
-        pdf=invoice.pdf.name,
         total=invoice.total,
         updated_at=now,
     )
@@ -263,7 +230,6 @@ ANNOUNCED: dict[str, str] = {
 }
 
 
-@transaction.atomic
 def invoice_transition(
     *,
     invoice: Invoice,
@@ -272,6 +238,7 @@ def invoice_transition(
     reason: str = "",
     known_status: str | None = None,
     refresh: bool = True,
+    savepoint: bool = True,
     **fields: Any,
 ) -> Invoice:
     """Move ``invoice`` to status ``to`` if the map allows it from its current status, and record
@@ -280,30 +247,32 @@ def invoice_transition(
 
     One conditional UPDATE decides; a concurrent change makes it fail with ``Conflict``. A caller
     holding the row lock may pass ``known_status`` (saves the read) and ``refresh=False`` when
-    the instance already carries ``fields``."""
-    current = known_status or (
-        Invoice.objects.filter(pk=invoice.pk).values_list("status", flat=True).first()
-    )
-    if current is None or not can_transition(current, to):
-        raise Conflict(
-            "invalid_transition",
-            f"Invoice {invoice} cannot go from {current} to {to}.",
-            details={"status": current, "to": to},
+    the instance already carries ``fields``, and ``savepoint=False`` when a failure here fails
+    its whole transaction anyway (saves two round trips)."""
+    with transaction.atomic(savepoint=savepoint):
+        current = known_status or (
+            Invoice.objects.filter(pk=invoice.pk).values_list("status", flat=True).first()
         )
-    updated = Invoice.objects.filter(
-        pk=invoice.pk, status=current, status__in=sources_of(to)
-    ).update(status=to, **{"updated_at": timezone.now(), **fields})  # exports read updated_at
-    if updated != 1:
-        raise Conflict("invalid_transition", f"Invoice {invoice} changed status meanwhile.")
-    InvoiceTransition.objects.create(
-        invoice=invoice, from_status=current, to_status=to, actor=actor, reason=reason
-    )
-    if refresh:
-        invoice.refresh_from_db()
-    else:
-        invoice.status = to
-    if to in ANNOUNCED:  # paid and void are final: one event per invoice
-        invoice_announce(ANNOUNCED[to], invoice)
+        if current is None or not can_transition(current, to):
+            raise Conflict(
+                "invalid_transition",
+                f"Invoice {invoice} cannot go from {current} to {to}.",
+                details={"status": current, "to": to},
+            )
+        updated = Invoice.objects.filter(
+            pk=invoice.pk, status=current, status__in=sources_of(to)
+        ).update(status=to, **{"updated_at": timezone.now(), **fields})  # exports read it
+        if updated != 1:
+            raise Conflict("invalid_transition", f"Invoice {invoice} changed status meanwhile.")
+        InvoiceTransition.objects.create(
+            invoice=invoice, from_status=current, to_status=to, actor=actor, reason=reason
+        )
+        if refresh:
+            invoice.refresh_from_db()
+        else:
+            invoice.status = to
+        if to in ANNOUNCED:  # paid and void are final: one event per invoice
+            invoice_announce(ANNOUNCED[to], invoice)
     return invoice
 
 

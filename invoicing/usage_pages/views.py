@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -19,7 +18,7 @@ from billingsite.errors import AppError, NotFound
 from billingsite.money import amount_of
 from invoicing.entitlements.api.serializers import quantity
 from invoicing.entitlements.selectors import entitlement_data, entitlements_for
-from invoicing.services.pdf import invoice_pdf_render
+from invoicing.services.invoice_pdfs import invoice_pdf_content
 from invoicing.usage_pages import selectors
 from invoicing.usage_pages.charts import series_table
 from invoicing.usage_pages.presenters import explain_line, local_range, money, number
@@ -270,13 +269,9 @@ def invoice_detail(request: HttpRequest, viewer: Viewer, number: str) -> HttpRes
 
 @usage_page
 def invoice_pdf(request: HttpRequest, viewer: Viewer, number: str) -> HttpResponse:
-    """The stored PDF (rendered at finalization); rendered on the fly if it is missing."""
+    """The stored PDF (rendered after numbering, or now if that has not happened yet)."""
     invoice = _invoice_or_404(viewer, number)
-    if invoice.pdf and default_storage.exists(invoice.pdf.name):
-        with invoice.pdf.open("rb") as handle:
-            content = handle.read()
-    else:
-        content = invoice_pdf_render(invoice)
+    content = invoice_pdf_content(invoice)
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
     return response

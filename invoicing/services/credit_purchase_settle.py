@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billingsite.events import emit
+from billingsite.money import amount_of
 from invoicing.event_payloads import credit_purchase_event
 from invoicing.models import (
     AutoRechargeRule,
@@ -40,7 +41,7 @@ def credit_purchase_settle(*, purchase_id: int, payment_intent_id: str) -> Credi
     grant = credit_grant_create(
         customer=purchase.customer,
         kind=GrantKind.PAID,
-        amount=purchase.amount.amount,
+        amount=amount_of(purchase.amount),
         currency=purchase.currency,
         effective_at=timezone.now(),
         contract=purchase.rule.contract if purchase.rule_id and purchase.rule else None,

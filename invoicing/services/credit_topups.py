@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from accounts.models import Customer
 from billingsite.errors import AppError
-from billingsite.money import normalize_currency, parse_decimal, positive_amount
+from billingsite.money import amount_of, normalize_currency, parse_decimal, positive_amount
 from billingsite.outbox.services import outbox_enqueue
 from invoicing.models import (
     AutoRechargeRule,
@@ -122,7 +122,7 @@ def auto_recharge_check(*, entry: CreditEntry, customer_id: int) -> CreditPurcha
     """After ``entry`` lowered a balance: open the rule's recharge if the live balance is now
     below its threshold, none is in flight and the month's cap is not reached. Runs inside the
     caller's transaction (the ledger write); returns the purchase opened, if any."""
-    if entry.amount.amount >= 0:
+    if amount_of(entry.amount) >= 0:
         return None
     rule = (
         AutoRechargeRule.objects.select_for_update()
@@ -133,7 +133,7 @@ def auto_recharge_check(*, entry: CreditEntry, customer_id: int) -> CreditPurcha
         return None
     now = timezone.now()
     balance = customer_credit_balance(customer_id, rule.currency, at=now)
-    if balance >= rule.threshold.amount:
+    if balance >= amount_of(rule.threshold):
         return None
     purchases = CreditPurchase.objects.filter(rule=rule)
     if purchases.filter(status=PurchaseStatus.PENDING).exists():
@@ -146,7 +146,7 @@ def auto_recharge_check(*, entry: CreditEntry, customer_id: int) -> CreditPurcha
         rule=rule,
         trigger_entry=entry,
         currency=rule.currency,
-        amount=rule.amount.amount,
+        amount=amount_of(rule.amount),
         idempotency_key=credit_recharge_key(rule.pk, entry.pk),
     )
     _enqueue(purchase)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from billingsite.errors import AppError
-from billingsite.money import round_line, to_minor_units
+from billingsite.money import amount_of, round_line, to_minor_units
 from billingsite.outbox.models import OutboxMessage
 from billingsite.outbox.registry import register_outbox_handler
 from invoicing.models import CreditPurchase, PurchaseStatus, StripePaymentMethod
@@ -68,7 +68,7 @@ def credit_purchase_charge(message: OutboxMessage) -> dict[str, Any]:
     method = _payment_method(gateway, purchase)
     if method is None:
         return _failed(purchase, "no_payment_method", "The customer has no default card.")
-    amount = round_line(purchase.amount.amount, purchase.currency)
+    amount = round_line(amount_of(purchase.amount), purchase.currency)
     try:
         intent = gateway.payment_intent_create(
             purchase.customer.stripe_customer_id,

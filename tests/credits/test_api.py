@@ -24,7 +24,9 @@ def test_a_top_up_is_accepted_and_listed(admin_api, read_api):
     assert OutboxMessage.objects.filter(key=f"credit-purchase:{purchase.pk}").count() == 1
     listed = read_api.get(f"{BASE}/credit-purchases").json()["results"]
     assert [row["id"] for row in listed] == [purchase.pk]
-    bad = admin_api.post(f"{BASE}/credit-purchases", {"amount": "-1", "currency": "USD"}, format="json")
+    bad = admin_api.post(
+        f"{BASE}/credit-purchases", {"amount": "-1", "currency": "USD"}, format="json"
+    )
     assert bad.status_code == 400 and bad.json()["error"]["code"]
 
 

@@ -25,7 +25,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Q, Sum
 
-from invoicing.models import Invoice
+from invoicing.models import Invoice, LineKind
 from invoicing.states import InvoiceStatus
 from revenue.models import Account, JournalEntry, RecognitionSchedule, SourceType
 from revenue.services.journal import Leg, book_date, entry_post
@@ -89,6 +89,9 @@ def _legs(
     for line in invoice.lines.order_by("position"):
         left = deferred_balance(invoice_line=line) - due_unposted.get(line.pk, ZERO)
         legs.append(Leg(Account.DEFERRED_REVENUE, left, customer_id, line.charge_key, line.pk))
+        if line.kind == LineKind.TAX:  # the tax is no longer owed
+            owed_tax = deferred_balance(Account.TAX_PAYABLE, invoice_line=line)
+            legs.append(Leg(Account.TAX_PAYABLE, owed_tax, customer_id, line.charge_key, line.pk))
     owed = sum((leg.amount for leg in legs), ZERO)
     legs.append(Leg(Account.RECEIVABLE, -owed, customer_id))
     return legs

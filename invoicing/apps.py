@@ -40,6 +40,7 @@ class InvoicingConfig(AppConfig):
         """Outbox handlers (invoice push, customer sync), webhook handlers, tasks, gauges."""
         from billingsite.observability import register_db_gauges
         from invoicing.stripe import (
+            credit_purchases,
             customers,
             event_handlers,
             invoice_push,
@@ -50,6 +51,7 @@ class InvoicingConfig(AppConfig):
         from invoicing.stripe.gauges import stripe_gauges
 
         customers.register()
+        credit_purchases.register()
         invoice_push.register()
         event_handlers.register()
         reconciliation.register()

@@ -7,7 +7,7 @@ from typing import Any
 
 from billingsite.events import emit
 from billingsite.money import amount_of, format_amount, round_line
-from invoicing.models import CreditGrant, CreditNote, Invoice, Payment
+from invoicing.models import CreditGrant, CreditNote, CreditPurchase, Invoice, Payment
 
 
 def _money(amount: Any, currency: str) -> str:
@@ -79,6 +79,24 @@ def credit_grant_event(grant: CreditGrant) -> dict[str, Any]:
             "effective_at": grant.effective_at,
             "expires_at": grant.expires_at,
             "note": grant.note,
+        }
+    }
+
+
+def credit_purchase_event(purchase: CreditPurchase) -> dict[str, Any]:
+    return {
+        "credit_purchase": {
+            "id": purchase.pk,
+            "customer": purchase.customer.external_id,
+            "source": purchase.source,
+            "rule": purchase.rule_id,
+            "currency": purchase.currency,
+            "amount": _money(purchase.amount, purchase.currency),
+            "status": purchase.status,
+            "credit_grant": purchase.grant_id,
+            "stripe_payment_intent_id": purchase.stripe_payment_intent_id or None,
+            "failure_code": purchase.failure_code,
+            "failure_message": purchase.failure_message,
         }
     }
 

@@ -10,9 +10,10 @@ class RevenueConfig(AppConfig):
         """Import the Celery tasks; the revenue app finds its work by querying the apps below
         it (sources without journal entries), so nothing below imports revenue."""
         from billingsite.finance import DEFERRED_REVENUE, register_finance_section
-        from revenue import tasks  # noqa: F401  (registers the Celery tasks)
+        from revenue import exports, tasks  # noqa: F401  (tasks: registers the Celery tasks)
         from revenue.finance import deferred_revenue_tables
 
+        exports.register()  # the journal_entries export dataset
         register_finance_section(
             DEFERRED_REVENUE,
             "Deferred revenue",

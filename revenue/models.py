@@ -40,6 +40,7 @@ CREDIT_NORMAL = frozenset(
 
 class SourceType(models.TextChoices):
     INVOICE = "invoice", "Invoice finalized"
+    INVOICE_VOID = "invoice_void", "Invoice voided"
     CREDIT_NOTE = "credit_note", "Credit note"
     PAYMENT = "payment", "Payment collected"
     REFUND = "refund", "Refund settled"

@@ -127,7 +127,25 @@ def _invoices_billed(currency: str, month: Month) -> tuple[Decimal, int]:
             pk__in=posted.filter(source_type=SourceType.CREDIT_NOTE).values("source_id")
         ).count()
     )
-    return billed, unposted
+    voided_billed, voided_unposted = _voided(currency, month)
+    return billed - voided_billed, unposted + voided_unposted
+
+
+def _voided(currency: str, month: Month) -> tuple[Decimal, int]:
+    """What invoices voided in the month still owed when voided (total less credit notes),
+    and how many of them have no void entry yet."""
+    start, end = month.bounds()
+    voided = Invoice.objects.filter(
+        currency=currency,
+        status="void",
+        issued_at__isnull=False,
+        voided_at__gte=start,
+        voided_at__lt=end,
+    )
+    totals = voided.aggregate(t=Sum("total"))["t"] or ZERO
+    notes = CreditNote.objects.filter(invoice__in=voided).aggregate(t=Sum("total"))["t"] or ZERO
+    posted = JournalEntry.objects.filter(source_type=SourceType.INVOICE_VOID).values("source_id")
+    return totals - notes, voided.exclude(pk__in=posted).count()
 
 
 def _currency_close(currency: str, month: Month) -> dict[str, Any]:
@@ -143,7 +161,8 @@ def _currency_close(currency: str, month: Month) -> dict[str, Any]:
     invoiced = moves.net(Account.RECEIVABLE, "in", (SourceType.INVOICE,))
     credited = _credited(in_month)
     collected = moves.net(Account.CASH, "in", (SourceType.PAYMENT,))
-    journal_billed = invoiced - credited
+    voided = -moves.net(Account.RECEIVABLE, "in", (SourceType.INVOICE_VOID,))
+    journal_billed = invoiced - credited - voided
     tables_billed, unposted = _invoices_billed(currency, month)
     difference = journal_billed - tables_billed
     m = lambda amount: _money(amount, currency)  # noqa: E731
@@ -163,6 +182,7 @@ def _currency_close(currency: str, month: Month) -> dict[str, Any]:
         "billed_vs_collected": {
             "invoiced": m(invoiced),
             "credited": m(credited),
+            "voided": m(voided),
             "billed": m(journal_billed),
             "collected": m(collected),
             "refunded": m(-moves.net(Account.CASH, "in", (SourceType.REFUND,))),

@@ -120,6 +120,21 @@ CREDIT_GRANT = _obj(
         "note": STRING,
     }
 )
+CREDIT_PURCHASE = _obj(
+    {
+        "id": INTEGER,
+        "customer": STRING,
+        "source": STRING,
+        "rule": {"type": "integer", "nullable": True},
+        "currency": STRING,
+        "amount": MONEY,
+        "status": STRING,
+        "credit_grant": {"type": "integer", "nullable": True},
+        "stripe_payment_intent_id": NULLABLE_STRING,
+        "failure_code": STRING,
+        "failure_message": STRING,
+    }
+)
 # Alerts and the low-balance warning are defined by the alerts feature: an open object here.
 OPEN = {"type": "object", "additionalProperties": True}
 
@@ -143,6 +158,14 @@ EVENT_TYPES: dict[str, tuple[str, dict[str, Any]]] = {
     "customer.created": ("A customer was created.", _obj({"customer": CUSTOMER})),
     "customer.updated": ("A customer's details changed.", _obj({"customer": CUSTOMER})),
     "credit_grant.created": ("Credit was granted.", _obj({"credit_grant": CREDIT_GRANT})),
+    "credit_purchase.succeeded": (
+        "A credit top-up or auto-recharge was paid and granted.",
+        _obj({"credit_purchase": CREDIT_PURCHASE}),
+    ),
+    "credit_purchase.failed": (
+        "A credit top-up or auto-recharge payment failed (an auto-recharge rule stops).",
+        _obj({"credit_purchase": CREDIT_PURCHASE}),
+    ),
     "credit.balance_low": ("A customer's credit balance fell low.", _obj({"credit": OPEN})),
 }
 

@@ -5,6 +5,7 @@ from invoicing.admin import (  # noqa: F401  (registers)
     catalog,
     collections,
     contracts,
+    credit_purchases,
     credits,
     invoices,
 )

@@ -8,6 +8,7 @@ from invoicing.api import (
     contracts,
     corrections,
     credit_grants,
+    credit_purchases,
     views,
 )
 
@@ -39,6 +40,16 @@ urlpatterns = [
         "customers/<str:external_id>/credit-grants/<int:grant_id>/void",
         credit_grants.CreditGrantVoid.as_view(),
         name="customer-credit-grant-void",
+    ),
+    path(
+        "customers/<str:external_id>/credit-purchases",
+        credit_purchases.CustomerCreditPurchases.as_view(),
+        name="customer-credit-purchases",
+    ),
+    path(
+        "customers/<str:external_id>/auto-recharge",
+        credit_purchases.CustomerAutoRecharge.as_view(),
+        name="customer-auto-recharge",
     ),
     path("billing-runs", billing_runs.BillingRunListCreate.as_view(), name="billing-run-list"),
     path(

@@ -36,6 +36,12 @@ from invoicing.models.contracts import (
     RateOverride,
 )
 from invoicing.models.credit_notes import CreditNote, CreditNoteLine, CreditNoteOutcome
+from invoicing.models.credit_purchases import (
+    AutoRechargeRule,
+    CreditPurchase,
+    PurchaseSource,
+    PurchaseStatus,
+)
 from invoicing.models.credits import CreditEntry, CreditEntryKind, CreditGrant, GrantKind
 from invoicing.models.invoices import (
     Invoice,
@@ -69,6 +75,7 @@ __all__ = [
     "AlertOwner",
     "AlertTrigger",
     "AlertType",
+    "AutoRechargeRule",
     "BillingRun",
     "BillingRunStatus",
     "BillingRunTrigger",
@@ -87,6 +94,7 @@ __all__ = [
     "CreditNote",
     "CreditNoteLine",
     "CreditNoteOutcome",
+    "CreditPurchase",
     "DifferenceKind",
     "Discount",
     "DiscountDuration",
@@ -112,6 +120,8 @@ __all__ = [
     "Plan",
     "PlanFeature",
     "PlanVersion",
+    "PurchaseSource",
+    "PurchaseStatus",
     "RateOverride",
     "ReconciliationDifference",
     "ReconciliationRun",

@@ -30,6 +30,7 @@ from invoicing.models import (
     Invoice,
 )
 from invoicing.selectors.credits import credits_as_of, grant_balance
+from invoicing.services.credit_topups import auto_recharge_check
 
 
 @transaction.atomic
@@ -100,7 +101,7 @@ def credit_grant_void(*, grant: CreditGrant, reason: str, actor: User | None = N
             f"Credit grant #{grant.pk} has nothing left to void.",
             details={"balance": str(balance)},
         )
-    return CreditEntry.objects.create(
+    entry = CreditEntry.objects.create(
         grant_id=grant.pk,
         kind=CreditEntryKind.ADJUSTMENT,
         currency=grant.currency,
@@ -108,6 +109,8 @@ def credit_grant_void(*, grant: CreditGrant, reason: str, actor: User | None = N
         note=f"Voided: {reason}"[:200],
         created_by=actor,
     )
+    auto_recharge_check(entry=entry, customer_id=grant.customer_id)
+    return entry
 
 
 def _lock(grant_ids: list[int]) -> None:
@@ -148,6 +151,8 @@ def credit_draw(*, invoice: Invoice, draws: list[tuple[int, Decimal]]) -> list[C
                 note=f"Invoice {invoice.number or invoice.pk}",
             )
         )
+    if entries:  # the last draw-down is the balance event a recharge is keyed on
+        auto_recharge_check(entry=entries[-1], customer_id=invoice.customer_id)
     alerts_mark_customers([invoice.customer_id])
     return entries
 
@@ -227,19 +232,19 @@ def credit_expire(*, now: datetime) -> int:
     )
     _lock(list(expired))
     count = 0
+    owners = dict(CreditGrant.objects.filter(pk__in=list(expired)).values_list("pk", "customer_id"))
     for grant_id, currency in expired.items():
         balance = grant_balance(grant_id)
         if balance > 0:
-            CreditEntry.objects.create(
+            entry = CreditEntry.objects.create(
                 grant_id=grant_id,
                 kind=CreditEntryKind.EXPIRY,
                 currency=currency,
                 amount=-balance,
                 note="Expired",
             )
+            auto_recharge_check(entry=entry, customer_id=owners[grant_id])
             count += 1
-    customers = CreditGrant.objects.filter(pk__in=list(expired)).values_list(
-        "customer_id", flat=True
-    )
+    customers = owners.values()
     alerts_mark_customers(sorted(set(customers)))
     return count

@@ -29,3 +29,17 @@ def invoice_void_key(invoice_id: int) -> str:
 
 def payment_method_link_key(link_id: int) -> str:
     return idempotency_key("payment-method-link", link_id)
+
+
+CREDIT_PURCHASE_TOPIC = "stripe.credit_purchase.charge"
+
+
+def credit_top_up_key(purchase_id: int) -> str:
+    """``credit-purchase:<id>``: a one-off top-up's outbox row and Stripe payment key."""
+    return idempotency_key("credit-purchase", purchase_id)
+
+
+def credit_recharge_key(rule_id: int, entry_id: int) -> str:
+    """``credit-recharge:<rule id>:<ledger entry id>``: derived from the rule and the balance
+    event that crossed its threshold, so one crossing can only ever buy once."""
+    return idempotency_key("credit-recharge", rule_id, entry_id)

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
@@ -90,19 +91,38 @@ def post_dispute(dispute: Dispute) -> JournalEntry | None:
     return entry
 
 
+def _expiry_day(expiry: CreditEntry) -> date:
+    """A grant expiring at midnight was usable through the day before: breakage falls there.
+    An undo (a later invoice drew what had expired) is booked when it happened, never before
+    the breakage it reverses (that month may be closed)."""
+    grant = expiry.grant
+    day = last_day(grant.expires_at) if grant.expires_at else book_date(expiry.created_at)
+    if amount_of(expiry.amount) > 0:
+        day = max(day, book_date(expiry.created_at))
+    return day
+
+
 @transaction.atomic
 def post_grant_expiry(expiry: CreditEntry) -> JournalEntry | None:
-    """Breakage for what expired of a funded (prepaid or credit-note) grant, once. The
-    expired amount is the grant's own ledger entry; promotional grants post nothing."""
+    """Breakage for what expired of a funded (prepaid or credit-note) grant, once; an expiry
+    undone (a positive ``expiry`` entry, ``invoicing.services.credits._expiry_undo``) reverses
+    that much breakage back into the grant's deferred balance, after the grant's earlier
+    expiries are posted. Promotional grants post nothing."""
     grant = expiry.grant
     subject = grant_subject(grant)
-    amount = -amount_of(expiry.amount)
-    if subject is None or amount <= 0:
+    amount = -amount_of(expiry.amount)  # > 0 expired, < 0 undone
+    if subject is None or amount == 0:
         return None
-    # A grant expiring at midnight was usable through the day before: breakage falls there.
-    day = last_day(grant.expires_at) if grant.expires_at else book_date(expiry.created_at)
+    if amount < 0:
+        earlier = CreditEntry.objects.filter(
+            grant=grant, kind=expiry.kind, amount__lt=0, pk__lt=expiry.pk
+        )
+        for previous in earlier.order_by("pk"):
+            post_grant_expiry(previous)
+    day = _expiry_day(expiry)
     tags = (subject.invoice_line_id, subject.credit_grant_id)
     key = f"grant_expiry:{expiry.pk}"
+    memo = "expired unused" if amount > 0 else "expiry undone by a later draw"
     entry, created = entry_post(
         key=key,
         source_type=SourceType.GRANT_EXPIRY,
@@ -113,7 +133,7 @@ def post_grant_expiry(expiry: CreditEntry) -> JournalEntry | None:
             Leg(Account.DEFERRED_REVENUE, amount, grant.customer_id, "breakage", *tags),
             Leg(Account.BREAKAGE, -amount, grant.customer_id, "breakage", *tags),
         ],
-        memo=f"Credit grant #{grant.pk} expired unused",
+        memo=f"Credit grant #{grant.pk} {memo}",
     )
     if created:
         RecognitionSchedule.objects.create(

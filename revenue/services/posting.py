@@ -66,7 +66,7 @@ def post_invoice(invoice: Invoice) -> JournalEntry | None:
     for line in invoice.lines.order_by("position"):
         legs.append(
             Leg(
-                Account.DEFERRED_REVENUE,
+                _line_account(line),
                 -line_amount(line),
                 customer_id,
                 charge_key_of(line),
@@ -89,9 +89,16 @@ def post_invoice(invoice: Invoice) -> JournalEntry | None:
     return entry
 
 
-def deferred_balance(**tags: object) -> Decimal:
-    """Credit-normal balance of deferred revenue for the given tags (line or grant)."""
-    sums = JournalLine.objects.filter(account=Account.DEFERRED_REVENUE, **tags).aggregate(
+def _line_account(line: InvoiceLine) -> str:
+    """Where a line's amount waits: tax collected is owed to the tax authority, never revenue;
+    everything else is deferred revenue until its schedule recognizes it."""
+    return Account.TAX_PAYABLE if line.kind == LineKind.TAX else Account.DEFERRED_REVENUE
+
+
+def deferred_balance(account: str = Account.DEFERRED_REVENUE, **tags: object) -> Decimal:
+    """Credit-normal balance of deferred revenue (or ``account``) for the given tags (line or
+    grant)."""
+    sums = JournalLine.objects.filter(account=account, **tags).aggregate(
         debit=Sum("debit"), credit=Sum("credit")
     )
     return (sums["credit"] or ZERO) - (sums["debit"] or ZERO)
@@ -140,6 +147,9 @@ def _credit_legs(
     for cn_line in note.lines.select_related("invoice_line__invoice"):
         line, credited = cn_line.invoice_line, amount_of(cn_line.amount)
         subject, charge_key = Subject(line.pk, commit_grant_id(line)), charge_key_of(line)
+        if line.kind == LineKind.TAX:  # the tax credited is no longer owed
+            legs.append(Leg(Account.TAX_PAYABLE, credited, customer_id, charge_key, line.pk))
+            continue
         if line.kind == LineKind.COMMIT:
             deferred = min(credited, max(_commit_unused(line, day), ZERO))
         else:

@@ -21,10 +21,12 @@ from disputes.states import DisputeStatus, RefundStatus
 from invoicing.models import CreditEntry, CreditNote, Invoice, Payment
 from invoicing.models.credits import CreditEntryKind
 from invoicing.models.stripe import PaymentStatus
+from invoicing.states import InvoiceStatus
 from revenue.models import Account, JournalEntry, RecognitionSchedule, SourceType
 from revenue.services.cash import post_dispute, post_grant_expiry, post_payment, post_refund
 from revenue.services.journal import Leg, book_date, entry_post
 from revenue.services.posting import ISSUED, post_credit_note, post_invoice
+from revenue.services.voids import post_invoice_void
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +80,13 @@ def pending_sources(today: date) -> list[tuple[str, QuerySet]]:  # type: ignore[
             _unposted(CreditNote.objects.all(), "credit_note:").order_by("created_at", "pk"),
         ),
         (
+            "invoice_void",
+            _unposted(
+                Invoice.objects.filter(status=InvoiceStatus.VOID, issued_at__isnull=False),
+                "invoice_void:",
+            ).order_by("voided_at", "pk"),
+        ),
+        (
             "payment",
             _unposted(
                 Payment.objects.filter(status=PaymentStatus.SUCCEEDED, amount_captured__gt=0),
@@ -106,6 +115,7 @@ def pending_sources(today: date) -> list[tuple[str, QuerySet]]:  # type: ignore[
 
 _POSTERS = {
     "invoice": post_invoice,
+    "invoice_void": post_invoice_void,
     "credit_note": post_credit_note,
     "payment": post_payment,
     "refund": post_refund,
@@ -119,6 +129,9 @@ def post_for(source: object) -> JournalEntry | None:
     grant expiry entry, or a schedule row for recognition); idempotent."""
     if isinstance(source, RecognitionSchedule):
         return post_recognition(source.pk)
+    if isinstance(source, Invoice) and source.status == InvoiceStatus.VOID:
+        post_invoice(source)
+        return post_invoice_void(source)
     for name, model in (
         ("invoice", Invoice),
         ("credit_note", CreditNote),

@@ -37,6 +37,7 @@ NAMES = [
     "disputes",
     "invoice_lines",
     "invoices",
+    "journal_entries",
     "payments",
     "refunds",
     "usage_daily",

@@ -159,4 +159,4 @@ def balance(account: str, currency: str = "USD", **tags: Any) -> Decimal:
     return natural.quantize(D("0.01"))
 
 
-_CREDIT_NORMAL = {Account.DEFERRED_REVENUE, Account.REVENUE, Account.BREAKAGE}
+_CREDIT_NORMAL = {Account.DEFERRED_REVENUE, Account.REVENUE, Account.BREAKAGE, Account.TAX_PAYABLE}

@@ -28,6 +28,8 @@ def money(amount: Any, currency: str = "") -> str:
     code = str(getattr(getattr(amount, "currency", None), "code", "") or currency or "")
     if amount is None or amount == "":
         return display.DASH
+    if isinstance(amount, str):  # a report's figure, already written as "80.90"
+        amount = Decimal(amount)
     if not code:
         return display.quantity_text(Decimal(amount))
     return display.money_text(amount, code)

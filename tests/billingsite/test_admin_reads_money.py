@@ -40,13 +40,19 @@ class _Text(HTMLParser):
         super().__init__()
         self.parts: list[str] = []
         self._skip = 0
+        self._open: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in SKIPPED_TAGS:
+        # A unit price keeps its places on purpose ("0.000125 USD" a call): display.price_text
+        # marks it ``tally-exact``.
+        exact = "tally-exact" in (dict(attrs).get("class") or "").split()
+        if tag in SKIPPED_TAGS or exact:
             self._skip += 1
+            self._open.append(tag)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in SKIPPED_TAGS and self._skip:
+        if self._open and self._open[-1] == tag:
+            self._open.pop()
             self._skip -= 1
 
     def handle_data(self, data: str) -> None:
@@ -77,6 +83,7 @@ def test_the_scan_catches_what_it_is_for() -> None:
     assert raw_decimals("unit price 0.00012500")
     assert not raw_decimals("Total 1,234.50 USD, 319 GB, 2.5 hours, JPY 1,200, rate 8.25%")
     assert not raw_decimals("Amount due: 0.00 USD, v1.2.3")
+    assert visible_text('<td>Price <span class="tally-exact">0.000125 USD</span></td>') == "Price"
 
 
 def test_every_admin_page_reads_money_as_money() -> None:

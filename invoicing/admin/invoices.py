@@ -44,20 +44,28 @@ def _invoice_link(invoice: Invoice) -> str:
 class LineInline(_ReadOnlyInline):
     model = InvoiceLine
     fk_name = "invoice"
-    fields = (
-        "position",
-        "kind",
-        "description",
-        "explain",
-        "meter_key",
-        "quantity",
-        "amount",
-        "price_table",
-        "rating",
-        "credit_grant",
-        "adjusts_invoice",
-    )
+    # Narrow enough for a laptop: the line and its "explain" link in one cell, the price as a
+    # small table, how it was rated folded, and links to a grant or adjusted invoice together.
+    fields = ("line", "meter_key", "quantity", "amount", "price_table", "rating", "related")
     readonly_fields = fields
+
+    @admin.display(description="Line")
+    def line(self, obj: InvoiceLine) -> str:
+        if obj.pk is None:
+            return "-"
+        url = reverse("invoice-line-explain", args=[obj.pk])
+        return format_html(
+            '{}. {}<br><a href="{}">Explain this charge</a>', obj.position, obj.description, url
+        )
+
+    @admin.display(description="Credit grant or adjusted invoice")
+    def related(self, obj: InvoiceLine) -> str:
+        if obj.credit_grant_id:
+            url = reverse("admin:invoicing_creditgrant_change", args=[obj.credit_grant_id])
+            return format_html('<a href="{}">{}</a>', url, obj.credit_grant)
+        if obj.adjusts_invoice_id:
+            return _invoice_link(obj.adjusts_invoice)
+        return "-"
 
     @admin.display(description="Price")
     def price_table(self, obj: InvoiceLine) -> str:
@@ -68,13 +76,6 @@ class LineInline(_ReadOnlyInline):
         parts = {"breakdown": obj.breakdown, "overrides": obj.overrides, "details": obj.details}
         shown = {name: value for name, value in parts.items() if value}
         return collapsed_html("Breakdown and details", shown) if shown else "-"
-
-    @admin.display(description="Explain")
-    def explain(self, obj: InvoiceLine) -> str:
-        if obj.pk is None:
-            return "-"
-        url = reverse("invoice-line-explain", args=[obj.pk])
-        return format_html('<a href="{}">Explain this charge</a>', url)
 
 
 class CreditNoteInline(_ReadOnlyInline):

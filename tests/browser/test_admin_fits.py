@@ -44,7 +44,8 @@ OVERFLOW_JS = """
     return style.overflowX !== 'visible' || el === content;
   };
   for (const table of content.querySelectorAll('table')) {
-    if (!table.offsetParent) continue;  // hidden (collapsed details, closed filters)
+    // Hidden: folded <details> ("How it was rated"), closed filter groups.
+    if (!table.checkVisibility() || table.closest('details:not([open])')) continue;
     let box = table.parentElement;
     while (box && !clips(box)) box = box.parentElement;
     if (!box) continue;

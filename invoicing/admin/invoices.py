@@ -63,7 +63,7 @@ class LineInline(_ReadOnlyInline):
         if obj.credit_grant_id:
             url = reverse("admin:invoicing_creditgrant_change", args=[obj.credit_grant_id])
             return format_html('<a href="{}">{}</a>', url, obj.credit_grant)
-        if obj.adjusts_invoice_id:
+        if obj.adjusts_invoice is not None:
             return _invoice_link(obj.adjusts_invoice)
         return "-"
 

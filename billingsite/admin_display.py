@@ -111,8 +111,10 @@ def rows_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] = ()) -
     )
 
 
-# Price-spec fields that are amounts in the charge's currency (invoicing.pricing.spec).
+# Price-spec fields that are amounts in the charge's currency, and those that are quantities
+# (invoicing.pricing.spec; decimals arrive there as strings).
 _AMOUNT_KEYS = {"minimum", "maximum"}
+_QUANTITY_KEYS = {"up_to", "package_size", "free_units"}
 
 
 def _is_amount(key: str) -> bool:
@@ -129,6 +131,8 @@ def _price_value(key: str, value: Any, currency: str) -> SafeString:
         return format_html(
             '<span class="tally-exact">{}</span>', price_text(Decimal(value), currency)
         )
+    if key in _QUANTITY_KEYS and isinstance(value, str | int) and str(value).isdigit():
+        return format_html("{}", quantity_text(Decimal(value)))
     return structured_html(value)
 
 

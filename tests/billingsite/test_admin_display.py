@@ -7,8 +7,8 @@ from decimal import Decimal
 from django.contrib.admin import utils as admin_utils
 from django.db import models
 from django.template import Context, Template
-from djmoney.money import Money
 from djmoney.models.fields import MoneyField
+from djmoney.money import Money
 
 from billingsite.admin_display import price_spec_html, structured_html
 from billingsite.display import price_text

@@ -6,7 +6,7 @@ class BillingsiteConfig(AppConfig):
     verbose_name = "Tally"
 
     def ready(self) -> None:
-        from billingsite import dashboard
+        from billingsite import admin_display, dashboard
         from billingsite.invariant_runs import dashboard as invariant_runs_dashboard
         from billingsite.invariant_runs.services import invariant_gauges
         from billingsite.observability import register_db_gauges
@@ -21,3 +21,5 @@ class BillingsiteConfig(AppConfig):
         dashboard.on_autodiscover(invariant_runs_dashboard.register)
         dashboard.on_autodiscover(webhooks_dashboard.register)
         register_webhooks()
+        # After django-money's own admin hook (djmoney is installed before this app).
+        admin_display.install()

@@ -93,3 +93,14 @@ def period_text(start: datetime, end: datetime, tz: str) -> str:
     if last.year == first.year:
         return f"{first:%b} {first.day} {EN_DASH} {last:%b} {last.day}, {last.year}"
     return f"{_day(first.date())} {EN_DASH} {_day(last)}"
+
+
+def price_text(amount: Decimal | int | None, currency: str) -> str:
+    """A unit price: at least the currency's places, more when the price has them
+    ("0.000125 USD" per call, "49.00 USD" a month); never rounded."""
+    if amount is None:
+        return DASH
+    exact = Decimal(amount)
+    if round_line(exact, currency) == exact:
+        return money_text(exact, currency)
+    return f"{quantity_text(exact)} {currency}"

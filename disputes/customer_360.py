@@ -12,9 +12,9 @@ from django.http import HttpRequest
 from accounts.customer360.registry import register_section
 from accounts.customer360.search import register_customer_search
 from accounts.models import Customer
+from billingsite.display import money_text as money
 from disputes.models import Dispute, Refund
 from invoicing.models import Payment, PaymentStatus
-from invoicing.usage_pages.presenters import money
 
 ROWS = 20
 

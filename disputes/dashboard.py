@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from accounts.roles import FINANCE, SUPPORT
 from billingsite.dashboard import Row, ago, register_panel
+from billingsite.display import money_text as money
 from disputes.selectors import disputes_queue, refunds_awaiting_approval
-from invoicing.usage_pages.presenters import money
 
 PANEL_ROWS = 8
 

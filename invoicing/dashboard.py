@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from accounts.roles import FINANCE, SUPPORT
 from billingsite.dashboard import Row, ago, register_panel
+from billingsite.display import money_text as money
 from invoicing.models import Contract, Invoice, Payment, PaymentStatus
 from invoicing.selectors.invoices import ISSUED
-from invoicing.usage_pages.presenters import money
 
 PANEL_ROWS = 8
 RENEWAL_WINDOW = timedelta(days=45)

@@ -13,6 +13,7 @@ from django.urls import URLPattern, path
 from django.utils import timezone
 
 from billingsite.admin_readonly import ReadOnlyAdmin, ReadOnlyInline
+from billingsite.display import money_text
 from billingsite.errors import AppError
 from revenue.models import JournalEntry, JournalLine
 from revenue.selectors import Month, month_close
@@ -22,8 +23,16 @@ REPORT_PERMISSION = "revenue.view_journalentry"
 
 class JournalLineInline(ReadOnlyInline):
     model = JournalLine
-    fields = ("account", "debit", "credit", "charge_key", "customer", "invoice_line")
+    fields = ("account", "debit_amount", "credit_amount", "charge_key", "customer", "invoice_line")
     readonly_fields = fields
+
+    @admin.display(description="Debit")
+    def debit_amount(self, obj: JournalLine) -> str:
+        return money_text(obj.debit, obj.currency) if obj.debit else ""
+
+    @admin.display(description="Credit")
+    def credit_amount(self, obj: JournalLine) -> str:
+        return money_text(obj.credit, obj.currency) if obj.credit else ""
 
 
 @admin.register(JournalEntry)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from billingsite.display import money_text
+
 AMOUNT_DIGITS, AMOUNT_PLACES = 24, 4
 
 
@@ -106,8 +108,8 @@ class JournalLine(models.Model):
         indexes = [models.Index(fields=["account", "currency"], name="journalline_account_idx")]
 
     def __str__(self) -> str:
-        side = f"Dr {self.debit}" if self.debit else f"Cr {self.credit}"
-        return f"{self.account} {side} {self.currency}"
+        side = "Dr" if self.debit else "Cr"
+        return f"{self.account} {side} {money_text(self.debit or self.credit, self.currency)}"
 
 
 class RecognitionSchedule(models.Model):
@@ -161,4 +163,4 @@ class RecognitionSchedule(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.on_date} {self.amount} {self.currency} {self.charge_key}"
+        return f"{self.on_date} {money_text(self.amount, self.currency)} {self.charge_key}"

@@ -6,6 +6,8 @@
 {% period invoice.period_start invoice.period_end customer.timezone %}
 {% local_time invoice.due_at customer.timezone %}
     <time title="2026-08-01 18:05 UTC">Aug 1, 2026, 14:05 EDT</time>
+{{ event.properties|structured }}                 a key/value list, not a Python repr
+{% group_values rollup.meter_version.group_by rollup.group_values %}   model: gpt-4o
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from django import template
 from django.utils.html import format_html
 
-from billingsite import display
+from billingsite import admin_display, display
 
 register = template.Library()
 
@@ -28,6 +30,8 @@ def money(amount: Any, currency: str = "") -> str:
     code = str(getattr(getattr(amount, "currency", None), "code", "") or currency or "")
     if amount is None or amount == "":
         return display.DASH
+    if isinstance(amount, str):  # a report's figure, already written as "80.90"
+        amount = Decimal(amount)
     if not code:
         return display.quantity_text(Decimal(amount))
     return display.money_text(amount, code)
@@ -62,3 +66,33 @@ def local_time(moment: datetime | None, tz: str = "UTC") -> str:
         display.utc_text(moment),
         display.time_text(moment, tz or "UTC"),
     )
+
+
+@register.filter
+def structured(value: Any) -> str:
+    """A dict as a key/value list, a list of dicts as a small table (``admin_display``)."""
+    if value is None or value == "" or value == {} or value == []:
+        return display.DASH
+    return admin_display.structured_html(value)
+
+
+@register.simple_tag
+def group_values(keys: Any, values: Any) -> str:
+    """A rollup's group (values in the meter's ``group_by`` order) as key/value pairs."""
+    if not values:
+        return "(no grouping)"
+    names = list(keys or [])
+    pairs = {
+        (names[i] if i < len(names) else f"group {i + 1}"): value for i, value in enumerate(values)
+    }
+    return admin_display.structured_html(pairs)
+
+
+@register.filter
+def price_spec(spec: Any, currency: str = "") -> str:
+    """A price spec as a small table: amounts with their currency, tiers and rates as rows."""
+    if not spec:
+        return display.DASH
+    if not currency:
+        return admin_display.structured_html(spec)
+    return admin_display.price_spec_html(spec, currency)

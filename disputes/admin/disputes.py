@@ -16,13 +16,13 @@ from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from billingsite.display import money_text as money
 from billingsite.errors import AppError
 from billingsite.staff import staff_user
 from disputes.admin.forms import EvidenceForm, NoteForm
 from disputes.models import Dispute, DisputeEvidenceSubmission, DisputeNote
 from disputes.selectors import evidence_draft, evidence_packet
 from disputes.services.disputes import dispute_assign, dispute_evidence_save, dispute_note_add
-from invoicing.usage_pages.presenters import money
 
 
 class DueFilter(admin.SimpleListFilter):
@@ -72,7 +72,6 @@ class DisputeAdmin(SimpleHistoryAdmin):
         "stripe_id",
         "customer",
         "amount",
-        "currency",
         "reason",
         "status",
         "due_by",

@@ -15,7 +15,6 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         "posting_key",
         "account",
         "amount",
-        "currency",
         "invoice",
         "customer",
         "memo",

@@ -51,7 +51,6 @@ class RefundAdmin(SimpleHistoryAdmin):
     list_display = (
         "__str__",
         "customer",
-        "payment",
         "invoice",
         "reason",
         "status",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.db import models
 from djmoney.models.fields import MoneyField
 
-from billingsite.money import amount_of
+from billingsite.display import money_text
 from billingsite.moneyfields import SHARED_CURRENCY
 from invoicing.models.invoices import AMOUNT
 
@@ -61,4 +61,4 @@ class LedgerEntry(models.Model):
         verbose_name_plural = "ledger entries"
 
     def __str__(self) -> str:
-        return f"{self.posting_key} {self.account} {amount_of(self.amount)}"
+        return f"{self.posting_key} {self.account} {money_text(self.amount, self.currency)}"

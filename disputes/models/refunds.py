@@ -13,7 +13,7 @@ from django.db import models
 from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
-from billingsite.money import amount_of
+from billingsite.display import money_text
 from billingsite.moneyfields import SHARED_CURRENCY
 from disputes.states import RefundReason, RefundStatus
 from invoicing.models.invoices import AMOUNT
@@ -92,7 +92,7 @@ class Refund(models.Model):
         indexes = [models.Index(fields=["status", "created_at"], name="refund_status_idx")]
 
     def __str__(self) -> str:
-        return f"Refund #{self.pk} {amount_of(self.amount)} {self.currency} ({self.status})"
+        return f"Refund #{self.pk} {money_text(self.amount, self.currency)} ({self.status})"
 
 
 class RefundTransition(models.Model):

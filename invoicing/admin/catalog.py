@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from billingsite.admin_display import price_spec_html
 from invoicing.entitlements.admin import PlanFeatureInline
 from invoicing.models import Charge, Plan, PlanVersion
 
@@ -48,6 +49,12 @@ class PlanVersionAdmin(SimpleHistoryAdmin):
 
 @admin.register(Charge)
 class ChargeAdmin(SimpleHistoryAdmin):
-    list_display = ("key", "name", "kind", "meter_key", "plan_version")
+    list_display = ("key", "name", "kind", "meter_key", "price_table", "plan_version")
+    list_select_related = ("plan_version__plan",)
+
+    @admin.display(description="Price")
+    def price_table(self, obj: Charge) -> str:
+        return price_spec_html(obj.price, obj.plan_version.plan.currency)
+
     list_filter = ("kind",)
     search_fields = ("key", "name", "meter_key")

@@ -18,7 +18,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from billingsite.admin_display import price_spec_html
 from billingsite.admin_readonly import ReadOnlyInline as _ReadOnlyInline
+from billingsite.display import money_text
 from billingsite.errors import AppError
 from billingsite.money import format_decimal
 from billingsite.staff import staff_user
@@ -47,19 +49,33 @@ class OverrideInline(_ReadOnlyInline):
         "charge_key",
         "kind",
         "multiplier",
-        "price",
-        "tiers",
+        "price_table",
+        "tiers_table",
         "effective_from",
         "effective_to",
         "note",
     )
     readonly_fields = fields
 
+    @admin.display(description="Price")
+    def price_table(self, obj: RateOverride) -> str:
+        return price_spec_html(obj.price, obj.contract.currency) if obj.price else "-"
+
+    @admin.display(description="Tiers")
+    def tiers_table(self, obj: RateOverride) -> str:
+        if not obj.tiers:
+            return "-"
+        return price_spec_html({"tiers": obj.tiers}, obj.contract.currency)
+
 
 class CommitInline(_ReadOnlyInline):
     model = Commit
-    fields = ("kind", "amount", "effective_from", "effective_to", "note")
+    fields = ("kind", "commit_amount", "effective_from", "effective_to", "note")
     readonly_fields = fields
+
+    @admin.display(description="Amount")
+    def commit_amount(self, obj: Commit) -> str:
+        return money_text(obj.amount, obj.contract.currency)
 
 
 class DiscountInline(_ReadOnlyInline):

@@ -28,10 +28,10 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from billingsite.admin_links import register_object_link
+from billingsite.display import money_text as money
 from billingsite.errors import AppError
 from billingsite.money import amount_of
 from billingsite.staff import staff_user
-from invoicing.api.presenters import money
 from invoicing.models import CreditNoteOutcome, Invoice
 from invoicing.services.corrections import invoice_replace
 from invoicing.services.credit_notes import (
@@ -67,7 +67,7 @@ def replacement_message(replacement: Invoice) -> str:
             "(or use Finalize now)"
         )
     total = money(replacement.total, replacement.currency)
-    return f"re-issued as {replacement.number} ({total} {replacement.currency})"
+    return f"re-issued as {replacement.number} ({total})"
 
 
 class ReissueForm(forms.Form):
@@ -324,8 +324,7 @@ class InvoiceCorrectionsMixin:
                     messages.success(
                         request,
                         f"Credit note {note.number} issued for "
-                        f"{money(note.total, invoice.currency)} "
-                        f"{invoice.currency}.",
+                        f"{money(note.total, invoice.currency)}.",
                     )
                     return HttpResponseRedirect(
                         reverse("admin:invoicing_creditnote_change", args=[note.pk])

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
 from billingsite.admin_readonly import ReadOnlyAdmin
+from billingsite.display import money_text
 from billingsite.errors import AppError
 from billingsite.money import positive_amount
 from billingsite.staff import staff_user
@@ -74,7 +75,6 @@ class CreditGrantAdmin(SimpleHistoryAdmin):
         "kind",
         "amount",
         "balance",
-        "currency",
         "effective_at",
         "expires_at",
         "priority",
@@ -85,8 +85,8 @@ class CreditGrantAdmin(SimpleHistoryAdmin):
     inlines = [CreditEntryInline]
 
     @admin.display(description="Balance (sum of entries)")
-    def balance(self, obj: CreditGrant) -> Any:
-        return grant_balance(obj.pk)
+    def balance(self, obj: CreditGrant) -> str:
+        return money_text(grant_balance(obj.pk), obj.currency)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is not None:  # a grant is changed by ledger entries, never by editing it

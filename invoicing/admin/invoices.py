@@ -17,7 +17,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from billingsite.admin_display import collapsed_html, price_spec_html
 from billingsite.admin_readonly import ReadOnlyInline as _ReadOnlyInline
+from billingsite.display import money_text, period_text
 from billingsite.errors import AppError
 from billingsite.money import amount_of
 from billingsite.staff import staff_user
@@ -42,31 +44,38 @@ def _invoice_link(invoice: Invoice) -> str:
 class LineInline(_ReadOnlyInline):
     model = InvoiceLine
     fk_name = "invoice"
-    fields = (
-        "position",
-        "kind",
-        "description",
-        "explain",
-        "meter_key",
-        "quantity",
-        "amount",
-        "period_start",
-        "period_end",
-        "price",
-        "breakdown",
-        "overrides",
-        "credit_grant",
-        "adjusts_invoice",
-        "details",
-    )
+    # Narrow enough for a laptop: the line and its "explain" link in one cell, the price as a
+    # small table, how it was rated folded, and links to a grant or adjusted invoice together.
+    fields = ("line", "meter_key", "quantity", "amount", "price_table", "rating", "related")
     readonly_fields = fields
 
-    @admin.display(description="Explain")
-    def explain(self, obj: InvoiceLine) -> str:
+    @admin.display(description="Line")
+    def line(self, obj: InvoiceLine) -> str:
         if obj.pk is None:
             return "-"
         url = reverse("invoice-line-explain", args=[obj.pk])
-        return format_html('<a href="{}">Explain this charge</a>', url)
+        return format_html(
+            '{}. {}<br><a href="{}">Explain this charge</a>', obj.position, obj.description, url
+        )
+
+    @admin.display(description="Credit grant or adjusted invoice")
+    def related(self, obj: InvoiceLine) -> str:
+        if obj.credit_grant_id:
+            url = reverse("admin:invoicing_creditgrant_change", args=[obj.credit_grant_id])
+            return format_html('<a href="{}">{}</a>', url, obj.credit_grant)
+        if obj.adjusts_invoice is not None:
+            return _invoice_link(obj.adjusts_invoice)
+        return "-"
+
+    @admin.display(description="Price")
+    def price_table(self, obj: InvoiceLine) -> str:
+        return price_spec_html(obj.price, obj.currency) if obj.price else "-"
+
+    @admin.display(description="How it was rated")
+    def rating(self, obj: InvoiceLine) -> str:
+        parts = {"breakdown": obj.breakdown, "overrides": obj.overrides, "details": obj.details}
+        shown = {name: value for name, value in parts.items() if value}
+        return collapsed_html("Breakdown and details", shown) if shown else "-"
 
 
 class CreditNoteInline(_ReadOnlyInline):
@@ -89,13 +98,12 @@ class InvoiceAdmin(InvoiceCorrectionsMixin, SimpleHistoryAdmin):
         "customer",
         "status",
         "total",
-        "currency",
-        "period_start",
-        "period_end",
+        "period",
         "issued_at",
         "due_at",
     )
     list_filter = ("status", "kind", "currency")
+    list_select_related = ("customer",)
     search_fields = ("number", "customer__external_id", "customer__name")
     date_hierarchy = "period_start"
     inlines = [LineInline, CreditNoteInline, TransitionInline, DunningStepInline]
@@ -147,8 +155,12 @@ class InvoiceAdmin(InvoiceCorrectionsMixin, SimpleHistoryAdmin):
         return _invoice_link(replacement) if replacement else "-"
 
     @admin.display(description="Amount due")
-    def amount_due(self, obj: Invoice) -> Any:
-        return invoice_amount_due(obj)
+    def amount_due(self, obj: Invoice) -> str:
+        return money_text(invoice_amount_due(obj), obj.currency)
+
+    @admin.display(description="Period", ordering="period_start")
+    def period(self, obj: Invoice) -> str:
+        return period_text(obj.period_start, obj.period_end, obj.customer.timezone)
 
     @admin.display(description="PDF")
     def pdf_link(self, obj: Invoice) -> str:
@@ -312,7 +324,6 @@ class CreditNoteAdmin(SimpleHistoryAdmin):
         "customer",
         "outcome",
         "total",
-        "currency",
         "created_by",
         "created_at",
     )
@@ -351,8 +362,8 @@ class CreditNoteAdmin(SimpleHistoryAdmin):
         return obj.invoice.currency
 
     @admin.display(description="Invoice's amount due now")
-    def amount_due(self, obj: CreditNote) -> Any:
-        return invoice_amount_due(obj.invoice)
+    def amount_due(self, obj: CreditNote) -> str:
+        return money_text(invoice_amount_due(obj.invoice), obj.invoice.currency)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -13,6 +13,7 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from accounts.models import Customer, validate_timezone
+from billingsite.display import date_text, money_text
 from billingsite.moneyfields import Digits
 from invoicing.models.catalog import PlanVersion
 
@@ -176,7 +177,8 @@ class Commit(EffectiveDated):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.amount} from {self.effective_from}"
+        amount = money_text(self.amount, self.contract.currency)
+        return f"{self.get_kind_display()} {amount} from {date_text(self.effective_from)}"
 
 
 class DiscountKind(models.TextChoices):

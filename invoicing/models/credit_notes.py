@@ -16,7 +16,7 @@ from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
 from accounts.models import validate_currency
-from billingsite.money import amount_of
+from billingsite.display import money_text
 from billingsite.moneyfields import SHARED_CURRENCY
 from invoicing.models.invoices import AMOUNT, Invoice, InvoiceLine
 
@@ -100,4 +100,4 @@ class CreditNoteLine(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.description}: {amount_of(self.amount)}"
+        return f"{self.description}: {money_text(self.amount, self.currency)}"

@@ -16,7 +16,7 @@ from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
 from accounts.models import Customer, validate_currency
-from billingsite.money import amount_of
+from billingsite.display import money_text
 from billingsite.moneyfields import SHARED_CURRENCY, Digits
 
 AMOUNT: Digits = {"max_digits": 24, "decimal_places": 4}
@@ -77,8 +77,8 @@ class CreditGrant(models.Model):
         ]
 
     def __str__(self) -> str:
-        amount = amount_of(self.amount)
-        return f"{self.get_kind_display()} credit #{self.pk} {amount} {self.currency}"
+        amount = money_text(self.amount, self.currency)
+        return f"{self.get_kind_display()} credit #{self.pk} {amount}"
 
 
 class CreditEntryKind(models.TextChoices):
@@ -132,7 +132,7 @@ class CreditEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {amount_of(self.amount)} on grant #{self.grant_id}"
+        return f"{self.kind} {money_text(self.amount, self.currency)} on grant #{self.grant_id}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:

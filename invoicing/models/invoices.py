@@ -22,7 +22,7 @@ from djmoney.models.fields import MoneyField
 from simple_history.models import HistoricalRecords
 
 from accounts.models import Customer, validate_currency
-from billingsite.money import amount_of
+from billingsite.display import money_text
 from billingsite.moneyfields import SHARED_CURRENCY, Digits, zero_amount
 from invoicing.models.contracts import Contract
 from invoicing.states import InvoiceStatus
@@ -159,7 +159,7 @@ class InvoiceLine(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.description}: {amount_of(self.amount)}"
+        return f"{self.description}: {money_text(self.amount, self.currency)}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.invoice.is_frozen:

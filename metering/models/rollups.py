@@ -91,7 +91,10 @@ class HourlyRollup(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.meter_version_id}/{self.customer_id}/{self.hour:%Y-%m-%d %H}h"
+        return (
+            f"{self.meter_version_id}/{self.customer_id}/"
+            f"15-minute bucket from {self.hour:%Y-%m-%d %H:%M} UTC"
+        )
 
 
 class UniqueValue(models.Model):

@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from billingsite.admin_readonly import ReadOnlyAdmin
-from billingsite.money import amount_of
+from billingsite.display import money_text
 from billingsite.outbox.admin import action_results
 from invoicing.models import (
     Invoice,
@@ -87,7 +87,6 @@ class PaymentAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
         "amount",
         "amount_captured",
         "amount_refunded",
-        "currency",
         "failure_reason",
         "created_at",
     )
@@ -235,7 +234,7 @@ def invoice_stripe_summary(invoice: Any) -> str:
             (
                 p.stripe_payment_intent_id or p.stripe_charge_id,
                 p.status,
-                amount_of(p.amount),
+                money_text(p.amount, p.currency),
                 f": {p.failure_message} ({p.decline_code or p.failure_code})"
                 if p.status == "failed"
                 else "",

@@ -5,6 +5,7 @@ and reconciliation can be run now."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import pytest
 from django.test import Client
@@ -47,3 +48,27 @@ def test_dashboard_search_opens_the_customers_360_page(world: World) -> None:
     body = several.content.decode()
     for customer in (world.acme, world.globex):
         assert f'href="/admin/accounts/customer/{customer.pk}/360/"' in body
+
+
+def _money(text: str) -> Decimal:
+    return Decimal(text.replace(",", "").split()[0])
+
+
+def test_customer_360_cost_so_far_lists_every_charge_and_adds_up(
+    world: World, frozen_now: object
+) -> None:
+    page = staff("support").get(f"/admin/accounts/customer/{world.acme.pk}/360/")
+    html = page.content.decode()
+    table = html.split('data-testid="c360-cost"', 1)[1].split("</table>", 1)[0]
+    body, foot = table.split("<tfoot>", 1)
+    costs = re.findall(r'<td class="c360-num">([^<]+)</td>', body)
+    names = re.findall(r"<tr><td>([^<]+)</td>", body)
+    assert names[0] == "Platform fee"  # the fixed fee is listed, not only usage
+    assert "API calls" in names
+    shown = re.search(r'data-testid="c360-cost-so-far">([^<]+)<', foot)
+    assert shown is not None
+    assert sum(_money(c) for c in costs) == _money(shown.group(1))
+    after = re.findall(r'<td colspan="3">[^<]+</td><td class="c360-num">([^<]+)</td>', foot)
+    total = re.search(r'data-testid="c360-upcoming">([^<]+)<', foot)
+    assert total is not None
+    assert _money(shown.group(1)) + sum(_money(a) for a in after) == _money(total.group(1))

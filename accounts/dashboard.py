@@ -108,10 +108,13 @@ register_panel(
     customers_by_status,
     key="accounts.customer_search",
     permissions=("accounts.view_customer",),
+    # Support searches to open a customer: one match opens its 360 page, several list
+    # the matches (each linking to its 360 page), as the 360 search does.
     search=SearchBox(
-        url="admin:accounts_customer_changelist",
-        placeholder="Name, external id, alias or email",
+        url="customer-search",
+        placeholder="Name, external id, alias, email or invoice number",
         label="Search customers",
+        hidden=(("go", "1"),),
     ),
     empty="No customers yet.",
     more_url="admin:accounts_customer_changelist",

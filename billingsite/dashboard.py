@@ -59,6 +59,8 @@ class SearchBox:
     placeholder: str
     param: str = "q"
     label: str = "Search"
+    # fixed query values sent with the term, e.g. (("go", "1"),) to open a single match
+    hidden: tuple[tuple[str, str], ...] = ()
 
 
 PanelFunc = Callable[[HttpRequest], Sequence[Row]]

@@ -20,6 +20,12 @@ from simple_history.admin import SimpleHistoryAdmin
 from billingsite.errors import AppError
 from billingsite.staff import staff_user
 from disputes.admin.forms import PeriodForm, RefundRequestForm, RejectForm, SlaBatchForm
+from disputes.admin.refund_words import (
+    decided_message,
+    next_step,
+    refund_amount,
+    requested_message,
+)
 from disputes.models import Refund, RefundTransition
 from disputes.selectors import report
 from disputes.services.automated import refund_voided_invoice, sla_batch
@@ -66,28 +72,42 @@ class RefundAdmin(SimpleHistoryAdmin):
         "customer__name",
     )
     inlines = [RefundTransitionInline]
-    readonly_fields = (
-        "payment",
-        "invoice",
-        "customer",
-        "amount",
-        "currency",
-        "lines",
-        "reason",
-        "reason_text",
-        "internal_note",
-        "source",
-        "status",
-        "requested_by",
-        "approved_by",
-        "needs_approval",
-        "stripe_refund_id",
-        "failure_reason",
-        "credit_note",
-        "batch_ref",
-        "created_at",
-        "settled_at",
-        "actions_links",
+    fieldsets = (
+        ("Status", {"fields": ("status", "next_step", "actions_links")}),
+        ("Refund", {"fields": ("amount", "reason", "reason_text", "internal_note", "lines")}),
+        (
+            "Where it comes from",
+            {
+                "fields": (
+                    "customer",
+                    "invoice",
+                    "payment",
+                    "source",
+                    "batch_ref",
+                    "requested_by",
+                    "created_at",
+                    "needs_approval",
+                    "approved_by",
+                )
+            },
+        ),
+        ("Stripe", {"fields": ("stripe_refund_id", "failure_reason", "settled_at", "credit_note")}),
+    )
+    readonly_fields = tuple(f for _, opts in fieldsets for f in opts["fields"])
+    # shown only when they hold something: a refund waiting for approval has no Stripe id,
+    # settlement time or credit note yet, and blank rows read as forms left unfilled
+    _hide_when_empty = frozenset(
+        {
+            "lines",
+            "reason_text",
+            "internal_note",
+            "batch_ref",
+            "approved_by",
+            "stripe_refund_id",
+            "failure_reason",
+            "settled_at",
+            "credit_note",
+        }
     )
     change_list_template = "disputes/admin/refund_changelist.html"
 
@@ -96,6 +116,28 @@ class RefundAdmin(SimpleHistoryAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # nothing on a refund is edited by hand: it moves through Approve / Reject / Cancel,
+        # so its page is read-only for everyone (no Save buttons on a form with no inputs)
+        return False
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return super().get_fieldsets(request, obj)
+        return [
+            (name, {**opts, "fields": [f for f in opts["fields"] if self._shown(obj, f)]})
+            for name, opts in self.fieldsets
+        ]
+
+    def _shown(self, obj: Refund, field: str) -> bool:
+        if field == "actions_links":
+            return obj.status == RefundStatus.REQUESTED
+        return field not in self._hide_when_empty or getattr(obj, field) not in (None, "", {})
+
+    @admin.display(description="Next step")
+    def next_step(self, obj: Refund) -> str:
+        return next_step(obj)
 
     @admin.display(description="Actions")
     def actions_links(self, obj: Refund) -> str:
@@ -184,17 +226,7 @@ class RefundAdmin(SimpleHistoryAdmin):
             except AppError as exc:
                 form.add_error(None, exc.message)
             else:
-                messages.success(
-                    request,
-                    f"{refund} recorded"
-                    + (
-                        ": it waits for a Finance approver."
-                        if refund.needs_approval
-                        else " and queued for Stripe."
-                        if stripe_configured()
-                        else "."  # the refund's page says why it is not sent
-                    ),
-                )
+                messages.success(request, requested_message(refund))
                 return HttpResponseRedirect(
                     reverse("admin:disputes_refund_change", args=[refund.pk])
                 )
@@ -229,7 +261,8 @@ class RefundAdmin(SimpleHistoryAdmin):
                     )
                 else:
                     refund_cancel(refund=refund, actor=staff_user(request))
-                messages.success(request, f"Refund #{refund.pk}: {decision} done.")
+                refund.refresh_from_db()
+                messages.success(request, decided_message(refund, decision))
             except AppError as exc:
                 messages.error(request, exc.message)
             return HttpResponseRedirect(reverse("admin:disputes_refund_change", args=[refund.pk]))
@@ -238,7 +271,7 @@ class RefundAdmin(SimpleHistoryAdmin):
             "disputes/admin/refund_decide.html",
             self._context(
                 request,
-                f"{decision.capitalize()} refund #{refund.pk}",
+                f"{decision.capitalize()} the refund of {refund_amount(refund)}",
                 refund=refund,
                 decision=decision,
                 form=form,

@@ -10,7 +10,16 @@ from django.utils import timezone
 
 from accounts.models import Customer
 from billingsite.errors import AppError
-from invoicing.models import Contract, CreditEntry, DunningStep, Invoice, Payment, StripeInvoice
+from invoicing.models import (
+    Contract,
+    CreditEntry,
+    DunningStep,
+    Invoice,
+    LineKind,
+    Payment,
+    StripeInvoice,
+)
+from invoicing.selectors.computation import CHARGE_KINDS
 from invoicing.selectors.credits import grants_with_balance
 from invoicing.usage_pages.charts import series_table
 from invoicing.usage_pages.presenters import money, number
@@ -37,13 +46,25 @@ def usage(request: HttpRequest, customer: Customer) -> dict[str, Any]:
     if overview is None:
         return {"overview": None}
     cur = overview.currency
+    lines = overview.computation.lines
+    # Every line of the upcoming invoice is on screen, so the figures add up: charges (the
+    # fixed fee too) to "cost so far", then discounts, credits and tax to the invoice total.
+    fixed = [
+        (ln.description, None, "", money(ln.amount, cur))
+        for ln in lines
+        if ln.kind in CHARGE_KINDS and ln.kind != LineKind.USAGE
+    ]
+    usage_rows = [
+        (c.name, c.meter, number(c.quantity), money(c.cost, cur)) for c in overview.charges
+    ]
     return {
         "overview": overview,
         "cost_so_far": money(overview.cost_so_far, cur),
         "forecast": money(overview.forecast_cost, cur),
         "upcoming_total": money(overview.computation.total, cur),
-        "charges": [
-            (c.name, c.meter, number(c.quantity), money(c.cost, cur)) for c in overview.charges
+        "charges": fixed + usage_rows,
+        "after_charges": [
+            (ln.description, money(ln.amount, cur)) for ln in lines if ln.kind not in CHARGE_KINDS
         ],
         "charts": [
             series_table(s, caption=f"{m.name} per day this period", unit=m.name)

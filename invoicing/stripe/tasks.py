@@ -44,8 +44,11 @@ def invoices_poll_task() -> dict[str, int]:
 @shared_task(
     name="invoicing.stripe.reconcile", time_limit=3600, soft_time_limit=3500, ignore_result=True
 )
-def reconcile_task(start: str | None = None, end: str | None = None) -> int:
-    """Nightly: reconcile yesterday (UTC) unless a period is given (ISO datetimes)."""
+def reconcile_task(
+    start: str | None = None, end: str | None = None, trigger: str = "nightly"
+) -> int:
+    """Nightly: reconcile yesterday (UTC) unless a period is given (ISO datetimes); the admin's
+    "run now" sends it with ``trigger="admin"``."""
     from datetime import datetime
 
     from invoicing.stripe.reconciliation import reconcile
@@ -55,4 +58,4 @@ def reconcile_task(start: str | None = None, end: str | None = None) -> int:
     else:
         today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
         period = (today - timedelta(days=1), today)
-    return reconcile(start=period[0], end=period[1], trigger="nightly").pk
+    return reconcile(start=period[0], end=period[1], trigger=trigger).pk

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from metering.models import Aggregation, Meter, MeterVersion, UsageEvent
@@ -176,12 +179,33 @@ class MeterOutput(serializers.ModelSerializer):
         return data
 
 
+@extend_schema_field({"type": "string", "examples": ["2026-08-01", "2026-08-01T04:00:00Z"]})
+class DayOrTimeField(serializers.DateTimeField):
+    """An RFC 3339 time, or a bare date ("2026-08-01") kept as a ``date``: the view reads a
+    date as midnight in the answer's zone (``tz``, default the customer's), not as UTC."""
+
+    def to_internal_value(self, value: Any) -> datetime | date:  # type: ignore[override]
+        if isinstance(value, str) and _DAY.fullmatch(value.strip()):
+            try:
+                return date.fromisoformat(value.strip())
+            except ValueError:
+                self.fail("invalid", format="YYYY-MM-DD or an RFC 3339 time")
+        return super().to_internal_value(value)
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DAY_HELP = (
+    " A date (YYYY-MM-DD) means midnight of that day in `tz` (default: the customer's time"
+    " zone); a time with an offset is taken as given."
+)
+
+
 class UsageQuery(serializers.Serializer):
     meter = serializers.CharField()
-    start = serializers.DateTimeField(
-        required=False, help_text="Default: start of the current month (tz)."
+    start = DayOrTimeField(
+        required=False, help_text="Default: start of the current month (tz)." + _DAY_HELP
     )
-    end = serializers.DateTimeField(required=False, help_text="Exclusive. Default: start+1 month.")
+    end = DayOrTimeField(required=False, help_text="Exclusive. Default: start+1 month." + _DAY_HELP)
     window = serializers.ChoiceField(
         choices=["hour", "day", "month"], required=False, default="day"
     )

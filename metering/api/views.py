@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from datetime import time as dtime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -220,6 +220,13 @@ def _next_month(start: datetime, zone: ZoneInfo) -> datetime:
     )
 
 
+def _in_zone(value: datetime | date | None, zone: ZoneInfo) -> datetime | None:
+    """A bare date is midnight of that day in the answer's zone (the zone the answer names)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.combine(value, dtime(0), tzinfo=zone)
+
+
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
@@ -246,8 +253,8 @@ class CustomerUsage(GenericAPIView):
         params = query.validated_data
         meter = meter_by_key(params["meter"])
         zone = _zone(params.get("tz") or customer.timezone)
-        start = params.get("start") or _month_start(datetime.now(UTC), zone)
-        end = params.get("end") or _next_month(start, zone)
+        start = _in_zone(params.get("start"), zone) or _month_start(datetime.now(UTC), zone)
+        end = _in_zone(params.get("end"), zone) or _next_month(start, zone)
         dims = [d.strip() for d in params.get("group_by", "").split(",") if d.strip()]
         series = usage_series(
             customer=customer,

@@ -115,7 +115,10 @@ def test_a_failing_panel_renders_as_an_error_and_the_page_still_works(
     assert response.status_code == 200
     html = response.content.decode()
     assert "This panel could not be loaded." in html
-    assert "Find a customer" in html and 'placeholder="Name, external id, alias or email"' in html
+    assert (
+        "Find a customer" in html
+        and 'placeholder="Name, external id, alias, email or invoice number"' in html
+    )
 
 
 def test_register_panel_rejects_unknown_roles_and_tones() -> None:

@@ -99,7 +99,7 @@ def test_agent_requests_finance_approves_refund_succeeds_on_localstripe(
     screenshot("2-finance-dashboard")
     panel.get_by_role("link").first.click()
     page.get_by_role("button", name="Yes, approve").click()
-    expect(page.locator(".messagelist")).to_contain_text("approve done")
+    expect(page.locator(".messagelist")).to_contain_text("approved; it will be sent to Stripe")
 
     outbox_dispatch(topics=["stripe.refund.create"])  # what the worker does after commit
     refund.refresh_from_db()

@@ -231,3 +231,40 @@ def test_schema_documents_the_metering_endpoints(client):
     ):
         assert path in schema["paths"], path
     assert "requestBody" in schema["paths"]["/api/v1/events"]["post"]
+
+
+def test_usage_dates_are_read_in_the_answers_zone(api_client_for, admin_api):
+    CustomerFactory(external_id="nyc", timezone="America/New_York")
+    admin_api.post(
+        "/api/v1/meters",
+        {"key": "calls", "name": "Calls", "event_type": "req", "aggregation": "count"},
+        format="json",
+    )
+    # 02:00 UTC on Nov 10 is still Nov 9 in New York: it belongs to the 9th, not the 10th
+    post_events(
+        api_client_for("ingest"),
+        [event("late-evening", customer="nyc", type_="req", at=NOW.replace(hour=2, minute=0))],
+    )
+    rollup_drain()
+    url = "/api/v1/customers/nyc/usage"
+    params = {"meter": "calls", "start": "2026-11-09", "end": "2026-11-10", "window": "day"}
+    body = api_client_for("read").get(url, params).json()
+    assert body["tz"] == "America/New_York"
+    assert body["start"] == "2026-11-09T05:00:00Z"  # midnight in New York (EST)
+    assert body["end"] == "2026-11-10T05:00:00Z"
+    assert body["total"] == "1"
+    # a named zone wins; a time with an offset is taken as given
+    tokyo = api_client_for("read").get(url, {**params, "tz": "Asia/Tokyo"}).json()
+    assert tokyo["start"] == "2026-11-08T15:00:00Z"
+    exact = api_client_for("read").get(url, {**params, "start": "2026-11-09T00:00:00Z"}).json()
+    assert exact["start"] == "2026-11-09T00:00:00Z"
+    bad = api_client_for("read").get(url, {**params, "start": "2026-13-40"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "validation_error"
+
+
+def test_schema_says_how_usage_dates_are_read(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    params = schema["paths"]["/api/v1/customers/{external_id}/usage"]["get"]["parameters"]
+    start = next(p for p in params if p["name"] == "start")
+    assert "midnight of that day" in start["description"]
+    assert "date-time" not in json.dumps(start["schema"])

@@ -65,7 +65,7 @@ def test_support_sees_every_section_with_the_customers_data(
     assert world.acme_invoice.number in body
     assert world.globex_invoice.number not in body
     upcoming = api_client_for("read").get("/api/v1/customers/acme/invoices/upcoming").json()
-    assert f"upcoming invoice so far {upcoming['total']} USD" in body
+    assert f"Upcoming invoice so far {upcoming['total']} USD" in body
 
 
 def test_360_needs_view_customer(world: World) -> None:

@@ -19,7 +19,7 @@ from billingsite.errors import AppError, NotFound
 from billingsite.money import amount_of
 from invoicing.entitlements.api.serializers import quantity
 from invoicing.entitlements.selectors import entitlement_data, entitlements_for
-from invoicing.services.pdf import invoice_pdf_render
+from invoicing.services.pdf import credit_note_pdf_render, invoice_pdf_render
 from invoicing.usage_pages import selectors
 from invoicing.usage_pages.charts import series_table
 from invoicing.usage_pages.presenters import explain_line, local_range, money, number
@@ -279,4 +279,16 @@ def invoice_pdf(request: HttpRequest, viewer: Viewer, number: str) -> HttpRespon
         content = invoice_pdf_render(invoice)
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
+    return response
+
+
+@usage_page
+def credit_note_pdf(request: HttpRequest, viewer: Viewer, number: str, note: str) -> HttpResponse:
+    """A credit note of one of the customer's own invoices, as PDF (rendered on request)."""
+    invoice = _invoice_or_404(viewer, number)
+    found = invoice.credit_notes.filter(number=note).first()
+    if found is None:
+        raise Http404("No such credit note on this invoice.")
+    response = HttpResponse(credit_note_pdf_render(found), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{found.number}.pdf"'
     return response

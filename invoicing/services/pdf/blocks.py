@@ -62,7 +62,10 @@ def heading(doc: Document, title: str, facts: Sequence[tuple[str, str]]) -> None
     for label, value in facts:
         doc.style(8.5, bold=True)
         doc.put(FACTS_LABEL_X, label, y=right_y)
+        room = RIGHT - FACTS_LABEL_X - doc.width(label) - 3
         doc.style(8.5)
+        if doc.width(value) > room:  # a period with times: on its own line below the label
+            right_y += 4.2
         doc.put(RIGHT, value, "right", y=right_y)
         right_y += 4.6
     doc.y_pos = max(left_y, right_y) + 6

@@ -164,7 +164,8 @@ def _lines_and_totals(doc: Document, invoice: Invoice, lines: list[PdfLine]) -> 
                 _total_row(
                     doc, "of which included in the prices", money_text(Decimal(included), cur)
                 )
-    doc.rule(COLUMNS[1].x, RIGHT, offset=-3.2)
+    if len(charges) < len(lines):
+        doc.rule(COLUMNS[1].x, RIGHT, offset=-3.2)
     _total_row(doc, "Total", money_text(invoice.total, cur), bold=True)
 
 

@@ -15,7 +15,7 @@ from django.test import override_settings
 
 from accounts.models import Customer
 from billingsite.display import date_text, money_text, period_text, quantity_text
-from invoicing.models import Invoice
+from invoicing.models import Invoice, Payment
 from invoicing.services.billing import billing_run
 from invoicing.services.credit_notes import credit_note_create
 from invoicing.services.invoices import invoice_mark_paid
@@ -112,6 +112,20 @@ def test_payment_status_lists_credit_notes_payment_and_what_is_due() -> None:
     (page,) = pdf_lines(invoice_pdf_render(paid))
     assert "Paid on Feb 10, 2026 112.34 USD" in page
     assert f"Amount due by {date_text(paid.due_at, tz)} 0.00 USD" in page
+    assert not any(row.startswith("Refunded") for row in page)
+
+    Payment.objects.create(
+        customer=paid.customer,
+        invoice=paid,
+        stripe_payment_intent_id="pi_pdf_1",
+        currency="USD",
+        amount=Decimal("112.34"),
+        amount_captured=Decimal("112.34"),
+        amount_refunded=Decimal("20.00"),
+        status="succeeded",
+    )
+    (page,) = pdf_lines(invoice_pdf_render(paid))
+    assert "Refunded 20.00 USD" in page
 
 
 @dataclass

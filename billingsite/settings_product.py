@@ -143,3 +143,15 @@ ENTITLEMENTS_CACHE_SECONDS = float(
 # Where usage events are kept and counted: "postgres" (default, the system of record) or another
 # registered store (metering.stores.register_store), e.g. "chdb:<path>" or "clickhouse://...".
 TALLY_EVENT_STORE = os.environ.get("TALLY_EVENT_STORE", "")
+
+# --- Invoice and credit-note PDFs (invoicing.services.pdf) ----------------------------------
+# The seller block printed on every invoice and credit note. Address lines are separated by
+# "|" ("Tally Demo Inc.|1 Market St|San Francisco, CA 94105|US"). The logo is a PNG, JPEG or
+# SVG file path; empty = the bundled Tally logo (billingsite/static/tally/favicon.svg).
+INVOICE_SELLER_NAME = os.environ.get("INVOICE_SELLER_NAME", "Tally Demo Inc.")
+INVOICE_SELLER_ADDRESS = os.environ.get(
+    "INVOICE_SELLER_ADDRESS", "100 Example Street|San Francisco, CA 94105|United States"
+)
+INVOICE_SELLER_TAX_ID = os.environ.get("INVOICE_SELLER_TAX_ID", "US EIN 00-0000000")
+INVOICE_SELLER_EMAIL = os.environ.get("INVOICE_SELLER_EMAIL", "billing@tally.invalid")
+INVOICE_SELLER_LOGO = os.environ.get("INVOICE_SELLER_LOGO", "")

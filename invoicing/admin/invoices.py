@@ -9,10 +9,11 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
@@ -34,6 +35,7 @@ from invoicing.models import (
 )
 from invoicing.services.credit_notes import credit_note_create, invoice_amount_due
 from invoicing.services.invoices import invoice_finalize, invoice_void
+from invoicing.services.pdf import credit_note_pdf_render
 
 
 def _invoice_link(invoice: Invoice) -> str:
@@ -349,9 +351,31 @@ class CreditNoteAdmin(SimpleHistoryAdmin):
         "created_by",
         "created_at",
         "amount_due",
+        "pdf_link",
     )
     readonly_fields = fields
     inlines = [CreditNoteLineInline]
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view(self.pdf_view)
+        pdf = path("<int:note_id>/pdf/", view, name="invoicing_creditnote_pdf")
+        return [pdf, *super().get_urls()]
+
+    def pdf_view(self, request: HttpRequest, note_id: int) -> HttpResponse:
+        """The credit note as PDF, for whoever may view it here (rendered on request)."""
+        note = CreditNote.objects.select_related("invoice__customer").filter(pk=note_id).first()
+        if note is None:
+            raise Http404("No such credit note.")
+        if not self.has_view_permission(request, note):
+            raise PermissionDenied
+        response = HttpResponse(credit_note_pdf_render(note), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{note.number}.pdf"'
+        return response
+
+    @admin.display(description="PDF")
+    def pdf_link(self, obj: CreditNote) -> str:
+        url = reverse("admin:invoicing_creditnote_pdf", args=[obj.pk])
+        return format_html('<a href="{}">{}.pdf</a>', url, obj.number)
 
     @admin.display(description="Customer", ordering="invoice__customer__external_id")
     def customer(self, obj: CreditNote) -> Any:

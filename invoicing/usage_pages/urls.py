@@ -15,6 +15,11 @@ pages = [
     path("invoices/", views.invoice_list, name="invoices"),
     path("invoices/<str:number>/", views.invoice_detail, name="invoice"),
     path("invoices/<str:number>/pdf", views.invoice_pdf, name="invoice-pdf"),
+    path(
+        "invoices/<str:number>/credit-notes/<str:note>/pdf",
+        views.credit_note_pdf,
+        name="credit-note-pdf",
+    ),
     path("alerts/", alerts.alerts_page, name="alerts"),
     path("alerts/<int:alert_id>/delete", alerts.alert_remove, name="alert-delete"),
 ]

@@ -19,6 +19,7 @@ from billingsite.money import amount_of
 from invoicing.entitlements.api.serializers import quantity
 from invoicing.entitlements.selectors import entitlement_data, entitlements_for
 from invoicing.services.invoice_pdfs import invoice_pdf_content
+from invoicing.services.pdf import credit_note_pdf_render
 from invoicing.usage_pages import selectors
 from invoicing.usage_pages.charts import series_table
 from invoicing.usage_pages.presenters import explain_line, local_range, money, number
@@ -274,4 +275,16 @@ def invoice_pdf(request: HttpRequest, viewer: Viewer, number: str) -> HttpRespon
     content = invoice_pdf_content(invoice)
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
+    return response
+
+
+@usage_page
+def credit_note_pdf(request: HttpRequest, viewer: Viewer, number: str, note: str) -> HttpResponse:
+    """A credit note of one of the customer's own invoices, as PDF (rendered on request)."""
+    invoice = _invoice_or_404(viewer, number)
+    found = invoice.credit_notes.filter(number=note).first()
+    if found is None:
+        raise Http404("No such credit note on this invoice.")
+    response = HttpResponse(credit_note_pdf_render(found), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{found.number}.pdf"'
     return response

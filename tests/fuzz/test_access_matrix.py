@@ -218,6 +218,7 @@ ADMIN_CUSTOM = {
     "admin:disputes_refund_void_paid": "LLDNN",
     "admin:invoicing_contract_amend": "LLDKK",
     "admin:invoicing_dunningstep_ar_aging": "LLKKK",
+    "admin:invoicing_creditnote_pdf": "LLKKK",
     "admin:invoicing_invoice_credit_note": "LLDKK",
     "admin:invoicing_invoice_reissue": "LLDKK",
     "admin:invoicing_reconciliationrun_run_now": "LLDKK",
@@ -239,8 +240,20 @@ API_QUERY = {
 }
 # (operation, caller) cells that are wrong on main today and fixed on another branch.
 API_KNOWN_BROKEN: dict[tuple[str, str], str] = {}
+
+
+def _credit_note_id(world: Any) -> int:
+    from invoicing.services.credit_notes import credit_note_create
+
+    note = world.acme_invoice.credit_notes.first() or credit_note_create(
+        invoice=world.acme_invoice, reason="access matrix", outcome="customer_credit"
+    )
+    return int(note.pk)
+
+
 # Admin URLs that need a real object to reach their permission check.
 ADMIN_CUSTOM_OBJECT = {
+    "admin:invoicing_creditnote_pdf": _credit_note_id,
     "customer-360": lambda w: w.acme.pk,
     "customer-usage-link": lambda w: w.acme.pk,
     "customer-open-usage-pages": lambda w: w.acme.pk,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -11,6 +13,29 @@ from rest_framework.test import APIClient
 from accounts.models import Customer
 from accounts.services import api_key_create
 from tests.factories import CustomerFactory
+
+# Tests never leave loopback, DNS included: names under the reserved example domains (RFC 2606)
+# resolve here, without asking a DNS server, to one public address (example.com's own, a fact
+# from IANA) so the webhook SSRF check treats them as public hosts; no test connects to them
+# (deliveries go to loopback receivers with WEBHOOK_ALLOW_PRIVATE_URLS). ".invalid" never
+# resolves. Every other name is resolved as usual (localhost and the like).
+EXAMPLE_ADDRESS = "93.184.215.14"
+_EXAMPLE_DOMAINS = ("example.com", "example.org", "example.net", "example")
+_system_getaddrinfo = socket.getaddrinfo
+
+
+def _hermetic_getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+    name = (host.decode() if isinstance(host, bytes) else str(host or "")).lower().rstrip(".")
+    if name == "invalid" or name.endswith(".invalid"):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    if any(name == d or name.endswith("." + d) for d in _EXAMPLE_DOMAINS):
+        number = int(port) if isinstance(port, int | str) and str(port).isdigit() else 0
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (EXAMPLE_ADDRESS, number))]
+    return _system_getaddrinfo(host, port, *args, **kwargs)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    socket.getaddrinfo = _hermetic_getaddrinfo
 
 
 @pytest.fixture(autouse=True)

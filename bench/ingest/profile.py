@@ -3,7 +3,7 @@
 ``start``/``stop`` wrap ``py-spy record --subprocesses --format raw`` (collapsed stacks, one
 line per distinct stack with its sample count; idle waits are not sampled). ``summary`` sorts
 the samples into the buckets the issue talks about, by the first Tally or library frame that
-names them. ``python -m bench.ingest.profile FILE`` prints the summary of a recorded file.
+names them. ``python -m bench.ingest.profile FILE [--busy]`` prints the summary of a recorded file.
 """
 
 from __future__ import annotations
@@ -56,8 +56,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(5)
 
 
-def summary(path: Path) -> list[tuple[str, float]]:
-    """(bucket, share of samples), largest first."""
+def summary(path: Path, *, busy: bool = False) -> list[tuple[str, float]]:
+    """(bucket, share of samples), largest first. ``busy`` leaves out the samples in gunicorn
+    alone (a worker waiting for the next request), so shares are of request handling."""
     counts: dict[str, int] = {}
     total = 0
     for line in path.read_text().splitlines():
@@ -73,9 +74,11 @@ def summary(path: Path) -> list[tuple[str, float]]:
                 bucket = name
                 break
         counts[bucket] = counts.get(bucket, 0) + n
+    if busy:
+        total -= counts.pop("gunicorn", 0)
     return sorted(((k, v / total) for k, v in counts.items()), key=lambda kv: -kv[1])
 
 
 if __name__ == "__main__":
-    for name, share in summary(Path(sys.argv[1])):
+    for name, share in summary(Path(sys.argv[1]), busy="--busy" in sys.argv):
         print(f"{share:6.1%}  {name}")

@@ -112,3 +112,19 @@ def credit_entry_currencies() -> Iterator[Violation]:
     )
     for pk, grant_id, currency, expected in rows.iterator():
         yield Violation(f"credit entry #{pk}", f"in {currency}, grant #{grant_id} in {expected}")
+
+
+@invariant(9, "a paid credit purchase was granted once, for its amount; others not at all")
+def credit_purchases_granted() -> Iterator[Violation]:
+    """Backs the check constraint with the amounts: a succeeded purchase's grant is paid credit
+    of the purchase's amount and currency (docs/credits.md)."""
+    from invoicing.models import CreditPurchase
+
+    rows = CreditPurchase.objects.filter(status="succeeded").exclude(
+        grant__amount=F("amount"), grant__currency=F("currency"), grant__kind="paid"
+    )
+    for pk, key in rows.values_list("pk", "idempotency_key").iterator():
+        yield Violation(f"credit purchase #{pk}", f"{key}: its grant does not match it")
+    stray = CreditPurchase.objects.exclude(status="succeeded").filter(grant__isnull=False)
+    for pk in stray.values_list("pk", flat=True).iterator():
+        yield Violation(f"credit purchase #{pk}", "granted without a succeeded payment")

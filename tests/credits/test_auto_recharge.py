@@ -11,6 +11,7 @@ from django.db import IntegrityError, connection, transaction
 
 from billingsite.events import register_listener, unregister_listener
 from billingsite.outbox.models import OutboxMessage
+from invoicing.invariants import credit_purchases_granted
 from invoicing.models import CreditEntry, CreditPurchase, GrantKind
 from invoicing.services.credit_purchase_settle import credit_purchase_fail, credit_purchase_settle
 from invoicing.services.credit_topups import credit_top_up_request, customer_credit_balance
@@ -75,6 +76,7 @@ def test_the_grant_is_made_once_when_the_payment_succeeded(heard):
     assert settled.grant.kind == GrantKind.PAID and settled.grant.amount.amount == D("100")
     assert balance(customer) == D("140")
     assert [t for t, _ in heard].count("credit_purchase.succeeded") == 1
+    assert list(credit_purchases_granted()) == []
     # the next crossing buys again
     draw(customer, grant, "40")  # grant 1 is empty now: 100 left on the new grant
     assert CreditPurchase.objects.count() == 1
@@ -179,3 +181,14 @@ def _race_round(threads: int) -> None:
 def test_concurrent_draws_on_different_grants_crossing_the_threshold_buy_once():
     for _ in range(3):
         _race_round(6)
+
+
+@pytest.mark.django_db
+def test_the_invariant_finds_a_purchase_whose_grant_does_not_match():
+    customer, (grant,) = customer_with_credit("100")
+    purchase = credit_top_up_request(customer=customer, amount="25.00", currency="USD")
+    credit_purchase_settle(purchase_id=purchase.pk, payment_intent_id="pi_x")
+    assert list(credit_purchases_granted()) == []
+    CreditPurchase.objects.filter(pk=purchase.pk).update(grant=grant)  # 100.00, not 25.00
+    (found,) = credit_purchases_granted()
+    assert found.subject == f"credit purchase #{purchase.pk}"

@@ -1,5 +1,5 @@
 """Properties of the journal: for any sequence of invoices (fixed fees over any span, usage,
-discounts, prepaid credit draws), credit notes, refunds and a prepaid commit's expiry, posted
+discounts, prepaid credit draws), credit notes, refunds, voids and a prepaid commit's expiry, posted
 by the daily job at any moments, every entry balances, and for every invoice line deferred +
 recognized = billed net of its credit notes. Each month's close rolls into the next and ties
 to the invoices."""
@@ -19,7 +19,7 @@ from invoicing.models import CreditNote, Invoice, InvoiceLine
 from invoicing.services.contracts import commit_create
 from invoicing.services.credit_notes import credited_by_line
 from invoicing.services.credits import credit_draw, credit_expire, grant_balance
-from invoicing.services.invoices import invoice_mark_paid
+from invoicing.services.invoices import invoice_mark_paid, invoice_void
 from revenue.models import Account, JournalEntry, JournalLine
 from revenue.selectors import Month, month_close
 from revenue.services.recognition import post_pending
@@ -48,10 +48,11 @@ CREDIT = st.tuples(
     st.integers(1, 100),
     st.sampled_from(["reduce_amount_due", "customer_credit", "refund"]),
 )
+VOID = st.tuples(st.just("void"), st.integers(0, 50))
 STEPS = st.lists(
     st.tuples(
         st.integers(1, 45),  # days since the previous step
-        st.one_of(INVOICE, CREDIT, st.just(("post",)), st.just(("expire",))),
+        st.one_of(INVOICE, CREDIT, VOID, st.just(("post",)), st.just(("expire",))),
     ),
     min_size=1,
     max_size=9,
@@ -100,6 +101,8 @@ def _credit_note(invoices: list[Invoice], day: date, spec) -> None:  # type: ign
     if not invoices:
         return
     invoice = Invoice.objects.get(pk=invoices[pick % len(invoices)].pk)
+    if invoice.status == "void":
+        return  # nothing to credit on a voided invoice
     already = credited_by_line(invoice)
     lines = [ln for ln in invoice.lines.filter(amount__gt=0).order_by("position")]
     left = sum((ln.amount.amount - already.get(ln.pk, 0) for ln in lines), Decimal(0))
@@ -122,6 +125,15 @@ def _credit_note(invoices: list[Invoice], day: date, spec) -> None:  # type: ign
         refund(pay, f"{amount}", midnight(day), note)
 
 
+def _void(invoices: list[Invoice], day: date, spec, grant) -> None:  # type: ignore[no-untyped-def]
+    """Void an unpaid invoice (while the commit's credit it may return can still be used)."""
+    if not invoices or grant.expires_at <= midnight(day):
+        return
+    invoice = Invoice.objects.get(pk=invoices[spec[1] % len(invoices)].pk)
+    if invoice.status == "finalized":
+        invoice_void(invoice=invoice, reason="property", now=midnight(day))
+
+
 def _run(contract, grant, steps) -> list[Invoice]:  # type: ignore[no-untyped-def]
     day, invoices = START, []
     for gap, step in steps:
@@ -130,6 +142,8 @@ def _run(contract, grant, steps) -> list[Invoice]:  # type: ignore[no-untyped-de
             invoices.append(_invoice(contract, grant, day, step))
         elif step[0] == "credit_note":
             _credit_note(invoices, day, step)
+        elif step[0] == "void":
+            _void(invoices, day, step, grant)
         elif step[0] == "post":
             post_pending(today=day)
         elif step[0] == "expire" and grant.expires_at <= midnight(day):
@@ -149,10 +163,14 @@ def _check_lines() -> None:
         for cn_line in cnote.lines.all():
             pk = cn_line.invoice_line_id
             credited[pk] = credited.get(pk, Decimal(0)) + cn_line.amount.amount
-    for line in InvoiceLine.objects.filter(invoice__issued_at__isnull=False):
+    for line in InvoiceLine.objects.filter(invoice__issued_at__isnull=False).select_related(
+        "invoice"
+    ):
         deferred = _tagged(Account.DEFERRED_REVENUE, line)
         recognized = _tagged(Account.REVENUE, line) + _tagged(Account.BREAKAGE, line)
         billed_net = line.amount.amount - credited.get(line.pk, Decimal(0))
+        if line.invoice.status == "void":
+            billed_net = Decimal(0)  # the void took back what the credit notes left
         assert deferred + recognized == billed_net, (line.kind, deferred, recognized, billed_net)
         assert deferred == 0, (line.kind, deferred)  # all recognized by 2028 (or expired)
 

@@ -62,3 +62,16 @@ def local_time(moment: datetime | None, tz: str = "UTC") -> str:
         display.utc_text(moment),
         display.time_text(moment, tz or "UTC"),
     )
+
+
+@register.simple_tag
+def local_date(moment: datetime | None, tz: str = "UTC") -> str:
+    """The day ``moment`` falls on in ``tz`` ("Aug 1, 2026"), the UTC time on hover."""
+    if moment is None:
+        return display.DASH
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>',
+        moment.isoformat(),
+        display.utc_text(moment),
+        display.date_text(moment, tz or "UTC"),
+    )

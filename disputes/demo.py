@@ -112,30 +112,7 @@ def _refund(
     if state == RefundStatus.REQUESTED:
         return _awaiting_refund(payment, captured, ref, support)
     if state == RefundStatus.REJECTED:
-        refund = Refund.objects.create(  # a request Finance turned down
-            payment=payment,
-            invoice=payment.invoice,
-            customer=payment.customer,
-            amount=amount,
-            currency=payment.currency,
-            reason="billing_error",
-            reason_text="Demo: wrong tier",
-            requested_by=support,
-            needs_approval=True,
-            batch_ref=ref,
-            status=state,
-            internal_note="Customer emailed twice.",
-        )
-        RefundTransition.objects.create(refund=refund, to_status="requested", actor=support)
-        if state == RefundStatus.REJECTED:
-            RefundTransition.objects.create(
-                refund=refund,
-                from_status="requested",
-                to_status="rejected",
-                actor=finance,
-                note="Usage matches the contract.",
-            )
-        return 1
+        return _rejected_refund(payment, amount, ref, support, finance)
     refund = refund_request(
         payment=payment,
         amount=amount,
@@ -155,6 +132,35 @@ def _refund(
         },
         at=None,
         refund_id=refund.pk,
+    )
+    return 1
+
+
+def _rejected_refund(
+    payment: Payment, amount: Decimal, ref: str, support: User | None, finance: User | None
+) -> int:
+    """A request Finance turned down (recorded as it would have been)."""
+    refund = Refund.objects.create(
+        payment=payment,
+        invoice=payment.invoice,
+        customer=payment.customer,
+        amount=amount,
+        currency=payment.currency,
+        reason="billing_error",
+        reason_text="Demo: wrong tier",
+        requested_by=support,
+        needs_approval=True,
+        batch_ref=ref,
+        status=RefundStatus.REJECTED,
+        internal_note="Customer emailed twice.",
+    )
+    RefundTransition.objects.create(refund=refund, to_status="requested", actor=support)
+    RefundTransition.objects.create(
+        refund=refund,
+        from_status="requested",
+        to_status="rejected",
+        actor=finance,
+        note="Usage matches the contract.",
     )
     return 1
 

@@ -18,10 +18,11 @@ from django.utils import timezone
 from accounts.models import Customer
 from invoicing.models import Contract, Plan, PlanVersion
 from invoicing.periods import add_months, local_date, local_midnight_utc
-from invoicing.services.billing import billing_run
+from invoicing.services.billing import billing_run, unbilled_periods
 from invoicing.services.catalog import plan_create, plan_version_create
 from invoicing.services.contracts import AmendmentInput, contract_amend, contract_create
 from invoicing.services.credits import credit_grant_create
+from invoicing.services.invoices import grace_hours
 
 MONTHS_OF_HISTORY = 4
 METERS = [
@@ -111,12 +112,13 @@ def seed(out: Any) -> None:
     now = timezone.now()
     _ensure_meters()
     versions = {key: _plan_version(key) for key in PLANS}
-    created = 0
+    created: list[Contract] = []
     for external_id, plan_key in CONTRACTS:
         customer = Customer.objects.filter(external_id=external_id).first()
         if customer is None or customer.contracts.exists():
             continue
         start = _history_start(now, customer.timezone)
+        _customer_since(customer, start)
         contract = contract_create(
             customer=customer,
             plan_version=versions[plan_key],
@@ -126,19 +128,45 @@ def seed(out: Any) -> None:
         )
         if external_id == "stark":
             _enterprise_terms(contract, start, now)
-        created += 1
+        created.append(contract)
     for external_id, _plan in CONTRACTS:
         customer = Customer.objects.filter(external_id=external_id).first()
         if customer is not None:
             _send_usage(customer, _history_start(now, customer.timezone), now)
+    finalized = _bill_history(created, now)
     result = billing_run(now=now)
     out.write(
-        f"  {len(PLANS)} plans, {created} new contracts, {result.finalized} invoices "
-        f"finalized, {result.drafted} drafted"
+        f"  {len(PLANS)} plans, {len(created)} new contracts, "
+        f"{finalized + result.finalized} invoices finalized, {result.drafted} drafted"
     )
     from invoicing.demo_stripe import seed_stripe_mirror
 
     seed_stripe_mirror(out)
+
+
+def _customer_since(customer: Customer, first_day: date) -> None:
+    """A customer signs up before their first contract starts (10 days, in their zone)."""
+    since = local_midnight_utc(first_day - timedelta(days=10), customer.timezone)
+    if customer.created_at > since:
+        customer.created_at = since
+        customer.save(update_fields=["created_at"])
+
+
+def _bill_history(contracts: list[Contract], now: datetime) -> int:
+    """Bill the history as the nightly run would have: each period drafted when it ends and
+    finalized when its grace ends, so invoices carry the issue and due dates they would have
+    had (not all "today"). Only for contracts this seed created: their history is unbilled."""
+    moments: set[datetime] = set()
+    for contract in contracts:
+        grace = timedelta(hours=grace_hours(contract))
+        for period in unbilled_periods(contract, now, last_end=None):
+            moments.update({period.end, period.end + grace})
+    ids = [c.pk for c in contracts]
+    return sum(
+        billing_run(now=moment, contract_ids=ids).finalized
+        for moment in sorted(moments)
+        if moment <= now
+    )
 
 
 def _ensure_meters() -> None:

@@ -7,6 +7,7 @@ is derived from our primary keys."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -19,6 +20,7 @@ from invoicing.states import InvoiceStatus
 from invoicing.stripe.mirror import stripe_invoice_apply
 
 PAID_FOR = ("acme", "globex")
+PAID_AFTER_DAYS = 5
 DECLINED_FOR = "umbrella"
 
 
@@ -113,6 +115,8 @@ def _demo_invoice(invoice: Invoice, now: Any) -> None:
 def _demo_paid(invoice: Invoice, now: Any) -> int:
     mirror = StripeInvoice.objects.get(invoice=invoice)
     minor = mirror.total_minor
+    # the charge a few days after the invoice was issued, as a customer pays
+    paid_at = min(now, (invoice.issued_at or now) + timedelta(days=PAID_AFTER_DAYS))
     Payment.objects.get_or_create(
         stripe_payment_intent_id=f"pi_demo{invoice.pk:06d}",
         defaults={
@@ -123,8 +127,8 @@ def _demo_paid(invoice: Invoice, now: Any) -> int:
             "amount": amount_of(invoice.total),
             "amount_captured": amount_of(invoice.total),
             "status": "succeeded",
-            "stripe_created": now,
-            "last_event_at": now,
+            "stripe_created": paid_at,
+            "last_event_at": paid_at,
         },
     )
     before = invoice.status

@@ -96,3 +96,14 @@ def price_spec(spec: Any, currency: str = "") -> str:
     if not currency:
         return admin_display.structured_html(spec)
     return admin_display.price_spec_html(spec, currency)
+@register.simple_tag
+def local_date(moment: datetime | None, tz: str = "UTC") -> str:
+    """The day ``moment`` falls on in ``tz`` ("Aug 1, 2026"), the UTC time on hover."""
+    if moment is None:
+        return display.DASH
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>',
+        moment.isoformat(),
+        display.utc_text(moment),
+        display.date_text(moment, tz or "UTC"),
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,9 +22,8 @@ from invoicing.services.pdf import credit_note_pdf_render
 from invoicing.usage_pages import selectors
 from invoicing.usage_pages.charts import series_table
 from invoicing.usage_pages.presenters import explain_line, local_range, money, number
+from invoicing.usage_pages.words import applied_as, forecast_quantity, note_reason
 from metering.models import Meter
-
-HUNDREDTH = Decimal("0.01")  # forecast quantities are projections: shown to two places
 
 
 def _page(
@@ -84,7 +82,7 @@ def overview(request: HttpRequest, viewer: Viewer) -> HttpResponse:
                     "c": c,
                     "quantity": number(c.quantity),
                     "cost": money(c.cost, cur),
-                    "forecast_quantity": number(c.forecast_quantity.quantize(HUNDREDTH)),
+                    "forecast_quantity": number(forecast_quantity(c.meter, c.forecast_quantity)),
                     "forecast_cost": money(c.forecast_cost, cur),
                 }
                 for c in data.charges
@@ -261,7 +259,7 @@ def invoice_detail(request: HttpRequest, viewer: Viewer, number: str) -> HttpRes
             "period": local_range(invoice.period_start, invoice.period_end, tz),
             "lines": [explain_line(ln, cur, tz, names) for ln in invoice.lines.all()],
             "credit_notes": [
-                (note, money(note.total, cur))
+                (note, note_reason(note), applied_as(note), money(note.total, cur))
                 for note in invoice.credit_notes.order_by("created_at", "pk")
             ],
         },

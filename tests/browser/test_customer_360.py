@@ -123,3 +123,36 @@ def test_finance_amends_the_contract_and_sees_the_impact_preview(
     expect(contract).to_contain_text("Loyalty discount agreed on the renewal call")
     expect(contract).to_contain_text("fran-finance")
     screenshot("2-amendment-on-360")
+
+
+FIT_CHECK = """() => {
+  const bad = [];
+  const doc = document.documentElement;
+  if (doc.scrollWidth > doc.clientWidth + 1) bad.push(`page ${doc.scrollWidth}px wide`);
+  const items = document.querySelectorAll(
+    ".c360-actions .button, .c360-actions button, .c360-toc a");
+  for (const el of items) {
+    const style = getComputedStyle(el);
+    const line = parseFloat(style.lineHeight) || parseFloat(style.fontSize) * 1.4;
+    const pad = parseFloat(style.paddingTop) + parseFloat(style.paddingBottom);
+    const text = el.textContent.trim();
+    if (el.scrollWidth > el.clientWidth + 1) bad.push(`clipped: ${text}`);
+    if (el.getClientRects().length > 1 || el.clientHeight > pad + line * 1.5)
+      bad.push(`wraps: ${text}`);
+  }
+  return bad;
+}"""
+
+
+def test_customer_360_buttons_and_section_nav_fit_at_1366(
+    page: Page, screenshot: Callable[..., Path]
+) -> None:
+    world = build_live_world()
+    staff_user_create(username="fit-finance", role="finance", password=STAFF_PASSWORD)
+    page.set_viewport_size({"width": 1366, "height": 900})
+    sign_in(page, "fit-finance")
+    page.goto(f"/admin/accounts/customer/{world.customer.pk}/360/")
+    expect(page.get_by_role("button", name="Create a usage link (7 days)")).to_be_visible()
+    expect(page.get_by_test_id("c360-cost")).to_contain_text("Cost so far")
+    assert page.evaluate(FIT_CHECK) == []
+    screenshot("1366-customer-360")

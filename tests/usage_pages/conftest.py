@@ -3,6 +3,7 @@ invoice each, February usage so far, a credit grant; ``now`` is frozen mid-Febru
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -13,6 +14,7 @@ from django.test import Client
 
 from accounts.models import Customer
 from accounts.services import customer_user_create
+from invoicing.entitlements.selectors import memo_clear
 from invoicing.models import Invoice, PlanVersion
 from invoicing.services.billing import billing_run
 from metering.services import events_ingest, meter_create, rollup_drain
@@ -148,3 +150,14 @@ def acme_client(world: World) -> Client:
 
 
 MONEY = Decimal
+
+
+@pytest.fixture(autouse=True)
+def _fresh_entitlements_memo() -> Iterator[None]:
+    """The entitlements memo lives in the process and expires by the monotonic clock, which
+    frozen time does not stop: an overview rendered by an earlier test memoised "no features"
+    and a later test creating one read that (the flaky test_overview_lists_entitlements).
+    Each test starts and ends with an empty memo, as tests/entitlements does."""
+    memo_clear()
+    yield
+    memo_clear()

@@ -72,3 +72,13 @@ def test_customer_360_cost_so_far_lists_every_charge_and_adds_up(
     total = re.search(r'data-testid="c360-upcoming">([^<]+)<', foot)
     assert total is not None
     assert _money(shown.group(1)) + sum(_money(a) for a in after) == _money(total.group(1))
+
+
+def test_customer_360_invoices_read_in_the_customers_zone(world: World) -> None:
+    html = staff("support").get(f"/admin/accounts/customer/{world.acme.pk}/360/").content.decode()
+    invoices = html.split('id="c360-invoices"', 1)[1].split("</table>", 1)[0]
+    # January in New York, not "2026-01-01 05:00" UTC
+    assert "Jan 1 \u2013 Jan 31, 2026" in invoices
+    assert 'title="2026-01-01 05:00 UTC to 2026-02-01 05:00 UTC"' in invoices
+    due = world.acme_invoice.due_at
+    assert f'title="{due:%Y-%m-%d %H:%M} UTC"' in invoices

@@ -135,7 +135,7 @@ def test_invoice_detail_lists_its_credit_notes(world: World, acme_client: Client
         lines={line.pk: Decimal("2.50")},
     )
     page = acme_client.get(f"/usage/invoices/{world.acme_invoice.number}/")
-    assert [(n.reason, shown) for n, shown in page.context["credit_notes"]] == [
+    assert [(n.reason, shown) for n, _reason, _applied, shown in page.context["credit_notes"]] == [
         ("Outage on Jan 12", "2.50 USD")
     ]
     other = acme_client.get(f"/usage/invoices/{world.globex_invoice.number}/")

@@ -23,6 +23,8 @@ from django.utils import timezone
 
 from accounts.models import ApiKey
 from metering import metrics
+from metering.eventlog import event_log_configured
+from metering.eventlog.publish import events_publish
 from metering.ingest.limits import IngestLimits, ingest_limits
 from metering.ingest.wire import EventValidator, Rejection, ValidEvent
 from metering.kicks import rollup_kick
@@ -43,7 +45,8 @@ class IngestResult:
     inserted_pks: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {**{k: self.counts.get(k, 0) for k in OUTCOMES}, "events": self.events}
+        queued = {"queued": self.counts["queued"]} if "queued" in self.counts else {}
+        return {**{k: self.counts.get(k, 0) for k in OUTCOMES}, **queued, "events": self.events}
 
 
 def resolve_customers(refs: Iterable[str]) -> dict[str, int]:
@@ -82,6 +85,17 @@ def events_ingest(
     """
     received_at = received_at or timezone.now()
     limits = limits or ingest_limits()
+    if event_log_configured():  # log mode (issue 16): the sink stores them, see eventlog
+        return events_publish(
+            api_key=api_key,
+            events=events,
+            received_at=received_at,
+            id_namespace=id_namespace,
+            limits=limits,
+            check_imprecise=check_imprecise,
+            store_rejections=store_rejections,
+            vendor=vendor,
+        )
     validator = EventValidator(limits, received_at, check_imprecise=check_imprecise)
     checked = [validator.validate(i, raw) for i, raw in enumerate(events)]
     attempts = 1 if connection.in_atomic_block else 3
@@ -115,6 +129,7 @@ def _store(
     *,
     store_rejections: bool,
     vendor: str,
+    batch_token: str = "",
 ) -> IngestResult:
     outcomes: list[dict[str, Any]] = [{} for _ in checked]
     rejections = [c for c in checked if isinstance(c, Rejection)]
@@ -139,7 +154,7 @@ def _store(
         else:
             first[event.event_id] = event
     inserted, stored = event_store().insert_events(
-        list(first.values()), customer_ids, received_at, namespace
+        list(first.values()), customer_ids, received_at, namespace, batch_token=batch_token
     )
     reference = {eid: (pk, first[eid].content_hash) for eid, pk in inserted.items()}
     reference.update(stored)

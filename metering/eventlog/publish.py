@@ -14,7 +14,8 @@ the store's unique key). See docs/scaling.md.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,9 +30,15 @@ from metering.eventlog.client import EventLogUnavailable, log_client
 from metering.ingest.limits import IngestLimits
 from metering.ingest.wire import EventValidator, Rejection, ValidEvent
 
-QUEUED = "queued"
+QUEUED, REJECTED = "queued", "rejected"  # the outcomes known when the request is answered
 # Leave room under NATS's default 1 MB max_payload for headers and the JSON envelope.
 MAX_MESSAGE_BYTES = 900_000
+
+
+@dataclass
+class Published:
+    events: list[dict[str, Any]]
+    counts: dict[str, int]
 
 
 def events_publish(
@@ -39,27 +46,28 @@ def events_publish(
     api_key: ApiKey | None,
     events: Sequence[Any],
     received_at: datetime,
-    id_namespace: str,
     limits: IngestLimits,
     check_imprecise: bool,
-    store_rejections: bool,
-    vendor: str,
-) -> Any:
-    from metering.ingest import service
-
+    resolve: Callable[[Iterable[str]], dict[str, int]],
+    keep: Callable[[list[Rejection]], None],
+    publish: Callable[[list[ValidEvent]], object],
+) -> Published:
+    """Validate ``events``, keep the rejected ones (``keep``: the rejected queue) and
+    ``publish`` the valid ones, in one transaction: if the log does not acknowledge, the
+    request fails (503) and no rejected row stays behind. ``resolve`` maps customer refs to
+    ids for a customer-bound key. The ingest service passes its own functions, so the
+    outcomes and rows are the direct path's."""
     validator = EventValidator(limits, received_at, check_imprecise=check_imprecise)
     checked = [validator.validate(i, raw) for i, raw in enumerate(events)]
     rejections = [c for c in checked if isinstance(c, Rejection)]
     valid = [c for c in checked if isinstance(c, ValidEvent)]
     if api_key is not None and api_key.customer_id is not None:
-        valid, refused = _own_customer_only(api_key.customer_id, valid)
+        valid, refused = _own_customer_only(api_key.customer_id, valid, resolve)
         rejections += refused
-    outcomes: list[dict[str, Any]] = [{} for _ in checked]
-    with transaction.atomic():  # a 503 leaves no rejected row behind: nothing half-answered
-        if store_rejections:
-            service._save_reviews(api_key, id_namespace, received_at, [], rejections, vendor)
+    with transaction.atomic():
+        keep(rejections)
         try:
-            publish_events(id_namespace, received_at, vendor, valid)
+            publish(valid)
         except EventLogUnavailable as exc:
             raise AppError(
                 "event_log_unavailable",
@@ -68,29 +76,28 @@ def events_publish(
                 details={"reason": str(exc)[:200]},
                 status_code=503,
             ) from exc
+    outcomes: list[dict[str, Any]] = [{} for _ in checked]
     for event in valid:
         outcomes[event.index] = {"index": event.index, "id": event.event_id, "status": QUEUED}
     for rej in rejections:
         outcomes[rej.index] = {
             "index": rej.index,
             "id": rej.event_id,
-            "status": service.REJECTED,
+            "status": REJECTED,
             "reason": rej.reason,
             "message": rej.message,
         }
-    counts = dict.fromkeys(service.OUTCOMES, 0)
-    counts[QUEUED] = len(valid)
-    counts[service.REJECTED] = len(rejections)
+    counts = {QUEUED: len(valid), REJECTED: len(rejections)}
     metrics.count_outcomes(counts)
-    return service.IngestResult(events=outcomes, counts=counts)
+    return Published(outcomes, counts)
 
 
 def _own_customer_only(
-    customer_id: int, valid: list[ValidEvent]
+    customer_id: int,
+    valid: list[ValidEvent],
+    resolve: Callable[[Iterable[str]], dict[str, int]],
 ) -> tuple[list[ValidEvent], list[Rejection]]:
-    from metering.ingest.service import resolve_customers
-
-    ids = resolve_customers(e.customer_ref for e in valid)
+    ids = resolve(e.customer_ref for e in valid)
     kept, refused = [], []
     for event in valid:
         if ids.get(event.customer_ref) == customer_id:

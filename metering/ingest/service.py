@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -24,7 +25,7 @@ from django.utils import timezone
 from accounts.models import ApiKey
 from metering import metrics
 from metering.eventlog import event_log_configured
-from metering.eventlog.publish import events_publish
+from metering.eventlog.publish import events_publish, publish_events
 from metering.ingest.limits import IngestLimits, ingest_limits
 from metering.ingest.wire import EventValidator, Rejection, ValidEvent
 from metering.kicks import rollup_kick
@@ -85,17 +86,20 @@ def events_ingest(
     """
     received_at = received_at or timezone.now()
     limits = limits or ingest_limits()
-    if event_log_configured():  # log mode (issue 16): the sink stores them, see eventlog
-        return events_publish(
+    if event_log_configured():  # log mode (issue 16): a sink stores them (metering/eventlog)
+        published = events_publish(
             api_key=api_key,
             events=events,
             received_at=received_at,
-            id_namespace=id_namespace,
             limits=limits,
             check_imprecise=check_imprecise,
-            store_rejections=store_rejections,
-            vendor=vendor,
+            resolve=resolve_customers,
+            keep=lambda rejected: _save_reviews(
+                api_key, id_namespace, received_at, [], rejected if store_rejections else [], vendor
+            ),
+            publish=lambda valid: publish_events(id_namespace, received_at, vendor, valid),
         )
+        return IngestResult(events=published.events, counts=published.counts)
     validator = EventValidator(limits, received_at, check_imprecise=check_imprecise)
     checked = [validator.validate(i, raw) for i, raw in enumerate(events)]
     attempts = 1 if connection.in_atomic_block else 3
@@ -179,9 +183,7 @@ def _store(
     _save_reviews(
         api_key, namespace, received_at, conflicts, rejections if store_rejections else [], vendor
     )
-    counts = dict.fromkeys(OUTCOMES, 0)
-    for outcome in outcomes:
-        counts[outcome["status"]] += 1
+    counts = {**dict.fromkeys(OUTCOMES, 0), **Counter(o["status"] for o in outcomes)}
     return IngestResult(events=outcomes, counts=counts, inserted_pks=sorted(inserted.values()))
 
 

@@ -4,6 +4,7 @@ is recognised and not re-applied, and an outage is a 503 with nothing half-answe
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -11,6 +12,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from accounts.models import Customer
+from metering.eventlog.client import EventLogUnavailable
 from metering.eventlog.sink import PartitionSink, apply_messages
 from metering.models import EventConflict, RejectedEvent, SinkBatch, UsageEvent
 from tests.eventlog.conftest import log_settings
@@ -19,13 +21,20 @@ from tests.metering.helpers import event
 pytestmark = pytest.mark.django_db
 
 
-def drain(partitions: int = 2) -> dict[str, int]:
-    """Run sinks until every partition is empty; outcome counts."""
+def drain(partitions: int = 2, deadline: float = 30) -> dict[str, int]:
+    """Run sinks until every partition is empty (riding out a log that is electing a
+    leader, as ``events_sink`` does); outcome counts."""
     totals: dict[str, int] = {}
+    stop = time.monotonic() + deadline
     for p in range(partitions):
         sink = PartitionSink(p, batch=50)
         while True:
-            applied = sink.step(0.3)
+            try:
+                applied = sink.step(0.3)
+            except EventLogUnavailable:
+                assert time.monotonic() < stop, "the log did not recover"
+                time.sleep(0.5)
+                continue
             for k, v in (applied.counts or {}).items():
                 totals[k] = totals.get(k, 0) + v
             if not applied.messages and not applied.skipped:

@@ -19,7 +19,8 @@ class EventOutcome(serializers.Serializer):
     index = serializers.IntegerField()
     id = serializers.CharField()
     status = serializers.CharField(
-        help_text="accepted | duplicate | conflict | unattributed | rejected"
+        help_text="accepted | duplicate | conflict | unattributed | rejected; with the event "
+        "log (TALLY_EVENT_LOG): queued | rejected, the rest at GET /api/v1/events/{id}/status"
     )
     reason = serializers.CharField(required=False, help_text="Only for rejected events.")
     message = serializers.CharField(required=False)
@@ -31,6 +32,9 @@ class IngestResponse(serializers.Serializer):
     conflict = serializers.IntegerField()
     unattributed = serializers.IntegerField()
     rejected = serializers.IntegerField()
+    queued = serializers.IntegerField(
+        required=False, help_text="Only with the event log: events durably logged, applied later."
+    )
     events = EventOutcome(many=True)
 
 

@@ -13,8 +13,8 @@ import nats
 import pytest
 from django.test import override_settings
 
+from billingsite.nats_server import Servers, start_servers
 from metering.eventlog.client import reset_clients
-from metering.eventlog.server import Servers, start_servers
 
 _STREAMS = itertools.count()
 

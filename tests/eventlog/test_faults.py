@@ -20,10 +20,10 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from accounts.services import api_key_create
+from billingsite.nats_server import Servers, start_servers
 from metering.eventlog import partition_of
 from metering.eventlog.client import log_client, reset_clients
 from metering.eventlog.health import event_log_consumed
-from metering.eventlog.server import Servers, start_servers
 from metering.models import EventConflict, SinkBatch, UsageEvent
 from tests import workers
 from tests.eventlog.conftest import log_settings, wait_jetstream

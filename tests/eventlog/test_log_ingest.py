@@ -123,7 +123,7 @@ def test_retry_within_dedup_window_is_one_log_message(event_log, ingest, custome
 
 
 def test_outage_answers_503_and_keeps_nothing(customer, ingest, settings) -> None:
-    from metering.eventlog.server import free_port
+    from billingsite.nats_server import free_port
 
     with log_settings(f"nats://127.0.0.1:{free_port()}", TALLY_EVENT_LOG_TIMEOUT_SECONDS=1):
         answer = ingest.post(

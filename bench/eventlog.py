@@ -54,9 +54,7 @@ def _events(tag: str, count: int, customers: int) -> list[dict]:
 def publish_phase(batch: int, events: int, customers: int, nats_pids: list[int]) -> dict:
     from metering.ingest.service import events_ingest
 
-    bodies = [
-        _events(f"b{batch}-{n}", batch, customers) for n in range(max(1, events // batch))
-    ]
+    bodies = [_events(f"b{batch}-{n}", batch, customers) for n in range(max(1, events // batch))]
     sent = sum(len(b) for b in bodies)
     c0, n0, t0 = self_cpu(), cpu(nats_pids), time.perf_counter()
     for body in bodies:

@@ -164,6 +164,7 @@ class PartitionSink:
         return applied
 
     def heartbeat(self, last_seq: int | None) -> None:
+        """At most every 2 s per partition (an idle sink fetches twice a second)."""
         now = time.monotonic()
         if now - self._last_info > 2.0:
             self._last_info = now
@@ -172,6 +173,8 @@ class PartitionSink:
                 self.pending = int(info.num_pending or 0) + int(info.num_ack_pending or 0)
             except Exception:  # noqa: S110  (heartbeat without a fresh backlog figure)
                 pass
+        else:
+            return
         fields: dict[str, Any] = {"beat_at": timezone.now(), "pending": self.pending}
         fields["host"] = socket.gethostname()[:200]
         if last_seq is not None:

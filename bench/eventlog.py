@@ -143,6 +143,9 @@ def main() -> int:
         }
         print(json.dumps(report, indent=2))
     finally:
+        from metering.eventlog.client import reset_clients
+
+        reset_clients()  # before the servers go: no reconnect noise
         servers.stop()
     return 0
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.test import override_settings
 
 from metering.late import register_closed_period_resolver, unregister_closed_period_resolver
@@ -57,6 +58,7 @@ def snapshot(prefix: str) -> dict[str, Any]:
     return {"rows": rows, "conflicts": conflicts}
 
 
+@time_machine.travel(NOW, tick=True)
 def test_direct_and_log_paths_store_the_same(event_log, customer) -> None:
     CustomerFactory(external_id="beta")
     meter = meter_create(

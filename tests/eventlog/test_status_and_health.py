@@ -13,7 +13,7 @@ from prometheus_client.core import REGISTRY
 from metering.eventlog.health import event_log_consumed, eventlog_gauges, log_backlogs
 from metering.models import UsageEvent
 from tests.eventlog.test_log_ingest import drain
-from tests.metering.helpers import event
+from tests.metering.helpers import NOW, event
 
 pytestmark = pytest.mark.django_db
 
@@ -72,6 +72,7 @@ def test_log_unreachable_is_a_violation(customer, settings) -> None:
     assert gauges["tally_eventlog_up"].samples[0].value == 0
 
 
+@time_machine.travel(NOW, tick=True)
 def test_vendor_adapter_in_log_mode(event_log, api_client_for, customer) -> None:
     ingest = api_client_for("ingest")
     answer = ingest.post(

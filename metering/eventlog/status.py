@@ -9,7 +9,7 @@ direct path. Reads PostgreSQL, the default store (a columnar store keeps events 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from accounts.models import ApiKey
 from billingsite.errors import AppError
@@ -20,6 +20,8 @@ def event_status(*, api_key: ApiKey, event_id: str, namespace: str = "") -> dict
     """The outcome of ``event_id``; a customer-bound key sees only its customer's events
     (and its own rejected sends). 404 ``event_not_found`` when nothing is known (yet)."""
     bound = api_key.customer_id
+    if "\x00" in event_id or "\x00" in namespace:  # never stored (validation refuses NUL)
+        _not_found(event_id.replace("\x00", "\ufffd"), namespace.replace("\x00", "\ufffd"))
     stored = (
         UsageEvent.objects.filter(namespace=namespace, event_id=event_id)
         .select_related("customer")
@@ -37,13 +39,7 @@ def event_status(*, api_key: ApiKey, event_id: str, namespace: str = "") -> dict
         rejected = rejected.filter(api_key=api_key)
     rejections = rejected.count()
     if stored is None and not rejections:
-        raise AppError(
-            "event_not_found",
-            "No event with this id is stored or rejected. An event answered `queued` is shown "
-            "once a sink has applied it (see tally_eventlog_backlog_messages).",
-            details={"id": event_id, "namespace": namespace},
-            status_code=404,
-        )
+        _not_found(event_id, namespace)
     status = "rejected"
     if stored is not None:
         status = "accepted" if stored.customer_id is not None else "unattributed"
@@ -58,3 +54,13 @@ def event_status(*, api_key: ApiKey, event_id: str, namespace: str = "") -> dict
         "conflicts": conflicts,
         "rejections": rejections,
     }
+
+
+def _not_found(event_id: str, namespace: str) -> NoReturn:
+    raise AppError(
+        "event_not_found",
+        "No event with this id is stored or rejected. An event answered `queued` is shown "
+        "once a sink has applied it (see tally_eventlog_backlog_messages).",
+        details={"id": event_id, "namespace": namespace},
+        status_code=404,
+    )

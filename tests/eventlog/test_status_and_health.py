@@ -34,6 +34,7 @@ def test_status_after_the_sink(event_log, api_client_for, customer) -> None:
     assert read.get("/api/v1/events/st-bad/status").json()["status"] == "rejected"
     other = api_client_for("admin", customer=None)
     assert other.get("/api/v1/events/st/1/status?namespace=orb").status_code == 404
+    assert read.get("/api/v1/events/st%00/status").status_code == 404  # NUL: no 500
 
 
 def test_stalled_partition_shows_and_is_flagged(event_log, api_client_for, customer, settings):

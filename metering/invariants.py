@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from billingsite.invariants import Violation, invariant
+from metering.eventlog.health import event_log_consumed  # noqa: F401  (registers the check)
 from metering.meter_sql import (
     VersionSpan,
     bucket_sql,

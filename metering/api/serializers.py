@@ -22,7 +22,8 @@ class EventOutcome(serializers.Serializer):
     index = serializers.IntegerField()
     id = serializers.CharField()
     status = serializers.CharField(
-        help_text="accepted | duplicate | conflict | unattributed | rejected"
+        help_text="accepted | duplicate | conflict | unattributed | rejected; with the event "
+        "log (TALLY_EVENT_LOG): queued | rejected, the rest at GET /api/v1/events/{id}/status"
     )
     reason = serializers.CharField(required=False, help_text="Only for rejected events.")
     message = serializers.CharField(required=False)
@@ -34,11 +35,14 @@ class IngestResponse(serializers.Serializer):
     conflict = serializers.IntegerField()
     unattributed = serializers.IntegerField()
     rejected = serializers.IntegerField()
+    queued = serializers.IntegerField(
+        required=False, help_text="Only with the event log: events durably logged, applied later."
+    )
     events = EventOutcome(
         many=True,
         help_text="Every event's outcome, in input order; in the compact response "
         "(`?outcomes=not_accepted` or `Prefer: return=minimal`) only the outcomes of events "
-        "that were not accepted, still in input order, each with its `index`.",
+        "that were not accepted (nor queued), still in input order, each with its `index`.",
     )
 
 

@@ -35,6 +35,7 @@ from metering.compat.adapter import (
     ingest,
     timestamp_from_iso,
 )
+from metering.eventlog.publish import QUEUED
 from metering.ingest.service import ACCEPTED, DUPLICATE, UNATTRIBUTED
 
 VENDOR = NAMESPACE = "orb"
@@ -75,7 +76,8 @@ def _debug(request: Request, outcomes: Outcomes) -> dict[str, list[str]] | None:
         return None
     return {
         "duplicate": outcomes.ids_with(DUPLICATE),
-        "ingested": outcomes.ids_with(ACCEPTED, UNATTRIBUTED),
+        # queued: durably in the event log (TALLY_EVENT_LOG); a sink applies it once
+        "ingested": outcomes.ids_with(ACCEPTED, UNATTRIBUTED, QUEUED),
     }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -23,6 +24,8 @@ from django.utils import timezone
 
 from accounts.models import ApiKey
 from metering import metrics
+from metering.eventlog import event_log_configured
+from metering.eventlog.publish import events_publish, publish_events
 from metering.ingest.limits import IngestLimits, ingest_limits
 from metering.ingest.wire import EventValidator, Rejection, ValidEvent
 from metering.kicks import rollup_kick
@@ -44,12 +47,13 @@ class IngestResult:
 
     def as_dict(self, *, only_not_accepted: bool = False) -> dict[str, Any]:
         """Counts and outcomes; ``only_not_accepted`` keeps the outcomes of the events that
-        were not accepted (still in input order, each with its ``index``): the compact
-        response, most of whose events are usually accepted."""
+        were not accepted (or, with the event log, not queued): still in input order, each with
+        its ``index``: the compact response, most of whose events are usually accepted."""
         events = self.events
         if only_not_accepted:
-            events = [e for e in events if e["status"] != ACCEPTED]
-        return {**{k: self.counts.get(k, 0) for k in OUTCOMES}, "events": events}
+            events = [e for e in events if e["status"] not in (ACCEPTED, "queued")]
+        queued = {"queued": self.counts["queued"]} if "queued" in self.counts else {}
+        return {**{k: self.counts.get(k, 0) for k in OUTCOMES}, **queued, "events": events}
 
 
 def resolve_customers(refs: Iterable[str]) -> dict[str, int]:
@@ -88,6 +92,20 @@ def events_ingest(
     """
     received_at = received_at or timezone.now()
     limits = limits or ingest_limits()
+    if event_log_configured():  # log mode (issue 16): a sink stores them (metering/eventlog)
+        published = events_publish(
+            api_key=api_key,
+            events=events,
+            received_at=received_at,
+            limits=limits,
+            check_imprecise=check_imprecise,
+            resolve=resolve_customers,
+            keep=lambda rejected: _save_reviews(
+                api_key, id_namespace, received_at, [], rejected if store_rejections else [], vendor
+            ),
+            publish=lambda valid: publish_events(id_namespace, received_at, vendor, valid),
+        )
+        return IngestResult(events=published.events, counts=published.counts)
     validator = EventValidator(limits, received_at, check_imprecise=check_imprecise)
     checked = [validator.validate(i, raw) for i, raw in enumerate(events)]
     attempts = 1 if connection.in_atomic_block else 3
@@ -121,6 +139,7 @@ def _store(
     *,
     store_rejections: bool,
     vendor: str,
+    batch_token: str = "",
 ) -> IngestResult:
     outcomes: list[dict[str, Any]] = [{} for _ in checked]
     rejections = [c for c in checked if isinstance(c, Rejection)]
@@ -145,7 +164,7 @@ def _store(
         else:
             first[event.event_id] = event
     inserted, stored = event_store().insert_events(
-        list(first.values()), customer_ids, received_at, namespace
+        list(first.values()), customer_ids, received_at, namespace, batch_token=batch_token
     )
     reference = {eid: (pk, first[eid].content_hash) for eid, pk in inserted.items()}
     reference.update(stored)
@@ -170,9 +189,7 @@ def _store(
     _save_reviews(
         api_key, namespace, received_at, conflicts, rejections if store_rejections else [], vendor
     )
-    counts = dict.fromkeys(OUTCOMES, 0)
-    for outcome in outcomes:
-        counts[outcome["status"]] += 1
+    counts = {**dict.fromkeys(OUTCOMES, 0), **Counter(o["status"] for o in outcomes)}
     return IngestResult(events=outcomes, counts=counts, inserted_pks=sorted(inserted.values()))
 
 

@@ -9,6 +9,7 @@ from metering.models.events import (
 )
 from metering.models.meters import Aggregation, Meter, MeterVersion
 from metering.models.rollups import HourlyRollup, QuarantinedRollup, RollupQueue, UniqueValue
+from metering.models.sink import SinkBatch, SinkHeartbeat
 
 __all__ = [
     "Aggregation",
@@ -20,6 +21,8 @@ __all__ = [
     "RejectedEvent",
     "ReviewStatus",
     "RollupQueue",
+    "SinkBatch",
+    "SinkHeartbeat",
     "UnattributedEvent",
     "UniqueValue",
     "UsageEvent",

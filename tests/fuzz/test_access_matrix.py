@@ -59,6 +59,7 @@ API = {
     "GET /api/v1/customers/{external_id}/usage": "UUDKKH",
     "GET /api/v1/disputes": "UUDKKH",
     "GET /api/v1/events": "UUDKKH",
+    "GET /api/v1/events/{event_id}/status": "UUDHHH",
     # Exports are account-wide: a customer-bound key is refused (403).
     "GET /api/v1/exports": "UUDKKD",
     "GET /api/v1/exports/{dataset}": "UUDKKD",

@@ -1,0 +1,114 @@
+"""How the event log is doing: per-partition backlog and oldest unconsumed message (read live
+from JetStream), sink heartbeats (from PostgreSQL), as /metrics gauges and a check_invariants
+check. A stopped sink shows as a growing backlog, an ageing oldest message and an ageing
+heartbeat; a log that cannot be reached shows as ``tally_eventlog_up 0``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import nats
+from django.conf import settings
+from django.utils import timezone
+from prometheus_client.core import GaugeMetricFamily
+
+from billingsite.invariants import Violation, invariant
+from metering import eventlog
+from metering.eventlog.client import log_client
+from metering.models import SinkHeartbeat
+
+
+@dataclass(frozen=True)
+class Backlog:
+    partition: int
+    pending: int  # messages not yet acknowledged by a sink
+    oldest_age: float  # seconds since the oldest of them was logged (0 when none)
+
+
+async def _partition_backlog(js: object, partition: int, now: datetime) -> Backlog:
+    stream, subject = eventlog.stream_name(), eventlog.subject(partition)
+    try:
+        info = await js.consumer_info(stream, eventlog.consumer_name(partition))  # type: ignore[attr-defined]
+        pending = int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+        first = int(info.ack_floor.stream_seq if info.ack_floor else 0) + 1
+    except nats.js.errors.NotFoundError:  # no sink has ever run for it
+        state = await js.stream_info(stream, subjects_filter=subject)  # type: ignore[attr-defined]
+        pending = int((state.state.subjects or {}).get(subject, 0))
+        first = 1
+    if not pending:
+        return Backlog(partition, 0, 0.0)
+    try:
+        oldest = await js.get_msg(stream, seq=first, subject=subject, next=True)  # type: ignore[attr-defined]
+    except nats.js.errors.NotFoundError:
+        return Backlog(partition, pending, 0.0)
+    age = (now - oldest.time).total_seconds() if oldest.time else 0.0
+    return Backlog(partition, pending, max(age, 0.0))
+
+
+def log_backlogs() -> list[Backlog]:
+    client = log_client()
+    now = datetime.now(UTC)
+
+    async def read() -> list[Backlog]:
+        js = await client.js()
+        return [await _partition_backlog(js, p, now) for p in range(eventlog.partitions())]
+
+    return client.run(read())
+
+
+def eventlog_gauges() -> Iterable[GaugeMetricFamily]:
+    if not eventlog.event_log_configured():
+        return
+    up = GaugeMetricFamily("tally_eventlog_up", "1 when the event log answered this scrape")
+    pending = GaugeMetricFamily(
+        "tally_eventlog_backlog_messages", "Log messages no sink has applied", labels=["partition"]
+    )
+    oldest = GaugeMetricFamily(
+        "tally_eventlog_oldest_unconsumed_seconds",
+        "Age of the oldest log message no sink has applied",
+        labels=["partition"],
+    )
+    beat = GaugeMetricFamily(
+        "tally_eventlog_sink_heartbeat_age_seconds",
+        "Seconds since a sink of the partition last fetched",
+        labels=["partition"],
+    )
+    try:
+        backlogs = log_backlogs()
+    except Exception:
+        backlogs = []
+    up.add_metric([], 1.0 if backlogs else 0.0)
+    for b in backlogs:
+        pending.add_metric([str(b.partition)], float(b.pending))
+        oldest.add_metric([str(b.partition)], b.oldest_age)
+    now = timezone.now()
+    for row in SinkHeartbeat.objects.filter(stream=eventlog.stream_name()):
+        beat.add_metric([str(row.partition)], (now - row.beat_at).total_seconds())
+    yield from (up, pending, oldest, beat)
+
+
+@invariant(1, "the event log is consumed (no partition's backlog is old or unbounded)")
+def event_log_consumed() -> Iterator[Violation]:
+    """Events the API answered ``queued`` are counted only once a sink applies them: an old
+    or huge backlog is usage missing from every page and invoice."""
+    if not eventlog.event_log_configured():
+        return
+    stall = settings.TALLY_EVENT_LOG_STALL_SECONDS
+    limit = settings.TALLY_EVENT_LOG_MAX_BACKLOG
+    try:
+        backlogs = log_backlogs()
+    except Exception as exc:
+        yield Violation(f"event log {settings.TALLY_EVENT_LOG}", f"unreachable: {exc}")
+        return
+    for b in backlogs:
+        subject = f"event log partition {b.partition} ({eventlog.subject(b.partition)})"
+        if b.oldest_age > stall:
+            yield Violation(
+                subject,
+                f"{b.pending} message(s) unconsumed, the oldest for {b.oldest_age:.0f} s "
+                f"(> {stall} s): is an events_sink running for this partition?",
+            )
+        elif b.pending > limit:
+            yield Violation(subject, f"{b.pending} messages unconsumed (> {limit})")

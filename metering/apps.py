@@ -10,7 +10,9 @@ class MeteringConfig(AppConfig):
         from metering import signals  # noqa: F401  (connects receivers)
         from metering.compat import register_translators
         from metering.metrics import metering_gauges, rollup_stall_warning
+        from metering.stores import columnar
 
         register_db_gauges(metering_gauges)
         register_stall_check(rollup_stall_warning)
         register_translators()
+        columnar.register()

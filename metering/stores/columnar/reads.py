@@ -85,9 +85,9 @@ class ColumnarReads:
         return (
             f" WHERE {who} AND meter_version_id = {{v:UInt64}}"
             " AND bucket >= {lo:DateTime64(6, 'UTC')} AND bucket < {hi:DateTime64(6, 'UTC')}"
-            " AND NOT has({edges:Array(DateTime('UTC'))}, bucket)",
+            " AND NOT has({edges:Array(DateTime64(6, 'UTC'))}, toDateTime64(bucket, 6, 'UTC'))",
             {**params, "v": span.version.pk, "lo": floor_bucket(lo), "hi": hi,
-             "edges": [e.replace(microsecond=0) for e in edges]},
+             "edges": edges},
         )  # fmt: skip
 
     def partials(
@@ -132,7 +132,7 @@ class ColumnarReads:
                 where = where.replace(f"{{{key}:", f"{{{key}{n}:")
                 params[f"{key}{n}"] = value
             parts.append(
-                f"SELECT r.bucket AS t, {schema.project_expr(span.version, dims)} AS g,"
+                f"SELECT r.bucket AS t0, {schema.project_expr(span.version, dims)} AS g,"
                 f" r.value AS v FROM unique_values AS r{where}"
             )
             ranges = _edge_ranges(span, bounds, edges)
@@ -142,14 +142,14 @@ class ColumnarReads:
                     cond = cond.replace(f"{{{key}:", f"{{{key}_{n}:")
                     params[f"{key}_{n}"] = value
                 parts.append(
-                    f"SELECT e.timestamp, {schema.group_expr(span.version, dims)}, e.v"
+                    f"SELECT e.timestamp AS t0, {schema.group_expr(span.version, dims)} AS g, e.v AS v"
                     f"{_events(span, f'customer_id = {{cu:UInt64}} AND {cond}')}"
                 )
                 params["cu"] = customer_id
         if not parts:
             return [(None, None, 2, 0)]
         inner = " UNION ALL ".join(
-            f"SELECT toDateTime64(t, 6, 'UTC') AS t, g, v FROM ({p})" for p in parts
+            f"SELECT toDateTime64(t0, 6, 'UTC') AS t, g, v FROM ({p})" for p in parts
         )
         inner = f"(SELECT {WINDOW.format(t='t')} AS w, g, v FROM ({inner}))"
         rows = [

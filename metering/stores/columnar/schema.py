@@ -188,7 +188,7 @@ def view_select(version: MeterVersion) -> str:
         f"e.customer_id AS customer_id, toUInt64({int(version.pk)}) AS meter_version_id,"
         f" toStartOfFifteenMinutes(e.timestamp) AS bucket, {group} AS group_values"
     )
-    source = f"(SELECT *, {value} AS v FROM events) AS e WHERE {where} AND e.v IS NOT NULL"
+    source = f"(SELECT *, {value} AS v FROM events AS e) AS e WHERE {where} AND e.v IS NOT NULL"
     if version.aggregation == Aggregation.UNIQUE_COUNT:
         return f"SELECT {head}, assumeNotNull(e.v) AS value FROM {source}"
     return (

@@ -113,3 +113,28 @@ def test_server_url_parsing():
     }
     with pytest.raises(ValueError):
         server_options("clickhouse:///nohost")
+
+
+def test_check_invariants_cover_the_configured_store(chdb_url):
+    from metering.invariants import usage_store_ids_once, usage_store_rollups_match
+    from metering.services import meter_create
+
+    CustomerFactory(external_id="acme")
+    meter_create(key="calls", name="calls", event_type="api_request", aggregation="count")
+    events_ingest(
+        api_key=None, events=[event(f"k{i}", at=NOW - timedelta(hours=i)) for i in range(5)]
+    )
+    assert not list(usage_store_ids_once()) and not list(usage_store_rollups_match())
+    store = _store()
+    # A second copy of k0 written past the writer (no key check, no token): both checks see it.
+    store.engine.command(
+        "INSERT INTO events SETTINGS insert_deduplicate = 0"
+        " SELECT * REPLACE (row_id + 100 AS row_id) FROM events WHERE event_id = 'k0'"
+    )
+    assert any("'k0'" in v.subject for v in usage_store_ids_once())
+    store.engine.command(
+        "INSERT INTO daily_counts SETTINGS insert_deduplicate = 0"
+        " SELECT customer_id, type, day, 3 FROM daily_counts LIMIT 1"
+    )
+    broken = [v.subject for v in usage_store_rollups_match()]
+    assert any(s.startswith("daily_counts") for s in broken)

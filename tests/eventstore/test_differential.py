@@ -142,7 +142,7 @@ def _priced(usage: dict[str, Any]) -> dict[str, Decimal]:
     """An invoice-like total per customer: each meter's period total times a unit price."""
     totals: dict[str, Decimal] = {}
     for key, value in usage.items():
-        meter, name, window = (key.split("/") + [""])[:3]
+        meter, name, window = [*key.split("/"), ""][:3]
         if window == "period":
             amount = (value["total"] or Decimal(0)) * Decimal(PRICE[meter])
             totals[name] = totals.get(name, Decimal(0)) + amount.quantize(Decimal("0.01"))

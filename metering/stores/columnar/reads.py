@@ -142,7 +142,8 @@ class ColumnarReads:
                     cond = cond.replace(f"{{{key}:", f"{{{key}_{n}:")
                     params[f"{key}_{n}"] = value
                 parts.append(
-                    f"SELECT e.timestamp AS t0, {schema.group_expr(span.version, dims)} AS g, e.v AS v"
+                    f"SELECT e.timestamp AS t0, {schema.group_expr(span.version, dims)} AS g,"
+                    " e.v AS v"
                     f"{_events(span, f'customer_id = {{cu:UInt64}} AND {cond}')}"
                 )
                 params["cu"] = customer_id

@@ -150,7 +150,7 @@ def _store(
         else:
             existing_pk, existing_hash = reference.get(event.event_id, (None, b""))
             status = DUPLICATE if existing_hash == event.content_hash else CONFLICT
-            if status == CONFLICT:  # pk 0: the stored row lives in a usage store outside PG
+            if status == CONFLICT:
                 conflicts.append((event, existing_pk or None))
         outcomes[event.index] = {"index": event.index, "id": event.event_id, "status": status}
     for rej in rejections:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from metering.meter_sql import BUCKET, VersionSpan
 from metering.models import Aggregation
@@ -19,8 +19,14 @@ from metering.selectors.windows import floor_bucket
 from metering.stores.columnar import schema
 from metering.stores.columnar.engine import Row
 
-if TYPE_CHECKING:
-    from metering.stores.columnar.store import ColumnarStore
+
+class _Store(Protocol):
+    """What the reads need of ``metering.stores.columnar.store.ColumnarStore``."""
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[Row]: ...
+
+    def sync_views(self) -> None: ...
+
 
 _MERGED: dict[str, str] = {
     Aggregation.COUNT: "toDecimal128(countMerge(r.event_count), 12)",
@@ -69,7 +75,7 @@ def _edge_ranges(
 
 
 class ColumnarReads:
-    def __init__(self, store: ColumnarStore) -> None:
+    def __init__(self, store: _Store) -> None:
         self.store = store
 
     def _query(self, sql: str, params: dict[str, Any]) -> list[Row]:

@@ -27,6 +27,8 @@ class _Store(Protocol):
 
     def sync_views(self) -> None: ...
 
+    def has_view(self, version_pk: int) -> bool: ...
+
 
 _MERGED: dict[str, str] = {
     Aggregation.COUNT: "toDecimal128(countMerge(r.event_count), 12)",
@@ -79,7 +81,9 @@ class ColumnarReads:
         self.store = store
 
     def _query(self, sql: str, params: dict[str, Any]) -> list[Row]:
-        self.store.sync_views()
+        versions = [v for k, v in params.items() if k == "v" or (k[0] == "v" and k[1:].isdigit())]
+        if not all(self.store.has_view(int(v)) for v in versions):
+            self.store.sync_views()  # a version read before its view exists: build it first
         return self.store.query(sql, params)
 
     def _bucket_where(

@@ -199,6 +199,9 @@ class ColumnarStore:
             {"v": version.pk},
         )
 
+    def has_view(self, version_pk: int) -> bool:
+        return version_pk in self._views
+
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[Row]:
         return self.engine.query(sql, params)
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -19,11 +18,11 @@ def frozen_now() -> Iterator[None]:
 @pytest.fixture
 def chdb_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A chdb store for this test process, emptied before each test (chdb keeps one session
-    per process, so the path is per worker; PostgreSQL rolls back, the engine is cleared)."""
+    per process, so the path is per session and worker; PostgreSQL rolls back, the engine's
+    tables are truncated here)."""
     from metering.stores.columnar.store import store_for
 
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    url = f"chdb:{tmp_path_factory.getbasetemp().parent / f'chdb-{worker}'}"
+    url = f"chdb:{tmp_path_factory.getbasetemp() / 'chdb'}"  # fresh per session and worker
     store = store_for(url)
     with store.lock:
         for (name,) in store.query(

@@ -194,11 +194,21 @@ def main() -> None:
     parser.add_argument("--pg-events", type=int, default=2_000_000)
     parser.add_argument("--write-events", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=40)
+    parser.add_argument(
+        "--reuse", action="store_true", help="only the query path, on the last run's data"
+    )
     args = parser.parse_args()
+    path = ROOT / ".data" / "bench-chdb"
+    if args.reuse:
+        dbs.django_setup(DATABASE)
+        report = {"load_average": os.getloadavg(), "cpus": os.cpu_count(), "reused": True}
+        report["query"] = query_path(args.samples, f"chdb:{path}")
+        report["load_average_after"] = os.getloadavg()
+        print(json.dumps(report, indent=2))
+        return
     dbs.recreate(DATABASE)
     dbs.migrate(DATABASE)
     dbs.django_setup(DATABASE)
-    path = ROOT / ".data" / "bench-chdb"
     shutil.rmtree(path, ignore_errors=True)
     chdb_url = f"chdb:{path}"
     from accounts.models import Customer

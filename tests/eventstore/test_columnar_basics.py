@@ -138,3 +138,14 @@ def test_check_invariants_cover_the_configured_store(chdb_url):
     )
     broken = [v.subject for v in usage_store_rollups_match()]
     assert any(s.startswith("daily_counts") for s in broken)
+
+
+def test_ids_and_properties_with_quotes_and_backslashes_round_trip(chdb_url):
+    """Parameters reach the engine escaped (chdb_param): an id with a quote, a backslash and
+    a tab is found again by the key look-up, so its repeat is a duplicate, not a new event."""
+    CustomerFactory(external_id="acme")
+    odd = "o'k\\\t\"id"
+    body = [event(odd, at=NOW, note="it's a \\ test")]
+    assert events_ingest(api_key=None, events=body).counts["accepted"] == 1
+    assert events_ingest(api_key=None, events=body).counts["duplicate"] == 1
+    assert _store().query("SELECT event_id FROM events") == [(odd,)]

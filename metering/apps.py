@@ -11,8 +11,10 @@ class MeteringConfig(AppConfig):
         from metering.compat import register_translators
         from metering.eventlog.health import eventlog_gauges
         from metering.metrics import metering_gauges, rollup_stall_warning
+        from metering.stores import columnar
 
         register_db_gauges(metering_gauges)
         register_db_gauges(eventlog_gauges)
         register_stall_check(rollup_stall_warning)
         register_translators()
+        columnar.register()

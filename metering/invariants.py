@@ -27,6 +27,13 @@ from metering.meter_sql import (
 )
 from metering.models import Aggregation, MeterVersion, RollupQueue
 from metering.services.rollups import METER_DEFINITIONS_LOCK
+from metering.stores import event_store
+from metering.stores.columnar.checks import (
+    attributed_events_adopted,
+    ids_stored_once,
+    rollups_match_events,
+)
+from metering.stores.columnar.store import ColumnarStore
 
 _EXPECTED_AGG: dict[str, str] = {
     Aggregation.COUNT: "count(*)::numeric",
@@ -173,3 +180,21 @@ def no_quarantined_rollups() -> Iterator[Violation]:
             f"quarantined rollup #{entry.pk} (events {entry.event_pks})",
             f"since {entry.quarantined_at}: {reason}",
         )
+
+
+@invariant(1, "the configured usage store keeps each event id once and counts attributed ones")
+def usage_store_ids_once() -> Iterator[Violation]:
+    store = event_store()
+    if isinstance(store, ColumnarStore):
+        for subject, detail in ids_stored_once(store):
+            yield Violation(subject, detail)
+        for subject, detail in attributed_events_adopted(store):
+            yield Violation(subject, detail)
+
+
+@invariant(2, "the configured usage store's rollups equal its raw events per customer and day")
+def usage_store_rollups_match() -> Iterator[Violation]:
+    store = event_store()
+    if isinstance(store, ColumnarStore):
+        for subject, detail in rollups_match_events(store):
+            yield Violation(subject, detail)

@@ -176,7 +176,7 @@ def _store(
             existing_pk, existing_hash = reference.get(event.event_id, (None, b""))
             status = DUPLICATE if existing_hash == event.content_hash else CONFLICT
             if status == CONFLICT:
-                conflicts.append((event, existing_pk))
+                conflicts.append((event, existing_pk or None))
         outcomes[event.index] = {"index": event.index, "id": event.event_id, "status": status}
     for rej in rejections:
         outcomes[rej.index] = {

@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Customer
-from metering.meter_sql import VersionSpan, filter_sql, group_key, group_sql, value_sql
+from metering.meter_sql import VersionSpan, group_key
+from metering.selectors.reads import usage_reads
 
 MICROS_PER_HOUR = Decimal(3_600_000_000)
 ONE_MICRO = timedelta(microseconds=1)
@@ -28,24 +28,9 @@ ONE_MICRO = timedelta(microseconds=1)
 def _samples(
     customer_id: int, span: VersionSpan, lo: datetime, hi: datetime
 ) -> dict[str, list[tuple[datetime, Decimal]]]:
-    version = span.version
-    where, where_params = filter_sql(version)
-    value, value_params = value_sql(version)
-    group, group_params = group_sql(version)
-    select = f"SELECT {group} AS g, {value} AS v, e.timestamp AS t, e.id AS pk"
-    base = f" FROM metering_usageevent e WHERE e.customer_id = %s AND {where}"
-    # Fragments are fixed SQL from meter_sql; every value is a parameter.
-    sql = (
-        f"SELECT * FROM (SELECT DISTINCT ON (g) g, v, t, pk FROM ({select}{base}"  # noqa: S608
-        f" AND e.timestamp < %s) AS older ORDER BY g, t DESC, pk DESC) AS b"
-        f" UNION ALL {select}{base} AND e.timestamp >= %s AND e.timestamp < %s"
-    )
-    head = [*group_params, *value_params, customer_id, *where_params]
     rows: dict[str, list[tuple[datetime, int, Decimal]]] = defaultdict(list)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*head, lo, *head, lo, hi])
-        for group_values, sample, at, pk in cursor.fetchall():
-            rows[group_key(group_values)].append((at, pk, Decimal(sample)))
+    for group_values, sample, at, pk in usage_reads().gauge_samples(customer_id, span, lo, hi):
+        rows[group_key(group_values)].append((at, pk, Decimal(sample)))
     series: dict[str, list[tuple[datetime, Decimal]]] = {}
     for key, samples in rows.items():
         samples.sort()

@@ -17,14 +17,12 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import connection
-
 from accounts.models import Customer
 from billingsite.errors import AppError
 from metering.meter_sql import VersionSpan, group_key, spans_for
 from metering.models import Aggregation, Meter
-from metering.selectors import usage_sql
 from metering.selectors.gauges import time_weighted
+from metering.selectors.reads import usage_reads
 from metering.selectors.windows import edge_buckets, window_boundaries
 
 ZERO = Decimal(0)
@@ -189,15 +187,15 @@ def _rolled(
     """count/sum/max/latest: partial aggregates per (window, group), combined in Python."""
     edges = edge_buckets(bounds)
     cells: Cells = {}
-    with connection.cursor() as cursor:
-        for span in spans:
-            if span.aggregation != aggregation:
-                continue  # a version with another aggregation cannot be combined; skipped
-            sql, params = usage_sql.partials(customer.pk, span, bounds, edges, dims)
-            cursor.execute(sql, params)
-            for bucket, group, value, latest_at, latest_pk in cursor.fetchall():
-                key = (bucket - 1, group_key(group))
-                cells[key] = _combine(aggregation, cells.get(key), (value, latest_at, latest_pk))
+    reads = usage_reads()
+    for span in spans:
+        if span.aggregation != aggregation:
+            continue  # a version with another aggregation cannot be combined; skipped
+        for bucket, group, value, latest_at, latest_pk in reads.partials(
+            customer.pk, span, bounds, edges, dims
+        ):
+            key = (bucket - 1, group_key(group))
+            cells[key] = _combine(aggregation, cells.get(key), (value, latest_at, latest_pk))
     return cells, _totals(aggregation, cells)
 
 
@@ -212,16 +210,16 @@ def _rolled_many(
     for the customers that have any usage."""
     edges = edge_buckets(bounds)
     cells_by: dict[int, Cells] = {}
-    with connection.cursor() as cursor:
-        for span in spans:
-            if span.aggregation != aggregation:
-                continue
-            sql, params = usage_sql.partials(customer_ids, span, bounds, edges, dims)
-            cursor.execute(sql, params)
-            for pk, bucket, group, value, latest_at, latest_pk in cursor.fetchall():
-                cells = cells_by.setdefault(pk, {})
-                key = (bucket - 1, group_key(group))
-                cells[key] = _combine(aggregation, cells.get(key), (value, latest_at, latest_pk))
+    reads = usage_reads()
+    for span in spans:
+        if span.aggregation != aggregation:
+            continue
+        for pk, bucket, group, value, latest_at, latest_pk in reads.partials(
+            customer_ids, span, bounds, edges, dims
+        ):
+            cells = cells_by.setdefault(pk, {})
+            key = (bucket - 1, group_key(group))
+            cells[key] = _combine(aggregation, cells.get(key), (value, latest_at, latest_pk))
     return {pk: (cells, _totals(aggregation, cells)) for pk, cells in cells_by.items()}
 
 
@@ -245,18 +243,16 @@ def _combine(aggregation: str, acc: Any, part: Any) -> Any:
 def _unique(
     customer: Customer, spans: list[VersionSpan], bounds: list[datetime], dims: list[str]
 ) -> tuple[Cells, Totals]:
-    sql, params = usage_sql.unique_counts(customer.pk, spans, bounds, edge_buckets(bounds), dims)
+    rows = usage_reads().unique(customer.pk, spans, bounds, edge_buckets(bounds), dims)
     cells: Cells = {}
     totals: Totals = {}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for bucket, group, kind, count in cursor.fetchall():
-            if kind == 0:
-                cells[(bucket - 1, group_key(group))] = (Decimal(count),)
-            elif kind == 1:
-                totals[group_key(group)] = (Decimal(count),)
-            else:
-                totals["*"] = (Decimal(count),)
+    for bucket, group, kind, count in rows:
+        if kind == 0:
+            cells[(bucket - 1, group_key(group))] = (Decimal(count),)
+        elif kind == 1:
+            totals[group_key(group)] = (Decimal(count),)
+        else:
+            totals["*"] = (Decimal(count),)
     return cells, totals
 
 

@@ -11,6 +11,7 @@ from metering.meter_sql import (
     BUCKET,
     VersionSpan,
     filter_sql,
+    group_sql,
     path,
     project_group_sql,
     value_sql,
@@ -184,3 +185,24 @@ def unique_counts(
         " GROUP BY GROUPING SETS ((w, g), (g), ())"
     )
     return sql, [bounds, *params]
+
+
+def gauge_samples(
+    customer_id: int, span: VersionSpan, lo: datetime, hi: datetime
+) -> tuple[str, list[Any]]:
+    """Rows ``(group, value, at, pk)``: the last sample per group before ``lo``, then every
+    sample in ``[lo, hi)`` (``metering.selectors.gauges`` integrates them)."""
+    version = span.version
+    where, where_params = filter_sql(version)
+    value, value_params = value_sql(version)
+    group, group_params = group_sql(version)
+    select = f"SELECT {group} AS g, {value} AS v, e.timestamp AS t, e.id AS pk"
+    base = f" FROM metering_usageevent e WHERE e.customer_id = %s AND {where}"
+    # Fragments are fixed SQL from meter_sql; every value is a parameter.
+    sql = (
+        f"SELECT * FROM (SELECT DISTINCT ON (g) g, v, t, pk FROM ({select}{base}"  # noqa: S608
+        f" AND e.timestamp < %s) AS older ORDER BY g, t DESC, pk DESC) AS b"
+        f" UNION ALL {select}{base} AND e.timestamp >= %s AND e.timestamp < %s"
+    )
+    head = [*group_params, *value_params, customer_id, *where_params]
+    return sql, [*head, lo, *head, lo, hi]

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from metering.ingest.service import enqueue_for_rollup
 from metering.kicks import rollup_kick
+from metering.stores import event_store
 
 _ATTRIBUTE_SQL = """
 UPDATE metering_usageevent e
@@ -42,5 +43,8 @@ def events_attribute(*, identifiers: list[str] | None = None) -> int:
         pks = sorted(row[0] for row in cursor.fetchall())
     if pks:
         enqueue_for_rollup(pks, now)
+        adopt = getattr(event_store(), "adopt", None)
+        if adopt is not None:  # a usage store outside PostgreSQL counts them from now on
+            adopt(pks)
         transaction.on_commit(rollup_kick)
     return len(pks)

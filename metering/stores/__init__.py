@@ -9,7 +9,9 @@ the event-log sinks in log mode) asks ``event_store()`` and never imports a stor
 Contract every store keeps (DESIGN invariant 1): ``insert_events`` stores each id of the batch
 that is new in its namespace and reports, for every other id, the stored row's content hash, so
 the caller classifies duplicate vs conflict; calling it again with the same ``batch_token``
-(a retried or re-delivered batch) stores nothing twice.
+(a retried or re-delivered batch) stores nothing twice. Row ids are the store's own: a store
+outside PostgreSQL reports 0 for a stored id (the ingest service then records a conflict with
+no ``existing`` row) and synthetic ids for new ones (used only to wake the rollup worker).
 """
 
 from __future__ import annotations

@@ -96,6 +96,8 @@ def price_spec(spec: Any, currency: str = "") -> str:
     if not currency:
         return admin_display.structured_html(spec)
     return admin_display.price_spec_html(spec, currency)
+
+
 @register.simple_tag
 def local_date(moment: datetime | None, tz: str = "UTC") -> str:
     """The day ``moment`` falls on in ``tz`` ("Aug 1, 2026"), the UTC time on hover."""

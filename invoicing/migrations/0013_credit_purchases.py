@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0005_customer_past_due'),
-        ('invoicing', '0011_entitlements'),
+        ('invoicing', '0012_invoice_pdf_write_once'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -96,3 +96,11 @@ def price_spec(spec: Any, currency: str = "") -> str:
     if not currency:
         return admin_display.structured_html(spec)
     return admin_display.price_spec_html(spec, currency)
+
+
+@register.filter
+def percent(ratio: Any) -> str:
+    """A ratio (0.6) as a percentage ("60%"), without trailing zeros."""
+    if ratio is None or ratio == "":
+        return display.DASH
+    return f"{display.quantity_text(Decimal(str(ratio)) * 100)}%"

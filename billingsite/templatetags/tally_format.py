@@ -109,3 +109,9 @@ def local_date(moment: datetime | None, tz: str = "UTC") -> str:
         display.utc_text(moment),
         display.date_text(moment, tz or "UTC"),
     )
+@register.filter
+def percent(ratio: Any) -> str:
+    """A ratio (0.6) as a percentage ("60%"), without trailing zeros."""
+    if ratio is None or ratio == "":
+        return display.DASH
+    return f"{display.quantity_text(Decimal(str(ratio)) * 100)}%"

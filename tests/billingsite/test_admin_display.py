@@ -68,7 +68,7 @@ def test_price_text_keeps_a_unit_price_exact_and_pads_to_the_currency() -> None:
 def test_template_filters_for_structured_values_and_rollup_groups() -> None:
     template = Template(
         "{% load tally_format %}{{ props|structured }}|{% group_values keys values %}"
-        "|{% group_values keys empty %}|{{ figure|money:'EUR' }}"
+        "|{% group_values keys empty %}|{{ figure|money:'EUR' }}|{{ rate|percent }}"
     )
     text = template.render(
         Context(
@@ -78,11 +78,12 @@ def test_template_filters_for_structured_values_and_rollup_groups() -> None:
                 "values": ["gpt-4o"],
                 "empty": [],
                 "figure": "80.9",
+                "rate": Decimal("0.6000"),
             }
         )
     )
     assert text == (
         '<dl class="tally-kv"><dt>region</dt><dd>eu</dd></dl>'
         '|<dl class="tally-kv"><dt>model</dt><dd>gpt-4o</dd></dl>'
-        "|(no grouping)|80.90 EUR"
+        "|(no grouping)|80.90 EUR|60%"
     )

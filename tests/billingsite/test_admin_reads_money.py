@@ -96,6 +96,8 @@ def test_every_admin_page_reads_money_as_money() -> None:
         client.force_login(user)
         for page in admin_pages_for(user):
             response = client.get(page.url)
+            if page.may_refuse and response.status_code == 403:
+                continue
             assert response.status_code == 200, (role, page.label, response.status_code)
             walked += 1
             for hit in raw_decimals(visible_text(response.content.decode())):

@@ -23,6 +23,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from accounts.services import staff_user_create
+from billingsite.display import money_text
 from billingsite.money import round_line, to_minor_units
 from billingsite.outbox.services import outbox_dispatch
 from disputes.models import Dispute, DisputeEvidenceSubmission, Refund
@@ -81,7 +82,8 @@ def test_agent_requests_finance_approves_refund_succeeds_on_localstripe(
 
     sign_in(page, "ann-support")
     page.goto(f"/admin/disputes/refund/request/invoice/{invoice.pk}/")
-    expect(page.locator("#refundable")).to_contain_text(str(payment.amount_captured.amount))
+    refundable = money_text(payment.amount_captured, payment.currency)
+    expect(page.locator("#refundable")).to_have_text(refundable)
     page.locator("#id_amount").fill("5.00")
     page.locator("#id_reason").select_option("service_issue")
     page.get_by_label("Reason (free text)").fill("API outage on the 3rd")

@@ -45,7 +45,9 @@ def test_finance_credits_a_line_then_voids_and_reissues(
     screenshot("1-credit-note-form")
     page.get_by_role("button", name="Preview the credit note").click()
     expect(page.locator("#credit-note-effect")).to_contain_text("25.00")
-    expect(page.locator("#content")).to_contain_text("the amount due goes from 110.00 to 85.00")
+    expect(page.locator("#content")).to_contain_text(
+        "the amount due goes from 110.00 USD to 85.00 USD"
+    )
     screenshot("2-credit-note-preview")
     page.get_by_role("button", name="Yes, issue the credit note").click()
     page.wait_for_url(re.compile(r"/admin/invoicing/creditnote/\d+/change/"))

@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from accounts.models import UsagePageSignIn
+from billingsite.display import money_text
 from billingsite.outbox.models import OutboxMessage
 from disputes.models import Dispute, DisputeEvidenceSubmission, Refund
 from disputes.services.refund_sync import refund_apply_stripe
@@ -31,7 +32,8 @@ def test_agent_requests_and_finance_approves_in_the_admin(client, paid, settings
     agent, approver = staff("support"), staff("finance")
     client.force_login(agent)
     page = client.get(f"/admin/disputes/refund/request/invoice/{invoice.pk}/", follow=True)
-    assert page.status_code == 200 and str(payment.amount_captured.amount) in page.content.decode()
+    captured = money_text(payment.amount_captured, payment.currency)  # "35.77 USD", not 35.7700
+    assert page.status_code == 200 and f"Captured {captured}" in page.content.decode()
     response = client.post(
         f"/admin/disputes/refund/request/{payment.pk}/",
         {

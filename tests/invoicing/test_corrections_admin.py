@@ -230,7 +230,7 @@ def test_finance_credits_one_line_partly_after_a_preview_of_the_effect(client):
     data = {"reason": "Outage on Jan 3", "outcome": "reduce_amount_due", f"line_{fee.pk}": "25.00"}
     preview = client.post(url, {**data, "preview": "1"}).content.decode()
     assert "Confirm the credit note" in preview
-    assert "the amount due goes from 110.00 to <strong>85.00 USD</strong>" in preview
+    assert "the amount due goes from 110.00 USD to <strong>85.00 USD</strong>" in preview
     assert not CreditNote.objects.exists()  # the preview wrote nothing...
     done = client.post(url, {**data, "issue": "1"})
     note = CreditNote.objects.get()

@@ -13,6 +13,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from billingsite.admin_readonly import ReadOnlyAdmin
 from billingsite.display import money_text
+from billingsite.money import from_minor_units
 from billingsite.outbox.admin import action_results
 from invoicing.models import (
     Invoice,
@@ -129,6 +130,14 @@ class PaymentAdmin(ReadOnlyAdmin, SimpleHistoryAdmin):
         return f"{obj.failure_message} ({code})" if code else obj.failure_message
 
 
+def _minor_text(minor: int | None, currency: str) -> str:
+    """Stripe's integer minor units ("8090") as the money they are ("80.90 USD")."""
+    if minor is None or not currency:
+        return "-"
+    code = currency.upper()
+    return money_text(from_minor_units(minor, code), code)
+
+
 @admin.register(StripeInvoice)
 class StripeInvoiceAdmin(ReadOnlyAdmin):
     list_display = (
@@ -136,9 +145,8 @@ class StripeInvoiceAdmin(ReadOnlyAdmin):
         "invoice",
         "status",
         "collection_method",
-        "total_minor",
-        "amount_paid_minor",
-        "currency",
+        "stripe_total",
+        "stripe_paid",
         "last_event_at",
         "synced_at",
     )
@@ -150,15 +158,22 @@ class StripeInvoiceAdmin(ReadOnlyAdmin):
         "stripe_id",
         "status",
         "collection_method",
-        "currency",
-        "total_minor",
-        "amount_paid_minor",
+        "stripe_total",
+        "stripe_paid",
         "hosted_link",
         "stripe_created",
         "last_event_at",
         "synced_at",
     )
     readonly_fields = fields
+
+    @admin.display(description="Total at Stripe", ordering="total_minor")
+    def stripe_total(self, obj: StripeInvoice) -> str:
+        return _minor_text(obj.total_minor, obj.currency)
+
+    @admin.display(description="Paid at Stripe", ordering="amount_paid_minor")
+    def stripe_paid(self, obj: StripeInvoice) -> str:
+        return _minor_text(obj.amount_paid_minor, obj.currency)
 
     @admin.display(description="Hosted invoice")
     def hosted_link(self, obj: StripeInvoice) -> str:

@@ -109,6 +109,8 @@ def local_date(moment: datetime | None, tz: str = "UTC") -> str:
         display.utc_text(moment),
         display.date_text(moment, tz or "UTC"),
     )
+
+
 @register.filter
 def percent(ratio: Any) -> str:
     """A ratio (0.6) as a percentage ("60%"), without trailing zeros."""

@@ -7,12 +7,12 @@ the ``invoicing.billing.render_pdfs`` task (the Celery chunks do, so PDFs render
 with the rest of the run); a reader who finds none (download, dispute evidence) renders it on
 first use through ``invoice_pdf_content``.
 
-However many render it, an invoice's PDF is stored once: the row is locked and its ``pdf`` is
-written only while empty (a renderer that loses the race deletes its file), and the database
-lets an issued invoice's ``pdf`` go from empty to a name but never change after that
-(migration 0012), so the bytes of a finalized invoice's PDF never change once rendered. The
-PDF shows the frozen invoice and lines; the customer's name is the one at rendering time,
-seconds after numbering on the billing run's path.
+However many render it, an invoice's PDF is stored once: the rows are locked (a batch at a
+time) and ``pdf`` is written only while empty (a renderer that loses the race deletes its
+file), and the database lets an issued invoice's ``pdf`` go from empty to a name but never
+change after that (migration 0012), so the bytes of a finalized invoice's PDF never change
+once rendered. The PDF shows the frozen invoice and lines; the customer's name is the one at
+rendering time, seconds after numbering on the billing run's path.
 """
 
 from __future__ import annotations
@@ -37,32 +37,56 @@ def _storage() -> Storage:
 
 
 def invoice_pdfs_store(invoice_ids: Iterable[int]) -> int:
-    """Render and store the PDFs of these issued invoices that have none (two reads for all
-    of them, then one short transaction each); returns how many this call stored."""
+    """Render and store the PDFs of these issued invoices that have none: two reads, the
+    files, then one short transaction that locks the rows and names the files of those still
+    without one (with their history rows); returns how many this call stored."""
     lines = Prefetch("lines", InvoiceLine.objects.order_by("position"))
-    invoices = (
+    invoices = list(
         Invoice.objects.filter(pk__in=list(invoice_ids), pdf="")
         .exclude(status=InvoiceStatus.DRAFT)
         .select_related("customer")
         .prefetch_related(lines)
         .order_by("pk")
     )
-    return sum(_store(invoice) for invoice in invoices)
-
-
-def _store(invoice: Invoice) -> bool:
-    content = invoice_pdf_render(invoice, list(invoice.lines.all()))
+    if not invoices:
+        return 0
     storage = _storage()
-    name = storage.save(f"invoices/{invoice.number}.pdf", ContentFile(content))
-    with transaction.atomic():
-        locked = Invoice.objects.select_for_update().filter(pk=invoice.pk).first()
-        if locked is not None and not locked.pdf and locked.status != InvoiceStatus.DRAFT:
-            locked.pdf.name = name
-            locked.save(update_fields=["pdf"])  # its history row records when it was stored
-            invoice.pdf.name = name
-            return True
-    storage.delete(name)  # another renderer stored first: theirs is the invoice's PDF
-    return False
+    names = {
+        invoice.pk: storage.save(
+            f"invoices/{invoice.number}.pdf",
+            ContentFile(invoice_pdf_render(invoice, list(invoice.lines.all()))),
+        )
+        for invoice in invoices
+    }
+    try:
+        locked = _name_files(names)
+    except Exception:
+        for name in names.values():
+            storage.delete(name)
+        raise
+    free = {invoice.pk for invoice in locked}
+    for pk, name in names.items():
+        if pk not in free:
+            storage.delete(name)  # another renderer stored first: theirs is the invoice's PDF
+    return len(locked)
+
+
+@transaction.atomic
+def _name_files(names: dict[int, str]) -> list[Invoice]:
+    """Give each invoice still without a PDF its file, under the row lock; those named. The
+    rows are read again under the lock: their history rows must show them as they are now."""
+    locked = list(
+        Invoice.objects.select_for_update()
+        .filter(pk__in=names, pdf="")
+        .exclude(status=InvoiceStatus.DRAFT)
+        .order_by("pk")
+    )
+    for invoice in locked:
+        invoice.pdf.name = names[invoice.pk]
+    Invoice.objects.bulk_update(locked, ["pdf"])
+    # the history rows record when each PDF was stored, as a save would
+    Invoice.history.bulk_history_create(locked, update=True)  # type: ignore[attr-defined]
+    return locked
 
 
 def invoice_pdf_content(invoice: Invoice) -> bytes:

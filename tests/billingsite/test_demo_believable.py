@@ -17,7 +17,7 @@ from accounts.models import Customer
 from disputes.models import Dispute, Refund
 from invoicing.models import Invoice
 from invoicing.periods import local_midnight_utc
-from invoicing.services.invoices import grace_hours
+from invoicing.services.billing_drafts import grace_hours
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 

@@ -27,14 +27,14 @@ def _contracts(count: int) -> list[int]:
 @pytest.mark.django_db
 def test_command_records_counts_errors_and_reruns_harmlessly(monkeypatch, capsys):
     ids = _contracts(3)
-    real = billing.invoice_draft_create
+    real = billing.draft_prepare
 
     def broken_for_the_second(**kwargs):  # type: ignore[no-untyped-def]
         if kwargs["contract"].pk == ids[1]:
             raise RuntimeError("meter missing")
         return real(**kwargs)
 
-    monkeypatch.setattr(billing, "invoice_draft_create", broken_for_the_second)
+    monkeypatch.setattr(billing, "draft_prepare", broken_for_the_second)
     with time_machine.travel(FEB_3, tick=False), pytest.raises(CommandError, match="1 contracts"):
         call_command("billing_run", "--as-of", "2026-02-03T00:00:00Z")
     out, err = capsys.readouterr()
@@ -48,7 +48,7 @@ def test_command_records_counts_errors_and_reruns_harmlessly(monkeypatch, capsys
     assert run.errors == [{"contract": ids[1], "error": "RuntimeError: meter missing"}]
     assert f"billing run {run.pk}" in out and "3/3 contracts" in err
 
-    monkeypatch.setattr(billing, "invoice_draft_create", real)
+    monkeypatch.setattr(billing, "draft_prepare", real)
     with time_machine.travel(FEB_3, tick=False):
         call_command("billing_run", "--as-of", "2026-02-03", "--no-progress")
     again = BillingRun.objects.latest("pk")

@@ -19,6 +19,7 @@ from disputes.services.disputes import dispute_apply_stripe
 from disputes.services.refund_sync import refund_apply_stripe
 from disputes.services.refunds import refund_request
 from disputes.states import RefundStatus
+from invoicing.demo_stripe import DECLINED_FOR
 from invoicing.models import Invoice, Payment, PaymentStatus
 from invoicing.services.invoices import invoice_mark_paid
 from invoicing.states import InvoiceStatus
@@ -64,8 +65,11 @@ def seed(out: Any) -> None:
 def _paid_payments() -> list[Payment]:
     """Succeeded payments on paid invoices; pays the oldest open invoices when too few."""
     now = timezone.now()
-    open_invoices = Invoice.objects.filter(status=InvoiceStatus.FINALIZED, total__gt=0).order_by(
-        "issued_at", "pk"
+    # not the customer whose card the demo declines: nobody paid its invoices
+    open_invoices = (
+        Invoice.objects.filter(status=InvoiceStatus.FINALIZED, total__gt=0)
+        .exclude(customer__external_id=DECLINED_FOR)
+        .order_by("issued_at", "pk")
     )
     for invoice in open_invoices:
         if _succeeded_on_paid().count() >= PAYMENTS_NEEDED:

@@ -20,7 +20,7 @@ from django.test import override_settings
 
 from accounts.models import Customer
 from metering.ingest.service import events_ingest
-from metering.models import Meter, UsageEvent
+from metering.models import EventConflict, Meter, UsageEvent
 from metering.selectors import usage_for_customers, usage_for_period, usage_series
 from metering.services import meter_create, rollup_drain
 from metering.services.attribution import events_attribute
@@ -178,3 +178,8 @@ def test_postgres_and_chdb_stores_give_equal_answers(chdb_url):
     )
     assert _priced(ch_usage) == _priced(pg_usage)
     assert sum(_priced(pg_usage).values()) > 0
+    # A conflict points at the PostgreSQL row it conflicts with, or at none when that event
+    # is kept in the engine: never at an unrelated row that happens to have the engine's id.
+    for conflict in EventConflict.objects.filter(event_id__startswith="ch-"):
+        assert conflict.existing is None or conflict.existing.event_id == conflict.event_id
+    assert EventConflict.objects.filter(event_id__startswith="ch-").exists()

@@ -93,7 +93,9 @@ class ColumnarStore:
             held = [e for e in fresh if e.customer_ref not in customer_ids]
             inserted = self._write(counted, customer_ids, received_at, namespace, batch_token)
         pg_new, pg_existing = pg_insert(held, {}, received_at, namespace) if held else ({}, {})
-        return {**inserted, **pg_new}, {**existing, **pg_existing}
+        # Row id 0 for events kept in the engine: its counter is no PostgreSQL row, and a
+        # conflict must not point at one (EventConflict.existing is a PostgreSQL foreign key).
+        return {**dict.fromkeys(inserted, 0), **pg_new}, {**existing, **pg_existing}
 
     def _existing(self, namespace: str, ids: list[str]) -> dict[str, tuple[int, bytes]]:
         found = {

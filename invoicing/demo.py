@@ -19,10 +19,10 @@ from accounts.models import Customer
 from invoicing.models import Contract, Plan, PlanVersion
 from invoicing.periods import add_months, local_date, local_midnight_utc
 from invoicing.services.billing import billing_run, unbilled_periods
+from invoicing.services.billing_drafts import grace_hours
 from invoicing.services.catalog import plan_create, plan_version_create
 from invoicing.services.contracts import AmendmentInput, contract_amend, contract_create
 from invoicing.services.credits import credit_grant_create
-from invoicing.services.billing_drafts import grace_hours
 
 MONTHS_OF_HISTORY = 4
 METERS = [

@@ -171,7 +171,7 @@ def decimal_places(value: Decimal) -> int:
     _sign, digits, exponent = value.as_tuple()
     if not isinstance(exponent, int):
         raise MoneyError("invalid_decimal", f"{value!r} is not a finite number.")
-    if exponent >= 0:
+    if exponent >= 0 or not any(digits):  # zero has no places, however it is written
         return 0
     trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
     return max(0, -exponent - trailing_zeros)

@@ -24,9 +24,7 @@ ROLE_USERS = {
 # Admin pages beyond the changelists that show amounts: (url name, permission to see it).
 REPORT_PAGES = [
     ("admin:disputes_refund_reports", "disputes.view_refund"),
-    # Not yet: AR aging raised MoneyError ("more than 2 decimal places for USD") in
-    # invoicing.collections.selectors.aging_invoices on one demo seed in the raw-decimal scan;
-    # add it back once that is fixed.
+    ("admin:invoicing_dunningstep_ar_aging", "invoicing.view_dunningstep"),
     ("admin:revenue_journalentry_month_close", "revenue.view_journalentry"),
     ("admin:metering_usage_summary", "metering.view_meter"),
 ]

@@ -221,3 +221,15 @@ def test_amount_of_refuses_money_in_another_currency() -> None:
     with pytest.raises(MoneyError) as caught:
         money.amount_of(_FakeMoney(D("1"), "EUR"), "USD")
     assert caught.value.code == "currency_mismatch"
+
+
+def test_zero_written_with_places_is_rounded_in_every_currency():
+    # A stored zero total reads back as Decimal("0.0000") (four places in the column): it is
+    # rounded, converts to 0 minor units and formats as "0.00" (the AR aging page crashed here).
+    from billingsite.money import decimal_places, format_amount, is_rounded, to_minor_units
+
+    for zero in (Decimal("0.0000"), Decimal("-0.000"), Decimal("0E-10"), Decimal("0")):
+        assert decimal_places(zero) == 0
+        assert is_rounded(zero, "USD") and is_rounded(zero, "JPY")
+        assert to_minor_units(zero, "USD") == 0
+        assert format_amount(zero, "USD") == "0.00"

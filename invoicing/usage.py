@@ -166,6 +166,32 @@ def default_usage() -> UsageSource:
     return MeteringUsage()
 
 
+class RememberedUsage(MeteringUsage):
+    """``MeteringUsage`` that reads each (customer, meter, interval, grouping) once and answers
+    it as often as asked: the usage overview computes the same period twice (as it stands and
+    projected), and an alert batch asks the same usage for a usage alert and for the spend."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._readings: dict[tuple[Any, ...], UsageReading] = {}
+
+    def __call__(
+        self,
+        *,
+        customer: Customer,
+        meter_key: str,
+        start: datetime,
+        end: datetime,
+        group_by: Sequence[str] | None = None,
+    ) -> UsageReading:
+        key = (customer.pk, meter_key, start, end, tuple(group_by or ()))
+        if key not in self._readings:
+            self._readings[key] = super().__call__(
+                customer=customer, meter_key=meter_key, start=start, end=end, group_by=group_by
+            )
+        return self._readings[key]
+
+
 def reading_from(result: Any) -> UsageReading:
     """Accept the selector's result as an object or a mapping with ``total`` and ``groups``."""
     get = result.get if isinstance(result, Mapping) else (lambda k: getattr(result, k, None))

@@ -12,10 +12,9 @@ fire a moment later, never twice.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from django.db.models import Q
 
@@ -23,40 +22,9 @@ from accounts.models import Customer
 from invoicing.alerts.models import Alert, AlertTrigger, AlertType
 from invoicing.alerts.values import CustomerSnapshot
 from invoicing.selectors.invoices import contract_period, current_contracts, usage_requests
-from invoicing.usage import MeteringUsage, UsageReading, UsageRequest
+from invoicing.usage import RememberedUsage, UsageRequest
 
 Fired = dict[int, dict[int, set[int]]]  # alert id -> threshold index -> steps fired
-
-
-class ChunkUsage:
-    """``MeteringUsage`` warmed for a chunk, answering the same question as often as asked
-    within the chunk (a usage alert and the spend computation both read the period's usage)."""
-
-    def __init__(self) -> None:
-        self.source = MeteringUsage()
-        self._answers: dict[UsageRequest, UsageReading] = {}
-
-    def warm(self, requests: Collection[UsageRequest]) -> int:
-        return self.source.warm(requests)
-
-    def __call__(
-        self,
-        *,
-        customer: Customer,
-        meter_key: str,
-        start: datetime,
-        end: datetime,
-        group_by: Sequence[str] | None = None,
-    ) -> UsageReading:
-        key = UsageRequest(customer.pk, meter_key, start, end, tuple(group_by or ()))
-        if key not in self._answers:
-            self._answers[key] = self.source(
-                customer=customer, meter_key=meter_key, start=start, end=end, group_by=group_by
-            )
-        return self._answers[key]
-
-    def __getattr__(self, name: str) -> Any:  # events(), meter(): as the source answers
-        return getattr(self.source, name)
 
 
 @dataclass
@@ -71,7 +39,7 @@ class Chunk:
     def load(cls, customer_ids: Collection[int], at: datetime) -> Chunk:
         customers = Customer.objects.in_bulk(list(customer_ids))
         contracts = current_contracts(customers, at)
-        usage = ChunkUsage()
+        usage = RememberedUsage()
         snapshots = {
             pk: CustomerSnapshot.load(c, at, contract=contracts.get(pk), usage=usage)
             for pk, c in customers.items()

@@ -39,7 +39,7 @@ from invoicing.selectors.invoices import (
     current_contract,
     invoices_for_customer,
 )
-from invoicing.usage import MeteringUsage, UsageReading
+from invoicing.usage import MeteringUsage, RememberedUsage, UsageReading
 from metering.models import Aggregation, Meter
 from metering.selectors import UsageSeries, usage_series
 
@@ -71,31 +71,6 @@ def projection_factor(period: Period, at: datetime) -> Decimal:
         return Decimal((period.end - period.start).total_seconds()) / Decimal(
             elapsed.total_seconds()
         )
-
-
-class RememberedUsage(MeteringUsage):
-    """``MeteringUsage`` that reads each (meter, interval, grouping) once: the overview computes
-    the same period twice (as it stands and projected), so the second pass reads nothing."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._readings: dict[tuple[Any, ...], UsageReading] = {}
-
-    def __call__(
-        self,
-        *,
-        customer: Customer,
-        meter_key: str,
-        start: datetime,
-        end: datetime,
-        group_by: Sequence[str] | None = None,
-    ) -> UsageReading:
-        key = (customer.pk, meter_key, start, end, tuple(group_by or ()))
-        if key not in self._readings:
-            self._readings[key] = super().__call__(
-                customer=customer, meter_key=meter_key, start=start, end=end, group_by=group_by
-            )
-        return self._readings[key]
 
 
 class ProjectedUsage:

@@ -49,6 +49,10 @@ def test_entitlements_read_and_grant_as_amendment(admin_api, read_api):
     assert ContractFeatureOverride.history.count() == 2
     bad = admin_api.post(f"{BASE}/entitlements", {"feature": "tier", "limit": "5"}, format="json")
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_grant"
+    # A feature the body names that does not exist is the body's mistake (400), not a 404 that
+    # would say the customer in the URL is missing.
+    unknown = admin_api.post(f"{BASE}/entitlements", {"feature": "nope"}, format="json")
+    assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "unknown_feature"
     assert (
         read_api.post(f"{BASE}/entitlements", {"feature": "tier"}, format="json").status_code == 403
     )

@@ -18,7 +18,7 @@ from accounts.api.permissions import HasScope, scope_allows
 from accounts.models import ApiKeyScope
 from accounts.selectors import customer_for_key
 from billingsite.api.pagination import page_of
-from billingsite.errors import NotFound
+from billingsite.errors import AppError
 from invoicing.entitlements import grants
 from invoicing.entitlements import reservations as res
 from invoicing.entitlements.api import serializers as s
@@ -81,9 +81,11 @@ class FeatureListCreate(GenericAPIView):
 
 
 def _feature(key: str) -> Feature:
+    """The feature a request body names: an unknown key is a mistake in the body (400), not a
+    missing resource at the URL (404, which would say the customer does not exist)."""
     feature = Feature.objects.filter(key=key).first()
     if feature is None:
-        raise NotFound(f"No feature {key!r}.", details={"feature": key})
+        raise AppError("unknown_feature", f"No feature {key!r}.", details={"feature": key})
     return feature
 
 

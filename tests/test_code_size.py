@@ -19,7 +19,6 @@ MAX_FUNCTION_LINES = 60
 # module -> its line count when it was listed (split it, then lower or remove the entry)
 KNOWN_LONG_MODULES: dict[str, int] = {
     "invoicing/stripe/gateway.py": 598,
-    "invoicing/usage_pages/selectors.py": 401,
 }
 # "path::function" -> its length when it was listed
 KNOWN_LONG_FUNCTIONS: dict[str, int] = {

@@ -216,9 +216,31 @@ def credit_reverse_for_invoice(*, invoice: Invoice, actor: User | None = None) -
             note=f"Void of invoice {invoice.number}",
         )
         count += 1
+        _expire_again(invoice, row["grant_id"])
     if count:
         alerts_mark_customers([invoice.customer_id])
     return count
+
+
+def _expire_again(invoice: Invoice, grant_id: int) -> None:
+    """Expire at once what a void gave back to a grant whose expiry was posted already.
+
+    ``credit_expire`` visits a grant once, so without this the returned amount would stay on an
+    expired grant for good: a liability nobody can draw and that never becomes breakage. An
+    invoice of a period that ends before the expiry can still draw it (``_expiry_undo``), as it
+    could before the void. Called under the grant's row lock."""
+    grant = CreditGrant.objects.get(pk=grant_id)
+    posted = CreditEntry.objects.filter(grant_id=grant_id, kind=CreditEntryKind.EXPIRY).exists()
+    balance = grant_balance(grant_id)
+    if grant.expires_at is None or not posted or balance <= 0:
+        return
+    CreditEntry.objects.create(
+        grant_id=grant_id,
+        kind=CreditEntryKind.EXPIRY,
+        currency=grant.currency,
+        amount=-balance,
+        note=f"Expired again: given back by the void of invoice {invoice.number or invoice.pk}",
+    )
 
 
 @transaction.atomic

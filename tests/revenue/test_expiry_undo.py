@@ -81,3 +81,38 @@ def test_an_undone_expiry_reverses_that_much_breakage():
     april = month_close(Month.parse("2026-04"))["currencies"]["USD"]
     assert april["recognized_revenue"]["breakage"] == "600.00"  # 1300 on Apr 1, -700 on Apr 3
     assert april["ties_to_invoices"]["ok"] is True
+
+
+def test_a_void_after_the_expiry_expires_what_it_gives_back():
+    """What a void returns to a grant already expired becomes breakage, not a balance that
+    no invoice can draw and that stays a liability for good."""
+    from invoicing.selectors.credits import grant_balance
+    from invoicing.services.invoices import invoice_void
+
+    contract = contract_for()
+    commit = commit_create(
+        contract=contract,
+        kind="prepaid",
+        amount="3000.00",
+        effective_from=date(2026, 1, 1),
+        effective_to=date(2026, 4, 2),
+    )
+    grant = commit.credit_grant
+    january = monthly_invoice(contract, grant, 1, "800.00", commit)
+    credit_draw(invoice=january, draws=[(grant.pk, D("800.00"))])
+    february = monthly_invoice(contract, grant, 2, "900.00")
+    credit_draw(invoice=february, draws=[(grant.pk, D("900.00"))])
+    credit_expire(now=at(2026, 4, 2, 0))
+    post_pending(today=date(2026, 4, 2))
+    assert balance(Account.BREAKAGE) == D("1300.00")
+
+    invoice_void(invoice=february, reason="billed in error", now=at(2026, 4, 10))
+    assert grant_balance(grant.pk) == D("0.00")
+    again = CreditEntry.objects.get(grant=grant, kind="expiry", note__startswith="Expired again")
+    assert D(again.amount.amount) == D("-900.00")
+    assert again.invoice_id is None
+    post_pending(today=date(2026, 4, 30))
+    assert balance(Account.BREAKAGE) == D("2200.00")  # 3000 - 800: February's draw went unused
+    assert balance(Account.DEFERRED_REVENUE) == D("0.00")
+    april = month_close(Month.parse("2026-04"))["currencies"]["USD"]
+    assert april["ties_to_invoices"]["ok"] is True

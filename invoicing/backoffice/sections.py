@@ -55,7 +55,8 @@ def usage(request: HttpRequest, customer: Customer) -> dict[str, Any]:
         if ln.kind in CHARGE_KINDS and ln.kind != LineKind.USAGE
     ]
     usage_rows = [
-        (c.name, c.meter, number(c.quantity), money(c.cost, cur)) for c in overview.charges
+        (c.name, c.meter, number(c.quantity, c.meter.unit if c.meter else ""), money(c.cost, cur))
+        for c in overview.charges
     ]
     return {
         "overview": overview,
@@ -67,7 +68,7 @@ def usage(request: HttpRequest, customer: Customer) -> dict[str, Any]:
             (ln.description, money(ln.amount, cur)) for ln in lines if ln.kind not in CHARGE_KINDS
         ],
         "charts": [
-            series_table(s, caption=f"{m.name} per day this period", unit=m.name)
+            series_table(s, caption=f"{m.name} per day this period", unit=m.unit)
             for m, s in overview.series
         ],
     }

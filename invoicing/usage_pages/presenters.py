@@ -37,8 +37,9 @@ def money(amount: Decimal | int | SupportsAmount, currency: str) -> str:
     return money_text(amount, currency)
 
 
-def number(value: Decimal | None) -> str:
-    return quantity_text(value)
+def number(value: Decimal | None, unit: str = "") -> str:
+    """ "1,234.5 GB": a quantity without trailing zeros, with the meter's unit when it has one."""
+    return quantity_text(value, unit)
 
 
 def local_range(start: datetime, end: datetime, tz: str) -> str:
@@ -146,17 +147,23 @@ def _step(item: dict[str, Any], currency: str) -> str:
 
 
 def explain_line(
-    line: InvoiceLine | LineDraft, currency: str, tz: str, meter_names: dict[str, str]
+    line: InvoiceLine | LineDraft,
+    currency: str,
+    tz: str,
+    meter_names: dict[str, str],
+    units: dict[str, str] | None = None,
 ) -> LineExplained:
-    """Every line in words: meter, period, quantity, price and tiers, steps, credits."""
+    """Every line in words: meter, period, quantity (with the meter's unit, from ``units``),
+    price and tiers, steps, credits."""
     kind = str(line.kind)
+    unit = (units or {}).get(line.meter_key or "", "")
     explained = LineExplained(
         kind=kind,
         kind_label=LineKind(kind).label,
         description=line.description,
         amount=money(line.amount, currency),
         period=local_range(line.period_start, line.period_end, tz),
-        quantity="" if line.quantity is None else number(Decimal(line.quantity)),
+        quantity="" if line.quantity is None else number(Decimal(line.quantity), unit),
     )
     if line.meter_key:
         explained.meter = f"{meter_names.get(line.meter_key, line.meter_key)} ({line.meter_key})"

@@ -17,13 +17,14 @@ from billingsite.errors import AppError, NotFound
 from billingsite.money import amount_of
 from invoicing.entitlements.api.serializers import quantity
 from invoicing.entitlements.selectors import entitlement_data, entitlements_for
-from invoicing.services.invoice_pdfs import invoice_pdf_content
+from invoicing.services.invoice_pdfs import invoice_pdf_download
 from invoicing.services.pdf import credit_note_pdf_render
 from invoicing.usage_pages import selectors
 from invoicing.usage_pages.charts import series_table
 from invoicing.usage_pages.presenters import explain_line, local_range, money, number
 from invoicing.usage_pages.words import applied_as, forecast_quantity, note_reason
 from metering.models import Meter
+from metering.selectors import meter_units
 
 
 def _page(
@@ -59,9 +60,9 @@ def overview(request: HttpRequest, viewer: Viewer) -> HttpResponse:
     data = selectors.usage_overview(customer, at=timezone.now())
     if data is None:
         return _page(request, viewer, "overview.html", {"overview": None, "nav": "overview"})
-    cur, names = data.currency, _meter_names()
+    cur, names, units = data.currency, _meter_names(), meter_units()
     charts = [
-        series_table(series, caption=f"{meter.name}: usage per day this period", unit=meter.name)
+        series_table(series, caption=f"{meter.name}: usage per day this period", unit=meter.unit)
         for meter, series in data.series
     ]
     return _page(
@@ -80,9 +81,11 @@ def overview(request: HttpRequest, viewer: Viewer) -> HttpResponse:
             "charges": [
                 {
                     "c": c,
-                    "quantity": number(c.quantity),
+                    "quantity": number(c.quantity, _unit(c.meter)),
                     "cost": money(c.cost, cur),
-                    "forecast_quantity": number(forecast_quantity(c.meter, c.forecast_quantity)),
+                    "forecast_quantity": number(
+                        forecast_quantity(c.meter, c.forecast_quantity), _unit(c.meter)
+                    ),
                     "forecast_cost": money(c.forecast_cost, cur),
                 }
                 for c in data.charges
@@ -103,7 +106,8 @@ def overview(request: HttpRequest, viewer: Viewer) -> HttpResponse:
             "commits": [_commit_row(s, cur) for s in data.commits],
             "entitlements": entitlement_rows(customer),
             "lines": [
-                explain_line(ln, cur, customer.timezone, names) for ln in data.computation.lines
+                explain_line(ln, cur, customer.timezone, names, units)
+                for ln in data.computation.lines
             ],
         },
     )
@@ -125,6 +129,10 @@ def _pct(part: Any, whole: Any) -> int:
 
 def _meter_names() -> dict[str, str]:
     return dict(Meter.objects.values_list("key", "name"))
+
+
+def _unit(meter: Meter | None) -> str:
+    return meter.unit if meter is not None else ""
 
 
 def _selection(request: HttpRequest, viewer: Viewer, meter: Meter) -> selectors.MeterRange:
@@ -169,12 +177,12 @@ def meter_detail(request: HttpRequest, viewer: Viewer, meter_key: str) -> HttpRe
     context["chart"] = series_table(
         series,
         caption=f"{meter.name} per {selection.window}",
-        unit=meter.name,
+        unit=meter.unit,
         group=selection.group,
     )
-    context["total"] = number(series.total)
+    context["total"] = number(series.total, meter.unit)
     context["groups"] = [
-        (", ".join(f"{k}={v}" for k, v in (g.group or {}).items()), number(g.value))
+        (", ".join(f"{k}={v}" for k, v in (g.group or {}).items()), number(g.value, meter.unit))
         for g in series.groups
     ]
     context["export_query"] = request.GET.urlencode()
@@ -248,6 +256,8 @@ def invoice_list(request: HttpRequest, viewer: Viewer) -> HttpResponse:
 def invoice_detail(request: HttpRequest, viewer: Viewer, number: str) -> HttpResponse:
     invoice = _invoice_or_404(viewer, number)
     tz, cur, names = viewer.customer.timezone, invoice.currency, _meter_names()
+    lines = list(invoice.lines.all())
+    units = meter_units(line.meter_key for line in lines)
     return _page(
         request,
         viewer,
@@ -257,7 +267,7 @@ def invoice_detail(request: HttpRequest, viewer: Viewer, number: str) -> HttpRes
             "invoice": invoice,
             "total": money(invoice.total, cur),
             "period": local_range(invoice.period_start, invoice.period_end, tz),
-            "lines": [explain_line(ln, cur, tz, names) for ln in invoice.lines.all()],
+            "lines": [explain_line(ln, cur, tz, names, units) for ln in lines],
             "credit_notes": [
                 (note, note_reason(note), applied_as(note), money(note.total, cur))
                 for note in invoice.credit_notes.order_by("created_at", "pk")
@@ -268,9 +278,10 @@ def invoice_detail(request: HttpRequest, viewer: Viewer, number: str) -> HttpRes
 
 @usage_page
 def invoice_pdf(request: HttpRequest, viewer: Viewer, number: str) -> HttpResponse:
-    """The stored PDF (rendered after numbering, or now if that has not happened yet)."""
+    """The stored PDF (rendered after numbering, or now if that has not happened yet), as
+    issued, and a last page with the payment status as of now."""
     invoice = _invoice_or_404(viewer, number)
-    content = invoice_pdf_content(invoice)
+    content = invoice_pdf_download(invoice)
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
     return response

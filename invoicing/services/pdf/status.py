@@ -28,7 +28,7 @@ def payment_status_pdf_render(invoice: Invoice, at: datetime | None = None) -> b
     moment = at or timezone.now()
     as_of = time_text(moment, tz)
     doc = Document(
-        f"Invoice {invoice.number}: payment status as of {as_of}",
+        f"Invoice {invoice.number}: payment status",
         page_note="Added when downloaded; not part of the issued invoice",
     )
     heading(

@@ -47,7 +47,9 @@ def test_the_api_round_trips_the_unit_without_a_new_version(admin_api, read_api)
     assert changed.status_code == 200
     assert changed.json()["unit"] == "k tokens"
     assert [v["version"] for v in changed.json()["versions"]] == [1]  # a label, not a definition
-    assert admin_api.patch("/api/v1/meters/tokens", {"unit": ""}, format="json").json()["unit"] == ""
+    assert (
+        admin_api.patch("/api/v1/meters/tokens", {"unit": ""}, format="json").json()["unit"] == ""
+    )
 
     plain = admin_api.post("/api/v1/meters", {**TOKENS, "key": "plain"}, format="json")
     assert plain.json()["unit"] == ""  # optional: blank when not given

@@ -8,6 +8,7 @@ are shown as such, so a reader can follow the arithmetic to the rounded line amo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -212,3 +213,23 @@ def _notes(line: InvoiceLine | LineDraft, currency: str) -> list[str]:
     if line.kind == LineKind.TRUE_UP:
         notes.append(f"Minimum {details.get('minimum')}, spend {details.get('spend')} {currency}.")
     return notes
+
+
+MISSING_METER_NOTE = (
+    "The usage of this charge cannot be shown: the meter it bills no longer exists. "
+    "It is counted as no usage here."
+)
+
+
+def without_usage(
+    explained: list[LineExplained],
+    lines: Sequence[InvoiceLine | LineDraft],
+    missing_meters: Sequence[str],
+) -> list[LineExplained]:
+    """Lines on a meter that no longer exists keep their place without a quantity, and say
+    why (``explained[i]`` explains ``lines[i]``)."""
+    for shown, line in zip(explained, lines, strict=True):
+        if line.meter_key and line.meter_key in missing_meters:
+            shown.quantity = ""
+            shown.notes.append(MISSING_METER_NOTE)
+    return explained

@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.portal.access import Viewer, usage_page
+from billingsite.display import DASH
 from billingsite.errors import AppError, NotFound
 from billingsite.money import amount_of
 from invoicing.entitlements.api.serializers import quantity
@@ -21,7 +22,13 @@ from invoicing.services.invoice_pdfs import invoice_pdf_download
 from invoicing.services.pdf import credit_note_pdf_render
 from invoicing.usage_pages import selectors
 from invoicing.usage_pages.charts import series_table
-from invoicing.usage_pages.presenters import explain_line, local_range, money, number
+from invoicing.usage_pages.presenters import (
+    explain_line,
+    local_range,
+    money,
+    number,
+    without_usage,
+)
 from invoicing.usage_pages.words import applied_as, forecast_quantity, note_reason
 from metering.models import Meter
 from metering.selectors import meter_units
@@ -81,11 +88,11 @@ def overview(request: HttpRequest, viewer: Viewer) -> HttpResponse:
             "charges": [
                 {
                     "c": c,
-                    "quantity": number(c.quantity, _unit(c.meter)),
+                    "quantity": DASH if c.meter_missing else number(c.quantity, _unit(c.meter)),
                     "cost": money(c.cost, cur),
-                    "forecast_quantity": number(
-                        forecast_quantity(c.meter, c.forecast_quantity), _unit(c.meter)
-                    ),
+                    "forecast_quantity": DASH
+                    if c.meter_missing
+                    else number(forecast_quantity(c.meter, c.forecast_quantity), _unit(c.meter)),
                     "forecast_cost": money(c.forecast_cost, cur),
                 }
                 for c in data.charges
@@ -105,10 +112,15 @@ def overview(request: HttpRequest, viewer: Viewer) -> HttpResponse:
             ],
             "commits": [_commit_row(s, cur) for s in data.commits],
             "entitlements": entitlement_rows(customer),
-            "lines": [
-                explain_line(ln, cur, customer.timezone, names, units)
-                for ln in data.computation.lines
-            ],
+            "lines": without_usage(
+                [
+                    explain_line(ln, cur, customer.timezone, names, units)
+                    for ln in data.computation.lines
+                ],
+                data.computation.lines,
+                data.missing_meters,
+            ),
+            "missing_meters": data.missing_meters,
         },
     )
 

@@ -87,9 +87,10 @@ A download costs the status page plus the append, as a share of rendering the is
 (which happens once per invoice): {", ".join(ratios)}. The append rewrites no page of
 the stored document: it reads the stored file's cross-reference table and writes the new
 page, its fonts and the changed page tree after the stored bytes, so its cost grows slowly
-with the invoice's size. The status page costs about what a short invoice does because it embeds its own subset of the DejaVu fonts (fpdf2's cost,
-see "Invoice PDF"); downloads are rare next to views, so it is rendered on each one rather than
-cached (a cached page would show a stale status, which is what this change removes).
+with the invoice's size. The status page costs about what a short invoice does because it
+embeds its own subset of the DejaVu fonts (fpdf2's cost, see "Invoice PDF"); downloads are
+rare next to views, so it is rendered on each one rather than cached (a cached page would
+show a stale status, which is what this change removes).
 {END}"""
     path = ROOT / "docs" / "benchmarks.md"
     text = path.read_text()

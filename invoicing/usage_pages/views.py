@@ -85,18 +85,7 @@ def overview(request: HttpRequest, viewer: Viewer) -> HttpResponse:
             "forecast_cost": money(data.forecast_cost, cur),
             "upcoming_total": money(data.computation.total, cur),
             "forecast_total": money(data.forecast.total, cur),
-            "charges": [
-                {
-                    "c": c,
-                    "quantity": DASH if c.meter_missing else number(c.quantity, _unit(c.meter)),
-                    "cost": money(c.cost, cur),
-                    "forecast_quantity": DASH
-                    if c.meter_missing
-                    else number(forecast_quantity(c.meter, c.forecast_quantity), _unit(c.meter)),
-                    "forecast_cost": money(c.forecast_cost, cur),
-                }
-                for c in data.charges
-            ],
+            "charges": [_charge_row(c, cur) for c in data.charges],
             "grants": [
                 {
                     "g": b,
@@ -123,6 +112,19 @@ def overview(request: HttpRequest, viewer: Viewer) -> HttpResponse:
             "missing_meters": data.missing_meters,
         },
     )
+
+
+def _charge_row(c: selectors.ChargeUsage, cur: str) -> dict[str, Any]:
+    """A usage charge's row: quantities with the meter's unit; none when the meter is gone."""
+    unit = _unit(c.meter)
+    forecast = forecast_quantity(c.meter, c.forecast_quantity)
+    return {
+        "c": c,
+        "quantity": DASH if c.meter_missing else number(c.quantity, unit),
+        "cost": money(c.cost, cur),
+        "forecast_quantity": DASH if c.meter_missing else number(forecast, unit),
+        "forecast_cost": money(c.forecast_cost, cur),
+    }
 
 
 def _commit_row(s: Any, cur: str) -> dict[str, Any]:

@@ -26,10 +26,17 @@ from invoicing.services.credits import credit_grant_create
 
 MONTHS_OF_HISTORY = 4
 METERS = [
-    {"key": "api_calls", "name": "API calls", "event_type": "api_request", "aggregation": "count"},
+    {
+        "key": "api_calls",
+        "name": "API calls",
+        "unit": "calls",
+        "event_type": "api_request",
+        "aggregation": "count",
+    },
     {
         "key": "storage_gb",
         "name": "Storage (GB, peak)",
+        "unit": "GB",
         "event_type": "storage_report",
         "aggregation": "max",
         "value_property": "gb",
@@ -176,6 +183,7 @@ def _ensure_meters() -> None:
     for meter in METERS:
         if not Meter.objects.filter(key=meter["key"]).exists():
             meter_create(**meter)
+        Meter.objects.filter(key=meter["key"], unit="").update(unit=meter["unit"])
 
 
 def _plan_version(key: str) -> PlanVersion:

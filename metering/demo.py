@@ -25,12 +25,14 @@ METERS: list[dict[str, Any]] = [
     {
         "key": "api_requests",
         "name": "API requests",
+        "unit": "requests",
         "event_type": "api_request",
         "aggregation": "count",
     },
     {
         "key": "storage_gb_hours",
         "name": "Storage (GB-hours)",
+        "unit": "GB-hours",
         "event_type": "storage_sample",
         "aggregation": "time_weighted_sum",
         "value_property": "gb",
@@ -38,6 +40,7 @@ METERS: list[dict[str, Any]] = [
     {
         "key": "llm_tokens",
         "name": "LLM tokens",
+        "unit": "tokens",
         "event_type": "llm_usage",
         "aggregation": "sum",
         "value_property": "tokens",
@@ -46,6 +49,7 @@ METERS: list[dict[str, Any]] = [
     {
         "key": "active_users",
         "name": "Active users",
+        "unit": "users",
         "event_type": "user_active",
         "aggregation": "unique_count",
         "value_property": "user",
@@ -53,6 +57,7 @@ METERS: list[dict[str, Any]] = [
     {
         "key": "peak_concurrency",
         "name": "Peak concurrent sessions",
+        "unit": "sessions",
         "event_type": "sessions",
         "aggregation": "max",
         "value_property": "concurrent",
@@ -152,6 +157,8 @@ def seed(out: Any) -> None:
     for spec in METERS:
         if not Meter.objects.filter(key=spec["key"]).exists():
             meter_create(created_by="seed_demo", **spec)
+        # a demo database seeded before meters had units gets them (only where none is set)
+        Meter.objects.filter(key=spec["key"], unit="").update(unit=spec["unit"])
     now = timezone.now().astimezone(UTC)
     # Hours seeded by an earlier run are complete up to its latest event; resume from that
     # event's hour (re-sent events there answer "duplicate").

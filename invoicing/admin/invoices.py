@@ -18,7 +18,6 @@ from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from billingsite.admin_display import collapsed_html, price_spec_html
 from billingsite.admin_readonly import ReadOnlyInline as _ReadOnlyInline
 from billingsite.display import money_text, period_text
 from billingsite.errors import AppError
@@ -26,58 +25,17 @@ from billingsite.money import amount_of
 from billingsite.staff import staff_user
 from invoicing.admin.collections import DunningStepInline
 from invoicing.admin.corrections import InvoiceCorrectionsMixin, manual_outcomes
+from invoicing.admin.invoice_lines import LineInline, invoice_link
+from invoicing.admin.invoice_pdf import InvoicePdfMixin
 from invoicing.models import (
     CreditNote,
     CreditNoteLine,
     Invoice,
-    InvoiceLine,
     InvoiceTransition,
 )
 from invoicing.services.credit_notes import credit_note_create, invoice_amount_due
 from invoicing.services.invoices import invoice_finalize, invoice_void
 from invoicing.services.pdf import credit_note_pdf_render
-
-
-def _invoice_link(invoice: Invoice) -> str:
-    url = reverse("admin:invoicing_invoice_change", args=[invoice.pk])
-    return format_html('<a href="{}">{} ({})</a>', url, invoice, invoice.get_status_display())
-
-
-class LineInline(_ReadOnlyInline):
-    model = InvoiceLine
-    fk_name = "invoice"
-    # Narrow enough for a laptop: the line and its "explain" link in one cell, the price as a
-    # small table, how it was rated folded, and links to a grant or adjusted invoice together.
-    fields = ("line", "meter_key", "quantity", "amount", "price_table", "rating", "related")
-    readonly_fields = fields
-
-    @admin.display(description="Line")
-    def line(self, obj: InvoiceLine) -> str:
-        if obj.pk is None:
-            return "-"
-        url = reverse("invoice-line-explain", args=[obj.pk])
-        return format_html(
-            '{}. {}<br><a href="{}">Explain this charge</a>', obj.position, obj.description, url
-        )
-
-    @admin.display(description="Credit grant or adjusted invoice")
-    def related(self, obj: InvoiceLine) -> str:
-        if obj.credit_grant_id:
-            url = reverse("admin:invoicing_creditgrant_change", args=[obj.credit_grant_id])
-            return format_html('<a href="{}">{}</a>', url, obj.credit_grant)
-        if obj.adjusts_invoice is not None:
-            return _invoice_link(obj.adjusts_invoice)
-        return "-"
-
-    @admin.display(description="Price")
-    def price_table(self, obj: InvoiceLine) -> str:
-        return price_spec_html(obj.price, obj.currency) if obj.price else "-"
-
-    @admin.display(description="How it was rated")
-    def rating(self, obj: InvoiceLine) -> str:
-        parts = {"breakdown": obj.breakdown, "overrides": obj.overrides, "details": obj.details}
-        shown = {name: value for name, value in parts.items() if value}
-        return collapsed_html("Breakdown and details", shown) if shown else "-"
 
 
 class CreditNoteInline(_ReadOnlyInline):
@@ -94,7 +52,7 @@ class TransitionInline(_ReadOnlyInline):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(InvoiceCorrectionsMixin, SimpleHistoryAdmin):
+class InvoiceAdmin(InvoicePdfMixin, InvoiceCorrectionsMixin, SimpleHistoryAdmin):
     list_display = (
         "__str__",
         "customer",
@@ -149,12 +107,12 @@ class InvoiceAdmin(InvoiceCorrectionsMixin, SimpleHistoryAdmin):
 
     @admin.display(description="Replaces")
     def replaces_link(self, obj: Invoice) -> str:
-        return _invoice_link(obj.replaces) if obj.replaces is not None else "-"
+        return invoice_link(obj.replaces) if obj.replaces is not None else "-"
 
     @admin.display(description="Replaced by")
     def replaced_by_link(self, obj: Invoice) -> str:
         replacement = Invoice.objects.filter(replaces=obj).first()
-        return _invoice_link(replacement) if replacement else "-"
+        return invoice_link(replacement) if replacement else "-"
 
     @admin.display(description="Amount due")
     def amount_due(self, obj: Invoice) -> str:
@@ -163,10 +121,6 @@ class InvoiceAdmin(InvoiceCorrectionsMixin, SimpleHistoryAdmin):
     @admin.display(description="Period", ordering="period_start")
     def period(self, obj: Invoice) -> str:
         return period_text(obj.period_start, obj.period_end, obj.customer.timezone)
-
-    @admin.display(description="PDF")
-    def pdf_link(self, obj: Invoice) -> str:
-        return format_html('<a href="{}">{}</a>', obj.pdf.url, obj.pdf.name) if obj.pdf else "-"
 
     def change_view(
         self,

@@ -24,7 +24,7 @@ from invoicing.models import InvoiceLine
 from invoicing.usage_pages.charts import ChartTable, series_table
 from invoicing.usage_pages.presenters import LineExplained, explain_line, number
 from metering.models import HourlyRollup, Meter, UsageEvent
-from metering.selectors import usage_for_period, usage_series
+from metering.selectors import meter_units, usage_for_period, usage_series
 
 SAMPLE_EVENTS = 20
 ROLLUP_ROWS = 48
@@ -52,7 +52,10 @@ def _window(line: InvoiceLine) -> tuple[datetime, datetime]:
 def charge_explanation(line: InvoiceLine) -> ChargeExplanation:
     invoice, customer = line.invoice, line.invoice.customer
     names = dict(Meter.objects.values_list("key", "name"))
-    result = ChargeExplanation(line, explain_line(line, invoice.currency, customer.timezone, names))
+    units = meter_units([line.meter_key])
+    result = ChargeExplanation(
+        line, explain_line(line, invoice.currency, customer.timezone, names, units)
+    )
     meter = (
         Meter.objects.prefetch_related("versions").filter(key=line.meter_key).first()
         if line.meter_key
@@ -69,7 +72,7 @@ def charge_explanation(line: InvoiceLine) -> ChargeExplanation:
         customer=customer, meter=meter, start=start, end=end, window="day", tz=customer.timezone
     )
     result.daily = series_table(
-        series, caption=f"{meter.name} per day in this line's period", unit=meter.name
+        series, caption=f"{meter.name} per day in this line's period", unit=meter.unit
     )
     versions = list(meter.versions.all())
     rollups = HourlyRollup.objects.filter(
@@ -101,7 +104,9 @@ def explain_view(request: HttpRequest, line_id: int) -> HttpResponse:
             "x": explanation,
             "invoice": line.invoice,
             "customer": line.invoice.customer,
-            "usage_now": number(explanation.usage_now),
+            "usage_now": number(
+                explanation.usage_now, explanation.meter.unit if explanation.meter else ""
+            ),
             "opts": InvoiceLine._meta,
         },
     )

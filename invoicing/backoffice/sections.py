@@ -41,7 +41,7 @@ def contracts(request: HttpRequest, customer: Customer) -> dict[str, Any]:
 def usage(request: HttpRequest, customer: Customer) -> dict[str, Any]:
     try:
         overview = usage_overview(customer, at=timezone.now())
-    except AppError as exc:  # e.g. a charge on a meter that no longer exists
+    except AppError as exc:  # a charge the pages cannot rate (a missing meter reads as none)
         return {"error": exc.message}
     if overview is None:
         return {"overview": None}
@@ -55,10 +55,17 @@ def usage(request: HttpRequest, customer: Customer) -> dict[str, Any]:
         if ln.kind in CHARGE_KINDS and ln.kind != LineKind.USAGE
     ]
     usage_rows = [
-        (c.name, c.meter, number(c.quantity), money(c.cost, cur)) for c in overview.charges
+        (
+            c.name,
+            c.meter,
+            "" if c.meter_missing else number(c.quantity, c.meter.unit if c.meter else ""),
+            money(c.cost, cur),
+        )
+        for c in overview.charges
     ]
     return {
         "overview": overview,
+        "missing_meters": overview.missing_meters,
         "cost_so_far": money(overview.cost_so_far, cur),
         "forecast": money(overview.forecast_cost, cur),
         "upcoming_total": money(overview.computation.total, cur),
@@ -67,7 +74,7 @@ def usage(request: HttpRequest, customer: Customer) -> dict[str, Any]:
             (ln.description, money(ln.amount, cur)) for ln in lines if ln.kind not in CHARGE_KINDS
         ],
         "charts": [
-            series_table(s, caption=f"{m.name} per day this period", unit=m.name)
+            series_table(s, caption=f"{m.name} per day this period", unit=m.unit)
             for m, s in overview.series
         ],
     }

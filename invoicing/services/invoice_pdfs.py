@@ -13,12 +13,22 @@ file), and the database lets an issued invoice's ``pdf`` go from empty to a name
 change after that (migration 0012), so the bytes of a finalized invoice's PDF never change
 once rendered. The PDF shows the frozen invoice and lines; the customer's name is the one at
 rendering time, seconds after numbering on the billing run's path.
+
+Downloads (the admin, the usage pages) serve ``invoice_pdf_download``: the stored document,
+byte for byte, followed by one page rendered at download time with the invoice's payment status
+as of that moment (``pdf.status``). The page is added as a PDF incremental update: the
+downloaded file starts with the stored bytes unchanged and appends the new page objects after
+them, so the issued document can be checked against the download (its first ``len(stored)``
+bytes) and a PDF reader's "previous version" is the issued invoice. Dispute evidence and other
+records keep using the stored document alone (``invoice_pdf_content``).
 """
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
@@ -26,7 +36,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 
 from invoicing.models import Invoice, InvoiceLine
-from invoicing.services.pdf import invoice_pdf_render
+from invoicing.services.pdf import invoice_pdf_render, payment_status_pdf_render
 from invoicing.states import InvoiceStatus
 
 logger = logging.getLogger(__name__)
@@ -100,3 +110,24 @@ def invoice_pdf_content(invoice: Invoice) -> bytes:
             return handle.read()  # type: ignore[no-any-return]
     logger.warning("invoice %s has no stored PDF; rendering it on the fly", invoice.pk)
     return invoice_pdf_render(invoice)
+
+
+def with_status_page(stored: bytes, status_page: bytes) -> bytes:
+    """``stored`` unchanged, then an incremental update that appends ``status_page``'s page."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(io.BytesIO(stored), incremental=True)
+    for page in PdfReader(io.BytesIO(status_page)).pages:
+        writer.add_page(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def invoice_pdf_download(invoice: Invoice, at: datetime | None = None) -> bytes:
+    """What a reader downloads: the stored PDF of the issued invoice (unchanged, as a prefix)
+    and a last page with its payment status as of ``at`` (default now, customer's zone). A
+    draft has no stored document and no payment status: it is served as rendered."""
+    if invoice.status == InvoiceStatus.DRAFT:
+        return invoice_pdf_render(invoice)
+    return with_status_page(invoice_pdf_content(invoice), payment_status_pdf_render(invoice, at))

@@ -8,6 +8,7 @@ are shown as such, so a reader can follow the arithmetic to the rounded line amo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -37,8 +38,9 @@ def money(amount: Decimal | int | SupportsAmount, currency: str) -> str:
     return money_text(amount, currency)
 
 
-def number(value: Decimal | None) -> str:
-    return quantity_text(value)
+def number(value: Decimal | None, unit: str = "") -> str:
+    """ "1,234.5 GB": a quantity without trailing zeros, with the meter's unit when it has one."""
+    return quantity_text(value, unit)
 
 
 def local_range(start: datetime, end: datetime, tz: str) -> str:
@@ -146,17 +148,23 @@ def _step(item: dict[str, Any], currency: str) -> str:
 
 
 def explain_line(
-    line: InvoiceLine | LineDraft, currency: str, tz: str, meter_names: dict[str, str]
+    line: InvoiceLine | LineDraft,
+    currency: str,
+    tz: str,
+    meter_names: dict[str, str],
+    units: dict[str, str] | None = None,
 ) -> LineExplained:
-    """Every line in words: meter, period, quantity, price and tiers, steps, credits."""
+    """Every line in words: meter, period, quantity (with the meter's unit, from ``units``),
+    price and tiers, steps, credits."""
     kind = str(line.kind)
+    unit = (units or {}).get(line.meter_key or "", "")
     explained = LineExplained(
         kind=kind,
         kind_label=LineKind(kind).label,
         description=line.description,
         amount=money(line.amount, currency),
         period=local_range(line.period_start, line.period_end, tz),
-        quantity="" if line.quantity is None else number(Decimal(line.quantity)),
+        quantity="" if line.quantity is None else number(Decimal(line.quantity), unit),
     )
     if line.meter_key:
         explained.meter = f"{meter_names.get(line.meter_key, line.meter_key)} ({line.meter_key})"
@@ -205,3 +213,23 @@ def _notes(line: InvoiceLine | LineDraft, currency: str) -> list[str]:
     if line.kind == LineKind.TRUE_UP:
         notes.append(f"Minimum {details.get('minimum')}, spend {details.get('spend')} {currency}.")
     return notes
+
+
+MISSING_METER_NOTE = (
+    "The usage of this charge cannot be shown: the meter it bills no longer exists. "
+    "It is counted as no usage here."
+)
+
+
+def without_usage(
+    explained: list[LineExplained],
+    lines: Sequence[InvoiceLine | LineDraft],
+    missing_meters: Sequence[str],
+) -> list[LineExplained]:
+    """Lines on a meter that no longer exists keep their place without a quantity, and say
+    why (``explained[i]`` explains ``lines[i]``)."""
+    for shown, line in zip(explained, lines, strict=True):
+        if line.meter_key and line.meter_key in missing_meters:
+            shown.quantity = ""
+            shown.notes.append(MISSING_METER_NOTE)
+    return explained

@@ -39,7 +39,8 @@ from invoicing.selectors.invoices import (
     current_contract,
     invoices_for_customer,
 )
-from invoicing.usage import MeteringUsage, RememberedUsage, UsageReading
+from invoicing.usage import UsageReading
+from invoicing.usage_pages.tolerant import TolerantUsage
 from metering.models import Aggregation, Meter
 from metering.selectors import UsageSeries, usage_series
 
@@ -77,7 +78,7 @@ class ProjectedUsage:
     """A usage source: ``MeteringUsage`` for earlier periods, the current period's usage so
     far times ``factor`` for intervals inside ``period`` (additive meters only)."""
 
-    def __init__(self, source: MeteringUsage, period: Period, factor: Decimal) -> None:
+    def __init__(self, source: TolerantUsage, period: Period, factor: Decimal) -> None:
         self.source, self.period, self.factor = source, period, factor
 
     def _scale(self, value: Decimal) -> Decimal:
@@ -96,10 +97,12 @@ class ProjectedUsage:
         reading = self.source(
             customer=customer, meter_key=meter_key, start=start, end=end, group_by=group_by
         )
+        meter = self.source.meter_or_none(meter_key)
         if (
             start < self.period.start
             or self.factor == 1
-            or aggregation_of(self.source.meter(meter_key)) not in PROJECTABLE
+            or meter is None
+            or aggregation_of(meter) not in PROJECTABLE
         ):
             return reading
         groups = tuple((g, self._scale(v)) for g, v in reading.groups)
@@ -115,6 +118,7 @@ class ChargeUsage:
     cost: Decimal
     forecast_quantity: Decimal
     forecast_cost: Decimal
+    meter_missing: bool = False  # billed meter no longer exists: no usage to show
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,7 @@ class UsageOverview:
     series: list[tuple[Meter, UsageSeries]] = field(default_factory=list)
     grants: list[GrantBurn] = field(default_factory=list)
     commits: list[CommitStatus] = field(default_factory=list)
+    missing_meters: list[str] = field(default_factory=list)  # billed, but no longer exist
 
     @property
     def currency(self) -> str:
@@ -173,12 +178,13 @@ def usage_overview(customer: Customer, *, at: datetime) -> UsageOverview | None:
     if contract is None:
         return None
     period = contract_period(contract, at)
-    usage = RememberedUsage()
+    usage = TolerantUsage()
     computation = compute_for_period(contract, period, usage=usage)
     projected = ProjectedUsage(usage, period, projection_factor(period, at))
     forecast = compute_for_period(contract, period, usage=projected)
     charges = _charges(contract, computation, forecast, usage)
     overview = UsageOverview(customer, contract, period, at, computation, forecast, charges)
+    overview.missing_meters = list(usage.missing)
     overview.series = _daily_series(customer, period, at, charges)
     overview.grants = _grant_burns(customer, computation, at)
     overview.commits = _commits(contract, period, overview)
@@ -194,7 +200,7 @@ def _charge_names(contract: Contract) -> dict[str, str]:
 
 
 def _charges(
-    contract: Contract, now: InvoiceComputation, forecast: InvoiceComputation, usage: MeteringUsage
+    contract: Contract, now: InvoiceComputation, forecast: InvoiceComputation, usage: TolerantUsage
 ) -> list[ChargeUsage]:
     names = _charge_names(contract)
     currency = now.currency
@@ -207,15 +213,17 @@ def _charges(
     for key in keys:
         lines, ahead = usage_lines(now, key), usage_lines(forecast, key)
         meter_key = lines[0].meter_key
+        meter = usage.meter_or_none(meter_key) if meter_key else None
         result.append(
             ChargeUsage(
                 charge_key=key,
                 name=names.get(key, lines[0].description),
-                meter=usage.meter(meter_key) if meter_key else None,
+                meter=meter,
                 quantity=sum((ln.quantity or ZERO for ln in lines), ZERO),
                 cost=sum_lines((ln.amount for ln in lines), currency),
                 forecast_quantity=sum((ln.quantity or ZERO for ln in ahead), ZERO),
                 forecast_cost=sum_lines((ln.amount for ln in ahead), currency),
+                meter_missing=bool(meter_key) and meter is None,
             )
         )
     return result

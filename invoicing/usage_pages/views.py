@@ -13,17 +13,25 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.portal.access import Viewer, usage_page
+from billingsite.display import DASH
 from billingsite.errors import AppError, NotFound
 from billingsite.money import amount_of
 from invoicing.entitlements.api.serializers import quantity
 from invoicing.entitlements.selectors import entitlement_data, entitlements_for
-from invoicing.services.invoice_pdfs import invoice_pdf_content
+from invoicing.services.invoice_pdfs import invoice_pdf_download
 from invoicing.services.pdf import credit_note_pdf_render
 from invoicing.usage_pages import selectors
 from invoicing.usage_pages.charts import series_table
-from invoicing.usage_pages.presenters import explain_line, local_range, money, number
+from invoicing.usage_pages.presenters import (
+    explain_line,
+    local_range,
+    money,
+    number,
+    without_usage,
+)
 from invoicing.usage_pages.words import applied_as, forecast_quantity, note_reason
 from metering.models import Meter
+from metering.selectors import meter_units
 
 
 def _page(
@@ -59,9 +67,9 @@ def overview(request: HttpRequest, viewer: Viewer) -> HttpResponse:
     data = selectors.usage_overview(customer, at=timezone.now())
     if data is None:
         return _page(request, viewer, "overview.html", {"overview": None, "nav": "overview"})
-    cur, names = data.currency, _meter_names()
+    cur, names, units = data.currency, _meter_names(), meter_units()
     charts = [
-        series_table(series, caption=f"{meter.name}: usage per day this period", unit=meter.name)
+        series_table(series, caption=f"{meter.name}: usage per day this period", unit=meter.unit)
         for meter, series in data.series
     ]
     return _page(
@@ -77,16 +85,7 @@ def overview(request: HttpRequest, viewer: Viewer) -> HttpResponse:
             "forecast_cost": money(data.forecast_cost, cur),
             "upcoming_total": money(data.computation.total, cur),
             "forecast_total": money(data.forecast.total, cur),
-            "charges": [
-                {
-                    "c": c,
-                    "quantity": number(c.quantity),
-                    "cost": money(c.cost, cur),
-                    "forecast_quantity": number(forecast_quantity(c.meter, c.forecast_quantity)),
-                    "forecast_cost": money(c.forecast_cost, cur),
-                }
-                for c in data.charges
-            ],
+            "charges": [_charge_row(c, cur) for c in data.charges],
             "grants": [
                 {
                     "g": b,
@@ -102,11 +101,30 @@ def overview(request: HttpRequest, viewer: Viewer) -> HttpResponse:
             ],
             "commits": [_commit_row(s, cur) for s in data.commits],
             "entitlements": entitlement_rows(customer),
-            "lines": [
-                explain_line(ln, cur, customer.timezone, names) for ln in data.computation.lines
-            ],
+            "lines": without_usage(
+                [
+                    explain_line(ln, cur, customer.timezone, names, units)
+                    for ln in data.computation.lines
+                ],
+                data.computation.lines,
+                data.missing_meters,
+            ),
+            "missing_meters": data.missing_meters,
         },
     )
+
+
+def _charge_row(c: selectors.ChargeUsage, cur: str) -> dict[str, Any]:
+    """A usage charge's row: quantities with the meter's unit; none when the meter is gone."""
+    unit = _unit(c.meter)
+    forecast = forecast_quantity(c.meter, c.forecast_quantity)
+    return {
+        "c": c,
+        "quantity": DASH if c.meter_missing else number(c.quantity, unit),
+        "cost": money(c.cost, cur),
+        "forecast_quantity": DASH if c.meter_missing else number(forecast, unit),
+        "forecast_cost": money(c.forecast_cost, cur),
+    }
 
 
 def _commit_row(s: Any, cur: str) -> dict[str, Any]:
@@ -125,6 +143,10 @@ def _pct(part: Any, whole: Any) -> int:
 
 def _meter_names() -> dict[str, str]:
     return dict(Meter.objects.values_list("key", "name"))
+
+
+def _unit(meter: Meter | None) -> str:
+    return meter.unit if meter is not None else ""
 
 
 def _selection(request: HttpRequest, viewer: Viewer, meter: Meter) -> selectors.MeterRange:
@@ -169,12 +191,12 @@ def meter_detail(request: HttpRequest, viewer: Viewer, meter_key: str) -> HttpRe
     context["chart"] = series_table(
         series,
         caption=f"{meter.name} per {selection.window}",
-        unit=meter.name,
+        unit=meter.unit,
         group=selection.group,
     )
-    context["total"] = number(series.total)
+    context["total"] = number(series.total, meter.unit)
     context["groups"] = [
-        (", ".join(f"{k}={v}" for k, v in (g.group or {}).items()), number(g.value))
+        (", ".join(f"{k}={v}" for k, v in (g.group or {}).items()), number(g.value, meter.unit))
         for g in series.groups
     ]
     context["export_query"] = request.GET.urlencode()
@@ -248,6 +270,8 @@ def invoice_list(request: HttpRequest, viewer: Viewer) -> HttpResponse:
 def invoice_detail(request: HttpRequest, viewer: Viewer, number: str) -> HttpResponse:
     invoice = _invoice_or_404(viewer, number)
     tz, cur, names = viewer.customer.timezone, invoice.currency, _meter_names()
+    lines = list(invoice.lines.all())
+    units = meter_units(line.meter_key for line in lines)
     return _page(
         request,
         viewer,
@@ -257,7 +281,7 @@ def invoice_detail(request: HttpRequest, viewer: Viewer, number: str) -> HttpRes
             "invoice": invoice,
             "total": money(invoice.total, cur),
             "period": local_range(invoice.period_start, invoice.period_end, tz),
-            "lines": [explain_line(ln, cur, tz, names) for ln in invoice.lines.all()],
+            "lines": [explain_line(ln, cur, tz, names, units) for ln in lines],
             "credit_notes": [
                 (note, note_reason(note), applied_as(note), money(note.total, cur))
                 for note in invoice.credit_notes.order_by("created_at", "pk")
@@ -268,9 +292,10 @@ def invoice_detail(request: HttpRequest, viewer: Viewer, number: str) -> HttpRes
 
 @usage_page
 def invoice_pdf(request: HttpRequest, viewer: Viewer, number: str) -> HttpResponse:
-    """The stored PDF (rendered after numbering, or now if that has not happened yet)."""
+    """The stored PDF (rendered after numbering, or now if that has not happened yet), as
+    issued, and a last page with the payment status as of now."""
     invoice = _invoice_or_404(viewer, number)
-    content = invoice_pdf_content(invoice)
+    content = invoice_pdf_download(invoice)
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
     return response

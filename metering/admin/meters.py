@@ -37,7 +37,7 @@ class MeterForm(forms.ModelForm):
 
     class Meta:
         model = Meter
-        fields = ["key", "name", "description"]
+        fields = ["key", "name", "unit", "description"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -91,11 +91,11 @@ class VersionInline(admin.TabularInline):
 @admin.register(Meter)
 class MeterAdmin(admin.ModelAdmin):
     form = MeterForm
-    list_display = ("key", "name", "current_definition", "updated_at")
+    list_display = ("key", "name", "unit", "current_definition", "updated_at")
     search_fields = ("key", "name")
     inlines = [VersionInline]
     fieldsets = (
-        (None, {"fields": ("key", "name", "description")}),
+        (None, {"fields": ("key", "name", "unit", "description")}),
         (
             "Definition (changes create a new version)",
             {
@@ -131,6 +131,7 @@ class MeterAdmin(admin.ModelAdmin):
                 key=obj.key,
                 name=obj.name,
                 description=obj.description,
+                unit=obj.unit,
                 created_by=who,
                 **definition,
             )
@@ -141,6 +142,7 @@ class MeterAdmin(admin.ModelAdmin):
             meter=obj,
             name=obj.name,
             description=obj.description,
+            unit=obj.unit,
             effective_from=data["effective_from"],
             created_by=who,
             **definition,

@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from metering.models import Aggregation, Meter, MeterVersion, UsageEvent
+from metering.models.meters import UNIT_MAX_LENGTH
 
 
 def decimal_text(value: Decimal | None) -> str | None:
@@ -123,10 +124,23 @@ class _Definition(serializers.Serializer):
     )
 
 
+UNIT_HELP = (
+    'What one unit of usage is, shown after quantities ("requests", "GB", "tokens"); empty '
+    "for none. A label: changing it does not change how usage is counted."
+)
+
+
 class MeterCreateInput(_Definition):
     key = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True)
+    unit = serializers.CharField(
+        max_length=UNIT_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text=UNIT_HELP,
+    )
 
 
 class MeterUpdateInput(_Definition):
@@ -134,6 +148,13 @@ class MeterUpdateInput(_Definition):
     aggregation = serializers.ChoiceField(choices=Aggregation.choices, required=False)
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
+    unit = serializers.CharField(
+        max_length=UNIT_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text=UNIT_HELP,
+    )
     effective_from = serializers.DateTimeField(
         required=False, help_text="An hour boundary, not before the current hour (default)."
     )
@@ -161,7 +182,16 @@ class MeterOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Meter
-        fields = ["key", "name", "description", "current", "versions", "created_at", "updated_at"]
+        fields = [
+            "key",
+            "name",
+            "description",
+            "unit",
+            "current",
+            "versions",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
     def _ordered(self, obj: Meter) -> list[MeterVersion]:

@@ -9,6 +9,7 @@ kept per meter version.
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
@@ -16,6 +17,20 @@ meter_key_validator = RegexValidator(
     r"^[a-z0-9][a-z0-9_.-]{0,63}$",
     "Use 1-64 lowercase letters, digits or _ . - (starting with a letter or digit).",
 )
+
+
+UNIT_MAX_LENGTH = 32
+
+
+def meter_unit_validator(value: str) -> None:
+    """A short printable label ("requests", "GB", "GB-hours", "tokens"): no surrounding
+    spaces, no line breaks or control characters, at most 32 characters."""
+    if len(value) > UNIT_MAX_LENGTH:
+        raise ValidationError(f"At most {UNIT_MAX_LENGTH} characters.", code="max_length")
+    if value != value.strip() or not all(ch.isprintable() for ch in value):
+        raise ValidationError(
+            "Printable characters only, without leading or trailing spaces.", code="invalid"
+        )
 
 
 class Aggregation(models.TextChoices):
@@ -33,6 +48,13 @@ class Meter(models.Model):
     key = models.CharField(max_length=64, unique=True, validators=[meter_key_validator])
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    unit = models.CharField(
+        max_length=UNIT_MAX_LENGTH,
+        blank=True,
+        validators=[meter_unit_validator],
+        help_text='What one unit of usage is, shown after every quantity ("requests", "GB", '
+        '"tokens"); empty for none. A label only: it does not change how usage is counted.',
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -8,6 +8,7 @@ from metering.selectors.events import (
     late_events,
     meter_by_key,
     meter_event_values,
+    meter_units,
 )
 from metering.selectors.usage import (
     Usage,
@@ -30,6 +31,7 @@ __all__ = [
     "late_events",
     "meter_by_key",
     "meter_event_values",
+    "meter_units",
     "usage_for_customers",
     "usage_for_period",
     "usage_series",

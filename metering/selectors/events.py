@@ -3,7 +3,7 @@ its per-event prices (``meter_event_values``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -52,6 +52,15 @@ def meter_by_key(key: str) -> Meter:
     if meter is None:
         raise NotFound(f"No meter with key {key!r}.")
     return meter
+
+
+def meter_units(keys: Iterable[str] | None = None) -> dict[str, str]:
+    """Meter key -> unit label ("GB"; "" for a meter without one), for ``keys`` or all meters.
+    A key of a meter that no longer exists is absent: its quantities read without a unit."""
+    rows = Meter.objects.all()
+    if keys is not None:
+        rows = rows.filter(key__in=[key for key in keys if key])
+    return dict(rows.values_list("key", "unit"))
 
 
 def late_events(

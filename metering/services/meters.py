@@ -21,10 +21,11 @@ from django.utils import timezone
 from billingsite.errors import AppError, Conflict
 from metering.meter_sql import spans_for
 from metering.models import Aggregation, Meter, MeterVersion
-from metering.models.meters import meter_key_validator
+from metering.models.meters import meter_key_validator, meter_unit_validator
 from metering.services.rollups import METER_DEFINITIONS_LOCK, apply_span
 
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
+LABEL_FIELDS = ("name", "description", "unit")
 DEFINITION_FIELDS = ("event_type", "aggregation", "value_property", "filters", "group_by")
 
 
@@ -93,6 +94,17 @@ def _filter_error(filters: Any) -> str | None:
     return None
 
 
+def _clean_unit(unit: Any) -> str:
+    """The meter's unit label, checked like the model field; raises AppError."""
+    if not isinstance(unit, str):
+        raise _invalid({"unit": "A short text such as requests, GB or tokens."})
+    try:
+        meter_unit_validator(unit)
+    except ValidationError as exc:
+        raise _invalid({"unit": exc.messages}) from exc
+    return unit
+
+
 def _lock_definitions() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [METER_DEFINITIONS_LOCK])
@@ -100,7 +112,13 @@ def _lock_definitions() -> None:
 
 @transaction.atomic
 def meter_create(
-    *, key: str, name: str, description: str = "", created_by: str = "", **definition: Any
+    *,
+    key: str,
+    name: str,
+    description: str = "",
+    unit: str = "",
+    created_by: str = "",
+    **definition: Any,
 ) -> Meter:
     """Create a meter and its first version, and count the events already stored."""
     try:
@@ -109,11 +127,12 @@ def meter_create(
         raise _invalid({"key": exc.messages}) from exc
     if not isinstance(name, str) or not 0 < len(name) <= 200:
         raise _invalid({"name": "A name of 1-200 characters."})
+    unit = _clean_unit(unit)
     clean = validate_definition(definition)
     _lock_definitions()
     try:
         with transaction.atomic():
-            meter = Meter.objects.create(key=key, name=name, description=description)
+            meter = Meter.objects.create(key=key, name=name, description=description, unit=unit)
     except IntegrityError as exc:
         raise Conflict("meter_exists", f"A meter with key {key!r} already exists.") from exc
     version = MeterVersion.objects.create(
@@ -128,13 +147,16 @@ def meter_update(
     *, meter: Meter, effective_from: datetime | None = None, created_by: str = "", **changes: Any
 ) -> MeterVersion | None:
     """Rename or re-define a meter. A definition change makes a new version (see module doc);
-    returns it, or None when only name/description changed."""
-    unknown = set(changes) - {"name", "description", *DEFINITION_FIELDS}
+    returns it, or None when only the labels (name, description, unit) changed. The unit is a
+    label of the meter, not of a version: it is not versioned."""
+    unknown = set(changes) - {*LABEL_FIELDS, *DEFINITION_FIELDS}
     if unknown:
         raise _invalid({f: "Not an editable field." for f in sorted(unknown)})
     _lock_definitions()
     meter = Meter.objects.select_for_update().get(pk=meter.pk)
-    for attr in ("name", "description"):
+    if "unit" in changes:
+        changes["unit"] = _clean_unit(changes["unit"])
+    for attr in LABEL_FIELDS:
         if attr in changes:
             setattr(meter, attr, changes.pop(attr))
     meter.save()

@@ -56,9 +56,10 @@ class Column:
 class Document(FPDF):
     """An A4 document with one running title, Unicode text and paged tables."""
 
-    def __init__(self, title: str) -> None:
+    def __init__(self, title: str, page_note: str = "") -> None:
         super().__init__(format="A4")
         self.title_text = title
+        self.page_note = page_note  # said in the footer instead of "Page n of N"
         self.set_auto_page_break(auto=False)
         self.set_creator("Tally")
         self.set_title(title)
@@ -164,7 +165,7 @@ class Document(FPDF):
             self.set_font("DejaVu", "B", 8)
             self.style(8)
             self.put(LEFT, self.title_text, y=287.0)
-            self.put(RIGHT, f"Page {number} of {last}", "right", 287.0)
+            self.put(RIGHT, self.page_note or f"Page {number} of {last}", "right", 287.0)
         self.page = last
         return bytes(self.output())
 

@@ -21,6 +21,7 @@ from billingsite.money import amount_of, round_line
 from invoicing.models import Invoice, LineKind
 from invoicing.services.pdf.blocks import bill_to, heading
 from invoicing.services.pdf.document import LEFT, RIGHT, ROW, Column, Document
+from metering.selectors import meter_units
 
 ZERO = Decimal(0)
 AFTER_CHARGES = (LineKind.DISCOUNT, LineKind.TAX, LineKind.CREDIT)
@@ -119,13 +120,9 @@ def _charge_row(doc: Document, line: PdfLine, currency: str, units: dict[str, st
 
 
 def _meter_units(lines: Sequence[PdfLine]) -> dict[str, str]:
-    """Meter key -> unit for the lines' meters (empty while meters carry no unit)."""
-    from metering.models import Meter
-
+    """Meter key -> unit for the lines' meters ("" for a meter without one)."""
     keys = {key for line in lines if (key := getattr(line, "meter_key", ""))}
-    if not keys:
-        return {}
-    return {m.key: str(getattr(m, "unit", "") or "") for m in Meter.objects.filter(key__in=keys)}
+    return meter_units(keys) if keys else {}
 
 
 def _sum(lines: Iterable[PdfLine]) -> Decimal:

@@ -165,6 +165,14 @@ TALLY_EVENT_LOG_PARTITIONS = int(os.environ.get("TALLY_EVENT_LOG_PARTITIONS", 4)
 # 1 on a single server; 3 on a cluster of 3 or more (set by the operator, checked at start).
 TALLY_EVENT_LOG_REPLICAS = int(os.environ.get("TALLY_EVENT_LOG_REPLICAS", 1))
 TALLY_EVENT_LOG_TIMEOUT_SECONDS = float(os.environ.get("TALLY_EVENT_LOG_TIMEOUT_SECONDS", 5))
+# /metrics reads the backlog within this deadline and keeps the answer (or "down") this long per
+# process, so a scrape answers fast when NATS is down (tally_eventlog_up 0).
+TALLY_EVENT_LOG_PROBE_TIMEOUT_SECONDS = float(
+    os.environ.get("TALLY_EVENT_LOG_PROBE_TIMEOUT_SECONDS", 1)
+)
+TALLY_EVENT_LOG_PROBE_CACHE_SECONDS = float(
+    os.environ.get("TALLY_EVENT_LOG_PROBE_CACHE_SECONDS", 5)
+)
 # JetStream drops a re-published batch (same Nats-Msg-Id) within this window; later re-sends
 # are classified as duplicates by the store's unique key, so the window is a saving, not a guard.
 TALLY_EVENT_LOG_DEDUP_SECONDS = int(os.environ.get("TALLY_EVENT_LOG_DEDUP_SECONDS", 120))

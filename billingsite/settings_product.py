@@ -109,6 +109,9 @@ WEBHOOK_DISABLE_AFTER_HOURS = float(os.environ.get("WEBHOOK_DISABLE_AFTER_HOURS"
 WEBHOOK_OPERATOR_EMAILS = env_list("WEBHOOK_OPERATOR_EMAILS")
 # After a secret rotation the previous secret also signs for this long.
 WEBHOOK_SECRET_OVERLAP_HOURS = float(os.environ.get("WEBHOOK_SECRET_OVERLAP_HOURS", 24))
+# Fernet keys, comma-separated, newest first, for secrets stored encrypted (webhook signing
+# secrets; billingsite/fieldcrypt.py). Unset: derived from SECRET_KEY, with a warning.
+TALLY_FIELD_ENCRYPTION_KEY = os.environ.get("TALLY_FIELD_ENCRYPTION_KEY", "")
 WEBHOOK_REPLAY_MAX_EVENTS = int(os.environ.get("WEBHOOK_REPLAY_MAX_EVENTS", 10_000))
 
 # --- Exports and the finance dashboard (reporting; docs/exports.md) ---------------------------
@@ -184,3 +187,6 @@ TALLY_EVENT_LOG_MAX_BACKLOG = int(os.environ.get("TALLY_EVENT_LOG_MAX_BACKLOG", 
 # another sink of the partition); SinkBatch makes the second delivery a no-op when the first
 # was applied.
 TALLY_EVENT_LOG_ACK_WAIT_SECONDS = float(os.environ.get("TALLY_EVENT_LOG_ACK_WAIT_SECONDS", 30))
+# A message whose store keeps failing is parked (metering.SinkDeadLetter, acknowledged) on this
+# delivery instead of being redelivered forever; one that cannot be decoded is parked at once.
+TALLY_EVENT_LOG_MAX_DELIVERIES = int(os.environ.get("TALLY_EVENT_LOG_MAX_DELIVERIES", 5))

@@ -21,7 +21,7 @@ from prometheus_client.core import GaugeMetricFamily
 from billingsite.invariants import Violation, invariant
 from metering import eventlog
 from metering.eventlog.client import log_client
-from metering.models import SinkHeartbeat
+from metering.models import SinkDeadLetter, SinkHeartbeat
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,41 @@ def eventlog_gauges() -> Iterable[GaugeMetricFamily]:
     now = timezone.now()
     for row in SinkHeartbeat.objects.filter(stream=eventlog.stream_name()):
         beat.add_metric([str(row.partition)], (now - row.beat_at).total_seconds())
-    yield from (up, pending, oldest, beat)
+    parked = GaugeMetricFamily(
+        "tally_eventlog_dead_letters",
+        "Log messages a sink parked (undecodable, or storing them kept failing)",
+        labels=["partition"],
+    )
+    for partition in range(eventlog.partitions()):
+        parked.add_metric([str(partition)], 0.0)
+    for partition, count in _dead_letters():
+        parked.add_metric([str(partition)], float(count))
+    yield from (up, pending, oldest, beat, parked)
+
+
+def _dead_letters() -> list[tuple[int, int]]:
+    from django.db.models import Count
+
+    rows = (
+        SinkDeadLetter.objects.filter(stream=eventlog.stream_name())
+        .values_list("partition")
+        .annotate(n=Count("pk"))
+        .order_by("partition")
+    )
+    return [(int(p), int(n)) for p, n in rows]
+
+
+@invariant(1, "no event-log message is parked as a dead letter")
+def event_log_dead_letters() -> Iterator[Violation]:
+    """A parked message is usage that was logged but never stored: someone has to look at it
+    (admin: Sink dead letters), re-publish what was valid and delete the row."""
+    if not eventlog.event_log_configured():
+        return
+    for partition, count in _dead_letters():
+        yield Violation(
+            f"event log partition {partition} ({eventlog.subject(partition)})",
+            f"{count} message(s) parked as dead letters (admin: Sink dead letters)",
+        )
 
 
 @invariant(1, "the event log is consumed (no partition's backlog is old or unbounded)")

@@ -212,7 +212,7 @@ ADMIN_MODELS = {
 ADMIN_CUSTOM = {
     "admin:disputes_dispute_evidence": "LLNNN",
     "admin:disputes_dispute_submit": "LLNNN",
-    "admin:disputes_refund_decide": "LLNNN",
+    "admin:disputes_refund_decide": "LLDDD",  # decision "missing": refused before the lookup
     "admin:disputes_refund_reports": "LLKKK",
     "admin:disputes_refund_request": "LLNNN",
     "admin:disputes_refund_request_invoice": "LLKKK",

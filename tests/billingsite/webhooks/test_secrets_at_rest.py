@@ -101,6 +101,7 @@ def test_the_secret_is_answered_once_and_never_logged(admin_api, caplog):
         assert not any(secret in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_encrypts_plain_rows_and_its_reverse_decrypts(settings):
     settings.TALLY_FIELD_ENCRYPTION_KEY = KEY_A

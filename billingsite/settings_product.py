@@ -109,6 +109,9 @@ WEBHOOK_DISABLE_AFTER_HOURS = float(os.environ.get("WEBHOOK_DISABLE_AFTER_HOURS"
 WEBHOOK_OPERATOR_EMAILS = env_list("WEBHOOK_OPERATOR_EMAILS")
 # After a secret rotation the previous secret also signs for this long.
 WEBHOOK_SECRET_OVERLAP_HOURS = float(os.environ.get("WEBHOOK_SECRET_OVERLAP_HOURS", 24))
+# Fernet keys, comma-separated, newest first, for secrets stored encrypted (webhook signing
+# secrets; billingsite/fieldcrypt.py). Unset: derived from SECRET_KEY, with a warning.
+TALLY_FIELD_ENCRYPTION_KEY = os.environ.get("TALLY_FIELD_ENCRYPTION_KEY", "")
 WEBHOOK_REPLAY_MAX_EVENTS = int(os.environ.get("WEBHOOK_REPLAY_MAX_EVENTS", 10_000))
 
 # --- Exports and the finance dashboard (reporting; docs/exports.md) ---------------------------
@@ -165,6 +168,14 @@ TALLY_EVENT_LOG_PARTITIONS = int(os.environ.get("TALLY_EVENT_LOG_PARTITIONS", 4)
 # 1 on a single server; 3 on a cluster of 3 or more (set by the operator, checked at start).
 TALLY_EVENT_LOG_REPLICAS = int(os.environ.get("TALLY_EVENT_LOG_REPLICAS", 1))
 TALLY_EVENT_LOG_TIMEOUT_SECONDS = float(os.environ.get("TALLY_EVENT_LOG_TIMEOUT_SECONDS", 5))
+# /metrics reads the backlog within this deadline and keeps the answer (or "down") this long per
+# process, so a scrape answers fast when NATS is down (tally_eventlog_up 0).
+TALLY_EVENT_LOG_PROBE_TIMEOUT_SECONDS = float(
+    os.environ.get("TALLY_EVENT_LOG_PROBE_TIMEOUT_SECONDS", 1)
+)
+TALLY_EVENT_LOG_PROBE_CACHE_SECONDS = float(
+    os.environ.get("TALLY_EVENT_LOG_PROBE_CACHE_SECONDS", 5)
+)
 # JetStream drops a re-published batch (same Nats-Msg-Id) within this window; later re-sends
 # are classified as duplicates by the store's unique key, so the window is a saving, not a guard.
 TALLY_EVENT_LOG_DEDUP_SECONDS = int(os.environ.get("TALLY_EVENT_LOG_DEDUP_SECONDS", 120))
@@ -176,3 +187,6 @@ TALLY_EVENT_LOG_MAX_BACKLOG = int(os.environ.get("TALLY_EVENT_LOG_MAX_BACKLOG", 
 # another sink of the partition); SinkBatch makes the second delivery a no-op when the first
 # was applied.
 TALLY_EVENT_LOG_ACK_WAIT_SECONDS = float(os.environ.get("TALLY_EVENT_LOG_ACK_WAIT_SECONDS", 30))
+# A message whose store keeps failing is parked (metering.SinkDeadLetter, acknowledged) on this
+# delivery instead of being redelivered forever; one that cannot be decoded is parked at once.
+TALLY_EVENT_LOG_MAX_DELIVERIES = int(os.environ.get("TALLY_EVENT_LOG_MAX_DELIVERIES", 5))

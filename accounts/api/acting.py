@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 
 from accounts.api.authentication import request_key
+from billingsite.api.permissions import refuse_bound_key
 from billingsite.errors import AppError
 
 if TYPE_CHECKING:
@@ -43,8 +43,7 @@ def api_actor(request: Request) -> User | None:
 def api_actor_with(request: Request, *permissions: str) -> User | None:
     """``api_actor``, refused (403) unless the creator holds every one of ``permissions``, as
     the admin would refuse them. A customer-bound key never changes billing terms."""
-    if request_key(request).customer_id is not None:
-        raise PermissionDenied("A customer-bound API key cannot do this.")
+    refuse_bound_key(request, "change billing terms")
     actor = api_actor(request)
     if actor is not None and not actor.has_perms(permissions):
         raise AppError(

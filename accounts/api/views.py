@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,6 +20,14 @@ from accounts.api.serializers import (
 from accounts.models import Customer
 from accounts.selectors import customer_for_key, customers_visible_to
 from billingsite.api.pagination import page_of
+from billingsite.api.permissions import refuse_bound_key
+
+# What a customer-bound key may change on its own customer: contact details only. Currency,
+# time zone, country, tax id, status and invoice_grace_hours decide what is billed, when and
+# with which tax, so they are the operator's (docs/finance-api.md, "customer-bound keys").
+BOUND_KEY_WRITABLE = frozenset(
+    {"name", "email", "address_line1", "address_line2", "city", "state", "postal_code"}
+)
 
 
 class CustomerListCreate(GenericAPIView):
@@ -40,8 +47,7 @@ class CustomerListCreate(GenericAPIView):
         request=CustomerCreateInput, responses={201: CustomerOutput}, summary="Create a customer"
     )
     def post(self, request: Request) -> Response:
-        if request_key(request).customer_id is not None:
-            raise PermissionDenied("A customer-bound API key cannot create customers.")
+        refuse_bound_key(request, "create customers")
         data = CustomerCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         customer = services.customer_create(**data.validated_data)
@@ -63,13 +69,9 @@ class CustomerDetail(GenericAPIView):
         customer = customer_for_key(request_key(request), external_id)
         data = CustomerUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        if (
-            request_key(request).customer_id is not None
-            and "invoice_grace_hours" in data.validated_data
-        ):
-            # When its invoices finalize is the operator's (Finance's) decision, not the
-            # customer's own key's.
-            raise PermissionDenied("A customer-bound API key cannot change invoice_grace_hours.")
+        terms = sorted(set(data.validated_data) - BOUND_KEY_WRITABLE)
+        if terms:  # billing terms are the operator's (Finance's), not the customer's own key's
+            refuse_bound_key(request, f"change {', '.join(terms)}")
         services.customer_update(customer=customer, **data.validated_data)
         return Response(CustomerOutput(customer_for_key(request_key(request), external_id)).data)
 

@@ -49,8 +49,8 @@ _DESCRIPTIONS = {
     "400": "The request is not valid (code `validation_error`, `parse_error`, `bad_request`, "
     "...): `details` names the fields and the rule each one broke.",
     "401": "No API key, or not a valid one (`not_authenticated`, `authentication_failed`).",
-    "403": "The API key's scope, or the customer it is bound to, does not allow this request "
-    "(`permission_denied`).",
+    "403": "The API key's scope does not allow this request (`permission_denied`), or the key "
+    "is bound to a customer and this is the operator's (`bound_key_forbidden`).",
     "404": "No such object (in the path, a filter or the body), or not one this API key may "
     "see (`not_found`).",
     "409": "The request conflicts with the current state, or an Idempotency-Key was reused "

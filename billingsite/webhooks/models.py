@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from billingsite.fieldcrypt import EncryptedTextField
+
 
 class WebhookEndpoint(models.Model):
     """A URL the operator registered. ``secret`` signs every delivery (``whsec_<base64>``) and
@@ -13,14 +15,16 @@ class WebhookEndpoint(models.Model):
     signs too, until ``previous_secret_expires_at``, so receivers can switch without a gap.
 
     ``consecutive_failures`` and ``failing_since`` track the current failure streak (reset by a
-    success); a streak past the settings disables the endpoint (``disabled_reason``)."""
+    success); a streak past the settings disables the endpoint (``disabled_reason``).
+
+    Both secrets are encrypted at rest (``billingsite.fieldcrypt``); Python sees plain text."""
 
     url = models.URLField(max_length=2000)
     events = models.JSONField(default=list, help_text='Event types, or ["*"] for all.')
     description = models.CharField(max_length=500, blank=True)
     enabled = models.BooleanField(default=True)
-    secret = models.CharField(max_length=100)
-    previous_secret = models.CharField(max_length=100, blank=True)
+    secret = EncryptedTextField()
+    previous_secret = EncryptedTextField(blank=True)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     disabled_reason = models.CharField(max_length=500, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)

@@ -143,6 +143,11 @@ class DisputeAdmin(SimpleHistoryAdmin):
         }
 
     def evidence_view(self, request: HttpRequest, dispute_id: int) -> HttpResponse:
+        # permissions before the lookup, so a refused user cannot tell which disputes exist
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if request.method == "POST" and not request.user.has_perm("disputes.work_dispute"):
+            raise PermissionDenied
         dispute: Dispute = get_object_or_404(
             Dispute.objects.select_related(
                 "customer", "invoice__contract__plan_version", "payment", "assignee"
@@ -153,8 +158,6 @@ class DisputeAdmin(SimpleHistoryAdmin):
         form = EvidenceForm(request.POST or None, initial=evidence_draft(packet))
         note_form = NoteForm(request.POST if "add_note" in request.POST else None)
         if request.method == "POST":
-            if not request.user.has_perm("disputes.work_dispute"):
-                raise PermissionDenied
             try:
                 if "add_note" in request.POST and note_form.is_valid():
                     dispute_note_add(
@@ -198,6 +201,8 @@ class DisputeAdmin(SimpleHistoryAdmin):
         )
 
     def submit_view(self, request: HttpRequest, dispute_id: int) -> HttpResponse:
+        if not request.user.has_perm("disputes.work_dispute"):  # before the lookup
+            raise PermissionDenied
         dispute: Dispute = get_object_or_404(Dispute, pk=dispute_id)
         if request.method != "POST" or request.POST.get("confirm") != "yes":
             return HttpResponseRedirect(

@@ -40,6 +40,13 @@ from disputes.states import RefundStatus
 from invoicing.models import Invoice, Payment, PaymentStatus
 from invoicing.stripe.config import not_configured_notice, stripe_configured
 
+# Who may take each decision on the refund page; checked before the refund is looked up.
+DECISION_PERMISSIONS = {
+    "approve": "disputes.approve_refund",
+    "reject": "disputes.approve_refund",
+    "cancel": "disputes.request_refund",
+}
+
 
 class RefundTransitionInline(admin.TabularInline):
     model = RefundTransition
@@ -193,6 +200,8 @@ class RefundAdmin(SimpleHistoryAdmin):
         return {**self.admin_site.each_context(request), "opts": self.opts, "title": title, **extra}
 
     def request_for_invoice(self, request: HttpRequest, invoice_id: int) -> HttpResponse:
+        if not request.user.has_perm("disputes.request_refund"):  # before the lookup
+            raise PermissionDenied
         payment = (
             Payment.objects.filter(invoice_id=invoice_id, status=PaymentStatus.SUCCEEDED)
             .order_by("-pk")
@@ -243,11 +252,11 @@ class RefundAdmin(SimpleHistoryAdmin):
         )
 
     def decide_view(self, request: HttpRequest, refund_id: int, decision: str) -> HttpResponse:
+        # who may take this decision, before the lookup (no 404 hint for a refused user)
+        needed = DECISION_PERMISSIONS.get(decision)
+        if needed is None or not request.user.has_perm(needed):
+            raise PermissionDenied
         refund = get_object_or_404(Refund, pk=refund_id)
-        if decision not in ("approve", "reject", "cancel"):
-            raise PermissionDenied
-        if decision == "cancel" and not request.user.has_perm("disputes.request_refund"):
-            raise PermissionDenied
         form = RejectForm(request.POST or None) if decision == "reject" else None
         if request.method == "POST" and (form is None or form.is_valid()):
             try:

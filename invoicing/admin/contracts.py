@@ -163,6 +163,8 @@ class ContractAdmin(SimpleHistoryAdmin):
         return custom + super().get_urls()
 
     def amend_view(self, request: HttpRequest, contract_id: int) -> HttpResponse:
+        if not self.has_change_permission(request):  # before the lookup: no 404 hint
+            raise PermissionDenied
         contract = get_object_or_404(Contract, pk=contract_id)
         if not self.has_change_permission(request, contract):
             raise PermissionDenied

@@ -317,6 +317,8 @@ class CreditNoteAdmin(SimpleHistoryAdmin):
 
     def pdf_view(self, request: HttpRequest, note_id: int) -> HttpResponse:
         """The credit note as PDF, for whoever may view it here (rendered on request)."""
+        if not self.has_view_permission(request):  # before the lookup: no 404 hint
+            raise PermissionDenied
         note = CreditNote.objects.select_related("invoice__customer").filter(pk=note_id).first()
         if note is None:
             raise Http404("No such credit note.")

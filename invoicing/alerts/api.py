@@ -8,7 +8,6 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,6 +15,7 @@ from rest_framework.response import Response
 from accounts.api.authentication import request_key
 from accounts.selectors import customer_for_key
 from billingsite.api.pagination import page_of
+from billingsite.api.permissions import refuse_bound_key
 from billingsite.errors import NotFound
 from invoicing.alerts.models import Alert, AlertTrigger, AlertType
 from invoicing.alerts.selectors import alerts_visible_to, triggers_for
@@ -141,8 +141,7 @@ def _references(request: Request, values: dict[str, Any]) -> dict[str, Any]:
     if "customer" in out:
         out["customer"] = customer_for_key(request_key(request), out["customer"])
     if "plan" in out:
-        if request_key(request).customer_id is not None:
-            raise PermissionDenied("A customer-bound API key cannot create plan-wide alerts.")
+        refuse_bound_key(request, "create plan-wide alerts")
         plan = Plan.objects.filter(key=out["plan"]).first()
         if plan is None:
             raise NotFound(f"No plan with key {out['plan']!r}.")

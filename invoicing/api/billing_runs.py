@@ -12,16 +12,15 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.acting import api_actor_with
-from accounts.api.authentication import request_key
 from accounts.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from accounts.models import ApiKeyScope
 from billingsite.api.pagination import page_of
+from billingsite.api.permissions import refuse_bound_key
 from billingsite.errors import NotFound
 from invoicing.models import BillingRun, BillingRunTrigger
 from invoicing.services.billing_runs import MAX_CONTRACTS, billing_run_create
@@ -73,11 +72,6 @@ def run_data(run: BillingRun) -> dict[str, Any]:
     }
 
 
-def _refuse_bound(request: Request) -> None:
-    if request_key(request).customer_id is not None:
-        raise PermissionDenied("A customer-bound API key sees no billing runs.")
-
-
 def _runs() -> Any:
     return BillingRun.objects.select_related("created_by")
 
@@ -91,7 +85,7 @@ class BillingRunListCreate(GenericAPIView):
         operation_id="v1_billing_runs_list",
     )
     def get(self, request: Request) -> Response:
-        _refuse_bound(request)
+        refuse_bound_key(request, "see or start billing runs (they span every customer)")
         page = page_of(self, _runs().order_by("-created_at", "-pk"))
         return self.get_paginated_response([run_data(run) for run in page])
 
@@ -126,7 +120,7 @@ class BillingRunDetail(GenericAPIView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="A billing run and what it did")
     def get(self, request: Request, run_id: int) -> Response:
-        _refuse_bound(request)
+        refuse_bound_key(request, "see or start billing runs (they span every customer)")
         run = _runs().filter(pk=run_id).first()
         if run is None:
             raise NotFound(f"No billing run {run_id}.")

@@ -8,7 +8,6 @@ from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,6 +17,7 @@ from accounts.api.authentication import request_key
 from accounts.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from accounts.selectors import customer_for_key
 from billingsite.api.pagination import page_of
+from billingsite.api.permissions import refuse_bound_key
 from invoicing.models import Cadence, ChargeKind, CollectionMethod, Contract, Plan
 from invoicing.selectors.catalog import (
     contracts_visible_to,
@@ -83,8 +83,7 @@ class PlanListCreate(GenericAPIView):
         summary="Create a plan and its first version",
     )
     def post(self, request: Request) -> Response:
-        if request_key(request).customer_id is not None:
-            raise PermissionDenied("A customer-bound API key cannot create plans.")
+        refuse_bound_key(request, "create plans")
         data = PlanInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data

@@ -11,7 +11,6 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,6 +18,7 @@ from rest_framework.response import Response
 from accounts.api.authentication import request_key
 from accounts.models import ApiKeyScope
 from billingsite.api.pagination import page_of
+from billingsite.api.permissions import refuse_bound_key
 from billingsite.errors import AppError
 from billingsite.money import format_decimal
 from invoicing.collections.selectors import BUCKETS, ar_aging, ar_aging_csv
@@ -96,9 +96,8 @@ class TaxRateListCreate(GenericAPIView):
         summary="Add a tax rate to the built-in tax table",
     )
     def post(self, request: Request) -> Response:
+        refuse_bound_key(request, "change the tax table")
         key = request_key(request)
-        if key.customer_id is not None:
-            raise PermissionDenied("A customer-bound API key cannot change the tax table.")
         data = TaxRateInput(data=request.data)
         data.is_valid(raise_exception=True)
         rate = tax_rate_create(**data.validated_data, actor=key.created_by)

@@ -18,7 +18,6 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,6 +27,7 @@ from accounts.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from accounts.models import ApiKeyScope
 from accounts.selectors import customer_for_key
 from billingsite.api.pagination import page_of
+from billingsite.api.permissions import refuse_bound_key
 from billingsite.errors import AppError
 from billingsite.money import MoneyError, parse_decimal
 from invoicing.api.presenters import credit_note_data, invoice_data
@@ -43,11 +43,6 @@ MAX_LINES = 500
 MANUAL_OUTCOMES = [CreditNoteOutcome.REDUCE_AMOUNT_DUE, CreditNoteOutcome.CUSTOMER_CREDIT]
 
 logger = logging.getLogger(__name__)
-
-
-def _refuse_bound_key(request: Request) -> None:
-    if request_key(request).customer_id is not None:
-        raise PermissionDenied("A customer-bound API key cannot correct invoices.")
 
 
 class CreditNoteLineInput(serializers.Serializer):
@@ -136,7 +131,7 @@ class InvoiceCreditNoteCreate(GenericAPIView):
         summary="Credit an issued invoice, in full or by line",
     )
     def post(self, request: Request, number: str) -> Response:
-        _refuse_bound_key(request)
+        refuse_bound_key(request, "correct invoices")
         invoice = invoice_by_number(request_key(request), number)
         data = CreditNoteInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -201,7 +196,7 @@ class InvoiceVoid(GenericAPIView):
         summary="Void an unpaid issued invoice (reason required)",
     )
     def post(self, request: Request, number: str) -> Response:
-        _refuse_bound_key(request)
+        refuse_bound_key(request, "correct invoices")
         invoice = invoice_by_number(request_key(request), number)
         data = VoidInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -229,7 +224,7 @@ class InvoiceReissue(GenericAPIView):
         summary="Issue a replacement for a voided invoice (optionally voiding it)",
     )
     def post(self, request: Request, number: str) -> Response:
-        _refuse_bound_key(request)
+        refuse_bound_key(request, "correct invoices")
         invoice = invoice_by_number(request_key(request), number)
         data = ReissueInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -12,7 +12,13 @@ from billingsite.errors import AppError
 from metering import services
 from metering.admin.common import CappedCountPaginator, ReceivedFilter
 from metering.admin.events import ReadOnlyAdmin
-from metering.models import EventConflict, QuarantinedRollup, RejectedEvent, UnattributedEvent
+from metering.models import (
+    EventConflict,
+    QuarantinedRollup,
+    RejectedEvent,
+    SinkDeadLetter,
+    UnattributedEvent,
+)
 from metering.services.quarantine import ROLLED_UP
 
 
@@ -157,3 +163,25 @@ class QuarantinedRollupAdmin(_Queue):
                 messages.success(request, f"#{entry.pk}: {outcome.events} event(s) rolled up")
             else:
                 messages.warning(request, f"#{entry.pk}: still failing ({outcome.reason})")
+
+
+@admin.register(SinkDeadLetter)
+class SinkDeadLetterAdmin(ReadOnlyAdmin):
+    """Event-log messages a sink parked (docs/scaling.md, "Dead letters"): read the reason and
+    the message, re-publish what was valid, then delete the row (Admin role)."""
+
+    list_display = ("id", "stream", "partition", "stream_seq", "deliveries", "short_reason")
+    list_filter = ("stream", "partition")
+    fields = ("stream", "partition", "stream_seq", "deliveries", "parked_at", "reason", "message")
+    readonly_fields = fields
+
+    @admin.display(description="Reason")
+    def short_reason(self, obj: SinkDeadLetter) -> str:
+        return obj.reason[:120]
+
+    @admin.display(description="Message (as logged; undecodable bytes shown as \ufffd)")
+    def message(self, obj: SinkDeadLetter) -> str:
+        return bytes(obj.payload)[:20_000].decode("utf-8", "replace")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("metering.delete_sinkdeadletter")

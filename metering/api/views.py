@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.fields import DateTimeField
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -21,6 +20,7 @@ from accounts.models import ApiKeyScope, Customer
 from accounts.selectors import customer_for_key
 from billingsite.api.pagination import page_of
 from billingsite.api.parsers import StrictJSONParser
+from billingsite.api.permissions import refuse_bound_key
 from billingsite.errors import AppError
 from metering import metrics, services
 from metering.api import serializers as s
@@ -153,11 +153,6 @@ def _meters():  # type: ignore[no-untyped-def]
     return Meter.objects.prefetch_related("versions")
 
 
-def _deny_bound(request: Request) -> None:
-    if request_key(request).customer_id is not None:
-        raise PermissionDenied("A customer-bound API key cannot define meters.")
-
-
 class MeterListCreate(GenericAPIView):
     serializer_class = s.MeterOutput
 
@@ -173,7 +168,7 @@ class MeterListCreate(GenericAPIView):
         request=s.MeterCreateInput, responses={201: s.MeterOutput}, summary="Create a meter"
     )
     def post(self, request: Request) -> Response:
-        _deny_bound(request)
+        refuse_bound_key(request, "define meters")
         data = s.MeterCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         meter = services.meter_create(
@@ -197,7 +192,7 @@ class MeterDetail(GenericAPIView):
         summary="Change a meter (definition changes create a new version)",
     )
     def patch(self, request: Request, key: str) -> Response:
-        _deny_bound(request)
+        refuse_bound_key(request, "define meters")
         meter = meter_by_key(key)
         data = s.MeterUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)

@@ -5,6 +5,10 @@ heartbeat; a log that cannot be reached shows as ``tally_eventlog_up 0``."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +21,7 @@ from prometheus_client.core import GaugeMetricFamily
 from billingsite.invariants import Violation, invariant
 from metering import eventlog
 from metering.eventlog.client import log_client
-from metering.models import SinkHeartbeat
+from metering.models import SinkDeadLetter, SinkHeartbeat
 
 
 @dataclass(frozen=True)
@@ -47,15 +51,43 @@ async def _partition_backlog(js: object, partition: int, now: datetime) -> Backl
     return Backlog(partition, pending, max(age, 0.0))
 
 
-def log_backlogs() -> list[Backlog]:
+def log_backlogs(timeout: float | None = None) -> list[Backlog]:
+    """Every partition's backlog, read live; ``timeout`` bounds the whole read (connecting
+    included), default ``TALLY_EVENT_LOG_TIMEOUT_SECONDS``. Raises when the log does not answer."""
     client = log_client()
     now = datetime.now(UTC)
+    limit = float(timeout if timeout is not None else client.timeout)
 
     async def read() -> list[Backlog]:
         js = await client.js()
         return [await _partition_backlog(js, p, now) for p in range(eventlog.partitions())]
 
-    return client.run(read())
+    return client.run(asyncio.wait_for(read(), limit), timeout=limit)
+
+
+_PROBES: dict[tuple[int, str, str], tuple[float, list[Backlog] | None]] = {}
+_PROBES_LOCK = threading.Lock()
+
+
+def probed_backlogs() -> list[Backlog] | None:
+    """What /metrics shows: ``log_backlogs`` bounded by ``TALLY_EVENT_LOG_PROBE_TIMEOUT_SECONDS``
+    and remembered for ``TALLY_EVENT_LOG_PROBE_CACHE_SECONDS`` per process, the answer and the
+    failure alike (None: the log is down). A down log costs a scrape at most the timeout once
+    per cache period instead of the publish deadline on every scrape."""
+    key = (os.getpid(), settings.TALLY_EVENT_LOG, eventlog.stream_name())
+    ttl = float(settings.TALLY_EVENT_LOG_PROBE_CACHE_SECONDS)
+    with _PROBES_LOCK:
+        seen = _PROBES.get(key)
+        if seen is not None and time.monotonic() - seen[0] < ttl:
+            return seen[1]
+        try:
+            found: list[Backlog] | None = log_backlogs(
+                float(settings.TALLY_EVENT_LOG_PROBE_TIMEOUT_SECONDS)
+            )
+        except Exception:
+            found = None
+        _PROBES[key] = (time.monotonic(), found)
+        return found
 
 
 def eventlog_gauges() -> Iterable[GaugeMetricFamily]:
@@ -75,18 +107,49 @@ def eventlog_gauges() -> Iterable[GaugeMetricFamily]:
         "Seconds since a sink of the partition last fetched",
         labels=["partition"],
     )
-    try:
-        backlogs = log_backlogs()
-    except Exception:
-        backlogs = []
-    up.add_metric([], 1.0 if backlogs else 0.0)
-    for b in backlogs:
+    backlogs = probed_backlogs()
+    up.add_metric([], 0.0 if backlogs is None else 1.0)
+    for b in backlogs or []:
         pending.add_metric([str(b.partition)], float(b.pending))
         oldest.add_metric([str(b.partition)], b.oldest_age)
     now = timezone.now()
     for row in SinkHeartbeat.objects.filter(stream=eventlog.stream_name()):
         beat.add_metric([str(row.partition)], (now - row.beat_at).total_seconds())
-    yield from (up, pending, oldest, beat)
+    parked = GaugeMetricFamily(
+        "tally_eventlog_dead_letters",
+        "Log messages a sink parked (undecodable, or storing them kept failing)",
+        labels=["partition"],
+    )
+    for partition in range(eventlog.partitions()):
+        parked.add_metric([str(partition)], 0.0)
+    for partition, count in _dead_letters():
+        parked.add_metric([str(partition)], float(count))
+    yield from (up, pending, oldest, beat, parked)
+
+
+def _dead_letters() -> list[tuple[int, int]]:
+    from django.db.models import Count
+
+    rows = (
+        SinkDeadLetter.objects.filter(stream=eventlog.stream_name())
+        .values_list("partition")
+        .annotate(n=Count("pk"))
+        .order_by("partition")
+    )
+    return [(int(p), int(n)) for p, n in rows]
+
+
+@invariant(1, "no event-log message is parked as a dead letter")
+def event_log_dead_letters() -> Iterator[Violation]:
+    """A parked message is usage that was logged but never stored: someone has to look at it
+    (admin: Sink dead letters), re-publish what was valid and delete the row."""
+    if not eventlog.event_log_configured():
+        return
+    for partition, count in _dead_letters():
+        yield Violation(
+            f"event log partition {partition} ({eventlog.subject(partition)})",
+            f"{count} message(s) parked as dead letters (admin: Sink dead letters)",
+        )
 
 
 @invariant(1, "the event log is consumed (no partition's backlog is old or unbounded)")

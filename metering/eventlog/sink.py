@@ -10,10 +10,18 @@ Exactly once, whatever fails (docs/scaling.md):
   (after ``TALLY_EVENT_LOG_ACK_WAIT_SECONDS``) and acknowledges it without applying anything.
 - The store's own unique key on (namespace, event id) stays the last guard: a re-published
   event (a client's retry after JetStream's duplicate window) is classified ``duplicate``.
+
+Dead letters: when a batch fails, its messages are applied one by one so one bad message does
+not hold the others back. A message that cannot be decoded is parked at once (it never will
+be); one whose store fails is left unacknowledged (redelivered after the ack wait) until its
+``TALLY_EVENT_LOG_MAX_DELIVERIES``-th delivery, then parked. Parked means a ``SinkDeadLetter``
+row (bytes, reason, deliveries) and an ack. A database that does not answer parks nothing:
+the sink stops and the messages wait in the log.
 """
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 import zlib
@@ -27,11 +35,14 @@ from django.utils import timezone
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import api
 
+from billingsite.errors import database_unavailable
 from metering import eventlog, metrics
 from metering.eventlog import wire
 from metering.eventlog.client import LogClient, log_client
 from metering.kicks import rollup_kick
-from metering.models import SinkBatch, SinkHeartbeat
+from metering.models import SinkBatch, SinkDeadLetter, SinkHeartbeat
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -40,6 +51,14 @@ class Applied:
     skipped: int = 0  # delivered again after an earlier sink applied them
     events: int = 0
     counts: Counter[str] | None = None
+    parked: int = 0  # messages moved to SinkDeadLetter (and acknowledged)
+    retrying: int = 0  # messages left unacknowledged after a failure, to be delivered again
+
+    def add(self, other: Applied) -> None:
+        self.messages += other.messages
+        self.skipped += other.skipped
+        self.events += other.events
+        self.counts.update(other.counts or {})  # type: ignore[union-attr]
 
 
 def apply_messages(stream: str, partition: int, messages: list[tuple[int, bytes]]) -> Applied:
@@ -149,19 +168,57 @@ class PartitionSink:
         self.client.run(self._ack(msgs))
 
     def step(self, wait: float = 1.0, *, before_ack: Any = None) -> Applied:
-        """Fetch up to ``batch`` messages, apply them, then acknowledge them."""
+        """Fetch up to ``batch`` messages, apply them, then acknowledge them (a failing batch:
+        one by one, parking what cannot be applied; see the module docstring)."""
         msgs = self.fetch(wait)
-        applied = apply_messages(
-            self.stream,
-            self.partition,
-            [(m.metadata.sequence.stream, m.data) for m in msgs],
-        )
-        if msgs and before_ack is not None:
+        done = msgs
+        try:
+            applied = apply_messages(
+                self.stream,
+                self.partition,
+                [(m.metadata.sequence.stream, m.data) for m in msgs],
+            )
+        except Exception as exc:
+            if not msgs or database_unavailable(exc):
+                raise
+            applied, done = self._one_by_one(msgs)
+        if done and before_ack is not None:
             before_ack()
-        if msgs:
-            self.ack(msgs)
+        if done:
+            self.ack(done)
         self.heartbeat(msgs[-1].metadata.sequence.stream if msgs else None)
         return applied
+
+    def _one_by_one(self, msgs: list[Any]) -> tuple[Applied, list[Any]]:
+        """Apply each message on its own; the ones to acknowledge (applied or parked)."""
+        total, done = Applied(counts=Counter()), []
+        limit = int(settings.TALLY_EVENT_LOG_MAX_DELIVERIES)
+        for msg in msgs:
+            seq = msg.metadata.sequence.stream
+            try:
+                total.add(apply_messages(self.stream, self.partition, [(seq, msg.data)]))
+            except Exception as exc:
+                if database_unavailable(exc):
+                    raise
+                deliveries = int(msg.metadata.num_delivered or 1)
+                undecodable = _undecodable(msg.data)
+                if undecodable is None and deliveries < limit:
+                    total.retrying += 1
+                    logger.warning(
+                        "event-log message %s:%s failed (delivery %s of %s): %s",
+                        self.stream,
+                        seq,
+                        deliveries,
+                        limit,
+                        exc,
+                        extra={"event": "eventlog_message_failed"},
+                    )
+                    continue
+                reason = undecodable or f"store failed on delivery {deliveries}: {_text(exc)}"
+                park(self.stream, self.partition, seq, deliveries, reason, msg.data)
+                total.parked += 1
+            done.append(msg)
+        return total, done
 
     def heartbeat(self, last_seq: int | None) -> None:
         """At most every 2 s per partition (an idle sink fetches twice a second)."""
@@ -186,3 +243,39 @@ class PartitionSink:
     async def _info(self) -> Any:
         sub = await self._subscription()
         return await sub.consumer_info()
+
+
+def _text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def _undecodable(data: bytes) -> str | None:
+    """Why the message cannot be decoded, or None when it can (so storing it failed)."""
+    try:
+        wire.decode(data)
+    except Exception as exc:
+        return f"undecodable: {_text(exc)}"
+    return None
+
+
+def park(stream: str, partition: int, seq: int, deliveries: int, reason: str, data: bytes) -> None:
+    """Keep the message as a dead letter (once per stream sequence; never the payload in logs)."""
+    SinkDeadLetter.objects.get_or_create(
+        stream=stream,
+        stream_seq=seq,
+        defaults={
+            "partition": partition,
+            "deliveries": deliveries,
+            "reason": reason,
+            "payload": bytes(data),
+            "parked_at": timezone.now(),
+        },
+    )
+    logger.error(
+        "event-log message %s:%s parked as a dead letter after %s delivery(ies): %s",
+        stream,
+        seq,
+        deliveries,
+        reason,
+        extra={"event": "eventlog_dead_letter", "partition": partition},
+    )

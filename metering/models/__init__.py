@@ -9,7 +9,7 @@ from metering.models.events import (
 )
 from metering.models.meters import Aggregation, Meter, MeterVersion
 from metering.models.rollups import HourlyRollup, QuarantinedRollup, RollupQueue, UniqueValue
-from metering.models.sink import SinkBatch, SinkHeartbeat
+from metering.models.sink import SinkBatch, SinkDeadLetter, SinkHeartbeat
 
 __all__ = [
     "Aggregation",
@@ -22,6 +22,7 @@ __all__ = [
     "ReviewStatus",
     "RollupQueue",
     "SinkBatch",
+    "SinkDeadLetter",
     "SinkHeartbeat",
     "UnattributedEvent",
     "UniqueValue",

@@ -48,3 +48,29 @@ class SinkHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stream}/{self.partition}"
+
+
+class SinkDeadLetter(models.Model):
+    """A log message the sink parked instead of having it redelivered forever: it could not be
+    decoded (parked at once: it never will be), or storing it failed on
+    ``TALLY_EVENT_LOG_MAX_DELIVERIES`` deliveries. The message is acknowledged once parked, so
+    the partition moves on; the row keeps the bytes and the reason. Shown in the admin, in
+    /metrics (``tally_eventlog_dead_letters``) and by check_invariants until an operator has
+    dealt with it and deleted the row (re-publish the events if they were valid)."""
+
+    stream = models.CharField(max_length=64)
+    partition = models.PositiveIntegerField()
+    stream_seq = models.BigIntegerField(help_text="The message's JetStream stream sequence.")
+    deliveries = models.PositiveIntegerField(help_text="Deliveries when it was parked.")
+    reason = models.TextField()
+    payload = models.BinaryField(help_text="The message as logged.")
+    parked_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-parked_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["stream", "stream_seq"], name="sinkdeadletter_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stream}/{self.partition} #{self.stream_seq}"

@@ -18,7 +18,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import ApiKey, ApiKeyScope
+from accounts.models import ApiKeyScope
+from billingsite.api.permissions import refuse_bound_key
 from billingsite.errors import AppError
 from billingsite.exports import Dataset, Key, decode_key, encode_key, registered_datasets
 from reporting.api.serializers import (
@@ -30,13 +31,7 @@ from reporting.services import dataset_or_error
 
 
 def _account_wide(request: Request) -> None:
-    key = request.auth
-    if isinstance(key, ApiKey) and key.customer_id is not None:
-        raise AppError(
-            "permission_denied",
-            "Exports cover every customer: use an API key that is not bound to a customer.",
-            status_code=403,
-        )
+    refuse_bound_key(request, "export (exports cover every customer)")
 
 
 def dataset_data(dataset: Dataset, request: Request) -> dict[str, Any]:

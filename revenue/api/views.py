@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import ApiKeyScope
+from billingsite.api.permissions import refuse_bound_key
 from revenue.api.serializers import MonthCloseSerializer
 from revenue.selectors import Month, month_close
 
@@ -33,7 +33,6 @@ class MonthCloseView(APIView):
         responses=MonthCloseSerializer,
     )
     def get(self, request: Request) -> Response:
-        if getattr(request.auth, "customer_id", None) is not None:
-            raise PermissionDenied("The month close covers every customer; use an unbound key.")
+        refuse_bound_key(request, "read the month close (it covers every customer)")
         month = Month.parse(request.query_params.get("month", ""))
         return Response(month_close(month))

@@ -122,3 +122,63 @@ def test_create_api_key_command_prints_key_alone_on_last_line(capsys):
     found = api_key_authenticate(key)
     assert found is not None and found.customer.external_id == "bound-co"
     assert found.scope == "read"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("currency", "EUR"),
+        ("tax_id", "DE123456789"),
+        ("timezone", "Asia/Kolkata"),
+        ("country", "DE"),
+        ("status", "archived"),
+        ("invoice_grace_hours", 0),
+    ],
+)
+def test_bound_key_cannot_change_its_customers_billing_terms(api_client_for, field, value):
+    """Currency, tax id, time zone, country, status and grace hours decide what is billed, when
+    and with which tax: the operator's, not the customer's own key's (docs/finance-api.md)."""
+    a = CustomerFactory(external_id="cust-a", currency="USD", tax_id="", country="US")
+    before = {name: getattr(a, name) for name in ("currency", "tax_id", "timezone", "status")}
+    client = api_client_for("admin", customer=a)
+    refused = client.patch("/api/v1/customers/cust-a", {field: value}, format="json")
+    assert refused.status_code == 403, refused.content
+    assert refused.json()["error"]["code"] == "bound_key_forbidden"
+    assert field in refused.json()["error"]["message"]
+    a.refresh_from_db()
+    assert {name: getattr(a, name) for name in before} == before
+    # mixed with a contact field: refused as a whole, nothing written
+    mixed = client.patch("/api/v1/customers/cust-a", {"name": "Z", field: value}, format="json")
+    assert mixed.status_code == 403
+    a.refresh_from_db()
+    assert a.name != "Z"
+    # an unbound admin key may
+    assert (
+        api_client_for("admin")
+        .patch("/api/v1/customers/cust-a", {field: value}, format="json")
+        .status_code
+        == 200
+    )
+
+
+def test_bound_key_may_change_its_customers_contact_details(api_client_for):
+    a = CustomerFactory(external_id="cust-a")
+    client = api_client_for("admin", customer=a)
+    contact = {"name": "Acme GmbH", "email": "ap@acme.test", "city": "Berlin", "postal_code": "1"}
+    answer = client.patch("/api/v1/customers/cust-a", contact, format="json")
+    assert answer.status_code == 200, answer.content
+    assert {k: answer.json()[k] for k in contact} == contact
+
+
+def test_every_bound_key_refusal_has_one_code(api_client_for):
+    """Creating a customer, a plan, a meter; reading billing runs and exports: one code."""
+    a = CustomerFactory(external_id="cust-a")
+    client = api_client_for("admin", customer=a)
+    for method, path, body in (
+        ("post", "/api/v1/customers", {"external_id": "c", "name": "C"}),
+        ("get", "/api/v1/billing-runs", None),
+        ("get", "/api/v1/webhook-endpoints", None),
+    ):
+        response = getattr(client, method)(path, body, format="json")
+        assert response.status_code == 403, (path, response.content)
+        assert response.json()["error"]["code"] == "bound_key_forbidden", path

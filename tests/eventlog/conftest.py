@@ -59,6 +59,7 @@ def log_settings(url: str, **extra: object) -> override_settings:
         "TALLY_EVENT_LOG_PARTITIONS": 2,
         "TALLY_EVENT_LOG_ACK_WAIT_SECONDS": 1.5,
         "TALLY_EVENT_LOG_TIMEOUT_SECONDS": 3,
+        "TALLY_EVENT_LOG_PROBE_TIMEOUT_SECONDS": 3,  # a loaded test machine is not a down log
     }
     return override_settings(**{**values, **extra})
 

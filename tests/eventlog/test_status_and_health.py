@@ -95,3 +95,31 @@ def test_vendor_adapter_in_log_mode(event_log, api_client_for, customer) -> None
     assert answer.json()["debug"]["ingested"] == ["o1"]
     drain()
     assert UsageEvent.objects.filter(namespace="orb", event_id="o1").exists()
+
+
+def test_metrics_answers_fast_when_the_log_is_down(client, customer, settings) -> None:
+    """/metrics used to wait for the publish deadline (+1 s) on every scrape when NATS was down;
+    the probe is bounded by TALLY_EVENT_LOG_PROBE_TIMEOUT_SECONDS and its answer remembered."""
+    import time
+
+    from billingsite.nats_server import free_port
+    from metering.eventlog.client import reset_clients
+
+    client.get("/metrics")  # warm up (imports, first queries) with no log configured
+    settings.TALLY_EVENT_LOG = f"nats://127.0.0.1:{free_port()}"
+    settings.TALLY_EVENT_LOG_TIMEOUT_SECONDS = 5
+    settings.TALLY_EVENT_LOG_PROBE_TIMEOUT_SECONDS = 1.5
+    settings.TALLY_EVENT_LOG_PROBE_CACHE_SECONDS = 60
+    try:
+        started = time.monotonic()
+        first = client.get("/metrics").content.decode()
+        first_took = time.monotonic() - started
+        started = time.monotonic()
+        second = client.get("/metrics").content.decode()
+        second_took = time.monotonic() - started
+    finally:
+        reset_clients()
+    assert "tally_eventlog_up 0.0" in first and "tally_eventlog_up 0.0" in second
+    # bounds, not benchmarks: the old probe took at least the 5 s publish deadline
+    assert first_took < 4, first_took
+    assert second_took < 1, second_took  # the remembered answer: no new 1.5 s probe

@@ -203,6 +203,7 @@ ADMIN_MODELS = {
     "metering.meter": ("LLKKK", "LLDKK", "LLKKK", "LLDDK", {"delete_selected": "A"}),
     "metering.quarantinedrollup": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {"replay": "FA"}),
     "metering.rejectedevent": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {"replay": "FA"}),
+    "metering.sinkdeadletter": ("LLKKK", "LLDDD", "LLKKK", "LLDDK", {"delete_selected": "A"}),
     "metering.unattributedevent": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {"attribute": "FA"}),
     "metering.usageevent": ("LLKKK", "LLDDD", "LLKKK", "LLDDD", {}),
     "revenue.journalentry": ("LLDKK", "LLDDD", "LLDKK", "LLDDD", {}),
@@ -211,7 +212,7 @@ ADMIN_MODELS = {
 ADMIN_CUSTOM = {
     "admin:disputes_dispute_evidence": "LLNNN",
     "admin:disputes_dispute_submit": "LLNNN",
-    "admin:disputes_refund_decide": "LLNNN",
+    "admin:disputes_refund_decide": "LLDDD",  # decision "missing": refused before the lookup
     "admin:disputes_refund_reports": "LLKKK",
     "admin:disputes_refund_request": "LLNNN",
     "admin:disputes_refund_request_invoice": "LLKKK",
@@ -264,6 +265,23 @@ ADMIN_CUSTOM_OBJECT = {
     "admin:invoicing_invoice_reissue": lambda w: w.acme_invoice.pk,
     "admin:invoicing_contract_amend": lambda w: w.acme_invoice.contract_id,
     "invoice-line-explain": lambda w: w.acme_invoice.lines.first().pk,
+}
+
+# The same views at an object that does not exist: a role refused at an existing object is
+# refused here too (D, not N), so a refused user cannot learn which objects exist. The
+# permission is checked before the lookup; "missing" in a route becomes the decision below.
+ADMIN_CUSTOM_MISSING = {
+    "admin:disputes_dispute_evidence": "LLNNN",
+    "admin:disputes_dispute_submit": "LLNNN",
+    "admin:disputes_refund_decide": "LLDNN",  # approve: Finance's
+    "admin:disputes_refund_request": "LLNNN",
+    "admin:disputes_refund_void_paid": "LLDNN",
+    "admin:invoicing_contract_amend": "LLDNN",
+    "admin:invoicing_creditnote_pdf": "LLNNN",
+    "admin:invoicing_invoice_credit_note": "LLDNN",
+    "admin:invoicing_invoice_reissue": "LLDNN",
+    "customer-360": "LLNNN",
+    "invoice-line-explain": "LLNNN",
 }
 
 
@@ -338,6 +356,16 @@ def test_admin_custom_view_access(world: World, admin_users: dict[str, Any], nam
         access.admin_outcome(access.client_for(user).get(url)) for user in admin_users.values()
     )
     assert observed == ADMIN_CUSTOM[name], url
+
+
+@pytest.mark.parametrize("name", sorted(ADMIN_CUSTOM_MISSING))
+def test_admin_custom_view_refuses_before_the_lookup(admin_users: dict[str, Any], name: str):
+    route = dict(access.custom_admin_urls())[name]
+    url = access.fill_route(route).replace("/missing/", "/approve/")
+    observed = "".join(
+        access.admin_outcome(access.client_for(user).get(url)) for user in admin_users.values()
+    )
+    assert observed == ADMIN_CUSTOM_MISSING[name], url
 
 
 # --- signed usage links ---------------------------------------------------------------------

@@ -270,7 +270,7 @@ def test_customer_bound_key_sees_only_its_notes_and_cannot_correct(admin_api, ap
     ):
         response = bound.post(url, payload, format="json")
         assert response.status_code == 403, url
-        assert response.json()["error"]["code"] == "permission_denied"
+        assert response.json()["error"]["code"] == "bound_key_forbidden"
 
 
 @pytest.mark.django_db

@@ -7,12 +7,12 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from billingsite.api.pagination import page_of
+from billingsite.api.permissions import NotCustomerBound
 from billingsite.webhooks import services
 from billingsite.webhooks.api.serializers import (
     ReplayInput,
@@ -37,10 +37,8 @@ class _WebhookView(GenericAPIView):
     write_scope = ADMIN
     serializer_class = WebhookEndpointOutput
 
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        if getattr(request.auth, "customer_id", None) is not None:
-            raise PermissionDenied("Webhook endpoints are the operator's: use an unbound key.")
+    permission_classes = [*GenericAPIView.permission_classes, NotCustomerBound]
+    bound_key_refusal = "manage webhook endpoints (they are the operator's)"
 
 
 class WebhookEndpointListCreate(_WebhookView):

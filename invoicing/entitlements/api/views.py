@@ -8,7 +8,6 @@ from typing import Any
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,6 +17,7 @@ from accounts.api.permissions import HasScope, scope_allows
 from accounts.models import ApiKeyScope
 from accounts.selectors import customer_for_key
 from billingsite.api.pagination import page_of
+from billingsite.api.permissions import refuse_bound_key
 from billingsite.errors import AppError
 from invoicing.entitlements import grants
 from invoicing.entitlements import reservations as res
@@ -56,11 +56,6 @@ def presented(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _unbound(request: Request, what: str) -> None:
-    if request_key(request).customer_id is not None:
-        raise PermissionDenied(f"A customer-bound API key cannot {what}.")
-
-
 class FeatureListCreate(GenericAPIView):
     queryset = Feature.objects.none()
 
@@ -73,7 +68,7 @@ class FeatureListCreate(GenericAPIView):
         request=s.FeatureInput, responses={201: s.FeatureOutput}, summary="Create a feature"
     )
     def post(self, request: Request) -> Response:
-        _unbound(request, "create features")
+        refuse_bound_key(request, "create features")
         data = s.FeatureInput(data=request.data)
         data.is_valid(raise_exception=True)
         feature = grants.feature_create(**data.validated_data)
@@ -111,7 +106,7 @@ class CustomerEntitlements(GenericAPIView):
         summary="Grant or override one feature for this customer (a contract amendment)",
     )
     def post(self, request: Request, external_id: str) -> Response:
-        _unbound(request, "change entitlements")
+        refuse_bound_key(request, "change entitlements")
         customer = customer_for_key(request_key(request), external_id)
         data = s.GrantInput(data=request.data)
         data.is_valid(raise_exception=True)

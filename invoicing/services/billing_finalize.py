@@ -17,7 +17,8 @@ transaction with set-based SQL, keeping every guarantee of the single-invoice pa
   block back;
 - one conditional UPDATE finalizes them all (``invoices_transition``; it fails the batch unless
   every row was still a draft), one INSERT writes their transition rows, one their Stripe
-  outbox rows (unique key per invoice), then each one's ``invoice.finalized`` event.
+  outbox rows (unique key per invoice), and their ``invoice.finalized`` events
+  (``billingsite.events.emit_many``: one INSERT of the webhook events, one of the deliveries).
 
 Any failure rolls the whole batch back (nothing of it is kept: no number, no draw, no outbox
 row) and the caller finalizes the drafts one by one, each failure reported on its own. The PDF
@@ -40,7 +41,7 @@ from django.utils import timezone
 
 from billingsite.errors import Conflict
 from billingsite.outbox.bulk import outbox_enqueue_many
-from invoicing.event_payloads import invoice_announce
+from invoicing.event_payloads import invoices_announce
 from invoicing.metrics import INVOICES_FINALIZED
 from invoicing.models import Contract, Invoice, InvoiceTransition
 from invoicing.selectors.computation import InvoiceComputation
@@ -147,8 +148,7 @@ def _finalize(drafts: list[DueDraft], usage: UsageSource, now: datetime) -> list
         INVOICE_PUSH_TOPIC,
         [(invoice_push_key(invoice.pk), {"invoice_id": invoice.pk}) for invoice in invoices],
     )
-    for invoice in invoices:
-        invoice_announce("invoice.finalized", invoice)
+    invoices_announce("invoice.finalized", invoices)
     if invoices:
         transaction.on_commit(lambda: INVOICES_FINALIZED.inc(len(invoices)))
     return invoices

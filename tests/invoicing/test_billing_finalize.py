@@ -4,6 +4,7 @@ events as finalizing them one by one, and a batch that dies midway keeps nothing
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -16,12 +17,12 @@ from billingsite.outbox.models import OutboxMessage
 from billingsite.webhooks.models import WebhookEvent
 from billingsite.webhooks.services import webhook_endpoint_create
 from invoicing.models import CreditEntry, Invoice, InvoiceNumberCounter, InvoiceTransition
+from invoicing.selectors.invoices import contracts_with_terms
 from invoicing.services import billing_finalize
 from invoicing.services.billing import billing_run
 from invoicing.services.billing_finalize import DueDraft, drafts_finalize
 from invoicing.services.credits import credit_grant_create
 from invoicing.services.invoice_lines import SIGNATURE
-from invoicing.selectors.invoices import contracts_with_terms
 from invoicing.states import InvoiceStatus
 from invoicing.usage import UsageReading
 from tests.factories import CustomerFactory
@@ -241,3 +242,116 @@ def test_a_draft_finalized_meanwhile_is_left_out_of_the_batch():
     assert [i.pk for i in rest] == [d.invoice_id for d in drafts[1:]]
     assert [i.number for i in first + rest] == ["INV-000001", "INV-000002", "INV-000003"]
     assert InvoiceTransition.objects.filter(to_status=InvoiceStatus.FINALIZED).count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_finalizing_in_batches_at_once_finalize_each_draft_once(settings):
+    settings.INVOICING_FINALIZE_BATCH = 4
+    version = make_version()
+    shared = CustomerFactory(external_id="shared")
+    grant = credit_grant_create(
+        customer=shared,
+        kind="promotional",
+        amount="150.00",
+        currency="USD",
+        effective_at=datetime(2025, 1, 1, tzinfo=UTC),
+    )
+    for n in range(20):
+        make_contract(
+            shared if n in (3, 11) else None,
+            version=version,
+            invoice_series="EU" if n % 3 == 0 else "INV",
+        )
+    billing_run(now=DRAFT_AT, usage=drafted_usage)
+    barrier = threading.Barrier(2)
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            results.append(billing_run(now=FINALIZE_AT, usage=late_usage, defer_pdfs=True))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors
+    assert all(not result.failed for result in results)
+    assert sum(result.finalized for result in results) == 20
+    invoices = list(Invoice.objects.all())
+    assert {i.status for i in invoices} == {InvoiceStatus.FINALIZED}
+    for series, count in (("EU", 7), ("INV", 13)):
+        numbers = sorted(i.number for i in invoices if i.series == series)
+        assert numbers == [f"{series}-{n:06d}" for n in range(1, count + 1)]
+    finalized = InvoiceTransition.objects.filter(to_status=InvoiceStatus.FINALIZED)
+    assert sorted(finalized.values_list("invoice_id", flat=True)) == sorted(i.pk for i in invoices)
+    pushes = OutboxMessage.objects.filter(topic="stripe.invoice.finalize")
+    assert sorted(p["invoice_id"] for p in pushes.values_list("payload", flat=True)) == sorted(
+        i.pk for i in invoices
+    )
+    assert WebhookEvent.objects.filter(type="invoice.finalized").count() == 20
+    drawn = CreditEntry.objects.filter(grant=grant, kind="drawdown").values_list(
+        "amount", flat=True
+    )
+    assert -sum(drawn) == Decimal("150.00")  # all of it, never more
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_inside_a_batch_leaves_nothing_and_the_retry_finalizes_each_once(
+    monkeypatch,
+):
+    """The batch's connection is terminated by the server after the numbers were taken (as
+    when the worker dies): PostgreSQL rolls the batch back; the next run finalizes every draft
+    once, with the numbers the dead batch had taken."""
+    version = make_version()
+    for _ in range(5):
+        make_contract(version=version)
+    billing_run(now=DRAFT_AT, usage=drafted_usage)
+    numbered, killed = threading.Event(), threading.Event()
+    backend: list[int] = []
+    real = billing_finalize.invoices_announce
+
+    def pause(event_type: str, invoices: list[Invoice]) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend.append(cursor.fetchone()[0])
+        numbered.set()
+        killed.wait(60)
+        real(event_type, invoices)
+
+    monkeypatch.setattr(billing_finalize, "invoices_announce", pause)
+    outcome: list[Any] = []
+
+    def worker() -> None:
+        try:
+            outcome.append(drafts_finalize(_due_drafts(), usage=late_usage, now=FINALIZE_AT))
+        except BaseException as exc:  # the dead connection may surface either way
+            outcome.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert numbered.wait(60)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [backend[0]])
+    killed.set()
+    thread.join(60)
+    assert (outcome and outcome[0] is None) or isinstance(outcome[0], Exception)
+    assert set(Invoice.objects.values_list("status", flat=True)) == {InvoiceStatus.DRAFT}
+    assert not InvoiceNumberCounter.objects.filter(last_value__gt=0).exists()
+    assert not OutboxMessage.objects.filter(topic="stripe.invoice.finalize").exists()
+
+    monkeypatch.setattr(billing_finalize, "invoices_announce", real)
+    retried = billing_run(now=FINALIZE_AT, usage=late_usage, defer_pdfs=True)
+    assert (retried.finalized, retried.failed) == (5, [])
+    numbers = sorted(Invoice.objects.values_list("number", flat=True))
+    assert numbers == [f"INV-{n:06d}" for n in range(1, 6)]
+    assert InvoiceTransition.objects.filter(to_status=InvoiceStatus.FINALIZED).count() == 5
+    assert OutboxMessage.objects.filter(topic="stripe.invoice.finalize").count() == 5

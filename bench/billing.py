@@ -165,10 +165,14 @@ def _month_start(month: int) -> datetime:
     return datetime(2026 + year, index + 1, 1, tzinfo=UTC)
 
 
-def _run_shard(args: tuple[str, list[int], str, bool]) -> dict[str, float]:
-    database_url, ids, now, show = args
+def _run_shard(args: tuple[str, list[int], str, bool, int | None]) -> dict[str, float]:
+    database_url, ids, now, show, batch = args
     setup_django(database_url)
+    from django.conf import settings
     from django.db import connection
+
+    if batch is not None:  # drafts finalized per transaction (1: one by one, as before)
+        settings.INVOICING_FINALIZE_BATCH = batch
 
     from invoicing.services.billing import billing_run
 
@@ -287,9 +291,12 @@ def timed_phase(
     workers: int,
     show: bool = False,
     pdfs: bool = True,
+    batch: int | None = None,
 ) -> dict:
     shards = [ids[i::workers] for i in range(workers)]
-    jobs = [(database_url, s, now.isoformat(), show and n == 0) for n, s in enumerate(shards)]
+    jobs = [
+        (database_url, s, now.isoformat(), show and n == 0, batch) for n, s in enumerate(shards)
+    ]
     results, seconds, pg_cpu = _pool_map(workers, _run_shard, jobs)
     finalized_ids = sorted(pk for r in results for pk in r.pop("finalized_ids"))
     totals = {key: sum(r[key] for r in results) for key in results[0]}
@@ -380,6 +387,13 @@ def main() -> None:
         action="store_true",
         help="leave the finalized invoices' PDFs unrendered (the PDF task's work) to save time",
     )
+    parser.add_argument(
+        "--finalize-batch",
+        type=int,
+        default=None,
+        help="drafts finalized per transaction (INVOICING_FINALIZE_BATCH; 1 = one by one, "
+        "the path before batched finalization); default: the setting",
+    )
     args = parser.parse_args()
     database_url = _bench_database(
         os.environ["DATABASE_URL"], suffix=f"_bench_billing_{args.customers}"
@@ -392,6 +406,7 @@ def main() -> None:
         "charges": args.charges,
         "hours": args.hours,
         "workers": args.workers,
+        "finalize_batch": args.finalize_batch,
         "setup_seconds": round(time.perf_counter() - started, 1),
         "load_average_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
@@ -418,6 +433,7 @@ def main() -> None:
             args.workers,
             args.show_queries,
             not args.no_pdf_phase,
+            args.finalize_batch,
         )
     from invoicing.models import Invoice
 

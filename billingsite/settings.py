@@ -188,6 +188,8 @@ INVOICING_LATE_FLAG_MARGIN_MINUTES = int(os.environ.get("INVOICING_LATE_FLAG_MAR
 INVOICING_LATE_USAGE_LOOKBACK_PERIODS = int(
     os.environ.get("INVOICING_LATE_USAGE_LOOKBACK_PERIODS", 0)
 )
+# Billing run: due drafts finalized per transaction (1 = one by one).
+INVOICING_FINALIZE_BATCH = int(os.environ.get("INVOICING_FINALIZE_BATCH", 250))
 # Stored Idempotency-Key answers are replayed this long, then pruned (hourly beat task).
 API_IDEMPOTENCY_KEY_HOURS = int(os.environ.get("API_IDEMPOTENCY_KEY_HOURS", 24))
 SPECTACULAR_SETTINGS = {

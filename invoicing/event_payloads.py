@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from billingsite.events import emit
+from billingsite.events import emit, emit_many
 from billingsite.money import amount_of, format_amount, round_line
 from invoicing.models import CreditGrant, CreditNote, CreditPurchase, Invoice, Payment
 
@@ -105,3 +105,8 @@ def invoice_announce(event_type: str, invoice: Invoice) -> None:
     """Emit ``event_type`` for the invoice; the key names the change (one per invoice, as each
     of these happens once in an invoice's life)."""
     emit(event_type, invoice_event(invoice), key=f"{event_type}:{invoice.pk}")
+
+
+def invoices_announce(event_type: str, invoices: list[Invoice]) -> None:
+    """``invoice_announce`` for many invoices at once (``billingsite.events.emit_many``)."""
+    emit_many(event_type, [(invoice_event(i), f"{event_type}:{i.pk}") for i in invoices])

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
+from billingsite.outbox.bulk import outbox_enqueue_many
 from billingsite.outbox.services import outbox_enqueue
 from billingsite.webhooks.catalog import is_known
 from billingsite.webhooks.models import WebhookEndpoint, WebhookEvent
@@ -76,3 +77,52 @@ def webhook_event_record(event_type: str, data: Mapping[str, Any], *, key: str) 
         for endpoint in WebhookEndpoint.objects.filter(enabled=True).order_by("pk"):
             if endpoint.listens_to(event_type):
                 delivery_enqueue(event, endpoint)
+
+
+def webhook_events_record(event_type: str, events: Sequence[tuple[Mapping[str, Any], str]]) -> None:
+    """``webhook_event_record`` for each of ``events`` ((data, key), in order) with one INSERT
+    of the events (a key that exists is skipped, as there), one read of the endpoints and one
+    INSERT of the deliveries."""
+    if not is_known(event_type):
+        logger.warning("webhook event of an unknown type", extra={"event_type": event_type})
+    now = timezone.now()
+    stamp = now.isoformat().replace("+00:00", "Z")
+    bodies = [
+        json.dumps(
+            {"type": event_type, "timestamp": stamp, "data": dict(data)}, cls=DjangoJSONEncoder
+        )
+        for data, _key in events
+    ]
+    with transaction.atomic(savepoint=False):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO billingsite_webhookevent (public_id, key, type, payload, created_at)"
+                " SELECT e.public_id, e.key, %s, e.payload::jsonb, %s"
+                " FROM unnest(%s::text[], %s::text[], %s::text[]) WITH ORDINALITY"
+                " AS e(public_id, key, payload, n) ORDER BY e.n"
+                " ON CONFLICT (key) DO NOTHING RETURNING id, key",
+                [
+                    event_type,
+                    now,
+                    [event_public_id() for _event in events],
+                    [key for _data, key in events],
+                    bodies,
+                ],
+            )
+            created = {key: event_id for event_id, key in cursor.fetchall()}
+        if not created:
+            return
+        endpoints = WebhookEndpoint.objects.filter(enabled=True).order_by("pk")
+        listening = [endpoint.pk for endpoint in endpoints if endpoint.listens_to(event_type)]
+        outbox_enqueue_many(
+            DELIVER_TOPIC,
+            [
+                (
+                    delivery_key(created[key], endpoint),
+                    {"event_id": created[key], "endpoint_id": endpoint},
+                )
+                for _data, key in events
+                if key in created
+                for endpoint in listening
+            ],
+        )

@@ -12,17 +12,18 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
-from django.db.models import Max, Q
+from django.db.models import Q
 
 from billingsite.outbox.services import kicks_coalesced
 from invoicing.metrics import BILLING_RUN_SECONDS
-from invoicing.models import Contract, Invoice, InvoiceKind
+from invoicing.models import Contract
 from invoicing.models.catalog import Cadence
 from invoicing.periods import Period, period_after
+from invoicing.selectors.billing_states import ContractState, contract_states
 from invoicing.selectors.invoices import (
-    ISSUED,
     contract_period,
     contracts_with_terms,
     usage_requests,
@@ -33,6 +34,7 @@ from invoicing.services.billing_drafts import (
     draft_write,
     drafts_write,
 )
+from invoicing.services.billing_finalize import DueDraft, FinalizeQueue
 from invoicing.services.credits import credit_expire
 from invoicing.services.invoices import invoice_finalize, invoice_refresh
 from invoicing.states import InvoiceStatus
@@ -117,8 +119,9 @@ def _bill_chunk(
     done: int,
 ) -> int:
     """Compute every new draft of the chunk, write them together (one by one if that fails),
-    then refresh and finalize contract by contract. A contract that fails is reported and
-    the others go on. Returns ``done`` plus the chunk's contracts."""
+    then refresh and finalize contract by contract, except that contracts whose one draft is
+    due are finalized a batch at a time (one by one if the batch fails). A contract that
+    fails is reported and the others go on. Returns ``done`` plus the chunk's contracts."""
     prepared: dict[int, list[PreparedDraft]] = {}
     for contract in contracts:
         state = states[contract.pk]
@@ -137,24 +140,57 @@ def _bill_chunk(
         except Exception as exc:
             _failed(result, contract, exc)
     written = drafts_write([draft for drafts in prepared.values() for draft in drafts])
+    queue = FinalizeQueue(now=now, usage=usage)
+    reported = done
     for contract in contracts:
         if contract.pk in prepared:
             try:
-                billing_run_contract(
-                    contract=contract,
-                    now=now,
-                    usage=usage,
-                    result=result,
-                    state=states[contract.pk],
-                    prepared=prepared[contract.pk],
-                    written=written,
+                state = states[contract.pk]
+                drafts, created = _contract_drafts(
+                    contract, usage, now, result, state, prepared[contract.pk], written
                 )
+                if queue.size > 1 and len(drafts) == 1 and drafts[0][2] <= now:
+                    due = DueDraft(drafts[0][1], contract, state.has_grants, state.has_issued)
+                    queue.add(
+                        due, partial(_finish_alone, contract, drafts, state, usage, now, result)
+                    )
+                else:  # numbered after the queued ones, as one by one
+                    _queue_flush(queue, result)
+                    _contract_finish(contract, drafts, created, usage, now, result, state)
             except Exception as exc:
                 _failed(result, contract, exc)
         done += 1
-        if progress is not None:
-            progress(done)
+        if queue.full:
+            _queue_flush(queue, result)
+        if progress is not None and not queue.pending and reported < done:
+            reported = done
+            progress(done)  # a queued contract counts once its batch is done
+    _queue_flush(queue, result)
+    if progress is not None and reported < done:
+        progress(done)
     return done
+
+
+def _queue_flush(queue: FinalizeQueue, result: BillingRunResult) -> None:
+    for invoice in queue.flush():
+        result.finalized += 1
+        result.finalized_ids.append(invoice.pk)
+
+
+def _finish_alone(
+    contract: Contract,
+    drafts: list[Draft],
+    state: ContractState,
+    usage: UsageSource,
+    now: datetime,
+    result: BillingRunResult,
+) -> None:
+    """A queued contract whose batch failed: finalized on its own, as before (its draft was
+    written by an earlier run or in this one: either way due and the only one)."""
+    try:
+        _contract_finish(contract, drafts, set(), usage, now, result, state)
+    except Exception as exc:
+        _failed(result, contract, exc)
 
 
 def _failed(result: BillingRunResult, contract: Contract, exc: Exception) -> None:
@@ -235,42 +271,7 @@ def billing_candidates(*, now: datetime, contract_ids: list[int] | None = None) 
     )
 
 
-@dataclasses.dataclass
-class ContractState:
-    """What the run needs to know about a contract's invoices, read for a chunk at once."""
-
-    last_end: datetime | None = None
-    drafts: list[tuple[datetime, int, datetime]] = dataclasses.field(default_factory=list)
-    has_issued: bool = False
-    has_grants: bool = False
-
-
-def contract_states(contract_ids: list[int]) -> dict[int, ContractState]:
-    """Four queries for a whole chunk instead of four per contract."""
-    states = {pk: ContractState() for pk in contract_ids}
-    ends = (
-        Invoice.objects.filter(
-            contract_id__in=contract_ids, kind=InvoiceKind.PERIOD, replaces__isnull=True
-        )
-        .values("contract_id")
-        .annotate(end=Max("period_end"))
-    )
-    for row in ends:
-        states[row["contract_id"]].last_end = row["end"]
-    drafts = Invoice.objects.filter(contract_id__in=contract_ids, status=InvoiceStatus.DRAFT)
-    for contract_id, start, pk, finalize_after in drafts.values_list(
-        "contract_id", "period_start", "pk", "finalize_after"
-    ):
-        states[contract_id].drafts.append((start, pk, finalize_after))
-    issued = Invoice.objects.filter(contract_id__in=contract_ids, status__in=ISSUED)
-    for contract_id in issued.values_list("contract_id", flat=True).distinct():
-        states[contract_id].has_issued = True
-    with_grants = Contract.objects.filter(
-        pk__in=contract_ids, customer__credit_grants__isnull=False
-    )
-    for contract_id in with_grants.values_list("pk", flat=True).distinct():
-        states[contract_id].has_grants = True
-    return states
+Draft = tuple[datetime, int, datetime]  # (period start, invoice id, finalize after)
 
 
 def billing_run_contract(
@@ -287,6 +288,21 @@ def billing_run_contract(
     passes the drafts it ``prepared`` for the chunk, ``written`` if ``drafts_write`` wrote
     them (else each is written here, on its own)."""
     state = state or contract_states([contract.pk])[contract.pk]
+    drafts, created = _contract_drafts(contract, usage, now, result, state, prepared, written)
+    _contract_finish(contract, drafts, created, usage, now, result, state)
+
+
+def _contract_drafts(
+    contract: Contract,
+    usage: UsageSource,
+    now: datetime,
+    result: BillingRunResult,
+    state: ContractState,
+    prepared: list[PreparedDraft] | None,
+    written: bool,
+) -> tuple[list[Draft], set[int]]:
+    """The contract's drafts, oldest first, after writing the new ones (unless ``written``),
+    and the ids of those it created."""
     if prepared is None:
         prepared = [
             draft_prepare(
@@ -307,8 +323,21 @@ def billing_run_contract(
             created.add(invoice.pk)
             drafts.append((invoice.period_start, invoice.pk, invoice.finalize_after))
     result.drafted += len(created)
+    return sorted(drafts), created
+
+
+def _contract_finish(
+    contract: Contract,
+    drafts: list[Draft],
+    created: set[int],
+    usage: UsageSource,
+    now: datetime,
+    result: BillingRunResult,
+    state: ContractState,
+) -> None:
+    """Finalize the contract's due drafts and refresh the others, one by one, oldest first."""
     drew_credits = False
-    for _start, invoice_id, finalize_after in sorted(drafts):
+    for _start, invoice_id, finalize_after in drafts:
         if finalize_after <= now:
             # What the chunk read says the customer lacks is not read again: a grant or an
             # issued invoice appearing since (seconds ago) counts as arriving just after.

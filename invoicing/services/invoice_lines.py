@@ -39,11 +39,17 @@ def _signature(values: tuple[Any, ...]) -> tuple[Any, ...]:
     return (kind, description, start, end, amount, charge, meter, quantity, *rest)
 
 
-def draft_lines_store(invoice: Invoice, computation: InvoiceComputation, now: datetime) -> bool:
+def draft_lines_store(
+    invoice: Invoice,
+    computation: InvoiceComputation,
+    now: datetime,
+    stored: list[tuple[Any, ...]] | None = None,
+) -> bool:
     """Replace the draft's lines when they differ from ``computation``; True if written.
     The stored lines are read as plain values (no model instances: finalizing reads them
-    for every invoice)."""
-    stored = invoice.lines.order_by("position").values_list(*SIGNATURE)
+    for every invoice); a caller that read them already (``stored_lines``) passes them."""
+    if stored is None:
+        stored = list(invoice.lines.order_by("position").values_list(*SIGNATURE))
     wanted = computation.lines
     if [_signature(s) for s in stored] == [
         _signature(tuple(getattr(w, name) for name in SIGNATURE)) for w in wanted
@@ -56,6 +62,16 @@ def draft_lines_store(invoice: Invoice, computation: InvoiceComputation, now: da
     )
     invoice.total = computation.total
     return True
+
+
+def stored_lines(invoice_ids: list[int]) -> dict[int, list[tuple[Any, ...]]]:
+    """The ``SIGNATURE`` values of the stored lines of many invoices in one query, by invoice
+    (in position order; an invoice without lines is absent)."""
+    found: dict[int, list[tuple[Any, ...]]] = {}
+    rows = InvoiceLine.objects.filter(invoice_id__in=invoice_ids).order_by("invoice_id", "position")
+    for invoice_id, *values in rows.values_list("invoice_id", *SIGNATURE):
+        found.setdefault(invoice_id, []).append(tuple(values))
+    return found
 
 
 def lines_insert(invoice: Invoice, lines: list[LineDraft]) -> None:

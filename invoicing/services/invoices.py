@@ -154,15 +154,41 @@ def invoice_finalize(
     taken last: its row lock serializes finalizations of a series, so only the final UPDATE
     and the records of the change happen while it is held (the PDF is rendered after the
     commit, ``services.invoice_pdfs``)."""
-    usage = usage or default_usage()
-    from invoicing.services.credits import credit_draw
-
     locked = _lock_draft_and_contract(invoice_id, wait=wait)
     if locked is None:
         return None
     invoice, contract_updated_at = locked
-    if contract is None or contract.updated_at != contract_updated_at:
-        contract = None
+    contract, computation = finalize_compute(
+        invoice,
+        contract if contract is not None and contract.updated_at == contract_updated_at else None,
+        usage=usage or default_usage(),
+        now=now,
+        with_credits=with_credits,
+        with_billed=with_billed,
+    )
+    _issue(invoice, contract, computation, now, actor)
+    # outbox row: pushed to Stripe iff this commits (handler: invoicing.stripe.invoice_push)
+    outbox_enqueue(INVOICE_PUSH_TOPIC, invoice_push_key(invoice.pk), {"invoice_id": invoice.pk})
+    invoice_announce("invoice.finalized", invoice)
+    transaction.on_commit(INVOICES_FINALIZED.inc)
+    return invoice
+
+
+def finalize_compute(
+    invoice: Invoice,
+    contract: Contract | None,
+    *,
+    usage: UsageSource,
+    now: datetime,
+    with_credits: bool,
+    with_billed: bool,
+    stored: list[tuple[Any, ...]] | None = None,
+) -> tuple[Contract, InvoiceComputation]:
+    """Everything a locked draft's finalization does before its number: the final computation
+    (the grants locked), the lines rewritten if it changed, the credit draw-downs written.
+    ``contract`` is a current prefetched contract or None; ``stored`` its lines if read."""
+    from invoicing.services.credits import credit_draw
+
     contract = _terms_for(invoice, contract)
     computation = compute_for_period(
         contract,
@@ -173,7 +199,7 @@ def invoice_finalize(
         with_credits=with_credits,
         with_billed=with_billed,
     )
-    draft_lines_store(invoice, computation, now)
+    draft_lines_store(invoice, computation, now, stored)
     draws = [
         (line.credit_grant_id, -line.amount)
         for line in computation.lines
@@ -181,12 +207,7 @@ def invoice_finalize(
     ]
     if draws:
         credit_draw(invoice=invoice, draws=draws)
-    _issue(invoice, contract, computation, now, actor)
-    # outbox row: pushed to Stripe iff this commits (handler: invoicing.stripe.invoice_push)
-    outbox_enqueue(INVOICE_PUSH_TOPIC, invoice_push_key(invoice.pk), {"invoice_id": invoice.pk})
-    invoice_announce("invoice.finalized", invoice)
-    transaction.on_commit(INVOICES_FINALIZED.inc)
-    return invoice
+    return contract, computation
 
 
 def _issue(
@@ -243,7 +264,8 @@ def invoice_transition(
 ) -> Invoice:
     """Move ``invoice`` to status ``to`` if the map allows it from its current status, and record
     the move (the one place an invoice's status changes and ``InvoiceTransition`` rows are made,
-    besides the creation record of a re-issue).
+    besides the creation record of a re-issue and its batch form for the billing run,
+    ``billing_finalize.invoices_transition``).
 
     One conditional UPDATE decides; a concurrent change makes it fail with ``Conflict``. A caller
     holding the row lock may pass ``known_status`` (saves the read) and ``refresh=False`` when

@@ -27,10 +27,11 @@ SHARDS = (2, 4, 6)  # contracts billed by three separate runs
 # A chunk's drafts are written by three bulk INSERTs; each draft adds its webhook event and
 # the read of the endpoints that hear of it (was 5 + a transaction per draft).
 DRAFT_STATEMENTS = 2
-# Lock draft and contract, read its lines, number, update, transition, Stripe outbox row,
-# webhook event and endpoints: 8, plus SAVEPOINT/RELEASE here (each finalization is its own
-# transaction, inside the test's).
-FINALIZE_STATEMENTS = 10
+# A batch of due drafts is finalized with a fixed number of statements (lock drafts and
+# contracts, read their lines, numbers, update, transitions, Stripe outbox rows, webhook
+# events, endpoints, deliveries: ``services.billing_finalize``): none per invoice. (One by
+# one it was 8, plus SAVEPOINT/RELEASE here.)
+FINALIZE_STATEMENTS = 0
 
 
 def _world() -> list[list[int]]:

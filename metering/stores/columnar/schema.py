@@ -39,10 +39,12 @@ TABLES = [
         namespace String, event_id String, row_id UInt64, customer_id UInt64,
         customer_ref String, type LowCardinality(String), timestamp {TS},
         timestamp_given Bool, properties String, content_hash String, received_at {TS},
-        is_late Bool
+        is_late Bool, batch_token String DEFAULT ''
     ) ENGINE = MergeTree PARTITION BY toYYYYMM(timestamp)
     ORDER BY (customer_id, type, timestamp, row_id)
     SETTINGS non_replicated_deduplication_window = 100000""",
+    # stores created before the column: the batch that wrote an event (see store._reclaim)
+    "ALTER TABLE events ADD COLUMN IF NOT EXISTS batch_token String DEFAULT ''",
     """CREATE TABLE IF NOT EXISTS event_keys (
         namespace String, event_id String, row_id UInt64, content_hash String
     ) ENGINE = MergeTree ORDER BY (namespace, event_id)

@@ -9,8 +9,9 @@ once (DESIGN invariant 1) without PostgreSQL's unique index.
   because the writer died before its ack, is dropped by the engine, and the key look-up alone
   already reports its ids as stored; each event keeps its batch token, so a batch re-delivered
   after its PostgreSQL transaction rolled back reports its own ids new again (``_reclaim``).
-  Same id + same content -> duplicate; other content -> conflict (the caller records ``EventConflict`` in PostgreSQL, with no ``existing`` row: the
-  stored row lives here, its synthetic id is reported as 0).
+  Same id + same content -> duplicate; other content -> conflict (the caller records
+  ``EventConflict`` in PostgreSQL, with no ``existing`` row: the stored row lives here, its
+  synthetic id is reported as 0).
 - Row ids are synthetic, from a counter started at the largest stored id: arrival order, as
   PostgreSQL's sequence is, so "latest" ties resolve the same way.
 - Unattributed events (no customer yet) are stored in PostgreSQL exactly as on the default

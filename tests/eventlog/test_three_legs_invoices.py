@@ -43,7 +43,7 @@ def send(prefix: str, when: datetime, events: list[tuple[Any, ...]], seed: int) 
         for eid, who, kind, ts, props in events
     ]  # fmt: skip
     with time_machine.travel(when, tick=True):
-        events_ingest(api_key=None, events=body)
+        assert not events_ingest(api_key=None, events=body).counts.get("rejected")
         if eventlog.event_log_configured():
             drain_with_faults(random.Random(seed))
         rollup_drain()
@@ -60,8 +60,9 @@ def charges() -> list[dict[str, Any]]:
 
 
 def bill(prefix: str) -> dict[str, Any]:
-    """January's events, January billed and finalized, late January events (one for a
-    reference attributed only then), February billed: what the invoices say."""
+    """January's events, January billed and finalized; a January event attributed in
+    February, February billed; late January events sent in March, March billed: what the
+    invoices say."""
     acme = CustomerFactory(external_id=f"{prefix}acme", timezone="UTC")
     contract = make_contract(acme, version=make_version(charges()), start=date(2026, 1, 1))
     pay = "payment"
@@ -76,20 +77,25 @@ def bill(prefix: str) -> dict[str, Any]:
     ], seed=3)  # fmt: skip
     with time_machine.travel(at(2026, 2, 3), tick=True):
         billing_run(now=at(2026, 2, 3), contract_ids=[contract.pk])
-    send(prefix, at(2026, 2, 10), [
-        ("late-c", "acme", "call", at(2026, 1, 20), {}),
-        ("late-p", "acme", pay, at(2026, 1, 21), {"amount": "20"}),
-        ("feb-p", "acme", pay, at(2026, 2, 9), {"amount": "30"}),
-        ("p1", "acme", pay, at(2026, 1, 7), {"amount": "100"}),  # re-sent: duplicate
-    ], seed=4)  # fmt: skip
-    # The unknown reference turns out to be acme's: an alias attributes its January event,
-    # now that January is finalized (flagged late on either store, so billed as adjustment).
+    # The unknown reference turns out to be acme's: an alias attributes its January event
+    # after January was finalized (flagged late on either store: February adjusts January).
     customer_alias_add(customer=acme, alias=f"{prefix}later")
     with time_machine.travel(at(2026, 2, 11), tick=True):
         events_attribute(identifiers=[f"{prefix}later"])
         rollup_drain()
+    send(prefix, at(2026, 2, 12), [
+        ("feb-p", "acme", pay, at(2026, 2, 9), {"amount": "30"}),
+    ], seed=4)  # fmt: skip
     with time_machine.travel(at(2026, 3, 3), tick=True):
         billing_run(now=at(2026, 3, 3), contract_ids=[contract.pk])
+    # Late January events sent in March: March's invoice adjusts January again.
+    send(prefix, at(2026, 3, 10), [
+        ("late-c", "acme", "call", at(2026, 1, 20), {}),
+        ("late-p", "acme", pay, at(2026, 1, 21), {"amount": "20"}),
+        ("p1", "acme", pay, at(2026, 1, 7), {"amount": "100"}),  # re-sent: duplicate
+    ], seed=5)  # fmt: skip
+    with time_machine.travel(at(2026, 4, 3), tick=True):
+        billing_run(now=at(2026, 4, 3), contract_ids=[contract.pk])
     invoices = Invoice.objects.filter(contract=contract).order_by("period_start")
     seen: dict[str, Any] = {}
     for invoice in invoices:
@@ -103,6 +109,7 @@ def bill(prefix: str) -> dict[str, Any]:
     return seen
 
 
+@override_settings(METERING_MAX_EVENT_AGE_DAYS=90)  # January events are sent in March
 def test_late_events_and_percentage_prices_bill_equally_in_every_leg(event_log, chdb_url):  # noqa: F811
     meter_create(key="inv-calls", name="Calls", event_type="call", aggregation="count")
     meter_create(
@@ -115,9 +122,10 @@ def test_late_events_and_percentage_prices_bill_equally_in_every_leg(event_log, 
     logged_ch = bill("lc-")
     assert direct == logged_pg == logged_ch
     assert direct["2026-01"][0] == "finalized"
-    adjustments = [line for line in direct["2026-02/lines"] if line[0] == "adjustment"]
-    # January re-rated: one more call, and two more payments (the late one, the attributed one)
-    assert sorted((key, amount > 0) for _k, key, _q, amount, _a in adjustments) == [
-        ("calls", True),
-        ("fees", True),
-    ]
+
+    def adjusted(month: str) -> list[tuple[str, bool]]:
+        lines = [line for line in direct[f"{month}/lines"] if line[0] == "adjustment"]
+        return sorted((key, amount > 0 and adjusts) for _k, key, _q, amount, adjusts in lines)
+
+    assert adjusted("2026-02") == [("fees", True)]  # the attributed payment of 10
+    assert adjusted("2026-03") == [("calls", True), ("fees", True)]  # one call, 20 paid

@@ -6,6 +6,8 @@ Exactly once, whatever fails (docs/scaling.md):
   already applied (``SinkBatch``), classifies and stores the rest with the direct path's own
   code (``events_ingest``'s ``_store``: attribution, duplicate vs conflict, EventConflict rows,
   rollup queue, late flags downstream) through ``event_store()``, and records the batch token.
+- A partition is applied in log order: earlier messages still un-acked (their sink died) are
+  read from the stream and applied before a newer batch (``PartitionSink.step``).
 - Acks go to JetStream only after that commit. A sink killed in between gets the batch again
   (after ``TALLY_EVENT_LOG_ACK_WAIT_SECONDS``) and acknowledges it without applying anything.
 - The store's own unique key on (namespace, event id) stays the last guard: a re-published

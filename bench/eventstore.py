@@ -139,7 +139,7 @@ def load(n_ch: int, n_pg: int, chdb_url: str) -> dict[str, Any]:
             f" 'api_request', toDateTime64({START.timestamp()}, 6, 'UTC')"
             f" + toIntervalMicrosecond(cityHash64(number) % {span}), true,"
             ' concat(\'{"n": \', toString(number % 997), \', "region": "\','
-            " ['eu', 'us', 'ap'][number % 3 + 1], '\"}'), '', now64(6), false"
+            " ['eu', 'us', 'ap'][number % 3 + 1], '\"}'), '', now64(6), false, ''"
             f" FROM numbers({offset}, {size})"
         )
     ch_load = time.perf_counter() - t0

@@ -6,6 +6,8 @@ Exactly once, whatever fails (docs/scaling.md):
   already applied (``SinkBatch``), classifies and stores the rest with the direct path's own
   code (``events_ingest``'s ``_store``: attribution, duplicate vs conflict, EventConflict rows,
   rollup queue, late flags downstream) through ``event_store()``, and records the batch token.
+- A partition is applied in log order: earlier messages still un-acked (their sink died) are
+  read from the stream and applied before a newer batch (``PartitionSink.step``).
 - Acks go to JetStream only after that commit. A sink killed in between gets the batch again
   (after ``TALLY_EVENT_LOG_ACK_WAIT_SECONDS``) and acknowledges it without applying anything.
 - The store's own unique key on (namespace, event id) stays the last guard: a re-published
@@ -34,6 +36,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import api
+from nats.js.errors import NotFoundError
 
 from billingsite.errors import database_unavailable
 from metering import eventlog, metrics
@@ -167,17 +170,49 @@ class PartitionSink:
     def ack(self, msgs: list[Any]) -> None:
         self.client.run(self._ack(msgs))
 
+    async def _earlier(self, first_seq: int) -> list[tuple[int, bytes]]:
+        """This partition's messages before ``first_seq`` that the consumer has not seen
+        acknowledged: delivered to a sink that died (or is slow), due for redelivery after
+        ``ack_wait``. Read from the stream (it keeps every message for a week), from the
+        consumer's ack floor, next message by subject, one request each."""
+        sub = await self._subscription()
+        js = await self.client.js()
+        seq = int((await sub.consumer_info()).ack_floor.stream_seq) + 1
+        found: list[tuple[int, bytes]] = []
+        while seq < first_seq:
+            try:
+                msg = await js.get_msg(
+                    self.stream, seq=seq, subject=eventlog.subject(self.partition), next=True
+                )
+            except NotFoundError:
+                break
+            if msg.seq is None or msg.seq >= first_seq:
+                break
+            found.append((int(msg.seq), msg.data or b""))
+            seq = int(msg.seq) + 1
+        return found
+
+    def in_order(self, msgs: list[Any]) -> list[tuple[int, bytes]]:
+        """(stream sequence, payload) of ``msgs`` preceded by the partition's earlier
+        messages not yet acknowledged (see ``step``)."""
+        data = [(m.metadata.sequence.stream, m.data) for m in msgs]
+        if not data:
+            return data
+        return self.client.run(self._earlier(min(seq for seq, _ in data))) + data
+
     def step(self, wait: float = 1.0, *, before_ack: Any = None) -> Applied:
-        """Fetch up to ``batch`` messages, apply them, then acknowledge them (a failing batch:
-        one by one, parking what cannot be applied; see the module docstring)."""
+        """Fetch up to ``batch`` messages, apply them in log order, then acknowledge them.
+
+        Order is the log's, whatever the delivery order: JetStream delivers new messages
+        while earlier ones wait for redelivery (their sink died before acking), so the
+        earlier ones are read from the stream and applied first, in the same transaction
+        (their later redelivery is recognised and skipped). Without this, a sink crash let a
+        later send of an id be stored and the first one become the conflict. A failing batch
+        is applied one by one, parking what cannot be applied (see the module docstring)."""
         msgs = self.fetch(wait)
         done = msgs
         try:
-            applied = apply_messages(
-                self.stream,
-                self.partition,
-                [(m.metadata.sequence.stream, m.data) for m in msgs],
-            )
+            applied = apply_messages(self.stream, self.partition, self.in_order(msgs))
         except Exception as exc:
             if not msgs or database_unavailable(exc):
                 raise

@@ -7,15 +7,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
-from django.db import connection
 from django.db.models import QuerySet
 
 from accounts.models import ApiKey, Customer
 from billingsite.errors import AppError, NotFound
-from metering.meter_sql import VersionSpan, filter_sql, spans_for, value_sql
+from metering.meter_sql import VersionSpan, spans_for
 from metering.models import Aggregation, Meter, UsageEvent
+from metering.selectors.reads import usage_reads
 
 EVENT_PAGE_SIZE = 5000
 
@@ -83,21 +82,11 @@ def late_event_intervals(
     """Which of the half-open ``[start, end)`` intervals hold at least one event of
     ``customer`` flagged late (by ``metering.late``); returns their indexes.
 
-    One query over the customer's late events (the partial ``usageevent_late`` index), so the
-    cost follows the number of late events, not the number of intervals or events."""
+    Reads the configured usage store (``metering.selectors.reads``): with a columnar store
+    the late flags live there, set when the event is stored or adopted."""
     if not intervals:
         return set()
-    starts = [start for start, _end in intervals]
-    ends = [end for _start, end in intervals]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT k.i FROM unnest(%s::timestamptz[], %s::timestamptz[])"
-            " WITH ORDINALITY AS k(lo, hi, i) WHERE EXISTS (SELECT 1 FROM metering_usageevent e"
-            " WHERE e.customer_id = %s AND e.is_late AND e.timestamp >= k.lo"
-            " AND e.timestamp < k.hi)",
-            [starts, ends, customer.pk],
-        )
-        return {int(row[0]) - 1 for row in cursor.fetchall()}
+    return usage_reads().late_intervals(customer.pk, intervals)
 
 
 @dataclass(frozen=True)
@@ -122,49 +111,24 @@ class MeterEventValues:
                 yield span, lo, hi
 
     def __iter__(self) -> Iterator[Decimal]:
+        reads = usage_reads()
         for span, lo, hi in self._ranges():
-            where, where_params = filter_sql(span.version)
-            value, value_params = value_sql(span.version)
-            after: list[Any] = []
+            after: tuple[datetime, int] | None = None
             while True:
-                keyset = " AND (e.timestamp, e.id) > (%s, %s)" if after else ""
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        f"SELECT e.timestamp, e.id, {value} FROM metering_usageevent e"  # noqa: S608
-                        f" WHERE e.customer_id = %s AND e.timestamp >= %s AND e.timestamp < %s"
-                        f" AND {where}{keyset} ORDER BY e.timestamp, e.id LIMIT %s",
-                        [
-                            *value_params,
-                            self.customer_id,
-                            lo,
-                            hi,
-                            *where_params,
-                            *after,
-                            self.page_size,
-                        ],
-                    )
-                    rows = cursor.fetchall()
+                rows = reads.event_values(self.customer_id, span, lo, hi, after, self.page_size)
                 for _timestamp, _pk, amount in rows:
                     yield Decimal(amount)
                 if len(rows) < self.page_size:
                     break
-                after = [rows[-1][0], rows[-1][1]]
+                after = (rows[-1][0], rows[-1][1])
 
     def totals(self) -> tuple[int, Decimal]:
+        reads = usage_reads()
         count, total = 0, Decimal(0)
         for span, lo, hi in self._ranges():
-            where, where_params = filter_sql(span.version)
-            value, value_params = value_sql(span.version)
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"SELECT count(*), coalesce(sum({value}), 0) FROM metering_usageevent e"  # noqa: S608
-                    f" WHERE e.customer_id = %s AND e.timestamp >= %s AND e.timestamp < %s"
-                    f" AND {where}",
-                    [*value_params, self.customer_id, lo, hi, *where_params],
-                )
-                row = cursor.fetchone()
-            count += int(row[0])
-            total += Decimal(row[1])
+            n, amount = reads.event_totals(self.customer_id, span, lo, hi)
+            count += n
+            total += amount
         return count, total
 
 

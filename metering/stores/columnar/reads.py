@@ -43,6 +43,7 @@ _RAW: dict[str, str] = {
     Aggregation.MAX: "max(e.v)",
     Aggregation.LATEST: "argMax(e.v, (e.timestamp, e.row_id))",
 }
+_RANGE = "timestamp >= {lo:DateTime64(6, 'UTC')} AND timestamp < {hi:DateTime64(6, 'UTC')}"
 WINDOW = "arrayCount(b -> b <= toDateTime64({t}, 6, 'UTC'), {{bounds:Array(DateTime64(6, 'UTC'))}})"
 
 
@@ -226,3 +227,44 @@ class ColumnarReads:
             params,
         )
         return [(g, Decimal(v), at, pk) for g, v, at, pk in [*older, *inside]]
+
+    def late_intervals(
+        self, customer_id: int, intervals: Sequence[tuple[datetime, datetime]]
+    ) -> set[int]:
+        """Which intervals hold an event of the customer flagged late (``events.is_late``,
+        set when the event is stored or adopted): one pass over the customer's range."""
+        rows = self.store.query(
+            "SELECT arrayJoin(arrayFilter(i -> timestamp >= {lo:Array(DateTime64(6, 'UTC'))}[i]"
+            " AND timestamp < {hi:Array(DateTime64(6, 'UTC'))}[i],"
+            " range(1, length({lo:Array(DateTime64(6, 'UTC'))}) + 1))) AS i"
+            " FROM events WHERE customer_id = {c:UInt64} AND is_late GROUP BY i",
+            {"c": customer_id, "lo": [lo for lo, _ in intervals],
+             "hi": [hi for _, hi in intervals]},
+        )  # fmt: skip
+        return {int(i) - 1 for (i,) in rows}
+
+    def event_values(
+        self, customer_id: int, span: VersionSpan, lo: datetime, hi: datetime,
+        after: tuple[datetime, int] | None, limit: int,
+    ) -> list[Row]:  # fmt: skip
+        """Rows ``(timestamp, row id, value)`` in event order, as PostgreSQL's reads give them."""
+        keyset = " AND (e.timestamp, e.row_id) > ({at:DateTime64(6, 'UTC')}, {pk:UInt64})"
+        params: dict[str, Any] = {"c": customer_id, "lo": lo, "hi": hi, "n": limit}
+        if after is not None:
+            params |= {"at": after[0], "pk": after[1]}
+        return self.store.query(
+            "SELECT e.timestamp, e.row_id, e.v"
+            + _events(span, f"customer_id = {{c:UInt64}} AND {_RANGE}")
+            + (keyset if after is not None else "")
+            + " ORDER BY e.timestamp, e.row_id LIMIT {n:UInt64}",
+            params,
+        )
+
+    def event_totals(
+        self, customer_id: int, span: VersionSpan, lo: datetime, hi: datetime
+    ) -> tuple[int, Decimal]:
+        ((count, total),) = self.store.query(
+            "SELECT count(), sum(e.v)" + _events(span, f"customer_id = {{c:UInt64}} AND {_RANGE}"),
+            {"c": customer_id, "lo": lo, "hi": hi},
+        )
+        return int(count), Decimal(total or 0)

@@ -39,10 +39,16 @@ TABLES = [
         namespace String, event_id String, row_id UInt64, customer_id UInt64,
         customer_ref String, type LowCardinality(String), timestamp {TS},
         timestamp_given Bool, properties String, content_hash String, received_at {TS},
-        is_late Bool
+        is_late Bool, batch_token String DEFAULT ''
     ) ENGINE = MergeTree PARTITION BY toYYYYMM(timestamp)
     ORDER BY (customer_id, type, timestamp, row_id)
     SETTINGS non_replicated_deduplication_window = 100000""",
+    # stores created before the column: the batch that wrote an event (see store._reclaim)
+    "ALTER TABLE events ADD COLUMN IF NOT EXISTS batch_token String DEFAULT ''",
+    # the event status API looks one id up without its customer (the order key): a skip
+    # index instead of a scan (parts written before it need MATERIALIZE INDEX to use it)
+    "ALTER TABLE events ADD INDEX IF NOT EXISTS event_id_bloom event_id"
+    " TYPE bloom_filter GRANULARITY 4",
     """CREATE TABLE IF NOT EXISTS event_keys (
         namespace String, event_id String, row_id UInt64, content_hash String
     ) ENGINE = MergeTree ORDER BY (namespace, event_id)

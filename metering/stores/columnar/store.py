@@ -7,9 +7,11 @@ once (DESIGN invariant 1) without PostgreSQL's unique index.
 - The insert carries ``insert_deduplication_token`` = a digest of the caller's batch token (the
   log's sequence range) or, without one, of the new ids: a batch written, then re-delivered
   because the writer died before its ack, is dropped by the engine, and the key look-up alone
-  already reports its ids as stored. Same id + same content -> duplicate; other content ->
-  conflict (the caller records ``EventConflict`` in PostgreSQL, with no ``existing`` row: the
-  stored row lives here, its synthetic id is reported as 0).
+  already reports its ids as stored; each event keeps its batch token, so a batch re-delivered
+  after its PostgreSQL transaction rolled back reports its own ids new again (``_reclaim``).
+  Same id + same content -> duplicate; other content -> conflict (the caller records
+  ``EventConflict`` in PostgreSQL, with no ``existing`` row: the stored row lives here, its
+  synthetic id is reported as 0).
 - Row ids are synthetic, from a counter started at the largest stored id: arrival order, as
   PostgreSQL's sequence is, so "latest" ties resolve the same way.
 - Unattributed events (no customer yet) are stored in PostgreSQL exactly as on the default
@@ -37,7 +39,7 @@ from metering.stores.columnar.engine import ChdbEngine, Engine, Row, ServerEngin
 
 COLUMNS = (
     "namespace", "event_id", "row_id", "customer_id", "customer_ref", "type", "timestamp",
-    "timestamp_given", "properties", "content_hash", "received_at", "is_late",
+    "timestamp_given", "properties", "content_hash", "received_at", "is_late", "batch_token",
 )  # fmt: skip
 _KEYS = (
     "SELECT event_id, content_hash FROM event_keys"
@@ -88,6 +90,7 @@ class ColumnarStore:
         with self.lock:
             self.sync_views()
             existing = self._existing(namespace, [e.event_id for e in events])
+            reclaimed = self._reclaim(namespace, batch_token, events, customer_ids, existing)
             fresh = [e for e in events if e.event_id not in existing]
             counted = [e for e in fresh if e.customer_ref in customer_ids]
             held = [e for e in fresh if e.customer_ref not in customer_ids]
@@ -95,7 +98,40 @@ class ColumnarStore:
         pg_new, pg_existing = pg_insert(held, {}, received_at, namespace) if held else ({}, {})
         # Row id 0 for events kept in the engine: its counter is no PostgreSQL row, and a
         # conflict must not point at one (EventConflict.existing is a PostgreSQL foreign key).
-        return {**dict.fromkeys(inserted, 0), **pg_new}, {**existing, **pg_existing}
+        new = {**dict.fromkeys([*inserted, *reclaimed], 0), **pg_new}
+        return new, {**existing, **pg_existing}
+
+    def _reclaim(
+        self,
+        namespace: str,
+        batch_token: str,
+        events: Sequence[ValidEvent],
+        customer_ids: dict[str, int],
+        existing: dict[str, tuple[int, bytes]],
+    ) -> set[str]:
+        """Ids this same batch (``batch_token``) already wrote: a sink that died after the
+        engine write and before its PostgreSQL commit left them here, and the re-delivered
+        batch is their first application as far as PostgreSQL knows. They are reported new
+        again (``accepted``, as on the first try), not ``duplicate``; nothing is written
+        twice. Removed from ``existing``. Looked up by customer (the table's order key)."""
+        ids = [
+            e.event_id
+            for e in events
+            if e.customer_ref in customer_ids and existing.get(e.event_id, (1, b""))[0] == 0
+        ]
+        if not batch_token or not ids:
+            return set()
+        rows = self.engine.query(
+            "SELECT DISTINCT event_id FROM events WHERE customer_id IN {c:Array(UInt64)}"
+            " AND namespace = {ns:String} AND event_id IN {ids:Array(String)}"
+            " AND batch_token = {t:String}",
+            {"c": sorted({customer_ids[e.customer_ref] for e in events if e.event_id in ids}),
+             "ns": namespace, "ids": ids, "t": batch_token},
+        )  # fmt: skip
+        mine = {eid for (eid,) in rows}
+        for eid in mine:
+            existing.pop(eid)
+        return mine
 
     def _existing(self, namespace: str, ids: list[str]) -> dict[str, tuple[int, bytes]]:
         found = {
@@ -130,7 +166,8 @@ class ColumnarStore:
             inserted[e.event_id] = row_id
             rows.append(
                 (namespace, e.event_id, row_id, customer, e.customer_ref, e.type, e.timestamp,
-                 e.timestamp_given, e.properties_json, e.content_hash.hex(), received_at, late)
+                 e.timestamp_given, e.properties_json, e.content_hash.hex(), received_at, late,
+                 batch_token)
             )  # fmt: skip
         token = _token([namespace, batch_token] if batch_token else [namespace, *inserted])
         self.engine.insert("events", COLUMNS, rows, token=token)
@@ -151,20 +188,38 @@ class ColumnarStore:
                 [event_pks],
             )
             found = cursor.fetchall()
+        # Late as on the PostgreSQL path (there the rollup worker flags adopted events): an
+        # event attributed after its customer's period was finalized is billed as adjustment.
+        closed = closed_through({row[2] for row in found})
         with self.lock:
             self.sync_views()
             rows: list[Row] = []
             for ns, eid, customer, ref, type_, ts, given, props, digest, received in found:
                 if self.engine.query(_KEYS, {"ns": ns, "ids": [eid]}):
                     continue
+                late = customer in closed and ts < closed[customer]
                 rows.append(
                     (ns, eid, self._next_id + len(rows), customer, ref, type_, ts, given,
-                     props, bytes(digest).hex(), received, False)
+                     props, bytes(digest).hex(), received, late, "")
                 )  # fmt: skip
             token = _token(["adopt", *(str(pk) for pk in event_pks)])
             self.engine.insert("events", COLUMNS, rows, token=token)
             self._next_id += len(rows)
         return len(rows)
+
+    def stored_event(self, namespace: str, event_id: str) -> dict[str, Any] | None:
+        """What the engine keeps of one id (the event status API): customer, reference,
+        arrival and late flag; None when it is not here."""
+        rows = self.engine.query(
+            "SELECT customer_id, customer_ref, received_at, is_late FROM events"
+            " WHERE namespace = {ns:String} AND event_id = {id:String} LIMIT 1",
+            {"ns": namespace, "id": event_id},
+        )
+        if not rows:
+            return None
+        customer_id, ref, received_at, late = rows[0]
+        return {"customer_id": int(customer_id), "customer_ref": ref,
+                "received_at": received_at, "is_late": bool(late)}  # fmt: skip
 
     def sync_views(self) -> None:
         """Create the rollup view of each meter version that has none yet, and backfill it

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -92,20 +93,19 @@ def monthly_partitions() -> list[MonthPartition]:
     return found
 
 
-def _create_month(cursor: object, month: date) -> int:
+def _create_month(cur: Any, month: date) -> int:
     """Create ``month``'s partition, moving the rows DEFAULT holds for it (in the caller's
     transaction). Returns the number of rows moved."""
     name = partition_name(month)
     lower, upper = _bounds(month)
-    cur = cursor  # psycopg cursor through Django's wrapper
-    cur.execute(f'CREATE TABLE "{name}" (LIKE {PARENT} INCLUDING DEFAULTS)')  # type: ignore[attr-defined]
-    cur.execute(  # type: ignore[attr-defined]
+    cur.execute(f'CREATE TABLE "{name}" (LIKE {PARENT} INCLUDING DEFAULTS)')
+    cur.execute(
         f'WITH moved AS (DELETE FROM {DEFAULT} WHERE "timestamp" >= %s AND "timestamp" < %s'  # noqa: S608
         f' RETURNING *) INSERT INTO "{name}" SELECT * FROM moved',
         [lower, upper],
     )
-    moved = cur.rowcount  # type: ignore[attr-defined]
-    cur.execute(  # type: ignore[attr-defined]
+    moved = cur.rowcount
+    cur.execute(
         f'ALTER TABLE {PARENT} ATTACH PARTITION "{name}" FOR VALUES FROM (%s) TO (%s)',
         [lower, upper],
     )

@@ -131,6 +131,9 @@ def ensure_partitions(*, ahead: int | None = None, now: datetime | None = None) 
             # Inserts wait while the month is carved out of DEFAULT; a few ms when DEFAULT is
             # empty, which it is in normal operation (partitions are created months ahead).
             cursor.execute(f"LOCK TABLE {PARENT} IN SHARE ROW EXCLUSIVE MODE")
+            cursor.execute("SELECT to_regclass(%s)", [partition_name(month)])
+            if cursor.fetchone()[0] is not None:  # a concurrent run made it meanwhile
+                continue
             created[partition_name(month)] = _create_month(cursor, month)
     return created
 

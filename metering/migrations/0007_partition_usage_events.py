@@ -73,7 +73,10 @@ _PARTITIONED = _TABLE.format(
     partitioning_tail=', PRIMARY KEY (id, "timestamp")) PARTITION BY RANGE ("timestamp");'
 )
 _PLAIN = _TABLE.format(partitioning_tail=", CONSTRAINT metering_usageevent_pkey PRIMARY KEY (id));")
+# Deferred foreign-key checks of the copied rows would otherwise still be pending when the
+# script alters the tables ("cannot ALTER TABLE ... because it has pending trigger events").
 FORWARD = f"""
+SET CONSTRAINTS ALL IMMEDIATE;
 {_MOVE_ASIDE}
 {_PARTITIONED}
 {_INDEXES}
@@ -112,6 +115,7 @@ ANALYZE metering_usageevent;
 ANALYZE metering_usageeventkey;
 """
 REVERSE = f"""
+SET CONSTRAINTS ALL IMMEDIATE;
 ALTER TABLE metering_usageevent RENAME TO metering_usageevent_part;
 ALTER SEQUENCE metering_usageevent_id_seq RENAME TO metering_usageevent_part_id_seq;
 ALTER TABLE metering_usageevent_part

@@ -107,6 +107,9 @@ def build(total: int, now: datetime) -> dict[str, object]:
     big = customer_create(external_id="big", name="Big Customer", timezone=ZONE)
     small = customer_create(external_id="small", name="Small Customer", timezone=ZONE)
     start = period_start(now)
+    from metering.partitions import ensure_partitions
+
+    ensure_partitions(ahead=2, now=start - timedelta(days=31))  # the months the data spans
     generate_s = _generate(big.pk, total, start, now)
     backfill = time.monotonic()
     with connection.cursor() as cursor:

@@ -284,6 +284,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "invoicing-billing-run": {"task": "invoicing.billing.run", "schedule": 900.0},
     "metering-rollup": {"task": "metering.rollup_run", "schedule": 2.0},
     "metering-attribute": {"task": "metering.events_attribute_sweep", "schedule": 60.0},
+    # Usage-event partitions months ahead, DEFAULT emptied, expired dedup keys pruned.
+    "metering-partitions": {
+        "task": "metering.events_partitions_maintain",
+        "schedule": crontab(hour=2, minute=40),
+    },
     # Safety net for the outbox: each commit kicks the dispatcher; this catches lost kicks,
     # backoff retries coming due and leases of workers that died mid-send.
     "outbox-dispatch": {"task": "billingsite.outbox_dispatch", "schedule": 5.0},

@@ -36,6 +36,12 @@ METERING_MAX_DECOMPRESSED_BYTES = int(
 METERING_MAX_FUTURE_SECONDS = int(os.environ.get("METERING_MAX_FUTURE_SECONDS", 300))
 METERING_MAX_EVENT_AGE_DAYS = int(os.environ.get("METERING_MAX_EVENT_AGE_DAYS", 35))
 METERING_MAX_PROPERTIES_BYTES = int(os.environ.get("METERING_MAX_PROPERTIES_BYTES", 16 * 1024))
+# Usage events are partitioned by month (docs/scaling.md): partitions are created this many
+# months ahead (beat task), check_invariants wants at least MIN_AHEAD, and the dedup keys are
+# kept METERING_MAX_EVENT_AGE_DAYS (the dedup window) + MARGIN days after their event's time.
+METERING_PARTITIONS_AHEAD = int(os.environ.get("METERING_PARTITIONS_AHEAD", 3))
+METERING_PARTITIONS_MIN_AHEAD = int(os.environ.get("METERING_PARTITIONS_MIN_AHEAD", 1))
+METERING_EVENT_KEY_MARGIN_DAYS = int(os.environ.get("METERING_EVENT_KEY_MARGIN_DAYS", 30))
 METERING_ROLLUP_BATCH_EVENTS = int(os.environ.get("METERING_ROLLUP_BATCH_EVENTS", 50_000))
 # check_invariants (and the alert rule on tally_rollup_lag_seconds) call the rollup queue
 # stalled when a batch has waited longer than this; rollups normally lag a few seconds.

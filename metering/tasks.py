@@ -22,3 +22,15 @@ def events_attribute_sweep() -> int:
     from metering.services import events_attribute
 
     return events_attribute()
+
+
+@shared_task(name="metering.events_partitions_maintain", time_limit=1800, soft_time_limit=1700)
+def events_partitions_maintain() -> dict[str, int]:
+    """Nightly: create the next months' partitions (and empty DEFAULT), prune expired keys."""
+    from metering.partitions import ensure_partitions, prune_keys
+
+    created = ensure_partitions()
+    pruned = prune_keys()
+    if created or pruned:
+        logger.info("events partitions: created %s, pruned %d dedup keys", created, pruned)
+    return {"created": len(created), "pruned_keys": pruned}

@@ -38,6 +38,19 @@ def pytest_configure(config: pytest.Config) -> None:
     socket.getaddrinfo = _hermetic_getaddrinfo
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    """Usage events are partitioned by month (metering migration 0007), which creates the
+    months around the real date; tests pin dates from 2025-12 to 2027-06, so those months get
+    partitions too (an event outside lands in DEFAULT, which check_invariants reports)."""
+    from datetime import UTC, datetime
+
+    from metering.partitions import ensure_partitions
+
+    with django_db_blocker.unblock():
+        ensure_partitions(ahead=18, now=datetime(2025, 12, 1, tzinfo=UTC))
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache() -> Iterator[None]:
     """Throttle counters and heartbeats live in Redis: start every test from empty."""

@@ -101,6 +101,9 @@ def build(total: int) -> dict[str, object]:
         for i in range(CUSTOMERS)
     )
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    from metering.partitions import ensure_partitions
+
+    ensure_partitions(ahead=2, now=end - timedelta(days=31))  # the months the data spans
     generate_s = _generate(total, end)
     started = time.monotonic()
     from django.db import connection

@@ -1,6 +1,8 @@
 """The database half of ingestion: one COPY into a per-connection staging table, then one
-``INSERT ... SELECT ... ORDER BY event_id ON CONFLICT DO NOTHING RETURNING`` that also queues
-the new attributed events for rollup, all in the caller's transaction.
+statement that inserts the ids into the dedup key table (``INSERT ... SELECT ... ORDER BY
+event_id ON CONFLICT DO NOTHING RETURNING``: the key's primary key decides new vs stored), the
+events whose key was new into the partitioned events table, and queues the new attributed events
+for rollup, all in the caller's transaction.
 
 COPY keeps per-event cost in C (psycopg's binary wheel) instead of quoting parameter arrays in
 Python; ordering the insert by id makes concurrent batches lock ids in one order (no deadlock).
@@ -22,15 +24,21 @@ _STAGE_DDL = (
     " ON COMMIT DELETE ROWS"
 )
 _INSERT = f"""
-WITH ins AS (
-    INSERT INTO metering_usageevent
-        (namespace, event_id, customer_id, customer_ref, type, timestamp, timestamp_given,
-         properties, content_hash, received_at, attributed_at, is_late)
-    SELECT %(ns)s, s.event_id, s.customer_id, s.customer_ref, s.type, s.ts, s.given,
-           s.props::jsonb, s.hash, %(at)s,
-           CASE WHEN s.customer_id IS NULL THEN NULL ELSE %(at)s::timestamptz END, false
+WITH keys AS (
+    INSERT INTO metering_usageeventkey (namespace, event_id, event_pk, timestamp, content_hash)
+    SELECT %(ns)s, s.event_id, nextval('metering_usageevent_id_seq'),
+           s.ts, s.hash
     FROM {_STAGE} s ORDER BY s.event_id
     ON CONFLICT (namespace, event_id) DO NOTHING
+    RETURNING event_id, event_pk
+), ins AS (
+    INSERT INTO metering_usageevent
+        (id, namespace, event_id, customer_id, customer_ref, type, timestamp, timestamp_given,
+         properties, content_hash, received_at, attributed_at, is_late)
+    SELECT k.event_pk, %(ns)s, s.event_id, s.customer_id, s.customer_ref, s.type, s.ts, s.given,
+           s.props::jsonb, s.hash, %(at)s,
+           CASE WHEN s.customer_id IS NULL THEN NULL ELSE %(at)s::timestamptz END, false
+    FROM keys k JOIN {_STAGE} s ON s.event_id = k.event_id
     RETURNING id, event_id, customer_id
 ), queued AS (
     INSERT INTO metering_rollupqueue (event_pks, created_at)
@@ -40,7 +48,7 @@ WITH ins AS (
 SELECT id, event_id FROM ins
 """  # noqa: S608  (table names are constants)
 _EXISTING = """
-SELECT event_id, id, content_hash FROM metering_usageevent
+SELECT event_id, event_pk, content_hash FROM metering_usageeventkey
 WHERE namespace = %s AND event_id = ANY(%s)
 """
 
@@ -78,7 +86,9 @@ def insert_events(
         inserted = {event_id: pk for pk, event_id in cursor.fetchall()}
         existing: dict[str, tuple[int, bytes]] = {}
         missing = [e.event_id for e in events if e.event_id not in inserted]
-        if missing:  # by id through the unique index (the staging table has no statistics)
+        if (
+            missing
+        ):  # by id through the key table's primary key (the staging table has no statistics)
             cursor.execute(_EXISTING, [namespace, missing])
             existing = {eid: (pk, bytes(digest)) for eid, pk, digest in cursor.fetchall()}
     return inserted, existing

@@ -6,13 +6,16 @@ from metering.models.events import (
     ReviewStatus,
     UnattributedEvent,
     UsageEvent,
+    UsageEventKey,
 )
 from metering.models.meters import Aggregation, Meter, MeterVersion
+from metering.models.partitions import ArchivedMonth
 from metering.models.rollups import HourlyRollup, QuarantinedRollup, RollupQueue, UniqueValue
 from metering.models.sink import SinkBatch, SinkDeadLetter, SinkHeartbeat
 
 __all__ = [
     "Aggregation",
+    "ArchivedMonth",
     "EventConflict",
     "HourlyRollup",
     "Meter",
@@ -27,4 +30,5 @@ __all__ = [
     "UnattributedEvent",
     "UniqueValue",
     "UsageEvent",
+    "UsageEventKey",
 ]

@@ -1,9 +1,12 @@
 """Stored usage events and the review queues around them (conflicts, rejects).
 
-Invariant 1 lives here: ``(namespace, event_id)`` is unique, so an event id is stored once,
-forever, whatever the concurrency. Everything that arrives is kept: accepted or unattributed
-events in ``UsageEvent``, same-id-different-content in ``EventConflict``, invalid events in
-``RejectedEvent``.
+Invariant 1 lives here: ``UsageEventKey`` has ``(namespace, event_id)`` as its primary key, so
+an event id is stored once whatever the concurrency. ``metering_usageevent`` is partitioned by
+month of ``timestamp`` (migration 0007, docs/scaling.md): PostgreSQL cannot enforce a unique
+constraint on it without the partition key, hence the separate key table, written in the same
+statement as the event and pruned after the dedup window (``metering.partitions``).
+Everything that arrives is kept: accepted or unattributed events in ``UsageEvent``,
+same-id-different-content in ``EventConflict``, invalid events in ``RejectedEvent``.
 """
 
 from __future__ import annotations
@@ -43,10 +46,10 @@ class UsageEvent(models.Model):
     late_marked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["namespace", "event_id"], name="usageevent_unique_id"),
-        ]
         indexes = [
+            # Not unique: ``UsageEventKey`` is (a partitioned table cannot hold it without
+            # ``timestamp``). Lookups by id (status endpoint, admin search) use it.
+            models.Index(fields=["namespace", "event_id"], name="usageevent_id_lookup"),
             models.Index(fields=["customer", "type", "timestamp"], name="usageevent_cust_type_ts"),
             models.Index(
                 fields=["customer_ref"],
@@ -65,6 +68,27 @@ class UsageEvent(models.Model):
         return f"{prefix}{self.event_id}"
 
 
+class UsageEventKey(models.Model):
+    """The dedup key of a stored event: ``(namespace, event_id)`` -> where the event lives.
+
+    The primary key (named ``usageevent_unique_id``, the constraint's old name) decides
+    "stored once"; ``timestamp`` names the event's partition and ``content_hash`` classifies a
+    re-send as duplicate or conflict without touching the events. Rows whose event time is
+    older than the dedup window plus margin are pruned (``events_partitions --prune-keys``):
+    no copy of such an event can be accepted any more (``timestamp_too_old``)."""
+
+    pk = models.CompositePrimaryKey("namespace", "event_id")
+    namespace = models.CharField(max_length=64, blank=True, default="")
+    event_id = models.CharField(max_length=256)
+    event_pk = models.BigIntegerField()
+    timestamp = models.DateTimeField()
+    content_hash = models.BinaryField(max_length=16)
+
+    def __str__(self) -> str:
+        prefix = f"{self.namespace}:" if self.namespace else ""
+        return f"{prefix}{self.event_id}"
+
+
 class ReviewStatus(models.TextChoices):
     OPEN = "open", "Open"
     REPLAYED = "replayed", "Replayed"
@@ -76,8 +100,14 @@ class EventConflict(models.Model):
 
     namespace = models.CharField(max_length=64, blank=True, default="")
     event_id = models.CharField(max_length=256, db_index=True)
+    # No database constraint: a foreign key cannot reference a partitioned table by ``id``
+    # alone, and the stored event may be archived (detached month) while the conflict stays.
     existing = models.ForeignKey(
-        UsageEvent, null=True, on_delete=models.SET_NULL, related_name="conflicts"
+        UsageEvent,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="conflicts",
+        db_constraint=False,
     )
     payload = models.JSONField()
     received_at = models.DateTimeField()

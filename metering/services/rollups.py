@@ -72,6 +72,8 @@ _AGGREGATE: dict[str, str] = {
 
 
 # Same column names as metering_usageevent, so meter_sql fragments (alias e) apply to both.
+# The events are read with ``id = ANY(array)``, one index scan per monthly partition, rather
+# than a join on the ids (one probe of every partition per id): see docs/benchmarks.md.
 # DELETE rather than TRUNCATE: an outer transaction (tests, seed) may run several rollups.
 CLAIM_DDL = (
     "CREATE TEMP TABLE IF NOT EXISTS metering_claim (id bigint PRIMARY KEY,"
@@ -85,7 +87,8 @@ _CLAIM_SQL = (
     "  RETURNING event_pks, created_at),"
     " ids AS (SELECT DISTINCT unnest(event_pks) AS pk FROM d),"
     " ins AS (INSERT INTO metering_claim SELECT e.id, e.customer_id, e.type, e.timestamp,"
-    "  e.properties FROM ids JOIN metering_usageevent e ON e.id = ids.pk RETURNING 1)"
+    "  e.properties FROM metering_usageevent e WHERE e.id = ANY(ARRAY(SELECT pk FROM ids))"
+    "  RETURNING 1)"
     " SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM ins),"
     " (SELECT min(created_at) FROM d)"
 )

@@ -82,7 +82,7 @@ def test_metering_checks_find_a_rollup_that_drifted(capsys):
 def test_dropping_the_event_id_constraint_is_reported(capsys):
     assert "BROKEN" not in run(capsys, "--only", "event_ids_unique")
     with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE metering_usageevent DROP CONSTRAINT usageevent_unique_id")
+        cursor.execute("ALTER TABLE metering_usageeventkey DROP CONSTRAINT usageevent_unique_id")
     with pytest.raises(CommandError):
         run(capsys, "--only", "event_ids_unique")
 

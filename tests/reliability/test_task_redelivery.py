@@ -29,6 +29,10 @@ MAY_OUTLIVE_THE_VISIBILITY_TIMEOUT = {
     "reporting.exports_nightly": (
         "each (dataset, folder, format) cursor is taken FOR UPDATE SKIP LOCKED for the run"
     ),
+    "metering.events_partitions_maintain": (
+        "creates a month under a lock on the events table, re-checked after taking it;"
+        " a second key prune deletes nothing more"
+    ),
     "disputes.duplicates_refund": (
         "refund_request locks the payment and refuses more than is left to refund"
     ),

@@ -46,7 +46,7 @@ _KEYS = (
     " WHERE namespace = {ns:String} AND event_id IN {ids:Array(String)}"
 )
 _PG_KEYS = (
-    "SELECT event_id, id, content_hash FROM metering_usageevent"
+    "SELECT event_id, event_pk, content_hash FROM metering_usageeventkey"
     " WHERE namespace = %s AND event_id = ANY(%s)"
 )
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metering', '0006_event_log_sink'),
+        ('metering', '0007_meter_unit'),
     ]
 
     operations = [

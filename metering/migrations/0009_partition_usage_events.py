@@ -141,7 +141,7 @@ UPDATE metering_eventconflict c SET existing_id = NULL
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("metering", "0006_event_log_sink"),
+        ("metering", "0008_sink_dead_letters"),
     ]
 
     operations = [

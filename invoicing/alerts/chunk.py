@@ -34,6 +34,7 @@ from invoicing.alerts.evaluation import (
     spend_quiet,
 )
 from invoicing.alerts.models import Alert, AlertTrigger, AlertType
+from invoicing.alerts.spend import memo_reads
 from invoicing.alerts.values import HUNDRED, ZERO, CustomerSnapshot
 from invoicing.models import CommitKind, Invoice
 from invoicing.selectors.credits import customers_with_grants, live_grant_balances
@@ -84,8 +85,12 @@ class Chunk:
                     )
             if pk in spenders:
                 assert snap.contract is not None
-                period = contract_period(snap.contract, snap.at)
-                requests += usage_requests(snap.contract, [period])
+                remembered = memo_reads(snap) if snap.spend_memo else None
+                if remembered is not None:  # the pre-filter reads these; a computation
+                    requests += remembered  # that still happens reads the rest itself
+                else:
+                    period = contract_period(snap.contract, snap.at)
+                    requests += usage_requests(snap.contract, [period])
         return requests
 
     def _spenders(self) -> set[int]:

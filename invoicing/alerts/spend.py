@@ -160,6 +160,13 @@ def remember(snap: CustomerSnapshot, computation: InvoiceComputation) -> None:
         _memos.popitem(last=False)
 
 
+def memo_reads(snap: CustomerSnapshot) -> list[UsageRequest] | None:
+    """The readings ``spend_ceiling`` will take for ``snap`` (to read them ahead), or None
+    when there is no memo."""
+    memo = _memos.get((snap.customer.pk, snap.period_start))
+    return None if memo is None else [request for request, _q, _s in memo.reads]
+
+
 def spend_ceiling(snap: CustomerSnapshot) -> Decimal | None:
     """An upper bound of ``snap``'s spend now from its memo and the current readings, or None
     (no memo, or one that no longer applies)."""

@@ -146,7 +146,7 @@ def test_customers_with_nothing_to_fire_cost_no_query_of_their_own():
     with time_machine.travel(at(2026, 1, 15, 12), tick=False):
         ids = []
         for i in range(6):
-            customer, contract = customer_on_plan(f"q{i}", plan=f"qp{i}")
+            customer, _contract = customer_on_plan(f"q{i}", plan=f"qp{i}")
             alert_create(
                 name="calls", type="usage_threshold", customer=customer, meter=meter(),
                 thresholds=[{"value": "100", "recurring": True}],

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Q
 
 from accounts.models import Customer
@@ -40,6 +41,7 @@ from invoicing.models import CommitKind, Invoice
 from invoicing.selectors.credits import customers_with_grants, live_grant_balances
 from invoicing.selectors.invoices import ISSUED, contract_period, current_contracts, usage_requests
 from invoicing.usage import RememberedUsage, UsageRequest
+from metering.selectors.events import customers_with_late_events
 
 Fired = dict[int, dict[int, set[int]]]  # alert id -> threshold index -> steps fired
 LEDGER_TYPES = (AlertType.CREDIT_BALANCE_BELOW, AlertType.COMMIT_BURN)
@@ -102,8 +104,10 @@ class Chunk:
         }
 
     def read_spend_inputs(self) -> None:
-        """Which spend customers have credit grants or issued invoices (two queries): the
-        others' computations skip reading them, and may use the spend pre-filter."""
+        """Which spend customers have credit grants, or issued invoices that late usage may
+        adjust (issued invoices and late-flagged events: ``billed_usage`` re-rates nothing
+        else unless ``INVOICING_LATE_USAGE_LOOKBACK_PERIODS`` is set); at most three queries.
+        The others' computations skip those reads, and may use the spend pre-filter."""
         spenders = self._spenders()
         if not spenders:
             return
@@ -111,6 +115,9 @@ class Chunk:
         contract_ids = {self.snapshots[pk].contract.pk: pk for pk in spenders}  # type: ignore[union-attr]
         issued = Invoice.objects.filter(contract_id__in=list(contract_ids), status__in=ISSUED)
         billed = {contract_ids[c] for c in issued.values_list("contract_id", flat=True).distinct()}
+        if billed and not getattr(settings, "INVOICING_LATE_USAGE_LOOKBACK_PERIODS", 0):
+            # issued invoices are adjusted only for periods holding late-flagged events
+            billed &= customers_with_late_events(sorted(billed))
         for pk in spenders:
             snap = self.snapshots[pk]
             snap.with_credits, snap.with_billed = pk in granted, pk in billed

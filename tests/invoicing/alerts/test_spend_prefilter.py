@@ -160,3 +160,32 @@ def expected(specs, total):  # type: ignore[no-untyped-def]
         elif total >= value:
             found.add((index, 1))
     return found
+
+
+@pytest.mark.django_db
+def test_late_usage_of_an_issued_period_turns_the_prefilter_off_and_still_fires():
+    """February's upcoming invoice grows by January's late usage (an adjustment line) while
+    February's own usage does not move: the pre-filter must not judge that spend."""
+    from invoicing.alerts.chunk import Chunk
+    from invoicing.services.billing import billing_run
+    from tests.invoicing.alerts.world import customer_on_plan
+
+    customer, _contract = customer_on_plan("late-acme", plan="late-plan")
+    send("late-acme", 3, at(2026, 1, 10))
+    billing_run(now=at(2026, 2, 3))  # January finalized
+    with time_machine.travel(at(2026, 2, 10, 12), tick=False):
+        alert = alert_create(
+            name="budget", type="spend_threshold", customer=customer,
+            thresholds=[{"value": "6"}],
+        )  # fmt: skip
+        send("late-acme", 5, at(2026, 2, 10, 11))
+        alerts_evaluate_pending()
+        assert not AlertTrigger.objects.exists()  # 5 calls in February: 5.00
+        snap = Chunk.load([customer.pk], at(2026, 2, 10, 12)).snapshots[customer.pk]
+        assert snap.spend_memo and snap.with_billed is False  # issued, but nothing late
+        send("late-acme", 1, at(2026, 1, 20), received=at(2026, 2, 10, 12))  # late January
+        snap = Chunk.load([customer.pk], at(2026, 2, 10, 12)).snapshots[customer.pk]
+        assert not snap.spend_memo and snap.with_billed
+        alerts_evaluate_pending()
+        trigger = AlertTrigger.objects.get(alert=alert)
+        assert trigger.value == Decimal(6)  # 5 + the 1.00 adjustment for January

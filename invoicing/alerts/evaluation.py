@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -27,9 +27,6 @@ from billingsite.outbox.services import outbox_enqueue
 from invoicing.alerts.models import Alert, AlertOwner, AlertTrigger, AlertType
 from invoicing.alerts.spend import next_threshold, spend_ceiling
 from invoicing.alerts.values import CustomerSnapshot
-
-if TYPE_CHECKING:
-    from invoicing.alerts.chunk import Chunk
 
 # A recurring threshold far below the value (a threshold of 1 on a meter at 10^9) would fire a
 # trigger per multiple; only the latest MAX_STEPS multiples not yet fired are recorded.
@@ -63,12 +60,13 @@ def alerts_for(customer: Customer, snap: CustomerSnapshot) -> list[Alert]:
 
 
 def alerts_evaluate_customer(
-    customer_id: int, *, now: datetime | None = None, chunk: Chunk | None = None
+    customer_id: int, *, now: datetime | None = None, chunk: Any = None
 ) -> Evaluation:
     """Fire and resolve ``customer_id``'s alerts as of ``now``, in one transaction.
 
-    ``chunk`` holds what a batch of evaluations read ahead (``invoicing.alerts.chunk``); the
-    customer is evaluated as of the chunk's instant then."""
+    ``chunk`` (an ``invoicing.alerts.chunk.Chunk``; not imported: it imports this module)
+    holds what a batch of evaluations read ahead; the customer is evaluated as of the chunk's
+    instant then."""
     with transaction.atomic():
         if chunk is not None and customer_id in chunk.snapshots:
             now, snap = chunk.at, chunk.snapshots[customer_id]

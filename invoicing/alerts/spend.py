@@ -51,10 +51,11 @@ from invoicing.pricing.definitions import FlatPrice, GraduatedPrice, PackagePric
 from invoicing.usage import UsageRequest
 
 if TYPE_CHECKING:
-    from invoicing.alerts.values import CustomerSnapshot
     from invoicing.models import Contract
     from invoicing.selectors.computation import InvoiceComputation
 
+# ``snap`` arguments are ``invoicing.alerts.values.CustomerSnapshot`` (not imported: it imports
+# this module).
 MEMO_MAX = 200_000
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -122,7 +123,7 @@ def _row(obj: models.Model) -> tuple[Any, ...]:
     return (type(obj).__name__, *values)
 
 
-def remember(snap: CustomerSnapshot, computation: InvoiceComputation) -> None:
+def remember(snap: Any, computation: InvoiceComputation) -> None:
     """Keep what ``spend_ceiling`` needs after computing ``snap``'s spend, or forget an older
     memo when this invoice is outside what the bound covers."""
     assert snap.contract is not None
@@ -160,14 +161,14 @@ def remember(snap: CustomerSnapshot, computation: InvoiceComputation) -> None:
         _memos.popitem(last=False)
 
 
-def memo_reads(snap: CustomerSnapshot) -> list[UsageRequest] | None:
+def memo_reads(snap: Any) -> list[UsageRequest] | None:
     """The readings ``spend_ceiling`` will take for ``snap`` (to read them ahead), or None
     when there is no memo."""
     memo = _memos.get((snap.customer.pk, snap.period_start))
     return None if memo is None else [request for request, _q, _s in memo.reads]
 
 
-def spend_ceiling(snap: CustomerSnapshot) -> Decimal | None:
+def spend_ceiling(snap: Any) -> Decimal | None:
     """An upper bound of ``snap``'s spend now from its memo and the current readings, or None
     (no memo, or one that no longer applies)."""
     if snap.contract is None:
@@ -208,7 +209,7 @@ def next_threshold(thresholds: list[dict[str, Any]], done: dict[int, set[int]]) 
     return lowest
 
 
-def _reading(snap: CustomerSnapshot, request: UsageRequest) -> Decimal:
+def _reading(snap: Any, request: UsageRequest) -> Decimal:
     return snap.usage(
         customer=snap.customer,
         meter_key=request.meter_key,

@@ -2,15 +2,18 @@
 
     bin/tally exec -- python bench/alerts.py                       # 10,000 customers, 60 s
     bin/tally exec -- python bench/alerts.py --customers 2000 --rate 5000 --duration 20
+    bin/tally exec -- python bench/alerts.py --usage-at 8 --every 5 --spend-calls 10
 
 Builds a throw-away database (``<dev db>_bench_alerts``): one count meter, a plan (platform fee
 99 + 0.01 per call), N customers on it, and three alerts per customer: usage >= 40 calls,
 usage every 25 calls (recurring), and spend >= 99.50 (the upcoming invoice, crossed at the
-50th call). Then, for ``--duration`` seconds, it ingests batches of ``--batch`` events at
-``--rate`` events/s (the ingest scenarios of docs/benchmarks.md: batches of 1,000 at 20,000/s),
-each batch one event for each of ``--batch`` consecutive customers, while separate processes
-play the workers: one rollup loop (``rollup_run``, which calls the alerts hook) and
-``--evaluators`` evaluation loops (``alerts_evaluate_pending``), as Celery would run them.
+50th call; ``--usage-at``, ``--every`` and ``--spend-calls`` move the three, so that a short
+run at the rate this machine reaches still crosses them). Then, for ``--duration`` seconds, it
+ingests batches of ``--batch`` events at ``--rate`` events/s (the ingest scenarios of
+docs/benchmarks.md: batches of 1,000 at 20,000/s), each batch one event for each of ``--batch``
+consecutive customers, while separate processes play the workers: one rollup loop
+(``rollup_run``, which calls the alerts hook) and ``--evaluators`` evaluation loops
+(``alerts_evaluate_pending``), as Celery would run them.
 
 Reports, as one JSON line: events acknowledged and the rate reached; triggers fired; the
 latency from the ingest acknowledgement of the event that crossed a threshold to its trigger
@@ -27,6 +30,7 @@ import os
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,14 +38,14 @@ sys.path.insert(0, str(ROOT))
 
 from bench.billing import _bench_database, setup_django  # noqa: E402
 
-USAGE_AT, EVERY, SPEND_AT = 40, 25, "99.50"
+LIMITS = {"usage_at": 40, "every": 25, "spend_calls": 50}
 
 
 def _bench_url() -> str:
     return _bench_database(os.environ["DATABASE_URL"], "_bench_alerts")
 
 
-def build(customers: int) -> None:
+def build(customers: int, usage_at: int, every: int, spend_calls: int) -> None:
     from django.core.management import call_command
 
     from accounts.models import Customer
@@ -52,6 +56,7 @@ def build(customers: int) -> None:
     from metering.services import meter_create
 
     call_command("migrate", verbosity=0)
+    spend_at = f"{Decimal(99) + Decimal('0.01') * (spend_calls - 1) + Decimal('0.005'):f}"
     meter_create(key="calls", name="Calls", event_type="call", aggregation="count")
     meter = Meter.objects.get(key="calls")
     plan = plan_create(key="bench", name="Bench")
@@ -85,12 +90,12 @@ def build(customers: int) -> None:
     alerts = []
     for c in rows:
         alerts += [
-            Alert(name="40 calls", type="usage_threshold", customer=c, meter=meter,
-                  thresholds=[{"value": str(USAGE_AT), "recurring": False}]),
-            Alert(name="every 25", type="usage_threshold", customer=c, meter=meter,
-                  thresholds=[{"value": str(EVERY), "recurring": True}]),
+            Alert(name="usage", type="usage_threshold", customer=c, meter=meter,
+                  thresholds=[{"value": str(usage_at), "recurring": False}]),
+            Alert(name="every", type="usage_threshold", customer=c, meter=meter,
+                  thresholds=[{"value": str(every), "recurring": True}]),
             Alert(name="budget", type="spend_threshold", customer=c,
-                  thresholds=[{"value": SPEND_AT, "recurring": False}]),
+                  thresholds=[{"value": spend_at, "recurring": False}]),
         ]  # fmt: skip
     Alert.objects.bulk_create(alerts, batch_size=5000)
     from django.db import connection
@@ -128,12 +133,13 @@ def _loop(args: tuple[str, str, float]) -> dict[str, float]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         backend = cursor.fetchone()[0]
-    cpu0, db0, done, idle_since = _cpu(os.getpid()), _cpu(backend), 0, None
+    cpu0, db0, done, idle_since, quiet = _cpu(os.getpid()), _cpu(backend), 0, None, 0
     while True:
         if kind == "rollup":
             work = rollup_run().events
         else:
-            work = alerts_evaluate_pending(max_rounds=1).customers
+            stats = alerts_evaluate_pending(max_rounds=1)
+            work, quiet = stats.customers, quiet + getattr(stats, "quiet", 0)
         done += work
         if work:
             idle_since = None
@@ -144,7 +150,7 @@ def _loop(args: tuple[str, str, float]) -> dict[str, float]:
                 break
         time.sleep(0.05)
     return {"kind": kind, "done": done, "cpu_s": _cpu(os.getpid()) - cpu0,
-            "db_cpu_s": _cpu(backend) - db0}  # fmt: skip
+            "db_cpu_s": _cpu(backend) - db0, "quiet": quiet}  # fmt: skip
 
 
 def feed(customers: int, rate: int, batch: int, duration: float) -> list[tuple[float, int]]:
@@ -183,7 +189,7 @@ def crossing_acks(acks: list[tuple[float, int]], customers: int, batch: int) -> 
     return reached
 
 
-def measure(acks: list, customers: int, batch: int, events: int) -> dict:
+def measure(acks: list, customers: int, batch: int, limits: dict[str, int]) -> dict:
     from invoicing.alerts.models import AlertTrigger
 
     reached = crossing_acks(acks, customers, batch)
@@ -193,7 +199,11 @@ def measure(acks: list, customers: int, batch: int, events: int) -> dict:
     )
     for external_id, name, step, triggered_at in rows:
         c = int(external_id[1:])
-        calls = {"40 calls": USAGE_AT, "every 25": EVERY * step, "budget": 50}[name]
+        calls = {
+            "usage": limits["usage_at"],
+            "every": limits["every"] * step,
+            "budget": limits["spend_calls"],
+        }[name]
         ack = reached.get((c, calls))
         if ack is not None:
             latencies.append(triggered_at.timestamp() - ack)
@@ -217,13 +227,16 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--duration", type=float, default=60)
     parser.add_argument("--evaluators", type=int, default=1)
+    for name, default in LIMITS.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=default)
     opts = parser.parse_args()
+    limits = {name: getattr(opts, name) for name in LIMITS}
     url = _bench_url()
     setup_django(url)
     _quiet_kicks()
     load_before = os.getloadavg()
     t0 = time.time()
-    build(opts.customers)
+    build(opts.customers, **limits)
     built_s = time.time() - t0
     from django.db import connections
 
@@ -245,11 +258,14 @@ def main() -> None:
         "build_s": round(built_s, 1),
         "events": events,
         "events_per_s": round(events / opts.duration),
-        **measure(acks, opts.customers, opts.batch, events),
+        **limits,
+        **measure(acks, opts.customers, opts.batch, limits),
         "customers_evaluated": evaluated,
+        "customers_quiet": sum(r["quiet"] for r in evaluators),
         "eval_cpu_s": round(eval_cpu, 2),
         "eval_cpu_ms_per_event": round(1000 * eval_cpu / max(1, events), 4),
         "eval_cpu_ms_per_customer_evaluation": round(1000 * eval_cpu / max(1, evaluated), 3),
+        "eval_cpu_s_per_10000_customers": round(10_000 * eval_cpu / max(1, evaluated), 1),
         "rollup_cpu_s": round(rollup["cpu_s"] + rollup["db_cpu_s"], 2),
         "cores": os.cpu_count(),
         "load_before": [round(x, 2) for x in load_before],

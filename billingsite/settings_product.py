@@ -96,6 +96,8 @@ ALERTS_SELF_SERVE = env_bool("ALERTS_SELF_SERVE", True)
 # Customers evaluated per claimed batch, and how long a claimed batch is leased to a worker.
 ALERTS_EVALUATION_BATCH = int(os.environ.get("ALERTS_EVALUATION_BATCH", 200))
 ALERTS_EVALUATION_LEASE_SECONDS = int(os.environ.get("ALERTS_EVALUATION_LEASE_SECONDS", 120))
+# How long an evaluator trusts a spend it computed as the base of its headroom bound.
+ALERTS_SPEND_MEMO_SECONDS = int(os.environ.get("ALERTS_SPEND_MEMO_SECONDS", 300))
 # At most this many self-serve alerts per customer.
 ALERTS_SELF_SERVE_MAX = int(os.environ.get("ALERTS_SELF_SERVE_MAX", 20))
 

@@ -3,11 +3,18 @@
 ``alerts_evaluate_pending`` claims customers in batches; for each batch this reads, with a few
 queries for all of them: the customers, their contracts in effect (prefetched as the billing run
 reads them), the enabled alerts that apply (their own and their plans'), the triggers already
-fired this period, and the usage every alert and every spend computation will ask for (one
-query per meter and period, as the billing run's warm-up does). Each customer is then evaluated
-in its own transaction as before; what was read ahead is only a speed-up: the trigger INSERT
-``ON CONFLICT DO NOTHING`` still decides what fires, so a value read a moment earlier can at most
-fire a moment later, never twice.
+fired this period, the customers with open triggers of an ended period, the usage every alert
+and every spend computation will ask for (one query per meter and period, as the billing run's
+warm-up does), the credit ledger sums of the balance and commit burn alerts (one query), and
+which spend customers have credit grants or issued invoices at all (the others' spend skips
+those reads, as the billing run's does).
+
+``needs_evaluation`` then decides from these reads alone whether a customer can have anything
+to fire or resolve; most touched customers have not (their usage moved but crossed nothing),
+and cost no transaction and no further query. The others are evaluated each in its own
+transaction as before. What was read ahead is only a speed-up: the trigger INSERT ``ON CONFLICT
+DO NOTHING`` still decides what fires, so a value read a moment earlier can at most fire a
+moment later (the customer is marked again by the usage that came after the read), never twice.
 """
 
 from __future__ import annotations
@@ -15,16 +22,29 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Q
 
 from accounts.models import Customer
+from invoicing.alerts.evaluation import (
+    all_fired,
+    missing_steps,
+    recovered_indexes,
+    spend_quiet,
+)
 from invoicing.alerts.models import Alert, AlertTrigger, AlertType
-from invoicing.alerts.values import CustomerSnapshot
-from invoicing.selectors.invoices import contract_period, current_contracts, usage_requests
+from invoicing.alerts.spend import memo_reads
+from invoicing.alerts.values import HUNDRED, ZERO, CustomerSnapshot
+from invoicing.models import CommitKind, Invoice
+from invoicing.selectors.credits import customers_with_grants, live_grant_balances
+from invoicing.selectors.invoices import ISSUED, contract_period, current_contracts, usage_requests
 from invoicing.usage import RememberedUsage, UsageRequest
+from metering.selectors.events import customers_with_late_events
 
 Fired = dict[int, dict[int, set[int]]]  # alert id -> threshold index -> steps fired
+LEDGER_TYPES = (AlertType.CREDIT_BALANCE_BELOW, AlertType.COMMIT_BURN)
 
 
 @dataclass
@@ -34,6 +54,7 @@ class Chunk:
     snapshots: dict[int, CustomerSnapshot]
     alerts: dict[int, list[Alert]]
     fired: dict[int, Fired] = field(default_factory=dict)
+    ended: set[int] = field(default_factory=set)  # customers with open triggers of ended periods
 
     @classmethod
     def load(cls, customer_ids: Collection[int], at: datetime) -> Chunk:
@@ -45,7 +66,9 @@ class Chunk:
             for pk, c in customers.items()
         }
         alerts = _alerts(snapshots)
-        chunk = cls(at, customers, snapshots, alerts, _fired(snapshots))
+        chunk = cls(at, customers, snapshots, alerts, _fired(snapshots), _ended(customers, at))
+        chunk.read_spend_inputs()
+        chunk.read_ledger()
         usage.warm(chunk.usage_requests())
         return chunk
 
@@ -53,6 +76,7 @@ class Chunk:
         """The reads the chunk's alerts will make: each usage alert's meter in the period, and
         every charge's usage for customers with a spend alert."""
         requests: list[UsageRequest] = []
+        spenders = self._spenders()
         for pk, alerts in self.alerts.items():
             snap = self.snapshots[pk]
             for alert in alerts:
@@ -61,11 +85,95 @@ class Chunk:
                     requests.append(
                         UsageRequest(pk, alert.meter.key, snap.period_start, snap.period_end, dims)
                     )
-            spends = any(a.type == AlertType.SPEND_THRESHOLD for a in alerts)
-            if spends and snap.contract is not None:
-                period = contract_period(snap.contract, snap.at)
-                requests += usage_requests(snap.contract, [period])
+            if pk in spenders:
+                assert snap.contract is not None
+                remembered = memo_reads(snap) if snap.spend_memo else None
+                if remembered is not None:  # the pre-filter reads these; a computation
+                    requests += remembered  # that still happens reads the rest itself
+                else:
+                    period = contract_period(snap.contract, snap.at)
+                    requests += usage_requests(snap.contract, [period])
         return requests
+
+    def _spenders(self) -> set[int]:
+        return {
+            pk
+            for pk, alerts in self.alerts.items()
+            if self.snapshots[pk].contract is not None
+            and any(a.type == AlertType.SPEND_THRESHOLD for a in alerts)
+        }
+
+    def read_spend_inputs(self) -> None:
+        """Which spend customers have credit grants, or issued invoices that late usage may
+        adjust (issued invoices and late-flagged events: ``billed_usage`` re-rates nothing
+        else unless ``INVOICING_LATE_USAGE_LOOKBACK_PERIODS`` is set); at most three queries.
+        The others' computations skip those reads, and may use the spend pre-filter."""
+        spenders = self._spenders()
+        if not spenders:
+            return
+        granted = customers_with_grants(spenders)
+        contract_ids = {self.snapshots[pk].contract.pk: pk for pk in spenders}  # type: ignore[union-attr]
+        issued = Invoice.objects.filter(contract_id__in=list(contract_ids), status__in=ISSUED)
+        billed = {contract_ids[c] for c in issued.values_list("contract_id", flat=True).distinct()}
+        if billed and not getattr(settings, "INVOICING_LATE_USAGE_LOOKBACK_PERIODS", 0):
+            # issued invoices are adjusted only for periods holding late-flagged events
+            billed &= customers_with_late_events(sorted(billed))
+        for pk in spenders:
+            snap = self.snapshots[pk]
+            snap.with_credits, snap.with_billed = pk in granted, pk in billed
+            snap.spend_memo = not (snap.with_credits or snap.with_billed)
+
+    def read_ledger(self) -> None:
+        """Credit balances per currency and commit burn of the customers with such alerts,
+        from one query over their live grants (the sums ``values.credit_value`` and
+        ``values.commit_burn_value`` read per customer)."""
+        wanted = [
+            pk for pk, alerts in self.alerts.items() if any(a.type in LEDGER_TYPES for a in alerts)
+        ]
+        if not wanted:
+            return
+        balances: dict[int, dict[str, Decimal]] = {pk: {} for pk in wanted}
+        commits: dict[int, tuple[Decimal, Decimal]] = {}
+        for pk, currency, kind, amount, balance in live_grant_balances(wanted, at=self.at):
+            balances[pk][currency] = balances[pk].get(currency, ZERO) + balance
+            if kind == CommitKind.PREPAID:
+                granted, used = commits.get(pk, (ZERO, ZERO))
+                commits[pk] = (granted + amount, used + amount - balance)
+        for pk in wanted:
+            for alert in self.alerts[pk]:
+                if alert.type == AlertType.CREDIT_BALANCE_BELOW:
+                    value = balances[pk].get(alert.currency.upper(), ZERO)
+                    self.snapshots[pk].know(alert, value)
+                elif alert.type == AlertType.COMMIT_BURN:
+                    self.snapshots[pk].know(alert, _burn(*commits.get(pk, (ZERO, ZERO))))
+
+    def needs_evaluation(self, pk: int) -> bool:
+        """Whether evaluating ``pk`` can fire or resolve anything, from the batch's reads: a
+        period ended with triggers open, a threshold step reached and not fired, or a balance
+        alert back above a threshold it fired at. False for most touched customers."""
+        if pk in self.ended or pk not in self.snapshots:
+            return True
+        snap, fired = self.snapshots[pk], self.fired.get(pk, {})
+        for alert in self.alerts[pk]:
+            done = fired.get(alert.pk, {})
+            if all_fired(alert, done) or spend_quiet(alert, snap, done):
+                continue
+            value = snap.value(alert)
+            if value is None:
+                continue
+            if any(steps for _i, _t, steps in missing_steps(alert, value, done)):
+                return True
+            if alert.type == AlertType.CREDIT_BALANCE_BELOW and any(
+                done.get(index) for index in recovered_indexes(alert, value)
+            ):
+                return True
+        return False
+
+
+def _burn(granted: Decimal, used: Decimal) -> Decimal | None:
+    if granted <= 0:
+        return None
+    return (used * HUNDRED / granted).quantize(Decimal("0.0001"))
 
 
 def _alerts(snapshots: dict[int, CustomerSnapshot]) -> dict[int, list[Alert]]:
@@ -96,3 +204,11 @@ def _fired(snapshots: dict[int, CustomerSnapshot]) -> dict[int, Fired]:
         if snapshots[customer_id].period_start == start:
             found[customer_id].setdefault(alert_id, {}).setdefault(index, set()).add(step)
     return found
+
+
+def _ended(customers: Collection[int], at: datetime) -> set[int]:
+    """The customers with a trigger still open whose period ended by ``at`` (one query)."""
+    rows = AlertTrigger.objects.filter(
+        customer_id__in=list(customers), resolved_at__isnull=True, period_end__lte=at
+    )
+    return set(rows.values_list("customer_id", flat=True).distinct())

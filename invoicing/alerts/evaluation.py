@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -25,10 +25,8 @@ from accounts.models import Customer
 from billingsite.events import emit
 from billingsite.outbox.services import outbox_enqueue
 from invoicing.alerts.models import Alert, AlertOwner, AlertTrigger, AlertType
+from invoicing.alerts.spend import next_threshold, spend_ceiling
 from invoicing.alerts.values import CustomerSnapshot
-
-if TYPE_CHECKING:
-    from invoicing.alerts.chunk import Chunk
 
 # A recurring threshold far below the value (a threshold of 1 on a meter at 10^9) would fire a
 # trigger per multiple; only the latest MAX_STEPS multiples not yet fired are recorded.
@@ -62,27 +60,30 @@ def alerts_for(customer: Customer, snap: CustomerSnapshot) -> list[Alert]:
 
 
 def alerts_evaluate_customer(
-    customer_id: int, *, now: datetime | None = None, chunk: Chunk | None = None
+    customer_id: int, *, now: datetime | None = None, chunk: Any = None
 ) -> Evaluation:
     """Fire and resolve ``customer_id``'s alerts as of ``now``, in one transaction.
 
-    ``chunk`` holds what a batch of evaluations read ahead (``invoicing.alerts.chunk``); the
-    customer is evaluated as of the chunk's instant then."""
+    ``chunk`` (an ``invoicing.alerts.chunk.Chunk``; not imported: it imports this module)
+    holds what a batch of evaluations read ahead; the customer is evaluated as of the chunk's
+    instant then."""
     with transaction.atomic():
         if chunk is not None and customer_id in chunk.snapshots:
             now, snap = chunk.at, chunk.snapshots[customer_id]
             alerts, existing = chunk.alerts[customer_id], chunk.fired[customer_id]
+            ended = customer_id in chunk.ended
         else:
             now = now or timezone.now()
             snap = CustomerSnapshot.load(Customer.objects.get(pk=customer_id), now)
             alerts = alerts_for(snap.customer, snap)
             existing = _existing(customer_id, snap.period_start) if alerts else {}
-        resolved = resolve_ended_periods(customer_id, now)
+            ended = True
+        resolved = resolve_ended_periods(customer_id, now) if ended else []
         fired: list[int] = []
         for alert in alerts:
             done = existing.get(alert.pk, {})
-            if all_fired(alert, done):
-                continue  # nothing left to fire this period: skip the (costly) reading
+            if all_fired(alert, done) or spend_quiet(alert, snap, done):
+                continue  # nothing can fire this period: skip the (costly) reading
             value = snap.value(alert)
             if value is None:
                 continue
@@ -104,6 +105,35 @@ def all_fired(alert: Alert, done: dict[int, set[int]]) -> bool:
     )
 
 
+def spend_quiet(alert: Alert, snap: CustomerSnapshot, done: dict[int, set[int]]) -> bool:
+    """A spend alert whose next threshold is above what the spend can be now (the
+    conservative bound of ``invoicing.alerts.spend``): no need to compute the invoice."""
+    if alert.type != AlertType.SPEND_THRESHOLD or not snap.spend_memo:
+        return False
+    ceiling = spend_ceiling(snap)
+    if ceiling is None:
+        return False
+    lowest = next_threshold(alert.thresholds, done)
+    return lowest is not None and ceiling < lowest
+
+
+def missing_steps(
+    alert: Alert, value: Decimal, done: dict[int, set[int]]
+) -> list[tuple[int, Decimal, list[int]]]:
+    """Per threshold: (index, threshold, the steps ``value`` reached that have not fired)."""
+    found = []
+    for index, spec in enumerate(alert.thresholds):
+        threshold = Decimal(str(spec["value"]))
+        steps = crossed_steps(alert.type, value, threshold, bool(spec.get("recurring")))
+        found.append((index, threshold, [s for s in steps if s not in done.get(index, set())]))
+    return found
+
+
+def recovered_indexes(alert: Alert, value: Decimal) -> list[int]:
+    """A balance alert's thresholds the balance is back at or above."""
+    return [i for i, spec in enumerate(alert.thresholds) if value >= Decimal(str(spec["value"]))]
+
+
 def _existing(customer_id: int, period_start: datetime) -> dict[int, dict[int, set[int]]]:
     """{alert id: {threshold index: steps already fired}} in this period."""
     found: dict[int, dict[int, set[int]]] = {}
@@ -117,10 +147,7 @@ def _fire(
     alert: Alert, snap: CustomerSnapshot, value: Decimal, done: dict[int, set[int]]
 ) -> list[int]:
     fired = []
-    for index, spec in enumerate(alert.thresholds):
-        threshold = Decimal(str(spec["value"]))
-        steps = crossed_steps(alert.type, value, threshold, bool(spec.get("recurring")))
-        missing = [s for s in steps if s not in done.get(index, set())]
+    for index, threshold, missing in missing_steps(alert, value, done):
         for trigger_id, step in _insert(alert, snap, index, threshold, value, missing):
             announce_triggered(alert, snap, trigger_id, index, step, threshold, value)
             fired.append(trigger_id)
@@ -230,9 +257,7 @@ def resolve_ended_periods(customer_id: int, now: datetime) -> list[int]:
 def _resolve_recovered(
     alert: Alert, snap: CustomerSnapshot, value: Decimal, now: datetime
 ) -> list[int]:
-    recovered = [
-        i for i, spec in enumerate(alert.thresholds) if value >= Decimal(str(spec["value"]))
-    ]
+    recovered = recovered_indexes(alert, value)
     if not recovered:
         return []
     condition = Q(

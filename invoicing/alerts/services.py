@@ -35,6 +35,7 @@ class RunStats:
     fired: int
     resolved: int
     failed: int
+    quiet: int = 0  # claimed customers the batch's reads showed had nothing to fire
 
 
 def alerts_evaluate_pending(*, max_rounds: int = 50, batch: int | None = None) -> RunStats:
@@ -43,7 +44,7 @@ def alerts_evaluate_pending(*, max_rounds: int = 50, batch: int | None = None) -
     A customer whose evaluation fails is logged and stays leased; it is tried again when the
     lease ends, and never blocks the others."""
     size = batch or int(getattr(settings, "ALERTS_EVALUATION_BATCH", 200))
-    customers = fired = resolved = failed = 0
+    customers = fired = resolved = failed = quiet = 0
     for _ in range(max_rounds):
         claimed = alerts_claim(size)
         if not claimed:
@@ -52,6 +53,10 @@ def alerts_evaluate_pending(*, max_rounds: int = 50, batch: int | None = None) -
         chunk = _chunk([customer_id for customer_id, _ in claimed])
         for customer_id, marked_at in claimed:
             try:
+                if chunk is not None and not chunk.needs_evaluation(customer_id):
+                    done.append((customer_id, marked_at))
+                    quiet += 1
+                    continue
                 result = alerts_evaluate_customer(customer_id, chunk=chunk)
             except Exception:
                 logger.exception("alert evaluation failed", extra={"customer_id": customer_id})
@@ -62,7 +67,7 @@ def alerts_evaluate_pending(*, max_rounds: int = 50, batch: int | None = None) -
             resolved += len(result.resolved)
         alerts_release(done)
         customers += len(claimed)
-    return RunStats(customers, fired, resolved, failed)
+    return RunStats(customers, fired, resolved, failed, quiet)
 
 
 def _chunk(customer_ids: list[int]) -> Chunk | None:

@@ -20,6 +20,7 @@ from django.db.models import Q
 from accounts.models import Customer
 from billingsite.errors import AppError
 from invoicing.alerts.models import Alert, AlertType
+from invoicing.alerts.spend import remember
 from invoicing.models import CommitKind, Contract
 from invoicing.selectors.credits import customer_credit_summary, grants_with_balance
 from invoicing.selectors.invoices import compute_for_period, contract_period, current_contract
@@ -39,6 +40,12 @@ class CustomerSnapshot:
     period_start: datetime
     period_end: datetime
     usage: UsageSource = field(default_factory=MeteringUsage)
+    # Set by a batch (``invoicing.alerts.chunk``) that knows the customer has no credit grant
+    # or no issued invoice: the spend computation skips those reads; ``spend_memo`` keeps
+    # what the spend pre-filter (``invoicing.alerts.spend``) needs.
+    with_credits: bool = True
+    with_billed: bool = True
+    spend_memo: bool = False
     _cache: dict[Any, Decimal | None] = field(default_factory=dict)
 
     @classmethod
@@ -62,10 +69,19 @@ class CustomerSnapshot:
         return cls(customer, at, None, start, end, source)
 
     def value(self, alert: Alert) -> Decimal | None:
-        key = (alert.type, alert.meter_id, repr(sorted(alert.group_filter.items())), alert.currency)
+        key = value_key(alert)
         if key not in self._cache:
             self._cache[key] = _MEASURES[AlertType(alert.type)](self, alert)
         return self._cache[key]
+
+    def know(self, alert: Alert, value: Decimal | None) -> None:
+        """Take ``alert``'s value as read by a batch (credit balances, commit burn)."""
+        self._cache[value_key(alert)] = value
+
+
+def value_key(alert: Alert) -> tuple[Any, ...]:
+    """Alerts measuring the same thing share one reading per snapshot."""
+    return (alert.type, alert.meter_id, repr(sorted(alert.group_filter.items())), alert.currency)
 
 
 def calendar_month(at: datetime) -> tuple[datetime, datetime]:
@@ -103,9 +119,17 @@ def spend_value(snap: CustomerSnapshot, alert: Alert) -> Decimal | None:
         return None
     try:
         period = contract_period(snap.contract, snap.at)
-        computation = compute_for_period(snap.contract, period, usage=snap.usage)
+        computation = compute_for_period(
+            snap.contract,
+            period,
+            usage=snap.usage,
+            with_credits=snap.with_credits,
+            with_billed=snap.with_billed,
+        )
     except AppError:  # no contract in effect, a price that cannot be computed yet
         return None
+    if snap.spend_memo:
+        remember(snap, computation)
     return Decimal(computation.total)
 
 

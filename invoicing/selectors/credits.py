@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
 
@@ -93,3 +94,30 @@ def customer_credit_summary(customer: Customer, *, at: datetime) -> dict[str, De
         balance: Decimal = grant.balance  # type: ignore[attr-defined]
         summary[grant.currency] = summary.get(grant.currency, ZERO) + balance
     return summary
+
+
+def live_grant_balances(
+    customer_ids: Collection[int], *, at: datetime
+) -> list[tuple[int, str, str | None, Decimal, Decimal]]:
+    """The grants in effect and not expired at ``at`` of many customers, with their ledger
+    balances, in one query: ``(customer id, currency, commit kind or None, amount granted,
+    balance)``. ``customer_credit_summary`` and the alerts' commit burn read the same rows for
+    one customer."""
+    rows = (
+        CreditGrant.objects.filter(customer_id__in=list(customer_ids))
+        .filter(Q(effective_at__lte=at) & (Q(expires_at__isnull=True) | Q(expires_at__gt=at)))
+        .annotate(balance=_BALANCE)
+        .order_by("customer_id", "pk")
+        .values_list("customer_id", "currency", "commit__kind", "amount", "balance")
+    )
+    return [
+        (pk, currency, kind, Decimal(amount), balance)
+        for pk, currency, kind, amount, balance in rows
+    ]
+
+
+def customers_with_grants(customer_ids: Collection[int]) -> set[int]:
+    """Which of ``customer_ids`` have any credit grant (whatever its state), in one query: the
+    others' invoices draw no credit, so their computation need not read grants."""
+    found = CreditGrant.objects.filter(customer_id__in=list(customer_ids))
+    return set(found.values_list("customer_id", flat=True).distinct())

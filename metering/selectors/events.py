@@ -89,6 +89,18 @@ def late_event_intervals(
     return usage_reads().late_intervals(customer.pk, intervals)
 
 
+def customers_with_late_events(customer_ids: Sequence[int]) -> set[int]:
+    """Which of ``customer_ids`` have any event flagged late (the partial ``usageevent_late``
+    index): the others have no late usage for an earlier invoice to adjust."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT customer_id FROM metering_usageevent"
+            " WHERE customer_id = ANY(%s) AND is_late",
+            [list(customer_ids)],
+        )
+        return {int(row[0]) for row in cursor.fetchall()}
+
+
 @dataclass(frozen=True)
 class MeterEventValues:
     """The value of each event ``meter`` selects for one customer in ``[start, end)`` (UTC,

@@ -80,3 +80,91 @@ def test_reading_a_batch_ahead_costs_the_same_queries_for_two_or_six_customers()
                 Chunk.load(batch, at(2026, 1, 15, 12))
             counts.append(len(queries))
         assert counts[0] == counts[1], counts
+
+
+def test_ledger_values_read_for_a_batch_equal_each_customers_own_reads():
+    from datetime import date
+    from decimal import Decimal
+
+    from invoicing.alerts.values import CustomerSnapshot
+    from invoicing.models import CreditEntry, CreditGrant
+    from invoicing.services.contracts import commit_create
+    from invoicing.services.credits import credit_grant_create
+
+    now = at(2026, 1, 15, 12)
+    with time_machine.travel(now, tick=False):
+        alerts, ids = [], []
+        for i in range(4):
+            customer, contract = customer_on_plan(f"l{i}", plan=f"lp{i}")
+            ids.append(customer.pk)
+            for n in range(i):  # 0 to 3 grants, one expired, in two currencies
+                credit_grant_create(
+                    customer=customer,
+                    kind="promotional",
+                    currency="EUR" if n == 2 else "USD",
+                    amount=Decimal(40 + 10 * n),
+                    effective_at=at(2026, 1, 1),
+                    expires_at=at(2026, 1, 10) if n == 1 else None,
+                )
+            if i % 2:
+                commit_create(
+                    contract=contract,
+                    kind="prepaid",
+                    amount=Decimal(200),
+                    effective_from=date(2026, 1, 1),
+                )
+                grant = CreditGrant.objects.get(customer=customer, commit__isnull=False)
+                CreditEntry.objects.create(
+                    grant=grant, kind="adjustment", currency="USD", amount=-30 * i
+                )
+            for currency in ("usd", "eur"):
+                alerts.append(
+                    alert_create(
+                        name="low", type="credit_balance_below", customer=customer,
+                        currency=currency, thresholds=[{"value": "45"}],
+                    )
+                )  # fmt: skip
+            alerts.append(
+                alert_create(
+                    name="burn", type="commit_burn", customer=customer,
+                    thresholds=[{"value": "10"}],
+                )
+            )  # fmt: skip
+        chunk = Chunk.load(ids, now)
+        seen = []
+        for alert in alerts:
+            own = CustomerSnapshot.load(alert.customer, now).value(alert)
+            batched = chunk.snapshots[alert.customer_id].value(alert)
+            assert batched == own, (alert.customer.external_id, alert.type, alert.currency)
+            seen.append(own)
+        # the comparison covers balances in both currencies and burns both known and unknown
+        assert None in seen and Decimal(0) in seen and Decimal(15) in seen, seen
+        assert {v for v in seen if v is not None} - {Decimal(0)}
+
+
+def test_customers_with_nothing_to_fire_cost_no_query_of_their_own():
+    with time_machine.travel(at(2026, 1, 15, 12), tick=False):
+        ids = []
+        for i in range(6):
+            customer, _contract = customer_on_plan(f"q{i}", plan=f"qp{i}")
+            alert_create(
+                name="calls", type="usage_threshold", customer=customer, meter=meter(),
+                thresholds=[{"value": "100", "recurring": True}],
+            )  # fmt: skip
+            alert_create(
+                name="budget", type="spend_threshold", customer=customer,
+                thresholds=[{"value": "100"}],
+            )  # fmt: skip
+            ids.append(customer.pk)
+        alerts_evaluate_pending()  # the first look computes each spend
+        counts = []
+        for batch in (ids[:2], ids):
+            for i, pk in enumerate(batch):
+                send(f"q{ids.index(pk)}", 1 + i, at(2026, 1, 15, 11))
+            alerts_mark_customers(batch)
+            with CaptureQueriesContext(connection) as queries:
+                stats = alerts_evaluate_pending()
+            assert (stats.customers, stats.quiet, stats.fired) == (len(batch), len(batch), 0)
+            counts.append(len(queries))
+        assert counts[0] == counts[1], counts
+        assert not AlertTrigger.objects.exists()

@@ -124,6 +124,7 @@ def credits_page(request: HttpRequest, viewer: Viewer) -> HttpResponse:
         if form.is_valid() and _buy(viewer, form):
             return HttpResponseRedirect(f"{viewer.base}credits/?bought=1")
         status = 400
+    purchases = [purchase_line(r) for r in purchase_rows(customer, limit=SHOWN)]
     context = {
         "viewer": viewer,
         "customer": customer,
@@ -134,11 +135,13 @@ def credits_page(request: HttpRequest, viewer: Viewer) -> HttpResponse:
             customer_credit_balance(customer.pk, customer.currency, at=timezone.now()),
             customer.currency,
         ),
-        "purchases": [purchase_line(r) for r in purchase_rows(customer, limit=SHOWN)],
+        "purchases": purchases,
         "rules": [rule_line(r) for r in rule_rows(customer)],
         "self_serve": allowed,
         "limits": [money_text(v, customer.currency) for v in _limits()],
-        "bought": request.GET.get("bought") == "1",
+        # after a purchase, while it is being charged (a reload once it is paid says nothing)
+        "bought": request.GET.get("bought") == "1"
+        and any(p["status"] == PurchaseStatus.PENDING for p in purchases),
         "form": form,
     }
     return render(request, "usage/credits.html", context, status=status)

@@ -197,3 +197,42 @@ def test_the_same_form_key_of_two_customers_buys_twice(world: World, acme_client
     assert sorted(CreditPurchase.objects.values_list("customer_id", flat=True)) == sorted(
         [world.acme.pk, world.globex.pk]
     )
+
+
+def _listed(response) -> list[int]:  # type: ignore[no-untyped-def]
+    assert response.status_code == 200, response.content[:300]
+    return sorted(obj.pk for obj in response.context["cl"].result_list)
+
+
+def test_admin_purchases_search_filters_read_only_for_support_and_on_the_ledger(
+    world: World, frozen_now: object
+) -> None:
+    paid, failed = purchases_for(world)
+    other = credit_top_up_request(customer=world.globex, amount="10", currency="USD")
+    support = staff("support")
+    url = "/admin/invoicing/creditpurchase/"
+    assert _listed(support.get(url)) == sorted([paid.pk, failed.pk, other.pk])
+    assert _listed(support.get(url, {"q": "pi_failed_456"})) == [failed.pk]
+    assert _listed(support.get(url, {"q": "acme"})) == sorted([paid.pk, failed.pk])
+    assert _listed(support.get(url, {"q": "Globex"})) == [other.pk]
+    assert _listed(support.get(url, {"status__exact": "failed"})) == [failed.pk]
+    assert _listed(support.get(url, {"currency": "USD"})) == sorted([paid.pk, failed.pk, other.pk])
+    day = {"created_at__gte": "2026-02-15 00:00+00:00", "created_at__lt": "2026-02-16 00:00+00:00"}
+    dated = support.get(url, day)
+    assert _listed(dated) == sorted([paid.pk, failed.pk, other.pk])
+    assert _listed(support.get(url, {"created_at__gte": "2026-02-16 00:00+00:00"})) == []
+    changelist = support.get(url).content.decode()
+    assert f'href="/admin/invoicing/creditgrant/{paid.grant_id}/change/"' in changelist
+    # read-only: the form shows no save button, a POST changes nothing, nothing can be added
+    page = support.get(f"{url}{failed.pk}/change/")
+    assert page.status_code == 200 and b'name="_save"' not in page.content
+    assert support.post(f"{url}{failed.pk}/change/", {"status": "succeeded"}).status_code == 403
+    assert support.get(f"{url}add/").status_code == 403
+    failed.refresh_from_db()
+    assert failed.status == "failed"
+    # the credit ledger names the purchase that bought a grant
+    link = f'href="/admin/invoicing/creditpurchase/{paid.pk}/change/"'
+    grant_page = support.get(f"/admin/invoicing/creditgrant/{paid.grant_id}/change/")
+    assert grant_page.status_code == 200 and link in grant_page.content.decode()
+    ledger = support.get("/admin/invoicing/creditentry/", {"q": "acme"})
+    assert ledger.status_code == 200 and link in ledger.content.decode()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import DecimalField, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from accounts.models import Customer
@@ -42,42 +42,51 @@ class RuleRow:
     last_failure: CreditPurchase | None  # the failed purchase that stopped it, if stopped
 
 
-def balance_at(customer_id: int, currency: str, moment: datetime, upto_entry: int) -> Decimal:
-    """Live credit at ``moment``, counting ledger entries up to ``upto_entry`` (inclusive)."""
-    live = Q(
-        grant__customer_id=customer_id,
-        grant__currency=currency,
-        grant__effective_at__lte=moment,
-        pk__lte=upto_entry,
-    ) & (Q(grant__expires_at__isnull=True) | Q(grant__expires_at__gt=moment))
-    total = CreditEntry.objects.filter(live).aggregate(s=Sum("amount"))["s"]
-    return total if total is not None else ZERO
-
-
-def _grant_entry(grant_id: int) -> CreditEntry | None:
-    return (
-        CreditEntry.objects.filter(grant_id=grant_id, kind=CreditEntryKind.GRANT)
-        .order_by("pk")
-        .first()
+def _balance_after() -> Subquery:
+    """Per purchase row (annotated with its grant's first entry ``entry_pk``/``entry_at``): the
+    customer's live credit in the purchase's currency then, as ``customer_credit_balance``."""
+    at = OuterRef("entry_at")
+    live = (
+        CreditEntry.objects.filter(
+            grant__customer_id=OuterRef("customer_id"),
+            grant__currency=OuterRef("currency"),
+            grant__effective_at__lte=at,
+            pk__lte=OuterRef("entry_pk"),
+        )
+        .filter(Q(grant__expires_at__isnull=True) | Q(grant__expires_at__gt=at))
+        .order_by()
+        .values("grant__customer_id")
+        .annotate(total=Sum("amount"))
+        .values("total")
     )
+    return Subquery(live[:1], output_field=DecimalField(max_digits=24, decimal_places=4))
 
 
 def purchase_rows(customer: Customer, limit: int = 25) -> list[PurchaseRow]:
-    """The customer's latest purchases, newest first, with the balance after each paid one."""
+    """The customer's latest purchases, newest first, with the balance after each paid one;
+    a fixed number of queries however many purchases are shown."""
+    first_entry = CreditEntry.objects.filter(
+        grant_id=OuterRef("grant_id"), kind=CreditEntryKind.GRANT
+    ).order_by("pk")
     purchases = (
         CreditPurchase.objects.filter(customer=customer)
         .select_related("grant", "rule")
+        .annotate(
+            entry_pk=Subquery(first_entry.values("pk")[:1]),
+            entry_at=Subquery(first_entry.values("created_at")[:1]),
+        )
+        .annotate(balance_after=_balance_after())
         .order_by("-created_at", "-pk")[:limit]
     )
-    rows = []
-    for purchase in purchases:
-        after = None
-        if purchase.status == PurchaseStatus.SUCCEEDED and purchase.grant_id is not None:
-            entry = _grant_entry(purchase.grant_id)
-            if entry is not None:
-                after = balance_at(customer.pk, purchase.currency, entry.created_at, entry.pk)
-        rows.append(PurchaseRow(purchase, after))
-    return rows
+    return [
+        PurchaseRow(
+            p,
+            p.balance_after  # type: ignore[attr-defined]
+            if p.status == PurchaseStatus.SUCCEEDED
+            else None,
+        )
+        for p in purchases
+    ]
 
 
 def _month_start(now: datetime) -> datetime:

@@ -9,8 +9,11 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 
+from accounts.customer360.search import customers_matching
 from accounts.portal.services import usage_link_create
 from billingsite.outbox.models import OutboxMessage
 from invoicing.models import CreditPurchase, PurchaseSource
@@ -75,6 +78,14 @@ def test_360_lists_paid_and_failed_purchases_with_grant_stripe_ids_and_the_stopp
     assert "stopped after a payment failure" in rule_text
     assert f"purchase #{failed.pk}: card_declined" in rule_text
     assert re.search(r"\b4\s+1\b", rule_text)  # cap 4, one purchase this month
+
+
+def test_support_search_finds_the_customer_by_a_purchases_payment_intent(
+    world: World, frozen_now: object
+) -> None:
+    purchases_for(world)
+    assert list(customers_matching("pi_failed_456")) == [world.acme]
+    assert list(customers_matching("pi_unknown_1")) == []
 
 
 def test_360_section_for_a_customer_without_purchases(world: World) -> None:
@@ -236,3 +247,27 @@ def test_admin_purchases_search_filters_read_only_for_support_and_on_the_ledger(
     assert grant_page.status_code == 200 and link in grant_page.content.decode()
     ledger = support.get("/admin/invoicing/creditentry/", {"q": "acme"})
     assert ledger.status_code == 200 and link in ledger.content.decode()
+
+
+def test_pages_read_purchases_in_a_fixed_number_of_queries(
+    world: World, acme_client: Client, frozen_now: object
+) -> None:
+    purchases_for(world)
+    support = staff("support")
+    url_360 = f"/admin/accounts/customer/{world.acme.pk}/360/"
+
+    def queries(client: Client, url: str) -> int:
+        with CaptureQueriesContext(connection) as seen:
+            assert client.get(url).status_code == 200
+        return len(seen.captured_queries)
+
+    before = (queries(acme_client, "/usage/credits/"), queries(support, url_360))
+    for n in range(5):
+        more = credit_top_up_request(customer=world.acme, amount=f"{n + 1}0", currency="USD")
+        credit_purchase_settle(purchase_id=more.pk, payment_intent_id=f"pi_more_{n}")
+    after = (queries(acme_client, "/usage/credits/"), queries(support, url_360))
+    assert after == before
+    rows = text(acme_client.get("/usage/credits/"))
+    # newest first, each with the balance after it: 120 + 10 + 20 + 30 + 40 + 50
+    assert "Top-up 50.00 USD Paid, credit added 270.00 USD" in rows
+    assert "Top-up 10.00 USD Paid, credit added 130.00 USD" in rows

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from accounts.models import ApiKey, Customer, CustomerAlias
 from billingsite.errors import NotFound
@@ -29,4 +29,19 @@ def customer_for_key(
     customer = qs.filter(external_id=external_id).first()
     if customer is None:
         raise NotFound(f"No customer with external id {external_id!r}.")
+    return customer
+
+
+def customer_for_key_by_identifier(api_key: ApiKey | None, identifier: str) -> Customer:
+    """The customer named by its external id or one of its aliases (a list filter's
+    ``?customer=``), if this key may see it; 404 otherwise, as ``customer_for_key`` (a bound key
+    naming another customer learns nothing)."""
+    customer = (
+        customers_visible_to(api_key)
+        .filter(Q(external_id=identifier) | Q(aliases__alias=identifier))
+        .distinct()
+        .first()
+    )
+    if customer is None:
+        raise NotFound(f"No customer with external id {identifier!r}.")
     return customer

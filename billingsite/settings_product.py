@@ -101,6 +101,14 @@ ALERTS_SPEND_MEMO_SECONDS = int(os.environ.get("ALERTS_SPEND_MEMO_SECONDS", 300)
 # At most this many self-serve alerts per customer.
 ALERTS_SELF_SERVE_MAX = int(os.environ.get("ALERTS_SELF_SERVE_MAX", 20))
 
+# --- Prepaid credit on the usage pages (issue 18, docs/credits.md) ---
+# A signed-in customer user may buy a credit top-up from the usage pages' Credits page (charged
+# on their default card through the same service and outbox as the API). Off by default.
+CREDIT_TOP_UP_SELF_SERVE = env_bool("CREDIT_TOP_UP_SELF_SERVE", False)
+# The smallest and largest top-up a customer may buy there, in their currency's major unit.
+CREDIT_TOP_UP_SELF_SERVE_MIN = Decimal(os.environ.get("CREDIT_TOP_UP_SELF_SERVE_MIN", "10"))
+CREDIT_TOP_UP_SELF_SERVE_MAX = Decimal(os.environ.get("CREDIT_TOP_UP_SELF_SERVE_MAX", "5000"))
+
 # --- Outbound webhooks (issue 17, docs/webhooks.md) ----------------------------------------
 # Local development only (and on in tests): allow http:// and private/loopback addresses.
 WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS") or TESTING

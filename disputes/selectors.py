@@ -11,12 +11,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+from django.db.models import Count, Max, Min, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from accounts.models import ApiKey, Customer
-from accounts.selectors import customers_visible_to
-from billingsite.errors import NotFound
+from accounts.selectors import customer_for_key_by_identifier
 from disputes.models import Dispute, Refund
 from disputes.states import DISPUTE_OPEN, RefundStatus
 from invoicing.models import Invoice, Payment
@@ -247,17 +246,8 @@ def disputes_for_api(
 
 
 def _customer_visible(api_key: ApiKey | None, identifier: str) -> Customer:
-    """The customer named by an external id or alias, if this key may see it: 404 otherwise,
-    as on every other endpoint (a bound key naming another customer learns nothing)."""
-    customer = (
-        customers_visible_to(api_key)
-        .filter(Q(external_id=identifier) | Q(aliases__alias=identifier))
-        .distinct()
-        .first()
-    )
-    if customer is None:
-        raise NotFound(f"No customer with external id {identifier!r}.")
-    return customer
+    """The customer named by an external id or alias, if this key may see it (404 otherwise)."""
+    return customer_for_key_by_identifier(api_key, identifier)
 
 
 def _filter(

@@ -45,6 +45,14 @@ register_section(
     order=50,
     permissions=["invoicing.view_creditgrant"],
 )
+register_section(
+    "invoicing.credit_purchases",
+    "Credit purchases",
+    sections.credit_purchases,
+    template="admin/customer_360/credit_purchases.html",
+    order=52,
+    permissions=["invoicing.view_creditpurchase"],
+)
 register_customer_search("invoicing.invoice_number", sections.by_invoice_number)
 register_customer_search("invoicing.stripe_ids", sections.by_stripe_ids)
 register_section(

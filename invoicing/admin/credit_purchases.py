@@ -8,6 +8,8 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from billingsite.admin_readonly import ReadOnlyAdmin
@@ -65,8 +67,38 @@ class AutoRechargeRuleAdmin(SimpleHistoryAdmin):
         obj.pk = rule.pk
 
 
+def _link(view: str, pk: int | None, text: str) -> str:
+    if pk is None:
+        return "—"
+    return format_html('<a href="{}">{}</a>', reverse(view, args=[pk]), text)
+
+
 @admin.register(CreditPurchase)
 class CreditPurchaseAdmin(ReadOnlyAdmin):
-    list_display = ("__str__", "customer", "source", "amount", "status", "created_at")
-    list_filter = ("status", "source", "currency")
-    search_fields = ("customer__external_id", "idempotency_key", "stripe_payment_intent_id")
+    """Read-only for every role (Support and Finance see them; they change only through the
+    outbox's charge and its outcome). Search by customer (external id or name), the purchase's
+    key, or the Stripe PaymentIntent id; filter by status, kind, currency and date."""
+
+    list_display = (
+        "__str__",
+        "customer",
+        "source",
+        "amount",
+        "status",
+        "credit_grant",
+        "stripe_payment_intent_id",
+        "created_at",
+    )
+    list_filter = ("status", "source", "currency", ("created_at", admin.DateFieldListFilter))
+    search_fields = (
+        "customer__external_id",
+        "customer__name",
+        "idempotency_key",
+        "stripe_payment_intent_id",
+    )
+    date_hierarchy = "created_at"
+    list_select_related = ("customer", "grant")
+
+    @admin.display(description="Credit grant")
+    def credit_grant(self, obj: CreditPurchase) -> str:
+        return _link("admin:invoicing_creditgrant_change", obj.grant_id, f"Grant #{obj.grant_id}")

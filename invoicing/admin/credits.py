@@ -8,6 +8,8 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from billingsite.admin_readonly import ReadOnlyAdmin
@@ -15,9 +17,21 @@ from billingsite.display import money_text
 from billingsite.errors import AppError
 from billingsite.money import positive_amount
 from billingsite.staff import staff_user
-from invoicing.models import CreditEntry, CreditGrant
+from invoicing.models import CreditEntry, CreditEntryKind, CreditGrant, CreditPurchase
 from invoicing.selectors.credits import grant_balance
 from invoicing.services.credits import credit_grant_create
+
+
+def purchase_link(grant: CreditGrant) -> str:
+    """A link to the credit purchase that bought this grant, if one did."""
+    try:
+        purchase = grant.purchase
+    except CreditPurchase.DoesNotExist:
+        purchase = None
+    if purchase is None:
+        return "—"
+    url = reverse("admin:invoicing_creditpurchase_change", args=[purchase.pk])
+    return format_html('<a href="{}">Credit purchase #{}</a>', url, purchase.pk)
 
 
 class CreditEntryInline(admin.TabularInline):
@@ -88,9 +102,14 @@ class CreditGrantAdmin(SimpleHistoryAdmin):
     def balance(self, obj: CreditGrant) -> str:
         return money_text(grant_balance(obj.pk), obj.currency)
 
+    @admin.display(description="Bought by credit purchase")
+    def credit_purchase(self, obj: CreditGrant) -> str:
+        return purchase_link(obj)
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is not None:  # a grant is changed by ledger entries, never by editing it
-            return [*CreditGrantForm.Meta.fields, "commit", "created_by", "created_at"]
+            fields = [*CreditGrantForm.Meta.fields, "commit", "created_by", "created_at"]
+            return [*fields, "credit_purchase"]
         return []
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -120,6 +139,15 @@ class CreditGrantAdmin(SimpleHistoryAdmin):
 
 @admin.register(CreditEntry)
 class CreditEntryAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "grant", "kind", "amount", "invoice", "note")
+    list_display = ("created_at", "grant", "kind", "amount", "invoice", "credit_purchase", "note")
+    list_select_related = ("grant__purchase", "invoice")
+
+    @admin.display(description="Credit purchase")
+    def credit_purchase(self, obj: CreditEntry) -> str:
+        """The purchase that bought the grant (on its grant entry only)."""
+        if obj.kind != CreditEntryKind.GRANT:
+            return ""
+        return purchase_link(obj.grant)
+
     list_filter = ("kind",)
     search_fields = ("grant__customer__external_id", "invoice__number", "note")

@@ -25,7 +25,7 @@ from rest_framework.response import Response
 from accounts.api.authentication import request_key
 from accounts.api.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from accounts.models import ApiKeyScope
-from accounts.selectors import customer_for_key
+from accounts.selectors import customer_for_key_by_identifier
 from billingsite.api.pagination import page_of
 from billingsite.api.permissions import refuse_bound_key
 from billingsite.errors import AppError
@@ -97,13 +97,14 @@ class CreditNoteList(GenericAPIView):
         summary="Credit notes (?customer=&invoice=)",
         operation_id="v1_credit_notes_list",
         parameters=[
-            OpenApiParameter("customer", str, description="A customer's external id"),
+            OpenApiParameter("customer", str, description="A customer's external id or alias"),
             OpenApiParameter("invoice", str, description="An invoice number"),
         ],
     )
     def get(self, request: Request) -> Response:
-        external_id = request.query_params.get("customer")
-        customer = customer_for_key(request_key(request), external_id) if external_id else None
+        named = request.query_params.get("customer")
+        # An external id or an alias, as on the other list endpoints' ``?customer=``.
+        customer = customer_for_key_by_identifier(request_key(request), named) if named else None
         notes = credit_notes_visible_to(
             request_key(request),
             customer=customer,

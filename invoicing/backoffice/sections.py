@@ -13,6 +13,7 @@ from billingsite.errors import AppError
 from invoicing.models import (
     Contract,
     CreditEntry,
+    CreditPurchase,
     DunningStep,
     Invoice,
     LineKind,
@@ -20,6 +21,7 @@ from invoicing.models import (
     StripeInvoice,
 )
 from invoicing.selectors.computation import CHARGE_KINDS
+from invoicing.selectors.credit_purchases import purchase_rows, rule_rows
 from invoicing.selectors.credits import grants_with_balance
 from invoicing.usage_pages.charts import series_table
 from invoicing.usage_pages.presenters import money, number
@@ -106,6 +108,15 @@ def credits(request: HttpRequest, customer: Customer) -> dict[str, Any]:
     }
 
 
+def credit_purchases(request: HttpRequest, customer: Customer) -> dict[str, Any]:
+    """Top-ups and auto-recharges with the grant each produced, and the recharge rules."""
+    return {
+        "purchases": purchase_rows(customer, limit=ROWS),
+        "total_count": customer.credit_purchases.count(),
+        "rules": rule_rows(customer),
+    }
+
+
 def by_invoice_number(term: str) -> Iterable[int]:
     return Invoice.objects.filter(number__iexact=term).values_list("customer_id", flat=True)
 
@@ -119,6 +130,11 @@ def by_stripe_ids(term: str) -> Iterable[int]:
     ids |= set(Payment.objects.filter(stripe_charge_id=term).values_list("customer_id", flat=True))
     ids |= set(
         Payment.objects.filter(stripe_payment_intent_id=term).values_list("customer_id", flat=True)
+    )
+    ids |= set(
+        CreditPurchase.objects.filter(stripe_payment_intent_id=term).values_list(
+            "customer_id", flat=True
+        )
     )
     return ids
 

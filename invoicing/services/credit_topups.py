@@ -21,7 +21,7 @@ from typing import Any
 from uuid import uuid4
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
@@ -58,26 +58,60 @@ def _enqueue(purchase: CreditPurchase) -> None:
     outbox_enqueue(CREDIT_PURCHASE_TOPIC, purchase.idempotency_key, {"purchase_id": purchase.pk})
 
 
+def _form_key(customer: Customer, request_key: str) -> str:
+    """``credit-top-up:c<customer>:<key>``: a form's one-time key, scoped to its customer."""
+    if not request_key.isalnum() or len(request_key) > 64:
+        raise AppError("validation_error", "The purchase form is not valid; reload the page.")
+    return f"credit-top-up:c{customer.pk}:{request_key}"
+
+
 @transaction.atomic
 def credit_top_up_request(
-    *, customer: Customer, amount: Any, currency: str, actor: User | None = None
+    *,
+    customer: Customer,
+    amount: Any,
+    currency: str,
+    actor: User | None = None,
+    request_key: str = "",
 ) -> CreditPurchase:
     """A one-off purchase of ``amount`` of paid credit, charged on the customer's default
-    payment method by the outbox; granted when the payment succeeds."""
+    payment method by the outbox; granted when the payment succeeds.
+
+    ``request_key`` (the usage pages' form sends a one-time key): the same key for the same
+    customer answers the purchase it opened first, so a double submit buys once; the unique
+    ``idempotency_key`` holds that under concurrency (the loser waits on the winner's insert,
+    then finds its row)."""
     currency = normalize_currency(currency)
     value = _charge_amount(amount, currency)
-    purchase = CreditPurchase.objects.create(
-        customer=customer,
-        source=PurchaseSource.TOP_UP,
-        currency=currency,
-        amount=value,
-        idempotency_key=f"new:{uuid4().hex}",  # replaced by the row's own key below
-        created_by=actor,
-    )
-    purchase.idempotency_key = credit_top_up_key(purchase.pk)
-    purchase.save(update_fields=["idempotency_key"])
+    key = _form_key(customer, request_key) if request_key else f"new:{uuid4().hex}"
+    if request_key:
+        found = _purchase_by_key(customer, key)
+        if found is not None:
+            return found
+    try:
+        with transaction.atomic():
+            purchase = CreditPurchase.objects.create(
+                customer=customer,
+                source=PurchaseSource.TOP_UP,
+                currency=currency,
+                amount=value,
+                idempotency_key=key,
+                created_by=actor,
+            )
+    except IntegrityError:
+        found = _purchase_by_key(customer, key) if request_key else None
+        if found is None:
+            raise
+        return found
+    if not request_key:
+        purchase.idempotency_key = credit_top_up_key(purchase.pk)
+        purchase.save(update_fields=["idempotency_key"])
     _enqueue(purchase)
     return purchase
+
+
+def _purchase_by_key(customer: Customer, key: str) -> CreditPurchase | None:
+    return CreditPurchase.objects.filter(customer=customer, idempotency_key=key).first()
 
 
 @transaction.atomic

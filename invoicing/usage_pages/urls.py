@@ -4,7 +4,7 @@ name reverses to either, depending on whether ``token`` is given."""
 
 from django.urls import include, path
 
-from invoicing.usage_pages import alerts, views
+from invoicing.usage_pages import alerts, credits, views
 
 app_name = "usage"
 
@@ -20,6 +20,7 @@ pages = [
         views.credit_note_pdf,
         name="credit-note-pdf",
     ),
+    path("credits/", credits.credits_page, name="credits"),
     path("alerts/", alerts.alerts_page, name="alerts"),
     path("alerts/<int:alert_id>/delete", alerts.alert_remove, name="alert-delete"),
 ]

@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 
 from accounts.api.idempotency_models import IdempotencyKey
+from accounts.services import customer_alias_add
 from invoicing.models import CreditNote, Invoice, InvoiceTransition
 from invoicing.services.billing import billing_run
 from invoicing.services.invoices import invoice_mark_paid
@@ -250,6 +251,23 @@ def test_list_filters_by_customer_and_invoice_with_cursor_pages(admin_api, read_
     assert [n["number"] for n in rest["results"]] == ["CN-000001"]
     unknown = read_api.get("/api/v1/credit-notes?customer=nobody")
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_customer_filter_accepts_an_alias_and_a_bound_key_cannot_use_anothers(
+    admin_api, read_api, api_client_for
+):
+    acme, globex = issue_for("acme", "globex")
+    for invoice in (acme, globex):
+        assert admin_api.post(notes_url(invoice), {"reason": "r"}, format="json").status_code == 201
+    customer_alias_add(customer=acme.customer, alias="lago-sub-acme")
+    customer_alias_add(customer=globex.customer, alias="lago-sub-globex")
+    by_alias = read_api.get("/api/v1/credit-notes?customer=lago-sub-acme")
+    assert by_alias.status_code == 200, by_alias.content
+    assert [n["customer"] for n in by_alias.json()["results"]] == ["acme"]
+    bound = api_client_for("read", customer=acme.customer)
+    assert bound.get("/api/v1/credit-notes?customer=lago-sub-acme").status_code == 200
+    assert bound.get("/api/v1/credit-notes?customer=lago-sub-globex").status_code == 404
 
 
 @pytest.mark.django_db

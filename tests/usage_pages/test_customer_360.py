@@ -55,6 +55,7 @@ def test_support_sees_every_section_with_the_customers_data(
         "invoicing.payments",
         "invoicing.collections",
         "invoicing.credits",
+        "invoicing.credit_purchases",
         "accounts.contacts",
         "accounts.usage_access",
         "accounts.audit",

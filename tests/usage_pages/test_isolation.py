@@ -28,6 +28,7 @@ def pages(world: World) -> list[str]:
         f"invoices/{own}/pdf",
         "meters/api_calls/",
         "meters/api_calls/export.csv",
+        "credits/",
     ]
 
 

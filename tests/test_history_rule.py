@@ -19,6 +19,8 @@ APPS = ("billingsite", "accounts", "metering", "invoicing", "disputes", "revenue
 # "path::function" -> bulk updates of models with history in it
 KNOWN_BULK_UPDATES: dict[str, int] = {
     "accounts/services.py::_api_key_touch": 1,  # last_used_at only, excluded from the history
+    # the same secrets re-encrypted with the newest key; both fields are excluded from the history
+    "billingsite/management/commands/rotate_field_encryption.py::handle": 1,
     "disputes/demo.py::_dispute": 1,
     "disputes/services/disputes.py::_post_outcomes": 1,
     "disputes/services/refund_sync.py::refund_apply_stripe": 1,
@@ -105,6 +107,9 @@ TRANSITION_RECORDS = {
         "invoicing/services/invoices.py::invoice_transition",
         # a re-issue's creation record: a new draft has no move to make
         "invoicing/services/invoices.py::invoice_reissue",
+        # the batched form of invoice_transition for a billing run's drafts (issue 15), tested
+        # to write the same rows as finalizing one by one (tests/invoicing/test_billing_finalize)
+        "invoicing/services/billing_finalize.py::invoices_transition",
     },
 }
 

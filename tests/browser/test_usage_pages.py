@@ -196,6 +196,7 @@ def test_repeated_wrong_passwords_get_a_page_that_says_when_to_try_again(
     assert answer.value.status == 429
     expect(page.get_by_role("heading", name="Too many attempts")).to_be_visible()
     expect(page.get_by_role("alert")).to_contain_text("Try again in 10 minutes")
+    page.wait_for_load_state("load")  # the 429 page's stylesheet, before colours are read
     ratios = dict(page.evaluate(CONTRAST_JS, ["h1", "[data-testid=throttled] p"]))
     assert all(r is not None and r >= 4.5 for r in ratios.values()), ratios
     screenshot("1-throttled")

@@ -15,6 +15,7 @@ from typing import Any
 from django.utils import timezone
 
 from metering.models import Meter, UsageEvent
+from metering.partitions import ensure_partitions
 from metering.services import events_ingest, meter_create, rollup_drain
 
 DAYS = 21
@@ -178,9 +179,13 @@ def seed(out: Any) -> None:
     if batch:
         _send(batch, now, counts)
     rolled = rollup_drain()
+    # months of history arrive in DEFAULT on a new database: give them their own partitions,
+    # as the nightly events_partitions task would (check_invariants flags rows in DEFAULT)
+    months = ensure_partitions()
     out.write(
         f"  {len(METERS)} meters; events: {counts['accepted']} new, {counts['duplicate']} "
-        f"already stored, {counts['unattributed']} unattributed; {rolled} rolled up"
+        f"already stored, {counts['unattributed']} unattributed; {rolled} rolled up; "
+        f"{len(months)} month partition(s) made"
     )
 
 

@@ -14,7 +14,7 @@ from multiprocessing.connection import Connection
 class Plan:
     port: int
     api_key: str
-    op: str  # "check" or "consume"
+    op: str  # "check", "consume", or "healthz" (the floor: an empty Django request)
     feature: str  # "tokens": spread over customers; "hot": one customer's counter
     customers: int
     client_no: int
@@ -23,6 +23,8 @@ class Plan:
 
 
 def _body(plan: Plan, serial: int) -> tuple[str, bytes]:
+    if plan.op == "healthz":
+        return "/healthz", b""
     customer = 0 if plan.feature == "hot" else (plan.client_no * 7919 + serial) % plan.customers
     data: dict[str, object] = {"feature": plan.feature, "amount": "1"}
     if plan.op == "consume":
@@ -39,13 +41,17 @@ def run_client(plan: Plan, out: Connection) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", plan.port, timeout=60)
     time.sleep(max(0.0, plan.start_at - time.time()))
     first = last = time.monotonic()
+    cpu_start = time.process_time()
     deadline = first + plan.duration
     for path, body in bodies:
         if time.monotonic() >= deadline:
             break
         started = time.monotonic()
         try:
-            conn.request("POST", path, body=body, headers=headers)
+            if body:
+                conn.request("POST", path, body=body, headers=headers)
+            else:
+                conn.request("GET", path)
             response = conn.getresponse()
             payload = response.read()
         except (OSError, http.client.HTTPException):
@@ -60,5 +66,13 @@ def run_client(plan: Plan, out: Connection) -> None:
         elif b'"allowed":false' in payload:
             denied += 1
     conn.close()
-    out.send({"latencies": latencies, "errors": errors, "denied": denied, "elapsed": last - first})
+    out.send(
+        {
+            "latencies": latencies,
+            "errors": errors,
+            "denied": denied,
+            "elapsed": last - first,
+            "cpu_s": time.process_time() - cpu_start,
+        }
+    )
     out.close()

@@ -25,6 +25,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q
 
 from accounts.models import Customer
@@ -35,12 +36,19 @@ from invoicing.alerts.evaluation import (
     spend_quiet,
 )
 from invoicing.alerts.models import Alert, AlertTrigger, AlertType
-from invoicing.alerts.spend import memo_reads
+from invoicing.alerts.spend import current_memo, memo_reads
 from invoicing.alerts.values import HUNDRED, ZERO, CustomerSnapshot
-from invoicing.models import CommitKind, Invoice
+from invoicing.models import Charge, CommitKind, Invoice, PlanVersion
 from invoicing.selectors.credits import customers_with_grants, live_grant_balances
-from invoicing.selectors.invoices import ISSUED, contract_period, current_contracts, usage_requests
+from invoicing.selectors.invoices import (
+    ISSUED,
+    contract_period,
+    contracts_terms_load,
+    current_contracts_bare,
+    usage_requests,
+)
 from invoicing.usage import RememberedUsage, UsageRequest
+from metering.models import Meter
 from metering.selectors.events import customers_with_late_events
 
 Fired = dict[int, dict[int, set[int]]]  # alert id -> threshold index -> steps fired
@@ -59,18 +67,34 @@ class Chunk:
     @classmethod
     def load(cls, customer_ids: Collection[int], at: datetime) -> Chunk:
         customers = Customer.objects.in_bulk(list(customer_ids))
-        contracts = current_contracts(customers, at)
+        contracts = current_contracts_bare(customers, at)
         usage = RememberedUsage()
+        catalog = _catalog_version()
         snapshots = {
             pk: CustomerSnapshot.load(c, at, contract=contracts.get(pk), usage=usage)
             for pk, c in customers.items()
         }
+        for snap in snapshots.values():
+            snap.catalog = catalog
         alerts = _alerts(snapshots)
         chunk = cls(at, customers, snapshots, alerts, _fired(snapshots), _ended(customers, at))
         chunk.read_spend_inputs()
         chunk.read_ledger()
+        chunk.read_terms()
         usage.warm(chunk.usage_requests())
         return chunk
+
+    def read_terms(self) -> None:
+        """The terms of the contracts whose spend will be computed: the spend customers without
+        a memo that still applies (the others' terms are read if their spend is computed after
+        all, that is when it nears a threshold). Quiet customers read none."""
+        wanted = [
+            self.snapshots[pk].contract
+            for pk in self._spenders()
+            if not self.snapshots[pk].spend_memo or current_memo(self.snapshots[pk]) is None
+        ]
+        if wanted:
+            contracts_terms_load([c for c in wanted if c is not None])
 
     def usage_requests(self) -> list[UsageRequest]:
         """The reads the chunk's alerts will make: each usage alert's meter in the period, and
@@ -96,11 +120,16 @@ class Chunk:
         return requests
 
     def _spenders(self) -> set[int]:
+        """The customers with a contract and a spend alert that can still fire this period."""
         return {
             pk
             for pk, alerts in self.alerts.items()
             if self.snapshots[pk].contract is not None
-            and any(a.type == AlertType.SPEND_THRESHOLD for a in alerts)
+            and any(
+                a.type == AlertType.SPEND_THRESHOLD
+                and not all_fired(a, self.fired.get(pk, {}).get(a.pk, {}))
+                for a in alerts
+            )
         }
 
     def read_spend_inputs(self) -> None:
@@ -184,13 +213,28 @@ def _alerts(snapshots: dict[int, CustomerSnapshot]) -> dict[int, list[Alert]]:
             plans.setdefault(snap.contract.plan_version.plan_id, []).append(pk)
     scope = Q(customer_id__in=list(snapshots)) | Q(plan_id__in=list(plans))
     found: dict[int, list[Alert]] = {pk: [] for pk in snapshots}
-    rows = Alert.objects.filter(scope, enabled=True).select_related("meter").order_by("pk")
+    rows = list(Alert.objects.filter(scope, enabled=True).order_by("pk"))
+    meters = Meter.objects.in_bulk(list({a.meter_id for a in rows if a.meter_id is not None}))
     for alert in rows:
+        if alert.meter_id is not None:
+            alert.meter = meters[alert.meter_id]  # one instance per meter, not per alert
         owners = [alert.customer_id] if alert.customer_id else plans.get(alert.plan_id or 0, [])
         for pk in owners:
             if pk in found:
                 found[pk].append(alert)
     return found
+
+
+def _catalog_version() -> tuple[int | None, int | None]:
+    """The latest change of any charge or plan version (their history ids): part of the
+    spend memo's fingerprint, so a price edited in the admin is computed again."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT max(history_id) FROM {Charge.history.model._meta.db_table}),"  # noqa: S608
+            f" (SELECT max(history_id) FROM {PlanVersion.history.model._meta.db_table})"
+        )
+        row = cursor.fetchone()
+    return (row[0], row[1])
 
 
 def _fired(snapshots: dict[int, CustomerSnapshot]) -> dict[int, Fired]:

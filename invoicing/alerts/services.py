@@ -14,7 +14,13 @@ from django.utils import timezone
 
 from billingsite.errors import AppError
 from invoicing.alerts.chunk import Chunk
-from invoicing.alerts.evaluation import alerts_evaluate_customer, resolve_ended_periods
+from invoicing.alerts.evaluation import (
+    Evaluation,
+    Pending,
+    evaluation_read,
+    evaluations_write,
+    resolve_ended_periods,
+)
 from invoicing.alerts.models import Alert, AlertTrigger, AlertType
 from invoicing.alerts.queue import alerts_claim, alerts_mark_customers, alerts_release
 from invoicing.alerts.selectors import alert_customers
@@ -41,15 +47,18 @@ class RunStats:
 def alerts_evaluate_pending(*, max_rounds: int = 50, batch: int | None = None) -> RunStats:
     """Evaluate queued customers until the queue is empty (or ``max_rounds`` batches).
 
-    A customer whose evaluation fails is logged and stays leased; it is tried again when the
-    lease ends, and never blocks the others."""
+    Each batch is read ahead (``Chunk``); the customers with something to fire or resolve are
+    read one by one, then written together in one transaction (``evaluations_write``). A
+    customer whose evaluation fails is logged and stays leased; it is tried again when the
+    lease ends, and never blocks the others: when the batch's write fails, each customer is
+    evaluated again on its own."""
     size = batch or int(getattr(settings, "ALERTS_EVALUATION_BATCH", 200))
     customers = fired = resolved = failed = quiet = 0
     for _ in range(max_rounds):
         claimed = alerts_claim(size)
         if not claimed:
             break
-        done = []
+        done, pendings = [], []
         chunk = _chunk([customer_id for customer_id, _ in claimed])
         for customer_id, marked_at in claimed:
             try:
@@ -57,17 +66,44 @@ def alerts_evaluate_pending(*, max_rounds: int = 50, batch: int | None = None) -
                     done.append((customer_id, marked_at))
                     quiet += 1
                     continue
-                result = alerts_evaluate_customer(customer_id, chunk=chunk)
+                pending = evaluation_read(customer_id, chunk=chunk)
             except Exception:
                 logger.exception("alert evaluation failed", extra={"customer_id": customer_id})
                 failed += 1
                 continue
-            done.append((customer_id, marked_at))
-            fired += len(result.fired)
-            resolved += len(result.resolved)
+            pendings.append((pending, (customer_id, marked_at)))
+        result = _write([pending for pending, _ in pendings])
+        if result is not None:
+            done += [claim for _, claim in pendings]
+            fired, resolved = fired + len(result.fired), resolved + len(result.resolved)
+        else:
+            for pending, claim in pendings:
+                try:
+                    with transaction.atomic():
+                        one = evaluations_write([pending])
+                except Exception:
+                    logger.exception(
+                        "alert evaluation failed", extra={"customer_id": pending.customer_id}
+                    )
+                    failed += 1
+                    continue
+                done.append(claim)
+                fired, resolved = fired + len(one.fired), resolved + len(one.resolved)
         alerts_release(done)
         customers += len(claimed)
     return RunStats(customers, fired, resolved, failed, quiet)
+
+
+def _write(pendings: list[Pending]) -> Evaluation | None:
+    """The batch's writes in one transaction; None (rolled back) when it failed."""
+    if not pendings:
+        return Evaluation(0, [], [])
+    try:
+        with transaction.atomic():
+            return evaluations_write(pendings)
+    except Exception:
+        logger.exception("could not write %d alert evaluations together", len(pendings))
+        return None
 
 
 def _chunk(customer_ids: list[int]) -> Chunk | None:

@@ -24,9 +24,10 @@ computed every time:
 - each usage line is its charge's only line and is rated on exactly one reading (its quantity
   equals that reading), with a price model above (volume, percentage, matrix and graduated
   percentage prices are always computed);
-- no reading went down, the contract, its terms and the customer are unchanged (a fingerprint
-  of their rows), and the memo is younger than ``ALERTS_SPEND_MEMO_SECONDS`` (default 300),
-  which bounds how long a change elsewhere (a tax rate table) can go unseen.
+- no reading went down, the contract and its terms (the contract row: every change of its
+  terms bumps its ``updated_at``), the customer and the catalog's charges (their history) are
+  unchanged (``fingerprint``), and the memo is younger than ``ALERTS_SPEND_MEMO_SECONDS``
+  (default 300), which bounds how long a change elsewhere (a tax rate table) can go unseen.
 
 The property test ``tests/invoicing/alerts/test_spend_prefilter.py`` checks the bound against
 the rating engine over random prices and usage.
@@ -51,7 +52,6 @@ from invoicing.pricing.definitions import FlatPrice, GraduatedPrice, PackagePric
 from invoicing.usage import UsageRequest
 
 if TYPE_CHECKING:
-    from invoicing.models import Contract
     from invoicing.selectors.computation import InvoiceComputation
 
 # ``snap`` arguments are ``invoicing.alerts.values.CustomerSnapshot`` (not imported: it imports
@@ -103,19 +103,13 @@ def max_increase(spec: PriceSpec, dq: Decimal) -> Decimal | None:
     return None
 
 
-def fingerprint(contract: Contract) -> tuple[Any, ...]:
-    """The rows the spend depends on besides usage: the contract, its customer and its terms
-    (prefetched by ``contracts_with_terms``)."""
-    related = [
-        _row(obj)
-        for name in ("amendments", "overrides", "commits", "discounts")
-        for obj in getattr(contract, name).all()
-    ]
-    versions = [contract.plan_version] + [
-        a.plan_version for a in contract.amendments.all() if a.plan_version is not None
-    ]
-    related += [_row(charge) for version in versions for charge in version.charges.all()]
-    return (_row(contract), _row(contract.customer), tuple(related))
+def fingerprint(snap: Any) -> tuple[Any, ...]:
+    """What the spend depends on besides usage, without reading the contract's terms: the
+    contract row, whose ``updated_at`` every change of its terms bumps (``touch_contract``:
+    amendments, overrides, commits, discounts), the customer row, and the batch's catalog
+    version (``snap.catalog``: the latest change of any charge or plan version)."""
+    assert snap.contract is not None
+    return (_row(snap.contract), _row(snap.contract.customer), snap.catalog)
 
 
 def _row(obj: models.Model) -> tuple[Any, ...]:
@@ -150,7 +144,7 @@ def remember(snap: Any, computation: InvoiceComputation) -> None:
         reads.append((request, line.quantity, spec))
     unit = Decimal(10) ** -currency_exponent(computation.currency)
     memo = SpendMemo(
-        fingerprint(snap.contract),
+        fingerprint(snap),
         computation.total,
         tuple(reads),
         unit * len(reads),
@@ -168,15 +162,21 @@ def memo_reads(snap: Any) -> list[UsageRequest] | None:
     return None if memo is None else [request for request, _q, _s in memo.reads]
 
 
-def spend_ceiling(snap: Any) -> Decimal | None:
-    """An upper bound of ``snap``'s spend now from its memo and the current readings, or None
-    (no memo, or one that no longer applies)."""
+def current_memo(snap: Any) -> SpendMemo | None:
+    """``snap``'s memo if it still applies (young enough, same fingerprint)."""
     if snap.contract is None:
         return None
     memo = _memos.get((snap.customer.pk, snap.period_start))
     if memo is None or time.monotonic() - memo.at > memo_seconds():
         return None
-    if memo.fingerprint != fingerprint(snap.contract):
+    return memo if memo.fingerprint == fingerprint(snap) else None
+
+
+def spend_ceiling(snap: Any) -> Decimal | None:
+    """An upper bound of ``snap``'s spend now from its memo and the current readings, or None
+    (no memo, or one that no longer applies)."""
+    memo = current_memo(snap)
+    if memo is None:
         return None
     ceiling = memo.spend + memo.slack
     for request, then, spec in memo.reads:

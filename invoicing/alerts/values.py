@@ -46,6 +46,7 @@ class CustomerSnapshot:
     with_credits: bool = True
     with_billed: bool = True
     spend_memo: bool = False
+    catalog: Any = None  # the batch's catalog version, part of the memo's fingerprint
     _cache: dict[Any, Decimal | None] = field(default_factory=dict)
 
     @classmethod

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 
 from django.conf import settings
-from django.db.models import Max, Prefetch, Q, QuerySet
+from django.db.models import Max, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 
 from accounts.models import ApiKey, Customer
@@ -42,14 +42,25 @@ ZERO = Decimal(0)
 
 def contracts_with_terms() -> QuerySet[Contract]:
     """Contracts with everything ``ContractTerms.load`` and the computation read, prefetched."""
-    versions = PlanVersion.objects.select_related("plan").prefetch_related("charges")
     return Contract.objects.select_related("customer", "plan_version__plan").prefetch_related(
-        "plan_version__charges",
+        "plan_version__charges", *_terms()
+    )
+
+
+def _terms() -> tuple[str | Prefetch, ...]:
+    versions = PlanVersion.objects.select_related("plan").prefetch_related("charges")
+    return (
         "overrides",
         "commits",
         "discounts",
         Prefetch("amendments__plan_version", queryset=versions),
     )
+
+
+def contracts_terms_load(contracts: Collection[Contract]) -> None:
+    """Prefetch the terms (overrides, commits, discounts, amendments) of contracts read
+    without them (``current_contracts_bare``), as ``contracts_with_terms`` has them."""
+    prefetch_related_objects(list(contracts), *_terms())
 
 
 def contract_period(
@@ -199,6 +210,26 @@ def current_contracts(customer_ids: Collection[int], at: datetime) -> dict[int, 
     for contract in candidates.order_by("customer_id", "-start_date", "-pk"):
         if contract.customer_id not in found and in_effect(contract, at):
             found[contract.customer_id] = contract
+    return found
+
+
+def current_contracts_bare(customers: Mapping[int, Customer], at: datetime) -> dict[int, Contract]:
+    """``current_contracts`` without the terms, for a batch that needs them for a few
+    contracts only (alert evaluation): the contract rows, with ``customers``' instances as
+    their customers and one shared instance per plan version (with its plan and charges), in
+    three queries and no queryset per contract. A contract's terms are read when something
+    asks for them (``contracts_terms_load`` reads them for many at once)."""
+    found: dict[int, Contract] = {}
+    candidates = Contract.objects.filter(customer_id__in=list(customers))
+    for contract in candidates.order_by("customer_id", "-start_date", "-pk"):
+        if contract.customer_id not in found and in_effect(contract, at):
+            found[contract.customer_id] = contract
+    version_ids = {contract.plan_version_id for contract in found.values()}
+    versions = PlanVersion.objects.select_related("plan").in_bulk(list(version_ids))
+    prefetch_related_objects(list(versions.values()), "charges")
+    for customer_id, contract in found.items():
+        contract.customer = customers[customer_id]
+        contract.plan_version = versions[contract.plan_version_id]
     return found
 
 

@@ -33,7 +33,6 @@ def test_a_rolled_back_creation_is_not_remembered() -> None:
     with pytest.raises(Boom), transaction.atomic():
         events_ingest(api_key=None, events=[event("rb-1")])
         raise Boom
-    assert connection.connection not in store._staged
     result = events_ingest(api_key=None, events=[event("rb-2")])
     assert _statuses(result) == ["accepted"]
     assert connection.connection in store._staged
@@ -70,8 +69,8 @@ def test_customers_resolved_in_the_upsert_by_id_and_alias() -> None:
         ],
     )
     assert _statuses(result) == ["accepted", "accepted", "unattributed", "duplicate"]
-    stored = dict(UsageEvent.objects.filter(event_id__startswith="a-").values_list("event_id",
-                                                                                 "customer_id"))  # fmt: skip
+    rows = UsageEvent.objects.filter(event_id__startswith="a-")
+    stored = dict(rows.values_list("event_id", "customer_id"))
     assert stored == {"a-1": acme.pk, "a-2": globex.pk, "a-3": None}
     assert UsageEvent.objects.get(event_id="a-3").attributed_at is None
     queued = RollupQueue.objects.order_by("-pk").first()

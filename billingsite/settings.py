@@ -48,15 +48,17 @@ INSTALLED_APPS = [
     "reporting",
 ]
 
+# Sessions, CSRF, the session user and messages are skipped for /api/v1/ and /compat/
+# (billingsite/browser_middleware.py): the API authenticates with keys only.
 MIDDLEWARE = [
     "billingsite.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "billingsite.browser_middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "billingsite.browser_middleware.CsrfViewMiddleware",
+    "billingsite.browser_middleware.AuthenticationMiddleware",
+    "billingsite.browser_middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "billingsite.errors.ApiExceptionMiddleware",
@@ -84,6 +86,9 @@ DATABASES = {
     "default": dj_database_url.parse(env("DATABASE_URL"), conn_max_age=60, conn_health_checks=True)
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Django's PostgreSQL backend whose health check polls the socket before it sends SELECT 1
+# (billingsite/postgres/base.py): broken connections are still replaced, at no round trip.
+DATABASES["default"]["ENGINE"] = "billingsite.postgres"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL")

@@ -65,6 +65,15 @@ class PostgresStore:
 
         return insert_events(events, customer_ids, received_at, namespace)
 
+    def insert_events_attributing(
+        self, events: Sequence[ValidEvent], received_at: datetime, namespace: str
+    ) -> tuple[Inserted, Existing, set[str]]:
+        """``insert_events`` with the customers resolved in the same statement (one round trip
+        fewer); also returns the new ids that were attributed to a customer."""
+        from metering.ingest.store import insert_events_attributing
+
+        return insert_events_attributing(events, received_at, namespace)
+
 
 _FACTORIES: dict[str, Callable[[str], EventStore]] = {"postgres": lambda _url: PostgresStore()}
 

@@ -1,0 +1,214 @@
+"""What the API's per-request diet relies on and keeps (issue 15): API requests skip sessions,
+CSRF, the session user and messages but keep the security headers and the request id; the
+browser paths keep CSRF; every API route is a DRF view without session authentication; the
+health check sends no ``SELECT 1`` while the connection's socket is quiet and still replaces a
+connection PostgreSQL killed between requests; an ingest request of an unbound key costs one
+statement (the upsert) besides COPY, BEGIN and COMMIT."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from unittest import mock
+
+import psycopg
+import pytest
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.core.handlers.wsgi import WSGIHandler
+from django.db import connection
+from django.db.backends.postgresql.base import DatabaseWrapper as DjangoPostgres
+from django.middleware.csrf import CsrfViewMiddleware
+from django.test import Client, RequestFactory
+from django.urls import get_resolver
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.views import APIView
+
+from accounts.services import api_key_create
+from billingsite.postgres.base import socket_quiet
+from tests.factories import CustomerFactory
+
+BROWSER_ONLY = (SessionMiddleware, CsrfViewMiddleware, AuthenticationMiddleware, MessageMiddleware)
+SECURITY_HEADERS = ("X-Content-Type-Options", "Referrer-Policy", "Cross-Origin-Opener-Policy")
+
+
+@pytest.fixture
+def browser_middleware_calls() -> Iterator[list[str]]:
+    """Names of the browser-only middleware whose process_request ran."""
+    calls: list[str] = []
+    patches = []
+    for cls in BROWSER_ONLY:
+        original = cls.process_request
+
+        def spy(self: Any, request: Any, _original: Any = original, _name: str = cls.__name__):
+            calls.append(_name)
+            return _original(self, request)
+
+        patches.append(mock.patch.object(cls, "process_request", spy))
+    for p in patches:
+        p.start()
+    yield calls
+    for p in patches:
+        p.stop()
+
+
+def _ingest_body(customer: str = "acme", n: int = 2) -> str:
+    return json.dumps(
+        {
+            "events": [
+                {"id": uuid.uuid4().hex, "customer": customer, "type": "api_request"}
+                for _ in range(n)
+            ]
+        }
+    )
+
+
+@pytest.mark.django_db
+def test_api_request_skips_browser_middleware_and_keeps_headers(
+    browser_middleware_calls: list[str],
+) -> None:
+    CustomerFactory(external_id="acme", name="Acme")
+    key = api_key_create(name="lean", scope="ingest").plaintext
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {key}", HTTP_X_REQUEST_ID="lean-req-1")
+    client.cookies["sessionid"] = "not-a-session"
+    client.cookies["csrftoken"] = "x" * 32
+    response = client.post("/api/v1/events", _ingest_body(), content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert response.json()["accepted"] == 2
+    assert browser_middleware_calls == []
+    assert response["X-Request-ID"] == "lean-req-1"
+    for header in SECURITY_HEADERS:
+        assert response.has_header(header), header
+    assert response["X-Frame-Options"] == "DENY"
+    assert not response.cookies
+    assert "Cookie" not in response.get("Vary", "")
+
+    lago_event = {
+        "transaction_id": uuid.uuid4().hex,
+        "external_subscription_id": "acme",
+        "code": "api_request",
+    }
+    compat = client.post(
+        "/compat/lago/api/v1/events",
+        json.dumps({"event": lago_event}),
+        content_type="application/json",
+    )
+    assert compat.status_code < 500
+    assert browser_middleware_calls == []
+    assert compat["X-Request-ID"] == "lean-req-1"
+    assert all(compat.has_header(h) for h in SECURITY_HEADERS)
+    assert not compat.cookies
+
+
+@pytest.mark.django_db
+def test_browser_paths_still_run_sessions_csrf_and_messages(
+    browser_middleware_calls: list[str],
+) -> None:
+    response = Client().get("/admin/login/")
+    assert response.status_code == 200
+    assert set(browser_middleware_calls) == {c.__name__ for c in BROWSER_ONLY}
+    assert "csrftoken" in response.cookies
+
+
+@pytest.mark.django_db
+def test_csrf_still_enforced_on_admin_forms(django_user_model: Any) -> None:
+    django_user_model.objects.create_superuser("boss", "boss@example.com", "pw-long-enough-1")
+    strict = Client(enforce_csrf_checks=True)
+    refused = strict.post("/admin/login/", {"username": "boss", "password": "pw-long-enough-1"})
+    assert refused.status_code == 403
+    page = strict.get("/admin/login/")
+    token = page.cookies["csrftoken"].value
+    accepted = strict.post(
+        "/admin/login/",
+        {"username": "boss", "password": "pw-long-enough-1", "csrfmiddlewaretoken": token},
+    )
+    assert accepted.status_code == 302
+
+
+def test_every_api_route_is_a_drf_view_without_session_authentication() -> None:
+    """What lets API requests skip the session and CSRF middleware: nothing under /api/v1/ or
+    /compat/ can authenticate with a session cookie (so no CSRF check is due)."""
+
+    def walk(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+        for p in patterns:
+            if hasattr(p, "url_patterns"):
+                yield from walk(p.url_patterns, prefix + str(p.pattern))
+            else:
+                yield prefix + str(p.pattern), p.callback
+
+    routes = [(r, cb) for r, cb in walk(get_resolver().url_patterns)]
+    api = [(r, cb) for r, cb in routes if r.startswith(("api/v1/", "compat/"))]
+    assert len(api) > 50
+    for route, callback in api:
+        view = getattr(callback, "cls", None)
+        assert view is not None and issubclass(view, APIView), route
+        for auth in view().get_authenticators():
+            assert not isinstance(auth, SessionAuthentication), route
+
+
+def _wsgi(path: str, body: str, key: str) -> tuple[str, bytes]:
+    """One request through Django's WSGI handler, as gunicorn calls it: request_started and
+    request_finished run close_old_connections (Django's test Client skips that)."""
+    environ = (
+        RequestFactory()
+        .post(path, body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}")
+        .environ
+    )
+    status: list[str] = []
+    response = WSGIHandler()(environ, lambda s, headers, exc_info=None: status.append(s))
+    try:
+        content = b"".join(response)
+    finally:
+        response.close()
+    return status[0], content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ingest_request_sends_only_the_upsert_besides_copy() -> None:
+    """Statements one ingest request of an unbound key runs through psycopg cursors: the
+    upsert alone (no SELECT 1 health check, no customer lookup, no staging DDL); the COPY,
+    BEGIN and COMMIT are not cursor statements."""
+    CustomerFactory(external_id="acme", name="Acme")
+    key = api_key_create(name="lean", scope="ingest").plaintext
+    assert _wsgi("/api/v1/events", _ingest_body(), key)[0].startswith("200")  # warms key cache
+    assert _wsgi("/api/v1/events", _ingest_body(), key)[0].startswith("200")
+    sent: list[str] = []
+    original = psycopg.Cursor.execute
+
+    def spy(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(str(query).strip())
+        return original(self, query, *args, **kwargs)
+
+    with mock.patch.object(psycopg.Cursor, "execute", spy):
+        status, content = _wsgi("/api/v1/events", _ingest_body(n=3), key)
+    assert status.startswith("200"), content
+    assert json.loads(content)["accepted"] == 3
+    assert len(sent) == 1 and sent[0].startswith("WITH cust AS"), sent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_quiet_connection_gets_no_select_1_and_a_killed_one_is_replaced() -> None:
+    CustomerFactory(external_id="acme", name="Acme")
+    key = api_key_create(name="lean", scope="ingest").plaintext
+    assert _wsgi("/api/v1/events", _ingest_body(), key)[0].startswith("200")
+    with mock.patch.object(DjangoPostgres, "is_usable", autospec=True) as is_usable:
+        assert _wsgi("/api/v1/events", _ingest_body(), key)[0].startswith("200")
+    assert is_usable.call_count == 0
+
+    old = connection.connection
+    assert socket_quiet(old)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    params = connection.get_connection_params()
+    with psycopg.connect(**params, autocommit=True) as other:
+        assert other.execute("SELECT pg_terminate_backend(%s, 5000)", [pid]).fetchone()[0]
+    assert not socket_quiet(old)
+
+    status, content = _wsgi("/api/v1/events", _ingest_body(n=4), key)
+    assert status.startswith("200"), content
+    assert json.loads(content)["accepted"] == 4
+    assert connection.connection is not old

@@ -1,7 +1,7 @@
 """Deterministic usage events generated inside each engine, the same rows in both.
 
 Event ``n`` (0-based) of a data set is a pure function of ``n``, written once in ClickHouse SQL
-(``INSERT INTO events SELECT … FROM numbers(lo, size)``) and once in PostgreSQL SQL
+(``INSERT INTO events SELECT … FROM numbers_mt(lo, size)``) and once in PostgreSQL SQL
 (``INSERT INTO metering_usageevent SELECT … FROM generate_series(lo, hi)``). Only integer
 arithmetic (multiplicative hashes modulo 2^32, integer division) is used, so both engines give
 bit-identical rows; ``tests/eventstore/test_generated.py`` checks it, and that both stores then
@@ -75,7 +75,7 @@ def chdb_insert(lo: int, size: int, customers: int, first_pk: int) -> str:
         f" toDateTime64({int(START.timestamp())}, 6, 'UTC')"
         f" + toIntervalMicrosecond({seconds} * 1000000 + number % 1000000), true, {props},"
         " lower(hex(MD5(concat('g', toString(number))))), now64(6), false, ''"
-        f" FROM numbers({lo}, {size})"
+        f" FROM numbers_mt({lo}, {size})"
     )
 
 

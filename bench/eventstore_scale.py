@@ -146,7 +146,8 @@ def build_chdb(events: int, chunk: int, customers: int, lock: str) -> None:
             t0, cpu0 = time.perf_counter(), time.process_time()
             store.engine.command(
                 eventgen.chdb_insert(lo, size, customers, first)
-                + " SETTINGS parallel_view_processing = 1"
+                # both cores: two insert streams, each through the views
+                + " SETTINGS max_insert_threads = 2, parallel_view_processing = 1"
             )
             wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         store.engine.command(

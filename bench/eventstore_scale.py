@@ -228,7 +228,8 @@ def build_pg(events: int, chunk: int, customers: int, lock: str) -> None:
     with bench_lock(lock), connection.cursor() as cursor:
         cursor.execute("ANALYZE metering_hourlyrollup")
         cursor.execute(
-            "SELECT pg_size_pretty(pg_total_relation_size('metering_usageevent')),"
+            "SELECT (SELECT pg_size_pretty(sum(pg_total_relation_size(relid)))"
+            " FROM pg_partition_tree('metering_usageevent')),"  # partitioned: sum the months
             " pg_size_pretty(pg_total_relation_size('metering_hourlyrollup')),"
             " (SELECT count(*) FROM metering_hourlyrollup)"
         )

@@ -17,8 +17,9 @@ before. (Remembering a creation made inside a transaction is not safe: on_commit
 run without the commit, e.g. in tests that execute them inside a rolled-back transaction.)
 ``insert_events_attributing`` also resolves the customers (external ids, then aliases, as
 ``resolve_customers``) inside the statement, from the batch's distinct references: one round
-trip fewer for keys that may send any customer's events. The staging table is session state: a transaction-pooling proxy between
-Tally and PostgreSQL would need it created in every transaction again.
+trip fewer for keys that may send any customer's events. The staging table is session
+state: a transaction-pooling proxy between Tally and PostgreSQL would need it created in
+every transaction again.
 """
 
 from __future__ import annotations

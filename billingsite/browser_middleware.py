@@ -22,7 +22,7 @@ from typing import Any
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.messages import middleware as messages_middleware
 from django.contrib.sessions import middleware as session_middleware
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseForbidden
 from django.middleware import csrf
 
 API_PATHS = ("/api/v1/", "/compat/")
@@ -35,11 +35,9 @@ def is_api(request: HttpRequest) -> bool:
 class _BrowserOnly:
     """Mixin for a ``MiddlewareMixin`` class: API requests go straight to the next handler."""
 
-    get_response: Callable[[HttpRequest], HttpResponse]
-
     def __call__(self, request: HttpRequest) -> Any:
         if is_api(request):
-            return self.get_response(request)
+            return self.get_response(request)  # type: ignore[attr-defined]
         return super().__call__(request)  # type: ignore[misc]
 
 
@@ -54,7 +52,7 @@ class CsrfViewMiddleware(_BrowserOnly, csrf.CsrfViewMiddleware):
         callback: Callable[..., Any],
         callback_args: Any,
         callback_kwargs: Any,
-    ) -> HttpResponse | None:
+    ) -> HttpResponseForbidden | None:
         if is_api(request):
             return None
         return super().process_view(request, callback, callback_args, callback_kwargs)

@@ -145,40 +145,10 @@ def _store(
     rejections = [c for c in checked if isinstance(c, Rejection)]
     valid = [c for c in checked if isinstance(c, ValidEvent)]
     bound = api_key.customer_id if api_key is not None else None
-    store = event_store()
-    # A key that may send any customer's events needs no lookup before the insert: the store
-    # resolves the customers in its statement (one round trip fewer per request). A bound key
-    # needs them first, to refuse other customers' events.
-    attributing = store if bound is None and isinstance(store, PostgresStore) else None
-    customer_ids = (
-        {} if attributing is not None else resolve_customers(v.customer_ref for v in valid)
+    first, repeats, looked_up = _split(valid, bound, rejections)
+    inserted, stored, attributed = _insert_first(
+        first, looked_up, received_at, namespace, batch_token
     )
-    first: dict[str, ValidEvent] = {}
-    repeats: list[ValidEvent] = []
-    for event in valid:
-        if bound is not None and customer_ids.get(event.customer_ref) != bound:
-            rejections.append(
-                Rejection(
-                    event.index,
-                    event.event_id,
-                    "customer_not_allowed",
-                    "This API key may only send events for its own customer.",
-                    event.raw,
-                )
-            )
-        elif event.event_id in first:
-            repeats.append(event)
-        else:
-            first[event.event_id] = event
-    if attributing is not None:
-        inserted, stored, attributed = attributing.insert_events_attributing(
-            list(first.values()), received_at, namespace
-        )
-    else:
-        inserted, stored = store.insert_events(
-            list(first.values()), customer_ids, received_at, namespace, batch_token=batch_token
-        )
-        attributed = {eid for eid in inserted if first[eid].customer_ref in customer_ids}
     reference = {eid: (pk, first[eid].content_hash) for eid, pk in inserted.items()}
     reference.update(stored)
     conflicts: list[tuple[ValidEvent, int | None]] = []
@@ -204,6 +174,58 @@ def _store(
     )
     counts = {**dict.fromkeys(OUTCOMES, 0), **Counter(o["status"] for o in outcomes)}
     return IngestResult(events=outcomes, counts=counts, inserted_pks=sorted(inserted.values()))
+
+
+def _split(
+    valid: list[ValidEvent], bound: int | None, rejections: list[Rejection]
+) -> tuple[dict[str, ValidEvent], list[ValidEvent], dict[str, int] | None]:
+    """First occurrence of each id, the repeats, and the customers looked up (None when no
+    lookup was needed: an unbound key); a bound key's events for other customers are added to
+    ``rejections``."""
+    customer_ids = resolve_customers(v.customer_ref for v in valid) if bound is not None else {}
+    first: dict[str, ValidEvent] = {}
+    repeats: list[ValidEvent] = []
+    for event in valid:
+        if bound is not None and customer_ids.get(event.customer_ref) != bound:
+            rejections.append(
+                Rejection(
+                    event.index,
+                    event.event_id,
+                    "customer_not_allowed",
+                    "This API key may only send events for its own customer.",
+                    event.raw,
+                )
+            )
+        elif event.event_id in first:
+            repeats.append(event)
+        else:
+            first[event.event_id] = event
+    return first, repeats, (customer_ids if bound is not None else None)
+
+
+def _insert_first(
+    first: dict[str, ValidEvent],
+    looked_up: dict[str, int] | None,
+    received_at: datetime,
+    namespace: str,
+    batch_token: str,
+) -> tuple[dict[str, int], dict[str, tuple[int, bytes]], set[str]]:
+    """Store the first occurrences: (new id -> pk, stored id -> (pk, hash), new ids attributed
+    to a customer). Customers not looked up yet (a key that may send any customer's events)
+    are resolved by PostgreSQL in its upsert: one round trip fewer per request."""
+    store = event_store()
+    if looked_up is None and isinstance(store, PostgresStore):
+        return store.insert_events_attributing(list(first.values()), received_at, namespace)
+    customer_ids = (
+        looked_up
+        if looked_up is not None
+        else resolve_customers(e.customer_ref for e in first.values())
+    )
+    inserted, stored = store.insert_events(
+        list(first.values()), customer_ids, received_at, namespace, batch_token=batch_token
+    )
+    attributed = {eid for eid in inserted if first[eid].customer_ref in customer_ids}
+    return inserted, stored, attributed
 
 
 def enqueue_for_rollup(event_pks: list[int], now: datetime) -> None:

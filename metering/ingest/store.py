@@ -9,23 +9,28 @@ Python; ordering the insert by id makes concurrent batches lock ids in one order
 
 Round trips per batch (issue 15): the statement also empties the staging table (a
 data-modifying CTE; every part of the statement reads the snapshot taken before it), so the
-table only has to be created, once per connection, and not emptied before each COPY. Whether
-this connection has it is remembered once the transaction that created it committed (a
-rolled-back ``CREATE TEMP TABLE`` leaves no table). ``insert_events_attributing`` also
-resolves the customers (external ids, then aliases, as ``resolve_customers``) inside the
-statement, from the batch's distinct references: one round trip fewer for keys that may send
-any customer's events. The staging table is session state: a transaction-pooling proxy between
-Tally and PostgreSQL would need it created in every transaction again.
+table only has to be created, once per connection, and not emptied before each COPY. It is
+created when Django opens the connection, in autocommit (``stage_on_connect``, connected to
+``connection_created``), so no later rollback can take it away; a connection without it
+(the creation failed, e.g. on a read-only server) creates it in each ingest transaction as
+before. (Remembering a creation made inside a transaction is not safe: on_commit callbacks can
+run without the commit, e.g. in tests that execute them inside a rolled-back transaction.)
+``insert_events_attributing`` also resolves the customers (external ids, then aliases, as
+``resolve_customers``) inside the statement, from the batch's distinct references: one round
+trip fewer for keys that may send any customer's events. The staging table is session
+state: a transaction-pooling proxy between Tally and PostgreSQL would need it created in
+every transaction again.
 """
 
 from __future__ import annotations
 
+import logging
 import weakref
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection
 
 from metering.ingest.wire import ValidEvent
 
@@ -85,8 +90,26 @@ SELECT event_id, event_pk, content_hash FROM metering_usageeventkey
 WHERE namespace = %s AND event_id = ANY(%s)
 """
 
-# psycopg connections whose staging table was created by a committed transaction.
+logger = logging.getLogger(__name__)
+
+# psycopg connections whose staging table was created (and committed) when they opened.
 _staged: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def stage_on_connect(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """``connection_created`` receiver: create the staging table on a new PostgreSQL
+    connection while it is in autocommit (committed at once), and remember it."""
+    if connection.vendor != "postgresql" or not connection.get_autocommit():
+        return
+    pg = connection.connection
+    try:
+        with pg.cursor() as cursor:
+            cursor.execute(_STAGE_DDL)
+    except Exception:  # e.g. a read-only server: ingest transactions create it themselves
+        logger.debug("staging table not created on connect", exc_info=True)
+        return
+    _staged.add(pg)
+
 
 Inserted = dict[str, int]
 Existing = dict[str, tuple[int, bytes]]
@@ -128,7 +151,6 @@ def _insert(
             # One round trip; DELETE (not TRUNCATE, which rewrites the catalog) empties rows a
             # failed statement of this transaction could have left (none are expected).
             cursor.execute(f"{_STAGE_DDL}; DELETE FROM {_STAGE}")  # noqa: S608
-            transaction.on_commit(lambda: _staged.add(pg))
         with cursor.copy(f"COPY {_STAGE} FROM STDIN") as copy:
             for e in events:
                 copy.write_row(

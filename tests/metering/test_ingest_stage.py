@@ -25,9 +25,9 @@ def _statuses(result) -> list[str]:  # type: ignore[no-untyped-def]
     return [o["status"] for o in result.events]
 
 
-def test_a_rolled_back_creation_is_not_remembered() -> None:
-    """The transaction that created the staging table rolled back, so the table is gone: the
-    next ingest on the same connection must create it again rather than COPY into nothing."""
+def test_a_new_connection_has_the_table_and_a_rolled_back_ingest_keeps_it() -> None:
+    """The table is created when the connection opens, in autocommit: an ingest transaction
+    that rolls back (here the first one on a new connection) cannot take it away."""
     CustomerFactory(external_id="acme")
     connection.close()
     with pytest.raises(Boom), transaction.atomic():
@@ -89,3 +89,13 @@ def test_a_bound_key_still_refuses_other_customers() -> None:
     )
     assert _statuses(result) == ["accepted", "rejected"]
     assert result.events[1]["reason"] == "customer_not_allowed"
+
+
+def test_a_connection_without_the_table_creates_it_in_the_transaction() -> None:
+    CustomerFactory(external_id="acme")
+    events_ingest(api_key=None, events=[event("w-1")])
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {store._STAGE}")
+    store._staged.discard(connection.connection)
+    assert _statuses(events_ingest(api_key=None, events=[event("w-2")])) == ["accepted"]
+    assert _statuses(events_ingest(api_key=None, events=[event("w-3")])) == ["accepted"]

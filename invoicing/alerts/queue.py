@@ -94,11 +94,15 @@ def alerts_release(claimed: list[tuple[int, datetime]]) -> None:
     if not claimed:
         return
     ids, marks = zip(*claimed, strict=True)
+    # Rows locked in customer order, as the rollup hook's upsert takes them (ORDER BY c): a
+    # DELETE joining in another order deadlocked with a rollup re-marking the same customers.
     with connection.cursor() as cursor:
         cursor.execute(
-            "DELETE FROM invoicing_alertdirtycustomer d USING unnest(%s::bigint[],"
-            " %s::timestamptz[]) AS k(customer_id, marked_at)"
-            " WHERE d.customer_id = k.customer_id AND d.marked_at = k.marked_at",
+            "DELETE FROM invoicing_alertdirtycustomer d WHERE d.customer_id IN ("
+            " SELECT x.customer_id FROM invoicing_alertdirtycustomer x"
+            " JOIN unnest(%s::bigint[], %s::timestamptz[]) AS k(customer_id, marked_at)"
+            " ON x.customer_id = k.customer_id AND x.marked_at = k.marked_at"
+            " ORDER BY x.customer_id FOR UPDATE OF x)",
             [list(ids), list(marks)],
         )
 

@@ -48,17 +48,15 @@ INSTALLED_APPS = [
     "reporting",
 ]
 
-# Sessions, CSRF, the session user and messages are skipped for /api/v1/ and /compat/
-# (billingsite/browser_middleware.py): the API authenticates with keys only.
 MIDDLEWARE = [
     "billingsite.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "billingsite.browser_middleware.SessionMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "billingsite.browser_middleware.CsrfViewMiddleware",
-    "billingsite.browser_middleware.AuthenticationMiddleware",
-    "billingsite.browser_middleware.MessageMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "billingsite.errors.ApiExceptionMiddleware",

@@ -28,7 +28,7 @@ from metering import eventlog, metrics
 from metering.eventlog import wire
 from metering.eventlog.client import EventLogUnavailable, log_client
 from metering.ingest.limits import IngestLimits
-from metering.ingest.wire import EventValidator, Rejection, ValidEvent
+from metering.ingest.wire import EventValidator, Rejection, ValidEvent, not_own_customer
 
 QUEUED, REJECTED = "queued", "rejected"  # the outcomes known when the request is answered
 # Leave room under NATS's default 1 MB max_payload for headers and the JSON envelope.
@@ -103,15 +103,7 @@ def _own_customer_only(
         if ids.get(event.customer_ref) == customer_id:
             kept.append(event)
         else:
-            refused.append(
-                Rejection(
-                    event.index,
-                    event.event_id,
-                    "customer_not_allowed",
-                    "This API key may only send events for its own customer.",
-                    event.raw,
-                )
-            )
+            refused.append(not_own_customer(event))
     return kept, refused
 
 

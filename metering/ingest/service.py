@@ -27,7 +27,7 @@ from metering import metrics
 from metering.eventlog import event_log_configured
 from metering.eventlog.publish import events_publish, publish_events
 from metering.ingest.limits import IngestLimits, ingest_limits
-from metering.ingest.wire import EventValidator, Rejection, ValidEvent
+from metering.ingest.wire import EventValidator, Rejection, ValidEvent, not_own_customer
 from metering.kicks import rollup_kick
 from metering.models import EventConflict, RejectedEvent
 from metering.stores import PostgresStore, event_store
@@ -187,15 +187,7 @@ def _split(
     repeats: list[ValidEvent] = []
     for event in valid:
         if bound is not None and customer_ids.get(event.customer_ref) != bound:
-            rejections.append(
-                Rejection(
-                    event.index,
-                    event.event_id,
-                    "customer_not_allowed",
-                    "This API key may only send events for its own customer.",
-                    event.raw,
-                )
-            )
+            rejections.append(not_own_customer(event))
         elif event.event_id in first:
             repeats.append(event)
         else:

@@ -74,6 +74,18 @@ class Rejection:
     raw: Any
 
 
+def not_own_customer(event: ValidEvent) -> Rejection:
+    """The rejection of an event a customer-bound key sent for another customer (direct ingest
+    and the event log alike)."""
+    return Rejection(
+        event.index,
+        event.event_id,
+        "customer_not_allowed",
+        "This API key may only send events for its own customer.",
+        event.raw,
+    )
+
+
 def decode_body(body: bytes, *, content_encoding: str, limits: IngestLimits) -> tuple[Any, bool]:
     """Decompress (gzip, capped) and parse JSON; returns (document, saw_imprecise_numbers)."""
     encoding = content_encoding.strip().lower()

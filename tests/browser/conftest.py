@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.apps import apps as django_apps
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
 from accounts.roles import sync_roles
@@ -48,6 +48,10 @@ CHROMIUM_ARGS = [
     "--host-resolver-rules=MAP tally.test 127.0.0.1",
 ]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+
+# expect() waits as long as actions do (the context's 10 s below), not Playwright's 5 s: CI
+# shares 2 cores between two xdist workers, a Chromium and the live server.
+expect.set_options(timeout=10_000)
 SKIP_ENV = "TALLY_SKIP_BROWSER"
 PROD_HOST = "tally.test"
 STAFF_PASSWORD = "browser-test-password-1"

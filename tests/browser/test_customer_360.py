@@ -62,7 +62,11 @@ def test_support_finds_a_customer_by_alias_and_opens_the_360_page(
     screenshot("1-customer-360")
 
     invoices.get_by_role("link", name=world.invoice.number).click()
+    # wait for each page to finish loading before the next click: on a loaded CI machine a
+    # click during the invoice page's load left the test on that page (stop 25's CI run)
+    page.wait_for_url(re.compile(rf"/admin/invoicing/invoice/{world.invoice.pk}/change/$"))
     page.get_by_role("link", name="Explain this charge").nth(1).click()
+    page.wait_for_url(re.compile(r"/admin/invoicing/invoiceline/\d+/explain/$"), timeout=30_000)
     expect(page.get_by_test_id("usage-now")).to_contain_text("30")
     expect(page.get_by_test_id("usage-now")).to_contain_text("matches the line")
     expect(page.locator("[data-section='events'] tbody tr")).to_have_count(20)

@@ -58,8 +58,10 @@ def test_finance_credits_a_line_then_voids_and_reissues(
     page.get_by_label(re.compile("Why it is voided")).fill("Billed the wrong entity")
     screenshot("3-void-and-reissue")
     page.get_by_role("button", name="Yes, void and re-issue").click()
+    # the click returns when the POST starts: read the replacement only once the redirect landed
+    page.wait_for_url(re.compile(r"/admin/invoicing/invoice/\d+/change/$"))
     replacement = Invoice.objects.get(replaces=invoice)
-    page.wait_for_url(f"**/admin/invoicing/invoice/{replacement.pk}/change/")
+    assert page.url.endswith(f"/admin/invoicing/invoice/{replacement.pk}/change/")
     expect(page.locator(".messagelist")).to_contain_text("re-issued as INV-000002")
     expect(page.locator(".field-replaces_link")).to_contain_text("INV-000001 (Void)")
     screenshot("4-replacement")

@@ -87,6 +87,11 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # Django's PostgreSQL backend whose health check polls the socket before it sends SELECT 1
 # (billingsite/postgres/base.py): broken connections are still replaced, at no round trip.
 DATABASES["default"]["ENGINE"] = "billingsite.postgres"
+# Behind a transaction-pooling pgbouncer (pool_mode = transaction) a transaction may land on
+# another server connection than the last one: nothing may outlive a transaction there, so no
+# server-side cursors and no staging table made when the connection opens (ingest makes it in
+# each batch's transaction instead, one more round trip per batch).
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool("DATABASE_TRANSACTION_POOLING")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL")

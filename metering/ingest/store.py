@@ -98,8 +98,13 @@ _staged: weakref.WeakSet[Any] = weakref.WeakSet()
 
 def stage_on_connect(sender: Any, connection: Any, **kwargs: Any) -> None:
     """``connection_created`` receiver: create the staging table on a new PostgreSQL
-    connection while it is in autocommit (committed at once), and remember it."""
+    connection while it is in autocommit (committed at once), and remember it. Not behind a
+    transaction-pooling bouncer (``DATABASE_TRANSACTION_POOLING``, which sets Django's
+    ``DISABLE_SERVER_SIDE_CURSORS``): the next transaction may run on another server
+    connection, so each batch makes the table in its own transaction."""
     if connection.vendor != "postgresql" or not connection.get_autocommit():
+        return
+    if connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS"):
         return
     pg = connection.connection
     try:

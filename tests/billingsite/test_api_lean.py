@@ -144,3 +144,26 @@ def test_quiet_connection_gets_no_select_1_and_a_killed_one_is_replaced() -> Non
     assert status.startswith("200"), content
     assert json.loads(content)["accepted"] == 4
     assert connection.connection is not old
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("pooling", "expected"), [(True, "200"), (False, "500")])
+def test_transaction_pooling_makes_the_staging_table_in_each_batch(
+    pooling: bool, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind pgbouncer in transaction mode the next transaction may run on a server
+    connection that never saw this one's temporary table; ``DISCARD TEMP`` between requests
+    stands in for that switch. With ``DATABASE_TRANSACTION_POOLING`` (Django's
+    ``DISABLE_SERVER_SIDE_CURSORS``) ingest still works; without it, the same switch breaks
+    ingest, which is why the setting exists."""
+    CustomerFactory(external_id="acme", name="Acme")
+    key = api_key_create(name="lean", scope="ingest").plaintext
+    connection.close()
+    monkeypatch.setitem(connection.settings_dict, "DISABLE_SERVER_SIDE_CURSORS", pooling)
+    assert _wsgi("/api/v1/events", _ingest_body(), key)[0].startswith("200")
+    with connection.cursor() as cursor:
+        cursor.execute("DISCARD TEMP")
+    status, content = _wsgi("/api/v1/events", _ingest_body(n=3), key)
+    assert status.startswith(expected), content
+    if pooling:
+        assert json.loads(content)["accepted"] == 3

@@ -128,13 +128,16 @@ class AlertDirtyCustomer(models.Model):
     """A customer whose usage changed since their alerts were last evaluated.
 
     The rollup hook upserts (``marked_at = clock_timestamp()``, ``claimed_at = NULL``); the
-    evaluator claims rows with ``SKIP LOCKED`` and a lease, evaluates, then deletes a row only
-    if it was not marked again meanwhile (same ``marked_at``)."""
+    evaluator claims rows with ``SKIP LOCKED`` and a lease, oldest ``queued_since`` first,
+    evaluates, then deletes a row only if it was not marked again meanwhile (same
+    ``marked_at``). ``queued_since`` is the first mark since the customer was last claimed, so
+    a customer whose events keep coming keeps its place in the queue."""
 
     customer = models.OneToOneField(
         Customer, primary_key=True, on_delete=models.CASCADE, related_name="+"
     )
     marked_at = models.DateTimeField()
+    queued_since = models.DateTimeField()
     claimed_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:

@@ -6,10 +6,13 @@
 plan's), so the mark commits if and only if the usage does; on commit it kicks the evaluation
 task. Many events of one customer between two evaluations coalesce into one row.
 
-``alerts_claim`` takes up to ``n`` rows with ``FOR UPDATE SKIP LOCKED`` and stamps a lease, in a
-short transaction; after evaluating, ``alerts_release`` deletes a row only if its
-``marked_at`` is unchanged: a customer marked again during the evaluation stays queued. A
-worker that dies mid-batch leaves leased rows that are claimed again when the lease ends.
+``alerts_claim`` takes up to ``n`` rows with ``FOR UPDATE SKIP LOCKED``, those waiting longest
+first, and stamps a lease, in a short transaction. A mark on a row still waiting keeps its
+``queued_since`` (a busy customer is not sent to the back of the queue by its own events); a
+mark on a claimed row starts the wait anew, since that usage came after the claim. After
+evaluating, ``alerts_release`` deletes a row only if its ``marked_at`` is unchanged: a customer
+marked again during the evaluation stays queued. A worker that dies mid-batch leaves leased
+rows that are claimed again when the lease ends.
 """
 
 from __future__ import annotations
@@ -26,21 +29,23 @@ from django.db import connection, transaction
 logger = logging.getLogger(__name__)
 
 _MARK_SQL = (
-    "INSERT INTO invoicing_alertdirtycustomer (customer_id, marked_at, claimed_at)"
-    " SELECT c, clock_timestamp(), NULL FROM unnest(%s::bigint[]) AS c"
+    "INSERT INTO invoicing_alertdirtycustomer (customer_id, marked_at, queued_since, claimed_at)"
+    " SELECT c, clock_timestamp(), clock_timestamp(), NULL FROM unnest(%s::bigint[]) AS c"
     " WHERE EXISTS (SELECT 1 FROM invoicing_alert a WHERE a.customer_id = c AND a.enabled)"
     " OR EXISTS (SELECT 1 FROM invoicing_contract k"
     "  JOIN invoicing_planversion v ON v.id = k.plan_version_id"
     "  JOIN invoicing_alert a ON a.plan_id = v.plan_id AND a.enabled"
     "  WHERE k.customer_id = c)"
     " ORDER BY c"
-    " ON CONFLICT (customer_id) DO UPDATE SET marked_at = excluded.marked_at, claimed_at = NULL"
+    " ON CONFLICT (customer_id) DO UPDATE SET marked_at = excluded.marked_at, claimed_at = NULL,"
+    " queued_since = CASE WHEN invoicing_alertdirtycustomer.claimed_at IS NULL"
+    "  THEN invoicing_alertdirtycustomer.queued_since ELSE excluded.queued_since END"
 )
 _CLAIM_SQL = (
     "UPDATE invoicing_alertdirtycustomer d SET claimed_at = clock_timestamp()"
     " WHERE d.customer_id IN (SELECT customer_id FROM invoicing_alertdirtycustomer"
     "  WHERE claimed_at IS NULL OR claimed_at < clock_timestamp() - make_interval(secs => %s)"
-    "  ORDER BY marked_at LIMIT %s FOR UPDATE SKIP LOCKED)"
+    "  ORDER BY queued_since, customer_id LIMIT %s FOR UPDATE SKIP LOCKED)"
     " RETURNING d.customer_id, d.marked_at"
 )
 
@@ -83,7 +88,7 @@ def _kick() -> None:
 
 
 def alerts_claim(limit: int) -> list[tuple[int, datetime]]:
-    """Lease up to ``limit`` queued customers (oldest marks first)."""
+    """Lease up to ``limit`` queued customers (longest waiting first)."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_CLAIM_SQL, [lease_seconds(), limit])
         return [(row[0], row[1]) for row in cursor.fetchall()]

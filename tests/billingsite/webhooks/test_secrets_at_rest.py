@@ -9,6 +9,7 @@ import logging
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
+from django.core.serializers.base import DeserializationError
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from standardwebhooks.webhooks import Webhook
@@ -130,3 +131,26 @@ def test_the_migration_encrypts_plain_rows_and_its_reverse_decrypts(settings):
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(latest)
+
+
+@pytest.mark.django_db
+def test_dumpdata_writes_tokens_and_loaddata_reads_them_back(settings, tmp_path):
+    settings.TALLY_FIELD_ENCRYPTION_KEY = KEY_A
+    endpoint, old = webhook_endpoint_create(url="https://hooks.example.com/a", events=["*"])
+    _, new = webhook_endpoint_rotate_secret(endpoint=endpoint)
+    dump = tmp_path / "endpoints.json"
+    call_command("dumpdata", "billingsite.webhookendpoint", output=str(dump), verbosity=0)
+    text = dump.read_text()
+    assert new not in text and old not in text and "whsec_" not in text
+    assert text.count('"fernet:') == 2
+
+    WebhookEndpoint.objects.all().delete()
+    call_command("loaddata", str(dump), verbosity=0)
+    loaded = WebhookEndpoint.objects.get(pk=endpoint.pk)
+    assert (loaded.secret, loaded.previous_secret) == (new, old)
+    assert not _stored(endpoint.pk)[0].startswith(("whsec_", "fernet:"))
+
+    WebhookEndpoint.objects.all().delete()
+    settings.TALLY_FIELD_ENCRYPTION_KEY = KEY_B  # a dump is only as readable as its keys
+    with pytest.raises(DeserializationError, match="cannot be decrypted"):
+        call_command("loaddata", str(dump), verbosity=0)

@@ -4,6 +4,7 @@ Refused (nothing changes) while the month can still change: inside the dedup win
 with unattributed or still-queued events, or with a customer whose invoices are not finalized
 through the month's end (``metering.partitions.detach_refusals``). The month's rollups stay, so
 invoices and usage reads are unchanged; its dedup keys stay until ``prune_keys`` removes them.
+Ingestion waits only for the detach itself, not for the Parquet file (``detach_month``).
 """
 
 from __future__ import annotations
@@ -54,36 +55,76 @@ def _write_parquet(table: str, out: Path) -> int:
     return rows
 
 
+def _staging_name(month: date) -> str:
+    """Where a detached month waits while it is written to Parquet (outside the events table)."""
+    return f"metering_archiving_{month:%Y_%m}"
+
+
+def _table_exists(name: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [f'"{name}"'])
+        return bool(cursor.fetchone()[0])
+
+
 def detach_month(month: date, *, out: Path | None = None, table: str = "") -> ArchivedMonth:
     """Detach ``month``'s partition and archive it to ``out`` (Parquet; the detached table is
-    then dropped) or rename it to ``table`` (kept in the database, outside the events table)."""
+    then dropped) or rename it to ``table`` (kept in the database, outside the events table).
+
+    In three steps, so ingestion and rollups wait only for catalog changes: (1) under an
+    ``ACCESS EXCLUSIVE`` lock on the events table, check the refusals, detach the partition,
+    rename it (to ``table``, or to a staging name for Parquet) and record the month, with
+    ``completed_at`` empty; (2) with no lock on the events table, write the Parquet file (or
+    count the table); (3) drop the staging table and complete the record. A failure in (2) or
+    (3) leaves the rows in the renamed table: calling this again for the month finishes it."""
     if (out is None) == (not table):
         raise PartitionError("give exactly one of --out FILE.parquet or --table NAME")
     if table and not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", table):
         raise PartitionError(f"--table must be a plain lower-case identifier, not {table!r}")
+    pending = ArchivedMonth.objects.filter(month=month).first()
+    if pending is not None and pending.completed_at is not None:
+        raise PartitionError(f"{month:%Y-%m} is already archived to {pending.destination}")
+    holder = table or _staging_name(month)
+    if pending is None:
+        pending = _detach(month, holder, destination=table or str(out))
+    elif not _table_exists(holder):
+        raise PartitionError(
+            f"{month:%Y-%m} was detached to {pending.destination} and its rows are not in"
+            f" {holder}: finish it with the same --out or --table as the first time"
+        )
+    if out is not None:
+        rows = _write_parquet(holder, out)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(f'SELECT count(*) FROM "{holder}"')  # noqa: S608
+            (rows,) = cursor.fetchone()
+    with transaction.atomic():
+        if out is not None:
+            with connection.cursor() as cursor:
+                cursor.execute(f'DROP TABLE "{holder}"')
+        pending.rows = rows
+        pending.destination = table or str(out)
+        pending.completed_at = timezone.now()
+        pending.save(update_fields=["rows", "destination", "completed_at"])
+    return pending
+
+
+def _detach(month: date, holder: str, *, destination: str) -> ArchivedMonth:
+    """Step (1): refusals, DETACH and RENAME under the lock, and the record, in one commit."""
     name = partition_name(month)
     with transaction.atomic():
         with connection.cursor() as cursor:
-            # Blocks ingestion and rollups for the duration of the detach (catalog change
-            # only, no data is copied); the checks run under the lock so nothing changes them.
+            # Inserts and rollups wait behind this lock until the commit below: catalog
+            # changes only, no rows are read or copied under it. The refusals run under it so
+            # nothing changes what they found.
             cursor.execute(f"LOCK TABLE {PARENT} IN ACCESS EXCLUSIVE MODE")
         reasons = detach_refusals(month)
         if reasons:
             raise PartitionError(f"{month:%Y-%m} cannot be archived yet: " + "; ".join(reasons))
+        if _table_exists(holder):
+            raise PartitionError(f"a table named {holder} already exists")
         with connection.cursor() as cursor:
             cursor.execute(f'ALTER TABLE {PARENT} DETACH PARTITION "{name}"')
-            if table:
-                cursor.execute(f'ALTER TABLE "{name}" RENAME TO "{table}"')
-                cursor.execute(f'SELECT count(*) FROM "{table}"')  # noqa: S608
-                (rows,) = cursor.fetchone()
-                destination = table
-        if out is not None:
-            rows = _write_parquet(name, out)
-            destination = str(out)
-            with connection.cursor() as cursor:
-                cursor.execute(f'DROP TABLE "{name}"')
-        # The file is complete before the commit; a failure before it leaves the partition
-        # attached (the DETACH rolls back) and at worst an orphan file to delete.
+            cursor.execute(f'ALTER TABLE "{name}" RENAME TO "{holder}"')
         return ArchivedMonth.objects.create(
-            month=month, rows=rows, destination=destination, archived_at=timezone.now()
+            month=month, rows=0, destination=destination, archived_at=timezone.now()
         )

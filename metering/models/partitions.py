@@ -15,7 +15,13 @@ class ArchivedMonth(models.Model):
     destination = models.CharField(
         max_length=500, help_text="The Parquet file or the table the rows went to."
     )
-    archived_at = models.DateTimeField()
+    archived_at = models.DateTimeField(help_text="When the month was detached.")
+    completed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When its rows were all written to the destination (empty: still being "
+        "written; events_partitions --detach again for the month finishes it).",
+    )
 
     class Meta:
         ordering = ["-month"]

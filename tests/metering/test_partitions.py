@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import psycopg
 import pyarrow.parquet as pq
 import pytest
 import time_machine
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from metering import partitions_archive
 from metering.ingest.service import events_ingest
 from metering.late import register_closed_period_resolver, unregister_closed_period_resolver
 from metering.models import ArchivedMonth, EventConflict, UsageEvent, UsageEventKey
@@ -137,11 +139,57 @@ def test_an_archived_month_can_go_to_a_table():
     register_closed_period_resolver(_closed_forever)
     try:
         archived = detach_month(month_start(MARCH_2024), table="usage_archive_2024_03")
-        with pytest.raises(PartitionError, match="not an attached partition"):
+        with pytest.raises(PartitionError, match="already archived to usage_archive_2024_03"):
             detach_month(month_start(MARCH_2024), table="again")
     finally:
         unregister_closed_period_resolver(_closed_forever)
     assert archived.rows == 1 and rows_in("usage_archive_2024_03") == 1
+    assert archived.completed_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ingest_waits_only_for_the_detach_and_an_interrupted_archive_resumes(tmp_path, monkeypatch):
+    """The Parquet file is written after the detach commits: another session can take the
+    lock an insert takes on the events table meanwhile (it waited for the whole file before).
+    A write that fails leaves the rows in the staging table and the month recorded as not
+    completed; the same command again finishes it."""
+    CustomerFactory(external_id="acme")
+    events = [event(f"w{i}", at=MARCH_2024, n=i) for i in range(3)]
+    assert ingest(*events, at=MARCH_2024) == ["accepted"] * 3
+    ensure_partitions(ahead=0)
+    rollup_drain()
+    staging = "metering_archiving_2024_03"
+    out = tmp_path / "2024-03.parquet"
+    written = partitions_archive._write_parquet
+
+    def insert_lock_then_disk_full(table, path):
+        with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+            other.execute("SET lock_timeout = '3s'")
+            with other.transaction():
+                other.execute("LOCK TABLE metering_usageevent IN ROW EXCLUSIVE MODE")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(partitions_archive, "_write_parquet", insert_lock_then_disk_full)
+    register_closed_period_resolver(_closed_forever)
+    try:
+        with pytest.raises(CommandError, match=r"detached but not yet written.*run the same"):
+            call_command("events_partitions", "--detach", "2024-03", "--out", str(out))
+        pending = ArchivedMonth.objects.get()
+        assert pending.completed_at is None and pending.destination == str(out)
+        assert rows_in(staging) == 3 and UsageEvent.objects.count() == 0
+        invariants("metering")  # raw-event checks start after the detached month
+
+        monkeypatch.setattr(partitions_archive, "_write_parquet", written)
+        done = detach_month(month_start(MARCH_2024), out=out)
+        with pytest.raises(PartitionError, match="already archived"):
+            detach_month(month_start(MARCH_2024), out=out)
+    finally:
+        unregister_closed_period_resolver(_closed_forever)
+    assert done.rows == 3 and done.completed_at is not None
+    assert sorted(pq.read_table(out).column("event_id").to_pylist()) == ["w0", "w1", "w2"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [staging])
+        assert cursor.fetchone()[0] is None
 
 
 def test_keys_past_the_window_are_pruned_and_such_ids_are_too_old_anyway():

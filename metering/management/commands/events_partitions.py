@@ -16,6 +16,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from metering.models import ArchivedMonth
 from metering.partitions import (
     DEFAULT,
     PartitionError,
@@ -48,10 +49,20 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["detach"]:
             out = Path(options["out"]) if options["out"] else None
+            month = _month(options["detach"])
             try:
-                archived = detach_month(_month(options["detach"]), out=out, table=options["table"])
+                archived = detach_month(month, out=out, table=options["table"])
             except PartitionError as exc:
                 raise CommandError(str(exc)) from exc
+            except Exception as exc:
+                pending = ArchivedMonth.objects.filter(month=month, completed_at=None).first()
+                if pending is None:
+                    raise
+                raise CommandError(
+                    f"{month:%Y-%m} is detached but not yet written to {pending.destination}"
+                    f" ({exc}); its rows are kept in the database: run the same command again"
+                    " to finish"
+                ) from exc
             self.stdout.write(
                 f"archived {archived.month:%Y-%m}: {archived.rows} events -> {archived.destination}"
             )
@@ -61,6 +72,11 @@ class Command(BaseCommand):
                 for part in [*(p.name for p in monthly_partitions()), DEFAULT]:
                     cursor.execute(f'SELECT count(*) FROM "{part}"')  # noqa: S608
                     self.stdout.write(f"{part}\t{cursor.fetchone()[0]}")
+            for pending in ArchivedMonth.objects.filter(completed_at=None):
+                self.stdout.write(
+                    f"{pending.month:%Y-%m} detached, not yet written to {pending.destination}"
+                    " (run --detach again for it)"
+                )
             return
         for name, moved in ensure_partitions(ahead=options["ahead"]).items():
             self.stdout.write(f"created {name} ({moved} events moved from DEFAULT)")

@@ -15,7 +15,8 @@ so a cached key can only go stale by being revoked or deleted.
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 from django.conf import settings
 from django.core.cache import cache
@@ -38,13 +39,21 @@ def _cache_key(digest: str) -> str:
     return f"api-key:{digest}"
 
 
-def cached_api_key(digest: str) -> ApiKey | Literal["revoked"] | None:
+# Reads one cache entry by its full Redis key (``cache.make_key``); the API reads it in the same
+# round trip as the request's rate count (accounts.api.throttling.ApiKeyRateThrottle.fetcher).
+Fetch = Callable[[str], Any]
+
+
+def cached_api_key(digest: str, fetch: Fetch | None = None) -> ApiKey | Literal["revoked"] | None:
     """The cached active key for this digest, ``REVOKED`` for a revoked one, or None (ask the
-    database)."""
+    database). ``fetch`` replaces the cache's own GET (same key, same failures)."""
     if _seconds() <= 0:
         return None
     try:
-        found = cache.get(_cache_key(digest))
+        if fetch is not None:
+            found = fetch(cache.make_key(_cache_key(digest)))
+        else:
+            found = cache.get(_cache_key(digest))
     except Exception:
         logger.warning("API key cache unavailable; reading the database", exc_info=True)
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -195,20 +196,26 @@ def api_key_create(
     return IssuedKey(api_key=key, plaintext=plaintext)
 
 
-def api_key_authenticate(plaintext: str) -> ApiKey | None:
+def api_key_authenticate(
+    plaintext: str, fetch: Callable[[str, str], Any] | None = None
+) -> ApiKey | None:
     """The active key matching ``plaintext``, or None: from the short-lived lookup cache
     (``accounts.api_key_cache``, keyed by the digest) or else the database, comparing digests
-    in constant time."""
+    in constant time. ``fetch(cache_key, prefix)``, when given, reads the cache entry (the API
+    passes one that also counts the request against the key's rate limit)."""
     parts = plaintext.split("_", 2)
     if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
         return None
     digest = _digest(plaintext)
-    cached = api_key_cache.cached_api_key(digest)
+    prefix = parts[1]
+    cached = api_key_cache.cached_api_key(
+        digest, None if fetch is None else (lambda cache_key: fetch(cache_key, prefix))
+    )
     if cached == api_key_cache.REVOKED:
         return None
     key = cached if isinstance(cached, ApiKey) else None
     if key is None:
-        key = ApiKey.objects.filter(prefix=parts[1], revoked_at__isnull=True).first()
+        key = ApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True).first()
         if key is None or not hmac.compare_digest(key.digest, digest):
             return None
         api_key_cache.remember_api_key(key)

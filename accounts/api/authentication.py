@@ -8,6 +8,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from accounts import attempts
+from accounts.api.throttling import ApiKeyRateThrottle
 from accounts.models import ApiKey
 from accounts.services import api_key_authenticate
 
@@ -32,7 +33,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         scheme, _, token = header.partition(" ")
         well_formed = scheme.lower() == self.keyword.lower() and bool(token.strip())
-        key = api_key_authenticate(token.strip()) if well_formed else None
+        # The cache lookup and the rate count share one Redis round trip (throttling.py).
+        fetch = ApiKeyRateThrottle.fetcher(request)
+        key = api_key_authenticate(token.strip(), fetch) if well_formed else None
         if key is not None:
             return (None, key)
         failures = _failure_subjects(request)

@@ -14,6 +14,7 @@ from unittest import mock
 
 import psycopg
 import pytest
+import redis.connection
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
@@ -81,13 +82,16 @@ def test_every_api_route_is_a_drf_view_without_session_authentication() -> None:
             assert not isinstance(auth, SessionAuthentication), route
 
 
-def _wsgi(path: str, body: str, key: str) -> tuple[str, bytes]:
+def _wsgi(path: str, body: str | None, key: str) -> tuple[str, bytes]:
     """One request through Django's WSGI handler, as gunicorn calls it: request_started and
-    request_finished run close_old_connections (Django's test Client skips that)."""
+    request_finished run close_old_connections (Django's test Client skips that). No body: a
+    GET."""
+    factory = RequestFactory()
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
     environ = (
-        RequestFactory()
-        .post(path, body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}")
-        .environ
+        factory.get(path, **auth).environ
+        if body is None
+        else factory.post(path, body, content_type="application/json", **auth).environ
     )
     status: list[str] = []
     response = WSGIHandler()(environ, lambda s, headers, exc_info=None: status.append(s))
@@ -167,3 +171,24 @@ def test_transaction_pooling_makes_the_staging_table_in_each_batch(
     assert status.startswith(expected), content
     if pooling:
         assert json.loads(content)["accepted"] == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_api_request_costs_one_redis_round_trip_for_key_and_rate_limit() -> None:
+    """The API-key cache GET and the rate-limit count go out in one pipelined write (they were
+    two round trips); the count still limits (tests/accounts/test_api_rate_limit.py)."""
+    CustomerFactory(external_id="acme", name="Acme")
+    key = api_key_create(name="lean", scope="read").plaintext
+    assert _wsgi("/api/v1/customers", None, key)[0].startswith("200")  # caches the key
+    sent: list[bytes] = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def spy(self: Any, command: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(b"".join(command) if isinstance(command, list) else bytes(command))
+        return original(self, command, *args, **kwargs)
+
+    with mock.patch.object(redis.connection.AbstractConnection, "send_packed_command", spy):
+        status, content = _wsgi("/api/v1/customers", None, key)
+    assert status.startswith("200"), content
+    assert len(sent) == 1, sent
+    assert b"GET" in sent[0] and b"EVALSHA" in sent[0]

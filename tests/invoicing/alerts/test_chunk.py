@@ -13,7 +13,7 @@ from invoicing.alerts.evaluation import alerts_evaluate_customer
 from invoicing.alerts.models import AlertTrigger
 from invoicing.alerts.queue import alerts_mark_customers
 from invoicing.alerts.services import alert_create, alerts_evaluate_pending
-from tests.invoicing.alerts.world import at, customer_on_plan, meter, send
+from tests.invoicing.alerts.world import at, calls_alert, customer_on_plan, meter, send
 
 pytestmark = pytest.mark.django_db
 
@@ -22,13 +22,7 @@ def _world(n: int) -> list[int]:
     ids = []
     for i in range(n):
         customer, contract = customer_on_plan(f"c{i}", plan=f"p{i}")
-        alert_create(
-            name="calls",
-            type="usage_threshold",
-            customer=customer,
-            meter=meter(),
-            thresholds=[{"value": "3", "recurring": True}],
-        )
+        calls_alert(customer)
         alert_create(
             name="eu calls",
             type="usage_threshold",

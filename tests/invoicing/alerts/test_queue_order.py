@@ -9,21 +9,14 @@ import pytest
 from accounts.models import Customer
 from invoicing.alerts.models import AlertDirtyCustomer
 from invoicing.alerts.queue import alerts_claim, alerts_mark_customers, alerts_release
-from invoicing.alerts.services import alert_create
-from tests.invoicing.alerts.world import customer_on_plan, meter
+from tests.invoicing.alerts.world import calls_alert, customer_on_plan
 
 pytestmark = pytest.mark.django_db
 
 
 def _watched(external_id: str) -> Customer:
     customer, _contract = customer_on_plan(external_id, plan=f"plan-{external_id}")
-    alert_create(
-        name="calls",
-        type="usage_threshold",
-        customer=customer,
-        meter=meter(),
-        thresholds=[{"value": "3", "recurring": True}],
-    )
+    calls_alert(customer)
     return customer
 
 

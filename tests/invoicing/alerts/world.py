@@ -11,6 +11,8 @@ from typing import Any
 
 from accounts.models import Customer
 from billingsite.events import register_listener, unregister_listener
+from invoicing.alerts.models import Alert
+from invoicing.alerts.services import alert_create
 from invoicing.models import Contract
 from metering.models import Meter
 from metering.services import events_ingest, meter_create, rollup_drain
@@ -50,6 +52,17 @@ def customer_on_plan(external_id: str = "acme", plan: str = "pro") -> tuple[Cust
     customer = CustomerFactory(external_id=external_id)
     version = make_version([CALLS], key=plan)
     return customer, make_contract(customer, version=version, start=date(2026, 1, 1))
+
+
+def calls_alert(customer: Customer) -> Alert:
+    """The customer's own alert at every 3 API calls (recurring)."""
+    return alert_create(
+        name="calls",
+        type="usage_threshold",
+        customer=customer,
+        meter=meter(),
+        thresholds=[{"value": "3", "recurring": True}],
+    )
 
 
 def send(

@@ -204,11 +204,26 @@ def detach_refusals(month: date, *, now: datetime | None = None) -> list[str]:
     return reasons
 
 
+# An archive still being written after this long was interrupted (a large month takes minutes).
+ARCHIVE_STALL = timedelta(hours=1)
+
+
 @invariant(1, "usage events have partitions ahead and nothing waits in the DEFAULT partition")
 def partitions_ready() -> Iterator[Violation]:
     """A missing future month sends that month's events to DEFAULT (they are stored and
     counted, but the month cannot be archived and DEFAULT grows); ``events_partitions`` fixes
-    both."""
+    both. A month detached but not written out (``ArchivedMonth.completed_at`` empty) for
+    over ``ARCHIVE_STALL`` was interrupted: its rows wait in a staging table."""
+    stalled = ArchivedMonth.objects.filter(
+        completed_at=None, archived_at__lt=timezone.now() - ARCHIVE_STALL
+    )
+    for pending in stalled:
+        yield Violation(
+            f"archive {pending.month:%Y-%m}",
+            f"detached {pending.archived_at:%Y-%m-%d %H:%M} UTC and not yet written to"
+            f" {pending.destination}: run `manage.py events_partitions --detach"
+            f" {pending.month:%Y-%m}` again with the same --out or --table",
+        )
     current = month_start(timezone.now())
     have = {p.month for p in monthly_partitions()}
     for k in range(settings.METERING_PARTITIONS_MIN_AHEAD + 1):

@@ -3,7 +3,7 @@ rows moved into their month, months ahead, archiving (refusals, Parquet, table),
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pyarrow.parquet as pq
@@ -12,6 +12,7 @@ import time_machine
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from billingsite.invariants import Violation
 from metering import partitions_archive
 from metering.ingest.service import events_ingest
 from metering.late import register_closed_period_resolver, unregister_closed_period_resolver
@@ -22,6 +23,7 @@ from metering.partitions import (
     ensure_partitions,
     month_start,
     partition_name,
+    partitions_ready,
     prune_keys,
 )
 from metering.partitions_archive import PartitionError, detach_month
@@ -43,6 +45,10 @@ def rows_in(table: str) -> int:
     with connection.cursor() as cursor:
         cursor.execute(f'SELECT count(*) FROM "{table}"')  # noqa: S608
         return cursor.fetchone()[0]
+
+
+def _stalled_archives() -> list[Violation]:
+    return [v for v in partitions_ready() if v.subject.startswith("archive ")]
 
 
 def invariants(*only: str) -> None:
@@ -178,6 +184,11 @@ def test_ingest_waits_only_for_the_detach_and_an_interrupted_archive_resumes(tmp
         assert pending.completed_at is None and pending.destination == str(out)
         assert rows_in(staging) == 3 and UsageEvent.objects.count() == 0
         invariants("metering")  # raw-event checks start after the detached month
+        assert not _stalled_archives()  # being written: not yet a problem
+        with time_machine.travel(pending.archived_at + timedelta(hours=2)):
+            (stalled,) = _stalled_archives()
+        assert stalled.subject == "archive 2024-03"
+        assert "events_partitions --detach 2024-03" in stalled.detail
 
         monkeypatch.setattr(partitions_archive, "_write_parquet", written)
         done = detach_month(month_start(MARCH_2024), out=out)
@@ -186,6 +197,8 @@ def test_ingest_waits_only_for_the_detach_and_an_interrupted_archive_resumes(tmp
     finally:
         unregister_closed_period_resolver(_closed_forever)
     assert done.rows == 3 and done.completed_at is not None
+    with time_machine.travel(done.archived_at + timedelta(hours=2)):
+        assert not _stalled_archives()
     assert sorted(pq.read_table(out).column("event_id").to_pylist()) == ["w0", "w1", "w2"]
     with connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass(%s)", [staging])

@@ -84,8 +84,9 @@ def detach_month(month: date, *, out: Path | None = None, table: str = "") -> Ar
     if pending is not None and pending.completed_at is not None:
         raise PartitionError(f"{month:%Y-%m} is already archived to {pending.destination}")
     holder = table or _staging_name(month)
+    destination = table or str(out)
     if pending is None:
-        pending = _detach(month, holder, destination=table or str(out))
+        pending = _detach(month, holder, destination=destination)
     elif not _table_exists(holder):
         raise PartitionError(
             f"{month:%Y-%m} was detached to {pending.destination} and its rows are not in"
@@ -102,7 +103,7 @@ def detach_month(month: date, *, out: Path | None = None, table: str = "") -> Ar
             with connection.cursor() as cursor:
                 cursor.execute(f'DROP TABLE "{holder}"')
         pending.rows = rows
-        pending.destination = table or str(out)
+        pending.destination = destination
         pending.completed_at = timezone.now()
         pending.save(update_fields=["rows", "destination", "completed_at"])
     return pending

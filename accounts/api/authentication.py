@@ -34,8 +34,11 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         scheme, _, token = header.partition(" ")
         well_formed = scheme.lower() == self.keyword.lower() and bool(token.strip())
         # The cache lookup and the rate count share one Redis round trip (throttling.py).
-        fetch = ApiKeyRateThrottle.fetcher(request)
-        key = api_key_authenticate(token.strip(), fetch) if well_formed else None
+        key = (
+            api_key_authenticate(token.strip(), ApiKeyRateThrottle.fetcher(request))
+            if well_formed
+            else None
+        )
         if key is not None:
             return (None, key)
         failures = _failure_subjects(request)

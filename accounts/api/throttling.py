@@ -107,29 +107,24 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         return count <= self.num_requests
 
     @classmethod
-    def fetcher(cls, request: Any) -> Callable[[str, str], Any]:
+    def fetcher(cls, request: Any) -> Callable[[str, str], Any] | None:
         """``fetch(cache_key, prefix)`` for ``api_key_authenticate``: GETs the API-key cache
         entry and counts this request against key ``prefix``'s limit, pipelined in one round
         trip; the count waits on ``request`` for ``allow_request``. A Redis that does not
         answer raises (the key is then read from the database) and the request is let
-        through uncounted, as ``allow_request`` would."""
+        through uncounted, as ``allow_request`` would. None without a rate limit (nothing to
+        count: the cache's own GET)."""
+        throttle = cls()
+        if throttle.rate is None:
+            return None
 
         def fetch(cache_key: str, prefix: str) -> Any:
-            throttle = cls()
-            ident_key = None
-            if throttle.rate is not None:
-                ident_key = throttle._ident_key(prefix)
-                counter = throttle._counter(ident_key, throttle.timer())
+            ident_key = throttle._ident_key(prefix)
+            counter = throttle._counter(ident_key, throttle.timer())
+            count = None
             try:
-                if ident_key is None:
-                    found = _count_script().registered_client.get(cache_key)
-                else:
-                    found, count = _get_and_count(cache_key, counter, throttle.duration + 1)
-            except (redis.RedisError, OSError):
-                if ident_key is not None:
-                    setattr(request, PRECOUNTED, Precounted(ident_key, throttle.now, None))
-                raise
-            if ident_key is not None:
+                found, count = _get_and_count(cache_key, counter, throttle.duration + 1)
+            finally:
                 setattr(request, PRECOUNTED, Precounted(ident_key, throttle.now, count))
             return None if found is None else _SERIALIZER.loads(found)
 
@@ -144,21 +139,22 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
 def _get_and_count(cache_key: str, counter: str, expire: int) -> tuple[bytes | None, int]:
     """GET ``cache_key`` and run the counting script on ``counter``, in one round trip.
     ``EVALSHA`` is queued as is (a script registered on a pipeline costs a ``SCRIPT EXISTS``
-    round trip per call); the script is loaded only when Redis does not know it yet."""
+    round trip per call); the script is loaded only when Redis does not know it yet (a failed
+    ``EVALSHA`` counted nothing, so it is sent again)."""
     script = _count_script()
-    for attempt in (1, 2):
+
+    def send() -> tuple[bytes | None, int]:
         pipe = script.registered_client.pipeline(transaction=False)
         pipe.get(cache_key)
         pipe.evalsha(script.sha, 1, counter, expire)
-        try:
-            found, count = pipe.execute()
-        except redis.exceptions.NoScriptError:
-            if attempt == 2:
-                raise
-            script.sha = script.registered_client.script_load(script.script)
-            continue
+        found, count = pipe.execute()
         return found, int(count)
-    raise AssertionError("unreachable")
+
+    try:
+        return send()
+    except redis.exceptions.NoScriptError:
+        script.sha = script.registered_client.script_load(script.script)
+        return send()
 
 
 # Django's RedisCache serializer, to read an entry it wrote (the API-key cache) from our client.

@@ -27,6 +27,7 @@ from django.urls import get_resolver
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.views import APIView
 
+from accounts.api import throttling
 from accounts.services import api_key_create
 from billingsite.postgres.base import socket_quiet
 from tests.factories import CustomerFactory
@@ -192,3 +193,18 @@ def test_an_api_request_costs_one_redis_round_trip_for_key_and_rate_limit() -> N
     assert status.startswith("200"), content
     assert len(sent) == 1, sent
     assert b"GET" in sent[0] and b"EVALSHA" in sent[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_pipelined_count_reloads_its_script_when_redis_forgot_it() -> None:
+    """After a Redis restart (``SCRIPT FLUSH`` here) the queued ``EVALSHA`` answers NOSCRIPT:
+    the script is loaded and the pair sent again, and the request is counted once."""
+    CustomerFactory(external_id="acme", name="Acme")
+    key = api_key_create(name="lean", scope="read").plaintext
+    assert _wsgi("/api/v1/customers", None, key)[0].startswith("200")
+    client = throttling._count_script().registered_client
+    client.script_flush()
+    assert _wsgi("/api/v1/customers", None, key)[0].startswith("200")
+    prefix = key.split("_", 2)[1]
+    counters = list(client.scan_iter(match=f"*throttle_api_key_{prefix}:*"))
+    assert sum(int(client.get(c)) for c in counters) == 2  # one window, or two at a minute's turn
